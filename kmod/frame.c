@@ -72,7 +72,7 @@ size_t sealine_control_build(u8 *out, const u8 *msg, size_t len)
 
 /*
  * COBS-encodes len bytes of in into out, which must hold
- * SEALINE_COBS_MAX(len) bytes, and returns the encoded length. The output
+ * sealine_cobs_max(len) bytes, and returns the encoded length. The output
  * contains no 0x00; the caller appends the delimiter.
  */
 size_t sealine_cobs_encode(const u8 *in, size_t len, u8 *out)

@@ -273,6 +273,10 @@ static void sealine_tx_work(struct work_struct *work)
 			sealine_stat_add(line, SEALINE_STAT_TX_WIRE_BYTES, n);
 			if ((size_t)n < left)
 				return;	/* write_wakeup brings us back */
+			/* chars_in_buffer() fell: poll() may now report the
+			 * virtual tty writable.
+			 */
+			tty_port_tty_wakeup(&line->port);
 			continue;
 		}
 		if (!sealine_tx_build(line))

@@ -48,9 +48,14 @@ enum sealine_frame_type {
 #define SEALINE_FRAME_MAX_RAW \
 	(SEALINE_AAD_LEN + SEALINE_MAX_PAYLOAD + SEALINE_TAG_LEN)
 /* COBS adds one code byte per started run of 254 bytes. */
-#define SEALINE_COBS_MAX(n)		((n) + (n) / 254 + 1)
+static inline size_t sealine_cobs_max(size_t len)
+{
+	return len + len / 254 + 1;
+}
+
 /* Largest encoded frame including its delimiter. */
-#define SEALINE_FRAME_MAX_WIRE		(SEALINE_COBS_MAX(SEALINE_FRAME_MAX_RAW) + 1)
+#define SEALINE_FRAME_MAX_WIRE \
+	(SEALINE_FRAME_MAX_RAW + SEALINE_FRAME_MAX_RAW / 254 + 1 + 1)
 
 /*
  * Counters are 64 bits; the low 32 travel on the wire and the receiver
@@ -66,8 +71,8 @@ enum sealine_frame_type {
  * line sends at most ~6 full frames a second, so in practice the age limit
  * is the one that fires; the message limits bound a fast (pty) link.
  */
-#define SEALINE_REKEY_AFTER_MESSAGES	(1ULL << 30)
-#define SEALINE_REJECT_AFTER_MESSAGES	(1ULL << 31)
+#define SEALINE_REKEY_AFTER_MESSAGES	BIT_ULL(30)
+#define SEALINE_REJECT_AFTER_MESSAGES	BIT_ULL(31)
 #define SEALINE_REKEY_AFTER_SECONDS	1800
 #define SEALINE_REJECT_AFTER_SECONDS	3600
 

@@ -9,8 +9,8 @@
  */
 #include "replay.h"
 
-#define SEALINE_COUNTER32_SPAN	(1ULL << 32)
-#define SEALINE_COUNTER32_HALF	(1ULL << 31)
+#define SEALINE_COUNTER32_SPAN	BIT_ULL(32)
+#define SEALINE_COUNTER32_HALF	BIT_ULL(31)
 
 void sealine_replay_init(struct sealine_replay *r)
 {

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What the sealctl commands share: exit codes, error reporting, and the
+ * parsers for arguments several commands take.
+ */
+#ifndef SEALINE_AGENT_SEALCTL_H
+#define SEALINE_AGENT_SEALCTL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "line.h"
+#include "netlink.h"
+
+enum {
+	SL_EXIT_OK = 0,
+	SL_EXIT_FAILURE = 1,
+	SL_EXIT_USAGE = 2,
+};
+
+struct sl_command {
+	const char *name;
+	int (*run)(int argc, char *argv[]);
+	void (*help)(FILE *f);
+	const char *synopsis;
+	const char *summary;
+};
+
+extern const char *sl_prog;
+
+int sl_cmd_show(int argc, char *argv[]);
+int sl_cmd_genkey(int argc, char *argv[]);
+int sl_cmd_set_key(int argc, char *argv[]);
+int sl_cmd_activate(int argc, char *argv[]);
+int sl_cmd_clear_keys(int argc, char *argv[]);
+int sl_cmd_monitor(int argc, char *argv[]);
+
+void sl_help_show(FILE *f);
+void sl_help_genkey(FILE *f);
+void sl_help_set_key(FILE *f);
+void sl_help_activate(FILE *f);
+void sl_help_clear_keys(FILE *f);
+void sl_help_monitor(FILE *f);
+
+int sl_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int sl_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sl_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int sl_option_error(const char *cmd, int opt, char *argv[]);
+
+int sl_parse_line(const char *cmd, const char *arg, struct sl_line_ref *line);
+int sl_parse_u32(const char *cmd, const char *what, const char *arg,
+		 uint32_t *out);
+int sl_connect(struct sl_nl *nl, const char *cmd);
+int sl_kernel_error(struct sl_nl *nl, const char *cmd, const char *line,
+		    int err);
+
+#endif

@@ -1,0 +1,338 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# tests/unit/sealctl-cli.sh - host tests of sealctl and nlprobe that need no
+# sealine module: help texts, exit codes, argument checking, key files, and
+# the "module not loaded" message (the host has generic netlink but no
+# sealine family). Builds agent/ first if the binaries are missing.
+#
+#   tests/unit/sealctl-cli.sh            run everything, print "N passed, N failed"
+#   SEALCTL=... NLPROBE=... tests/unit/sealctl-cli.sh   test other binaries
+#                                        (e.g. an ASAN=1 build)
+#
+# Exit status: 0 if every check passed, 1 otherwise.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+SEALCTL=${SEALCTL:-$ROOT/agent/sealctl}
+NLPROBE=${NLPROBE:-$ROOT/tests/vm/nlprobe}
+
+if [[ ! -x $SEALCTL || ! -x $NLPROBE ]]; then
+	make -s -C "$ROOT/agent" >&2 || { echo "cannot build agent/" >&2; exit 1; }
+fi
+
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+umask 077
+
+pass() { passed=$((passed + 1)); echo "ok: $1"; }
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL: $1"
+	[[ -n ${out:-} ]] && printf '  stdout: %s\n' "${out:0:400}"
+	[[ -n ${err:-} ]] && printf '  stderr: %s\n' "${err:0:400}"
+	return 0
+}
+
+# run CMD...: sets out, err, rc. Standard input is empty unless redirected.
+run() {
+	out=$("$@" 2>"$tmp/stderr" </dev/null)
+	rc=$?
+	err=$(<"$tmp/stderr")
+}
+
+# run_stdin TEXT CMD...
+run_stdin() {
+	local text=$1
+	shift
+	out=$(printf '%s' "$text" | "$@" 2>"$tmp/stderr")
+	rc=$?
+	err=$(<"$tmp/stderr")
+}
+
+# expect DESC RC [REGEX [stdout|stderr]]: check the last run.
+expect() {
+	local desc=$1 want=$2 re=${3:-} where=${4:-stderr} text
+	if [[ $rc -ne $want ]]; then
+		fail "$desc (exit $rc, expected $want)"
+		return
+	fi
+	if [[ -n $re ]]; then
+		[[ $where == stdout ]] && text=$out || text=$err
+		if ! grep -qE -- "$re" <<<"$text"; then
+			fail "$desc ($where does not match /$re/)"
+			return
+		fi
+	fi
+	pass "$desc"
+}
+
+module_loaded=0
+[[ -d /sys/module/sealine ]] && module_loaded=1
+not_loaded="sealine module not loaded \(genl family 'sealine' not found\)"
+
+key1=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+key2=FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210
+
+# ------------------------------------------------------------------ help
+run "$SEALCTL" --help
+expect "--help exits 0" 0 '^Usage: sealctl' stdout
+for c in show genkey set-key activate clear-keys monitor; do
+	if grep -q "^  $c " <<<"$out"; then pass "--help lists $c"; else fail "--help lists $c"; fi
+done
+expect "--help documents exit status" 0 'Exit status' stdout
+run "$SEALCTL" -h
+expect "-h exits 0" 0 '^Usage: sealctl' stdout
+run "$SEALCTL" help
+expect "help exits 0" 0 '^Usage: sealctl' stdout
+run "$SEALCTL" --version
+expect "--version" 0 '^sealctl [0-9]' stdout
+for c in show genkey set-key activate clear-keys monitor; do
+	run "$SEALCTL" "$c" --help
+	expect "$c --help exits 0 with a manual" 0 'SYNOPSIS' stdout
+	if grep -q "EXIT STATUS" <<<"$out" && grep -q "^NAME" <<<"$out"; then
+		pass "$c --help has NAME and EXIT STATUS"
+	else
+		fail "$c --help has NAME and EXIT STATUS"
+	fi
+	run "$SEALCTL" help "$c"
+	expect "help $c" 0 "sealctl $c - " stdout
+done
+run "$SEALCTL" show --help
+expect "show --help lists the counters" 0 'auth_failures +frames whose tag did not verify' stdout
+expect "show --help lists the fields" 0 'staged_epoch' stdout
+run "$SEALCTL" set-key ttyS1 -h
+expect "-h after arguments" 0 'SYNOPSIS' stdout
+
+# ------------------------------------------------------------------ usage errors (exit 2)
+run "$SEALCTL"
+expect "no command: exit 2" 2 'Usage: sealctl'
+run "$SEALCTL" frobnicate
+expect "unknown command: exit 2" 2 "unknown command 'frobnicate'"
+run "$SEALCTL" --frob
+expect "unknown global option: exit 2" 2 "unknown option '--frob'"
+run "$SEALCTL" help frobnicate
+expect "help of unknown command: exit 2" 2 "unknown command"
+run "$SEALCTL" show --frob
+expect "show unknown option: exit 2" 2 "sealctl show: unknown option '--frob'"
+run "$SEALCTL" show -x
+expect "show unknown short option: exit 2" 2 "unknown option '-x'"
+run "$SEALCTL" show ttyS1 auth_failures extra
+expect "show too many arguments: exit 2" 2 "too many arguments"
+run "$SEALCTL" show ttyS1 no_such_stat
+expect "show unknown field: exit 2" 2 "unknown field 'no_such_stat'"
+run "$SEALCTL" show ""
+expect "show empty line name: exit 2" 2 "is not a line"
+run "$SEALCTL" show "tty S1"
+expect "show line name with a space: exit 2" 2 "is not a line"
+run "$SEALCTL" show /etc/passwd
+expect "show path outside /dev: exit 2" 2 "is not a line"
+run "$SEALCTL" show ttySL99999999999
+expect "show virtual tty index out of range: exit 2" 2 "out of range"
+run "$SEALCTL" show "$(printf 'ttyX%.0s' {1..20})"
+expect "show over-long tty name: exit 2" 2 "name too long"
+run "$SEALCTL" genkey extra
+expect "genkey takes no arguments: exit 2" 2 "takes no arguments"
+run "$SEALCTL" set-key
+expect "set-key without LINE: exit 2" 2 "missing LINE"
+run "$SEALCTL" set-key ttyS1 --tx a --rx b
+expect "set-key without --epoch: exit 2" 2 "missing --epoch"
+run "$SEALCTL" set-key ttyS1 --epoch 1 --rx b
+expect "set-key without --tx: exit 2" 2 "missing --tx"
+run "$SEALCTL" set-key ttyS1 --epoch 1 --tx a
+expect "set-key without --rx: exit 2" 2 "missing --rx"
+for e in abc -1 4294967296 1x "" " 1" +1 0x10; do
+	run "$SEALCTL" set-key ttyS1 --epoch "$e" --tx a --rx b
+	expect "set-key --epoch '$e': exit 2" 2 "epoch '.*' is not a number"
+done
+run "$SEALCTL" set-key ttyS1 --epoch
+expect "set-key --epoch without value: exit 2" 2 "option '--epoch' needs an argument"
+run "$SEALCTL" set-key ttyS1 --epoch 1 --cipher des --tx a --rx b
+expect "set-key unknown cipher: exit 2" 2 "unknown cipher 'des'"
+run "$SEALCTL" set-key ttyS1 --epoch 1 --tx - --rx -
+expect "set-key both keys from stdin: exit 2" 2 "cannot both be '-'"
+run "$SEALCTL" set-key ttyS1 "$key1" --epoch 1 --tx a --rx b
+expect "set-key refuses a key on the command line: exit 2" 2 "never from the command line"
+run "$SEALCTL" activate ttyS1
+expect "activate without --epoch: exit 2" 2 "missing --epoch"
+run "$SEALCTL" activate --epoch 3
+expect "activate without LINE: exit 2" 2 "missing LINE"
+run "$SEALCTL" activate ttyS1 ttyS2 --epoch 3
+expect "activate with two lines: exit 2" 2 "too many arguments"
+run "$SEALCTL" clear-keys
+expect "clear-keys without LINE: exit 2" 2 "missing LINE"
+run "$SEALCTL" clear-keys ttyS1 --epoch 3
+expect "clear-keys takes no --epoch: exit 2" 2 "unknown option '--epoch'"
+run "$SEALCTL" monitor ttyS1 ttyS2
+expect "monitor with two lines: exit 2" 2 "too many arguments"
+
+# ------------------------------------------------------------------ genkey
+run "$SEALCTL" genkey
+expect "genkey exits 0" 0 '^[0-9a-f]{64}$' stdout
+k1=$out
+if [[ $(printf '%s\n' "$out" | wc -c) -eq 65 ]]; then pass "genkey prints 64 hex digits and a newline"; else fail "genkey length"; fi
+run "$SEALCTL" genkey
+if [[ $out != "$k1" ]]; then pass "two genkey runs differ"; else fail "two genkey runs differ"; fi
+"$SEALCTL" genkey >"$tmp/private.key" 2>"$tmp/stderr"
+if [[ ! -s $tmp/stderr ]]; then pass "genkey into a 0600 file: no warning"; else fail "genkey into a 0600 file warned: $(<"$tmp/stderr")"; fi
+touch "$tmp/public.key" && chmod 644 "$tmp/public.key"
+"$SEALCTL" genkey >>"$tmp/public.key" 2>"$tmp/stderr"
+if grep -q "readable by group or others" "$tmp/stderr"; then pass "genkey into a 0644 file warns"; else fail "genkey into a 0644 file warns"; fi
+
+# ------------------------------------------------------------------ key files
+# With valid keys set-key gets as far as the kernel: on this host that is
+# "module not loaded" (exit 1); key problems are reported before that.
+printf '%s\n' "$key1" >"$tmp/k1"
+printf '  %s  \n\n' "$key2" >"$tmp/k2"
+printf '%s' "$key1" >"$tmp/k1-nonl"
+printf '%s\r\n' "$key2" >"$tmp/k2-crlf"
+printf '%s\n' "${key1:0:63}" >"$tmp/short"
+printf '%s0\n' "$key1" >"$tmp/long"
+printf '%sg\n' "${key1:0:63}" >"$tmp/badchar"
+printf '%s %s\n' "${key1:0:32}" "${key1:32}" >"$tmp/split"
+printf '%s\n%s\n' "$key1" "$key2" >"$tmp/two"
+printf '0x%s\n' "${key1:0:62}" >"$tmp/0x"
+: >"$tmp/empty"
+printf ' \n\t\n' >"$tmp/blank"
+printf '%s\0\n' "$key1" >"$tmp/nul"
+head -c 5000 /dev/zero | tr '\0' ' ' >"$tmp/huge"
+mkdir "$tmp/dir"
+cp "$tmp/k1" "$tmp/k1-public" && chmod 644 "$tmp/k1-public"
+
+set_key() { run "$SEALCTL" set-key ttyS1 --epoch 1 "$@"; }
+if [[ $module_loaded -eq 0 ]]; then
+	set_key --tx "$tmp/k1" --rx "$tmp/k2"
+	expect "valid key files reach the kernel" 1 "$not_loaded"
+	if [[ $err != *warning* ]]; then pass "0600 key files: no warning"; else fail "0600 key files: no warning"; fi
+	set_key --tx "$tmp/k1-nonl" --rx "$tmp/k2-crlf"
+	expect "key without newline, key with CRLF" 1 "$not_loaded"
+	set_key --tx "$tmp/k1-public" --rx "$tmp/k2"
+	expect "group-readable key file: warning, not refusal" 1 "warning: tx key file .*k1-public is readable by group or others \(mode 0644\)"
+	if grep -qE "$not_loaded" <<<"$err"; then pass "group-readable key file still used"; else fail "group-readable key file still used"; fi
+	run_stdin "$key2" "$SEALCTL" set-key ttyS1 --epoch 1 --tx "$tmp/k1" --rx -
+	expect "rx key from stdin" 1 "$not_loaded"
+	run_stdin "$key2"$'\n' "$SEALCTL" set-key ttyS1 --epoch 1 --tx - --rx "$tmp/k1" --cipher aes256gcm --activate
+	expect "tx key from stdin, aes256gcm, --activate" 1 "$not_loaded"
+	set_key --cipher AES256GCM --tx "$tmp/k1" --rx "$tmp/k2"
+	expect "cipher name is case-insensitive" 1 "$not_loaded"
+fi
+set_key --tx "$tmp/short" --rx "$tmp/k2"
+expect "63 hex digits: error naming the file" 1 "tx key file .*/short: key is 63 hex digits, expected 64"
+set_key --tx "$tmp/k1" --rx "$tmp/long"
+expect "65 hex digits: error naming the file" 1 "rx key file .*/long: key is 65 hex digits, expected 64"
+set_key --tx "$tmp/badchar" --rx "$tmp/k2"
+expect "non-hex character: error naming the file" 1 "tx key file .*/badchar: invalid character at offset 63"
+if [[ $err != *g* || $err != *"${key1:0:63}"* ]]; then pass "error does not quote the key"; else fail "error does not quote the key"; fi
+set_key --tx "$tmp/split" --rx "$tmp/k2"
+expect "space inside the key: error" 1 "/split: unexpected data at offset 33"
+set_key --tx "$tmp/two" --rx "$tmp/k2"
+expect "two keys in one file: error" 1 "/two: unexpected data"
+set_key --tx "$tmp/0x" --rx "$tmp/k2"
+expect "0x prefix: error" 1 "/0x: invalid character at offset 1"
+set_key --tx "$tmp/empty" --rx "$tmp/k2"
+expect "empty key file: error" 1 "/empty: no key in it"
+set_key --tx "$tmp/blank" --rx "$tmp/k2"
+expect "blank key file: error" 1 "/blank: no key in it"
+set_key --tx "$tmp/nul" --rx "$tmp/k2"
+expect "NUL in key file: error" 1 "/nul: NUL byte at offset 64"
+set_key --tx "$tmp/huge" --rx "$tmp/k2"
+expect "huge key file: error" 1 "/huge: too large"
+set_key --tx "$tmp/missing" --rx "$tmp/k2"
+expect "missing key file: error naming it" 1 "tx key file .*/missing: No such file or directory"
+set_key --tx "$tmp/dir" --rx "$tmp/k2"
+expect "directory as key file: error" 1 "/dir: is a directory"
+set_key --tx "$tmp/k1" --rx "$tmp/k1"
+expect "same key both ways: refused" 1 "tx and rx keys are the same"
+set_key --tx "$tmp/k1" --rx "$tmp/k1-nonl"
+expect "same key in two files: refused" 1 "tx and rx keys are the same"
+run_stdin "not a key" "$SEALCTL" set-key ttyS1 --epoch 1 --tx - --rx "$tmp/k2"
+expect "bad key on stdin: error naming standard input" 1 "tx key file standard input: invalid character at offset 0"
+if [[ $EUID -eq 0 ]] && command -v setpriv >/dev/null; then
+	cp "$tmp/k1" "$tmp/k1-root" && chmod 600 "$tmp/k1-root"
+	chmod 711 "$tmp"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$SEALCTL" set-key ttyS1 --epoch 1 --tx "$tmp/k1-root" --rx "$tmp/k2"
+	expect "unreadable key file: error naming it" 1 "tx key file .*/k1-root: Permission denied"
+	chmod 700 "$tmp"
+fi
+
+# ------------------------------------------------------------------ module not loaded
+if [[ $module_loaded -eq 0 ]]; then
+	run "$SEALCTL" show
+	expect "show: module not loaded" 1 "^sealctl: show: $not_loaded\$"
+	run "$SEALCTL" show ttyS1
+	expect "show LINE: module not loaded" 1 "$not_loaded"
+	run "$SEALCTL" show /dev/ttySL0 auth_failures
+	expect "show LINE STAT: module not loaded" 1 "$not_loaded"
+	run "$SEALCTL" show ttyS1 --json
+	expect "show --json: module not loaded" 1 "$not_loaded"
+	if [[ -z $out ]]; then pass "nothing on stdout when failing"; else fail "nothing on stdout when failing"; fi
+	run "$SEALCTL" activate ttyS1 --epoch 2
+	expect "activate: module not loaded" 1 "$not_loaded"
+	run "$SEALCTL" clear-keys ttySL3
+	expect "clear-keys: module not loaded" 1 "$not_loaded"
+	run "$SEALCTL" monitor
+	expect "monitor: module not loaded" 1 "$not_loaded"
+	run "$SEALCTL" monitor --json ttyS1
+	expect "monitor LINE --json: module not loaded" 1 "$not_loaded"
+	if command -v setpriv >/dev/null; then
+		run setpriv --reuid=65534 --regid=65534 --clear-groups "$SEALCTL" show
+		expect "show as nobody: module not loaded" 1 "$not_loaded"
+	fi
+fi
+
+# ------------------------------------------------------------------ line names (accepted syntax)
+# Accepted names get past argument checking to the kernel (exit 1 here);
+# a rejected name would exit 2.
+if [[ $module_loaded -eq 0 ]]; then
+	for l in ttyS1 /dev/ttyS1 ttySL0 /dev/ttySL0 ttySL255 ttyUSB0 /dev/pts/0 ttyAMA0; do
+		run "$SEALCTL" show "$l"
+		expect "line name '$l' accepted" 1 "$not_loaded"
+	done
+	for f in auth_failures AUTH-FAILURES "auth failures" state epoch key_epoch staged_epoch next_epoch vtty tty index tx_counter key_age agent_portid rekeys; do
+		run "$SEALCTL" show ttyS1 "$f"
+		expect "field '$f' accepted" 1 "$not_loaded"
+	done
+fi
+
+# ------------------------------------------------------------------ nlprobe
+run "$NLPROBE" --help
+expect "nlprobe --help exits 0" 0 '^Usage: nlprobe' stdout
+for c in register send sendrecv listen-unregistered raw; do
+	if grep -q "nlprobe $c" <<<"$out"; then pass "nlprobe --help documents $c"; else fail "nlprobe --help documents $c"; fi
+done
+expect "nlprobe --help documents exit status" 0 'Exit status' stdout
+run "$NLPROBE"
+expect "nlprobe without command: exit 2" 2 "missing COMMAND"
+run "$NLPROBE" frob ttyS1
+expect "nlprobe unknown command: exit 2" 2 "unknown command 'frob'"
+run "$NLPROBE" register
+expect "nlprobe register without LINE: exit 2" 2 "register takes LINE"
+run "$NLPROBE" send ttyS1 abc
+expect "nlprobe odd hex: exit 2" 2 "odd number"
+run "$NLPROBE" send ttyS1 zz
+expect "nlprobe non-hex: exit 2" 2 "not a hex digit"
+run "$NLPROBE" send ttyS1 "$(head -c 4001 /dev/zero | od -An -tx1 -v | tr -d ' \n')"
+expect "nlprobe payload over 4000 bytes: exit 2" 2 "longer than 4000 bytes"
+run "$NLPROBE" register ttyS1 --count 0
+expect "nlprobe --count 0: exit 2" 2 "not a positive number"
+run "$NLPROBE" register ttyS1 --timeout abc
+expect "nlprobe --timeout abc: exit 2" 2 "not a positive number of seconds"
+run "$NLPROBE" register ttyS1 --no-register
+expect "nlprobe --no-register outside send: exit 2" 2 "for send only"
+run "$NLPROBE" raw 256
+expect "nlprobe raw 256: exit 2" 2 "neither a number"
+run "$NLPROBE" register ttyS1 --bogus
+expect "nlprobe unknown option: exit 2" 2 "unknown option '--bogus'"
+if [[ $module_loaded -eq 0 ]]; then
+	run "$NLPROBE" register ttyS1 --count 1 --timeout 1
+	expect "nlprobe register: module not loaded" 1 "$not_loaded"
+	run "$NLPROBE" send ttyS1 0102 --no-register
+	expect "nlprobe send: module not loaded" 1 "$not_loaded"
+	run "$NLPROBE" raw get_line --dump
+	expect "nlprobe raw: module not loaded" 1 "ENOFAMILY" stdout
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
