@@ -98,6 +98,7 @@ enum sealine_cmd {
 	SEALINE_CMD_KEY_EXPIRED,
 	__SEALINE_CMD_MAX
 };
+
 #define SEALINE_CMD_MAX (__SEALINE_CMD_MAX - 1)
 
 /**
@@ -141,6 +142,7 @@ enum sealine_attr {
 	SEALINE_A_PAD,
 	__SEALINE_A_MAX
 };
+
 #define SEALINE_A_MAX (__SEALINE_A_MAX - 1)
 
 /**
@@ -236,6 +238,7 @@ enum sealine_stat {
 	SEALINE_STAT_PAD,
 	__SEALINE_STAT_MAX
 };
+
 #define SEALINE_STAT_MAX (__SEALINE_STAT_MAX - 1)
 
 #endif /* _UAPI_LINUX_SEALINE_H */
