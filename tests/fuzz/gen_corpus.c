@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Writes the seed corpora of the fuzz targets into <dir>/<target>/:
+ * a few small, valid-looking inputs from which libFuzzer mutates. Run by
+ * "make corpus"; the output is committed under tests/fuzz/corpus/.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "frame.h"
+
+static const char *outdir;
+
+static void put(const char *target, const char *name, const uint8_t *p,
+		size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", outdir, target);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", outdir, target, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+struct buf {
+	uint8_t p[16384];
+	size_t n;
+};
+
+static void b_bytes(struct buf *b, const void *p, size_t n)
+{
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+static void b_byte(struct buf *b, uint8_t c)
+{
+	b->p[b->n++] = c;
+}
+
+static void b_wire(struct buf *b, const uint8_t *raw, size_t len)
+{
+	b->n += sealine_cobs_encode(raw, len, b->p + b->n);
+	b->p[b->n++] = 0;
+}
+
+static void b_data(struct buf *b, enum sealine_frame_type t, uint32_t epoch,
+		   uint64_t counter, size_t body_len, uint8_t fill)
+{
+	uint8_t raw[SEALINE_FRAME_MAX_RAW];
+	size_t i;
+
+	raw[0] = sealine_frame_header(t, epoch);
+	sealine_put_counter32(raw + 1, counter);
+	for (i = 0; i < body_len; i++)
+		raw[SEALINE_AAD_LEN + i] = (uint8_t)(fill + i * 7);
+	b_wire(b, raw, SEALINE_AAD_LEN + body_len);
+}
+
+static void b_control(struct buf *b, const char *msg)
+{
+	uint8_t raw[SEALINE_HDR_LEN + 256 + SEALINE_CRC_LEN];
+
+	b_wire(b, raw, sealine_control_build(raw, (const u8 *)msg,
+					     strlen(msg)));
+}
+
+static void cobs_seeds(void)
+{
+	static const uint8_t hello[] = "hello\0world";
+	uint8_t p[600];
+	size_t i, n;
+
+	put("fuzz_cobs", "hello", hello, sizeof(hello));
+	for (i = 0; i < 300; i++)
+		p[i] = (uint8_t)i;
+	put("fuzz_cobs", "cycle", p, 300);
+	memset(p, 0x11, 254);
+	put("fuzz_cobs", "run254", p, 254);
+	for (i = 0; i < 40; i++)
+		p[i] = (uint8_t)(i % 5 ? i : 0);
+	n = sealine_cobs_encode(p, 40, p + 100);
+	put("fuzz_cobs", "encoded", p + 100, n);
+}
+
+static void decoder_seeds(void)
+{
+	static struct buf b;
+	size_t i;
+
+	/* Clean stream of each frame type, fed at once. */
+	b.n = 0;
+	b_byte(&b, 0x00);		/* no chunk specs */
+	b_byte(&b, 0x00);
+	b_data(&b, SEALINE_FRAME_DATA, 1, 7, 40 + SEALINE_TAG_LEN, 0x21);
+	b_control(&b, "hello, peer");
+	b_data(&b, SEALINE_FRAME_KEEPALIVE, 1, 8, SEALINE_TAG_LEN, 0x90);
+	b_byte(&b, 0x00);
+	b_byte(&b, 0x00);
+	put("fuzz_decoder", "clean", b.p, b.n);
+
+	/* Byte-wise and with a poison, garbage in front. */
+	b.n = 0;
+	b_byte(&b, 0x03);
+	b_byte(&b, 1);
+	b_byte(&b, 0);
+	b_byte(&b, 7);
+	b_bytes(&b, "\x12\x34\x56", 3);
+	b_byte(&b, 0x00);
+	b_control(&b, "x");
+	b_data(&b, SEALINE_FRAME_DATA, 2, 0xfffffffe, 3 + SEALINE_TAG_LEN, 0);
+	b_data(&b, SEALINE_FRAME_DATA, 2, 0xffffffff, SEALINE_TAG_LEN, 0x40);
+	put("fuzz_decoder", "chunked", b.p, b.n);
+
+	/* The largest data frame with no zero byte, then a control frame. */
+	b.n = 0;
+	b_byte(&b, 0x01);
+	b_byte(&b, 255);
+	b_byte(&b, 0x00);
+	{
+		uint8_t raw[SEALINE_FRAME_MAX_RAW];
+
+		memset(raw, 0x5a, sizeof(raw));
+		raw[0] = sealine_frame_header(SEALINE_FRAME_DATA, 3);
+		sealine_put_counter32(raw + 1, 0x01020304);
+		b_wire(&b, raw, sizeof(raw));
+	}
+	b_control(&b, "after the big one");
+	put("fuzz_decoder", "largest", b.p, b.n);
+
+	/* Invalid COBS, an oversized run, then a good frame. */
+	b.n = 0;
+	b_byte(&b, 0x02);
+	b_byte(&b, 200);
+	b_byte(&b, 0);
+	b_byte(&b, 0x00);
+	b_bytes(&b, "\x05\x11\x22\x00\x01\x00", 6);
+	for (i = 0; i < SEALINE_FRAME_MAX_WIRE + 5; i++)
+		b_byte(&b, 0xff);
+	b_byte(&b, 0x00);
+	b_data(&b, SEALINE_FRAME_DATA, 0, 1, 1 + SEALINE_TAG_LEN, 0x33);
+	put("fuzz_decoder", "junk", b.p, b.n);
+
+	/* Valid COBS blocks of exactly the decoder buffer size (collected)
+	 * and one byte more (thrown away), each followed by a frame.
+	 */
+	b.n = 0;
+	b_byte(&b, 0x00);
+	b_byte(&b, 0x00);
+	for (i = 0; i < 2; i++) {
+		size_t left = SEALINE_FRAME_MAX_WIRE + i;
+
+		while (left) {
+			size_t code = left < 255 ? left : 255;
+
+			b_byte(&b, (uint8_t)code);
+			memset(b.p + b.n, 0x44, code - 1);
+			b.n += code - 1;
+			left -= code;
+		}
+		b_byte(&b, 0x00);
+		b_control(&b, "next");
+	}
+	put("fuzz_decoder", "boundary", b.p, b.n);
+
+	/* The largest control message, then a keepalive. */
+	b.n = 0;
+	b_byte(&b, 0x00);
+	b_byte(&b, 0x00);
+	{
+		static uint8_t raw[SEALINE_HDR_LEN + SEALINE_MAX_CONTROL +
+				   SEALINE_CRC_LEN], msg[SEALINE_MAX_CONTROL];
+
+		for (i = 0; i < sizeof(msg); i++)
+			msg[i] = (uint8_t)(i * 13);
+		b_wire(&b, raw, sealine_control_build(raw, msg, sizeof(msg)));
+	}
+	b_data(&b, SEALINE_FRAME_KEEPALIVE, 4, 9, SEALINE_TAG_LEN, 0x01);
+	put("fuzz_decoder", "control-max", b.p, b.n);
+}
+
+static void replay_seeds(void)
+{
+	/* accept in order, duplicates, out of order, a check, a jump */
+	static const uint8_t basic[] = {
+		1, 0, 1, 1, 1, 1, 1, 0xff, 1, 0xfe, 2, 0xff, 2, 1,
+		3, 0x00, 0x40, 1, 0xc1, 1, 0xc0, 6, 0x00, 0x02, 1, 0xff,
+		0, 1, 5,
+	};
+	/* jump to just below 2^32, then counters across the wrap */
+	static const uint8_t wrap[] = {
+		5, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfd,
+		4, 0x00, 0x00, 0x00, 0x01,
+		4, 0xff, 0xff, 0xff, 0xfe,
+		4, 0x00, 0x00, 0x00, 0x00,
+		7, 0x7f, 0xff, 7, 0x80, 0x00, 7, 0x00, 0x00,
+		2, 0x80, 1, 0x01,
+	};
+
+	put("fuzz_replay", "basic", basic, sizeof(basic));
+	put("fuzz_replay", "wrap", wrap, sizeof(wrap));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
+		return 2;
+	}
+	outdir = argv[1];
+	if (mkdir(outdir, 0755) && errno != EEXIST) {
+		perror(outdir);
+		return 1;
+	}
+	cobs_seeds();
+	decoder_seeds();
+	replay_seeds();
+	return 0;
+}
