@@ -317,13 +317,16 @@ unsigned int sealine_line_write_room(struct sealine_line *line)
 
 unsigned int sealine_line_chars_in_buffer(struct sealine_line *line)
 {
-	unsigned int n;
+	unsigned int n = 0;
 
+	/* A detached line sends nothing more: let close() go at once. */
 	spin_lock(&line->lock);
-	n = kfifo_len(&line->tx_fifo);
+	if (!line->dead)
+		n = kfifo_len(&line->tx_fifo) +
+		    (unsigned int)(READ_ONCE(line->tx_wire_len) -
+				   READ_ONCE(line->tx_wire_off));
 	spin_unlock(&line->lock);
-	return n + (unsigned int)(READ_ONCE(line->tx_wire_len) -
-				  READ_ONCE(line->tx_wire_off));
+	return n;
 }
 
 /* Drops queued plaintext and wipes the FIFO's memory. Lock held. */
