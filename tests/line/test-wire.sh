@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# tests/line/test-wire.sh - host self-test of sealine-wire.
+#
+# Runs sealine-wire between unix socket servers made by socat (standing in
+# for QEMU's UART chardevs) and checks pass-through, recording, pacing
+# accuracy, each fault, replay, determinism, the control socket and error
+# handling. Needs socat and perl (perl-base). Takes about 15 s.
+# Prints "N passed, N failed" last; exit status 0 only if all passed.
+#
+# Usage: tests/line/test-wire.sh [-v]   (-v: show sealine-wire's logs)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+WIRE=$HERE/sealine-wire
+VERBOSE=0
+case ${1:-} in
+-v) VERBOSE=1 ;;
+-h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+"") ;;
+*) echo "test-wire: unknown argument '$1'" >&2; exit 2 ;;
+esac
+
+for tool in socat perl make; do
+	command -v "$tool" >/dev/null || { echo "test-wire: $tool not found (scripts/install-deps)" >&2; exit 2; }
+done
+make -s -C "$HERE" sealine-wire
+
+T=$(mktemp -d /tmp/test-wire.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+check() { # DESC CMD...
+	local desc=$1
+	shift
+	if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+size() { stat -c %s "$1"; }
+
+wait_sockets() { # PATH...
+	local p i
+	for p in "$@"; do
+		for i in $(seq 200); do [[ -S $p ]] && break; sleep 0.01; done
+		[[ -S $p ]] || { echo "test-wire: socat did not create $p" >&2; return 1; }
+	done
+}
+
+# run_case NAME DIR INPUT [WIRE-ARGS...]: send INPUT from the source end of
+# DIR (a2b: A sends, B receives; b2a the other way) through sealine-wire
+# and capture what the other end receives in $T/NAME.out. The source
+# closes after INPUT, which makes sealine-wire deliver what it holds and
+# exit. Sets ELAPSED (seconds from start to the receiver's end) and
+# leaves the wire's log in $T/NAME.log.
+run_case() {
+	local name=$1 dir=$2 input=$3 src dst t0 t1 rx wire rc=0
+	shift 3
+	if [[ $dir == a2b ]]; then src=a dst=b; else src=b dst=a; fi
+	rm -f "$T/a" "$T/b"
+	socat -U "UNIX-LISTEN:$T/$src" "OPEN:$input,rdonly" &
+	PIDS+=($!)
+	socat -u -t 0 "UNIX-LISTEN:$T/$dst" "CREATE:$T/$name.out" &
+	rx=$!
+	PIDS+=($rx)
+	wait_sockets "$T/a" "$T/b"
+	t0=$(now)
+	"$WIRE" --sock-a "$T/a" --sock-b "$T/b" --connect-timeout 5 "$@" \
+		2>"$T/$name.log" &
+	wire=$!
+	wait "$rx" || true
+	t1=$(now)
+	wait "$wire" || rc=$?
+	ELAPSED=$(secs "$t0" "$t1")
+	[[ $VERBOSE -eq 0 ]] || sed "s/^/    [$name] /" "$T/$name.log"
+	if [[ $rc -ne 0 ]]; then
+		echo "    sealine-wire exited with $rc:" && sed 's/^/    /' "$T/$name.log"
+		return 1
+	fi
+}
+
+# Byte-level helpers (perl: part of every Debian system).
+drop_every() { # N IN OUT: remove bytes N, 2N, ... (1-based)
+	perl -e 'local $/; my $d = <STDIN>; my $n = $ARGV[0]; my $o = "";
+		for my $i (0 .. length($d) - 1) { $o .= substr($d, $i, 1) if ($i + 1) % $n }
+		print $o' "$1" <"$2" >"$3"
+}
+count_bitflips() { # A B: print "bytes-differing bytes-with-one-bit"
+	perl -e 'open my $fa, "<", $ARGV[0]; open my $fb, "<", $ARGV[1]; local $/;
+		my $a = <$fa>; my $b = <$fb>; my ($d, $one) = (0, 0);
+		for my $i (0 .. length($a) - 1) {
+			my $x = ord(substr($a, $i, 1)) ^ ord(substr($b, $i, 1));
+			next unless $x; $d++; $one++ if ($x & ($x - 1)) == 0 }
+		print "$d $one\n"' "$1" "$2"
+}
+flip_positions() { # A B: 1-based positions that differ
+	{ cmp -l "$1" "$2" || true; } | awk '{ print $1 }' | tr '\n' ' '
+}
+
+head -c 102400 /dev/urandom >"$T/rand100k"
+head -c 10000 /dev/urandom >"$T/rand10k"
+
+# ---------------------------------------------------------------- pass-through
+run_case pass-a2b a2b "$T/rand100k" --record "$T"
+check "pass-through a2b: 100 KiB unchanged" cmp -s "$T/rand100k" "$T/pass-a2b.out"
+check "record: a2b.raw holds what B received" cmp -s "$T/rand100k" "$T/a2b.raw"
+check "record: b2a.raw is empty" test ! -s "$T/b2a.raw"
+run_case pass-b2a b2a "$T/rand100k"
+check "pass-through b2a: 100 KiB unchanged" cmp -s "$T/rand100k" "$T/pass-b2a.out"
+check "final counters logged" grep -q 'final: a2b in=0 out=0' "$T/pass-b2a.log"
+
+# ---------------------------------------------------------------- pacing
+# 10 bits per byte: 34560 bytes at 115200 baud take 3 s, 1920 at 9600 2 s.
+# The only timing check in the project, of the tool itself: within 5 %.
+pace_check() { # BAUD BYTES
+	local baud=$1 n=$2 want
+	head -c "$n" /dev/urandom >"$T/pace.in"
+	run_case "pace$baud" a2b "$T/pace.in" --pace "$baud"
+	want=$(awk -v n="$n" -v b="$baud" 'BEGIN { printf "%.3f", n * 10 / b }')
+	check "pace $baud: $n bytes unchanged" cmp -s "$T/pace.in" "$T/pace$baud.out"
+	if awk -v e="$ELAPSED" -v w="$want" 'BEGIN { exit !(e >= w * 0.95 && e <= w * 1.05) }'; then
+		pass "pace $baud: $n bytes took ${ELAPSED}s, expected ${want}s"
+	else
+		fail "pace $baud: $n bytes took ${ELAPSED}s, expected ${want}s +-5%"
+	fi
+}
+pace_check 115200 34560
+pace_check 9600 1920
+run_case pace-b2a b2a "$T/rand10k" --cmd "pace b2a 57600"
+want=$(awk 'BEGIN { printf "%.3f", 10000 * 10 / 57600 }')
+check "pace b2a 57600 via --cmd: took ${ELAPSED}s, expected ${want}s +-10%" \
+	awk -v e="$ELAPSED" -v w="$want" 'BEGIN { exit !(e >= w * 0.9 && e <= w * 1.1) }'
+run_case pace-buffer a2b "$T/rand10k" --pace 38400 --cmd "buffer a2b 1048576"
+want=$(awk 'BEGIN { printf "%.3f", 10000 * 10 / 38400 }')
+check "pace 38400 with a 1 MiB buffer: still paced (${ELAPSED}s, expected ${want}s +-10%)" \
+	awk -v e="$ELAPSED" -v w="$want" 'BEGIN { exit !(e >= w * 0.9 && e <= w * 1.1) }'
+check "pace with buffer: data unchanged" cmp -s "$T/rand10k" "$T/pace-buffer.out"
+run_case pace-other a2b "$T/rand100k" --cmd "pace b2a 1200"
+check "pacing b2a leaves a2b unpaced (${ELAPSED}s for 100 KiB)" \
+	awk -v e="$ELAPSED" 'BEGIN { exit !(e < 2) }'
+
+# ---------------------------------------------------------------- faults
+run_case flip a2b "$T/rand10k" --cmd "flip a2b 100"
+check "flip 100: length unchanged" test "$(size "$T/flip.out")" -eq 10000
+read -r ndiff none < <(count_bitflips "$T/rand10k" "$T/flip.out")
+check "flip 100: 100 bytes differ (got $ndiff)" test "$ndiff" -eq 100
+check "flip 100: each differs in exactly one bit (got $none)" test "$none" -eq 100
+pos=$(flip_positions "$T/rand10k" "$T/flip.out")
+check "flip 100: bytes 100, 200, ... are the flipped ones" \
+	test "$pos" == "$(seq -s ' ' 100 100 10000) "
+check "flip 100: counted" grep -q 'final: a2b .*flipped=100 ' "$T/flip.log"
+
+run_case flip-b2a-only a2b "$T/rand10k" --cmd "flip b2a 10" --cmd "drop b2a 10"
+check "faults on b2a leave a2b alone" cmp -s "$T/rand10k" "$T/flip-b2a-only.out"
+
+run_case drop a2b "$T/rand10k" --cmd "drop a2b 100"
+drop_every 100 "$T/rand10k" "$T/drop.want"
+check "drop 100: 9900 bytes arrive" test "$(size "$T/drop.out")" -eq 9900
+check "drop 100: exactly bytes 100, 200, ... are missing" cmp -s "$T/drop.want" "$T/drop.out"
+check "drop 100: counted" grep -q 'final: a2b .*dropped=100 ' "$T/drop.log"
+
+run_case drop-b2a b2a "$T/rand10k" --cmd "drop both 1000"
+check "drop both 1000 on b2a: 9990 bytes arrive" test "$(size "$T/drop-b2a.out")" -eq 9990
+
+run_case insert a2b "$T/rand10k" --cmd "insert a2b 100"
+check "insert 100: 10100 bytes arrive" test "$(size "$T/insert.out")" -eq 10100
+drop_every 101 "$T/insert.out" "$T/insert.stripped"
+check "insert 100: one extra byte after bytes 100, 200, ..." cmp -s "$T/rand10k" "$T/insert.stripped"
+check "insert 100: counted" grep -q 'final: a2b .*inserted=100 ' "$T/insert.log"
+
+run_case delay a2b "$T/rand10k" --cmd "delay a2b 700"
+check "delay 700: data unchanged" cmp -s "$T/rand10k" "$T/delay.out"
+check "delay 700: took ${ELAPSED}s (at least 0.7 s)" \
+	awk -v e="$ELAPSED" 'BEGIN { exit !(e >= 0.7 && e < 5) }'
+
+# ---------------------------------------------------------------- determinism
+run_case seed1 a2b "$T/rand10k" --seed 7 --cmd "flip a2b 7" --cmd "insert a2b 13"
+run_case seed2 a2b "$T/rand10k" --seed 7 --cmd "flip a2b 7" --cmd "insert a2b 13"
+run_case seed3 a2b "$T/rand10k" --seed 8 --cmd "flip a2b 7" --cmd "insert a2b 13"
+check "same seed, same input: same output" cmp -s "$T/seed1.out" "$T/seed2.out"
+check "another seed: another output" sh -c "! cmp -s '$T/seed1.out' '$T/seed3.out'"
+
+# ---------------------------------------------------------------- replay
+printf 'AAAA\0BBBBB\0CCCCCC\0DDDDDDD\0' >"$T/frames"
+run_case replay2 a2b "$T/frames" --cmd "replay a2b 2"
+printf 'AAAA\0BBBBB\0AAAA\0CCCCCC\0DDDDDDD\0' >"$T/replay2.want"
+check "replay 2: frame 1 sent again after frame 2" cmp -s "$T/replay2.want" "$T/replay2.out"
+run_case replay1 a2b "$T/frames" --cmd "replay a2b 1"
+printf 'AAAA\0AAAA\0BBBBB\0CCCCCC\0DDDDDDD\0' >"$T/replay1.want"
+check "replay 1: the frame just ended is sent twice" cmp -s "$T/replay1.want" "$T/replay1.out"
+printf '\0\0AAAA\0\0BBBBB\0' >"$T/frames0"
+run_case replay-empty a2b "$T/frames0" --cmd "replay a2b 1"
+printf '\0\0AAAA\0AAAA\0\0BBBBB\0' >"$T/replay-empty.want"
+check "replay: lone delimiters are not frames" cmp -s "$T/replay-empty.want" "$T/replay-empty.out"
+run_case replay-all a2b "$T/frames" --cmd "replay-all a2b on"
+printf 'AAAA\0AAAA\0BBBBB\0BBBBB\0CCCCCC\0CCCCCC\0DDDDDDD\0DDDDDDD\0' >"$T/replay-all.want"
+check "replay-all: every frame twice" cmp -s "$T/replay-all.want" "$T/replay-all.out"
+run_case replay-flip a2b "$T/frames" --cmd "replay a2b 1" --cmd "flip a2b 2"
+check "replayed copies are clean, taken before faults" \
+	perl -e 'local $/; open my $f, "<", $ARGV[0]; my $d = <$f>;
+		exit(substr($d, 5, 5) ne "AAAA\0" || substr($d, 0, 5) eq "AAAA\0")' "$T/replay-flip.out"
+
+# ---------------------------------------------------------------- control socket
+rm -f "$T/a" "$T/b" "$T/c"
+mkfifo "$T/in_a"
+socat -U "UNIX-LISTEN:$T/a" "OPEN:$T/in_a,rdonly" &
+PIDS+=($!)
+socat -u "UNIX-LISTEN:$T/b" "CREATE:$T/ctl.out" &
+rx=$!
+PIDS+=($rx)
+coproc CTL { exec socat - "UNIX-LISTEN:$T/c"; }
+PIDS+=($CTL_PID)
+wait_sockets "$T/a" "$T/b" "$T/c"
+"$WIRE" -a "$T/a" -b "$T/b" -c "$T/c" -t 5 2>"$T/ctl.log" &
+wire=$!
+exec {feed}>"$T/in_a" # opens once socat opens the fifo for reading
+ctl() { # COMMAND: send, print the reply
+	local reply
+	printf '%s\n' "$1" >&"${CTL[1]}"
+	IFS= read -r -t 5 reply <&"${CTL[0]}" || reply="(no reply)"
+	printf '%s\n' "$reply"
+}
+check "control: ping" test "$(ctl ping)" == "ok pong"
+check "control: help lists commands" sh -c "case '$(ctl help)' in 'ok commands:'*replay-all*drain*) ;; *) exit 1 ;; esac"
+r=$(ctl "frobnicate")
+check "control: unknown command -> err ($r)" test "${r%% *}" == err
+r=$(ctl "flip a2b x")
+check "control: bad number -> err ($r)" test "${r%% *}" == err
+r=$(ctl "replay a2b 33")
+check "control: replay beyond 32 -> err ($r)" test "${r%% *}" == err
+r=$(ctl "$(printf 'x%.0s' $(seq 300))")
+check "control: overlong line -> err ($r)" test "$r" == "err line too long"
+r=$(ctl "drop a2b 10")
+check "control: drop a2b 10 -> ok ($r)" sh -c "case '$r' in 'ok a2b pace=0 flip=0 drop=10 '*) ;; *) exit 1 ;; esac"
+r=$(ctl "show b2a")
+check "control: show b2a ($r)" test "$r" == "ok b2a pace=0 flip=0 drop=0 insert=0 delay=0 replay=0 replay-all=off buffer=0"
+head -c 1000 "$T/rand10k" >&"$feed"
+r=$(ctl drain)
+check "control: drain -> ok drained ($r)" test "$r" == "ok drained"
+r=$(ctl "stats a2b")
+check "control: stats counts 1000 in, 900 out, 100 dropped ($r)" \
+	sh -c "case '$r' in 'ok a2b in=1000 out=900 queued=0 '*dropped=100*) ;; *) exit 1 ;; esac"
+r=$(ctl "clean")
+check "control: clean turns faults off" sh -c "case '$r' in *drop=10*) exit 1 ;; ok*) ;; *) exit 1 ;; esac"
+r=$(ctl "reset-stats")
+check "control: reset-stats ($r)" test "$r" == "ok reset-stats"
+head -c 1000 "$T/rand10k" >&"$feed"
+ctl drain >/dev/null
+r=$(ctl "stats a2b")
+check "control: clean line after clean ($r)" \
+	sh -c "case '$r' in 'ok a2b in=1000 out=1000 '*) ;; *) exit 1 ;; esac"
+ctl "pace a2b 9600" >/dev/null
+head -c 480 "$T/rand10k" >&"$feed" # half a second of line time
+printf 'drain\nping\n' >&"${CTL[1]}"
+IFS= read -r -t 5 r1 <&"${CTL[0]}" || r1=
+IFS= read -r -t 5 r2 <&"${CTL[0]}" || r2=
+check "control: a command after drain waits for it ($r1, $r2)" \
+	test "$r1,$r2" == "ok drained,ok pong"
+ctl "pace a2b 0" >/dev/null
+printf 'ping\r\n' >&"${CTL[1]}"
+IFS= read -r -t 5 r <&"${CTL[0]}" || r=
+check "control: CR LF line ends work" test "$r" == "ok pong"
+exec {feed}>&-
+wait "$rx" || true
+rc=0
+wait "$wire" || rc=$?
+check "wire exits 0 when a line socket closes" test "$rc" -eq 0
+{ cat "$T/rand10k" | head -c 1000 | perl -e 'local $/; my $d = <STDIN>; my $o = "";
+	for my $i (0 .. length($d) - 1) { $o .= substr($d, $i, 1) if ($i + 1) % 10 } print $o'
+  head -c 1000 "$T/rand10k"; head -c 480 "$T/rand10k"; } >"$T/ctl.want"
+check "control: B got the faulted then the clean bytes" cmp -s "$T/ctl.want" "$T/ctl.out"
+[[ $VERBOSE -eq 0 ]] || sed 's/^/    [ctl] /' "$T/ctl.log"
+
+# ---------------------------------------------------------------- errors
+t0=$(now)
+rc=0
+"$WIRE" -a "$T/nonexistent-a" -b "$T/nonexistent-b" -t 1 2>"$T/err.log" || rc=$?
+t1=$(now)
+check "no sockets: exits 1 after the connect timeout ($(secs "$t0" "$t1")s)" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'gave up after 1 s' '$T/err.log'"
+rc=0
+"$WIRE" -a x -b y --cmd "flip sideways 3" 2>/dev/null || rc=$?
+check "bad --cmd: exit 2" test "$rc" -eq 2
+rc=0
+"$WIRE" -a x 2>/dev/null || rc=$?
+check "missing --sock-b: exit 2" test "$rc" -eq 2
+help=$("$WIRE" --help)
+missing=
+for w in --sock-a --sock-b --control --connect-timeout --record --pace --seed --cmd --verbose \
+	ping help show stats reset-stats pace buffer flip drop insert delay replay replay-all clean seed drain; do
+	grep -qw -- "$w" <<<"$help" || missing+=" $w"
+done
+check "--help documents every option and command${missing:+ (missing:$missing)}" test -z "$missing"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
