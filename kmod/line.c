@@ -30,6 +30,7 @@
 static DEFINE_IDR(sealine_lines);
 static DEFINE_MUTEX(sealine_lines_mutex);
 
+/* A staged key does not age: it may wait as long as the peer needs. */
 static bool sealine_key_past(const struct sealine_key *key, u64 messages,
 			     u64 message_limit, unsigned int second_limit,
 			     enum sealine_limit *which)
@@ -38,7 +39,8 @@ static bool sealine_key_past(const struct sealine_key *key, u64 messages,
 		*which = SEALINE_LIMIT_MESSAGES;
 		return true;
 	}
-	if (time_after_eq(jiffies, key->born + second_limit * HZ)) {
+	if (key->active &&
+	    time_after_eq(jiffies, key->born + second_limit * HZ)) {
 		*which = SEALINE_LIMIT_AGE;
 		return true;
 	}
@@ -109,6 +111,59 @@ void sealine_line_kick(struct sealine_line *line)
 	spin_unlock(&line->lock);
 }
 
+/* Schedules limit_work for the current key's next age limit. Lock held. */
+static void sealine_arm_limits_locked(struct sealine_line *line)
+{
+	struct sealine_key *key = line->cur;
+	unsigned int seconds;
+	unsigned long deadline;
+
+	if (line->dead || !key || key->expired)
+		return;
+	seconds = key->rekey_signalled ? sealine_limits.reject_after_seconds :
+					 sealine_limits.rekey_after_seconds;
+	deadline = key->born + seconds * HZ;
+	mod_delayed_work(system_wq, &line->limit_work,
+			 time_after(deadline, jiffies) ? deadline - jiffies : 0);
+}
+
+/*
+ * Raises the age events of the current key when they fall due, also on a
+ * line that sends nothing (the transmit path only notices on its next
+ * frame). Message limits are checked where frames are counted.
+ */
+static void sealine_limit_work(struct work_struct *work)
+{
+	struct sealine_line *line = container_of(to_delayed_work(work),
+						 struct sealine_line,
+						 limit_work);
+	enum sealine_limit which = SEALINE_LIMIT_NONE;
+	struct sealine_key *key;
+	u8 event = 0;
+	u32 epoch = 0;
+
+	spin_lock(&line->lock);
+	key = line->cur;
+	if (!line->dead && key && !key->expired) {
+		epoch = key->epoch;
+		if (sealine_key_tx_expired(key, &which)) {
+			key->expired = true;
+			event = SEALINE_CMD_KEY_EXPIRED;
+		} else if (!key->rekey_signalled &&
+			   sealine_key_past(key, key->tx_counter,
+					    sealine_limits.rekey_after_messages,
+					    sealine_limits.rekey_after_seconds,
+					    &which)) {
+			key->rekey_signalled = true;
+			event = SEALINE_CMD_REKEY_NEEDED;
+		}
+		sealine_arm_limits_locked(line);
+	}
+	spin_unlock(&line->lock);
+	if (event)
+		sealine_nl_key_event(line, event, epoch, which);
+}
+
 /* Rotates the slots; returns the key that fell out, for the caller to put
  * once the lock is dropped.
  */
@@ -120,7 +175,9 @@ static struct sealine_key *sealine_promote_locked(struct sealine_line *line)
 	line->cur = line->next;
 	line->next = NULL;
 	line->cur->born = jiffies;
+	line->cur->active = true;
 	line->stats.v[SEALINE_STAT_REKEYS]++;
+	sealine_arm_limits_locked(line);
 	return old;
 }
 
@@ -186,6 +243,7 @@ static bool sealine_tx_build(struct sealine_line *line)
 			     sealine_limits.rekey_after_seconds, &which)) {
 		key->rekey_signalled = true;
 		rekey = true;
+		sealine_arm_limits_locked(line);
 	}
 	epoch = key->epoch;
 	kref_get(&key->refcount);
@@ -419,7 +477,7 @@ static void sealine_rx_sealed(struct sealine_line *line,
 	if (sealine_key_open(key, raw, len, counter)) {
 		sealine_key_put(key);
 		sealine_stat_add(line, SEALINE_STAT_AUTH_FAILURES, 1);
-		return;
+		goto wipe;	/* decryption ran in place */
 	}
 
 	spin_lock(&line->lock);
@@ -515,8 +573,6 @@ int sealine_line_set_key(struct sealine_line *line,
 	key = sealine_key_create(cipher, epoch, tx_key, rx_key);
 	if (IS_ERR(key))
 		return PTR_ERR(key);
-	key->born = jiffies;
-
 	spin_lock(&line->lock);
 	if (line->dead) {
 		ret = -ENODEV;
@@ -725,6 +781,7 @@ int sealine_line_attach(struct tty_struct *tty)
 	line->index = SEALINE_MAX_LINES;
 	spin_lock_init(&line->lock);
 	INIT_WORK(&line->tx_work, sealine_tx_work);
+	INIT_DELAYED_WORK(&line->limit_work, sealine_limit_work);
 	skb_queue_head_init(&line->control_queue);
 	strscpy(line->tty_name, tty_name(tty), sizeof(line->tty_name));
 
@@ -798,8 +855,9 @@ void sealine_line_detach(struct sealine_line *line)
 	sealine_flush_tx_locked(line);
 	spin_unlock(&line->lock);
 
-	/* No new work can be queued now; wait for the running one. */
+	/* No new work can be queued now; wait for the running ones. */
 	cancel_work_sync(&line->tx_work);
+	cancel_delayed_work_sync(&line->limit_work);
 	sealine_key_put(prev);
 	sealine_key_put(cur);
 	sealine_key_put(next);

@@ -55,6 +55,7 @@ struct sealine_line {
 
 	/* Transmit. tx_raw/tx_wire belong to tx_work alone. */
 	struct work_struct tx_work;
+	struct delayed_work limit_work;	/* age limits of the current key */
 	struct kfifo tx_fifo;
 	u8 *tx_fifo_buf;
 	struct sk_buff_head control_queue;

@@ -65,7 +65,8 @@ static inline size_t sealine_cobs_max(size_t len)
 #define SEALINE_REPLAY_WINDOW		64
 
 /*
- * Key limits (defaults; the module parameters may only lower them).
+ * Key limits (defaults). The module parameters may lower the hard limits
+ * and set the soft ones anywhere up to them.
  * Soft limits raise SEALINE_CMD_REKEY_NEEDED; past a hard limit the key is
  * refused in both directions and the line is fail-closed. At 115200 baud a
  * line sends at most ~6 full frames a second, so in practice the age limit

@@ -4,7 +4,7 @@
  * and user space (sealined, sealctl).
  *
  * This header is the only ABI between the two halves. Every command and
- * attribute is documented here and in Documentation/admin-guide.rst.
+ * attribute is documented here and in Documentation/protocol.rst.
  *
  * Generic netlink family "sealine", version SEALINE_GENL_VERSION.
  * Every command requires CAP_NET_ADMIN (GENL_ADMIN_PERM): they either change
@@ -42,11 +42,12 @@
  *
  * @SEALINE_CMD_GET_LINE: request: with a line attribute, reply with that
  *	line; as a dump (NLM_F_DUMP), one message per attached line. Reply
- *	attributes: LINE_INDEX, LINE_TTY, LINE_STATE, CIPHER, KEY_EPOCH (if a
- *	key is active), NEXT_EPOCH (if a key is staged), TX_COUNTER, KEY_AGE,
- *	AGENT_PORTID (if an agent is registered), STATS.
+ *	attributes: LINE_INDEX, LINE_TTY, LINE_STATE, CIPHER, KEY_EPOCH,
+ *	TX_COUNTER and KEY_AGE (if a key is active), NEXT_EPOCH (if a key is
+ *	staged), AGENT_PORTID (if an agent is registered), STATS.
  * @SEALINE_CMD_SET_KEY: request: stage a key pair as the line's next key.
- *	Attributes: a line, CIPHER, KEY_EPOCH, KEY_TX, KEY_RX (all required).
+ *	Attributes: a line, KEY_EPOCH, KEY_TX, KEY_RX (required), CIPHER
+ *	(optional, default SEALINE_CIPHER_CHACHA20POLY1305).
  *	From this moment the receive side accepts frames under the new key.
  *	The transmit side moves to it on ACTIVATE_KEY or when the first
  *	authenticated frame under the new key arrives from the peer, so a
@@ -56,8 +57,9 @@
  * @SEALINE_CMD_ACTIVATE_KEY: request: promote the staged key (whose epoch
  *	must equal KEY_EPOCH) to current: the old current becomes previous
  *	(receive only), the old previous is wiped, and a keepalive under the
- *	new key tells the peer to switch too. -ENOKEY if nothing is staged,
- *	-ESTALE if the staged epoch differs.
+ *	new key tells the peer to switch too. Succeeds without change if the
+ *	current key already has that epoch (the peer's frames promoted it).
+ *	-ENOKEY if nothing is staged, -ESTALE if the staged epoch differs.
  * @SEALINE_CMD_CLEAR_KEYS: request: wipe every key of a line. The line is
  *	fail-closed again until a key is activated.
  * @SEALINE_CMD_REGISTER_AGENT: request: the sending socket becomes the
@@ -176,7 +178,8 @@ enum sealine_cipher {
 /**
  * enum sealine_limit - the limit a key event refers to
  *
- * @SEALINE_LIMIT_MESSAGES: number of frames sent or received under the key.
+ * @SEALINE_LIMIT_MESSAGES: frames sent under the key (on receive, the
+ *	peer's counter is held against the hard limit).
  * @SEALINE_LIMIT_AGE: seconds since the key was activated.
  */
 enum sealine_limit {
@@ -195,21 +198,24 @@ enum sealine_limit {
  * @SEALINE_STAT_TX_WIRE_BYTES: bytes written to the physical line.
  * @SEALINE_STAT_RX_WIRE_BYTES: bytes read from the physical line.
  * @SEALINE_STAT_AUTH_FAILURES: frames whose tag did not verify.
- * @SEALINE_STAT_REPLAYS: authenticated frames refused by the replay window.
+ * @SEALINE_STAT_REPLAYS: frames refused by the replay window, either before
+ *	decryption (a counter already seen or too old) or after it.
  * @SEALINE_STAT_RESYNCS: times the decoder threw away bytes to find the next
  *	frame delimiter (line noise, a frame too long, a bad encoding).
  * @SEALINE_STAT_MALFORMED: frames too short, of unknown version or type, or
  *	with a bad control CRC.
- * @SEALINE_STAT_NOKEY_DROPS: data frames dropped because no key matched
- *	their epoch (fail-closed receive).
+ * @SEALINE_STAT_NOKEY_DROPS: data and keepalive frames dropped because no
+ *	key matched their epoch (fail-closed receive), or their key was
+ *	cleared while they were being opened.
  * @SEALINE_STAT_EXPIRED_DROPS: frames refused because their key is past its
  *	hard limit.
- * @SEALINE_STAT_RX_OVERRUNS: authenticated data the virtual tty could not
- *	take (its reader stalled while the physical line kept delivering).
+ * @SEALINE_STAT_RX_OVERRUNS: bytes of authenticated data the virtual tty
+ *	could not take: nobody had it open (like a closed UART, it drops
+ *	what arrives), or its reader stalled past the tty buffer limit.
  * @SEALINE_STAT_CONTROL_TX: control frames sent.
  * @SEALINE_STAT_CONTROL_RX: control frames received and passed to the agent.
  * @SEALINE_STAT_CONTROL_DROPS: control frames received with no agent to
- *	take them.
+ *	take them, or that the agent's socket could not take.
  * @SEALINE_STAT_KEEPALIVES_TX: keepalive frames sent.
  * @SEALINE_STAT_KEEPALIVES_RX: keepalive frames received and authenticated.
  * @SEALINE_STAT_REKEYS: keys activated on this line (either side's move).
