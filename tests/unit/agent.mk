@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Unit tests of the agent's cryptographic layer (agent/crypto.c,
+# agent/sas.c) against libgcrypt, with the same sanitizers and warnings as
+# the kernel-side tests. Included by Makefile: the programs join TESTS, so
+# "make check" runs them and counts their cases into its one summary line.
+
+AGENT := ../../agent
+PKG_CONFIG ?= pkg-config
+
+GCRYPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgcrypt 2>/dev/null)
+GCRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libgcrypt 2>/dev/null)
+ifeq ($(GCRYPT_LIBS),)
+$(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev)
+endif
+
+AGENT_TESTS := test_agent_crypto
+AGENT_CRYPTO_SRCS := $(AGENT)/crypto.c $(AGENT)/sas.c
+
+# The agent's include path instead of the kernel's, and _GNU_SOURCE as the
+# agent's own Makefile sets it.
+AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) -I$(AGENT) \
+	-D_GNU_SOURCE $(GCRYPT_CFLAGS)
+
+# Included after "all" is defined: added to it here, and to TESTS for
+# "check", whose recipe expands TESTS only when it runs.
+TESTS += $(AGENT_TESTS)
+all: $(AGENT_TESTS:%=$(BUILD)/%)
+
+$(BUILD)/test_agent_crypto: test_agent_crypto.c $(AGENT_CRYPTO_SRCS) \
+		$(AGENT)/crypto.h check.h agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)
