@@ -103,6 +103,15 @@ static int fd_a = -1, fd_b = -1, fd_ctl = -1;
 static bool verbose;
 static uint64_t t_start;
 static uint64_t seed = 1;
+static uint64_t initial_seed;
+
+/* The settings a "reset" goes back to: those of the command line. */
+struct settings {
+	unsigned long baud, flip_n, drop_n, insert_n, delay_ms, buffer;
+	unsigned int replay_k;
+	bool replay_all;
+};
+static struct settings initial[NDIR];
 
 static char ctl_in[CTL_LINE_MAX + 1];	/* the line being assembled */
 static size_t ctl_in_len;
@@ -178,6 +187,52 @@ static void reseed(uint64_t s)
 	seed = s;
 	for (int i = 0; i < NDIR; i++)
 		dirs[i].rng = s ^ (0xA5A5A5A500000000ULL * (uint64_t)(i + 1));
+}
+
+static struct settings get_settings(const struct dir *d)
+{
+	return (struct settings){
+		.baud = d->baud, .flip_n = d->flip_n, .drop_n = d->drop_n,
+		.insert_n = d->insert_n, .delay_ms = d->delay_ms,
+		.buffer = d->buffer, .replay_k = d->replay_k,
+		.replay_all = d->replay_all,
+	};
+}
+
+/* Back to the state after start-up: settings, seed, counters; bytes still
+ * queued and the frames remembered for replay are dropped.
+ */
+static void reset_all(void)
+{
+	for (int i = 0; i < NDIR; i++) {
+		struct dir *d = &dirs[i];
+		const struct settings *st = &initial[i];
+
+		d->baud = st->baud;
+		d->flip_n = st->flip_n;
+		d->drop_n = st->drop_n;
+		d->insert_n = st->insert_n;
+		d->delay_ms = st->delay_ms;
+		d->buffer = st->buffer;
+		d->replay_k = st->replay_k;
+		d->replay_all = st->replay_all;
+		d->flip_cnt = d->drop_cnt = d->insert_cnt = 0;
+		d->qlen = 0;
+		d->qhead = 0;
+		d->last_ready = 0;
+		d->next_free = 0;
+		d->cur_len = 0;
+		d->cur_overflow = false;
+		for (int f = 0; f < RING_FRAMES; f++) {
+			free(d->ring[f].data);
+			d->ring[f].data = NULL;
+			d->ring[f].len = 0;
+		}
+		d->ring_head = d->ring_n = 0;
+		d->in = d->out = d->flipped = d->dropped = 0;
+		d->inserted = d->frames = d->replayed = 0;
+	}
+	reseed(initial_seed);
 }
 
 /* ------------------------------------------------------------ queue */
@@ -571,7 +626,7 @@ static const char ctl_help[] =
 	"commands: ping | help | show [DIR] | stats [DIR] | reset-stats | "
 	"pace [DIR] BAUD | buffer [DIR] BYTES | flip [DIR] N | drop [DIR] N | insert [DIR] N | "
 	"delay [DIR] MS | replay [DIR] K | replay-all [DIR] on|off | "
-	"clean [DIR] | seed N | drain; DIR is a2b, b2a or both (default both); "
+	"clean [DIR] | reset | seed N | drain; DIR is a2b, b2a or both (default both); "
 	"0 or off disables";
 
 /* Run one command line; the reply goes to the control socket and the log.
@@ -639,6 +694,14 @@ static bool run_command(char *line)
 			return false;
 		}
 		drain_pending = true;	/* answered from the main loop */
+	} else if (!strcmp(cmd, "reset")) {
+		if (argc != 1 || mask != 3) {
+			ctl_reply("err usage: reset");
+			return false;
+		}
+		reset_all();
+		format_settings(buf, sizeof(buf), 3);
+		ctl_reply("ok reset %s", buf);
 	} else if (!strcmp(cmd, "seed")) {
 		unsigned long long s;
 		char *end;
@@ -984,6 +1047,11 @@ static void usage(FILE *f)
 "      replay-all [DIR] on|off   send every frame twice\n"
 "      clean [DIR]               all faults off (flip, drop, insert, delay,\n"
 "                                replay, replay-all); pace and buffer stay\n"
+"      reset                     back to the start-up state (the options'\n"
+"                                settings and seed), counters zeroed, queued\n"
+"                                bytes and remembered frames dropped;\n"
+"                                vm-run's guest runner sends it before each\n"
+"                                test\n"
 "      seed N                    restart the random choices from seed N\n"
 "      drain                     reply \"ok drained\" once nothing is queued\n"
 "                                in either direction\n"
@@ -1105,6 +1173,9 @@ int main(int argc, char **argv)
 		}
 	}
 	free(cmds);
+	initial_seed = seed;
+	for (int i = 0; i < NDIR; i++)
+		initial[i] = get_settings(&dirs[i]);
 	if (drain_pending) {
 		fprintf(stderr, "sealine-wire: drain is not useful in --cmd\n");
 		return 2;

@@ -50,9 +50,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 size() { stat -c %s "$1"; }
 
 wait_sockets() { # PATH...
-	local p i
+	local p
 	for p in "$@"; do
-		for i in $(seq 200); do [[ -S $p ]] && break; sleep 0.01; done
+		for _ in $(seq 200); do [[ -S $p ]] && break; sleep 0.01; done
 		[[ -S $p ]] || { echo "test-wire: socat did not create $p" >&2; return 1; }
 	done
 }
@@ -62,17 +62,26 @@ wait_sockets() { # PATH...
 # and capture what the other end receives in $T/NAME.out. The source
 # closes after INPUT, which makes sealine-wire deliver what it holds and
 # exit. Sets ELAPSED (seconds from start to the receiver's end) and
-# leaves the wire's log in $T/NAME.log.
+# SPAN (seconds from the first byte's arrival to the end, which does not
+# depend on how fast processes start on a busy machine), and leaves the
+# wire's log in $T/NAME.log.
 run_case() {
 	local name=$1 dir=$2 input=$3 src dst t0 t1 rx wire rc=0
 	shift 3
 	if [[ $dir == a2b ]]; then src=a dst=b; else src=b dst=a; fi
 	rm -f "$T/a" "$T/b"
 	socat -U "UNIX-LISTEN:$T/$src" "OPEN:$input,rdonly" &
-	PIDS+=($!)
-	socat -u -t 0 "UNIX-LISTEN:$T/$dst" "CREATE:$T/$name.out" &
+	PIDS+=("$!")
+	# the receiver notes when the first byte came (dd reads exactly one)
+	# and when the stream ended
+	socat -u -t 0 "UNIX-LISTEN:$T/$dst" - | {
+		dd bs=1 count=1 status=none
+		echo "$EPOCHREALTIME" >"$T/$name.first"
+		cat
+		echo "$EPOCHREALTIME" >"$T/$name.end"
+	} >"$T/$name.out" &
 	rx=$!
-	PIDS+=($rx)
+	PIDS+=("$rx")
 	wait_sockets "$T/a" "$T/b"
 	t0=$(now)
 	"$WIRE" --sock-a "$T/a" --sock-b "$T/b" --connect-timeout 5 "$@" \
@@ -82,6 +91,7 @@ run_case() {
 	t1=$(now)
 	wait "$wire" || rc=$?
 	ELAPSED=$(secs "$t0" "$t1")
+	SPAN=$(secs "$(cat "$T/$name.first")" "$(cat "$T/$name.end")")
 	[[ $VERBOSE -eq 0 ]] || sed "s/^/    [$name] /" "$T/$name.log"
 	if [[ $rc -ne 0 ]]; then
 		echo "    sealine-wire exited with $rc:" && sed 's/^/    /' "$T/$name.log"
@@ -120,31 +130,28 @@ check "pass-through b2a: 100 KiB unchanged" cmp -s "$T/rand100k" "$T/pass-b2a.ou
 check "final counters logged" grep -q 'final: a2b in=0 out=0' "$T/pass-b2a.log"
 
 # ---------------------------------------------------------------- pacing
-# 10 bits per byte: 34560 bytes at 115200 baud take 3 s, 1920 at 9600 2 s.
-# The only timing check in the project, of the tool itself: within 5 %.
-pace_check() { # BAUD BYTES
-	local baud=$1 n=$2 want
-	head -c "$n" /dev/urandom >"$T/pace.in"
-	run_case "pace$baud" a2b "$T/pace.in" --pace "$baud"
-	want=$(awk -v n="$n" -v b="$baud" 'BEGIN { printf "%.3f", n * 10 / b }')
-	check "pace $baud: $n bytes unchanged" cmp -s "$T/pace.in" "$T/pace$baud.out"
-	if awk -v e="$ELAPSED" -v w="$want" 'BEGIN { exit !(e >= w * 0.95 && e <= w * 1.05) }'; then
-		pass "pace $baud: $n bytes took ${ELAPSED}s, expected ${want}s"
+# 10 bits per byte: the first of N bytes arrives at once, the last after
+# (N - 1) * 10 / BAUD seconds. The only timing check in the project, of the
+# tool itself: the span from the first byte to the end of the stream is
+# within 5 %, give or take up to half a second for processes that wake up
+# late on a busy machine (on an idle one the span is within 0.1 %).
+pace_check() { # NAME DIR BAUD BYTES [WIRE-ARGS...]
+	local name=$1 dir=$2 baud=$3 n=$4 want
+	shift 4
+	head -c "$n" /dev/urandom >"$T/$name.in"
+	run_case "$name" "$dir" "$T/$name.in" "$@"
+	want=$(awk -v n="$n" -v b="$baud" 'BEGIN { printf "%.3f", (n - 1) * 10 / b }')
+	check "$name: $n bytes unchanged" cmp -s "$T/$name.in" "$T/$name.out"
+	if awk -v e="$SPAN" -v w="$want" 'BEGIN { exit !(e >= w * 0.95 - 0.3 && e <= w * 1.05 + 0.5) }'; then
+		pass "$name: $n bytes at $baud baud took ${SPAN}s, expected ${want}s"
 	else
-		fail "pace $baud: $n bytes took ${ELAPSED}s, expected ${want}s +-5%"
+		fail "$name: $n bytes at $baud baud took ${SPAN}s, expected ${want}s +-5%"
 	fi
 }
-pace_check 115200 34560
-pace_check 9600 1920
-run_case pace-b2a b2a "$T/rand10k" --cmd "pace b2a 57600"
-want=$(awk 'BEGIN { printf "%.3f", 10000 * 10 / 57600 }')
-check "pace b2a 57600 via --cmd: took ${ELAPSED}s, expected ${want}s +-10%" \
-	awk -v e="$ELAPSED" -v w="$want" 'BEGIN { exit !(e >= w * 0.9 && e <= w * 1.1) }'
-run_case pace-buffer a2b "$T/rand10k" --pace 38400 --cmd "buffer a2b 1048576"
-want=$(awk 'BEGIN { printf "%.3f", 10000 * 10 / 38400 }')
-check "pace 38400 with a 1 MiB buffer: still paced (${ELAPSED}s, expected ${want}s +-10%)" \
-	awk -v e="$ELAPSED" -v w="$want" 'BEGIN { exit !(e >= w * 0.9 && e <= w * 1.1) }'
-check "pace with buffer: data unchanged" cmp -s "$T/rand10k" "$T/pace-buffer.out"
+pace_check pace115200 a2b 115200 34560 --pace 115200
+pace_check pace9600 a2b 9600 1920 --pace 9600
+pace_check pace57600-b2a b2a 57600 10000 --cmd "pace b2a 57600"
+pace_check pace38400-buffer a2b 38400 10000 --pace 38400 --cmd "buffer a2b 1048576"
 run_case pace-other a2b "$T/rand100k" --cmd "pace b2a 1200"
 check "pacing b2a leaves a2b unpaced (${ELAPSED}s for 100 KiB)" \
 	awk -v e="$ELAPSED" 'BEGIN { exit !(e < 2) }'
@@ -214,12 +221,13 @@ check "replayed copies are clean, taken before faults" \
 rm -f "$T/a" "$T/b" "$T/c"
 mkfifo "$T/in_a"
 socat -U "UNIX-LISTEN:$T/a" "OPEN:$T/in_a,rdonly" &
-PIDS+=($!)
+PIDS+=("$!")
 socat -u "UNIX-LISTEN:$T/b" "CREATE:$T/ctl.out" &
 rx=$!
-PIDS+=($rx)
+PIDS+=("$rx")
 coproc CTL { exec socat - "UNIX-LISTEN:$T/c"; }
-PIDS+=($CTL_PID)
+ctl_pid=$CTL_PID # bash unsets CTL_PID when the coprocess ends
+PIDS+=("$ctl_pid")
 wait_sockets "$T/a" "$T/b" "$T/c"
 "$WIRE" -a "$T/a" -b "$T/b" -c "$T/c" -t 5 2>"$T/ctl.log" &
 wire=$!
@@ -229,6 +237,15 @@ ctl() { # COMMAND: send, print the reply
 	printf '%s\n' "$1" >&"${CTL[1]}"
 	IFS= read -r -t 5 reply <&"${CTL[0]}" || reply="(no reply)"
 	printf '%s\n' "$reply"
+}
+# wait_in N: until sealine-wire has read N bytes from A since the last
+# reset-stats (they go through the fifo and socat first)
+wait_in() {
+	for _ in $(seq 100); do
+		[[ $(ctl "stats a2b") == "ok a2b in=$1 "* ]] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 check "control: ping" test "$(ctl ping)" == "ok pong"
 check "control: help lists commands" sh -c "case '$(ctl help)' in 'ok commands:'*replay-all*drain*) ;; *) exit 1 ;; esac"
@@ -245,6 +262,7 @@ check "control: drop a2b 10 -> ok ($r)" sh -c "case '$r' in 'ok a2b pace=0 flip=
 r=$(ctl "show b2a")
 check "control: show b2a ($r)" test "$r" == "ok b2a pace=0 flip=0 drop=0 insert=0 delay=0 replay=0 replay-all=off buffer=0"
 head -c 1000 "$T/rand10k" >&"$feed"
+wait_in 1000 || true
 r=$(ctl drain)
 check "control: drain -> ok drained ($r)" test "$r" == "ok drained"
 r=$(ctl "stats a2b")
@@ -255,18 +273,27 @@ check "control: clean turns faults off" sh -c "case '$r' in *drop=10*) exit 1 ;;
 r=$(ctl "reset-stats")
 check "control: reset-stats ($r)" test "$r" == "ok reset-stats"
 head -c 1000 "$T/rand10k" >&"$feed"
+wait_in 1000 || true
 ctl drain >/dev/null
 r=$(ctl "stats a2b")
 check "control: clean line after clean ($r)" \
 	sh -c "case '$r' in 'ok a2b in=1000 out=1000 '*) ;; *) exit 1 ;; esac"
 ctl "pace a2b 9600" >/dev/null
 head -c 480 "$T/rand10k" >&"$feed" # half a second of line time
+wait_in 1480 || true
 printf 'drain\nping\n' >&"${CTL[1]}"
 IFS= read -r -t 5 r1 <&"${CTL[0]}" || r1=
 IFS= read -r -t 5 r2 <&"${CTL[0]}" || r2=
 check "control: a command after drain waits for it ($r1, $r2)" \
 	test "$r1,$r2" == "ok drained,ok pong"
 ctl "pace a2b 0" >/dev/null
+r=$(ctl "drop b2a 7")
+r=$(ctl "reset")
+check "control: reset restores the start-up settings ($r)" \
+	test "$r" == "ok reset a2b pace=0 flip=0 drop=0 insert=0 delay=0 replay=0 replay-all=off buffer=0 b2a pace=0 flip=0 drop=0 insert=0 delay=0 replay=0 replay-all=off buffer=0"
+r=$(ctl "stats")
+check "control: reset zeroes the counters" \
+	sh -c "case '$r' in 'ok a2b in=0 out=0 '*'b2a in=0 out=0 '*) ;; *) exit 1 ;; esac"
 printf 'ping\r\n' >&"${CTL[1]}"
 IFS= read -r -t 5 r <&"${CTL[0]}" || r=
 check "control: CR LF line ends work" test "$r" == "ok pong"
@@ -275,11 +302,35 @@ wait "$rx" || true
 rc=0
 wait "$wire" || rc=$?
 check "wire exits 0 when a line socket closes" test "$rc" -eq 0
-{ cat "$T/rand10k" | head -c 1000 | perl -e 'local $/; my $d = <STDIN>; my $o = "";
+{ head -c 1000 "$T/rand10k" | perl -e 'local $/; my $d = <STDIN>; my $o = "";
 	for my $i (0 .. length($d) - 1) { $o .= substr($d, $i, 1) if ($i + 1) % 10 } print $o'
   head -c 1000 "$T/rand10k"; head -c 480 "$T/rand10k"; } >"$T/ctl.want"
 check "control: B got the faulted then the clean bytes" cmp -s "$T/ctl.want" "$T/ctl.out"
 [[ $VERBOSE -eq 0 ]] || sed 's/^/    [ctl] /' "$T/ctl.log"
+
+# reset goes back to the command line's settings, not to nothing
+kill "$ctl_pid" 2>/dev/null || true
+wait "$ctl_pid" 2>/dev/null || true
+rm -f "$T/a" "$T/b" "$T/c"
+mkfifo "$T/in_a2"
+socat -U "UNIX-LISTEN:$T/a" "OPEN:$T/in_a2,rdonly" &
+PIDS+=("$!")
+socat -u -t 0 "UNIX-LISTEN:$T/b" "CREATE:/dev/null" &
+PIDS+=("$!")
+coproc CTL2 { exec socat - "UNIX-LISTEN:$T/c"; }
+PIDS+=("$CTL2_PID")
+exec {c2in}<&"${CTL2[0]}" {c2out}>&"${CTL2[1]}"
+wait_sockets "$T/a" "$T/b" "$T/c"
+"$WIRE" -a "$T/a" -b "$T/b" -c "$T/c" -t 5 --pace 9600 --cmd "flip a2b 5" 2>"$T/reset.log" &
+wire=$!
+exec {feed}>"$T/in_a2"
+printf 'clean\nreset\n' >&"$c2out"
+IFS= read -r -t 5 r1 <&"$c2in" || r1=
+IFS= read -r -t 5 r2 <&"$c2in" || r2=
+check "control: reset restores --pace and --cmd settings ($r2)" \
+	sh -c "case '$r2' in 'ok reset a2b pace=9600 flip=5 '*'b2a pace=9600 flip=0 '*) ;; *) exit 1 ;; esac"
+exec {feed}>&- {c2in}<&- {c2out}>&-
+wait "$wire" || true
 
 # ---------------------------------------------------------------- errors
 t0=$(now)
@@ -297,7 +348,7 @@ check "missing --sock-b: exit 2" test "$rc" -eq 2
 help=$("$WIRE" --help)
 missing=
 for w in --sock-a --sock-b --control --connect-timeout --record --pace --seed --cmd --verbose \
-	ping help show stats reset-stats pace buffer flip drop insert delay replay replay-all clean seed drain; do
+	ping help show stats reset-stats pace buffer flip drop insert delay replay replay-all clean reset seed drain; do
 	grep -qw -- "$w" <<<"$help" || missing+=" $w"
 done
 check "--help documents every option and command${missing:+ (missing:$missing)}" test -z "$missing"

@@ -60,6 +60,7 @@ SL_TTY_A=${SL_TTY_A:-/dev/ttyS1}
 SL_TTY_B=${SL_TTY_B:-/dev/ttyS2}
 SL_TTY_CTL=${SL_TTY_CTL:-/dev/ttyS3}
 SL_WIRE_TIMEOUT=${SL_WIRE_TIMEOUT:-10}
+# shellcheck disable=SC2034 # for the tests that source this file
 SL_OUT=${SEALINE_OUT:-/out}
 SL_NAME=${SL_NAME:-${0##*/}}
 SL_NAME=${SL_NAME%.sh}
@@ -201,10 +202,10 @@ sl_stty_raw() {
 
 # sl_flush_tty TTY: throw away bytes waiting to be read on TTY.
 sl_flush_tty() {
-	local fd junk
+	local fd
 	exec {fd}<"$1"
 	while read -r -t 0 -u "$fd"; do
-		read -r -N 4096 -t 0.05 -u "$fd" junk || break
+		read -r -N 4096 -t 0.05 -u "$fd" _ || break
 	done
 	exec {fd}<&-
 }
@@ -259,13 +260,16 @@ _sl_ctl_ready=
 # tty and wait (SL_WIRE_TIMEOUT s) for its reply line, which goes to
 # stdout. Returns 0 for "ok ...", 1 for "err ...", 2 if no reply came.
 # Commands (see tests/line/sealine-wire --help): ping, help, show [DIR],
-# stats [DIR], reset-stats [DIR], pace [DIR] BAUD, flip [DIR] N,
-# drop [DIR] N, insert [DIR] N, delay [DIR] MS, replay [DIR] K,
-# replay-all [DIR] on|off, clean [DIR], seed N, drain.
-# DIR is a2b (ttyS1 -> ttyS2), b2a or both (the default).
-# Only one sl_wire at a time may run (they share the tty).
+# stats [DIR], reset-stats [DIR], pace [DIR] BAUD, buffer [DIR] BYTES,
+# flip [DIR] N, drop [DIR] N, insert [DIR] N, delay [DIR] MS,
+# replay [DIR] K, replay-all [DIR] on|off, clean [DIR], reset, seed N,
+# drain. DIR is a2b (ttyS1 -> ttyS2), b2a or both (the default).
+# Each test starts with the wire reset (vm-run's --wire-arg settings,
+# counters zeroed). "drain" may take long on a paced line: raise
+# SL_WIRE_TIMEOUT for it. Only one sl_wire at a time may run (they share
+# the tty).
 sl_wire() {
-	local fd reply junk
+	local fd reply
 	if [[ -z $_sl_ctl_ready ]]; then
 		stty -F "$SL_TTY_CTL" raw -echo clocal cread cs8 -parenb -crtscts \
 			-ixon -ixoff -hupcl 115200 || sl_die "stty on $SL_TTY_CTL failed"
@@ -275,7 +279,7 @@ sl_wire() {
 	# a reply to an earlier command that timed out must not be taken
 	# for this one's
 	while read -r -t 0 -u "$fd"; do
-		read -r -t 0.2 -u "$fd" junk || break
+		read -r -t 0.2 -u "$fd" _ || break
 	done
 	printf '%s\n' "$*" >&"$fd"
 	if ! IFS= read -r -t "$SL_WIRE_TIMEOUT" -u "$fd" reply; then
@@ -313,9 +317,8 @@ sl_load_module() {
 # sl_unload_module: rmmod sealine (waits up to 5 s while it is busy).
 # Returns 0 if it was not loaded.
 sl_unload_module() {
-	local i
 	[[ -d /sys/module/sealine ]] || return 0
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		rmmod sealine 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -327,28 +330,38 @@ sl_unload_module() {
 # request_module("tty-ldisc-29") -> /sbin/modprobe) find it: mounts an
 # overlay over /lib/modules/$SEALINE_KVER that adds extra/sealine.ko and
 # matching index files (modules.dep, modules.alias, ...). Nothing changes
-# on the host. For kmod/sealine.ko as it was when the VM booted, vm-run
-# has built the index files on the host ($SEALINE_MODINDEX) and this takes
-# a fraction of a second; for any other KO it runs depmod in the guest,
-# which reads every module over 9p (30 s to minutes under TCG).
+# on the host. vm-run builds the index files on the host for
+# kmod/sealine.ko as it was at boot ($SEALINE_MODINDEX); they still fit a
+# KO rebuilt since if its name, aliases and dependencies are the same, and
+# then this takes a fraction of a second. Otherwise it runs depmod in the
+# guest, which reads every module over 9p (30 s to minutes under TCG).
 sl_install_module() {
 	local ko=${1:-$SEALINE_KO} dir=/lib/modules/$SEALINE_KVER rw=/run/sl-modules
+	local idx=${SEALINE_MODINDEX:-}
 	[[ -f $ko ]] || sl_die "$ko not found: build the module first"
 	sl_uninstall_module
-	if [[ -n ${SEALINE_MODINDEX:-} && -f $SEALINE_MODINDEX/extra/sealine.ko ]] &&
-		cmp -s "$ko" "$SEALINE_MODINDEX/extra/sealine.ko"; then
-		mount -t overlay -o "lowerdir=$SEALINE_MODINDEX:$dir" sl-modules "$dir" ||
-			sl_die "cannot mount the module index over $dir"
+	mkdir -p "$rw/upper" "$rw/work"
+	if [[ -n $idx && -f $idx/extra/sealine.ko ]] &&
+		[[ $(_sl_modkeys "$ko") == "$(_sl_modkeys "$idx/extra/sealine.ko")" ]]; then
+		mount -t overlay -o "lowerdir=$idx:$dir,upperdir=$rw/upper,workdir=$rw/work" \
+			sl-modules "$dir" || sl_die "cannot mount the module index over $dir"
+		if ! cmp -s "$ko" "$idx/extra/sealine.ko"; then
+			cp "$ko" "$dir/extra/sealine.ko" || sl_die "cannot write $dir/extra"
+		fi
 		sl_log "installed $ko with the index vm-run built"
 	else
-		mkdir -p "$rw/upper" "$rw/work"
 		mount -t overlay -o "lowerdir=$dir,upperdir=$rw/upper,workdir=$rw/work" \
 			sl-modules "$dir" || sl_die "cannot mount an overlay over $dir"
 		mkdir -p "$dir/extra" && cp "$ko" "$dir/extra/sealine.ko" ||
 			sl_die "cannot write $dir/extra"
-		sl_log "no host-built index for $ko: running depmod in the guest (slow)"
+		sl_log "no host-built index fits $ko: running depmod in the guest (slow)"
 		sl_run depmod -a "$SEALINE_KVER" || sl_die "depmod failed"
 	fi
+}
+
+# _sl_modkeys KO: what modprobe's index records about a module.
+_sl_modkeys() {
+	modinfo "$1" 2>/dev/null | grep -E '^(name|alias|depends|softdep):' | sort
 }
 
 # sl_uninstall_module: undo sl_install_module (the module stays loaded if
