@@ -11,7 +11,7 @@
 
 static int ldisc = SEALINE_LDISC_DEFAULT;
 module_param(ldisc, int, 0444);
-MODULE_PARM_DESC(ldisc, "line discipline number to register (default 29, N_DEVELOPMENT)");
+MODULE_PARM_DESC(ldisc, "line discipline number (default 29, N_DEVELOPMENT); the kernel does not detect a number another loaded discipline uses, check /proc/tty/ldiscs");
 
 struct sealine_limits sealine_limits = {
 	.rekey_after_messages = SEALINE_REKEY_AFTER_MESSAGES,
@@ -74,8 +74,8 @@ static int __init sealine_init(void)
 	/* Last: from here on lines can attach. */
 	ret = sealine_ldisc_init(ldisc);
 	if (ret) {
-		pr_err("sealine: line discipline %d is taken (%d)\n", ldisc,
-		       ret);
+		pr_err("sealine: cannot register line discipline %d (%d)\n",
+		       ldisc, ret);
 		goto err_netlink;
 	}
 	pr_info("sealine: line discipline %d registered\n", ldisc);

@@ -7,6 +7,9 @@
 #   sl_pair_down                detach both ends, unload the module
 #   sl_pair_key EPOCH [CIPHER]  fresh keys on both ends, activate from A
 #   sl_stat TTY FIELD           one field of `sealctl show TTY FIELD`
+#   sl_drain_wire               wait until nothing an earlier line sent is
+#                               still in flight (between tests/lines)
+#   sl_nl_subscribed PID        PID joined a genl multicast group
 
 SEALCTL=${SEALCTL:-$SEALINE_ROOT/agent/sealctl}
 SL_KEYDIR=${SL_KEYDIR:-/tmp/sealine-keys}
@@ -99,5 +102,53 @@ sl_transfer() {
 	fi
 	[[ $rc -eq 0 ]] || sl_log "transfer of $size bytes: got $(stat -c %s "$got" 2>/dev/null || echo 0)"
 	rm -f "$got"
+	return "$rc"
+}
+
+# sl_nl_subscribed PID: PID holds a generic netlink socket that joined a
+# multicast group (as /proc/net/netlink shows the first 32 groups).
+sl_nl_subscribed() {
+	local ino
+	for ino in $(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null |
+		tr -dc '0-9\n'); do
+		awk -v i="$ino" '$2 == 16 && $NF == i && $4 != "00000000" { f = 1 }
+			END { exit !f }' /proc/net/netlink && return 0
+	done
+	return 1
+}
+
+# sl_drain_wire: with nothing attached, read both line ends until whatever is
+# still in flight has arrived. sealine-wire buffers an unpaced direction
+# without limit, so bytes an earlier line sent would otherwise reach the
+# next line attached (and delay its first frames by seconds).
+sl_drain_wire() {
+	local t
+	t=$(mktemp -d)
+	local ra rb na nb sa=-1 sb=-1 quiet=0 rc=0
+	sl_stty_raw "$SL_TTY_A"
+	sl_stty_raw "$SL_TTY_B"
+	cat "$SL_TTY_A" >"$t/drainA" &
+	ra=$!
+	cat "$SL_TTY_B" >"$t/drainB" &
+	rb=$!
+	sl_wire drain >/dev/null || rc=$?
+	# QEMU's sockets may still hold bytes: wait for 0.5 s of silence
+	for _ in $(seq 300); do
+		sleep 0.1
+		na=$(stat -c %s "$t/drainA")
+		nb=$(stat -c %s "$t/drainB")
+		if [[ $na == "$sa" && $nb == "$sb" ]]; then
+			quiet=$((quiet + 1))
+			((quiet < 5)) || break
+		else
+			quiet=0
+		fi
+		sa=$na
+		sb=$nb
+	done
+	kill "$ra" "$rb" 2>/dev/null || true
+	wait "$ra" "$rb" 2>/dev/null || true
+	sl_log "wire drained: $sa stale bytes at A, $sb at B"
+	rm -rf "$t"
 	return "$rc"
 }
