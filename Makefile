@@ -20,6 +20,7 @@ agent:
 tools:
 	$(MAKE) -C tests/line
 	$(MAKE) -C tests/vm
+	$(MAKE) -C tests/bench
 
 lint: kmod
 	scripts/lint
@@ -41,6 +42,7 @@ clean:
 	$(MAKE) -C agent clean
 	$(MAKE) -C tests/line clean
 	$(MAKE) -C tests/vm clean
+	$(MAKE) -C tests/bench clean
 	$(MAKE) -C tests/unit clean
 	$(MAKE) -C tests/fuzz clean
 	rm -rf build
