@@ -46,6 +46,18 @@ static const struct sl_command commands[] = {
 	{ "monitor", sl_cmd_monitor, sl_help_monitor,
 	  "monitor [LINE] [--json]",
 	  "print kernel events (line up/down, rekey needed, key expired)" },
+	{ "status", sl_cmd_status, sl_help_status,
+	  "status [--json] [--socket PATH]",
+	  "what sealined reports about itself and its lines" },
+	{ "peers", sl_cmd_peers, sl_help_peers,
+	  "peers [list|authorise ACCOUNT|revoke ACCOUNT|forget ACCOUNT] [--json]",
+	  "list or change sealined's peers (authorised, revoked, forgotten)" },
+	{ "log", sl_cmd_log, sl_help_log,
+	  "log [--json] [-n COUNT] [--socket PATH | --file PATH]",
+	  "sealined's session log: start, end, peer, bytes each way, outcome" },
+	{ "pair", sl_cmd_pair, sl_help_pair,
+	  "pair LINE [--socket PATH]",
+	  "pair with the other end of a line, comparing a spoken code" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -64,7 +76,10 @@ static void global_help(FILE *f)
 		"text on a virtual tty /dev/ttySL<n> per attached line. sealctl shows the\n"
 		"lines, installs and activates their session keys, and follows the events\n"
 		"the kernel reports. It talks to the module over generic netlink (family\n"
-		"\"%s\", version %d); every command but genkey needs CAP_NET_ADMIN.\n"
+		"\"%s\", version %d); show, set-key, activate, clear-keys and monitor need\n"
+		"CAP_NET_ADMIN. status, peers, log and pair talk to the keying agent\n"
+		"sealined over its control socket (root only; --socket or $SEALINE_SOCKET\n"
+		"name another instance's).\n"
 		"\n"
 		"Commands:\n",
 		sl_prog, sl_prog, sl_prog, SEALINE_GENL_NAME, SEALINE_GENL_VERSION);
@@ -244,7 +259,8 @@ int main(int argc, char *argv[])
 
 	if (argc < 2) {
 		fprintf(stderr, "Usage: %s COMMAND [ARGUMENTS...]\n"
-			"Commands: show, genkey, set-key, activate, clear-keys, monitor, help.\n"
+			"Commands: show, genkey, set-key, activate, clear-keys, monitor, status,\n"
+			"          peers, log, pair, help.\n"
 			"Try '%s --help'.\n", sl_prog, sl_prog);
 		return SL_EXIT_USAGE;
 	}

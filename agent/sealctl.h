@@ -34,6 +34,10 @@ int sl_cmd_set_key(int argc, char *argv[]);
 int sl_cmd_activate(int argc, char *argv[]);
 int sl_cmd_clear_keys(int argc, char *argv[]);
 int sl_cmd_monitor(int argc, char *argv[]);
+int sl_cmd_status(int argc, char *argv[]);
+int sl_cmd_peers(int argc, char *argv[]);
+int sl_cmd_log(int argc, char *argv[]);
+int sl_cmd_pair(int argc, char *argv[]);
 
 void sl_help_show(FILE *f);
 void sl_help_genkey(FILE *f);
@@ -41,6 +45,10 @@ void sl_help_set_key(FILE *f);
 void sl_help_activate(FILE *f);
 void sl_help_clear_keys(FILE *f);
 void sl_help_monitor(FILE *f);
+void sl_help_status(FILE *f);
+void sl_help_peers(FILE *f);
+void sl_help_log(FILE *f);
+void sl_help_pair(FILE *f);
 
 int sl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

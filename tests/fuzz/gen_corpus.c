@@ -213,6 +213,48 @@ static void replay_seeds(void)
 	put("fuzz_replay", "wrap", wrap, sizeof(wrap));
 }
 
+/*
+ * Programs for fuzz_handshake (see its header): whole handshakes to
+ * start from. 0 delivers, 5 t moves the clock, 6 a plays an operator,
+ * 7 a starts something.
+ */
+static void handshake_seeds(void)
+{
+	static const uint8_t session[] = {
+		7, 0, 0, 0, 0, 0, 0, 0, 5, 8, 0, 0,
+	};
+	static const uint8_t pairing[] = {
+		7, 2, 0, 0, 0, 0, 6, 1, 6, 2, 0, 0, 5, 0, 0, 0, 0, 0, 0,
+		0, 5, 4, 0, 0,
+	};
+	static const uint8_t rekey[] = {
+		7, 0, 0, 0, 0, 0, 0, 7, 3, 0, 0, 0, 0, 0, 0, 7, 4, 0, 0, 0,
+		0, 0, 0, 0, 5, 80, 0, 0,
+	};
+	static const uint8_t lossy[] = {
+		7, 0, 1, 5, 5, 0, 0, 1, 5, 9, 0, 0, 2, 0, 5, 40, 5, 40, 0,
+		0, 7, 5, 0, 0, 0, 0, 0,
+	};
+	static const uint8_t damaged[] = {
+		7, 0, 3, 9, 1, 0, 0, 3, 60, 128, 0, 8, 20, 0, 0, 0, 4, 11,
+		1, 1, 0, 0, 0, 0, 0, 0, 0, 6, 14, 3, 1, 0x20, 0, 0, 0, 0,
+	};
+	static const uint8_t crossing[] = {
+		7, 0, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 5, 12, 0, 0, 0, 0,
+	};
+	static const uint8_t sas_wrong[] = {
+		7, 2, 0, 0, 0, 0, 6, 3, 6, 3, 6, 5, 6, 3, 0, 0, 5, 200, 0,
+	};
+
+	put("fuzz_handshake", "session", session, sizeof(session));
+	put("fuzz_handshake", "pairing", pairing, sizeof(pairing));
+	put("fuzz_handshake", "rekey", rekey, sizeof(rekey));
+	put("fuzz_handshake", "lossy", lossy, sizeof(lossy));
+	put("fuzz_handshake", "damaged", damaged, sizeof(damaged));
+	put("fuzz_handshake", "crossing", crossing, sizeof(crossing));
+	put("fuzz_handshake", "sas-wrong", sas_wrong, sizeof(sas_wrong));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -227,5 +269,6 @@ int main(int argc, char **argv)
 	cobs_seeds();
 	decoder_seeds();
 	replay_seeds();
+	handshake_seeds();
 	return 0;
 }

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unit tests of the agent's cryptographic layer (agent/crypto.c,
-# agent/sas.c) against libgcrypt, with the same sanitizers and warnings as
-# the kernel-side tests. Included by Makefile: the programs join TESTS, so
+# agent/sas.c) against libgcrypt, of its Noise core (agent/noise.c) and of
+# its handshake protocol core (agent/handshake.c), with the same
+# sanitizers and warnings as the kernel-side tests. Included by Makefile: the programs join TESTS, so
 # "make check" runs them and counts their cases into its one summary line.
 
 AGENT := ../../agent
@@ -14,7 +15,7 @@ ifeq ($(GCRYPT_LIBS),)
 $(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev)
 endif
 
-AGENT_TESTS := test_agent_crypto
+AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise
 AGENT_CRYPTO_SRCS := $(AGENT)/crypto.c $(AGENT)/sas.c
 
 # The agent's include path instead of the kernel's, and _GNU_SOURCE as the
@@ -30,3 +31,27 @@ all: $(AGENT_TESTS:%=$(BUILD)/%)
 $(BUILD)/test_agent_crypto: test_agent_crypto.c $(AGENT_CRYPTO_SRCS) \
 		$(AGENT)/crypto.h check.h agent.mk Makefile | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)
+
+$(BUILD)/test_noise: test_noise.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
+		$(AGENT)/noise.h $(AGENT)/crypto.h agent_test.h check.h \
+		agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/noise.c \
+		$(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)
+
+# The uapi header for the cipher numbers, as the agent's Makefile has it.
+$(BUILD)/test_handshake: test_handshake.c $(AGENT)/handshake.c \
+		$(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) $(AGENT)/handshake.h \
+		$(AGENT)/noise.h $(AGENT)/crypto.h agent_test.h check.h \
+		agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
+		$(AGENT)/handshake.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
+		$(GCRYPT_LIBS)
+
+# The driver of agent.h over the handshake core (agent/hs_noise.c).
+$(BUILD)/test_hs_noise: test_hs_noise.c $(AGENT)/hs_noise.c \
+		$(AGENT)/handshake.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
+		$(AGENT)/agent.h $(AGENT)/handshake.h $(AGENT)/noise.h \
+		$(AGENT)/crypto.h agent_test.h check.h agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
+		$(AGENT)/hs_noise.c $(AGENT)/handshake.c $(AGENT)/noise.c \
+		$(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)

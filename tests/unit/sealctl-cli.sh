@@ -79,7 +79,7 @@ key2=FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210
 # ------------------------------------------------------------------ help
 run "$SEALCTL" --help
 expect "--help exits 0" 0 '^Usage: sealctl' stdout
-for c in show genkey set-key activate clear-keys monitor; do
+for c in show genkey set-key activate clear-keys monitor status peers log pair; do
 	if grep -q "^  $c " <<<"$out"; then pass "--help lists $c"; else fail "--help lists $c"; fi
 done
 expect "--help documents exit status" 0 'Exit status' stdout
@@ -89,7 +89,7 @@ run "$SEALCTL" help
 expect "help exits 0" 0 '^Usage: sealctl' stdout
 run "$SEALCTL" --version
 expect "--version" 0 '^sealctl [0-9]' stdout
-for c in show genkey set-key activate clear-keys monitor; do
+for c in show genkey set-key activate clear-keys monitor status peers log pair; do
 	run "$SEALCTL" "$c" --help
 	expect "$c --help exits 0 with a manual" 0 'SYNOPSIS' stdout
 	if grep -q "EXIT STATUS" <<<"$out" && grep -q "^NAME" <<<"$out"; then
@@ -297,6 +297,95 @@ if [[ $module_loaded -eq 0 ]]; then
 fi
 
 # ------------------------------------------------------------------ nlprobe
+# ------------------------------------------------------------------ daemon commands
+# (status, peers, log, pair talk to sealined; none runs on this socket)
+nosock=$tmp/no-such-daemon.sock
+run "$SEALCTL" status extra
+expect "status takes no arguments: exit 2" 2 "too many arguments"
+run "$SEALCTL" status --frob
+expect "status unknown option: exit 2" 2 "unknown option '--frob'"
+run "$SEALCTL" status --socket
+expect "status --socket without PATH: exit 2" 2 "needs an argument"
+run "$SEALCTL" status --socket "$nosock"
+expect "status without a daemon: exit 1" 1 "sealined is not running \\(nothing listens on $nosock\\)"
+SEALINE_SOCKET=$nosock run "$SEALCTL" status
+expect "status honours \$SEALINE_SOCKET" 1 "nothing listens on $nosock"
+run "$SEALCTL" peers frob
+expect "peers unknown operation: exit 2" 2 "unknown operation 'frob'"
+for a in 12345 1234567890123 12345678901x "" abcdefghijkl; do
+	run "$SEALCTL" peers authorise "$a"
+	expect "peers authorise '$a': exit 2" 2 "is not an account number"
+done
+run "$SEALCTL" peers revoke
+expect "peers revoke without ACCOUNT: exit 2" 2 "revoke needs an ACCOUNT"
+run "$SEALCTL" peers forget 123456789012 extra
+expect "peers forget with two accounts: exit 2" 2 "too many arguments"
+run "$SEALCTL" peers list extra
+expect "peers list with an argument: exit 2" 2 "list takes no argument"
+run "$SEALCTL" peers revoke 123456789012 --json
+expect "peers revoke --json: exit 2" 2 "only goes with list"
+run "$SEALCTL" peers authorize 123456789012 --socket "$nosock"
+expect "peers authorize (US spelling) reaches the daemon: exit 1" 1 "sealined is not running"
+run "$SEALCTL" peers --socket "$nosock"
+expect "peers without a daemon: exit 1" 1 "sealined is not running"
+run "$SEALCTL" log extra
+expect "log takes no arguments: exit 2" 2 "too many arguments"
+for n in 0 -1 abc; do
+	run "$SEALCTL" log -n "$n"
+	expect "log -n '$n': exit 2" 2 "count"
+done
+run "$SEALCTL" log --file /x --socket /y
+expect "log --file with --socket: exit 2" 2 "exclude each other"
+run "$SEALCTL" log --file "$tmp/no-such.log"
+expect "log --file missing: exit 1" 1 "No such file"
+printf '%s\n' '{"start": "2026-11-26T17:41:53Z", "end": "2026-11-26T17:50:00Z", "line": "ttyS1", "kind": "session", "role": "initiator", "peer": "210987654321", "bytes_tx": 100, "bytes_rx": 7, "rekeys": 1, "outcome": "ok", "reason": null, "detail": "line down"}' \
+	'{"start": "2026-11-26T18:00:00Z", "end": "2026-11-26T18:00:01Z", "line": "ttyS1", "kind": "session", "role": "responder", "peer": null, "bytes_tx": 0, "bytes_rx": 0, "rekeys": 0, "outcome": "nak-received", "reason": "unknown_peer", "detail": null}' \
+	'{"start": "2026-11-26T18:0' >"$tmp/sessions.log"
+run "$SEALCTL" log --file "$tmp/sessions.log"
+expect "log --file reads a session log" 0 "^2026-11-26T17:41:53Z 2026-11-26T17:50:00Z ttyS1 +session +initiator +210987654321 +100 +7  ok: line down" stdout
+expect "log --file shows NAK reasons" 0 "nak-received \\(unknown_peer\\)" stdout
+expect "log --file warns about a torn line" 0 "1 lines are not session records"
+run "$SEALCTL" log --file "$tmp/sessions.log" --json -n 1
+expect "log --json -n 1: the last record as JSON" 0 '^\{"start": "2026-11-26T18:00:00Z".*"peer": null.*"reason": "unknown_peer"' stdout
+if [[ $(wc -l <<<"$out") -eq 1 ]]; then pass "log -n 1 prints one record"; else fail "log -n 1 prints one record"; fi
+: >"$tmp/empty.log"
+run "$SEALCTL" log --file "$tmp/empty.log"
+expect "log of an empty file" 0 "^no sessions logged$" stdout
+run "$SEALCTL" pair
+expect "pair without LINE: exit 2" 2 "missing LINE"
+run "$SEALCTL" pair ttySL0
+expect "pair on a virtual tty: exit 2" 2 "name the physical tty"
+run "$SEALCTL" pair ttyS1 --json
+expect "pair --json: exit 2" 2 "does not apply"
+run "$SEALCTL" pair ttyS1 ttyS2
+expect "pair with two lines: exit 2" 2 "too many arguments"
+run "$SEALCTL" pair ttyS1 --socket "$nosock"
+expect "pair without a daemon: exit 1" 1 "sealined is not running"
+
+# ------------------------------------------------------------------ sealined
+SEALINED=${SEALINED:-$ROOT/agent/sealined}
+if [[ -x $SEALINED ]]; then
+	run "$SEALINED" --help
+	expect "sealined --help" 0 "^Usage: sealined" stdout
+	run "$SEALINED" --version
+	expect "sealined --version" 0 "^sealined [0-9]" stdout
+	run "$SEALINED" --frob
+	expect "sealined unknown option: exit 2" 2 "Try 'sealined --help'"
+	run "$SEALINED" extra
+	expect "sealined stray argument: exit 2" 2 "unexpected argument 'extra'"
+	run "$SEALINED" -t -c "$ROOT/agent/sealined.conf.example"
+	expect "sealined -t accepts the example configuration" 0 "is valid" stdout
+	run "$SEALINED" -t -c "$tmp/no-such.conf"
+	expect "sealined -t on a missing file: exit 1" 1 "no-such.conf: No such file"
+	printf '[agent]\n\n[line ttyS1]\nrole = boss\n' >"$tmp/bad.conf"
+	run "$SEALINED" -t -c "$tmp/bad.conf"
+	expect "sealined -t names file and line" 1 "bad.conf:4: role must be auto, initiator or responder"
+	run "$SEALINED" -t -c "$ROOT/agent/sealined.conf.example" --socket relative
+	expect "sealined --socket must be absolute: exit 1" 1 "must be an absolute path"
+else
+	fail "sealined is built ($SEALINED)"
+fi
+
 run "$NLPROBE" --help
 expect "nlprobe --help exits 0" 0 '^Usage: nlprobe' stdout
 for c in register send sendrecv listen-unregistered raw; do

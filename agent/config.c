@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * sealined's configuration file. See config.h for the format and
+ * sealined.conf.example for every setting.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "line.h"
+#include "log.h"
+#include "names.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+enum section { SEC_NONE, SEC_AGENT, SEC_LINE };
+
+struct parser {
+	struct sl_config *cfg;
+	const char *name;
+	unsigned int lineno;
+	enum section section;
+	struct sl_line_conf *line;	/* SEC_LINE: the line being read */
+	unsigned int agent_lineno;	/* where [agent] was, 0 if not yet */
+	/* Where each key of the current section was set, for duplicates. */
+	unsigned int seen[16];
+	char *err;
+	size_t err_len;
+};
+
+static int fail(struct parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(p->err, p->err_len, "%s:%u: ", p->name, p->lineno);
+	if (n < 0 || (size_t)n >= p->err_len)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->err_len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+bool sl_account_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < SL_ACCOUNT_LEN; ++i)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return s[i] == '\0';
+}
+
+const char *sl_role_name(enum sl_role role)
+{
+	switch (role) {
+	case SL_ROLE_AUTO:	return "auto";
+	case SL_ROLE_INITIATOR:	return "initiator";
+	case SL_ROLE_RESPONDER:	return "responder";
+	}
+	return "?";
+}
+
+void sl_config_defaults(struct sl_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s",
+		 SL_CONF_DEFAULT_STATE_DIR);
+	snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s",
+		 SL_CONF_DEFAULT_SOCKET);
+	cfg->log_targets = SL_LOG_SYSLOG;
+	cfg->log_level = LOG_INFO;
+}
+
+/* ------------------------------------------------------------ values */
+
+static int set_path(struct parser *p, const char *key, const char *val,
+		    char *dst, size_t size)
+{
+	if (val[0] != '/')
+		return fail(p, "%s must be an absolute path, not '%s'", key, val);
+	if (strlen(val) >= size)
+		return fail(p, "%s is too long (at most %zu characters)", key,
+			    size - 1);
+	snprintf(dst, size, "%s", val);
+	return 0;
+}
+
+static int parse_bool(struct parser *p, const char *key, const char *val,
+		      bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); ++i) {
+		if (!strcasecmp(val, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(val, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return fail(p, "%s must be yes or no, not '%s'", key, val);
+}
+
+/* "1200", "1200s", "20m", "1h": seconds. */
+static int parse_duration(struct parser *p, const char *key, const char *val,
+			  uint32_t *out)
+{
+	unsigned long long v = 0, mult = 1;
+	const char *s = val;
+
+	if (!isdigit((unsigned char)*s))
+		goto bad;
+	for (; isdigit((unsigned char)*s); ++s) {
+		v = v * 10 + (unsigned int)(*s - '0');
+		if (v > UINT32_MAX)
+			goto range;
+	}
+	if (*s) {
+		if (s[1])
+			goto bad;
+		switch (*s) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		default: goto bad;
+		}
+	}
+	v *= mult;
+	if (v && (v < SL_CONF_REKEY_MIN || v > SL_CONF_REKEY_MAX))
+		goto range;
+	*out = (uint32_t)v;
+	return 0;
+bad:
+	return fail(p, "%s must be a number of seconds (or with m or h), not '%s'",
+		    key, val);
+range:
+	return fail(p, "%s '%s' is out of range: 0 (off) or %u to %u seconds",
+		    key, val, SL_CONF_REKEY_MIN, SL_CONF_REKEY_MAX);
+}
+
+static int parse_account(struct parser *p, const char *key, const char *val,
+			 char out[SL_ACCOUNT_LEN + 1])
+{
+	if (!sl_account_valid(val))
+		return fail(p, "%s must be an account number of exactly %d digits, not '%s'",
+			    key, SL_ACCOUNT_LEN, val);
+	memcpy(out, val, SL_ACCOUNT_LEN + 1);
+	return 0;
+}
+
+static int parse_ciphers(struct parser *p, const char *key, char *val,
+			 struct sl_line_conf *line)
+{
+	char *tok, *save = NULL;
+
+	line->n_ciphers = 0;
+	for (tok = strtok_r(val, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		uint8_t c;
+		unsigned int i;
+
+		if (sl_cipher_parse(tok, &c) || c == SEALINE_CIPHER_NONE)
+			return fail(p, "%s: unknown cipher '%s' (chacha20poly1305 or aes256gcm)",
+				    key, tok);
+		for (i = 0; i < line->n_ciphers; ++i)
+			if (line->ciphers[i] == c)
+				return fail(p, "%s: '%s' is listed twice", key, tok);
+		if (line->n_ciphers == SL_CONF_MAX_CIPHERS)
+			return fail(p, "%s: too many ciphers", key);
+		line->ciphers[line->n_ciphers++] = c;
+	}
+	if (!line->n_ciphers)
+		return fail(p, "%s needs at least one cipher", key);
+	return 0;
+}
+
+/* ------------------------------------------------------------ sections */
+
+struct key_def {
+	const char *name;
+	int (*set)(struct parser *p, const char *key, char *val);
+};
+
+static int agent_account(struct parser *p, const char *key, char *val)
+{
+	return parse_account(p, key, val, p->cfg->account);
+}
+
+static int agent_state_dir(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->state_dir,
+			sizeof(p->cfg->state_dir));
+}
+
+static int agent_socket(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->socket_path,
+			sizeof(p->cfg->socket_path));
+}
+
+static int agent_session_log(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->session_log,
+			sizeof(p->cfg->session_log));
+}
+
+static int agent_log(struct parser *p, const char *key, char *val)
+{
+	if (!strcmp(val, "syslog"))
+		p->cfg->log_targets = SL_LOG_SYSLOG;
+	else if (!strcmp(val, "stderr"))
+		p->cfg->log_targets = SL_LOG_STDERR;
+	else if (!strcmp(val, "both"))
+		p->cfg->log_targets = SL_LOG_SYSLOG | SL_LOG_STDERR;
+	else
+		return fail(p, "%s must be syslog, stderr or both, not '%s'",
+			    key, val);
+	return 0;
+}
+
+static int agent_log_level(struct parser *p, const char *key, char *val)
+{
+	if (sl_log_level_parse(val, &p->cfg->log_level))
+		return fail(p, "%s must be error, warning, notice, info or debug, not '%s'",
+			    key, val);
+	return 0;
+}
+
+static int agent_name(struct parser *p, const char *key, char *val)
+{
+	size_t n = strlen(val);
+
+	if (n >= sizeof(p->cfg->name))
+		return fail(p, "%s is too long (at most %zu characters)", key,
+			    sizeof(p->cfg->name) - 1);
+	for (size_t i = 0; i < n; ++i)
+		if (!isalnum((unsigned char)val[i]) && !strchr("-_.", val[i]))
+			return fail(p, "%s may only hold letters, digits, '-', '_' and '.', not '%s'",
+				    key, val);
+	memcpy(p->cfg->name, val, n + 1);
+	return 0;
+}
+
+static const struct key_def agent_keys[] = {
+	{ "account", agent_account },
+	{ "state_dir", agent_state_dir },
+	{ "socket", agent_socket },
+	{ "session_log", agent_session_log },
+	{ "log", agent_log },
+	{ "log_level", agent_log_level },
+	{ "name", agent_name },
+};
+
+static int line_peer(struct parser *p, const char *key, char *val)
+{
+	return parse_account(p, key, val, p->line->peer);
+}
+
+static int line_role(struct parser *p, const char *key, char *val)
+{
+	if (!strcmp(val, "auto"))
+		p->line->role = SL_ROLE_AUTO;
+	else if (!strcmp(val, "initiator"))
+		p->line->role = SL_ROLE_INITIATOR;
+	else if (!strcmp(val, "responder"))
+		p->line->role = SL_ROLE_RESPONDER;
+	else
+		return fail(p, "%s must be auto, initiator or responder, not '%s'",
+			    key, val);
+	return 0;
+}
+
+static int line_rekey(struct parser *p, const char *key, char *val)
+{
+	return parse_duration(p, key, val, &p->line->rekey_interval);
+}
+
+static int line_pairing(struct parser *p, const char *key, char *val)
+{
+	return parse_bool(p, key, val, &p->line->pairing);
+}
+
+static int line_cipher(struct parser *p, const char *key, char *val)
+{
+	return parse_ciphers(p, key, val, p->line);
+}
+
+static const struct key_def line_keys[] = {
+	{ "peer", line_peer },
+	{ "role", line_role },
+	{ "rekey_interval", line_rekey },
+	{ "pairing", line_pairing },
+	{ "cipher", line_cipher },
+};
+
+_Static_assert(ARRAY_SIZE(agent_keys) <= 16 && ARRAY_SIZE(line_keys) <= 16,
+	       "parser.seen is too small");
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		++s;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+static int start_section(struct parser *p, char *hdr)
+{
+	char *close = strchr(hdr, ']');
+	char *name, *arg;
+	struct sl_line_ref ref;
+	unsigned int i;
+	int ret;
+
+	if (!close || *trim(close + 1))
+		return fail(p, "a section header is '[agent]' or '[line TTY]'");
+	*close = '\0';
+	name = trim(hdr + 1);
+	memset(p->seen, 0, sizeof(p->seen));
+
+	if (!strcmp(name, "agent")) {
+		if (p->agent_lineno)
+			return fail(p, "[agent] appears twice (first at line %u)",
+				    p->agent_lineno);
+		p->agent_lineno = p->lineno;
+		p->section = SEC_AGENT;
+		return 0;
+	}
+	if (strncmp(name, "line", 4) || (name[4] && name[4] != ' ' &&
+					 name[4] != '\t'))
+		return fail(p, "unknown section [%s] (sections are [agent] and [line TTY])",
+			    name);
+	arg = trim(name + 4);
+	if (!*arg)
+		return fail(p, "[line] needs the line's tty: [line ttyS1]");
+	ret = sl_line_parse(arg, &ref);
+	if (ret == -ENAMETOOLONG)
+		return fail(p, "line name '%s' is too long", arg);
+	if (ret)
+		return fail(p, "'%s' is not a tty name (ttyS1 or /dev/ttyS1)", arg);
+	if (ref.by_index)
+		return fail(p, "'%s' is a virtual tty: name the physical tty the line runs on (ttyS1)",
+			    arg);
+	for (i = 0; i < p->cfg->n_lines; ++i)
+		if (!strcmp(p->cfg->lines[i].tty, ref.tty))
+			return fail(p, "line %s is configured twice (first at line %u)",
+				    ref.tty, p->cfg->lines[i].lineno);
+	if (p->cfg->n_lines == SL_CONF_MAX_LINES)
+		return fail(p, "too many lines (at most %d)", SL_CONF_MAX_LINES);
+
+	p->line = &p->cfg->lines[p->cfg->n_lines++];
+	memset(p->line, 0, sizeof(*p->line));
+	memcpy(p->line->tty, ref.tty, sizeof(ref.tty));
+	p->line->role = SL_ROLE_AUTO;
+	p->line->rekey_interval = SL_CONF_REKEY_DEFAULT;
+	p->line->ciphers[0] = SEALINE_CIPHER_CHACHA20POLY1305;
+	p->line->ciphers[1] = SEALINE_CIPHER_AES256GCM;
+	p->line->n_ciphers = 2;
+	p->line->lineno = p->lineno;
+	p->section = SEC_LINE;
+	return 0;
+}
+
+static int set_key(struct parser *p, char *text)
+{
+	char *eq = strchr(text, '=');
+	const struct key_def *keys;
+	size_t n_keys, i;
+	char *key, *val;
+
+	if (!eq)
+		return fail(p, "expected 'key = value', a [section] or a # comment");
+	*eq = '\0';
+	key = trim(text);
+	val = trim(eq + 1);
+	if (!*key)
+		return fail(p, "a setting needs a name before '='");
+
+	switch (p->section) {
+	case SEC_AGENT:
+		keys = agent_keys;
+		n_keys = ARRAY_SIZE(agent_keys);
+		break;
+	case SEC_LINE:
+		keys = line_keys;
+		n_keys = ARRAY_SIZE(line_keys);
+		break;
+	default:
+		return fail(p, "'%s' is outside a section: put it under [agent] or [line TTY]",
+			    key);
+	}
+	for (i = 0; i < n_keys; ++i)
+		if (!strcmp(key, keys[i].name))
+			break;
+	if (i == n_keys)
+		return fail(p, "unknown setting '%s' in [%s]", key,
+			    p->section == SEC_AGENT ? "agent" : "line");
+	if (p->seen[i])
+		return fail(p, "'%s' is set twice in this section (first at line %u)",
+			    key, p->seen[i]);
+	if (!*val)
+		return fail(p, "'%s' has no value", key);
+	p->seen[i] = p->lineno;
+	return keys[i].set(p, key, val);
+}
+
+/* Strip a comment: '#' or ';' at the start, or '#' after a blank. */
+static void strip_comment(char *s)
+{
+	char *t = s;
+
+	while (*t == ' ' || *t == '\t')
+		++t;
+	if (*t == '#' || *t == ';') {
+		*t = '\0';
+		return;
+	}
+	for (; *t; ++t) {
+		if (*t == '#' && (t[-1] == ' ' || t[-1] == '\t')) {
+			*t = '\0';
+			return;
+		}
+	}
+}
+
+int sl_config_parse(struct sl_config *cfg, const char *name, const char *text,
+		    size_t len, char *err, size_t err_len)
+{
+	struct parser p = {
+		.cfg = cfg, .name = name, .err = err, .err_len = err_len,
+	};
+	char buf[SL_CONF_MAX_LINE + 2];
+	size_t pos = 0;
+
+	if (len > SL_CONF_MAX_SIZE) {
+		snprintf(err, err_len, "%s: too large (over %d bytes)", name,
+			 SL_CONF_MAX_SIZE);
+		return -EFBIG;
+	}
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char *s;
+		int ret;
+
+		p.lineno++;
+		if (n > SL_CONF_MAX_LINE)
+			return fail(&p, "line too long (over %d characters)",
+				    SL_CONF_MAX_LINE);
+		memcpy(buf, text + pos, n);
+		buf[n] = '\0';
+		pos += n + (nl ? 1 : 0);
+		if (memchr(buf, '\0', n))
+			return fail(&p, "NUL byte in the file");
+		if (n && buf[n - 1] == '\r')
+			buf[n - 1] = '\0';
+		for (s = buf; *s; ++s)
+			if ((unsigned char)*s < 0x20 && *s != '\t')
+				return fail(&p, "control character 0x%02x in the file",
+					    (unsigned char)*s);
+		strip_comment(buf);
+		s = trim(buf);
+		if (!*s)
+			continue;
+		ret = *s == '[' ? start_section(&p, s) : set_key(&p, s);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len)
+{
+	if (!cfg->session_log[0]) {
+		int n = snprintf(cfg->session_log, sizeof(cfg->session_log),
+				 "%s/%s", cfg->state_dir, SL_CONF_SESSION_LOG_NAME);
+
+		if (n < 0 || (size_t)n >= sizeof(cfg->session_log)) {
+			snprintf(err, err_len, "%s: state_dir is too long",
+				 cfg->path);
+			return -ENAMETOOLONG;
+		}
+	}
+	return 0;
+}
+
+int sl_config_load(struct sl_config *cfg, const char *path, char *err,
+		   size_t err_len)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	sl_config_defaults(cfg);
+	if (strlen(path) >= sizeof(cfg->path)) {
+		snprintf(err, err_len, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(cfg->path, path, strlen(path) + 1);
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	/* Shown by `sealctl status`: say which file, wherever it ran. */
+	{
+		char *abs = realpath(path, NULL);
+
+		if (abs && strlen(abs) < sizeof(cfg->path))
+			snprintf(cfg->path, sizeof(cfg->path), "%s", abs);
+		free(abs);
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, err_len, "%s: not a regular file", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (st.st_size > SL_CONF_MAX_SIZE) {
+		snprintf(err, err_len, "%s: too large (over %d bytes)", path,
+			 SL_CONF_MAX_SIZE);
+		ret = -EFBIG;
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		snprintf(err, err_len, "%s: out of memory", path);
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	ret = sl_config_parse(cfg, path, text, len, err, err_len);
+	if (!ret)
+		ret = sl_config_finish(cfg, err, err_len);
+out:
+	free(text);
+	close(fd);
+	return ret;
+}
+
+const struct sl_line_conf *sl_config_line(const struct sl_config *cfg,
+					  const char *tty)
+{
+	for (unsigned int i = 0; i < cfg->n_lines; ++i)
+		if (!strcmp(cfg->lines[i].tty, tty))
+			return &cfg->lines[i];
+	return NULL;
+}

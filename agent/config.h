@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * sealined's configuration file, /etc/sealine/sealined.conf by default
+ * ("sealined -c FILE" for another). agent/sealined.conf.example documents
+ * every setting; in short:
+ *
+ *	# a comment (also after a value, when preceded by a blank)
+ *	[agent]
+ *	account = 123456789012		our account number, 12 digits
+ *	state_dir = /var/lib/sealine	identity, peers, session log
+ *	socket = /run/sealine/sealined.sock	sealctl talks to us here
+ *	session_log = <state_dir>/sessions.log
+ *	log = syslog			syslog, stderr or both
+ *	log_level = info		error, warning, notice, info, debug
+ *	name = a			instance name: syslog tag sealined-a
+ *
+ *	[line ttyS1]			one section per managed line
+ *	peer = 210987654321		the account expected at the other end
+ *	role = auto			auto, initiator or responder
+ *	rekey_interval = 1200		seconds (also 20m, 1h); 0: never on a timer
+ *	pairing = no			answer pairing without `sealctl pair`
+ *	cipher = chacha20poly1305, aes256gcm	preference, most preferred first
+ *
+ * The parser is strict: an unknown section or key, a duplicate, or a value
+ * out of range is an error "FILE:LINE: message", and the daemon does not
+ * start with a file it does not fully understand.
+ */
+#ifndef SEALINE_AGENT_CONFIG_H
+#define SEALINE_AGENT_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+#include <linux/sealine.h>
+
+#define SL_CONF_DEFAULT_PATH		"/etc/sealine/sealined.conf"
+#define SL_CONF_DEFAULT_STATE_DIR	"/var/lib/sealine"
+#define SL_CONF_DEFAULT_SOCKET		"/run/sealine/sealined.sock"
+#define SL_CONF_SESSION_LOG_NAME	"sessions.log"
+
+/* An account number: exactly 12 ASCII digits (handshake.rst). */
+#define SL_ACCOUNT_LEN		12
+
+/* Largest configuration file read, and longest line in it. */
+#define SL_CONF_MAX_SIZE	(1024 * 1024)
+#define SL_CONF_MAX_LINE	1024
+
+#define SL_CONF_MAX_LINES	SEALINE_MAX_LINES
+#define SL_CONF_NAME_MAX	32
+
+/* rekey_interval: default (handshake.rst: under the kernel's 1800 s soft
+ * age limit) and the range accepted besides 0. */
+#define SL_CONF_REKEY_DEFAULT	1200
+#define SL_CONF_REKEY_MIN	10
+#define SL_CONF_REKEY_MAX	86400
+
+enum sl_role {
+	SL_ROLE_AUTO,		/* whoever is keyless starts (handshake.rst) */
+	SL_ROLE_INITIATOR,	/* this side starts sessions and rekeys */
+	SL_ROLE_RESPONDER,	/* this side only answers */
+};
+
+#define SL_CONF_MAX_CIPHERS	2
+
+struct sl_line_conf {
+	char tty[SEALINE_TTY_NAME_MAX];	/* kernel name: "ttyS1" */
+	char peer[SL_ACCOUNT_LEN + 1];	/* "" when not configured */
+	enum sl_role role;
+	uint32_t rekey_interval;	/* seconds; 0: only on kernel events */
+	bool pairing;			/* answer PAIR_COMMIT unarmed */
+	uint8_t ciphers[SL_CONF_MAX_CIPHERS];	/* SEALINE_CIPHER_*, preferred first */
+	unsigned int n_ciphers;
+	unsigned int lineno;		/* line of its [line ...] header */
+};
+
+struct sl_config {
+	char path[PATH_MAX];		/* the file it came from */
+	char account[SL_ACCOUNT_LEN + 1];	/* "" when not configured */
+	char state_dir[PATH_MAX];
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char session_log[PATH_MAX];	/* "" until sl_config_finish() */
+	char name[SL_CONF_NAME_MAX];	/* "" when not configured */
+	unsigned int log_targets;	/* enum sl_log_target mask */
+	int log_level;			/* LOG_ERR .. LOG_DEBUG */
+	unsigned int n_lines;
+	struct sl_line_conf lines[SL_CONF_MAX_LINES];
+};
+
+/* The defaults above, no lines. */
+void sl_config_defaults(struct sl_config *cfg);
+
+/*
+ * Parse len bytes of text as the file name (used in messages only) into
+ * cfg, which sl_config_defaults() prepared. 0, or -EINVAL with "name:line:
+ * message" in err.
+ */
+int sl_config_parse(struct sl_config *cfg, const char *name, const char *text,
+		    size_t len, char *err, size_t err_len);
+
+/*
+ * Defaults, read path, parse, then sl_config_finish(). 0 or a negative
+ * errno, with the reason (including the file name) in err.
+ */
+int sl_config_load(struct sl_config *cfg, const char *path, char *err,
+		   size_t err_len);
+
+/* Derive what depends on other settings (the session log path from the
+ * state dir). Call after any override of state_dir. */
+int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len);
+
+const struct sl_line_conf *sl_config_line(const struct sl_config *cfg,
+					  const char *tty);
+
+/* Whether s is exactly 12 ASCII digits. */
+bool sl_account_valid(const char *s);
+
+const char *sl_role_name(enum sl_role role);
+
+#endif

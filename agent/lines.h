@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * sealined's lines: the [line TTY] sections of the configuration, each
+ * followed through its life in the kernel, and the handshake object that
+ * keys it (agent.h is the seam to the handshake core).
+ *
+ * A configured line is
+ *
+ *	detached	not attached to sealine (no ldattach yet, or gone);
+ *			LINE_UP or the periodic rescan brings it back
+ *	registered	attached, and this daemon is its agent
+ *			(SEALINE_CMD_REGISTER_AGENT): control messages and key
+ *			events come to us, and the kernel wipes the line's keys
+ *			when our socket closes
+ *	busy		attached, but another socket is the line's agent (another
+ *			sealined?); we do not take a line over, the rescan checks
+ *			again
+ *	failed		attaching failed for another reason (logged); retried
+ *
+ * Kernel requests go through struct sl_kernel_ops, so that the host unit
+ * tests can run this file against a fake kernel; sl_kernel_netlink is the
+ * real one (ctx: a struct sl_nl). Its SET_KEY helper wipes the key buffers
+ * it was given, and the request buffer is wiped by netlink.c.
+ *
+ * Netlink messages that arrive while a request is in flight cannot be
+ * handled there (a handler would issue requests of its own), so the
+ * socket's event handler only queues them (sl_lines_enqueue) and the event
+ * loop hands them over later (sl_lines_process).
+ */
+#ifndef SEALINE_AGENT_LINES_H
+#define SEALINE_AGENT_LINES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "config.h"
+#include "ipc.h"
+#include "keystore.h"
+#include "netlink.h"
+#include "sessionlog.h"
+
+struct sl_kernel_ops {
+	uint32_t (*portid)(void *ctx);
+	/* GET_LINE by tty name; out->control is not used. */
+	int (*get_line)(void *ctx, const char *tty, struct sl_attrs *out);
+	int (*register_agent)(void *ctx, const char *tty);
+	int (*send_control)(void *ctx, const char *tty, const uint8_t *msg,
+			    size_t len);
+	/* Must not keep tx or rx; the caller wipes them afterwards. */
+	int (*set_key)(void *ctx, const char *tty, uint32_t epoch,
+		       uint8_t cipher, const uint8_t *tx, const uint8_t *rx);
+	int (*activate_key)(void *ctx, const char *tty, uint32_t epoch);
+};
+
+extern const struct sl_kernel_ops sl_kernel_netlink;
+
+enum sl_line_status {
+	SL_LINE_DETACHED,
+	SL_LINE_REGISTERED,
+	SL_LINE_BUSY,
+	SL_LINE_FAILED,
+};
+
+const char *sl_line_status_name(enum sl_line_status status);
+
+struct sl_line {
+	struct sl_lines *owner;
+	const struct sl_line_conf *conf;
+	enum sl_line_status status;
+	int64_t since;			/* wall clock of the last change */
+	uint32_t index;			/* REGISTERED/BUSY: /dev/ttySL<index> */
+	uint32_t agent_portid;		/* the kernel's view, last seen */
+	int last_err;			/* FAILED: why */
+	struct sl_drv_line_info info;	/* last seen */
+	uint64_t tx_bytes, rx_bytes;	/* application bytes, last seen */
+
+	void *hs;			/* handshake object, or NULL */
+	struct sl_drv_env env;		/* what it was created with */
+	int64_t timer_ms;		/* its timer (monotonic), 0: none */
+
+	bool in_session;		/* a DONE(SESSION) opened a record */
+	struct sl_session_rec rec;
+	uint64_t base_tx, base_rx;
+
+	struct sl_ipc_client *op;	/* operator of a pairing */
+
+	uint64_t control_dropped;	/* no handshake to take them */
+	int64_t drop_logged_ms;
+};
+
+struct sl_event {
+	struct sl_event *next;
+	struct sl_attrs a;		/* a.control points into control[] */
+	uint8_t control[];
+};
+
+#define SL_LINES_MAX_QUEUE	1024
+
+struct sl_lines {
+	const struct sl_config *cfg;
+	struct sl_keystore *ks;
+	struct sl_slog *slog;
+	const struct sl_hs_driver *drv;
+	const struct sl_kernel_ops *kops;
+	void *kctx;
+	unsigned int n;
+	struct sl_line *lines;
+	struct sl_event *q_head, *q_tail;
+	unsigned int q_len;
+	uint64_t q_dropped;
+};
+
+int sl_lines_init(struct sl_lines *L, const struct sl_config *cfg,
+		  struct sl_keystore *ks, struct sl_slog *slog,
+		  const struct sl_hs_driver *drv,
+		  const struct sl_kernel_ops *kops, void *kctx);
+/* End every session record and handshake (why: "agent stopped"). */
+void sl_lines_fini(struct sl_lines *L, const char *why);
+
+struct sl_line *sl_lines_find(struct sl_lines *L, const char *tty);
+
+/* Look at every line in the kernel: attach what appeared, notice what is
+ * gone or was taken over, refresh counters. */
+void sl_lines_rescan(struct sl_lines *L, int64_t now_ms);
+/* The netlink socket went away (module unloaded): every line detached. */
+void sl_lines_detach_all(struct sl_lines *L, const char *why, int64_t now_ms);
+
+/* The netlink event handler: copy the message into the queue. */
+int sl_lines_enqueue(const struct sl_attrs *a, void *L);
+/* Handle the queued messages. */
+void sl_lines_process(struct sl_lines *L, int64_t now_ms);
+/* Handle one message now (for tests and the queue). */
+void sl_lines_event(struct sl_lines *L, const struct sl_attrs *a,
+		    int64_t now_ms);
+
+/* Expired handshake timers; and the next one (monotonic ms, 0: none). */
+void sl_lines_timers(struct sl_lines *L, int64_t now_ms);
+int64_t sl_lines_next_timer(const struct sl_lines *L);
+
+/* One "line" record per configured line (refreshed from the kernel). */
+void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c);
+
+/* The operator side of pairing (see ipc.h). 0 or a negative errno with a
+ * reason in err. */
+int sl_lines_pair(struct sl_lines *L, const char *tty, struct sl_ipc_client *c,
+		  int64_t now_ms, char *err, size_t err_len);
+int sl_lines_operator_confirm(struct sl_lines *L, struct sl_ipc_client *c,
+			      bool yes, int64_t now_ms, char *err,
+			      size_t err_len);
+int sl_lines_operator_sas(struct sl_lines *L, struct sl_ipc_client *c,
+			  const char *typed, int64_t now_ms, char *err,
+			  size_t err_len);
+void sl_lines_operator_gone(struct sl_lines *L, struct sl_ipc_client *c,
+			    int64_t now_ms);
+
+/* The key store changed (authorise, revoke, forget, reload). */
+void sl_lines_peers_changed(struct sl_lines *L, int64_t now_ms);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t sl_now_ms(void);
+
+#endif

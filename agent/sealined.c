@@ -1,0 +1,934 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * sealined: the sealine keying agent.
+ *
+ * One process, one thread, one poll() loop over
+ *
+ *	a signalfd		SIGTERM/SIGINT stop, SIGHUP reloads the peers
+ *				and reopens the session log
+ *	the agent socket	generic netlink: requests, and what the kernel
+ *				unicasts to a line's agent (control messages,
+ *				key events)
+ *	the monitor socket	generic netlink, joined to the "events" group:
+ *				line up and down
+ *	the control socket	sealctl's requests (ipc.h)
+ *
+ * plus timers: the handshakes' (lines.c) and a periodic rescan of the
+ * lines that catches what events cannot (a line attached while the module
+ * was being loaded, an agent that took a line over, lost events).
+ *
+ * The daemon does not fork: run it under systemd (Type=notify, see
+ * sealined.service) or in the foreground with -f for tests. Several
+ * instances run side by side when each has its own configuration, state
+ * directory, control socket and lines.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "config.h"
+#include "crypto.h"
+#include "ipc.h"
+#include "keystore.h"
+#include "lines.h"
+#include "log.h"
+#include "netlink.h"
+#include "sessionlog.h"
+
+#ifndef SEALINE_VERSION
+#define SEALINE_VERSION "0.1.0"
+#endif
+
+/* Seconds between rescans of the lines. */
+#define RESCAN_INTERVAL_MS	5000
+/* Records "log" sends at most. */
+#define LOG_MAX_RECORDS		10000
+
+struct daemon {
+	struct sl_config *cfg;
+	struct sl_keystore ks;
+	struct sl_slog slog;
+	struct sl_lines lines;
+	struct sl_ipc_server ipc;
+	const struct sl_hs_driver *drv;
+
+	struct sl_nl agent;		/* requests + unicast events */
+	struct sl_nl mon;		/* multicast events */
+	bool nl_open;
+	bool nl_warned;			/* "module not loaded" said once */
+
+	int sigfd;
+	bool stop;
+	int64_t started;		/* wall clock */
+	int64_t next_rescan_ms;
+};
+
+static const char *prog = "sealined";
+
+/* ------------------------------------------------------------ systemd */
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(addr.sun_path))
+		return;
+	if (path[0] != '/' && path[0] != '@')
+		return;
+	memcpy(addr.sun_path, path, strlen(path));
+	if (addr.sun_path[0] == '@')
+		addr.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+		   (struct sockaddr *)&addr, len) < 0)
+		sl_log(LOG_DEBUG, "sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+/* ------------------------------------------------------------ netlink */
+
+static void nl_close_all(struct daemon *d)
+{
+	if (!d->nl_open)
+		return;
+	sl_nl_close(&d->agent);
+	sl_nl_close(&d->mon);
+	d->nl_open = false;
+}
+
+static int mon_event(const struct sl_attrs *a, void *arg)
+{
+	/* Key events come to the agent socket too (unicast): only line up
+	 * and down are taken from the group. */
+	if (a->cmd != SEALINE_CMD_LINE_UP && a->cmd != SEALINE_CMD_LINE_DOWN)
+		return 0;
+	return sl_lines_enqueue(a, arg);
+}
+
+static int nl_open_all(struct daemon *d)
+{
+	int ret;
+
+	ret = sl_nl_open(&d->agent);
+	if (ret)
+		return ret;
+	ret = sl_nl_open(&d->mon);
+	if (ret) {
+		sl_nl_close(&d->agent);
+		return ret;
+	}
+	if (d->agent.family_version != SEALINE_GENL_VERSION)
+		sl_log(LOG_WARNING, "the sealine module speaks netlink version %" PRIu32 ", this sealined was built for version %d",
+		       d->agent.family_version, SEALINE_GENL_VERSION);
+	sl_nl_set_event_handler(&d->agent, sl_lines_enqueue, &d->lines);
+	sl_nl_set_event_handler(&d->mon, mon_event, &d->lines);
+	/* Subscribe before the first scan, so no LINE_UP falls between. */
+	ret = sl_nl_subscribe_events(&d->mon);
+	if (ret) {
+		sl_log(LOG_ERR, "cannot join the sealine events group: %s",
+		       sl_nl_strerror(ret));
+		sl_nl_close(&d->agent);
+		sl_nl_close(&d->mon);
+		return ret;
+	}
+	d->nl_open = true;
+	d->lines.kctx = &d->agent;
+	sl_log(LOG_INFO, "connected to the sealine module (netlink port %" PRIu32 ")",
+	       sl_nl_portid(&d->agent));
+	return 0;
+}
+
+static bool any_registered(const struct daemon *d)
+{
+	for (unsigned int i = 0; i < d->lines.n; ++i)
+		if (d->lines.lines[i].status == SL_LINE_REGISTERED)
+			return true;
+	return false;
+}
+
+/*
+ * Make sure the netlink sockets talk to the loaded module. While no line
+ * is registered, closing them costs nothing; so then a module that was
+ * unloaded (or reloaded: a new family id) is noticed and followed.
+ */
+static void nl_check(struct daemon *d, int64_t now_ms)
+{
+	struct sl_nl probe;
+	int ret;
+
+	if (d->nl_open && any_registered(d))
+		return;
+	ret = sl_nl_open(&probe);
+	if (ret) {
+		if (d->nl_open) {
+			sl_log(LOG_WARNING, "the sealine module is gone: %s",
+			       sl_nl_strerror(ret));
+			sl_lines_detach_all(&d->lines, "sealine module unloaded",
+					    now_ms);
+			nl_close_all(d);
+		}
+		if (!d->nl_warned)
+			sl_log(LOG_WARNING, "cannot reach the sealine module: %s; waiting for it",
+			       sl_nl_strerror(ret));
+		d->nl_warned = true;
+		return;
+	}
+	if (d->nl_open && probe.family_id == d->agent.family_id) {
+		sl_nl_close(&probe);
+		return;
+	}
+	sl_nl_close(&probe);
+	if (d->nl_open) {
+		sl_log(LOG_NOTICE, "the sealine module was reloaded; reconnecting");
+		sl_lines_detach_all(&d->lines, "sealine module reloaded", now_ms);
+		nl_close_all(d);
+	}
+	ret = nl_open_all(d);
+	if (ret) {
+		if (!d->nl_warned)
+			sl_log(LOG_WARNING, "cannot reach the sealine module: %s; waiting for it",
+			       sl_nl_strerror(ret));
+		d->nl_warned = true;
+		return;
+	}
+	d->nl_warned = false;
+}
+
+static void rescan(struct daemon *d, int64_t now_ms)
+{
+	nl_check(d, now_ms);
+	if (d->nl_open)
+		sl_lines_rescan(&d->lines, now_ms);
+	sl_lines_process(&d->lines, now_ms);
+	d->next_rescan_ms = now_ms + RESCAN_INTERVAL_MS;
+}
+
+static void nl_readable(struct daemon *d, struct sl_nl *nl, int64_t now_ms)
+{
+	int ret = sl_nl_wait(nl, 0, NULL);
+
+	if (ret >= 0 || ret == -EINTR)
+		return;
+	if (ret == -ENOBUFS) {
+		sl_log(LOG_WARNING, "netlink: %s; rescanning the lines",
+		       sl_nl_strerror(ret));
+		d->next_rescan_ms = now_ms;
+		return;
+	}
+	sl_log(LOG_ERR, "netlink: %s", sl_nl_strerror(ret));
+	d->next_rescan_ms = now_ms;
+}
+
+/* ------------------------------------------------------------ control socket */
+
+static void send_daemon_record(struct daemon *d, struct sl_ipc_client *c)
+{
+	struct sl_ipc_builder b;
+	char hex[2 * SL_X25519_KEY_LEN + 1];
+	char fp[SL_KS_FINGERPRINT_LEN + 1];
+	char when[32];
+	size_t authorised = 0, revoked = 0;
+
+	for (size_t i = 0; i < d->ks.n_peers; ++i) {
+		authorised += sl_ks_peer_allowed(&d->ks.peers[i]);
+		revoked += d->ks.peers[i].revoked;
+	}
+	for (size_t i = 0; i < SL_X25519_KEY_LEN; ++i)
+		snprintf(hex + 2 * i, 3, "%02x", d->ks.id.pub[i]);
+	sl_ks_fingerprint(fp, d->ks.id.pub);
+
+	sl_ipc_build(&b, "daemon");
+	sl_ipc_addf(&b, "pid", "%ld", (long)getpid());
+	sl_ipc_add(&b, "version", SEALINE_VERSION);
+	if (d->cfg->name[0])
+		sl_ipc_add(&b, "name", d->cfg->name);
+	sl_ipc_add(&b, "config", d->cfg->path);
+	sl_ipc_add(&b, "state_dir", d->cfg->state_dir);
+	sl_ipc_add(&b, "socket", d->cfg->socket_path);
+	sl_ipc_add(&b, "session_log", d->cfg->session_log);
+	sl_ipc_add(&b, "account", d->ks.id.account);
+	sl_ipc_add(&b, "public_key", hex);
+	sl_ipc_add(&b, "fingerprint", fp);
+	sl_ipc_add(&b, "handshake", d->drv ? d->drv->name : "unavailable");
+	sl_slog_time(when, d->started);
+	sl_ipc_add(&b, "started", when);
+	sl_ipc_addf(&b, "uptime", "%" PRId64, (int64_t)time(NULL) - d->started);
+	sl_ipc_add(&b, "netlink", d->nl_open ? "connected" : "no-module");
+	if (d->nl_open)
+		sl_ipc_addf(&b, "portid", "%" PRIu32, sl_nl_portid(&d->agent));
+	sl_ipc_addf(&b, "lines", "%u", d->lines.n);
+	sl_ipc_addf(&b, "peers", "%zu", d->ks.n_peers);
+	sl_ipc_addf(&b, "peers_authorised", "%zu", authorised);
+	sl_ipc_addf(&b, "peers_revoked", "%zu", revoked);
+	sl_ipc_send_record(c, &b);
+}
+
+static void send_peers(struct daemon *d, struct sl_ipc_client *c)
+{
+	for (size_t i = 0; i < d->ks.n_peers; ++i) {
+		const struct sl_peer *p = &d->ks.peers[i];
+		struct sl_ipc_builder b;
+		char when[32];
+
+		sl_ipc_build(&b, "peer");
+		sl_ipc_add(&b, "account", p->account);
+		sl_ipc_add(&b, "authorised", p->authorised ? "yes" : "no");
+		sl_ipc_add(&b, "revoked", p->revoked ? "yes" : "no");
+		sl_ipc_add(&b, "ltk", p->ltk ? "yes" : "no");
+		if (p->has_pub) {
+			char fp[SL_KS_FINGERPRINT_LEN + 1];
+
+			sl_ks_fingerprint(fp, p->pub);
+			sl_ipc_add(&b, "fingerprint", fp);
+		}
+		if (p->paired) {
+			sl_slog_time(when, p->paired);
+			sl_ipc_add(&b, "paired", when);
+		}
+		if (p->changed) {
+			sl_slog_time(when, p->changed);
+			sl_ipc_add(&b, "changed", when);
+		}
+		sl_ipc_send_record(c, &b);
+	}
+}
+
+struct log_ring {
+	char **lines;
+	size_t cap, n, next;
+	bool truncated;
+};
+
+static int log_collect(const struct sl_session_rec *rec, void *arg)
+{
+	struct log_ring *r = arg;
+	char buf[SL_SLOG_MAX_RECORD + 1];
+	int n = sl_slog_format(buf, sizeof(buf), rec);
+	char *copy;
+
+	if (n <= 0)
+		return 0;
+	buf[n - 1] = '\0';	/* no '\n' */
+	copy = strdup(buf);
+	if (!copy)
+		return -ENOMEM;
+	if (r->n == r->cap) {
+		free(r->lines[r->next]);
+		r->truncated = true;
+	} else {
+		r->n++;
+	}
+	r->lines[r->next] = copy;
+	r->next = (r->next + 1) % r->cap;
+	return 0;
+}
+
+static void send_log(struct daemon *d, struct sl_ipc_client *c,
+		     const char *count_arg)
+{
+	struct log_ring r = { 0 };
+	unsigned long count = LOG_MAX_RECORDS;
+	unsigned int bad = 0;
+	struct sl_ipc_builder b;
+	FILE *f;
+	int ret;
+
+	if (count_arg) {
+		char *end;
+
+		errno = 0;
+		count = strtoul(count_arg, &end, 10);
+		if (errno || *end || count_arg[0] < '0' || count_arg[0] > '9' ||
+		    !count) {
+			sl_ipc_send_err(c, -EINVAL, "COUNT must be a positive number");
+			return;
+		}
+		if (count > LOG_MAX_RECORDS)
+			count = LOG_MAX_RECORDS;
+	}
+	f = fopen(d->cfg->session_log, "re");
+	if (!f) {
+		if (errno == ENOENT) {
+			sl_ipc_build(&b, "ok");
+			sl_ipc_add(&b, "records", "0");
+			sl_ipc_add(&b, "path", d->cfg->session_log);
+			sl_ipc_send_record(c, &b);
+		} else {
+			sl_ipc_send_err(c, -errno, "%s: %s", d->cfg->session_log,
+					strerror(errno));
+		}
+		return;
+	}
+	r.cap = count;
+	r.lines = calloc(r.cap, sizeof(*r.lines));
+	if (!r.lines) {
+		fclose(f);
+		sl_ipc_send_err(c, -ENOMEM, "out of memory");
+		return;
+	}
+	ret = sl_slog_read(f, log_collect, &r, &bad);
+	fclose(f);
+	if (ret) {
+		sl_ipc_send_err(c, ret, "%s: %s", d->cfg->session_log,
+				strerror(-ret));
+	} else {
+		size_t start = r.n == r.cap ? r.next : 0;
+
+		for (size_t i = 0; i < r.n; ++i)
+			sl_ipc_sendf(c, "session %s", r.lines[(start + i) % r.cap]);
+		sl_ipc_build(&b, "ok");
+		sl_ipc_addf(&b, "records", "%zu", r.n);
+		sl_ipc_addf(&b, "bad_lines", "%u", bad);
+		sl_ipc_add(&b, "truncated", r.truncated ? "yes" : "no");
+		sl_ipc_add(&b, "path", d->cfg->session_log);
+		sl_ipc_send_record(c, &b);
+	}
+	for (size_t i = 0; i < r.n; ++i)
+		free(r.lines[i]);
+	free(r.lines);
+}
+
+static void peers_op(struct daemon *d, struct sl_ipc_client *c,
+		     const char *verb, const char *account, int64_t now_ms)
+{
+	char err[512] = "";
+	bool created = false;
+	int ret;
+
+	if (!strcmp(verb, "authorise"))
+		ret = sl_ks_authorise(&d->ks, account, &created, err, sizeof(err));
+	else if (!strcmp(verb, "revoke"))
+		ret = sl_ks_revoke(&d->ks, account, err, sizeof(err));
+	else
+		ret = sl_ks_forget(&d->ks, account, err, sizeof(err));
+	if (ret) {
+		sl_ipc_send_err(c, ret, "%s", err);
+		return;
+	}
+	sl_log(LOG_NOTICE, "peer %s %s%s (by pid %d)", account,
+	       !strcmp(verb, "authorise") ? "authorised" :
+	       !strcmp(verb, "revoke") ? "revoked" : "forgotten: record and long-term key deleted",
+	       created ? " (new record, not paired yet)" : "", (int)c->pid);
+	sl_lines_peers_changed(&d->lines, now_ms);
+	if (!strcmp(verb, "authorise")) {
+		struct sl_ipc_builder b;
+
+		sl_ipc_build(&b, "ok");
+		sl_ipc_add(&b, "created", created ? "yes" : "no");
+		sl_ipc_send_record(c, &b);
+	} else {
+		sl_ipc_send_ok(c);
+	}
+}
+
+static void reload(struct daemon *d, int64_t now_ms)
+{
+	char err[512];
+	int ret;
+
+	ret = sl_ks_reload(&d->ks, err, sizeof(err));
+	if (ret)
+		sl_log(LOG_ERR, "reload: %s", err);
+	else
+		sl_log(LOG_NOTICE, "reload: %zu peers", d->ks.n_peers);
+	ret = sl_slog_reopen(&d->slog, err, sizeof(err));
+	if (ret)
+		sl_log(LOG_ERR, "reload: session log: %s", err);
+	sl_lines_peers_changed(&d->lines, now_ms);
+}
+
+static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
+		       void *arg)
+{
+	struct daemon *d = arg;
+	const struct sl_ipc_verb *verb;
+	struct sl_ipc_req req;
+	int64_t now = sl_now_ms();
+	char err[512];
+	const char *v;
+	int ret;
+
+	if (sl_ipc_parse_request(text, len, &req, err, sizeof(err))) {
+		sl_ipc_send_err(c, -EINVAL, "%s", err);
+		return;
+	}
+	verb = sl_ipc_lookup(&req, err, sizeof(err));
+	if (!verb) {
+		sl_ipc_sendf(c, "err %s", err);
+		return;
+	}
+	v = verb->name;
+	sl_log(LOG_DEBUG, "control socket: pid %d: %s", (int)c->pid, v);
+	/* Inside a pairing only its own answers make sense. */
+	if (c->pairing && strcmp(v, "confirm") && strcmp(v, "sas")) {
+		struct sl_ipc_builder b;
+
+		sl_ipc_build(&b, "invalid");
+		sl_ipc_add(&b, "text", "a pairing is in progress on this connection: answer with confirm or sas");
+		sl_ipc_send_record(c, &b);
+		return;
+	}
+
+	if (!strcmp(v, "hello")) {
+		sl_ipc_sendf(c, "ok version=%d daemon=sealined pid=%ld",
+			     SL_IPC_VERSION, (long)getpid());
+	} else if (!strcmp(v, "status")) {
+		send_daemon_record(d, c);
+		sl_lines_status(&d->lines, c);
+		sl_lines_process(&d->lines, now);
+		sl_ipc_send_ok(c);
+	} else if (!strcmp(v, "peers")) {
+		send_peers(d, c);
+		sl_ipc_send_ok(c);
+	} else if (!strcmp(v, "authorise") || !strcmp(v, "revoke") ||
+		   !strcmp(v, "forget")) {
+		peers_op(d, c, v, req.argv[1], now);
+	} else if (!strcmp(v, "log")) {
+		send_log(d, c, req.argc > 1 ? req.argv[1] : NULL);
+	} else if (!strcmp(v, "reload")) {
+		reload(d, now);
+		sl_ipc_send_ok(c);
+	} else if (!strcmp(v, "pair")) {
+		struct sl_line_ref ref;
+
+		if (sl_line_parse(req.argv[1], &ref) || ref.by_index) {
+			sl_ipc_send_err(c, -EINVAL, "'%s' is not a tty name",
+					req.argv[1]);
+			return;
+		}
+		ret = sl_lines_pair(&d->lines, ref.tty, c, now, err, sizeof(err));
+		if (ret)
+			sl_ipc_send_err(c, ret, "%s", err);
+	} else if (!strcmp(v, "confirm") || !strcmp(v, "sas")) {
+		struct sl_ipc_builder b;
+
+		if (!strcmp(v, "confirm")) {
+			const char *a = req.argv[1];
+			bool yes = !strcmp(a, "yes");
+
+			if (!yes && strcmp(a, "no")) {
+				ret = -EINVAL;
+				snprintf(err, sizeof(err), "confirm takes yes or no");
+			} else {
+				ret = sl_lines_operator_confirm(&d->lines, c, yes,
+								now, err,
+								sizeof(err));
+			}
+		} else {
+			ret = sl_lines_operator_sas(&d->lines, c, req.argv[1],
+						    now, err, sizeof(err));
+		}
+		if (ret) {
+			sl_ipc_build(&b, "invalid");
+			sl_ipc_add(&b, "text", err);
+		} else {
+			sl_ipc_build(&b, "accepted");
+		}
+		sl_ipc_send_record(c, &b);
+	}
+	sl_wipe(&req, sizeof(req));
+}
+
+static void client_gone(struct daemon *d, struct sl_ipc_client *c,
+			int64_t now_ms)
+{
+	if (c->pairing)
+		sl_lines_operator_gone(&d->lines, c, now_ms);
+	sl_ipc_drop(&d->ipc, c);
+}
+
+/* ------------------------------------------------------------ loop */
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->sigfd < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void on_signal(struct daemon *d, int64_t now_ms)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			sl_log(LOG_NOTICE, "%s (from pid %u): stopping",
+			       strsignal((int)si.ssi_signo), si.ssi_pid);
+			d->stop = true;
+			break;
+		case SIGHUP:
+			sl_log(LOG_NOTICE, "SIGHUP: reloading the peers and reopening the session log (restart to apply configuration changes)");
+			notify("RELOADING=1");
+			reload(d, now_ms);
+			notify("READY=1");
+			break;
+		}
+	}
+}
+
+enum { FD_SIG, FD_AGENT, FD_MON, FD_LISTEN, FD_CLIENTS };
+
+static int run(struct daemon *d)
+{
+	struct pollfd pfd[FD_CLIENTS + SL_IPC_MAX_CLIENTS];
+	struct sl_ipc_client *who[SL_IPC_MAX_CLIENTS];
+
+	while (!d->stop) {
+		int64_t now = sl_now_ms(), next, timeout;
+		nfds_t n = FD_CLIENTS;
+		int ret;
+
+		sl_lines_timers(&d->lines, now);
+		sl_lines_process(&d->lines, now);
+		if (now >= d->next_rescan_ms)
+			rescan(d, now);
+
+		/* Idle control connections (not an operator mid-pairing). */
+		for (size_t i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
+			struct sl_ipc_client *c = d->ipc.clients[i];
+
+			if (c && !c->pairing &&
+			    now / 1000 - c->last_active > SL_IPC_IDLE_TIMEOUT)
+				client_gone(d, c, now);
+		}
+
+		pfd[FD_SIG] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+		pfd[FD_AGENT] = (struct pollfd){
+			.fd = d->nl_open ? sl_nl_fd(&d->agent) : -1,
+			.events = POLLIN };
+		pfd[FD_MON] = (struct pollfd){
+			.fd = d->nl_open ? sl_nl_fd(&d->mon) : -1,
+			.events = POLLIN };
+		pfd[FD_LISTEN] = (struct pollfd){ .fd = d->ipc.fd, .events = POLLIN };
+		for (size_t i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
+			struct sl_ipc_client *c = d->ipc.clients[i];
+
+			if (!c)
+				continue;
+			who[n - FD_CLIENTS] = c;
+			pfd[n++] = (struct pollfd){
+				.fd = c->fd,
+				.events = (short)((c->closing ? 0 : POLLIN) |
+						  (c->out_len ? POLLOUT : 0)) };
+		}
+
+		next = d->next_rescan_ms;
+		if (sl_lines_next_timer(&d->lines) &&
+		    sl_lines_next_timer(&d->lines) < next)
+			next = sl_lines_next_timer(&d->lines);
+		timeout = next > now ? next - now : 0;
+		if (timeout > 1000)
+			timeout = 1000;	/* idle connections, coarse */
+
+		ret = poll(pfd, n, (int)timeout);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0) {
+			sl_log(LOG_ERR, "poll: %s", strerror(errno));
+			return -errno;
+		}
+		now = sl_now_ms();
+		if (pfd[FD_SIG].revents)
+			on_signal(d, now);
+		if (d->nl_open && pfd[FD_AGENT].revents)
+			nl_readable(d, &d->agent, now);
+		if (d->nl_open && pfd[FD_MON].revents)
+			nl_readable(d, &d->mon, now);
+		sl_lines_process(&d->lines, now);
+		for (nfds_t i = FD_CLIENTS; i < n; ++i) {
+			struct sl_ipc_client *c = who[i - FD_CLIENTS];
+			short re = pfd[i].revents;
+
+			if (!re)
+				continue;
+			if (re & (POLLIN | POLLHUP | POLLERR)) {
+				if (sl_ipc_client_read(c, on_request, d,
+						       now / 1000)) {
+					client_gone(d, c, now);
+					continue;
+				}
+				sl_lines_process(&d->lines, now);
+			}
+			if (c->out_len || c->closing) {
+				if (sl_ipc_client_flush(c)) {
+					client_gone(d, c, now);
+					continue;
+				}
+			}
+		}
+		if (pfd[FD_LISTEN].revents)
+			sl_ipc_accept(&d->ipc, now / 1000);
+		/* Output queued by lines.c (operator messages) outside a
+		 * client's own turn. */
+		for (size_t i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
+			struct sl_ipc_client *c = d->ipc.clients[i];
+
+			if (c && c->out_len && sl_ipc_client_flush(c))
+				client_gone(d, c, now);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %1$s [-f] [-c FILE] [--state-dir DIR] [--socket PATH] [-d]\n"
+		"       %1$s -t [-c FILE]\n"
+		"       %1$s --help | --version\n"
+		"\n"
+		"sealined, the sealine keying agent: registers as the agent of the lines its\n"
+		"configuration names, answers and starts their handshakes, installs their\n"
+		"session keys in the kernel, keeps this installation's identity and its\n"
+		"peers' long-term keys, and writes the session log. sealctl talks to it.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     configuration (default %2$s)\n"
+		"  -f, --foreground      log to standard error instead of syslog (the daemon\n"
+		"                        never forks; this is for tests and debugging)\n"
+		"  -d, --debug           log at debug level\n"
+		"      --state-dir DIR   override [agent] state_dir\n"
+		"      --socket PATH     override [agent] socket\n"
+		"  -t, --check-config    parse the configuration, print a summary, exit\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         version\n"
+		"\n"
+		"Signals: SIGTERM and SIGINT stop it (the kernel then wipes the keys of its\n"
+		"lines); SIGHUP re-reads the peers and reopens the session log.\n"
+		"\n"
+		"Exit status: 0 after a clean stop or a good -t, 1 on failure, 2 on a usage\n"
+		"error.\n",
+		prog, SL_CONF_DEFAULT_PATH);
+}
+
+static void print_config(const struct sl_config *cfg)
+{
+	printf("configuration %s is valid\n", cfg->path);
+	printf("  account      %s\n", cfg->account[0] ? cfg->account :
+	       "(from the identity; a random one when first created)");
+	printf("  state_dir    %s\n  socket       %s\n  session_log  %s\n",
+	       cfg->state_dir, cfg->socket_path, cfg->session_log);
+	for (unsigned int i = 0; i < cfg->n_lines; ++i) {
+		const struct sl_line_conf *l = &cfg->lines[i];
+
+		printf("  line %-8s peer %s, role %s, rekey %" PRIu32 " s, pairing %s, ciphers",
+		       l->tty, l->peer[0] ? l->peer : "(any paired)",
+		       sl_role_name(l->role), l->rekey_interval,
+		       l->pairing ? "yes" : "no");
+		for (unsigned int j = 0; j < l->n_ciphers; ++j)
+			printf("%s%s", j ? ", " : " ",
+			       l->ciphers[j] == SEALINE_CIPHER_AES256GCM ?
+			       "aes256gcm" : "chacha20poly1305");
+		putchar('\n');
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	const char *config_path = SL_CONF_DEFAULT_PATH;
+	const char *state_dir = NULL, *socket_path = NULL;
+	bool foreground = false, debug = false, check = false;
+	struct daemon d = { .sigfd = -1 };
+	char err[1024], ident[64];
+	int opt, ret, status = 1;
+
+	while ((opt = getopt_long(argc, argv, "c:fdthV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'd': debug = true; break;
+		case 't': check = true; break;
+		case 'S': state_dir = optarg; break;
+		case 's': socket_path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("sealined %s (netlink family \"%s\" version %d, control protocol %d)\n",
+			       SEALINE_VERSION, SEALINE_GENL_NAME,
+			       SEALINE_GENL_VERSION, SL_IPC_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n",
+			prog, argv[optind], prog);
+		return 2;
+	}
+
+	umask(077);
+	/* No core dumps and no ptrace by other users: memory holds keys. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	d.cfg = calloc(1, sizeof(*d.cfg));
+	if (!d.cfg) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	ret = sl_config_load(d.cfg, config_path, err, sizeof(err));
+	if (!ret && state_dir) {
+		if (state_dir[0] != '/' || strlen(state_dir) >= sizeof(d.cfg->state_dir)) {
+			snprintf(err, sizeof(err), "--state-dir must be an absolute path");
+			ret = -EINVAL;
+		} else {
+			snprintf(d.cfg->state_dir, sizeof(d.cfg->state_dir), "%s",
+				 state_dir);
+			/* A session log under the old state dir follows. */
+			d.cfg->session_log[0] = '\0';
+			ret = sl_config_finish(d.cfg, err, sizeof(err));
+		}
+	}
+	if (!ret && socket_path) {
+		if (socket_path[0] != '/' ||
+		    strlen(socket_path) >= sizeof(d.cfg->socket_path)) {
+			snprintf(err, sizeof(err), "--socket must be an absolute path of at most %zu bytes",
+				 sizeof(d.cfg->socket_path) - 1);
+			ret = -EINVAL;
+		} else {
+			snprintf(d.cfg->socket_path, sizeof(d.cfg->socket_path),
+				 "%s", socket_path);
+		}
+	}
+	if (ret) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		goto out_free;
+	}
+	if (check) {
+		print_config(d.cfg);
+		status = 0;
+		goto out_free;
+	}
+
+	snprintf(ident, sizeof(ident), "sealined%s%s", d.cfg->name[0] ? "-" : "",
+		 d.cfg->name);
+	sl_log_setup(ident, foreground ? SL_LOG_STDERR : d.cfg->log_targets,
+		     debug ? LOG_DEBUG : d.cfg->log_level);
+	d.drv = sl_hs_builtin_driver();
+	d.started = (int64_t)time(NULL);
+
+	ret = sl_crypto_init(0, 0, err, sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "cryptography: %s", err);
+		goto out_log;
+	}
+	ret = sl_ks_open(&d.ks, d.cfg->state_dir, d.cfg->account, err, sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "key store: %s", err);
+		goto out_log;
+	}
+	{
+		char fp[SL_KS_FINGERPRINT_LEN + 1];
+
+		sl_ks_fingerprint(fp, d.ks.id.pub);
+		sl_log(LOG_NOTICE, "sealined %s starting: account %s, key fingerprint %s%s, %zu peers, state in %s",
+		       SEALINE_VERSION, d.ks.id.account, fp,
+		       d.ks.identity_created ? " (identity created now)" : "",
+		       d.ks.n_peers, d.cfg->state_dir);
+	}
+	ret = sl_slog_open(&d.slog, d.cfg->session_log, err, sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "session log: %s", err);
+		goto out_ks;
+	}
+	ret = sl_lines_init(&d.lines, d.cfg, &d.ks, &d.slog, d.drv,
+			    &sl_kernel_netlink, &d.agent);
+	if (ret) {
+		sl_log(LOG_ERR, "out of memory");
+		goto out_slog;
+	}
+	if (!d.cfg->n_lines)
+		sl_log(LOG_WARNING, "%s names no line ([line TTY] sections): nothing to key",
+		       d.cfg->path);
+	if (!d.drv)
+		sl_log(LOG_WARNING, "this sealined has no handshake implementation: it registers as its lines' agent and keeps them fail-closed, but pairing and sessions are not available yet");
+	else
+		sl_log(LOG_INFO, "handshake: %s", d.drv->name);
+
+	ret = setup_signals(&d);
+	if (ret) {
+		sl_log(LOG_ERR, "signals: %s", strerror(-ret));
+		goto out_lines;
+	}
+	ret = sl_ipc_listen(&d.ipc, d.cfg->socket_path, err, sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "control socket: %s", err);
+		goto out_lines;
+	}
+	sl_log(LOG_INFO, "control socket %s", d.cfg->socket_path);
+
+	rescan(&d, sl_now_ms());
+	notify("READY=1\nSTATUS=running");
+	ret = run(&d);
+	notify("STOPPING=1");
+	status = ret ? 1 : 0;
+
+	sl_ipc_close(&d.ipc);
+out_lines:
+	sl_lines_fini(&d.lines, "agent stopped");
+	if (d.nl_open) {
+		/* Closing the agent socket ends our registrations, and the
+		 * kernel wipes those lines' keys. */
+		nl_close_all(&d);
+		sl_log(LOG_NOTICE, "netlink closed: the kernel ends our registrations and wipes those lines' keys");
+	}
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+out_slog:
+	sl_slog_close(&d.slog);
+out_ks:
+	sl_ks_close(&d.ks);
+out_log:
+	sl_log(status ? LOG_ERR : LOG_NOTICE, "sealined %s", status ? "failed" : "stopped");
+	sl_log_close();
+out_free:
+	free(d.cfg);
+	return status;
+}
