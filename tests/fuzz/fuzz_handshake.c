@@ -29,6 +29,8 @@
  * impossible); keys of one epoch are the mirror image on both sides; a
  * stored peer is the other side with its real static key, and both sides
  * of one pairing store the same LTK.
+ *
+ * FUZZ_HS_DEBUG=1 prints every action (to replay a crash by hand).
  */
 #include <errno.h>
 #include <string.h>

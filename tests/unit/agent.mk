@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unit tests of the agent's cryptographic layer (agent/crypto.c,
-# agent/sas.c) against libgcrypt, of its Noise core (agent/noise.c) and of
-# its handshake protocol core (agent/handshake.c), with the same
-# sanitizers and warnings as the kernel-side tests. Included by Makefile: the programs join TESTS, so
+# agent/sas.c) against libgcrypt, of its Noise core (agent/noise.c), of its
+# handshake protocol core (agent/handshake.c) and of that core's driver for
+# sealined (agent/hs_noise.c), with the same sanitizers and warnings as the
+# kernel-side tests. Included by Makefile: the programs join TESTS, so
 # "make check" runs them and counts their cases into its one summary line.
 
 AGENT := ../../agent

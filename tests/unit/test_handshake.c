@@ -11,6 +11,8 @@
  * implementation of Documentation/handshake.rst, generated the expected
  * messages and keys of a pairing, a session and a rekey from the inputs
  * below; the C engines must reproduce them byte for byte.
+ *
+ * HS_DEBUG=1 prints every action and every drop with the virtual time.
  */
 #include <errno.h>
 #include <string.h>
