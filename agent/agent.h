@@ -76,11 +76,12 @@
  * env->line_info.
  *
  * A build links one driver: sl_hs_builtin_driver() returns it, or NULL.
- * hs_none.c is the one that returns NULL: sealined then registers as the
- * lines' agent and keeps the lines fail-closed, and says in its log and
- * in `sealctl status` that pairing and sessions are not available. It
- * never installs a key of its own. A core plugs in by providing a driver
- * (an adapter file in place of hs_none.c, see agent/Makefile).
+ * The default build links hs_noise.c (agent/Makefile: SEALINED_HS_OBJS),
+ * the adapter of the core in handshake.c and noise.c. A build whose
+ * driver returns NULL still works: sealined then registers as the lines'
+ * agent and keeps the lines fail-closed, and says in its log and in
+ * `sealctl status` that pairing and sessions are not available. It never
+ * installs a key of its own.
  */
 #ifndef SEALINE_AGENT_AGENT_H
 #define SEALINE_AGENT_AGENT_H
@@ -166,6 +167,14 @@ struct sl_drv_env {
 	 */
 	int (*line_info)(void *line_ctx, struct sl_drv_line_info *out);
 	void *line_ctx;
+	/*
+	 * The highest key epoch this daemon staged on the line before, kept
+	 * in its state directory (0: none). The kernel forgets its epochs
+	 * when it wipes a line's keys (agent gone, detach), so a new session
+	 * numbers its keys above this one: every session gets a new epoch,
+	 * also after a restart.
+	 */
+	uint32_t epoch_floor;
 };
 
 enum sl_drv_input_type {
@@ -264,7 +273,7 @@ struct sl_hs_driver {
 	void (*destroy)(void *hs);
 };
 
-/* The driver linked into this build, or NULL (hs_none.c). */
+/* The driver linked into this build (hs_noise.c), or NULL. */
 const struct sl_hs_driver *sl_hs_builtin_driver(void);
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * The handshake driver "noise-v1": the seam of agent.h mapped onto the
  * protocol core of handshake.h, one engine (struct sl_hs) per line. It
- * takes the place of hs_none.c in a build (agent/Makefile:
+ * is the driver of the default build (agent/Makefile:
  * SEALINED_HS_OBJS = hs_noise.o handshake.o noise.o).
  *
  *	seam input		engine call
@@ -323,6 +323,8 @@ static int engine_new(struct hsn *s, const struct sl_drv_line_info *info)
 	if (info->have_staged)
 		c.epoch_staged = info->staged_epoch;
 	top = c.epoch_cur > c.epoch_staged ? c.epoch_cur : c.epoch_staged;
+	if (env->epoch_floor > top)
+		top = env->epoch_floor;
 	c.epoch_next = top < UINT32_MAX ? top + 1 : top;
 	c.rekey_interval_ms = !conf->rekey_interval ? UINT32_MAX :
 			      conf->rekey_interval >= UINT32_MAX / 1000 ?

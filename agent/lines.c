@@ -4,12 +4,14 @@
  * and agent.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
 
@@ -504,6 +506,54 @@ struct followup {
 };
 
 /*
+ * The highest key epoch staged on a line, kept in STATE_DIR/epoch.TTY
+ * ("N\n", 0600) so that a restarted daemon does not number a new
+ * session's keys like an earlier one (the kernel forgets its epochs when
+ * it wipes the keys).
+ */
+static void epoch_load(struct sl_lines *L, struct sl_line *line)
+{
+	char name[96], buf[16];
+	unsigned long v;
+	ssize_t n;
+	int fd;
+
+	if (line->epoch_loaded || !L->ks || L->ks->dirfd < 0)
+		return;
+	line->epoch_loaded = true;
+	snprintf(name, sizeof(name), "epoch.%s", tty_of(line));
+	fd = openat(L->ks->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	v = strtoul(buf, NULL, 10);
+	line->epoch_high = v < UINT32_MAX ? (uint32_t)v : UINT32_MAX;
+}
+
+static void epoch_note(struct sl_lines *L, struct sl_line *line,
+		       uint32_t epoch)
+{
+	char name[96], buf[16];
+	int ret;
+
+	if (epoch <= line->epoch_high)
+		return;
+	line->epoch_high = epoch;
+	if (!L->ks || L->ks->dirfd < 0)
+		return;
+	snprintf(name, sizeof(name), "epoch.%s", tty_of(line));
+	snprintf(buf, sizeof(buf), "%" PRIu32 "\n", epoch);
+	ret = sl_ks_write_atomic(L->ks->dirfd, name, buf, strlen(buf));
+	if (ret)
+		sl_log(LOG_WARNING, "%s: cannot record key epoch %" PRIu32 " in %s: %s",
+		       tty_of(line), epoch, name, strerror(-ret));
+}
+
+/*
  * Carry out a batch. alive: the line is still attached and ours (false
  * after LINE_DOWN: only reports and logs are acted on).
  */
@@ -544,6 +594,7 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			} else {
 				sl_log(LOG_DEBUG, "%s: key epoch %" PRIu32 " staged",
 				       tty, a->epoch);
+				epoch_note(L, line, a->epoch);
 			}
 			break;
 		case SL_DRV_ACTIVATE:
@@ -651,6 +702,7 @@ static int create_hs(struct sl_lines *L, struct sl_line *line)
 
 	if (!L->drv || line->hs)
 		return 0;
+	epoch_load(L, line);
 	line->env = (struct sl_drv_env){
 		.tty = tty_of(line),
 		.index = line->index,
@@ -659,6 +711,7 @@ static int create_hs(struct sl_lines *L, struct sl_line *line)
 		.ks = L->ks,
 		.line_info = env_line_info,
 		.line_ctx = line,
+		.epoch_floor = line->epoch_high,
 	};
 	ret = L->drv->create(&line->hs, &line->env);
 	if (ret) {

@@ -85,6 +85,9 @@ struct sl_line {
 
 	struct sl_ipc_client *op;	/* operator of a pairing */
 
+	uint32_t epoch_high;		/* highest epoch staged (state_dir) */
+	bool epoch_loaded;
+
 	uint64_t control_dropped;	/* no handshake to take them */
 	int64_t drop_logged_ms;
 };
