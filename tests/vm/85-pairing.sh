@@ -143,19 +143,6 @@ pair_start() {
 		return 1
 }
 
-# no_data_flows: a write on A's virtual tty does not reach B's.
-no_data_flows() {
-	local got=/tmp/sl-nodata.$$ n
-	timeout 2 cat "$SL_VTTY_B" >"$got" 2>/dev/null &
-	local r=$!
-	sleep 0.2
-	timeout 2 sh -c "printf 'SEALINE-SHOULD-NOT-ARRIVE' >'$SL_VTTY_A'" 2>/dev/null || true
-	wait "$r" 2>/dev/null || true
-	n=$(stat -c %s "$got")
-	rm -f "$got"
-	[[ $n -eq 0 ]]
-}
-
 # A fresh start: no identity, peer or epoch left by an earlier run.
 rm -rf "$D" "$(state a)" "$(state b)" "$(dirname "$(sock a)")" "$(dirname "$(sock b)")"
 mkdir -p "$D"
@@ -194,7 +181,7 @@ sl_assert "no LTK file on A" test -z "$(ls -A "$(state a)/peers")"
 sl_assert "no LTK file on B" test -z "$(ls -A "$(state b)/peers")"
 sl_assert_eq "ttyS1 stays fail-closed" nokey "$("$SEALCTL" show ttyS1 state)"
 sl_assert_eq "ttyS2 stays fail-closed" nokey "$("$SEALCTL" show ttyS2 state)"
-sl_assert "no data flows after the failed pairing" no_data_flows
+sl_assert "no data flows after the failed pairing" sl_no_data_flows "$SL_VTTY_A" "$SL_VTTY_B"
 
 # ---------------------------------------------------------------- the right SAS
 t0=${EPOCHREALTIME/./}

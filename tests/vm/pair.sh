@@ -10,6 +10,7 @@
 #   sl_drain_wire               wait until nothing an earlier line sent is
 #                               still in flight (between tests/lines)
 #   sl_nl_subscribed PID        PID joined a genl multicast group
+#   sl_no_data_flows SRC DST    a write on vtty SRC does not reach vtty DST
 
 SEALCTL=${SEALCTL:-$SEALINE_ROOT/agent/sealctl}
 SL_KEYDIR=${SL_KEYDIR:-/tmp/sealine-keys}
@@ -151,4 +152,22 @@ sl_drain_wire() {
 	sl_log "wire drained: $sa stale bytes at A, $sb at B"
 	rm -rf "$t"
 	return "$rc"
+}
+
+# sl_no_data_flows SRC DST: a write on SRC (a virtual tty) does not reach
+# DST. DST is open before anything is written: a line delivers nothing to
+# a virtual tty no one holds open, which would make this pass falsely.
+sl_no_data_flows() {
+	local src=$1 dst=$2 got n r rfd
+	got=$(mktemp)
+	exec {rfd}<"$dst"
+	timeout 3 cat <&"$rfd" >"$got" 2>/dev/null &
+	r=$!
+	sleep 0.2
+	timeout 2 sh -c "printf 'SEALINE-SHOULD-NOT-ARRIVE' >'$src'" 2>/dev/null || true
+	wait "$r" 2>/dev/null || true
+	exec {rfd}<&-
+	n=$(stat -c %s "$got")
+	rm -f "$got"
+	[[ $n -eq 0 ]]
 }

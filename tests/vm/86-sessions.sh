@@ -1,0 +1,329 @@
+#!/bin/bash
+# 86-sessions: after a pairing done as in 85-pairing (A on ttyS1, the
+# initiator; B on ttyS2, the responder; rekey_interval = 10 s on both):
+#   - rekey under a running transfer: with the wire paced at 115200 baud,
+#     512 KiB each way (both at once) through the virtual ttys arrive
+#     byte-exact while the daemons rekey at least twice (the epoch both
+#     lines show increases at least twice during the transfer);
+#   - agent killed mid-session: kill -9 of A's daemon while keyed leaves
+#     ttyS1 fail-closed (nokey, a non-blocking write gets EAGAIN, nothing
+#     reaches B); a restarted A keys a new session at a new epoch, data
+#     flows again;
+#   - revoked peer: B revokes A, both daemons restart: no session comes up
+#     (both lines stay nokey), B logs the refusal, no data flows.
+set -euo pipefail
+. "$SEALINE_ROOT/tests/vm/lib.sh"
+. "$SEALINE_ROOT/tests/vm/pair.sh"
+
+SEALINED=${SEALINED:-$SEALINE_ROOT/agent/sealined}
+[[ -x $SEALINED ]] || sl_die "$SEALINED not built (make -C agent)"
+
+D=/tmp/sealined-sessions
+ACCT_A=314159265358
+ACCT_B=271828182845
+declare -A PID
+OPS=()
+BG=()
+
+cleanup() {
+	local n p
+	for p in "${OPS[@]}" "${BG[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	for n in "${!PID[@]}"; do
+		kill -9 "${PID[$n]}" 2>/dev/null || true
+	done
+	return 0
+}
+# shellcheck disable=SC2154 # rc_ is assigned inside the trap
+trap 'rc_=$?; cleanup; (exit "$rc_"); _sl_on_exit' EXIT
+
+sock() { echo "/run/sealine-s$1/sealined.sock"; }
+state() { echo "/var/lib/sealine-s$1"; }
+ctl() { local n=$1; shift; "$SEALCTL" "$@" --socket "$(sock "$n")"; }
+
+# write_conf NAME ACCOUNT TTY PEER ROLE
+write_conf() {
+	cat >"$D/$1.conf" <<EOF
+# sealined instance $1 of tests/vm/86-sessions.sh
+[agent]
+account = $2
+state_dir = $(state "$1")
+socket = $(sock "$1")
+name = $1
+log_level = debug
+
+[line $3]
+peer = $4
+role = $5
+rekey_interval = 10
+EOF
+}
+
+start() {
+	"$SEALINED" -f -c "$D/$1.conf" 2>>"$D/$1.log" &
+	PID[$1]=$!
+	sl_log "sealined $1 started (pid ${PID[$1]})"
+}
+
+stop() {
+	local rc
+	kill -TERM "${PID[$1]}"
+	wait "${PID[$1]}" && rc=0 || rc=$?
+	unset "PID[$1]"
+	return "$rc"
+}
+
+status_field() {
+	ctl "$1" status --json 2>/dev/null |
+		grep -o "\"$2\": [^,}]*" | head -n 1 | sed 's/^[^:]*: //; s/"//g'
+}
+
+line_registered() {
+	[[ $(status_field "$1" status) == registered ]]
+}
+
+both_keyed_same_epoch() {
+	local ea eb
+	sl_field_is ttyS1 state keyed && sl_field_is ttyS2 state keyed || return 1
+	ea=$("$SEALCTL" show ttyS1 epoch) && eb=$("$SEALCTL" show ttyS2 epoch) || return 1
+	[[ -n $ea && $ea == "$eb" ]]
+}
+
+declare -A OPPID OPFD
+operator() {
+	local n=$1 tty=$2 fd
+	rm -f "$D/$n.in" "$D/$n.out"
+	mkfifo "$D/$n.in"
+	"$SEALCTL" pair "$tty" --socket "$(sock "$n")" <"$D/$n.in" >"$D/$n.out" 2>&1 &
+	OPPID[$n]=$!
+	OPS+=($!)
+	exec {fd}>"$D/$n.in"
+	OPFD[$n]=$fd
+}
+
+say() {
+	printf '%s\n' "$2" >&"${OPFD[$1]}"
+}
+
+operator_done() {
+	local n=$1 rc fd=${OPFD[$1]}
+	sl_wait_for "sealctl pair of $n ends" 30 sh -c "! kill -0 ${OPPID[$n]} 2>/dev/null" || true
+	wait "${OPPID[$n]}" && rc=0 || rc=$?
+	exec {fd}>&-
+	sl_log "--- sealctl pair of $n (status $rc):"
+	cat "$D/$n.out"
+	echo
+	return "$rc"
+}
+
+shown_code() {
+	sed -n 's/^Code: \([0-9A-Z]\{5\}\)$/\1/p' "$D/a.out" | tail -n 1
+}
+
+pair_start() {
+	operator b ttyS2
+	sl_wait_for "B's operator registered" 10 \
+		grep -q "ttyS2: operator (pid ${OPPID[b]}) starts a pairing" "$D/b.log" ||
+		return 1
+	operator a ttyS1
+	sl_wait_for "A shows the code" 30 sh -c "grep -q '^Code: ' '$D/a.out'" &&
+		sl_wait_for "B asks for the code" 30 grep -q "Type the code" "$D/b.out" ||
+		return 1
+}
+
+# nonblock_write VTTY: one byte with O_NONBLOCK; fails with dd's
+# complaint on stderr.
+nonblock_write() {
+	timeout 5 dd if=/dev/zero of="$1" bs=1 count=1 oflag=nonblock status=none
+}
+
+# eagain VTTY: a non-blocking write on VTTY fails with EAGAIN.
+eagain() {
+	local err rc=0
+	err=$(nonblock_write "$1" 2>&1) || rc=$?
+	sl_log "non-blocking write on $1: status $rc, '$err'"
+	[[ $rc -ne 0 && $err == *'Resource temporarily unavailable'* ]]
+}
+
+# transfer SRC DST FILE SECONDS TAG: like sl_transfer, but safe to run
+# twice at once (own temp file) and holding SRC open until the data
+# arrived (a paced line backs up: nothing may be discarded on close);
+# DST is open before anything is sent.
+transfer() {
+	local src=$1 dst=$2 file=$3 secs=$4 got=$D/got.$5 size reader hold rfd rc=0
+	size=$(stat -c %s "$file")
+	exec {rfd}<"$dst" {hold}<>"$src"
+	sl_read_bytes "/dev/fd/$rfd" "$size" "$secs" "$got" &
+	reader=$!
+	sleep 0.2
+	socat -u "FILE:$file" "$src,raw,echo=0" || rc=$?
+	wait "$reader" || rc=$?
+	exec {hold}>&- {rfd}<&-
+	if [[ $rc -eq 0 ]] && ! cmp -s "$file" "$got"; then
+		rc=1
+	fi
+	sl_log "transfer $5 of $size bytes: got $(stat -c %s "$got" 2>/dev/null || echo 0), status $rc"
+	rm -f "$got"
+	return "$rc"
+}
+
+# epochs TTY: the distinct key epochs the poller saw on TTY, in order.
+epochs() {
+	awk -v t="$1" '$1 == t && $2 != "none" && $2 != p { print $2; p = $2 }' "$D/epochs"
+}
+
+# increasing: stdin's numbers strictly increase.
+increasing() {
+	awk 'NR > 1 && $1 <= p { bad = 1 } { p = $1 } END { exit bad }'
+}
+
+# ---------------------------------------------------------------- pairing
+rm -rf "$D" "$(state a)" "$(state b)" "$(dirname "$(sock a)")" "$(dirname "$(sock b)")"
+mkdir -p "$D"
+chmod 700 "$D"
+write_conf a "$ACCT_A" ttyS1 "$ACCT_B" initiator
+write_conf b "$ACCT_B" ttyS2 "$ACCT_A" responder
+
+# shellcheck disable=SC2119 # no module parameters
+sl_pair_up
+start a
+start b
+sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
+sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+sl_assert_eq "A's line has a 10 s rekey interval" 10 "$(status_field a rekey_interval)"
+sl_assert "a pairing starts and A shows a code" pair_start
+code=$(shown_code)
+sl_log "code shown on A: $code"
+say b "$code"
+say a y
+operator_done b && rc=0 || rc=$?
+sl_assert_eq "B's sealctl pair exits 0" 0 "$rc"
+operator_done a && rc=0 || rc=$?
+sl_assert_eq "A's sealctl pair exits 0" 0 "$rc"
+sl_assert "the daemons key both lines at the same epoch" \
+	sl_wait_for "session keys" 20 both_keyed_same_epoch
+
+# ---------------------------------------------------------------- (a) rekey under transfer
+# Paced at 115200 baud, 512 KiB take about 46 s: four or so rekeys at 10 s.
+sl_assert "the wire is paced at 115200 baud" sl_wire pace both 115200
+sl_random_file "$D/512k.ab" $((512 * 1024))
+sl_random_file "$D/512k.ba" $((512 * 1024))
+e0=$("$SEALCTL" show ttyS1 epoch)
+sl_log "epoch before the transfer: $e0"
+: >"$D/epochs"
+(
+	while :; do
+		for t in ttyS1 ttyS2; do
+			echo "$t $("$SEALCTL" show "$t" epoch 2>/dev/null || echo none)"
+		done
+		sleep 0.5
+	done >>"$D/epochs"
+) &
+poller=$!
+BG+=("$poller")
+t0=${EPOCHREALTIME/./}
+transfer "$SL_VTTY_A" "$SL_VTTY_B" "$D/512k.ab" 150 ab &
+tab=$!
+BG+=("$tab")
+transfer "$SL_VTTY_B" "$SL_VTTY_A" "$D/512k.ba" 150 ba &
+tba=$!
+BG+=("$tba")
+wait "$tab" && rc=0 || rc=$?
+sl_assert_eq "512 KiB A -> B byte-exact under rekeys" 0 "$rc"
+wait "$tba" && rc=0 || rc=$?
+sl_assert_eq "512 KiB B -> A byte-exact under rekeys" 0 "$rc"
+sl_log "both transfers: $(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
+kill "$poller" 2>/dev/null || true
+wait "$poller" 2>/dev/null || true
+e1=$("$SEALCTL" show ttyS1 epoch)
+sl_log "epochs seen on ttyS1: $(epochs ttyS1 | tr '\n' ' '); on ttyS2: $(epochs ttyS2 | tr '\n' ' '); now $e1"
+sl_assert "ttyS1 went through at least 3 epochs (2 rekeys) during the transfer" \
+	test "$(epochs ttyS1 | wc -l)" -ge 3
+sl_assert "ttyS2 went through at least 3 epochs (2 rekeys) during the transfer" \
+	test "$(epochs ttyS2 | wc -l)" -ge 3
+sl_assert "ttyS1's epochs only increase" increasing < <(epochs ttyS1)
+sl_assert "ttyS1's epoch rose by at least 2" test "$e1" -ge $((e0 + 2))
+sl_assert "no authentication failure on ttyS1" test "$(sl_stat ttyS1 auth_failures)" -eq 0
+sl_assert "no authentication failure on ttyS2" test "$(sl_stat ttyS2 auth_failures)" -eq 0
+sl_assert "no frame dropped for want of a key on ttyS1" test "$(sl_stat ttyS1 nokey_drops)" -eq 0
+sl_assert "no frame dropped for want of a key on ttyS2" test "$(sl_stat ttyS2 nokey_drops)" -eq 0
+sl_assert "the wire is unpaced again" sl_wire pace both 0
+sl_assert "both lines keyed at one epoch after the transfer" \
+	sl_wait_for "same epoch" 15 both_keyed_same_epoch
+
+# ---------------------------------------------------------------- (c) agent killed
+sl_assert "both lines keyed before the kill" both_keyed_same_epoch
+ek=$("$SEALCTL" show ttyS1 epoch)
+sl_log "epoch before kill -9 of A: $ek"
+kill -9 "${PID[a]}"
+wait "${PID[a]}" 2>/dev/null || true
+unset "PID[a]"
+sl_assert "ttyS1 goes fail-closed with A killed" \
+	sl_wait_for "ttyS1 nokey" 10 sl_field_is ttyS1 state nokey
+sl_assert_eq "ttyS1 has no agent" none "$("$SEALCTL" show ttyS1 agent_portid)"
+sl_assert "a non-blocking write on A's virtual tty gets EAGAIN" eagain "$SL_VTTY_A"
+sl_assert "nothing flows A -> B with A's agent dead" sl_no_data_flows "$SL_VTTY_A" "$SL_VTTY_B"
+sl_assert "nothing flows B -> A with A's agent dead" sl_no_data_flows "$SL_VTTY_B" "$SL_VTTY_A"
+sl_assert_eq "ttyS1 still fail-closed" nokey "$("$SEALCTL" show ttyS1 state)"
+mv "$D/a.log" "$D/a.log.1"
+start a
+t0=${EPOCHREALTIME/./}
+sl_assert "A's restarted daemon registers" sl_wait_for "A registered" 20 line_registered a
+sl_assert "a new session keys both lines after A's restart" \
+	sl_wait_for "session after restart" 40 both_keyed_same_epoch
+sl_log "session after the restart: $(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
+er=$("$SEALCTL" show ttyS1 epoch)
+sl_log "epoch after the restart: $er"
+sl_assert "the new session has a new epoch" test "$er" -gt "$ek"
+sl_random_file "$D/32k" $((32 * 1024))
+sl_assert "32 KiB A -> B after A's restart" transfer "$SL_VTTY_A" "$SL_VTTY_B" "$D/32k" 30 ab2
+sl_assert "32 KiB B -> A after A's restart" transfer "$SL_VTTY_B" "$SL_VTTY_A" "$D/32k" 30 ba2
+
+# ---------------------------------------------------------------- (b) revoked peer
+out=$(ctl b peers revoke "$ACCT_A" 2>&1) && rc=0 || rc=$?
+sl_log "$out"
+sl_assert_eq "B revokes A" 0 "$rc"
+sl_assert "B lists A as revoked" sh -c "'$SEALCTL' peers --socket '$(sock b)' | grep -Eq '^$ACCT_A +revoked'"
+sl_assert "A stops cleanly" stop a
+sl_assert "B stops cleanly" stop b
+sl_assert "ttyS1's keys are wiped with A gone" sl_wait_for "ttyS1 nokey" 10 sl_field_is ttyS1 state nokey
+sl_assert "ttyS2's keys are wiped with B gone" sl_wait_for "ttyS2 nokey" 10 sl_field_is ttyS2 state nokey
+mv "$D/a.log" "$D/a.log.2"
+mv "$D/b.log" "$D/b.log.1"
+start b
+start a
+sl_assert "A registers again" sl_wait_for "A registered" 20 line_registered a
+sl_assert "B registers again" sl_wait_for "B registered" 20 line_registered b
+sl_assert "B logs the refusal of the revoked peer (NAK REVOKED)" \
+	sl_wait_for "B's refusal" 30 grep -Eq "ttyS2: NAK sent to the peer: REVOKED, .*peer $ACCT_A" "$D/b.log"
+sl_log "$(grep -E 'REVOKED' "$D/b.log" | head -n 3)"
+sl_assert "A's session log records the refused session (nak-received, revoked)" \
+	sl_wait_for "A's record" 10 sh -c "'$SEALCTL' log --json --socket '$(sock a)' |
+		grep -Eq '\"kind\": \"session\".*\"outcome\": \"nak-received\", \"reason\": \"revoked\"'"
+# give A's retries time to go wrong
+for _ in 1 2 3 4 5 6; do
+	sleep 0.5
+	if ! sl_field_is ttyS1 state nokey || ! sl_field_is ttyS2 state nokey; then
+		break
+	fi
+done
+sl_assert_eq "ttyS1 stays nokey with A revoked" nokey "$("$SEALCTL" show ttyS1 state)"
+sl_assert_eq "ttyS2 stays nokey with A revoked" nokey "$("$SEALCTL" show ttyS2 state)"
+sl_assert "nothing flows A -> B with A revoked" sl_no_data_flows "$SL_VTTY_A" "$SL_VTTY_B"
+sl_assert "nothing flows B -> A with A revoked" sl_no_data_flows "$SL_VTTY_B" "$SL_VTTY_A"
+sl_assert_eq "ttyS1 still nokey at the end" nokey "$("$SEALCTL" show ttyS1 state)"
+sl_assert_eq "ttyS2 still nokey at the end" nokey "$("$SEALCTL" show ttyS2 state)"
+
+sl_assert "A stops cleanly" stop a
+sl_assert "B stops cleanly" stop b
+sl_pair_down
+sleep 1
+for f in a2b b2a; do
+	sl_assert "$f.raw holds no plaintext marker" sh -c "! grep -aq SEALINE-SHOULD-NOT-ARRIVE '$SL_OUT/$f.raw'"
+done
+sl_log "--- A's log"
+cat "$D"/a.log.1 "$D"/a.log.2 "$D/a.log"
+sl_log "--- B's log"
+cat "$D"/b.log.1 "$D/b.log"
+sl_check_dmesg
