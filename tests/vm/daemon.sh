@@ -1,0 +1,133 @@
+# shellcheck shell=bash
+# tests/vm/daemon.sh - two sealined instances driven as operators would:
+# A (initiator) and B (responder), each with its own configuration, state
+# directory and socket named after the test. Source after lib.sh and
+# pair.sh. Provides: D (work dir), ACCT_A/ACCT_B, PID[NAME], OPS/BG (pids
+# killed on exit), sock/state/ctl NAME, write_conf NAME ACCOUNT TTY PEER
+# ROLE (SL_LINE_EXTRA adds lines to the [line] section), start/stop NAME,
+# status_field, line_registered, both_keyed_same_epoch, and the operator
+# helpers operator/say/operator_done/shown_code/pair_start.
+
+SEALINED=${SEALINED:-$SEALINE_ROOT/agent/sealined}
+[[ -x $SEALINED ]] || sl_die "$SEALINED not built (make -C agent)"
+
+D=/tmp/sealined-$SL_NAME
+ACCT_A=314159265358
+ACCT_B=271828182845
+declare -A PID
+OPS=()
+BG=()		# background helpers of the test, killed on exit too
+
+cleanup() {
+	local n p
+	for p in "${OPS[@]}" "${BG[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	for n in "${!PID[@]}"; do
+		kill -9 "${PID[$n]}" 2>/dev/null || true
+	done
+	return 0
+}
+# shellcheck disable=SC2154 # rc_ is assigned inside the trap
+trap 'rc_=$?; cleanup; (exit "$rc_"); _sl_on_exit' EXIT
+
+sock() { echo "/run/sealine-$SL_NAME-$1/sealined.sock"; }
+state() { echo "/var/lib/sealine-$SL_NAME-$1"; }
+ctl() { local n=$1; shift; "$SEALCTL" "$@" --socket "$(sock "$n")"; }
+
+# write_conf NAME ACCOUNT TTY PEER ROLE
+write_conf() {
+	cat >"$D/$1.conf" <<EOF
+# sealined instance $1 of tests/vm/$SL_NAME.sh
+[agent]
+account = $2
+state_dir = $(state "$1")
+socket = $(sock "$1")
+name = $1
+log_level = debug
+
+[line $3]
+peer = $4
+role = $5
+${SL_LINE_EXTRA:-}
+EOF
+}
+
+start() {
+	"$SEALINED" -f -c "$D/$1.conf" 2>>"$D/$1.log" &
+	PID[$1]=$!
+	sl_log "sealined $1 started (pid ${PID[$1]})"
+}
+
+stop() {
+	local rc
+	kill -TERM "${PID[$1]}"
+	wait "${PID[$1]}" && rc=0 || rc=$?
+	unset "PID[$1]"
+	return "$rc"
+}
+
+status_field() {
+	ctl "$1" status --json 2>/dev/null |
+		grep -o "\"$2\": [^,}]*" | head -n 1 | sed 's/^[^:]*: //; s/"//g'
+}
+
+line_registered() {
+	[[ $(status_field "$1" status) == registered ]]
+}
+
+both_keyed_same_epoch() {
+	local ea eb
+	sl_field_is ttyS1 state keyed && sl_field_is ttyS2 state keyed || return 1
+	ea=$("$SEALCTL" show ttyS1 epoch) && eb=$("$SEALCTL" show ttyS2 epoch) || return 1
+	[[ -n $ea && $ea == "$eb" ]]
+}
+
+# operator NAME TTY: start `sealctl pair TTY` for daemon NAME, its stdin
+# the FIFO $D/NAME.in (held open for writing on fd OPFD[NAME]), its output
+# in $D/NAME.out.
+declare -A OPPID OPFD
+operator() {
+	local n=$1 tty=$2 fd
+	rm -f "$D/$n.in" "$D/$n.out"
+	mkfifo "$D/$n.in"
+	"$SEALCTL" pair "$tty" --socket "$(sock "$n")" <"$D/$n.in" >"$D/$n.out" 2>&1 &
+	OPPID[$n]=$!
+	OPS+=($!)
+	exec {fd}>"$D/$n.in"
+	OPFD[$n]=$fd
+}
+
+# say NAME TEXT: the operator of NAME types a line.
+say() {
+	printf '%s\n' "$2" >&"${OPFD[$1]}"
+}
+
+# operator_done NAME: wait (<= 30 s) for NAME's sealctl pair; its status.
+operator_done() {
+	local n=$1 rc fd=${OPFD[$1]}
+	sl_wait_for "sealctl pair of $n ends" 30 sh -c "! kill -0 ${OPPID[$n]} 2>/dev/null" || true
+	wait "${OPPID[$n]}" && rc=0 || rc=$?
+	exec {fd}>&-
+	sl_log "--- sealctl pair of $n (status $rc):"
+	cat "$D/$n.out"
+	echo
+	return "$rc"
+}
+
+shown_code() {
+	sed -n 's/^Code: \([0-9A-Z]\{5\}\)$/\1/p' "$D/a.out" | tail -n 1
+}
+
+# pair_start: B's operator arms the pairing, then A's starts it; prints
+# the code A's sealctl shows once B's sealctl asks for it.
+pair_start() {
+	operator b ttyS2
+	sl_wait_for "B's operator registered" 10 \
+		grep -q "ttyS2: operator (pid ${OPPID[b]}) starts a pairing" "$D/b.log" ||
+		return 1
+	operator a ttyS1
+	sl_wait_for "A shows the code" 30 sh -c "grep -q '^Code: ' '$D/a.out'" &&
+		sl_wait_for "B asks for the code" 30 grep -q "Type the code" "$D/b.out" ||
+		return 1
+}
