@@ -240,6 +240,9 @@ struct sl_drv_action {
 	enum sl_drv_how how;
 	uint8_t reason;			/* enum sl_drv_reason */
 	bool alert;			/* possible man in the middle */
+	/* FAILED: a first message refused (no handshake of ours ended,
+	 * so an operator's pairing in progress goes on). */
+	bool refusal;
 	int level;
 	char text[160];
 };

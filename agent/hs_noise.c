@@ -167,6 +167,46 @@ static void hsid_hex(char out[9], uint32_t hsid)
 	snprintf(out, 9, "%08x", hsid);
 }
 
+/*
+ * Room in the batch for one more action besides what is still to come:
+ * the engine's actions after number j, a LOG for a dropped message and
+ * the TIMER.
+ */
+static bool room_after(const struct sl_drv_actions *acts,
+		       const struct sl_hs_actions *o, unsigned int j)
+{
+	unsigned int later = o->n - j - 1 + (o->dropped ? 1 : 0) + 1;
+
+	return acts->n + later < SL_DRV_MAX_ACTIONS;
+}
+
+/*
+ * A refused first message (unknown, revoked or unauthorised peer, no
+ * common version, busy, ...) starts no handshake, so the engine reports
+ * no FAILED for it; but the peer's refusal must be in this side's session
+ * log too ("every NAK is logged by both sides"), not only in syslog. The
+ * NAK becomes a FAILED report of its own (responder, NAK sent). Rate
+ * limited NAKs (not sent) get none, so a flood of forged first messages
+ * cannot grow the session log faster than one record a second.
+ */
+static void refusal_record(struct sl_drv_action *d,
+			   const struct sl_hs_nak_info *nak)
+{
+	char hsid[9];
+
+	d->kind = nak->ref_type == SL_MSG_PAIR_COMMIT ? SL_DRV_KIND_PAIRING :
+		  SL_DRV_KIND_SESSION;
+	d->role = SL_DRV_ROLE_RESPONDER;
+	d->how = SL_DRV_NAK_SENT;
+	d->reason = nak->reason;
+	d->alert = nak->alert;
+	d->refusal = true;
+	memcpy(d->peer, nak->peer_account, sizeof(d->peer));
+	hsid_hex(hsid, nak->hsid);
+	snprintf(d->text, sizeof(d->text), "refused the peer's %s (hsid %s)",
+		 sl_hs_msg_name(nak->ref_type), hsid);
+}
+
 /* The engine's list (s->out) into the seam's batch, then the timer. */
 static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 {
@@ -241,6 +281,10 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 						     "",
 				 nak->alert ?
 				 " -- possible man-in-the-middle attack" : "");
+			if (nak->sent && !nak->ended && !nak->rate_limited &&
+			    room_after(acts, o, j))
+				refusal_record(sl_drv_push(acts, SL_DRV_FAILED),
+					       nak);
 			break;
 		case SL_HS_ACT_DONE:
 		case SL_HS_ACT_FAILED:

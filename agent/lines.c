@@ -234,6 +234,17 @@ static int nl_activate_key(void *c, const char *tty, uint32_t epoch)
 	return sl_nl_request(c, msg, NULL, NULL);
 }
 
+static int nl_clear_keys(void *c, const char *tty)
+{
+	struct nl_msg *msg;
+	int ret;
+
+	ret = line_request(c, SEALINE_CMD_CLEAR_KEYS, tty, &msg);
+	if (ret)
+		return ret;
+	return sl_nl_request(c, msg, NULL, NULL);
+}
+
 const struct sl_kernel_ops sl_kernel_netlink = {
 	.portid = nl_portid,
 	.get_line = nl_get_line,
@@ -241,6 +252,7 @@ const struct sl_kernel_ops sl_kernel_netlink = {
 	.send_control = nl_send_control,
 	.set_key = nl_set_key,
 	.activate_key = nl_activate_key,
+	.clear_keys = nl_clear_keys,
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -491,7 +503,7 @@ static void report_failed(struct sl_lines *L, struct sl_line *line,
 	sl_log(a->alert ? LOG_ALERT : LOG_WARNING, "%s: %s%s%s%s", tty_of(line),
 	       text, a->text[0] ? ": " : "", a->text,
 	       a->alert ? " -- possible man-in-the-middle attack" : "");
-	if (a->kind == SL_DRV_KIND_PAIRING)
+	if (a->kind == SL_DRV_KIND_PAIRING && !a->refusal)
 		operator_end(line, a->how == SL_DRV_TIMEOUT ? -ETIMEDOUT :
 			     a->reason == SL_DRV_R_SAS_MISMATCH ? -EKEYREJECTED :
 			     -ECONNREFUSED, NULL, text);
@@ -1327,10 +1339,57 @@ void sl_lines_operator_gone(struct sl_lines *L, struct sl_ipc_client *c,
 		feed_simple(L, line, SL_DRV_IN_OPERATOR_GONE, now_ms);
 }
 
+/*
+ * The peer of a running session may no longer connect: the keys go now,
+ * not at the next rekey (a revoked peer must not keep talking for up to
+ * a rekey interval). The handshake object is made afresh: it forgets the
+ * key it made, so the peer's REKEY_REQUEST or next SESSION_INIT meets the
+ * key store's verdict (NAK REVOKED, NOT_AUTHORISED or UNKNOWN_PEER).
+ */
+static void cut_session(struct sl_lines *L, struct sl_line *line,
+			const struct sl_peer *p, int64_t now_ms)
+{
+	const char *outcome = !p ? "forgotten" :
+			      p->revoked ? "revoked" : "not-authorised";
+	struct sl_drv_input ready = { .type = SL_DRV_IN_LINE_READY };
+	char detail[128];
+	int ret;
+
+	refresh(L, line);		/* the byte counts up to now */
+	ret = L->kops->clear_keys ? L->kops->clear_keys(L->kctx, tty_of(line)) :
+	      -EOPNOTSUPP;
+	if (ret)
+		sl_log(LOG_ERR, "%s: clearing the keys of the session with %s failed: %s; the line keeps them until they expire or the peer rekeys (refused)",
+		       tty_of(line), line->rec.peer, sl_nl_strerror(ret));
+	else
+		sl_log(LOG_NOTICE, "%s: peer %s is %s: session ended, line keys cleared",
+		       tty_of(line), line->rec.peer, outcome);
+	snprintf(detail, sizeof(detail), "peer %s by the operator%s", outcome,
+		 ret ? "; clearing the keys failed" : ": keys cleared");
+	end_session(L, line, outcome, detail);
+	destroy_hs(L, line);
+	if (refresh(L, line) || create_hs(L, line))
+		return;
+	ready.info = line->info;
+	feed(L, line, &ready, now_ms);
+}
+
 void sl_lines_peers_changed(struct sl_lines *L, int64_t now_ms)
 {
-	for (unsigned int i = 0; i < L->n; ++i)
-		if (L->lines[i].hs)
-			feed_simple(L, &L->lines[i], SL_DRV_IN_PEERS_CHANGED,
-				    now_ms);
+	for (unsigned int i = 0; i < L->n; ++i) {
+		struct sl_line *line = &L->lines[i];
+
+		if (line->status == SL_LINE_REGISTERED && line->in_session &&
+		    line->rec.peer[0]) {
+			const struct sl_peer *p = sl_ks_find(L->ks,
+							     line->rec.peer);
+
+			if (!sl_ks_peer_allowed(p)) {
+				cut_session(L, line, p, now_ms);
+				continue;
+			}
+		}
+		if (line->hs)
+			feed_simple(L, line, SL_DRV_IN_PEERS_CHANGED, now_ms);
+	}
 }

@@ -51,6 +51,8 @@ struct sl_kernel_ops {
 	int (*set_key)(void *ctx, const char *tty, uint32_t epoch,
 		       uint8_t cipher, const uint8_t *tx, const uint8_t *rx);
 	int (*activate_key)(void *ctx, const char *tty, uint32_t epoch);
+	/* CLEAR_KEYS: the line is fail-closed again. */
+	int (*clear_keys)(void *ctx, const char *tty);
 };
 
 extern const struct sl_kernel_ops sl_kernel_netlink;
@@ -157,7 +159,14 @@ int sl_lines_operator_sas(struct sl_lines *L, struct sl_ipc_client *c,
 void sl_lines_operator_gone(struct sl_lines *L, struct sl_ipc_client *c,
 			    int64_t now_ms);
 
-/* The key store changed (authorise, revoke, forget, reload). */
+/*
+ * The key store changed (authorise, revoke, forget, reload). A session
+ * whose peer may no longer connect (revoked, no longer authorised,
+ * forgotten) ends at once: the line's keys are cleared (CLEAR_KEYS), its
+ * session-log record is closed with outcome "revoked" (or "forgotten",
+ * "not-authorised") and the line's handshake starts afresh, so that the
+ * peer's next session or rekey is refused.
+ */
 void sl_lines_peers_changed(struct sl_lines *L, int64_t now_ms);
 
 /* CLOCK_MONOTONIC in milliseconds. */

@@ -1154,7 +1154,7 @@ struct fake_line {
 struct fake_kernel {
 	uint32_t portid;
 	struct fake_line lines[3];
-	unsigned int sends, set_keys, activates, registers;
+	unsigned int sends, set_keys, activates, registers, clears;
 	uint8_t last_msg[64];
 	size_t last_len;
 	uint8_t last_tx[SEALINE_KEY_LEN], last_rx[SEALINE_KEY_LEN];
@@ -1268,6 +1268,19 @@ static int fk_activate(void *ctx, const char *tty, uint32_t epoch)
 	return 0;
 }
 
+static int fk_clear(void *ctx, const char *tty)
+{
+	struct fake_kernel *k = ctx;
+	struct fake_line *l = fk_find(k, tty);
+
+	if (!l)
+		return -ENODEV;
+	k->clears++;
+	l->have_key = l->have_staged = false;
+	l->state = SEALINE_STATE_NOKEY;
+	return 0;
+}
+
 static const struct sl_kernel_ops fake_ops = {
 	.portid = fk_portid,
 	.get_line = fk_get_line,
@@ -1275,6 +1288,7 @@ static const struct sl_kernel_ops fake_ops = {
 	.send_control = fk_send,
 	.set_key = fk_set_key,
 	.activate_key = fk_activate,
+	.clear_keys = fk_clear,
 };
 
 /* A scripted handshake core: records its inputs, answers per input. */
@@ -1294,7 +1308,7 @@ static unsigned int hs_created;
 static int script;
 
 enum { S_NONE, S_SESSION, S_PAIR_DONE, S_STAGE_TWICE, S_QUERY, S_TIMER,
-       S_PAIR_FAIL, S_ERROR };
+       S_PAIR_FAIL, S_REFUSAL, S_ERROR };
 
 static int fh_create(void **hs, const struct sl_drv_env *env)
 {
@@ -1410,6 +1424,15 @@ static int fh_input(void *hs, const struct sl_drv_input *in,
 			a->reason = SL_DRV_R_SAS_MISMATCH;
 			a->alert = true;
 			snprintf(a->text, sizeof(a->text), "typed code did not match");
+			break;
+		case S_REFUSAL:
+			a = sl_drv_push(out, SL_DRV_FAILED);
+			a->kind = SL_DRV_KIND_PAIRING;
+			a->role = SL_DRV_ROLE_RESPONDER;
+			a->how = SL_DRV_NAK_SENT;
+			a->reason = SL_DRV_R_BUSY;
+			a->refusal = true;
+			snprintf(a->text, sizeof(a->text), "refused the peer's PAIR_COMMIT");
 			break;
 		case S_ERROR:
 			return -EFAULT;
@@ -1842,6 +1865,98 @@ out:
 	CHECK(the_hs == NULL);
 }
 
+/*
+ * Revoking the peer of a running session ends it at once: CLEAR_KEYS, a
+ * record with outcome "revoked", a fresh handshake object (which forgets
+ * the key). Another peer's revocation leaves the session alone.
+ */
+TEST(lines_revoke_ends_session)
+{
+	struct lines_env e;
+	uint8_t pub[SL_X25519_KEY_LEN], *ltk = sl_secure_alloc(SL_X25519_KEY_LEN);
+	char err[256];
+	struct fake_hs *h;
+
+	if (!CHECK(ltk) || !CHECK(lines_setup(&e, "lines-revoke", &fake_driver))) {
+		sl_secure_free(ltk, SL_X25519_KEY_LEN);
+		return;
+	}
+	memset(pub, 0x44, sizeof(pub));
+	memset(ltk, 0x55, SL_X25519_KEY_LEN);
+	CHECK(!sl_ks_store_pair(&e.ks, "210987654321", pub, ltk, err, sizeof(err)));
+	memset(pub, 0x45, sizeof(pub));
+	CHECK(!sl_ks_store_pair(&e.ks, "333333333333", pub, ltk, err, sizeof(err)));
+	sl_secure_free(ltk, SL_X25519_KEY_LEN);
+	script = S_SESSION;
+	sl_lines_rescan(&e.L, 1000);
+	h = the_hs;
+	if (!CHECK(h && e.L.lines[0].in_session))
+		goto out;
+	CHECK(e.k.lines[0].have_key);
+
+	/* Another peer revoked: the session goes on. */
+	CHECK(!sl_ks_revoke(&e.ks, "333333333333", err, sizeof(err)));
+	sl_lines_peers_changed(&e.L, 2000);
+	CHECK(e.L.lines[0].in_session);
+	CHECK_EQ(e.k.clears, 0);
+	CHECK(the_hs == h);
+	CHECK_EQ(h->last.type, SL_DRV_IN_PEERS_CHANGED);
+
+	/* The session's peer revoked: keys cleared, record closed. */
+	e.k.lines[0].tx_bytes = 300;
+	CHECK(!sl_ks_revoke(&e.ks, "210987654321", err, sizeof(err)));
+	sl_lines_peers_changed(&e.L, 3000);
+	CHECK_EQ(e.k.clears, 1);
+	CHECK(!e.k.lines[0].have_key);
+	CHECK(!e.L.lines[0].in_session);
+	CHECK_EQ(count_lines(e.log_path, "\"outcome\": \"revoked\""), 1);
+	CHECK_EQ(count_lines(e.log_path, "\"bytes_tx\": 300"), 1);
+	/* A fresh object got LINE_READY on a keyless line. */
+	CHECK_EQ(hs_created, 2);
+	if (CHECK(the_hs && the_hs != h)) {
+		CHECK_EQ(the_hs->inputs[0], SL_DRV_IN_LINE_READY);
+		CHECK(!the_hs->last.info.have_key);
+	}
+	/* Nothing more to end the next time. */
+	sl_lines_peers_changed(&e.L, 4000);
+	CHECK_EQ(e.k.clears, 1);
+	CHECK_EQ(count_lines(e.log_path, "\"outcome\": \"revoked\""), 1);
+out:
+	lines_teardown(&e);
+}
+
+/*
+ * A refused first message (FAILED with refusal) is logged in the session
+ * log but does not end the operator's pairing in progress.
+ */
+TEST(lines_refusal_keeps_operator)
+{
+	struct lines_env e;
+	struct sl_ipc_client *c;
+	struct sl_attrs a;
+	uint8_t msg[2] = { 1, 0x10 };
+	char err[256];
+
+	if (!CHECK(lines_setup(&e, "lines-refusal", &fake_driver)))
+		return;
+	sl_lines_rescan(&e.L, 1000);
+	c = fake_client();
+	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, 1000, err, sizeof(err)));
+	CHECK(e.L.lines[0].op == c);
+	script = S_REFUSAL;
+	a = event(SEALINE_CMD_CONTROL_RECEIVED, "ttyS1", 0);
+	a.control = msg;
+	a.control_len = sizeof(msg);
+	sl_lines_event(&e.L, &a, 1500);
+	CHECK_EQ(count_lines(e.log_path, "\"reason\": \"busy\""), 1);
+	CHECK(e.L.lines[0].op == c && c->pairing != NULL);
+	CHECK(!client_said(c, "err "));
+	sl_lines_operator_gone(&e.L, c, 1600);
+	free(c->out);
+	free(c);
+	lines_teardown(&e);
+}
+
 TEST(lines_queue_bounded)
 {
 	struct lines_env e;
@@ -1907,6 +2022,8 @@ int main(int argc, char **argv)
 	RUN(lines_session_actions);
 	RUN(lines_failed_action);
 	RUN(lines_pairing_operator);
+	RUN(lines_revoke_ends_session);
+	RUN(lines_refusal_keeps_operator);
 	RUN(lines_queue_bounded);
 
 	rm_rf(tmpdir);

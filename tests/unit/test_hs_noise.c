@@ -437,6 +437,53 @@ TEST(driver_action_failed)
 	teardown();
 }
 
+/*
+ * A refused SESSION_INIT (revoked, then unknown peer) starts no
+ * handshake, yet the responder reports it as a FAILED of its own (so the
+ * daemon writes a session-log record on both sides), marked as a refusal
+ * so that an operator's pairing is not ended by it.
+ */
+TEST(driver_refusal_reported)
+{
+	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, true);
+	D[1].peers[0].revoked = true;
+	ready(1);
+	ready(0);
+	run(2000);
+	CHECK_EQ(D[1].n_done + D[0].n_done, 0);
+	CHECK_EQ(D[1].n_failed, 1);
+	CHECK(D[1].failed.refusal);
+	CHECK_EQ(D[1].failed.kind, SL_DRV_KIND_SESSION);
+	CHECK_EQ(D[1].failed.role, SL_DRV_ROLE_RESPONDER);
+	CHECK_EQ(D[1].failed.how, SL_DRV_NAK_SENT);
+	CHECK_EQ(D[1].failed.reason, SL_DRV_R_REVOKED);
+	CHECK(!strcmp(D[1].failed.peer, D[0].ks.id.account));
+	CHECK_EQ(D[0].n_failed, 1);
+	CHECK(!D[0].failed.refusal);
+	CHECK_EQ(D[0].failed.how, SL_DRV_NAK_RECEIVED);
+	CHECK_EQ(D[0].failed.reason, SL_DRV_R_REVOKED);
+	CHECK(!D[0].cur.used && !D[1].cur.used);
+	teardown();
+
+	/* B paired with someone else (another key, another LTK): A is
+	 * unknown to it. */
+	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, true);
+	check_fill_random(D[1].peers[0].pub, 32);
+	check_fill_random(D[1].peers[0].ltk, 32);
+	snprintf(D[1].peers[0].account, sizeof(D[1].peers[0].account),
+		 "999999999999");
+	ready(1);
+	ready(0);
+	run(2000);
+	CHECK_EQ(D[1].n_failed, 1);
+	CHECK(D[1].failed.refusal);
+	CHECK_EQ(D[1].failed.reason, SL_DRV_R_UNKNOWN_PEER);
+	CHECK(!D[1].failed.peer[0]);
+	CHECK_EQ(D[0].failed.reason, SL_DRV_R_UNKNOWN_PEER);
+	CHECK(!D[0].cur.used && !D[1].cur.used);
+	teardown();
+}
+
 static size_t secmem_baseline;
 
 TEST(secure_memory_not_leaked)
@@ -465,6 +512,7 @@ int main(int argc, char **argv)
 	RUN(driver_operator_gone);
 	RUN(driver_auto_roles);
 	RUN(driver_action_failed);
+	RUN(driver_refusal_reported);
 	RUN(secure_memory_not_leaked);
 	return check_summary();
 }
