@@ -131,3 +131,34 @@ pair_start() {
 		sl_wait_for "B asks for the code" 30 grep -q "Type the code" "$D/b.out" ||
 		return 1
 }
+
+# fresh_pair_conf: no identity, peer or epoch left by an earlier run; the
+# configurations of A (ttyS1, initiator, peer B) and B (ttyS2, responder,
+# peer A).
+fresh_pair_conf() {
+	rm -rf "$D" "$(state a)" "$(state b)" "$(dirname "$(sock a)")" "$(dirname "$(sock b)")"
+	mkdir -p "$D"
+	chmod 700 "$D"
+	write_conf a "$ACCT_A" ttyS1 "$ACCT_B" initiator
+	write_conf b "$ACCT_B" ttyS2 "$ACCT_A" responder
+}
+
+# pair_ab: both operators pair with the right code (B types what A shows,
+# A confirms), both sealctl pair exit 0, and the daemons key both lines
+# at one epoch.
+pair_ab() {
+	local code
+	pair_start || return 1
+	code=$(shown_code)
+	sl_log "code shown on A: $code"
+	say b "$code"
+	say a y
+	operator_done b || return 1
+	operator_done a || return 1
+	sl_wait_for "session keys" 30 both_keyed_same_epoch
+}
+
+# slog_has NAME REGEX: a record of NAME's `sealctl log --json` matches.
+slog_has() {
+	ctl "$1" log --json 2>/dev/null | grep -Eq "$2"
+}
