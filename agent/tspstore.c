@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The backend-independent half of the TSP's store (tspstore.h): every
+ * input is checked here, once, so a backend never sees a malformed
+ * account number or an unterminated string, and every backend gives the
+ * same messages for the same mistakes. Also the tracking id's wire form,
+ * UTC time parsing and formatting, and the CSV and JSON export.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "tspstore.h"
+
+static const char *const outcome_names[SL_TSP_OUTCOME_COUNT] = {
+	[SL_TSP_OUTCOME_OPEN] = "open",
+	[SL_TSP_OUTCOME_COMPLETED] = "completed",
+	[SL_TSP_OUTCOME_BUSY] = "busy",
+	[SL_TSP_OUTCOME_NO_ANSWER] = "no-answer",
+	[SL_TSP_OUTCOME_NAK] = "nak",
+	[SL_TSP_OUTCOME_ABANDONED] = "abandoned",
+	[SL_TSP_OUTCOME_FAILED] = "failed",
+	[SL_TSP_OUTCOME_INTERRUPTED] = "interrupted",
+};
+
+/* The backends, by the prefix of a location ("sqlite:PATH"). */
+static const struct sl_tsp_store_ops *const backends[] = {
+	&sl_tsp_sqlite_ops,
+};
+
+int sl_tsp_fail(struct sl_tsp_store *st, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+const char *sl_tsp_store_error(const struct sl_tsp_store *st)
+{
+	return st->err[0] ? st->err : "no error";
+}
+
+const char *sl_tsp_outcome_name(enum sl_tsp_outcome o)
+{
+	if ((unsigned int)o >= SL_TSP_OUTCOME_COUNT)
+		return "unknown";
+	return outcome_names[o];
+}
+
+int sl_tsp_outcome_parse(const char *name, enum sl_tsp_outcome *o)
+{
+	for (unsigned int i = 0; i < SL_TSP_OUTCOME_COUNT; ++i) {
+		if (!strcmp(name, outcome_names[i])) {
+			*o = (enum sl_tsp_outcome)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static bool all_in(const char *s, size_t max, bool (*ok)(unsigned char c))
+{
+	size_t n = 0;
+
+	for (; s[n]; ++n)
+		if (n >= max || !ok((unsigned char)s[n]))
+			return false;
+	return n > 0;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       is_digit(c) || c == '.' || c == '_' || c == '-';
+}
+
+static bool is_printable(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+/*
+ * A name may hold any UTF-8 text (company names are not ASCII) but no
+ * control character: it ends up in terminals, CSV files and logs. Bytes
+ * >= 0x80 are not validated as UTF-8 here; the JSON export escapes them.
+ */
+static bool is_name_text(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
+bool sl_tsp_name_valid(const char *s)
+{
+	return s && all_in(s, SL_TSP_NAME_MAX, is_name_text) &&
+	       s[0] != ' ' && s[strlen(s) - 1] != ' ';
+}
+
+bool sl_tsp_phone_valid(const char *s)
+{
+	return s && all_in(s, SL_TSP_PHONE_MAX, is_digit);
+}
+
+bool sl_tsp_line_valid(const char *s)
+{
+	return s && all_in(s, SL_TSP_LINE_MAX, is_name_char);
+}
+
+bool sl_tsp_instance_valid(const char *s)
+{
+	return s && all_in(s, SL_TSP_INSTANCE_MAX, is_name_char);
+}
+
+/* What a modem delivers after NMBR= is not always digits ("P" private,
+ * "O" out of area), so a CDR keeps any printable ASCII. */
+bool sl_tsp_caller_id_valid(const char *s)
+{
+	return s && all_in(s, SL_TSP_CALLER_ID_MAX, is_printable);
+}
+
+static int check_number(struct sl_tsp_store *st, const char *what,
+			const char *number)
+{
+	if (!number || !sl_account_valid(number))
+		return sl_tsp_fail(st, -EINVAL,
+				   "%s '%s' is not an account number (exactly %d digits)",
+				   what, number ? number : "", SL_ACCOUNT_LEN);
+	return 0;
+}
+
+static int check_binding(struct sl_tsp_store *st,
+			 enum sl_tsp_binding_kind kind, const char *value)
+{
+	if (kind == SL_TSP_BIND_CALLER_ID) {
+		if (!sl_tsp_phone_valid(value))
+			return sl_tsp_fail(st, -EINVAL,
+					   "caller ID '%s' is not 1 to %d digits",
+					   value ? value : "", SL_TSP_PHONE_MAX);
+		return 0;
+	}
+	if (kind == SL_TSP_BIND_LINE) {
+		if (!sl_tsp_line_valid(value))
+			return sl_tsp_fail(st, -EINVAL,
+					   "line name '%s' is not 1 to %d of A-Z a-z 0-9 . _ -",
+					   value ? value : "", SL_TSP_LINE_MAX);
+		return 0;
+	}
+	return sl_tsp_fail(st, -EINVAL, "unknown binding kind %d", (int)kind);
+}
+
+/* ------------------------------------------------------------ open */
+
+int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
+		      const char *instance, unsigned int flags, char *err,
+		      size_t err_len)
+{
+	const struct sl_tsp_store_ops *ops = backends[0];
+	const char *colon;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (!location || !*location) {
+		snprintf(err, err_len, "no store location given");
+		return -EINVAL;
+	}
+	/* "NAME:REST" names a backend unless it looks like a path. */
+	colon = strchr(location, ':');
+	if (colon && !memchr(location, '/', (size_t)(colon - location))) {
+		size_t n = (size_t)(colon - location);
+
+		ops = NULL;
+		for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); ++i) {
+			if (strlen(backends[i]->name) == n &&
+			    !strncmp(location, backends[i]->name, n))
+				ops = backends[i];
+		}
+		if (!ops) {
+			snprintf(err, err_len,
+				 "unknown store backend '%.*s' in '%s' (this build has: sqlite)",
+				 (int)n, location, location);
+			return -EPROTONOSUPPORT;
+		}
+		location = colon + 1;
+	}
+	if (instance && *instance) {
+		if (!sl_tsp_instance_valid(instance)) {
+			snprintf(err, err_len,
+				 "TSP instance id '%s' is not 1 to %d of A-Z a-z 0-9 . _ -",
+				 instance, SL_TSP_INSTANCE_MAX);
+			return -EINVAL;
+		}
+		snprintf(st->instance, sizeof(st->instance), "%s", instance);
+	} else if (flags & SL_TSP_OPEN_SERVER) {
+		snprintf(err, err_len, "a TSP server needs an instance id");
+		return -EINVAL;
+	}
+	st->ops = ops;
+	ret = ops->open(st, location, flags);
+	if (ret)
+		goto fail;
+	if (flags & SL_TSP_OPEN_SERVER) {
+		ret = ops->cdr_recover(st, &st->recovered);
+		if (ret) {
+			ops->close(st);
+			goto fail;
+		}
+	}
+	return 0;
+
+fail:
+	snprintf(err, err_len, "%s", sl_tsp_store_error(st));
+	memset(st, 0, sizeof(*st));
+	return ret;
+}
+
+void sl_tsp_store_close(struct sl_tsp_store *st)
+{
+	if (st->ops)
+		st->ops->close(st);
+	memset(st, 0, sizeof(*st));
+}
+
+int sl_tsp_store_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return st->ops->info(st, info);
+}
+
+/* ------------------------------------------------------------ accounts */
+
+int sl_tsp_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *a)
+{
+	int ret = check_number(st, "account", a->number);
+
+	if (ret)
+		return ret;
+	if (!sl_tsp_name_valid(a->name))
+		return sl_tsp_fail(st, -EINVAL,
+				   "name must be 1 to %d bytes, no control characters and no leading or trailing space",
+				   SL_TSP_NAME_MAX);
+	if (!sl_tsp_phone_valid(a->phone))
+		return sl_tsp_fail(st, -EINVAL,
+				   "phone number '%s' is not 1 to %d digits",
+				   a->phone, SL_TSP_PHONE_MAX);
+	return st->ops->account_add(st, a);
+}
+
+int sl_tsp_account_get(struct sl_tsp_store *st, const char *number,
+		       struct sl_tsp_account *a)
+{
+	int ret = check_number(st, "account", number);
+
+	memset(a, 0, sizeof(*a));
+	return ret ? ret : st->ops->account_get(st, number, a);
+}
+
+int sl_tsp_account_by_key(struct sl_tsp_store *st,
+			  const uint8_t pub[SL_TSP_KEY_LEN],
+			  struct sl_tsp_account *a)
+{
+	memset(a, 0, sizeof(*a));
+	return st->ops->account_by_key(st, pub, a);
+}
+
+int sl_tsp_account_list(struct sl_tsp_store *st, sl_tsp_account_fn fn,
+			void *arg)
+{
+	return st->ops->account_list(st, fn, arg);
+}
+
+int sl_tsp_account_set_enabled(struct sl_tsp_store *st, const char *number,
+			       bool enabled)
+{
+	int ret = check_number(st, "account", number);
+
+	return ret ? ret : st->ops->account_set_enabled(st, number, enabled);
+}
+
+int sl_tsp_account_set_key(struct sl_tsp_store *st, const char *number,
+			   const uint8_t pub[SL_TSP_KEY_LEN])
+{
+	int ret = check_number(st, "account", number);
+
+	return ret ? ret : st->ops->account_set_key(st, number, pub);
+}
+
+int sl_tsp_account_remove(struct sl_tsp_store *st, const char *number)
+{
+	int ret = check_number(st, "account", number);
+
+	return ret ? ret : st->ops->account_remove(st, number);
+}
+
+/* ------------------------------------------------------------ bindings */
+
+int sl_tsp_binding_add(struct sl_tsp_store *st, const char *number,
+		       enum sl_tsp_binding_kind kind, const char *value)
+{
+	int ret = check_number(st, "account", number);
+
+	if (!ret)
+		ret = check_binding(st, kind, value);
+	return ret ? ret : st->ops->binding_add(st, number, kind, value);
+}
+
+int sl_tsp_binding_remove(struct sl_tsp_store *st, const char *number,
+			  enum sl_tsp_binding_kind kind, const char *value)
+{
+	int ret = check_number(st, "account", number);
+
+	if (!ret)
+		ret = check_binding(st, kind, value);
+	return ret ? ret : st->ops->binding_remove(st, number, kind, value);
+}
+
+int sl_tsp_binding_list(struct sl_tsp_store *st, const char *number,
+			sl_tsp_binding_fn fn, void *arg)
+{
+	int ret = check_number(st, "account", number);
+
+	return ret ? ret : st->ops->binding_list(st, number, fn, arg);
+}
+
+int sl_tsp_caller_bound(struct sl_tsp_store *st, const char *number,
+			const char *caller_id, const char *line, bool *allowed)
+{
+	bool bound = false, any = false;
+	int ret;
+
+	*allowed = false;
+	ret = check_number(st, "account", number);
+	if (ret)
+		return ret;
+	/* A caller ID that is not digits (none, "P", "O") binds nothing. */
+	if (caller_id && sl_tsp_phone_valid(caller_id)) {
+		ret = st->ops->binding_check(st, number, SL_TSP_BIND_CALLER_ID,
+					     caller_id, &bound, &any);
+		if (ret)
+			return ret;
+	}
+	if (!bound && line && *line) {
+		if (!sl_tsp_line_valid(line))
+			return check_binding(st, SL_TSP_BIND_LINE, line);
+		ret = st->ops->binding_check(st, number, SL_TSP_BIND_LINE, line,
+					     &bound, &any);
+		if (ret)
+			return ret;
+	}
+	*allowed = bound;
+	return 0;
+}
+
+/* ------------------------------------------------------------ authorisations */
+
+int sl_tsp_auth_add(struct sl_tsp_store *st, const char *recipient,
+		    const char *caller)
+{
+	int ret = check_number(st, "recipient", recipient);
+
+	if (!ret)
+		ret = check_number(st, "caller", caller);
+	if (!ret && !strcmp(recipient, caller))
+		ret = sl_tsp_fail(st, -EINVAL,
+				  "an account cannot be its own authorised caller");
+	return ret ? ret : st->ops->auth_add(st, recipient, caller);
+}
+
+int sl_tsp_auth_remove(struct sl_tsp_store *st, const char *recipient,
+		       const char *caller)
+{
+	int ret = check_number(st, "recipient", recipient);
+
+	if (!ret)
+		ret = check_number(st, "caller", caller);
+	return ret ? ret : st->ops->auth_remove(st, recipient, caller);
+}
+
+int sl_tsp_auth_list(struct sl_tsp_store *st, const char *recipient,
+		     sl_tsp_number_fn fn, void *arg)
+{
+	int ret = check_number(st, "recipient", recipient);
+
+	return ret ? ret : st->ops->auth_list(st, recipient, fn, arg);
+}
+
+int sl_tsp_caller_authorised(struct sl_tsp_store *st, const char *recipient,
+			     const char *caller, bool *allowed)
+{
+	int ret = check_number(st, "recipient", recipient);
+
+	*allowed = false;
+	if (!ret)
+		ret = check_number(st, "caller", caller);
+	return ret ? ret : st->ops->auth_check(st, recipient, caller, allowed);
+}
+
+/* ------------------------------------------------------------ CDRs */
+
+int sl_tsp_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
+		    uint64_t *id)
+{
+	*id = 0;
+	if (!st->instance[0])
+		return sl_tsp_fail(st, -EINVAL,
+				   "call records need a store opened with a TSP instance id");
+	if (!sl_tsp_line_valid(s->line))
+		return check_binding(st, SL_TSP_BIND_LINE, s->line);
+	if (s->caller_id && *s->caller_id && !sl_tsp_caller_id_valid(s->caller_id))
+		return sl_tsp_fail(st, -EINVAL,
+				   "caller ID is not 1 to %d printable ASCII characters",
+				   SL_TSP_CALLER_ID_MAX);
+	if (s->ring_ms < 0)
+		return sl_tsp_fail(st, -EINVAL, "ring time before 1970");
+	return st->ops->cdr_open(st, s, id);
+}
+
+int sl_tsp_cdr_update(struct sl_tsp_store *st, uint64_t id,
+		      const struct sl_tsp_cdr_update *u)
+{
+	int ret = 0;
+
+	if (u->set & ~(SL_TSP_CDR_SET_CALLER | SL_TSP_CDR_SET_RECIPIENT |
+		       SL_TSP_CDR_SET_ANSWER | SL_TSP_CDR_SET_BYTES))
+		return sl_tsp_fail(st, -EINVAL, "unknown CDR fields 0x%x", u->set);
+	if (u->set & SL_TSP_CDR_SET_CALLER)
+		ret = check_number(st, "caller", u->caller_account);
+	if (!ret && (u->set & SL_TSP_CDR_SET_RECIPIENT))
+		ret = check_number(st, "recipient", u->recipient_account);
+	if (ret)
+		return ret;
+	if ((u->set & SL_TSP_CDR_SET_BYTES) &&
+	    (u->bytes_up > INT64_MAX || u->bytes_down > INT64_MAX))
+		return sl_tsp_fail(st, -EINVAL, "byte count out of range");
+	if (u->now_ms < 0 ||
+	    ((u->set & SL_TSP_CDR_SET_ANSWER) && u->answer_ms <= 0))
+		return sl_tsp_fail(st, -EINVAL, "time before 1970");
+	return st->ops->cdr_update(st, id, u);
+}
+
+int sl_tsp_cdr_close(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
+		     enum sl_tsp_outcome outcome, const char *nak_reason)
+{
+	bool has_reason = nak_reason && *nak_reason;
+
+	if (outcome <= SL_TSP_OUTCOME_OPEN || outcome >= SL_TSP_OUTCOME_COUNT)
+		return sl_tsp_fail(st, -EINVAL,
+				   "a record closes with an outcome (completed, busy, ...), not '%s'",
+				   sl_tsp_outcome_name(outcome));
+	if (outcome == SL_TSP_OUTCOME_NAK && !has_reason)
+		return sl_tsp_fail(st, -EINVAL, "a NAK outcome needs its reason code");
+	if (outcome != SL_TSP_OUTCOME_NAK && has_reason)
+		return sl_tsp_fail(st, -EINVAL, "only a NAK outcome has a reason code");
+	if (has_reason && !all_in(nak_reason, SL_TSP_REASON_MAX, is_name_char))
+		return sl_tsp_fail(st, -EINVAL,
+				   "reason code '%s' is not 1 to %d of A-Z a-z 0-9 . _ -",
+				   nak_reason, SL_TSP_REASON_MAX);
+	if (end_ms < 0)
+		return sl_tsp_fail(st, -EINVAL, "end time before 1970");
+	return st->ops->cdr_close(st, id, end_ms, outcome,
+				  has_reason ? nak_reason : NULL);
+}
+
+int sl_tsp_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c)
+{
+	memset(c, 0, sizeof(*c));
+	return st->ops->cdr_get(st, id, c);
+}
+
+int sl_tsp_cdr_list(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
+		    sl_tsp_cdr_fn fn, void *arg)
+{
+	return st->ops->cdr_list(st, from_ms, to_ms, fn, arg);
+}
+
+int64_t sl_tsp_cdr_duration_ms(const struct sl_tsp_cdr *c)
+{
+	if (!c->answer_ms || !c->end_ms || c->end_ms < c->answer_ms)
+		return 0;
+	return c->end_ms - c->answer_ms;
+}
+
+void sl_tsp_tracking_to_bytes(uint64_t id, uint8_t out[SL_TSP_TRACKING_LEN])
+{
+	for (int i = SL_TSP_TRACKING_LEN - 1; i >= 0; --i, id >>= 8)
+		out[i] = (uint8_t)id;
+}
+
+uint64_t sl_tsp_tracking_from_bytes(const uint8_t in[SL_TSP_TRACKING_LEN])
+{
+	uint64_t id = 0;
+
+	for (int i = 0; i < SL_TSP_TRACKING_LEN; ++i)
+		id = id << 8 | in[i];
+	return id;
+}
+
+/* ------------------------------------------------------------ time */
+
+/* n digits at s into *v; false unless all n are digits. */
+static bool digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; ++i) {
+		if (!is_digit((unsigned char)s[i]))
+			return false;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
+int sl_tsp_time_parse(const char *s, int64_t *first, int64_t *last)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	int64_t span = 86400;
+	struct tm tm = { 0 };
+	size_t len = strlen(s);
+	time_t t;
+
+	if (len && s[len - 1] == 'Z')
+		--len;
+	if (len < 10 || !digits(s, 4, &y) || s[4] != '-' ||
+	    !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
+		return -EINVAL;
+	if (len > 10) {
+		if ((s[10] != 'T' && s[10] != ' ') || len < 16 ||
+		    !digits(s + 11, 2, &h) || s[13] != ':' ||
+		    !digits(s + 14, 2, &mi))
+			return -EINVAL;
+		span = 60;
+		if (len > 16) {
+			if (len != 19 || s[16] != ':' || !digits(s + 17, 2, &sec))
+				return -EINVAL;
+			span = 1;
+		}
+	}
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 59)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm() normalises 2026-02-30 to March 2nd: refuse it instead. */
+	if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -EINVAL;
+	*first = (int64_t)t * 1000;
+	*last = *first + span * 1000 - 1;
+	return 0;
+}
+
+void sl_tsp_time_format(char out[SL_TSP_TIME_STR_LEN + 1], int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	char buf[96];
+	struct tm tm;
+
+	if (ms < 0 || !gmtime_r(&t, &tm)) {
+		snprintf(out, SL_TSP_TIME_STR_LEN + 1, "invalid");
+		return;
+	}
+	/* gmtime_r() keeps every field in range, so this is always 24
+	 * characters; the compiler cannot know, hence the larger buffer. */
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	memcpy(out, buf, SL_TSP_TIME_STR_LEN);
+	out[SL_TSP_TIME_STR_LEN] = '\0';
+}
+
+/* ------------------------------------------------------------ export */
+
+static const char *const csv_columns[] = {
+	"tracking_id", "tsp_instance", "line", "caller_id", "ring_time",
+	"answer_time", "end_time", "duration_s", "caller_account",
+	"recipient_account", "bytes_caller_to_recipient",
+	"bytes_recipient_to_caller", "outcome", "nak_reason",
+};
+
+void sl_tsp_csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; ++s) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void sl_tsp_cdr_csv_header(FILE *f)
+{
+	for (size_t i = 0; i < sizeof(csv_columns) / sizeof(csv_columns[0]); ++i)
+		fprintf(f, "%s%s", i ? "," : "", csv_columns[i]);
+	fputs("\r\n", f);
+}
+
+static void opt_time(char out[SL_TSP_TIME_STR_LEN + 1], int64_t ms)
+{
+	if (ms)
+		sl_tsp_time_format(out, ms);
+	else
+		out[0] = '\0';
+}
+
+/* Duration in seconds with millisecond precision, "12.345". */
+static void duration_str(char *out, size_t len, const struct sl_tsp_cdr *c)
+{
+	int64_t d = sl_tsp_cdr_duration_ms(c);
+
+	snprintf(out, len, "%" PRId64 ".%03d", d / 1000, (int)(d % 1000));
+}
+
+void sl_tsp_cdr_csv_row(FILE *f, const struct sl_tsp_cdr *c)
+{
+	char ring[SL_TSP_TIME_STR_LEN + 1], answer[SL_TSP_TIME_STR_LEN + 1];
+	char end[SL_TSP_TIME_STR_LEN + 1], dur[32];
+
+	sl_tsp_time_format(ring, c->ring_ms);
+	opt_time(answer, c->answer_ms);
+	opt_time(end, c->end_ms);
+	duration_str(dur, sizeof(dur), c);
+	fprintf(f, "%016" PRIx64 ",", c->tracking_id);
+	sl_tsp_csv_field(f, c->instance);
+	fputc(',', f);
+	sl_tsp_csv_field(f, c->line);
+	fputc(',', f);
+	sl_tsp_csv_field(f, c->caller_id);
+	fprintf(f, ",%s,%s,%s,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%s,%s\r\n",
+		ring, answer, end, dur, c->caller_account,
+		c->recipient_account, c->bytes_up, c->bytes_down,
+		sl_tsp_outcome_name(c->outcome), c->nak_reason);
+}
+
+static void json_opt_string(FILE *f, const char *key, const char *v)
+{
+	fprintf(f, ", \"%s\": ", key);
+	if (*v)
+		sl_json_string(f, v);
+	else
+		fputs("null", f);
+}
+
+void sl_tsp_cdr_json(FILE *f, const struct sl_tsp_cdr *c)
+{
+	char ring[SL_TSP_TIME_STR_LEN + 1], answer[SL_TSP_TIME_STR_LEN + 1];
+	char end[SL_TSP_TIME_STR_LEN + 1], dur[32];
+
+	sl_tsp_time_format(ring, c->ring_ms);
+	opt_time(answer, c->answer_ms);
+	opt_time(end, c->end_ms);
+	duration_str(dur, sizeof(dur), c);
+	fprintf(f, "{\"tracking_id\": \"%016" PRIx64 "\"", c->tracking_id);
+	fputs(", \"tsp_instance\": ", f);
+	sl_json_string(f, c->instance);
+	fputs(", \"line\": ", f);
+	sl_json_string(f, c->line);
+	json_opt_string(f, "caller_id", c->caller_id);
+	fprintf(f, ", \"ring_time\": \"%s\"", ring);
+	json_opt_string(f, "answer_time", answer);
+	json_opt_string(f, "end_time", end);
+	fprintf(f, ", \"duration_s\": %s", dur);
+	json_opt_string(f, "caller_account", c->caller_account);
+	json_opt_string(f, "recipient_account", c->recipient_account);
+	fprintf(f, ", \"bytes_caller_to_recipient\": %" PRIu64
+		", \"bytes_recipient_to_caller\": %" PRIu64
+		", \"outcome\": \"%s\"",
+		c->bytes_up, c->bytes_down, sl_tsp_outcome_name(c->outcome));
+	json_opt_string(f, "nak_reason", c->nak_reason);
+	fputc('}', f);
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The TSP's account store and call detail records (CDRs).
+ *
+ * Callers see accounts, bindings, authorisations and call records, never
+ * SQL: every operation goes through struct sl_tsp_store_ops, so another
+ * backend (PostgreSQL, for several TSP servers sharing one store) plugs in
+ * beside the SQLite one (tspstore_sqlite.c) without touching the TSP or
+ * sealctl. tspstore.c holds what does not depend on the backend: the
+ * checks of every input, the tracking id's wire form, time parsing and the
+ * CSV/JSON export.
+ *
+ * Accounts: a 12-digit number, a name (person or company), the static
+ * X25519 public key the account authenticates with (unique), a phone
+ * number (digits; the TSP dials it to reach the account), bindings (the
+ * caller IDs and TSP line names the account may call from: the original
+ * system's ANI check), the list of accounts authorised to call it, an
+ * enabled flag and the creation time.
+ *
+ * Two refusal rules the TSP relies on, both "deny unless listed":
+ *  - an account with no binding at all may not call: the ANI check needs
+ *    a binding to pass, exactly as in the original system;
+ *  - an account with an empty authorised-callers list receives no calls.
+ *
+ * CDRs: one per call, opened when the call rings and identified by a
+ * random non-zero 64-bit tracking id (the 8 bytes of CALL_STATUS and
+ * CALL_OFFER, big-endian: sl_tsp_tracking_to_bytes), updated as the call
+ * progresses and closed with an outcome. Each of the three is its own
+ * committed (fsync()ed) transaction, so a TSP killed at any moment loses
+ * no closed record. A store opened with SL_TSP_OPEN_SERVER closes every
+ * record its instance (tsp instance id) left open as "interrupted", with
+ * the end time of its last update; records of other instances sharing the
+ * store are left alone. sealctl opens without that flag: it must never
+ * close the calls of a running TSP.
+ *
+ * Times are milliseconds since the Unix epoch, UTC, given by the caller
+ * (the store never reads the clock for a record, so tests are exact).
+ *
+ * Every function returns 0 or a negative errno; sl_tsp_store_error() says
+ * why in words. -ENOENT: no such account or record; -EEXIST: a duplicate
+ * (number, key, binding or authorisation); -EINVAL: a malformed input;
+ * -EALREADY: the record is already closed; -EBUSY: the store stayed locked
+ * past the busy timeout; -EPROTO: the store's schema is newer than this
+ * code; -EIO: anything else the backend reports.
+ */
+#ifndef SEALINE_AGENT_TSPSTORE_H
+#define SEALINE_AGENT_TSPSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+#define SL_TSP_DEFAULT_DB	"/var/lib/sealine/tsp/accounts.db"
+
+/* Limits of what an account and a record hold (bytes, without the NUL). */
+#define SL_TSP_KEY_LEN		32	/* X25519 public key */
+#define SL_TSP_NAME_MAX		128	/* account name / company */
+#define SL_TSP_PHONE_MAX	32	/* phone number and caller ID: digits */
+#define SL_TSP_LINE_MAX		63	/* TSP line name */
+#define SL_TSP_INSTANCE_MAX	63	/* TSP instance (server) id */
+#define SL_TSP_REASON_MAX	31	/* NAK reason code name */
+/* A caller ID as the modem delivered it, printable ASCII. */
+#define SL_TSP_CALLER_ID_MAX	SL_TSP_PHONE_MAX
+/* Bindings per account and authorised callers per recipient. */
+#define SL_TSP_MAX_BINDINGS	256
+#define SL_TSP_MAX_AUTHORISED	4096
+/* How long an operation waits for another process's lock. */
+#define SL_TSP_BUSY_TIMEOUT_MS	5000
+#define SL_TSP_ERR_MAX		256
+/* The tracking id on the wire (handshake.rst: CALL_STATUS, CALL_OFFER). */
+#define SL_TSP_TRACKING_LEN	8
+/* "2026-01-02T03:04:05.678Z" */
+#define SL_TSP_TIME_STR_LEN	24
+
+struct sl_tsp_account {
+	char number[SL_ACCOUNT_LEN + 1];
+	char name[SL_TSP_NAME_MAX + 1];
+	uint8_t pub[SL_TSP_KEY_LEN];
+	char phone[SL_TSP_PHONE_MAX + 1];
+	bool enabled;
+	int64_t created_ms;
+};
+
+enum sl_tsp_binding_kind {
+	SL_TSP_BIND_CALLER_ID,	/* a caller ID, digits */
+	SL_TSP_BIND_LINE,	/* a TSP line name */
+};
+
+enum sl_tsp_outcome {
+	SL_TSP_OUTCOME_OPEN,		/* not closed yet */
+	SL_TSP_OUTCOME_COMPLETED,	/* answered, bridged, hung up */
+	SL_TSP_OUTCOME_BUSY,		/* the recipient's line was busy */
+	SL_TSP_OUTCOME_NO_ANSWER,	/* the recipient did not answer */
+	SL_TSP_OUTCOME_NAK,		/* refused; nak_reason says why */
+	SL_TSP_OUTCOME_ABANDONED,	/* the caller hung up before the bridge */
+	SL_TSP_OUTCOME_FAILED,		/* line or modem error */
+	SL_TSP_OUTCOME_INTERRUPTED,	/* the TSP stopped during the call */
+	SL_TSP_OUTCOME_COUNT
+};
+
+struct sl_tsp_cdr {
+	uint64_t tracking_id;
+	char instance[SL_TSP_INSTANCE_MAX + 1];
+	char line[SL_TSP_LINE_MAX + 1];
+	char caller_id[SL_TSP_CALLER_ID_MAX + 1];	/* "" if none */
+	int64_t ring_ms;
+	int64_t answer_ms;	/* 0: never answered */
+	int64_t end_ms;		/* 0: still open */
+	int64_t updated_ms;	/* last change */
+	char caller_account[SL_ACCOUNT_LEN + 1];	/* "" until known */
+	char recipient_account[SL_ACCOUNT_LEN + 1];
+	uint64_t bytes_up;	/* caller to recipient */
+	uint64_t bytes_down;	/* recipient to caller */
+	enum sl_tsp_outcome outcome;
+	char nak_reason[SL_TSP_REASON_MAX + 1];	/* "" unless outcome NAK */
+};
+
+/* What a call knows when it rings. */
+struct sl_tsp_cdr_start {
+	const char *line;	/* the TSP line it rang on */
+	const char *caller_id;	/* NULL or "" if the exchange sent none */
+	int64_t ring_ms;
+};
+
+/* sl_tsp_cdr_update(): the fields set in .set change, others stay. */
+#define SL_TSP_CDR_SET_CALLER		(1u << 0)
+#define SL_TSP_CDR_SET_RECIPIENT	(1u << 1)
+#define SL_TSP_CDR_SET_ANSWER		(1u << 2)
+#define SL_TSP_CDR_SET_BYTES		(1u << 3)
+
+struct sl_tsp_cdr_update {
+	unsigned int set;
+	const char *caller_account;
+	const char *recipient_account;
+	int64_t answer_ms;
+	uint64_t bytes_up, bytes_down;	/* totals so far, not increments */
+	int64_t now_ms;			/* becomes updated_ms */
+};
+
+/* What the backend reports about itself (for tests and diagnostics). */
+struct sl_tsp_store_info {
+	char backend[16];
+	int schema_version;
+	int schema_latest;
+	char journal_mode[16];	/* "wal" */
+	int synchronous;	/* 2: FULL */
+	bool foreign_keys;
+	int busy_timeout_ms;
+};
+
+struct sl_tsp_store;
+
+typedef int (*sl_tsp_account_fn)(const struct sl_tsp_account *a, void *arg);
+typedef int (*sl_tsp_binding_fn)(enum sl_tsp_binding_kind kind,
+				 const char *value, void *arg);
+typedef int (*sl_tsp_number_fn)(const char *number, void *arg);
+typedef int (*sl_tsp_cdr_fn)(const struct sl_tsp_cdr *c, void *arg);
+
+/*
+ * A backend. Inputs are checked by tspstore.c before they get here; a
+ * backend only stores and finds. The list operations call fn for each
+ * item in order (accounts by number, CDRs by ring time then tracking id)
+ * and stop with fn's value when it is non-zero.
+ */
+struct sl_tsp_store_ops {
+	const char *name;
+	int (*open)(struct sl_tsp_store *st, const char *location,
+		    unsigned int flags);
+	void (*close)(struct sl_tsp_store *st);
+	int (*info)(struct sl_tsp_store *st, struct sl_tsp_store_info *info);
+
+	int (*account_add)(struct sl_tsp_store *st,
+			   const struct sl_tsp_account *a);
+	int (*account_get)(struct sl_tsp_store *st, const char *number,
+			   struct sl_tsp_account *a);
+	int (*account_by_key)(struct sl_tsp_store *st,
+			      const uint8_t pub[SL_TSP_KEY_LEN],
+			      struct sl_tsp_account *a);
+	int (*account_list)(struct sl_tsp_store *st, sl_tsp_account_fn fn,
+			    void *arg);
+	int (*account_set_enabled)(struct sl_tsp_store *st, const char *number,
+				   bool enabled);
+	int (*account_set_key)(struct sl_tsp_store *st, const char *number,
+			       const uint8_t pub[SL_TSP_KEY_LEN]);
+	int (*account_remove)(struct sl_tsp_store *st, const char *number);
+
+	int (*binding_add)(struct sl_tsp_store *st, const char *number,
+			   enum sl_tsp_binding_kind kind, const char *value);
+	int (*binding_remove)(struct sl_tsp_store *st, const char *number,
+			      enum sl_tsp_binding_kind kind, const char *value);
+	int (*binding_list)(struct sl_tsp_store *st, const char *number,
+			    sl_tsp_binding_fn fn, void *arg);
+	/* *bound: value of kind bound to number; *any: number has a binding. */
+	int (*binding_check)(struct sl_tsp_store *st, const char *number,
+			     enum sl_tsp_binding_kind kind, const char *value,
+			     bool *bound, bool *any);
+
+	int (*auth_add)(struct sl_tsp_store *st, const char *recipient,
+			const char *caller);
+	int (*auth_remove)(struct sl_tsp_store *st, const char *recipient,
+			   const char *caller);
+	int (*auth_list)(struct sl_tsp_store *st, const char *recipient,
+			 sl_tsp_number_fn fn, void *arg);
+	int (*auth_check)(struct sl_tsp_store *st, const char *recipient,
+			  const char *caller, bool *allowed);
+
+	int (*cdr_open)(struct sl_tsp_store *st,
+			const struct sl_tsp_cdr_start *s, uint64_t *id);
+	int (*cdr_update)(struct sl_tsp_store *st, uint64_t id,
+			  const struct sl_tsp_cdr_update *u);
+	int (*cdr_close)(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
+			 enum sl_tsp_outcome outcome, const char *nak_reason);
+	int (*cdr_get)(struct sl_tsp_store *st, uint64_t id,
+		       struct sl_tsp_cdr *c);
+	int (*cdr_list)(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
+			sl_tsp_cdr_fn fn, void *arg);
+	/* Close this instance's open records as interrupted; *n: how many. */
+	int (*cdr_recover)(struct sl_tsp_store *st, unsigned int *n);
+};
+
+struct sl_tsp_store {
+	const struct sl_tsp_store_ops *ops;
+	void *backend;			/* the backend's own state */
+	char instance[SL_TSP_INSTANCE_MAX + 1];
+	unsigned int recovered;		/* records closed as interrupted */
+	char err[SL_TSP_ERR_MAX];
+};
+
+/* sl_tsp_store_open() flags. */
+#define SL_TSP_OPEN_CREATE	(1u << 0)	/* create the store if missing */
+#define SL_TSP_OPEN_SERVER	(1u << 1)	/* the TSP itself: recover */
+
+extern const struct sl_tsp_store_ops sl_tsp_sqlite_ops;
+/* Test hook: the SQLite backend migrates no further than this schema
+ * version (0: to the latest). */
+extern int sl_tsp_sqlite_schema_limit;
+
+/* For backends: set st->err from fmt and return ret. */
+int sl_tsp_fail(struct sl_tsp_store *st, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Open the store at location: a file path, or "sqlite:PATH" (the only
+ * backend today). instance: this TSP's id in shared stores (1 to
+ * SL_TSP_INSTANCE_MAX of [A-Za-z0-9._-]); required with
+ * SL_TSP_OPEN_SERVER, may be NULL otherwise. SL_TSP_OPEN_CREATE makes a
+ * missing store (missing directories 0700, the file 0600); without it a
+ * missing store is -ENOENT. Every open brings an older schema up to date
+ * and narrows the file's mode to 0600. On failure err says why and the
+ * store is closed.
+ */
+int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
+		      const char *instance, unsigned int flags, char *err,
+		      size_t err_len);
+void sl_tsp_store_close(struct sl_tsp_store *st);
+const char *sl_tsp_store_error(const struct sl_tsp_store *st);
+int sl_tsp_store_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info);
+
+int sl_tsp_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *a);
+int sl_tsp_account_get(struct sl_tsp_store *st, const char *number,
+		       struct sl_tsp_account *a);
+int sl_tsp_account_by_key(struct sl_tsp_store *st,
+			  const uint8_t pub[SL_TSP_KEY_LEN],
+			  struct sl_tsp_account *a);
+int sl_tsp_account_list(struct sl_tsp_store *st, sl_tsp_account_fn fn,
+			void *arg);
+int sl_tsp_account_set_enabled(struct sl_tsp_store *st, const char *number,
+			       bool enabled);
+int sl_tsp_account_set_key(struct sl_tsp_store *st, const char *number,
+			   const uint8_t pub[SL_TSP_KEY_LEN]);
+/* Also removes its bindings and every authorisation naming it; its CDRs
+ * stay (billing outlives the account). */
+int sl_tsp_account_remove(struct sl_tsp_store *st, const char *number);
+
+int sl_tsp_binding_add(struct sl_tsp_store *st, const char *number,
+		       enum sl_tsp_binding_kind kind, const char *value);
+int sl_tsp_binding_remove(struct sl_tsp_store *st, const char *number,
+			  enum sl_tsp_binding_kind kind, const char *value);
+int sl_tsp_binding_list(struct sl_tsp_store *st, const char *number,
+			sl_tsp_binding_fn fn, void *arg);
+
+/*
+ * The ANI check: may account number call from this caller ID on this TSP
+ * line? True when caller_id (may be NULL or "") is one of its caller-ID
+ * bindings or line is one of its line bindings. An account with no
+ * binding is refused. *allowed is false on any error.
+ */
+int sl_tsp_caller_bound(struct sl_tsp_store *st, const char *number,
+			const char *caller_id, const char *line, bool *allowed);
+
+int sl_tsp_auth_add(struct sl_tsp_store *st, const char *recipient,
+		    const char *caller);
+int sl_tsp_auth_remove(struct sl_tsp_store *st, const char *recipient,
+		       const char *caller);
+int sl_tsp_auth_list(struct sl_tsp_store *st, const char *recipient,
+		     sl_tsp_number_fn fn, void *arg);
+/* Is caller on recipient's authorised list? (Enabled flags are the TSP's
+ * separate check.) *allowed is false on any error. */
+int sl_tsp_caller_authorised(struct sl_tsp_store *st, const char *recipient,
+			     const char *caller, bool *allowed);
+
+int sl_tsp_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
+		    uint64_t *id);
+int sl_tsp_cdr_update(struct sl_tsp_store *st, uint64_t id,
+		      const struct sl_tsp_cdr_update *u);
+/* nak_reason: a reason code name, required with SL_TSP_OUTCOME_NAK and
+ * refused otherwise. end_ms must not be before the ring time. */
+int sl_tsp_cdr_close(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
+		     enum sl_tsp_outcome outcome, const char *nak_reason);
+int sl_tsp_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c);
+/* Records that rang in [from_ms, to_ms], both inclusive. */
+int sl_tsp_cdr_list(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
+		    sl_tsp_cdr_fn fn, void *arg);
+
+/* The call's billable duration in ms: end - answer, 0 if never answered
+ * or still open. */
+int64_t sl_tsp_cdr_duration_ms(const struct sl_tsp_cdr *c);
+
+void sl_tsp_tracking_to_bytes(uint64_t id, uint8_t out[SL_TSP_TRACKING_LEN]);
+uint64_t sl_tsp_tracking_from_bytes(const uint8_t in[SL_TSP_TRACKING_LEN]);
+
+const char *sl_tsp_outcome_name(enum sl_tsp_outcome o);
+/* -EINVAL for an unknown name. */
+int sl_tsp_outcome_parse(const char *name, enum sl_tsp_outcome *o);
+
+/* Input checks, shared with sealctl for its messages; each returns true
+ * for a valid value. */
+bool sl_tsp_name_valid(const char *s);
+bool sl_tsp_phone_valid(const char *s);
+bool sl_tsp_line_valid(const char *s);
+bool sl_tsp_instance_valid(const char *s);
+bool sl_tsp_caller_id_valid(const char *s);
+
+/*
+ * ISO 8601 in UTC: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or
+ * "YYYY-MM-DDTHH:MM:SS", with an optional trailing "Z" (a space may
+ * replace the T). *first: the first ms the text names, *last: its last
+ * (a date covers its whole day, a minute its 60 s, a second its 1000 ms).
+ * -EINVAL for anything else, including an offset other than Z.
+ */
+int sl_tsp_time_parse(const char *s, int64_t *first, int64_t *last);
+/* "2026-01-02T03:04:05.678Z" */
+void sl_tsp_time_format(char out[SL_TSP_TIME_STR_LEN + 1], int64_t ms);
+
+/* Export: RFC 4180 CSV (CRLF line ends, quoted where needed) with a
+ * header line, or JSON (one object per record). */
+void sl_tsp_cdr_csv_header(FILE *f);
+void sl_tsp_cdr_csv_row(FILE *f, const struct sl_tsp_cdr *c);
+void sl_tsp_cdr_json(FILE *f, const struct sl_tsp_cdr *c);
+/* One CSV field, quoted when it holds a comma, quote, CR or LF. */
+void sl_tsp_csv_field(FILE *f, const char *s);
+
+#endif
