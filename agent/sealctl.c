@@ -27,6 +27,10 @@
 
 const char *sl_prog = "sealctl";
 
+/* tspctl.c */
+int sl_cmd_tsp(int argc, char *argv[]);
+void sl_help_tsp(FILE *f);
+
 static const struct sl_command commands[] = {
 	{ "show", sl_cmd_show, sl_help_show,
 	  "show [LINE [FIELD]] [--json]",
@@ -58,6 +62,9 @@ static const struct sl_command commands[] = {
 	{ "pair", sl_cmd_pair, sl_help_pair,
 	  "pair LINE [--socket PATH]",
 	  "pair with the other end of a line, comparing a spoken code" },
+	{ "tsp", sl_cmd_tsp, sl_help_tsp,
+	  "tsp [--db PATH] accounts|cdr ...",
+	  "the TSP's account store and call records (billing export)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -260,7 +267,7 @@ int main(int argc, char *argv[])
 	if (argc < 2) {
 		fprintf(stderr, "Usage: %s COMMAND [ARGUMENTS...]\n"
 			"Commands: show, genkey, set-key, activate, clear-keys, monitor, status,\n"
-			"          peers, log, pair, help.\n"
+			"          peers, log, pair, tsp, help.\n"
 			"Try '%s --help'.\n", sl_prog, sl_prog);
 		return SL_EXIT_USAGE;
 	}
