@@ -17,6 +17,8 @@ $(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev)
 endif
 
 AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise
+# Call setup through a TSP (agent/call.c).
+AGENT_TESTS += test_call
 AGENT_CRYPTO_SRCS := $(AGENT)/crypto.c $(AGENT)/sas.c
 
 # The agent's include path instead of the kernel's, and _GNU_SOURCE as the
@@ -55,4 +57,13 @@ $(BUILD)/test_hs_noise: test_hs_noise.c $(AGENT)/hs_noise.c \
 		$(AGENT)/crypto.h agent_test.h check.h agent.mk Makefile | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
 		$(AGENT)/hs_noise.c $(AGENT)/handshake.c $(AGENT)/noise.c \
+		$(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)
+
+# Call setup through a TSP (agent/call.c), on the Noise core.
+$(BUILD)/test_call: test_call.c $(AGENT)/call.c $(AGENT)/handshake.c \
+		$(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) $(AGENT)/call.h \
+		$(AGENT)/handshake.h $(AGENT)/noise.h $(AGENT)/crypto.h \
+		agent_test.h check.h agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
+		$(AGENT)/call.c $(AGENT)/handshake.c $(AGENT)/noise.c \
 		$(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)
