@@ -423,5 +423,57 @@ if [[ $module_loaded -eq 0 ]]; then
 	expect "nlprobe raw: module not loaded" 1 "ENOFAMILY" stdout
 fi
 
+# ------------------------------------------------------------------ tsp
+# The TSP's account store and call records, in a store under $tmp.
+db=$tmp/tsp/accounts.db
+printf '%s\n' "$key1" >"$tmp/acct1.key"
+printf '%s\n' "$key2" >"$tmp/acct2.key"
+run "$SEALCTL" tsp --help
+expect "tsp --help" 0 'accounts authorise\|deauthorise RECIPIENT CALLER' stdout
+run "$SEALCTL" tsp --db "$db" accounts list
+expect "tsp: no store yet: exit 1" 1 'no TSP account store at'
+run "$SEALCTL" tsp --db "$db" accounts add 100000000001 --name 'ACME, "Inc."' \
+	--key "$tmp/acct1.key" --phone 5551001 --caller-id 5551001
+expect "tsp accounts add" 0 'account 100000000001 added' stdout
+if [[ $(stat -c %a "$db") == 600 && $(stat -c %a "$tmp/tsp") == 700 ]]; then
+	pass "tsp store file 0600, directory 0700"
+else
+	fail "tsp store file 0600, directory 0700"
+fi
+run_stdin "$key2" "$SEALCTL" tsp --db "$db" accounts add 200000000002 --name Bob \
+	--key - --phone 5552002
+expect "tsp accounts add, key on stdin" 0 'cannot call' stdout
+run "$SEALCTL" tsp --db "$db" accounts add 300000000003 --name Eve \
+	--key "$tmp/acct2.key" --phone 5553003
+expect "tsp duplicate key: exit 1" 1 'belongs to account 200000000002'
+run "$SEALCTL" tsp --db "$db" accounts add 30000000003 --name Eve \
+	--key "$tmp/acct2.key" --phone 5553003
+expect "tsp 11-digit account: exit 2" 2 'not an account number'
+run "$SEALCTL" tsp --db "$db" accounts add 300000000003 --name Eve \
+	--key "$tmp/acct2.key" --phone +15553003
+expect "tsp phone with +: exit 2" 2 "phone number '\+15553003'"
+run "$SEALCTL" tsp --db "$db" accounts authorise 200000000002 100000000001
+expect "tsp accounts authorise" 0 '100000000001 may now call 200000000002' stdout
+run "$SEALCTL" tsp --db "$db" accounts authorise 200000000002 900000000009
+expect "tsp authorise unknown caller: exit 1" 1 'no account 900000000009'
+run "$SEALCTL" tsp --db "$db" accounts bind 200000000002 --line ttyS3
+expect "tsp accounts bind --line" 0 'line ttyS3 bound' stdout
+run "$SEALCTL" tsp --db "$db" accounts disable 200000000002
+expect "tsp accounts disable" 0 'disabled' stdout
+run "$SEALCTL" tsp --db "$db" accounts show 200000000002 --json
+expect "tsp accounts show --json" 0 '"enabled": false.*"lines": \["ttyS3"\], "authorised_callers": \["100000000001"\]' stdout
+run "$SEALCTL" tsp --db "$db" accounts list
+expect "tsp accounts list" 0 '100000000001 +enabled +5551001 +ACME, "Inc."' stdout
+run "$SEALCTL" tsp --db "$db" cdr --csv --from 2026-01-01 --to 2026-01-31
+expect "tsp cdr --csv header" 0 '^tracking_id,tsp_instance,line,caller_id,ring_time' stdout
+run "$SEALCTL" tsp --db "$db" cdr --from 2026-02-30
+expect "tsp cdr impossible date: exit 2" 2 "'2026-02-30' is not a UTC date"
+run "$SEALCTL" tsp --db "$db" cdr --csv --json
+expect "tsp cdr --csv --json: exit 2" 2 'exclude each other'
+run "$SEALCTL" tsp --db "$db" accounts remove 100000000001
+expect "tsp accounts remove" 0 'removed' stdout
+run "$SEALCTL" tsp --db "$db" accounts frob 100000000001
+expect "tsp unknown operation: exit 2" 2 "unknown accounts operation 'frob'"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
