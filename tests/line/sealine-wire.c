@@ -16,7 +16,9 @@
  * 10 bits per byte). One poll() loop drives everything; nothing sleeps
  * or busy-waits.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -35,6 +37,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "mitm.h"
 
 #define NSEC_PER_SEC	UINT64_C(1000000000)
 #define NSEC_PER_MSEC	UINT64_C(1000000)
@@ -124,6 +128,9 @@ static bool drain_pending;	/* a "drain" command waits for empty queues */
 
 static volatile sig_atomic_t got_signal;
 
+/* "mitm on": control frames go to the man in the middle (mitm.c). */
+static struct sl_mitm *mitm;
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -202,8 +209,11 @@ static struct settings get_settings(const struct dir *d)
 /* Back to the state after start-up: settings, seed, counters; bytes still
  * queued and the frames remembered for replay are dropped.
  */
+static void mitm_free_quiet(void);
+
 static void reset_all(void)
 {
+	mitm_free_quiet();
 	for (int i = 0; i < NDIR; i++) {
 		struct dir *d = &dirs[i];
 		const struct settings *st = &initial[i];
@@ -349,6 +359,79 @@ static void frame_done(struct dir *d, uint64_t ready)
 /* One byte from the source: faults, then the queue, then frame tracking
  * (which may queue replayed frames after the delimiter).
  */
+/* ------------------------------------------------------------ mitm */
+
+static void mitm_emit(void *ctx, int towards, const uint8_t *wire, size_t len)
+{
+	struct dir *d = &dirs[towards == SL_MITM_LEG_A ? B2A : A2B];
+	uint64_t now = now_ns();
+
+	(void)ctx;
+	for (size_t i = 0; i < len; i++)
+		q_push(d, wire[i], now);
+}
+
+static void mitm_log(void *ctx, const char *text)
+{
+	(void)ctx;
+	logmsg("mitm: %s", text);
+}
+
+/* Queue the frame bytes held back so far, unchanged. */
+static void mitm_release(struct dir *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->cur_len; i++)
+		q_push(d, d->cur[i], now);
+	d->cur_len = 0;
+}
+
+/*
+ * With the man in the middle on, a direction holds each frame back until
+ * its delimiter: a control frame goes to the MITM, anything else is
+ * relayed unchanged (no faults: one experiment at a time). An over-long
+ * run is relayed as it comes.
+ */
+static void mitm_byte(struct dir *d, uint8_t c, uint64_t now)
+{
+	if (c != 0x00) {
+		if (d->cur_overflow) {
+			q_push(d, c, now);
+		} else if (d->cur_len < FRAME_MAX - 1) {
+			d->cur[d->cur_len++] = c;
+		} else {
+			mitm_release(d, now);
+			q_push(d, c, now);
+			d->cur_overflow = true;
+		}
+		return;
+	}
+	if (!d->cur_overflow && d->cur_len &&
+	    sl_mitm_frame(mitm, d == &dirs[A2B] ? SL_MITM_LEG_A : SL_MITM_LEG_B,
+			  d->cur, d->cur_len, now / NSEC_PER_MSEC)) {
+		d->cur_len = 0;
+		d->frames++;
+		return;
+	}
+	mitm_release(d, now);
+	q_push(d, 0x00, now);
+	d->cur_overflow = false;
+}
+
+static void mitm_stop(void)
+{
+	uint64_t now = now_ns();
+
+	if (!mitm)
+		return;
+	sl_mitm_free(mitm);
+	mitm = NULL;
+	for (int i = 0; i < NDIR; i++) {
+		mitm_release(&dirs[i], now);
+		dirs[i].cur_overflow = false;
+	}
+	logmsg("mitm: off");
+}
+
 static void input_byte(struct dir *d, uint8_t c, uint64_t now)
 {
 	uint64_t ready = now + d->delay_ms * NSEC_PER_MSEC;
@@ -356,6 +439,10 @@ static void input_byte(struct dir *d, uint8_t c, uint64_t now)
 	bool drop = false;
 
 	d->in++;
+	if (mitm) {
+		mitm_byte(d, c, now);
+		return;
+	}
 	if (d->drop_n && ++d->drop_cnt >= d->drop_n) {
 		d->drop_cnt = 0;
 		drop = true;
@@ -626,7 +713,8 @@ static const char ctl_help[] =
 	"commands: ping | help | show [DIR] | stats [DIR] | reset-stats | "
 	"pace [DIR] BAUD | buffer [DIR] BYTES | flip [DIR] N | drop [DIR] N | insert [DIR] N | "
 	"delay [DIR] MS | replay [DIR] K | replay-all [DIR] on|off | "
-	"clean [DIR] | reset | seed N | drain; DIR is a2b, b2a or both (default both); "
+	"clean [DIR] | reset | seed N | drain | mitm on ACCOUNT_A ACCOUNT_B | mitm off | "
+	"mitm status; DIR is a2b, b2a or both (default both); "
 	"0 or off disables";
 
 /* Run one command line; the reply goes to the control socket and the log.
@@ -702,6 +790,46 @@ static bool run_command(char *line)
 		reset_all();
 		format_settings(buf, sizeof(buf), 3);
 		ctl_reply("ok reset %s", buf);
+	} else if (!strcmp(cmd, "mitm")) {
+		char why[256] = "";
+
+		if (mask != 3 || argc < 1 || argc > 4 ||
+		    (argc >= 2 && strcmp(argv[1], "on") && strcmp(argv[1], "off") &&
+		     strcmp(argv[1], "status")) ||
+		    (argc >= 2 && !strcmp(argv[1], "on") && argc != 4) ||
+		    (argc >= 2 && strcmp(argv[1], "on") && argc != 2)) {
+			ctl_reply("err usage: mitm on ACCOUNT_A ACCOUNT_B | mitm off | mitm status");
+			return false;
+		}
+		if (argc == 2 && !strcmp(argv[1], "off")) {
+			mitm_stop();
+			ctl_reply("ok mitm=off");
+		} else if (argc == 4) {
+			struct sl_mitm *m;
+
+			m = sl_mitm_new(argv[2], argv[3], mitm_emit, mitm_log,
+					NULL, why, sizeof(why));
+			if (!m) {
+				ctl_reply("err mitm: %s", why);
+				return false;
+			}
+			mitm_stop();
+			mitm = m;
+			for (int i = 0; i < NDIR; i++) {
+				/* a frame half through: relayed as it began */
+				dirs[i].cur_len = 0;
+				dirs[i].cur_overflow = true;
+			}
+			logmsg("mitm: on, posing as %s towards A and as %s towards B",
+			       argv[3], argv[2]);
+			sl_mitm_status(mitm, buf, sizeof(buf));
+			ctl_reply("ok %s", buf);
+		} else if (mitm) {
+			sl_mitm_status(mitm, buf, sizeof(buf));
+			ctl_reply("ok %s", buf);
+		} else {
+			ctl_reply("ok mitm=off");
+		}
 	} else if (!strcmp(cmd, "seed")) {
 		unsigned long long s;
 		char *end;
@@ -1055,6 +1183,24 @@ static void usage(FILE *f)
 "      seed N                    restart the random choices from seed N\n"
 "      drain                     reply \"ok drained\" once nothing is queued\n"
 "                                in either direction\n"
+"      mitm on ACCOUNT_A ACCOUNT_B\n"
+"                                become a man in the middle of sealined's\n"
+"                                handshakes: every control frame is taken\n"
+"                                off the line (data frames are relayed,\n"
+"                                faults are not applied meanwhile) and\n"
+"                                answered by two handshake engines of\n"
+"                                sealined's own core with keys of their own:\n"
+"                                leg A answers A as responder, posing as\n"
+"                                ACCOUNT_B; leg B, started when A sends\n"
+"                                PAIR_COMMIT, pairs with B as initiator,\n"
+"                                posing as ACCOUNT_A. Both sides complete\n"
+"                                their Noise exchange with the MITM's keys;\n"
+"                                only the SAS can tell. The log (\"mitm: \")\n"
+"                                shows every message, each leg's completed\n"
+"                                DH exchange and leg B's SAS\n"
+"      mitm status               ok mitm=on legA rx=N tx=N dh=yes|no peer=ACCT\n"
+"                                end=... legB ... sas=CODE end=...\n"
+"      mitm off                  relay again (reset also turns it off)\n"
 "    Replies to setting commands show the resulting settings, e.g.\n"
 "    \"ok a2b pace=0 flip=500 drop=0 insert=0 delay=0 replay=0 replay-all=off\n"
 "    buffer=0\".\n"
@@ -1211,6 +1357,8 @@ int main(int argc, char **argv)
 		int np = 0, ia = -1, ib = -1, ic = -1, r;
 		bool closing = dirs[A2B].eof || dirs[B2A].eof;
 
+		if (mitm)
+			sl_mitm_timer(mitm, now_ns() / NSEC_PER_MSEC);
 		for (int i = 0; i < NDIR; i++)
 			do_write(&dirs[i]);
 		ctl_write();
@@ -1241,6 +1389,12 @@ int main(int argc, char **argv)
 
 			if (t < due)
 				due = t;
+		}
+		if (mitm && sl_mitm_next_timer(mitm)) {
+			uint64_t t = sl_mitm_next_timer(mitm) * NSEC_PER_MSEC;
+
+			if (t < due)
+				due = t <= now ? now : t;
 		}
 		if (due != UINT64_MAX) {
 			uint64_t dt = due > now ? due - now : 0;
@@ -1320,6 +1474,7 @@ int main(int argc, char **argv)
 
 	if (got_signal)
 		logmsg("signal %d, exiting", (int)got_signal);
+	mitm_stop();
 	for (int i = 0; i < NDIR; i++) {
 		char buf[512];
 
@@ -1331,4 +1486,14 @@ int main(int argc, char **argv)
 			close(dirs[i].rec_fd);
 	}
 	return 0;
+}
+
+/* reset: the man in the middle goes, what it held back goes with it. */
+static void mitm_free_quiet(void)
+{
+	if (mitm) {
+		sl_mitm_free(mitm);
+		mitm = NULL;
+		logmsg("mitm: off (reset)");
+	}
 }

@@ -297,6 +297,69 @@ check "control: reset zeroes the counters" \
 printf 'ping\r\n' >&"${CTL[1]}"
 IFS= read -r -t 5 r <&"${CTL[0]}" || r=
 check "control: CR LF line ends work" test "$r" == "ok pong"
+
+# ---------------------------------------------------------------- mitm
+r=$(ctl "mitm on 12345 222222222222")
+check "mitm: a bad account -> err ($r)" test "${r%% *}" == err
+r=$(ctl "mitm on 111111111111")
+check "mitm: missing account -> err ($r)" test "${r%% *}" == err
+r=$(ctl "mitm status")
+check "mitm: off by default ($r)" test "$r" == "ok mitm=off"
+r=$(ctl "mitm on 111111111111 222222222222")
+check "mitm: on ($r)" sh -c "case '$r' in 'ok mitm=on legA rx=0 tx=0 dh=no '*) ;; *) exit 1 ;; esac"
+# Bytes that are no control frame pass unchanged (random data has 0x00s:
+# "frames" that do not decode are relayed as they are, each once its
+# delimiter came).
+ctl "reset-stats" >/dev/null
+{ head -c 1000 "$T/rand10k"; printf '\0'; } >&"$feed"
+wait_in 1001 || true
+ctl drain >/dev/null
+r=$(ctl "stats a2b")
+check "mitm: non-control bytes relayed unchanged ($r)" \
+	sh -c "case '$r' in 'ok a2b in=1001 out=1001 '*) ;; *) exit 1 ;; esac"
+# A PAIR_COMMIT from A (a control frame: header 0x50, message, CRC-32 LE,
+# COBS, 0x00) is taken off the line: leg A answers A (PAIR_EPHEMERAL),
+# leg B sends B a PAIR_COMMIT of its own, with another commitment.
+perl -e '
+	my $msg = pack("C C N C C", 1, 0x10, 0x01020304, 1, 1) . ("\x5a" x 32);
+	my $raw = "\x50" . $msg;
+	my $crc = 0xffffffff;
+	for my $c (unpack("C*", $raw)) {
+		$crc ^= $c;
+		for (1 .. 8) { $crc = ($crc >> 1) ^ (0xedb88320 & -($crc & 1)); }
+	}
+	$raw .= pack("V", ~$crc & 0xffffffff);
+	my ($out, $run) = ("", "");
+	for my $c (split //, $raw . "\0") {
+		if ($c eq "\0" || length($run) == 254) {
+			$out .= chr(length($run) + 1) . $run;
+			$run = "";
+			next if $c eq "\0";
+		}
+		$run .= $c;
+	}
+	print $out, "\0";' >"$T/commit.frame"
+before=$(size "$T/ctl.out")
+cat "$T/commit.frame" >&"$feed"
+for _ in $(seq 100); do
+	case $(ctl "mitm status") in *"legA rx=1 tx=1 "*"legB rx=0 tx=1 "*) break ;; esac
+	sleep 0.05
+done
+r=$(ctl "mitm status")
+check "mitm: A's PAIR_COMMIT answered by leg A, leg B starts towards B ($r)" \
+	sh -c "case '$r' in *'legA rx=1 tx=1 '*'legB rx=0 tx=1 '*) ;; *) exit 1 ;; esac"
+ctl drain >/dev/null
+tail -c +$((before + 1)) "$T/ctl.out" >"$T/b.got"
+check "mitm: B got a PAIR_COMMIT frame of its own, not A's ($(size "$T/b.got") bytes)" \
+	sh -c "test \$(stat -c %s '$T/b.got') -eq \$(stat -c %s '$T/commit.frame') &&
+	       ! cmp -s '$T/b.got' '$T/commit.frame' &&
+	       test \"\$(tail -c 1 '$T/b.got' | od -An -tx1 | tr -d ' ')\" = 00"
+r=$(ctl "stats b2a")
+check "mitm: A got leg A's answer ($r)" sh -c "case '$r' in 'ok b2a in=0 out='[1-9]*) ;; *) exit 1 ;; esac"
+r=$(ctl "mitm off")
+check "mitm: off ($r)" test "$r" == "ok mitm=off"
+r=$(ctl "reset")
+check "mitm: reset after mitm" sh -c "case '$r' in 'ok reset '*) ;; *) exit 1 ;; esac"
 exec {feed}>&-
 wait "$rx" || true
 rc=0
@@ -304,8 +367,9 @@ wait "$wire" || rc=$?
 check "wire exits 0 when a line socket closes" test "$rc" -eq 0
 { head -c 1000 "$T/rand10k" | perl -e 'local $/; my $d = <STDIN>; my $o = "";
 	for my $i (0 .. length($d) - 1) { $o .= substr($d, $i, 1) if ($i + 1) % 10 } print $o'
-  head -c 1000 "$T/rand10k"; head -c 480 "$T/rand10k"; } >"$T/ctl.want"
-check "control: B got the faulted then the clean bytes" cmp -s "$T/ctl.want" "$T/ctl.out"
+  head -c 1000 "$T/rand10k"; head -c 480 "$T/rand10k"
+  head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/b.got"; } >"$T/ctl.want"
+check "control: B got the faulted, the clean, then the mitm test's bytes" cmp -s "$T/ctl.want" "$T/ctl.out"
 [[ $VERBOSE -eq 0 ]] || sed 's/^/    [ctl] /' "$T/ctl.log"
 
 # reset goes back to the command line's settings, not to nothing
