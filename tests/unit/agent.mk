@@ -67,3 +67,12 @@ $(BUILD)/test_call: test_call.c $(AGENT)/call.c $(AGENT)/handshake.c \
 	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
 		$(AGENT)/call.c $(AGENT)/handshake.c $(AGENT)/noise.c \
 		$(AGENT_CRYPTO_SRCS) $(GCRYPT_LIBS)
+
+# The Hayes modem driver (agent/modem.c) against a fake modem on a
+# socketpair or a pty pair; no libgcrypt needed.
+TESTS += test_modem
+all: $(BUILD)/test_modem
+
+$(BUILD)/test_modem: test_modem.c $(AGENT)/modem.c $(AGENT)/modem.h \
+		check.h agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/modem.c
