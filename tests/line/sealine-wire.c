@@ -55,6 +55,13 @@
 
 enum { A2B, B2A, NDIR };
 
+/* Classes of control frames for ctlstats, by handshake message type. */
+enum { HS_PAIR, HS_SESSION, HS_OTHER, HS_NCLASS };
+static const char *const hs_class_name[HS_NCLASS] = { "pair", "session", "other" };
+/* COBS-encoded control frame: code byte, header 0x50, version, type: the
+ * header, version and type are never 0, so they are bytes 1..3. */
+#define CTL_HDR		0x50
+
 struct qent {
 	uint64_t ready;		/* CLOCK_MONOTONIC ns before which it may not leave */
 	uint8_t byte;
@@ -100,6 +107,9 @@ struct dir {
 	bool dead;		/* destination closed: drop everything */
 
 	uint64_t in, out, flipped, dropped, inserted, frames, replayed;
+	/* sealined's handshake messages seen on the input (ctlstats):
+	 * count and wire bytes (with the delimiter) per class */
+	uint64_t hs_msgs[HS_NCLASS], hs_bytes[HS_NCLASS];
 };
 
 static struct dir dirs[NDIR];
@@ -241,6 +251,8 @@ static void reset_all(void)
 		d->ring_head = d->ring_n = 0;
 		d->in = d->out = d->flipped = d->dropped = 0;
 		d->inserted = d->frames = d->replayed = 0;
+		memset(d->hs_msgs, 0, sizeof(d->hs_msgs));
+		memset(d->hs_bytes, 0, sizeof(d->hs_bytes));
 	}
 	reseed(initial_seed);
 }
@@ -324,6 +336,14 @@ static void frame_done(struct dir *d, uint64_t ready)
 		return;
 	}
 	d->cur[d->cur_len++] = 0x00;
+	if (d->cur_len >= 5 && d->cur[0] >= 4 && d->cur[1] == CTL_HDR) {
+		uint8_t type = d->cur[3];
+		int c = type >= 0x10 && type <= 0x1f ? HS_PAIR :
+			type >= 0x20 && type <= 0x2f ? HS_SESSION : HS_OTHER;
+
+		d->hs_msgs[c]++;
+		d->hs_bytes[c] += d->cur_len;
+	}
 	f = &d->ring[d->ring_head];
 	free(f->data);
 	f->data = xmalloc(d->cur_len);
@@ -710,7 +730,7 @@ static void format_settings(char *buf, size_t len, int mask)
 }
 
 static const char ctl_help[] =
-	"commands: ping | help | show [DIR] | stats [DIR] | reset-stats | "
+	"commands: ping | help | show [DIR] | stats [DIR] | ctlstats [DIR] | reset-stats | "
 	"pace [DIR] BAUD | buffer [DIR] BYTES | flip [DIR] N | drop [DIR] N | insert [DIR] N | "
 	"delay [DIR] MS | replay [DIR] K | replay-all [DIR] on|off | "
 	"clean [DIR] | reset | seed N | drain | mitm on ACCOUNT_A ACCOUNT_B | mitm off | "
@@ -767,13 +787,30 @@ static bool run_command(char *line)
 	} else if (!strcmp(cmd, "stats")) {
 		format_stats(buf, sizeof(buf), mask);
 		ctl_reply("ok %s", buf);
+	} else if (!strcmp(cmd, "ctlstats")) {
+		size_t o = 0;
+
+		for (int i = 0; i < NDIR; i++) {
+			if (!(mask & (1 << i)))
+				continue;
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? " " : "",
+					      dirs[i].name);
+			for (int c = 0; c < HS_NCLASS && o < sizeof(buf); c++)
+				o += (size_t)snprintf(buf + o, sizeof(buf) - o, " %s=%" PRIu64 "/%" PRIu64,
+						      hs_class_name[c], dirs[i].hs_msgs[c],
+						      dirs[i].hs_bytes[c]);
+		}
+		ctl_reply("ok %s", buf);
 	} else if (!strcmp(cmd, "reset-stats")) {
 		for (int i = 0; i < NDIR; i++) {
 			struct dir *d = &dirs[i];
 
-			if (mask & (1 << i))
-				d->in = d->out = d->flipped = d->dropped =
-					d->inserted = d->frames = d->replayed = 0;
+			if (!(mask & (1 << i)))
+				continue;
+			d->in = d->out = d->flipped = d->dropped =
+				d->inserted = d->frames = d->replayed = 0;
+			memset(d->hs_msgs, 0, sizeof(d->hs_msgs));
+			memset(d->hs_bytes, 0, sizeof(d->hs_bytes));
 		}
 		ctl_reply("ok reset-stats");
 	} else if (!strcmp(cmd, "drain")) {
@@ -1164,6 +1201,12 @@ static void usage(FILE *f)
 "                                dropped=N inserted=N replayed=N b2a ...\n"
 "                                (in: bytes read from the source, out: bytes\n"
 "                                delivered, frames: frames seen on input)\n"
+"      ctlstats [DIR]            ok a2b pair=M/B session=M/B other=M/B b2a ...\n"
+"                                sealined's handshake messages (control frames)\n"
+"                                seen on the input since the last reset-stats:\n"
+"                                M messages in B wire bytes (delimiters\n"
+"                                included), pairing (types 0x10-0x1f), session\n"
+"                                and rekey (0x20-0x2f), other (NAK, call set-up)\n"
 "      reset-stats [DIR]         zero the counters\n"
 "      pace [DIR] BAUD           pace at BAUD (10 bits per byte)\n"
 "      buffer [DIR] BYTES        paced read-ahead (0: automatic, 100 ms)\n"

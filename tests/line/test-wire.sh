@@ -360,6 +360,17 @@ r=$(ctl "mitm off")
 check "mitm: off ($r)" test "$r" == "ok mitm=off"
 r=$(ctl "reset")
 check "mitm: reset after mitm" sh -c "case '$r' in 'ok reset '*) ;; *) exit 1 ;; esac"
+# ctlstats: the same PAIR_COMMIT, relayed now, counted as one pairing
+# message of its wire size; the random bytes before are no handshake.
+{ head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/commit.frame"; } >&"$feed"
+wait_in $((1001 + $(size "$T/commit.frame"))) || true
+ctl drain >/dev/null
+r=$(ctl "ctlstats")
+check "ctlstats: one pairing message of $(size "$T/commit.frame") bytes A -> B ($r)" \
+	test "$r" == "ok a2b pair=1/$(size "$T/commit.frame") session=0/0 other=0/0 b2a pair=0/0 session=0/0 other=0/0"
+r=$(ctl "reset-stats")
+r=$(ctl "ctlstats a2b")
+check "ctlstats: zeroed by reset-stats ($r)" test "$r" == "ok a2b pair=0/0 session=0/0 other=0/0"
 exec {feed}>&-
 wait "$rx" || true
 rc=0
@@ -368,7 +379,8 @@ check "wire exits 0 when a line socket closes" test "$rc" -eq 0
 { head -c 1000 "$T/rand10k" | perl -e 'local $/; my $d = <STDIN>; my $o = "";
 	for my $i (0 .. length($d) - 1) { $o .= substr($d, $i, 1) if ($i + 1) % 10 } print $o'
   head -c 1000 "$T/rand10k"; head -c 480 "$T/rand10k"
-  head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/b.got"; } >"$T/ctl.want"
+  head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/b.got"
+  head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/commit.frame"; } >"$T/ctl.want"
 check "control: B got the faulted, the clean, then the mitm test's bytes" cmp -s "$T/ctl.want" "$T/ctl.out"
 [[ $VERBOSE -eq 0 ]] || sed 's/^/    [ctl] /' "$T/ctl.log"
 
