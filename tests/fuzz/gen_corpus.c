@@ -255,6 +255,44 @@ static void handshake_seeds(void)
 	put("fuzz_handshake", "sas-wrong", sas_wrong, sizeof(sas_wrong));
 }
 
+/*
+ * Programs for fuzz_call (see its header): whole calls to start from.
+ * 0 delivers, 1 drops, 5 t moves the clock, 6 a is T's daemon, 7 a an
+ * endpoint.
+ */
+static void call_seeds(void)
+{
+	static const uint8_t full[] = {
+		7, 0, 0, 0, 0, 6, 0, 0, 7, 1, 0, 0, 0, 6, 3, 0, 7, 2, 0,
+		6, 4, 0, 6, 1, 0, 6, 5, 0, 6, 6, 0,
+	};
+	static const uint8_t refused[] = {
+		7, 0, 0, 0, 0, 6, 82, 0, 5, 4, 0,
+	};
+	static const uint8_t answer_refused[] = {
+		7, 1, 0, 0, 0, 6, 3, 0, 7, 27, 0, 6, 130, 0,
+	};
+	static const uint8_t lossy[] = {
+		7, 0, 1, 5, 4, 0, 1, 5, 8, 0, 0, 6, 0, 1, 5, 40, 0, 0, 6, 1,
+		1, 5, 40, 0, 0,
+	};
+	static const uint8_t damaged[] = {
+		7, 0, 3, 9, 1, 5, 4, 0, 8, 30, 5, 8, 0, 3, 20, 2, 5, 16, 0,
+		0, 9, 0,
+	};
+	static const uint8_t deadlines[] = {
+		7, 0, 0, 0, 0, 6, 0, 0, 5, 200, 5, 200, 5, 200, 0, 5, 200,
+	};
+
+	put("fuzz_call", "full", full, sizeof(full));
+	put("fuzz_call", "refused", refused, sizeof(refused));
+	put("fuzz_call", "answer-refused", answer_refused,
+	    sizeof(answer_refused));
+	put("fuzz_call", "lossy", lossy, sizeof(lossy));
+	put("fuzz_call", "damaged", damaged, sizeof(damaged));
+	put("fuzz_call", "deadlines", deadlines, sizeof(deadlines));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -270,5 +308,6 @@ int main(int argc, char **argv)
 	decoder_seeds();
 	replay_seeds();
 	handshake_seeds();
+	call_seeds();
 	return 0;
 }
