@@ -74,13 +74,17 @@ static void send_msg(struct sl_mitm *m, struct leg *l, const uint8_t *msg,
 		     size_t len)
 {
 	uint8_t raw[SEALINE_HDR_LEN + SL_HS_MAX_MSG + SEALINE_CRC_LEN];
-	uint8_t wire[sizeof(raw) + sizeof(raw) / 254 + 2];
-	size_t n;
+	uint8_t wire[1 + sizeof(raw) + sizeof(raw) / 254 + 2];
+	size_t n = 0;
 
 	if (len > SL_HS_MAX_MSG)
 		return;
-	n = sealine_control_build(raw, msg, len);
-	n = sealine_cobs_encode(raw, n, wire);
+	/* As the kernel does after attach: a receiver discards what comes
+	 * before its first delimiter, so the first frame gets one ahead. */
+	if (!l->tx)
+		wire[n++] = 0x00;
+	n += sealine_cobs_encode(raw, sealine_control_build(raw, msg, len),
+				 wire + n);
 	wire[n++] = 0x00;
 	l->tx++;
 	say(m, "%s: -> %c %s (%zu bytes)", l->name, l->side,
