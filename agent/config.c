@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,10 +18,11 @@
 #include "line.h"
 #include "log.h"
 #include "names.h"
+#include "tspstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-enum section { SEC_NONE, SEC_AGENT, SEC_LINE };
+enum section { SEC_NONE, SEC_AGENT, SEC_LINE, SEC_TSP };
 
 struct parser {
 	struct sl_config *cfg;
@@ -81,6 +83,10 @@ void sl_config_defaults(struct sl_config *cfg)
 		 SL_CONF_DEFAULT_SOCKET);
 	cfg->log_targets = SL_LOG_SYSLOG;
 	cfg->log_level = LOG_INFO;
+	snprintf(cfg->tsp.database, sizeof(cfg->tsp.database), "%s",
+		 SL_TSP_DEFAULT_DB);
+	cfg->tsp.baud = SL_CONF_TSP_BAUD_DEFAULT;
+	cfg->tsp.answer_timeout = SL_CONF_TSP_ANSWER_DEFAULT;
 }
 
 /* ------------------------------------------------------------ values */
@@ -191,6 +197,8 @@ static int parse_ciphers(struct parser *p, const char *key, char *val,
 }
 
 /* ------------------------------------------------------------ sections */
+
+static char *trim(char *s);
 
 struct key_def {
 	const char *name;
@@ -309,7 +317,99 @@ static const struct key_def line_keys[] = {
 	{ "cipher", line_cipher },
 };
 
-_Static_assert(ARRAY_SIZE(agent_keys) <= 16 && ARRAY_SIZE(line_keys) <= 16,
+static int tsp_database(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->tsp.database,
+			sizeof(p->cfg->tsp.database));
+}
+
+static int tsp_instance(struct parser *p, const char *key, char *val)
+{
+	size_t n = strlen(val);
+
+	if (n > SL_CONF_TSP_INSTANCE_MAX)
+		return fail(p, "%s is too long (at most %d characters)", key,
+			    SL_CONF_TSP_INSTANCE_MAX);
+	for (size_t i = 0; i < n; ++i)
+		if (!isalnum((unsigned char)val[i]) && !strchr("-_.", val[i]))
+			return fail(p, "%s may only hold letters, digits, '-', '_' and '.', not '%s'",
+				    key, val);
+	memcpy(p->cfg->tsp.instance, val, n + 1);
+	return 0;
+}
+
+/* A comma-separated list of absolute paths or glob patterns. */
+static int tsp_lines(struct parser *p, const char *key, char *val)
+{
+	struct sl_tsp_conf *t = &p->cfg->tsp;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(val, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
+		if (!*tok)
+			return fail(p, "%s has an empty entry", key);
+		if (t->n_lines == SL_CONF_TSP_MAX_PATTERNS)
+			return fail(p, "%s names too many paths (at most %d; use a glob such as /dev/ttyUSB*)",
+				    key, SL_CONF_TSP_MAX_PATTERNS);
+		if (set_path(p, key, tok, t->lines[t->n_lines],
+			     sizeof(t->lines[0])))
+			return -EINVAL;
+		t->n_lines++;
+	}
+	return 0;
+}
+
+static int tsp_baud(struct parser *p, const char *key, char *val)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || !isdigit((unsigned char)val[0]) || v < 300 ||
+	    v > 4000000)
+		return fail(p, "%s must be a serial speed from 300 to 4000000, not '%s'",
+			    key, val);
+	p->cfg->tsp.baud = (unsigned int)v;
+	return 0;
+}
+
+static int tsp_init(struct parser *p, const char *key, char *val)
+{
+	size_t n = strlen(val);
+
+	if (strncasecmp(val, "AT", 2) || n > SL_CONF_TSP_INIT_MAX)
+		return fail(p, "%s must be an AT command of at most %d characters, not '%s'",
+			    key, SL_CONF_TSP_INIT_MAX, val);
+	for (size_t i = 0; i < n; ++i)
+		if (!isprint((unsigned char)val[i]))
+			return fail(p, "%s must be printable ASCII", key);
+	memcpy(p->cfg->tsp.init, val, n + 1);
+	return 0;
+}
+
+static int tsp_answer_timeout(struct parser *p, const char *key, char *val)
+{
+	int ret = parse_duration(p, key, val, &p->cfg->tsp.answer_timeout);
+
+	if (!ret && (p->cfg->tsp.answer_timeout < 10 ||
+		     p->cfg->tsp.answer_timeout > 300))
+		return fail(p, "%s must be from 10 s to 300 s", key);
+	return ret;
+}
+
+static const struct key_def tsp_keys[] = {
+	{ "database", tsp_database },
+	{ "instance", tsp_instance },
+	{ "lines", tsp_lines },
+	{ "baud", tsp_baud },
+	{ "init", tsp_init },
+	{ "answer_timeout", tsp_answer_timeout },
+};
+
+_Static_assert(ARRAY_SIZE(agent_keys) <= 16 && ARRAY_SIZE(line_keys) <= 16 &&
+	       ARRAY_SIZE(tsp_keys) <= 16,
 	       "parser.seen is too small");
 
 static char *trim(char *s)
@@ -333,7 +433,7 @@ static int start_section(struct parser *p, char *hdr)
 	int ret;
 
 	if (!close || *trim(close + 1))
-		return fail(p, "a section header is '[agent]' or '[line TTY]'");
+		return fail(p, "a section header is '[agent]', '[line TTY]' or '[tsp]'");
 	*close = '\0';
 	name = trim(hdr + 1);
 	memset(p->seen, 0, sizeof(p->seen));
@@ -346,9 +446,18 @@ static int start_section(struct parser *p, char *hdr)
 		p->section = SEC_AGENT;
 		return 0;
 	}
+	if (!strcmp(name, "tsp")) {
+		if (p->cfg->tsp.enabled)
+			return fail(p, "[tsp] appears twice (first at line %u)",
+				    p->cfg->tsp.lineno);
+		p->cfg->tsp.enabled = true;
+		p->cfg->tsp.lineno = p->lineno;
+		p->section = SEC_TSP;
+		return 0;
+	}
 	if (strncmp(name, "line", 4) || (name[4] && name[4] != ' ' &&
 					 name[4] != '\t'))
-		return fail(p, "unknown section [%s] (sections are [agent] and [line TTY])",
+		return fail(p, "unknown section [%s] (sections are [agent], [line TTY] and [tsp])",
 			    name);
 	arg = trim(name + 4);
 	if (!*arg)
@@ -405,6 +514,10 @@ static int set_key(struct parser *p, char *text)
 		keys = line_keys;
 		n_keys = ARRAY_SIZE(line_keys);
 		break;
+	case SEC_TSP:
+		keys = tsp_keys;
+		n_keys = ARRAY_SIZE(tsp_keys);
+		break;
 	default:
 		return fail(p, "'%s' is outside a section: put it under [agent] or [line TTY]",
 			    key);
@@ -414,7 +527,8 @@ static int set_key(struct parser *p, char *text)
 			break;
 	if (i == n_keys)
 		return fail(p, "unknown setting '%s' in [%s]", key,
-			    p->section == SEC_AGENT ? "agent" : "line");
+			    p->section == SEC_AGENT ? "agent" :
+			    p->section == SEC_TSP ? "tsp" : "line");
 	if (p->seen[i])
 		return fail(p, "'%s' is set twice in this section (first at line %u)",
 			    key, p->seen[i]);
@@ -491,6 +605,16 @@ int sl_config_parse(struct sl_config *cfg, const char *name, const char *text,
 
 int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len)
 {
+	if (cfg->tsp.enabled && cfg->n_lines) {
+		snprintf(err, err_len, "%s: a TSP ([tsp]) keys no lines of its own: remove the [line ...] sections or run them in another sealined",
+			 cfg->path);
+		return -EINVAL;
+	}
+	if (cfg->tsp.enabled && !cfg->tsp.n_lines) {
+		snprintf(err, err_len, "%s:%u: [tsp] needs 'lines = ...', its modems' serial ports",
+			 cfg->path, cfg->tsp.lineno);
+		return -EINVAL;
+	}
 	if (!cfg->session_log[0]) {
 		int n = snprintf(cfg->session_log, sizeof(cfg->session_log),
 				 "%s/%s", cfg->state_dir, SL_CONF_SESSION_LOG_NAME);

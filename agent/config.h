@@ -21,6 +21,14 @@
  *	pairing = no			answer pairing without `sealctl pair`
  *	cipher = chacha20poly1305, aes256gcm	preference, most preferred first
  *
+ *	[tsp]				this sealined is a TSP (tsp.h)
+ *	database = /var/lib/sealine/tsp/accounts.db	accounts and call records
+ *	instance = tsp1			names this server in call records
+ *	lines = /dev/ttyS1, /dev/ttyS2	its modems' serial ports (globs allowed)
+ *	baud = 115200			serial port speed
+ *	init = ATE0V1Q0&D2S0=0		modem init string
+ *	answer_timeout = 60		seconds for the recipient to answer
+ *
  * The parser is strict: an unknown section or key, a duplicate, or a value
  * out of range is an error "FILE:LINE: message", and the daemon does not
  * start with a file it does not fully understand.
@@ -75,6 +83,25 @@ struct sl_line_conf {
 	unsigned int lineno;		/* line of its [line ...] header */
 };
 
+/* [tsp]: a daemon with this section is a TSP (tsp.h), not an endpoint. */
+#define SL_CONF_TSP_MAX_PATTERNS	16
+#define SL_CONF_TSP_INIT_MAX		60	/* modem.h: SL_MODEM_CMD_MAX */
+#define SL_CONF_TSP_INSTANCE_MAX	63
+#define SL_CONF_TSP_BAUD_DEFAULT	115200
+#define SL_CONF_TSP_ANSWER_DEFAULT	60	/* handshake.rst: 60 s */
+
+struct sl_tsp_conf {
+	bool enabled;			/* the section is present */
+	char database[PATH_MAX];
+	char instance[SL_CONF_TSP_INSTANCE_MAX + 1];	/* "" : hostname */
+	char lines[SL_CONF_TSP_MAX_PATTERNS][PATH_MAX];	/* paths or globs */
+	unsigned int n_lines;
+	unsigned int baud;
+	char init[SL_CONF_TSP_INIT_MAX + 1];	/* "" : the driver's default */
+	uint32_t answer_timeout;	/* seconds */
+	unsigned int lineno;
+};
+
 struct sl_config {
 	char path[PATH_MAX];		/* the file it came from */
 	char account[SL_ACCOUNT_LEN + 1];	/* "" when not configured */
@@ -86,6 +113,7 @@ struct sl_config {
 	int log_level;			/* LOG_ERR .. LOG_DEBUG */
 	unsigned int n_lines;
 	struct sl_line_conf lines[SL_CONF_MAX_LINES];
+	struct sl_tsp_conf tsp;
 };
 
 /* The defaults above, no lines. */

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "sessionlog.h"
+#include "tsp.h"
 
 #ifndef SEALINE_VERSION
 #define SEALINE_VERSION "0.1.0"
@@ -851,6 +852,12 @@ int main(int argc, char *argv[])
 		 d.cfg->name);
 	sl_log_setup(ident, foreground ? SL_LOG_STDERR : d.cfg->log_targets,
 		     debug ? LOG_DEBUG : d.cfg->log_level);
+	if (d.cfg->tsp.enabled) {
+		/* A TSP keys no lines of its own: its own loop (tsp.h). */
+		status = sl_tsp_main(d.cfg);
+		sl_log_close();
+		goto out_free;
+	}
 	d.drv = sl_hs_builtin_driver();
 	d.started = (int64_t)time(NULL);
 

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The trusted service provider (TSP) role of sealined: a daemon with a
+ * [tsp] section answers calls on many modem lines, authenticates the
+ * caller's account (call setup, call.h), checks it against the account
+ * store (tspstore.h: the key, the caller-ID binding, the recipient's
+ * authorised callers), dials the recipient on a free line, authenticates
+ * it, offers it the call, then bridges the two lines and writes a call
+ * detail record for every call.
+ *
+ * The TSP never attaches the sealine line discipline: call setup uses only
+ * control frames (rawline.h) and a bridged call is relayed byte for byte,
+ * so it never holds a key that opens the callers' data. Its lines may be
+ * serial ports with modems or, for the host load test, pseudo-terminals of
+ * the simulated exchange.
+ *
+ * One process, one thread, one epoll loop; each line is a state machine
+ * (tsp.c, "Line states") and each call links two lines. A stuck or noisy
+ * line only ever waits on its own timers.
+ */
+#ifndef SEALINE_AGENT_TSP_H
+#define SEALINE_AGENT_TSP_H
+
+#include "config.h"
+
+/*
+ * Runs the TSP described by cfg->tsp until SIGTERM or SIGINT: opens the
+ * identity in cfg->state_dir (its static key is the one endpoints pin),
+ * the account store, every line; returns the process exit status.
+ * Logging must be set up (sl_log_setup()); cryptography is initialised
+ * here, with a secure-memory pool sized for the number of lines.
+ */
+int sl_tsp_main(const struct sl_config *cfg);
+
+/* Bytes relayed per read, and the lines one TSP serves at most. */
+#define SL_TSP_READ_CHUNK	4096
+#define SL_TSP_MAX_LINES	1024
+
+/* Timing (all milliseconds). */
+#define SL_TSP_NAK_HANGUP_MS	100	/* handshake.rst: a NAK, then hang up */
+#define SL_TSP_SETUP_MS		30000	/* CONNECT to an authentic CALL_AUTH */
+#define SL_TSP_REOPEN_MS	5000	/* a line that failed: try again */
+#define SL_TSP_DRAIN_MS		2000	/* output still queued at hangup */
+#define SL_TSP_CDR_BYTES_MS	10000	/* byte counts saved while bridged */
+
+#endif
