@@ -2073,13 +2073,21 @@ int main(int argc, char **argv)
 			if (!parse_ulong(optarg, 86400, &connect_timeout))
 				fatal("--connect-timeout: expected seconds, got '%s'", optarg);
 			break;
-		case 'h': usage(stdout); return 0;
+		case 'h':
+			free(specs);
+			free(files);
+			usage(stdout);
+			return 0;
 		default:
+			free(specs);
+			free(files);
 			fputs("Try 'sealine-exchange --help'.\n", stderr);
 			return 2;
 		}
 	}
 	if (optind < argc) {
+		free(specs);
+		free(files);
 		fprintf(stderr, "sealine-exchange: unexpected argument '%s'\nTry 'sealine-exchange --help'.\n",
 			argv[optind]);
 		return 2;
@@ -2135,6 +2143,11 @@ int main(int argc, char **argv)
 		ctl_open(control);
 	event("start lines=%zu", nlines);
 	run();
+	/* what is still queued (the NO CARRIER after QEMU went away) gets
+	 * one last chance, without waiting for slow readers
+	 */
+	for (size_t i = 0; i < nlines; i++)
+		do_write(&lines[i], UINT64_MAX);
 	event("exit");
 	return 0;
 }

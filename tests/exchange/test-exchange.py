@@ -454,7 +454,92 @@ def functional(tmp):
     check("pty links removed at exit", not os.path.lexists(d("l100")))
 
 
-def load(tmp, nlines=200):
+def unix_and_options(tmp):
+    """A unix-socket line (the exchange as a client of a QEMU-like server
+    that appears late), --no-answer-rings, exit when QEMU closes, bad options."""
+    d = lambda n: os.path.join(tmp, n)
+    path = d("qemu.sock")
+    ex = Exchange(tmp, ["--line", "500=unix:" + path, "--line", "501=pty:" + d("l501"),
+                        "--ring-interval", "0.3", "--no-answer-rings", "2",
+                        "--connect-timeout", "10"], "unix")
+    time.sleep(0.3)  # the exchange retries meanwhile
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(5)
+    try:
+        conn, _ = srv.accept()
+    except socket.timeout:
+        conn = None
+    check("unix line: connects to a server that appears late", conn is not None)
+    if conn is None:
+        ex.stop()
+        return
+    conn.settimeout(3)
+
+    def sock_expect(pat):
+        buf = b""
+        end = time.time() + 3
+        while time.time() < end:
+            m = re.search(pat, buf, re.S)
+            if m:
+                return m
+            try:
+                buf += conn.recv(4096)
+            except socket.timeout:
+                break
+        return None
+
+    conn.sendall(b"ATE0\r")
+    check("unix line: ATE0 -> OK", sock_expect(rb"\r\nOK\r\n") is not None)
+    p = Port(d("l501"))
+    p.cmd("ATE0")
+    t0 = time.time()
+    conn.sendall(b"ATD501\r")
+    m = sock_expect(rb"\r\nNO ANSWER\r\n")
+    check("--no-answer-rings 2: NO ANSWER after two rings", m is not None and time.time() - t0 >= 0.5)
+    check("--no-answer-rings 2: the callee saw exactly two RINGs",
+          p.quiet_for(0.5).count(b"RING") == 2)
+    p.cmd("ATS0=1")
+    conn.sendall(b"ATD501\r")
+    check("unix line: call to a pty line connects", sock_expect(rb"CONNECT 9600\r\n") is not None
+          and p.expect(rb"CONNECT 9600\r\n", 2) is not None)
+    data = pattern_bytes(100000, 9)
+    conn.sendall(data)
+    got = b""
+    end = time.time() + 10
+    while len(got) < len(data) and time.time() < end:
+        p.pump(1)
+        got, p.buf = got + p.buf, b""
+    check("unix line -> pty line: 100 kB byte-exact", got == data)
+    conn.close()
+    check("QEMU side closes: pty side NO CARRIER", p.expect(rb"NO CARRIER", 3) is not None)
+    try:
+        rc = ex.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check("all unix lines closed: the exchange exits 0", rc == 0, rc)
+    ex.stop()
+    p.close()
+    srv.close()
+
+    for args, want in ((["--line", "12x=pty:/tmp/x"], "bad number"),
+                       (["--line", "12=tty:/tmp/x"], "unknown kind"),
+                       (["--line", "12=pty:/tmp/x,foo"], "unknown option"),
+                       (["--baud", "fast", "--line", "1=pty:/tmp/x"], "--baud"),
+                       (["--lines-file", d("nonexistent")], "nonexistent"),
+                       (["--line", "1=unix:" + d("nobody"), "--connect-timeout", "0"],
+                        "gave up")):
+        r = subprocess.run([EXE] + args, capture_output=True, text=True, timeout=10)
+        check("bad usage %s -> clear error" % " ".join(args)[:40],
+              r.returncode != 0 and want in r.stderr, r.stderr.strip())
+    r = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=10)
+    check("--help: manual on stdout, status 0", r.returncode == 0 and
+          all(k in r.stdout for k in ("SYNOPSIS", "MODEM EMULATION", "EVENT LOG", "CONTROL",
+                                      "EXAMPLES")))
+
+
+def load(tmp, nlines=int(os.environ.get("EXCHANGE_LOAD_LINES", "200"))):
     half = nlines // 2
     spec = os.path.join(tmp, "load-lines")
     with open(spec, "w") as f:
@@ -499,10 +584,14 @@ def main():
         except Exception as e:  # a crash is a failure, not a hang
             check("functional tests ran to the end", False, repr(e))
         try:
+            unix_and_options(tmp)
+        except Exception as e:
+            check("unix-line tests ran to the end", False, repr(e))
+        try:
             load(tmp)
         except Exception as e:
             check("load test ran to the end", False, repr(e))
-        for name in ("ex.err", "load.err"):
+        for name in ("ex.err", "unix.err", "load.err"):
             p = os.path.join(tmp, name)
             if os.path.exists(p) and os.path.getsize(p):
                 print("--- %s:" % name)

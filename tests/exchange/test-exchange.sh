@@ -5,13 +5,18 @@
 # Last line: "exchange: N passed, N failed"; exit status 0 only if all passed.
 #
 # Usage: tests/exchange/test-exchange.sh [-v]   (-v: show what the ports get)
+# EXCHANGE=PATH tests another build (make check: the ASan+UBSan one);
+# EXCHANGE_LOAD_LINES=N sets the size of the load test (default 200).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 case ${1:-} in
--h | --help) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 -v | "") ;;
 *) echo "test-exchange: unknown argument '$1'" >&2; exit 2 ;;
 esac
 command -v python3 >/dev/null || { echo "test-exchange: python3 not found" >&2; exit 2; }
-make -s -C "$HERE" sealine-exchange
-exec python3 "$HERE/test-exchange.py" "$HERE/sealine-exchange" ${1:+"$1"}
+if [[ -z ${EXCHANGE:-} ]]; then
+	make -s -C "$HERE" sealine-exchange
+	EXCHANGE=$HERE/sealine-exchange
+fi
+exec python3 "$HERE/test-exchange.py" "$EXCHANGE" ${1:+"$1"}
