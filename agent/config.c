@@ -18,6 +18,7 @@
 #include "line.h"
 #include "log.h"
 #include "names.h"
+#include "keyfile.h"
 #include "tspstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -309,7 +310,91 @@ static int line_cipher(struct parser *p, const char *key, char *val)
 	return parse_ciphers(p, key, val, p->line);
 }
 
+static int line_modem(struct parser *p, const char *key, char *val)
+{
+	return parse_bool(p, key, val, &p->line->modem);
+}
+
+static int line_tsp_number(struct parser *p, const char *key, char *val)
+{
+	size_t n = strlen(val);
+
+	if (!n || n > SL_CONF_NUMBER_MAX ||
+	    strspn(val, "0123456789*#,WPwp") != n)
+		return fail(p, "%s must be a phone number (digits, * # , W P; at most %d), not '%s'",
+			    key, SL_CONF_NUMBER_MAX, val);
+	memcpy(p->line->tsp_number, val, n + 1);
+	return 0;
+}
+
+static int line_tsp_key(struct parser *p, const char *key, char *val)
+{
+	char why[128];
+
+	if (sl_key_parse_hex(val, strlen(val), p->line->tsp_key, why,
+			     sizeof(why)))
+		return fail(p, "%s: %s (64 hex digits: the TSP's static public key, as its log prints it)",
+			    key, why);
+	p->line->has_tsp_key = true;
+	return 0;
+}
+
+static int line_baud(struct parser *p, const char *key, char *val)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || !isdigit((unsigned char)val[0]) || v < 300 ||
+	    v > 4000000)
+		return fail(p, "%s must be a serial speed from 300 to 4000000, not '%s'",
+			    key, val);
+	p->line->baud = (unsigned int)v;
+	return 0;
+}
+
+static int check_init(struct parser *p, const char *key, const char *val,
+		      char *dst)
+{
+	size_t n = strlen(val);
+
+	if (strncasecmp(val, "AT", 2) || n > SL_CONF_TSP_INIT_MAX)
+		return fail(p, "%s must be an AT command of at most %d characters, not '%s'",
+			    key, SL_CONF_TSP_INIT_MAX, val);
+	for (size_t i = 0; i < n; ++i)
+		if (!isprint((unsigned char)val[i]))
+			return fail(p, "%s must be printable ASCII", key);
+	memcpy(dst, val, n + 1);
+	return 0;
+}
+
+static int line_modem_init(struct parser *p, const char *key, char *val)
+{
+	return check_init(p, key, val, p->line->modem_init);
+}
+
+static int line_ldisc(struct parser *p, const char *key, char *val)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (errno || *end || v < 1 || v > 63)
+		return fail(p, "%s must be a line discipline number (1..63, sealine's module parameter ldisc), not '%s'",
+			    key, val);
+	p->line->ldisc = (int)v;
+	return 0;
+}
+
 static const struct key_def line_keys[] = {
+	{ "modem", line_modem },
+	{ "tsp_number", line_tsp_number },
+	{ "tsp_key", line_tsp_key },
+	{ "baud", line_baud },
+	{ "modem_init", line_modem_init },
+	{ "ldisc", line_ldisc },
 	{ "peer", line_peer },
 	{ "role", line_role },
 	{ "rekey_interval", line_rekey },
@@ -377,16 +462,7 @@ static int tsp_baud(struct parser *p, const char *key, char *val)
 
 static int tsp_init(struct parser *p, const char *key, char *val)
 {
-	size_t n = strlen(val);
-
-	if (strncasecmp(val, "AT", 2) || n > SL_CONF_TSP_INIT_MAX)
-		return fail(p, "%s must be an AT command of at most %d characters, not '%s'",
-			    key, SL_CONF_TSP_INIT_MAX, val);
-	for (size_t i = 0; i < n; ++i)
-		if (!isprint((unsigned char)val[i]))
-			return fail(p, "%s must be printable ASCII", key);
-	memcpy(p->cfg->tsp.init, val, n + 1);
-	return 0;
+	return check_init(p, key, val, p->cfg->tsp.init);
 }
 
 static int tsp_answer_timeout(struct parser *p, const char *key, char *val)
@@ -485,6 +561,7 @@ static int start_section(struct parser *p, char *hdr)
 	p->line->ciphers[0] = SEALINE_CIPHER_CHACHA20POLY1305;
 	p->line->ciphers[1] = SEALINE_CIPHER_AES256GCM;
 	p->line->n_ciphers = 2;
+	p->line->baud = SL_CONF_TSP_BAUD_DEFAULT;
 	p->line->lineno = p->lineno;
 	p->section = SEC_LINE;
 	return 0;
@@ -605,6 +682,15 @@ int sl_config_parse(struct sl_config *cfg, const char *name, const char *text,
 
 int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len)
 {
+	for (unsigned int i = 0; i < cfg->n_lines; ++i) {
+		const struct sl_line_conf *l = &cfg->lines[i];
+
+		if (l->modem && (!l->tsp_number[0] || !l->has_tsp_key)) {
+			snprintf(err, err_len, "%s:%u: [line %s] has modem = yes: it needs tsp_number and tsp_key",
+				 cfg->path, l->lineno, l->tty);
+			return -EINVAL;
+		}
+	}
 	if (cfg->tsp.enabled && cfg->n_lines) {
 		snprintf(err, err_len, "%s: a TSP ([tsp]) keys no lines of its own: remove the [line ...] sections or run them in another sealined",
 			 cfg->path);

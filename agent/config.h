@@ -20,6 +20,12 @@
  *	rekey_interval = 1200		seconds (also 20m, 1h); 0: never on a timer
  *	pairing = no			answer pairing without `sealctl pair`
  *	cipher = chacha20poly1305, aes256gcm	preference, most preferred first
+ *	modem = no			yes: a dial-up line through a TSP (dialer.h)
+ *	tsp_number = 5550100		modem lines: the TSP's phone number
+ *	tsp_key = <64 hex digits>	modem lines: the TSP's static key (pinned)
+ *	baud = 115200			modem lines: serial port speed
+ *	modem_init = ATE0V1Q0&D2S0=0	modem lines: init string
+ *	ldisc = 29			modem lines: sealine's line discipline
  *
  *	[tsp]				this sealined is a TSP (tsp.h)
  *	database = /var/lib/sealine/tsp/accounts.db	accounts and call records
@@ -72,8 +78,26 @@ enum sl_role {
 
 #define SL_CONF_MAX_CIPHERS	2
 
+/* [tsp]: a daemon with this section is a TSP (tsp.h), not an endpoint. */
+#define SL_CONF_TSP_MAX_PATTERNS	16
+#define SL_CONF_TSP_INIT_MAX		60	/* modem.h: SL_MODEM_CMD_MAX */
+#define SL_CONF_TSP_INSTANCE_MAX	63
+#define SL_CONF_TSP_BAUD_DEFAULT	115200
+#define SL_CONF_TSP_ANSWER_DEFAULT	60	/* handshake.rst: 60 s */
+
+#define SL_CONF_NUMBER_MAX	40	/* modem.h: SL_MODEM_NUMBER_MAX */
+#define SL_CONF_KEY_LEN		32
+
 struct sl_line_conf {
 	char tty[SEALINE_TTY_NAME_MAX];	/* kernel name: "ttyS1" */
+	/* A dial-up line (dialer.h): sealined drives its modem. */
+	bool modem;
+	char tsp_number[SL_CONF_NUMBER_MAX + 1];
+	uint8_t tsp_key[SL_CONF_KEY_LEN];
+	bool has_tsp_key;
+	unsigned int baud;
+	char modem_init[SL_CONF_TSP_INIT_MAX + 1];
+	int ldisc;			/* 0: SEALINE_LDISC_DEFAULT */
 	char peer[SL_ACCOUNT_LEN + 1];	/* "" when not configured */
 	enum sl_role role;
 	uint32_t rekey_interval;	/* seconds; 0: only on kernel events */
@@ -82,13 +106,6 @@ struct sl_line_conf {
 	unsigned int n_ciphers;
 	unsigned int lineno;		/* line of its [line ...] header */
 };
-
-/* [tsp]: a daemon with this section is a TSP (tsp.h), not an endpoint. */
-#define SL_CONF_TSP_MAX_PATTERNS	16
-#define SL_CONF_TSP_INIT_MAX		60	/* modem.h: SL_MODEM_CMD_MAX */
-#define SL_CONF_TSP_INSTANCE_MAX	63
-#define SL_CONF_TSP_BAUD_DEFAULT	115200
-#define SL_CONF_TSP_ANSWER_DEFAULT	60	/* handshake.rst: 60 s */
 
 struct sl_tsp_conf {
 	bool enabled;			/* the section is present */

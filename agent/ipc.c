@@ -78,6 +78,8 @@ static const struct sl_ipc_verb verbs[] = {
 	{ "pair", 1, 1, "pair LINE" },
 	{ "confirm", 1, 1, "confirm yes|no" },
 	{ "sas", 1, 1, "sas TEXT" },
+	{ "call", 1, 2, "call ACCOUNT [LINE]" },
+	{ "hangup", 1, 1, "hangup LINE" },
 };
 
 const struct sl_ipc_verb *sl_ipc_lookup(const struct sl_ipc_req *req,

@@ -37,6 +37,11 @@
  *                                   followed by the record's JSON line)
  *   reload                       -> ok: re-read the peers, reopen the log
  *   pair LINE                    -> an operator conversation, below
+ *   call ACCOUNT [LINE]          -> info records while the modem dials the
+ *                                   TSP and call setup runs, then
+ *                                   ok peer=ACCOUNT tracking=HEX once the
+ *                                   call is bridged, or err (dialer.h)
+ *   hangup LINE                  -> ok: the call on LINE ends
  *
  * "pair LINE" attaches the connection to the line's pairing as its
  * operator. The daemon then sends, as the pairing goes on:

@@ -15,6 +15,7 @@
 #include <netlink/attr.h>
 #include <netlink/msg.h>
 
+#include "dialer.h"
 #include "lines.h"
 #include "log.h"
 #include "names.h"
@@ -280,6 +281,16 @@ int sl_lines_init(struct sl_lines *L, const struct sl_config *cfg,
 		L->lines[i].conf = &cfg->lines[i];
 		L->lines[i].status = SL_LINE_DETACHED;
 		L->lines[i].since = wall();
+	}
+	for (unsigned int i = 0; i < L->n; ++i) {
+		int ret;
+
+		if (!cfg->lines[i].modem)
+			continue;
+		ret = sl_dialer_new(L, &L->lines[i], sl_now_ms(),
+				    &L->lines[i].dial);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -833,6 +844,11 @@ static void line_registered(struct sl_lines *L, struct sl_line *line,
 	}
 	sl_log(LOG_NOTICE, "%s: registered as the agent of /dev/%s%" PRIu32 " (netlink port %" PRIu32 ")",
 	       tty_of(line), SEALINE_VTTY_NAME, line->index, line->agent_portid);
+	/* A call's line: its handshake waits for the call to be bridged. */
+	if (line->dial && !sl_dialer_connected(line->dial)) {
+		sl_dialer_line_up(line->dial, now_ms);
+		return;
+	}
 	if (create_hs(L, line))
 		return;
 	in.info = line->info;
@@ -960,6 +976,8 @@ void sl_lines_fini(struct sl_lines *L, const char *why)
 		}
 		end_session(L, line, "ok", why);
 		operator_end(line, -ESHUTDOWN, NULL, why);
+		sl_dialer_free(line->dial);
+		line->dial = NULL;
 	}
 	while (L->q_head) {
 		struct sl_event *e = L->q_head;
@@ -1057,6 +1075,9 @@ static void control_received(struct sl_lines *L, struct sl_line *line,
 
 	if (line->status != SL_LINE_REGISTERED || !a->control)
 		return;
+	if (line->dial && sl_dialer_control(line->dial, a->control,
+					    a->control_len, now_ms))
+		return;
 	if (!line->hs) {
 		line->control_dropped++;
 		if (!line->drop_logged_ms ||
@@ -1153,6 +1174,10 @@ void sl_lines_timers(struct sl_lines *L, int64_t now_ms)
 	for (unsigned int i = 0; i < L->n; ++i) {
 		struct sl_line *line = &L->lines[i];
 
+		if (line->dial && sl_dialer_next_timer(line->dial) &&
+		    sl_dialer_next_timer(line->dial) <= now_ms)
+			sl_dialer_timer(line->dial, now_ms);
+
 		if (!line->timer_ms || line->timer_ms > now_ms)
 			continue;
 		line->timer_ms = 0;
@@ -1170,8 +1195,118 @@ int64_t sl_lines_next_timer(const struct sl_lines *L)
 
 		if (t && (!next || t < next))
 			next = t;
+		t = L->lines[i].dial ? sl_dialer_next_timer(L->lines[i].dial) : 0;
+		if (t && (!next || t < next))
+			next = t;
 	}
 	return next;
+}
+
+unsigned int sl_lines_pollfds(struct sl_lines *L, struct pollfd *pfd,
+			      unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < L->n && n < max; ++i)
+		if (L->lines[i].dial)
+			sl_dialer_pollfd(L->lines[i].dial, &pfd[n++]);
+	return n;
+}
+
+void sl_lines_poll_done(struct sl_lines *L, const struct pollfd *pfd,
+			unsigned int n, int64_t now_ms)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < L->n && k < n; ++i) {
+		if (!L->lines[i].dial)
+			continue;
+		if (pfd[k].fd >= 0 && pfd[k].revents)
+			sl_dialer_ready(L->lines[i].dial, pfd[k].revents, now_ms);
+		k++;
+	}
+}
+
+int sl_lines_send_control(struct sl_lines *L, struct sl_line *line,
+			  const uint8_t *msg, size_t len)
+{
+	return L->kops->send_control(L->kctx, tty_of(line), msg, len);
+}
+
+void sl_lines_call_connected(struct sl_lines *L, struct sl_line *line,
+			     int64_t now_ms)
+{
+	struct sl_drv_input in = { .type = SL_DRV_IN_LINE_READY };
+
+	if (line->status != SL_LINE_REGISTERED || create_hs(L, line))
+		return;
+	refresh(L, line);
+	in.info = line->info;
+	feed(L, line, &in, now_ms);
+}
+
+void sl_lines_call_over(struct sl_lines *L, struct sl_line *line,
+			const char *why, int64_t now_ms)
+{
+	if (line->hs) {
+		feed_simple(L, line, SL_DRV_IN_LINE_DOWN, now_ms);
+		destroy_hs(L, line);
+	}
+	if (line->status == SL_LINE_REGISTERED) {
+		refresh(L, line);
+		L->kops->clear_keys(L->kctx, tty_of(line));
+	}
+	end_session(L, line, "ok", why);
+	operator_end(line, -ECONNRESET, NULL, why);
+}
+
+int sl_lines_call(struct sl_lines *L, const char *tty, const char *account,
+		  struct sl_ipc_client *c, int64_t now_ms, char *err,
+		  size_t err_len)
+{
+	struct sl_line *line = tty ? sl_lines_find(L, tty) : NULL;
+
+	if (!tty) {
+		for (unsigned int i = 0; i < L->n && !line; ++i)
+			if (L->lines[i].dial)
+				line = &L->lines[i];
+		if (!line) {
+			snprintf(err, err_len, "no line of this sealined has modem = yes (%s)",
+				 L->cfg->path);
+			return -ENOENT;
+		}
+	}
+	if (!line) {
+		snprintf(err, err_len, "%s is not a line of this sealined", tty);
+		return -ENOENT;
+	}
+	if (!line->dial) {
+		snprintf(err, err_len, "%s is a direct line (no modem = yes in its [line] section): it cannot dial",
+			 tty_of(line));
+		return -EOPNOTSUPP;
+	}
+	if (!L->drv) {
+		snprintf(err, err_len, "this sealined has no handshake implementation");
+		return -ENOSYS;
+	}
+	return sl_dialer_call(line->dial, account, c, now_ms, err, err_len);
+}
+
+int sl_lines_hangup(struct sl_lines *L, const char *tty, int64_t now_ms,
+		    char *err, size_t err_len)
+{
+	struct sl_line *line = sl_lines_find(L, tty);
+
+	if (!line || !line->dial) {
+		snprintf(err, err_len, "%s is not a dial-up line of this sealined",
+			 tty);
+		return -ENOENT;
+	}
+	if (sl_dialer_hangup(line->dial, "hung up by the operator", now_ms)) {
+		snprintf(err, err_len, "%s has no call", tty);
+		return -ENOTCONN;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ status */
@@ -1234,6 +1369,8 @@ void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c)
 		}
 		if (line->op)
 			sl_ipc_add(&b, "operator", "yes");
+		if (line->dial)
+			sl_dialer_status(line->dial, &b);
 		sl_ipc_addf(&b, "control_dropped", "%" PRIu64,
 			    line->control_dropped);
 		sl_ipc_send_record(c, &b);
@@ -1330,6 +1467,9 @@ void sl_lines_operator_gone(struct sl_lines *L, struct sl_ipc_client *c,
 {
 	struct sl_line *line = operator_line(L, c);
 
+	for (unsigned int i = 0; i < L->n; ++i)
+		if (L->lines[i].dial)
+			sl_dialer_operator_gone(L->lines[i].dial, c);
 	c->pairing = NULL;
 	if (!line)
 		return;

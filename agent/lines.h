@@ -31,6 +31,7 @@
 #define SEALINE_AGENT_LINES_H
 
 #include <stdbool.h>
+#include <poll.h>
 #include <stdint.h>
 
 #include "agent.h"
@@ -90,6 +91,8 @@ struct sl_line {
 	uint32_t epoch_high;		/* highest epoch staged (state_dir) */
 	bool epoch_loaded;
 
+	struct sl_dialer *dial;		/* modem = yes: dialer.h */
+
 	uint64_t control_dropped;	/* no handshake to take them */
 	int64_t drop_logged_ms;
 };
@@ -142,6 +145,35 @@ void sl_lines_event(struct sl_lines *L, const struct sl_attrs *a,
 /* Expired handshake timers; and the next one (monotonic ms, 0: none). */
 void sl_lines_timers(struct sl_lines *L, int64_t now_ms);
 int64_t sl_lines_next_timer(const struct sl_lines *L);
+
+/*
+ * Dial-up lines (dialer.h). The dialers' serial ports join the event
+ * loop: sl_lines_pollfds() fills at most max entries (one per dialer, fd
+ * -1 when it waits for nothing) and sl_lines_poll_done() takes the
+ * results back in the same order. Their timers are part of
+ * sl_lines_timers() and sl_lines_next_timer().
+ */
+unsigned int sl_lines_pollfds(struct sl_lines *L, struct pollfd *pfd,
+			      unsigned int max);
+void sl_lines_poll_done(struct sl_lines *L, const struct pollfd *pfd,
+			unsigned int n, int64_t now_ms);
+/* `sealctl call` and `sealctl hangup`. 0 or a negative errno, err says. */
+int sl_lines_call(struct sl_lines *L, const char *tty, const char *account,
+		  struct sl_ipc_client *c, int64_t now_ms, char *err,
+		  size_t err_len);
+int sl_lines_hangup(struct sl_lines *L, const char *tty, int64_t now_ms,
+		    char *err, size_t err_len);
+
+/* For dialer.c: control messages out, and the call's start and end. */
+int sl_lines_send_control(struct sl_lines *L, struct sl_line *line,
+			  const uint8_t *msg, size_t len);
+/* The call is bridged: the line's handshake starts (line->conf names the
+ * peer and the role). */
+void sl_lines_call_connected(struct sl_lines *L, struct sl_line *line,
+			     int64_t now_ms);
+/* The call ends: handshake, session record and keys go. */
+void sl_lines_call_over(struct sl_lines *L, struct sl_line *line,
+			const char *why, int64_t now_ms);
 
 /* One "line" record per configured line (refreshed from the kernel). */
 void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c);

@@ -62,6 +62,12 @@ static const struct sl_command commands[] = {
 	{ "pair", sl_cmd_pair, sl_help_pair,
 	  "pair LINE [--socket PATH]",
 	  "pair with the other end of a line, comparing a spoken code" },
+	{ "call", sl_cmd_call, sl_help_call,
+	  "call ACCOUNT [LINE] [--socket PATH]",
+	  "call another account through the TSP on a dial-up line" },
+	{ "hangup", sl_cmd_hangup, sl_help_hangup,
+	  "hangup LINE [--socket PATH]",
+	  "end the call on a dial-up line" },
 	{ "tsp", sl_cmd_tsp, sl_help_tsp,
 	  "tsp [--db PATH] accounts|cdr ...",
 	  "the TSP's account store and call records (billing export)" },
@@ -267,7 +273,7 @@ int main(int argc, char *argv[])
 	if (argc < 2) {
 		fprintf(stderr, "Usage: %s COMMAND [ARGUMENTS...]\n"
 			"Commands: show, genkey, set-key, activate, clear-keys, monitor, status,\n"
-			"          peers, log, pair, tsp, help.\n"
+			"          peers, log, pair, call, hangup, tsp, help.\n"
 			"Try '%s --help'.\n", sl_prog, sl_prog);
 		return SL_EXIT_USAGE;
 	}

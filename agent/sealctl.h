@@ -38,6 +38,8 @@ int sl_cmd_status(int argc, char *argv[]);
 int sl_cmd_peers(int argc, char *argv[]);
 int sl_cmd_log(int argc, char *argv[]);
 int sl_cmd_pair(int argc, char *argv[]);
+int sl_cmd_call(int argc, char *argv[]);
+int sl_cmd_hangup(int argc, char *argv[]);
 
 void sl_help_show(FILE *f);
 void sl_help_genkey(FILE *f);
@@ -49,6 +51,8 @@ void sl_help_status(FILE *f);
 void sl_help_peers(FILE *f);
 void sl_help_log(FILE *f);
 void sl_help_pair(FILE *f);
+void sl_help_call(FILE *f);
+void sl_help_hangup(FILE *f);
 
 int sl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

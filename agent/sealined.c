@@ -522,6 +522,28 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 		ret = sl_lines_pair(&d->lines, ref.tty, c, now, err, sizeof(err));
 		if (ret)
 			sl_ipc_send_err(c, ret, "%s", err);
+	} else if (!strcmp(v, "call") || !strcmp(v, "hangup")) {
+		const char *line = !strcmp(v, "call") ?
+				   (req.argc > 2 ? req.argv[2] : NULL) :
+				   req.argv[1];
+		struct sl_line_ref ref;
+
+		if (line && (sl_line_parse(line, &ref) || ref.by_index)) {
+			sl_ipc_send_err(c, -EINVAL, "'%s' is not a tty name",
+					line);
+			return;
+		}
+		if (!strcmp(v, "call"))
+			ret = sl_lines_call(&d->lines, line ? ref.tty : NULL,
+					    req.argv[1], c, now, err,
+					    sizeof(err));
+		else
+			ret = sl_lines_hangup(&d->lines, ref.tty, now, err,
+					      sizeof(err));
+		if (ret)
+			sl_ipc_send_err(c, ret, "%s", err);
+		else if (!strcmp(v, "hangup"))
+			sl_ipc_send_ok(c);
 	} else if (!strcmp(v, "confirm") || !strcmp(v, "sas")) {
 		struct sl_ipc_builder b;
 
@@ -605,7 +627,7 @@ enum { FD_SIG, FD_AGENT, FD_MON, FD_LISTEN, FD_CLIENTS };
 
 static int run(struct daemon *d)
 {
-	struct pollfd pfd[FD_CLIENTS + SL_IPC_MAX_CLIENTS];
+	struct pollfd pfd[FD_CLIENTS + SL_IPC_MAX_CLIENTS + SL_CONF_MAX_LINES];
 	struct sl_ipc_client *who[SL_IPC_MAX_CLIENTS];
 
 	while (!d->stop) {
@@ -647,6 +669,12 @@ static int run(struct daemon *d)
 						  (c->out_len ? POLLOUT : 0)) };
 		}
 
+		/* Dial-up lines' serial ports (dialer.h) come last. */
+		nfds_t n_dial = sl_lines_pollfds(&d->lines, pfd + n,
+						 SL_CONF_MAX_LINES);
+		nfds_t first_dial = n;
+
+		n += n_dial;
 		next = d->next_rescan_ms;
 		if (sl_lines_next_timer(&d->lines) &&
 		    sl_lines_next_timer(&d->lines) < next)
@@ -670,7 +698,10 @@ static int run(struct daemon *d)
 		if (d->nl_open && pfd[FD_MON].revents)
 			nl_readable(d, &d->mon, now);
 		sl_lines_process(&d->lines, now);
-		for (nfds_t i = FD_CLIENTS; i < n; ++i) {
+		sl_lines_poll_done(&d->lines, pfd + first_dial,
+				   (unsigned int)n_dial, now);
+		sl_lines_process(&d->lines, now);
+		for (nfds_t i = FD_CLIENTS; i < first_dial; ++i) {
 			struct sl_ipc_client *c = who[i - FD_CLIENTS];
 			short re = pfd[i].revents;
 

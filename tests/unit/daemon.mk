@@ -24,7 +24,8 @@ endif
 
 DAEMON_TESTS := test_daemon
 DAEMON_SRCS := $(addprefix $(DAEMON_AGENT)/,config.c keystore.c sessionlog.c \
-	ipc.c lines.c log.c crypto.c sas.c netlink.c line.c names.c)
+	ipc.c lines.c log.c crypto.c sas.c netlink.c line.c names.c keyfile.c \
+	dialer.c modem.c call.c handshake.c noise.c)
 
 # The agent's and the uapi's include paths instead of the kernel's, and
 # _GNU_SOURCE as the agent's own Makefile sets it.

@@ -17,7 +17,7 @@ endif
 
 TSPSTORE_TESTS := test_tspstore
 TSPSTORE_SRCS := $(addprefix $(TSPSTORE_AGENT)/,tspstore.c tspstore_sqlite.c \
-	config.c json.c log.c names.c line.c)
+	config.c keyfile.c json.c log.c names.c line.c)
 
 # The agent's and the uapi's include paths instead of the kernel's, and
 # _GNU_SOURCE as the agent's own Makefile sets it.

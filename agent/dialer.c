@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * An endpoint's dial-up line (dialer.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "dialer.h"
+#include "lines.h"
+#include "log.h"
+#include "modem.h"
+
+enum dl_state {
+	DL_DOWN,
+	DL_INIT,
+	DL_IDLE,
+	DL_DIALLING,
+	DL_ANSWERING,
+	DL_SETUP,
+	DL_CONNECTED,
+	DL_HANGUP,
+};
+
+static const char *const dl_names[] = {
+	[DL_DOWN] = "down", [DL_INIT] = "init", [DL_IDLE] = "idle",
+	[DL_DIALLING] = "dialling", [DL_ANSWERING] = "answering",
+	[DL_SETUP] = "setup", [DL_CONNECTED] = "connected",
+	[DL_HANGUP] = "hangup",
+};
+
+struct sl_dialer {
+	struct sl_lines *L;
+	struct sl_line *line;
+	const struct sl_line_conf *base;	/* the configured line */
+	struct sl_line_conf call_conf;		/* per call: peer and role */
+	char path[PATH_MAX];
+	int fd;
+	enum dl_state st;
+	struct sl_modem modem;
+	int64_t retry_at;
+	int64_t attach_deadline;		/* SETUP: line registered by */
+
+	bool caller;				/* we called, else answered */
+	char recipient[SL_ACCOUNT_LEN + 1];	/* caller: whom we call */
+	char peer[SL_ACCOUNT_LEN + 1];		/* the other end, once known */
+	uint64_t tracking;
+	struct sl_call *call;
+	int64_t call_timer;
+	struct sl_ipc_client *op;		/* `sealctl call` waiting */
+};
+
+static const char *tty(const struct sl_dialer *d)
+{
+	return d->base->tty;
+}
+
+static void set_state(struct sl_dialer *d, enum dl_state st)
+{
+	if (d->st != st)
+		sl_log(LOG_DEBUG, "%s: dialer %s -> %s", tty(d), dl_names[d->st],
+		       dl_names[st]);
+	d->st = st;
+}
+
+static void op_info(struct sl_dialer *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void op_info(struct sl_dialer *d, const char *fmt, ...)
+{
+	struct sl_ipc_builder b;
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	sl_log(LOG_INFO, "%s: %s", tty(d), text);
+	if (!d->op)
+		return;
+	sl_ipc_build(&b, "info");
+	sl_ipc_add(&b, "text", text);
+	sl_ipc_send_record(d->op, &b);
+}
+
+/* Ends the operator's `sealctl call`: err 0 is ok. */
+static void op_end(struct sl_dialer *d, int err, const char *text)
+{
+	struct sl_ipc_client *c = d->op;
+
+	if (!c)
+		return;
+	d->op = NULL;
+	c->pairing = NULL;
+	if (!err)
+		sl_ipc_sendf(c, "ok peer=%s tracking=%016" PRIx64, d->peer,
+			     d->tracking);
+	else
+		sl_ipc_send_err(c, err, "%s", text);
+}
+
+static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
+			 int64_t now);
+static void call_actions(struct sl_dialer *d,
+			 const struct sl_call_actions *out, int64_t now);
+
+/* ------------------------------------------------------------ ending */
+
+/* Back to command mode and on hook; the call's keys and handshake go. */
+static void end_call(struct sl_dialer *d, const char *why, int64_t now)
+{
+	struct sl_modem_events ev;
+	int ldisc = N_TTY;
+
+	if (d->call) {
+		sl_call_free(d->call);
+		d->call = NULL;
+		d->call_timer = 0;
+	}
+	op_end(d, -ECONNRESET, why);
+	if (d->st == DL_SETUP || d->st == DL_CONNECTED) {
+		sl_lines_call_over(d->L, d->line, why, now);
+		d->line->conf = d->base;
+		/* The kernel wipes the line's keys as the discipline goes. */
+		if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
+			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", tty(d),
+			       strerror(errno));
+		sl_log(LOG_NOTICE, "%s: call with %s (tracking %016" PRIx64 ") ended: %s",
+		       tty(d), d->peer[0] ? d->peer : "(not known yet)",
+		       d->tracking, why);
+	}
+	memset(d->peer, 0, sizeof(d->peer));
+	memset(d->recipient, 0, sizeof(d->recipient));
+	d->tracking = 0;
+	d->attach_deadline = 0;
+	if (d->fd < 0)
+		return;
+	switch (sl_modem_state(&d->modem)) {
+	case SL_MODEM_READY:
+		set_state(d, DL_IDLE);
+		return;
+	case SL_MODEM_HANGING_UP:
+		set_state(d, DL_HANGUP);
+		return;
+	default:
+		break;
+	}
+	set_state(d, DL_HANGUP);
+	if (sl_modem_hangup(&d->modem, now, &ev) == 0)
+		modem_events(d, &ev, now);
+}
+
+static void port_down(struct sl_dialer *d, const char *why, int64_t now)
+{
+	sl_log(LOG_ERR, "%s: modem: %s; trying again in %d s", tty(d), why,
+	       SL_DIALER_REOPEN_MS / 1000);
+	end_call(d, why, now);
+	if (d->fd >= 0) {
+		sl_modem_release(&d->modem);
+		close(d->fd);
+		d->fd = -1;
+	}
+	set_state(d, DL_DOWN);
+	d->retry_at = now + SL_DIALER_REOPEN_MS;
+}
+
+/* ------------------------------------------------------------ the call */
+
+static void connected_modem(struct sl_dialer *d, int64_t now)
+{
+	int ldisc = d->base->ldisc ? d->base->ldisc : SEALINE_LDISC_DEFAULT;
+
+	if (ioctl(d->fd, TIOCSETD, &ldisc) < 0) {
+		int err = errno;
+
+		sl_log(LOG_ERR, "%s: cannot attach the sealine line discipline (%d): %s%s",
+		       tty(d), ldisc, strerror(err),
+		       err == EINVAL ? " (is the sealine module loaded?)" : "");
+		op_end(d, -err, "cannot attach the sealine line discipline");
+		end_call(d, "no line discipline", now);
+		return;
+	}
+	set_state(d, DL_SETUP);
+	d->attach_deadline = now + SL_DIALER_ATTACH_MS;
+	op_info(d, "connected to %s, line discipline attached",
+		d->caller ? "the TSP" : "the caller's TSP");
+	/* The line appears in the kernel now: become its agent. */
+	sl_lines_rescan(d->L, now);
+}
+
+void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
+{
+	struct sl_call_config cc = {
+		.static_priv = d->L->ks->id.priv,
+		.tsp_pub = d->base->tsp_key,
+		.baud = d->base->baud,
+	};
+	struct sl_call_actions out;
+	int err, ret;
+
+	if (d->st != DL_SETUP || d->call)
+		return;
+	d->attach_deadline = 0;
+	memcpy(cc.account, d->L->ks->id.account, SL_ACCOUNT_LEN);
+	d->call = sl_call_new(&cc, &err);
+	if (!d->call) {
+		sl_log(LOG_ERR, "%s: call setup: %s", tty(d), strerror(-err));
+		end_call(d, "call setup could not start", now);
+		return;
+	}
+	ret = sl_call_start(d->call, d->caller ? SL_CALL_PURPOSE_CALL :
+			    SL_CALL_PURPOSE_ANSWER,
+			    d->caller ? d->recipient : NULL, (uint64_t)now,
+			    &out);
+	if (ret) {
+		sl_log(LOG_ERR, "%s: call setup: %s", tty(d), strerror(-ret));
+		end_call(d, "call setup could not start", now);
+		return;
+	}
+	call_actions(d, &out, now);
+}
+
+bool sl_dialer_connected(const struct sl_dialer *d)
+{
+	return d->st == DL_CONNECTED;
+}
+
+bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,
+		       int64_t now)
+{
+	struct sl_call_actions out;
+	uint8_t type = len >= 2 ? msg[1] : 0;
+
+	if (!d->call)
+		return d->st == DL_SETUP;	/* nothing end to end yet */
+	/* Before the bridge everything is call setup; after it only
+	 * CALL_STATUS (ended) is, the rest is the handshake's. */
+	if (d->st == DL_CONNECTED && type != SL_MSG_CALL_STATUS)
+		return false;
+	if (d->st != DL_CONNECTED && !sl_call_msg_is_setup(type) &&
+	    type != SL_MSG_NAK)
+		return true;
+	if (sl_call_input(d->call, msg, len, (uint64_t)now, &out) == 0)
+		call_actions(d, &out, now);
+	return true;
+}
+
+/* The answerer's decision: a caller it knows and authorised, or any
+ * caller on a line that takes pairings (first contact). */
+static bool accept_caller(struct sl_dialer *d, const char *caller)
+{
+	const struct sl_peer *p = sl_ks_find(d->L->ks, caller);
+
+	if (p && sl_ks_peer_allowed(p))
+		return true;
+	if (p && p->revoked)
+		return false;
+	return d->base->pairing;
+}
+
+static void call_actions(struct sl_dialer *d,
+			 const struct sl_call_actions *out, int64_t now)
+{
+	d->call_timer = (int64_t)out->next_timer;
+	for (unsigned int i = 0; i < out->n && d->call; ++i) {
+		const struct sl_call_action *a = &out->a[i];
+		struct sl_call_actions o2;
+		int ret;
+
+		switch (a->type) {
+		case SL_CALL_ACT_SEND:
+			ret = sl_lines_send_control(d->L, d->line, a->msg,
+						    a->len);
+			if (ret)
+				sl_log(LOG_WARNING, "%s: %s not sent: %s",
+				       tty(d), sl_hs_msg_name(a->msg_type),
+				       strerror(-ret));
+			break;
+		case SL_CALL_ACT_NAK:
+			sl_log(LOG_NOTICE, "%s: call setup: NAK %s %s (detail %s)%s",
+			       tty(d), sl_nak_reason_name(a->reason),
+			       a->sent ? "sent" : "received",
+			       a->detail == SL_NAK_DETAIL_CALLER ? "caller" :
+			       a->detail == SL_NAK_DETAIL_RECIPIENT ?
+			       "recipient" : "-",
+			       a->unauthenticated ? ", unauthenticated" : "");
+			break;
+		case SL_CALL_ACT_DIALLING:
+			d->tracking = a->tracking_id;
+			op_info(d, "the TSP accepted the call (tracking %016" PRIx64 ") and dials the recipient",
+				d->tracking);
+			break;
+		case SL_CALL_ACT_OFFER: {
+			bool yes = accept_caller(d, a->account);
+
+			d->tracking = a->tracking_id;
+			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
+			sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): %s",
+			       tty(d), a->account, d->tracking,
+			       yes ? "accepted" : "refused, not an authorised peer and pairing is off");
+			if (sl_call_offer_reply(d->call, yes,
+						yes ? 0 : SL_NAK_NOT_AUTHORISED,
+						SL_NAK_DETAIL_CALLER,
+						(uint64_t)now, &o2) == 0)
+				call_actions(d, &o2, now);
+			break;
+		}
+		case SL_CALL_ACT_CONNECTED:
+			d->tracking = a->tracking_id;
+			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
+			d->call_conf = *d->base;
+			memcpy(d->call_conf.peer, d->peer, sizeof(d->peer));
+			d->call_conf.role = d->caller ? SL_ROLE_INITIATOR :
+					    SL_ROLE_RESPONDER;
+			d->line->conf = &d->call_conf;
+			set_state(d, DL_CONNECTED);
+			sl_log(LOG_NOTICE, "%s: call %s %s connected (tracking %016" PRIx64 ")",
+			       tty(d), d->caller ? "to" : "from", d->peer,
+			       d->tracking);
+			op_end(d, 0, NULL);
+			sl_lines_call_connected(d->L, d->line, now);
+			break;
+		case SL_CALL_ACT_ENDED:
+			end_call(d, "the other side hung up", now);
+			return;
+		case SL_CALL_ACT_FAILED: {
+			char why[128];
+
+			snprintf(why, sizeof(why), "call setup failed: %s%s%s%s",
+				 a->text ? a->text : "",
+				 a->reason ? " (NAK " : "",
+				 a->reason ? sl_nak_reason_name(a->reason) : "",
+				 a->reason ? (a->detail == SL_NAK_DETAIL_RECIPIENT ?
+					      ", recipient)" :
+					      a->detail == SL_NAK_DETAIL_CALLER ?
+					      ", caller)" : ")") : "");
+			sl_log(LOG_NOTICE, "%s: %s", tty(d), why);
+			op_end(d, a->reason == SL_NAK_BUSY ? -EBUSY :
+			       a->reason ? -ECONNREFUSED : -ETIMEDOUT, why);
+			end_call(d, why, now);
+			return;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+int sl_dialer_call(struct sl_dialer *d, const char *recipient,
+		   struct sl_ipc_client *c, int64_t now, char *err,
+		   size_t err_len)
+{
+	struct sl_modem_events ev;
+	int ret;
+
+	if (!sl_account_valid(recipient)) {
+		snprintf(err, err_len, "'%s' is not an account number (12 digits)",
+			 recipient);
+		return -EINVAL;
+	}
+	if (!strcmp(recipient, d->L->ks->id.account)) {
+		snprintf(err, err_len, "%s is this installation's own account",
+			 recipient);
+		return -EINVAL;
+	}
+	if (d->st != DL_IDLE) {
+		snprintf(err, err_len, "%s is %s, not idle", tty(d),
+			 dl_names[d->st]);
+		return -EBUSY;
+	}
+	if (c && c->pairing) {
+		snprintf(err, err_len, "this connection is already waiting for a pairing or a call");
+		return -EBUSY;
+	}
+	ret = sl_modem_dial(&d->modem, d->base->tsp_number, now, &ev);
+	if (ret) {
+		snprintf(err, err_len, "the modem cannot dial: %s", strerror(-ret));
+		return ret;
+	}
+	d->caller = true;
+	snprintf(d->recipient, sizeof(d->recipient), "%s", recipient);
+	if (c) {
+		d->op = c;
+		c->pairing = d->line;	/* busy: no idle timeout */
+	}
+	set_state(d, DL_DIALLING);
+	op_info(d, "dialling the TSP for a call to %s", recipient);
+	modem_events(d, &ev, now);
+	return 0;
+}
+
+int sl_dialer_hangup(struct sl_dialer *d, const char *why, int64_t now)
+{
+	if (d->st != DL_DIALLING && d->st != DL_ANSWERING &&
+	    d->st != DL_SETUP && d->st != DL_CONNECTED)
+		return -ENOTCONN;
+	end_call(d, why, now);
+	return 0;
+}
+
+void sl_dialer_operator_gone(struct sl_dialer *d, struct sl_ipc_client *c)
+{
+	if (d->op == c)
+		d->op = NULL;	/* the call goes on without its operator */
+}
+
+/* ------------------------------------------------------------ modem */
+
+static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
+			 int64_t now)
+{
+	for (unsigned int i = 0; i < ev->n && d->fd >= 0; ++i) {
+		const struct sl_modem_event *e = &ev->ev[i];
+		char text[256];
+
+		sl_log(sl_modem_event_level(e), "%s",
+		       sl_modem_event_str(&d->modem, e, text, sizeof(text)));
+		switch (e->type) {
+		case SL_MODEM_EV_READY:
+			if (d->st == DL_INIT)
+				set_state(d, DL_IDLE);
+			break;
+		case SL_MODEM_EV_RING:
+			if (d->st == DL_IDLE) {
+				struct sl_modem_events ev2;
+
+				d->caller = false;
+				if (sl_modem_answer(&d->modem, now, &ev2) == 0) {
+					set_state(d, DL_ANSWERING);
+					modem_events(d, &ev2, now);
+				}
+			}
+			break;
+		case SL_MODEM_EV_CONNECT:
+			if (d->st == DL_DIALLING || d->st == DL_ANSWERING)
+				connected_modem(d, now);
+			break;
+		case SL_MODEM_EV_BUSY:
+		case SL_MODEM_EV_NO_ANSWER:
+		case SL_MODEM_EV_NO_CARRIER:
+		case SL_MODEM_EV_NO_DIALTONE:
+		case SL_MODEM_EV_ERROR:
+		case SL_MODEM_EV_TIMEOUT:
+			if (d->st == DL_INIT) {
+				port_down(d, "the modem does not take its init string", now);
+				break;
+			}
+			if (d->st == DL_DIALLING || d->st == DL_ANSWERING) {
+				op_end(d, e->type == SL_MODEM_EV_BUSY ? -EBUSY :
+				       -EHOSTUNREACH, text);
+				end_call(d, text, now);
+			} else if (sl_modem_state(&d->modem) == SL_MODEM_OFF) {
+				struct sl_modem_events ev2;
+
+				set_state(d, DL_INIT);
+				if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
+						  d->base->modem_init : NULL,
+						  now, &ev2) == 0)
+					modem_events(d, &ev2, now);
+			}
+			break;
+		case SL_MODEM_EV_HUNG_UP:
+			if (d->st == DL_HANGUP)
+				set_state(d, DL_IDLE);
+			break;
+		case SL_MODEM_EV_IO_ERROR:
+			port_down(d, strerror(e->err), now);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void modem_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	sl_log(level, "%s", msg);
+}
+
+static void port_open(struct sl_dialer *d, int64_t now)
+{
+	struct sl_modem_events ev;
+	char err[256];
+	int ret;
+
+	ret = sl_modem_open_tty(d->path, d->base->baud, false, &d->fd, err,
+				sizeof(err));
+	if (ret) {
+		d->fd = -1;
+		port_down(d, err, now);
+		return;
+	}
+	sl_modem_setup(&d->modem, tty(d), d->fd, modem_log, NULL);
+	set_state(d, DL_INIT);
+	if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
+			  d->base->modem_init : NULL, now, &ev)) {
+		port_down(d, "the init string cannot be sent", now);
+		return;
+	}
+	modem_events(d, &ev, now);
+}
+
+/* ------------------------------------------------------------ loop */
+
+void sl_dialer_pollfd(const struct sl_dialer *d, struct pollfd *pfd)
+{
+	pfd->fd = -1;
+	pfd->events = 0;
+	pfd->revents = 0;
+	if (d->fd < 0)
+		return;
+	/* With the discipline attached the line is the kernel's. */
+	if (sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
+	    d->st != DL_CONNECTED)
+		pfd->events |= POLLIN;
+	if (sl_modem_wants_write(&d->modem))
+		pfd->events |= POLLOUT;
+	if (pfd->events)
+		pfd->fd = d->fd;
+}
+
+void sl_dialer_ready(struct sl_dialer *d, short revents, int64_t now)
+{
+	struct sl_modem_events ev;
+
+	if (d->fd < 0)
+		return;
+	if (revents & POLLOUT) {
+		sl_modem_output(&d->modem, now, &ev);
+		modem_events(d, &ev, now);
+	}
+	if (d->fd >= 0 && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		uint8_t buf[512];
+		ssize_t n = read(d->fd, buf, sizeof(buf));
+		size_t off = 0;
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			port_down(d, strerror(errno), now);
+			return;
+		}
+		while (n > 0 && off < (size_t)n && d->fd >= 0 &&
+		       sl_modem_wants_read(&d->modem)) {
+			size_t used = sl_modem_input(&d->modem, buf + off,
+						     (size_t)n - off, now, &ev);
+
+			modem_events(d, &ev, now);
+			if (!used && !ev.n)
+				break;
+			off += used;
+		}
+	}
+}
+
+void sl_dialer_timer(struct sl_dialer *d, int64_t now)
+{
+	int64_t due;
+
+	if (d->st == DL_DOWN) {
+		if (now >= d->retry_at)
+			port_open(d, now);
+		return;
+	}
+	due = sl_modem_next_timer(&d->modem);
+	if (due && now >= due) {
+		struct sl_modem_events ev;
+
+		sl_modem_timer(&d->modem, now, &ev);
+		modem_events(d, &ev, now);
+	}
+	if (d->call && d->call_timer && now >= d->call_timer) {
+		struct sl_call_actions out;
+
+		d->call_timer = 0;
+		if (sl_call_timer(d->call, (uint64_t)now, &out) == 0)
+			call_actions(d, &out, now);
+	}
+	if (d->st == DL_SETUP && d->attach_deadline &&
+	    now >= d->attach_deadline)
+		end_call(d, "the line did not come up after CONNECT", now);
+}
+
+int64_t sl_dialer_next_timer(const struct sl_dialer *d)
+{
+	int64_t c[4] = {
+		d->st == DL_DOWN ? d->retry_at : 0,
+		d->fd >= 0 ? sl_modem_next_timer(&d->modem) : 0,
+		d->call ? d->call_timer : 0,
+		d->st == DL_SETUP ? d->attach_deadline : 0,
+	};
+	int64_t next = 0;
+
+	for (int i = 0; i < 4; ++i)
+		if (c[i] && (!next || c[i] < next))
+			next = c[i];
+	return next;
+}
+
+void sl_dialer_status(const struct sl_dialer *d, struct sl_ipc_builder *b)
+{
+	sl_ipc_add(b, "call_state", dl_names[d->st]);
+	if (d->call)
+		sl_ipc_add(b, "call_setup", sl_call_state(d->call));
+	if (d->peer[0])
+		sl_ipc_add(b, "call_peer", d->peer);
+	if (d->tracking)
+		sl_ipc_addf(b, "call_tracking", "%016" PRIx64, d->tracking);
+	if (d->st != DL_IDLE && d->st != DL_DOWN && d->st != DL_INIT)
+		sl_ipc_add(b, "call_direction", d->caller ? "out" : "in");
+}
+
+/* ------------------------------------------------------------ life */
+
+int sl_dialer_new(struct sl_lines *L, struct sl_line *line, int64_t now,
+		  struct sl_dialer **out)
+{
+	struct sl_dialer *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->L = L;
+	d->line = line;
+	d->base = line->conf;
+	d->fd = -1;
+	snprintf(d->path, sizeof(d->path), "/dev/%s", line->conf->tty);
+	port_open(d, now);
+	*out = d;
+	return 0;
+}
+
+void sl_dialer_free(struct sl_dialer *d)
+{
+	if (!d)
+		return;
+	sl_call_free(d->call);
+	if (d->line)
+		d->line->conf = d->base;
+	if (d->fd >= 0) {
+		int ldisc = N_TTY;
+
+		ioctl(d->fd, TIOCSETD, &ldisc);
+		sl_modem_release(&d->modem);
+		/* HUPCL: the close drops DTR, which hangs the modem up. */
+		close(d->fd);
+	}
+	free(d);
+}
