@@ -15,6 +15,10 @@
  * destination when bytes are due (delay) and the line is free (pacing,
  * 10 bits per byte). One poll() loop drives everything; nothing sleeps
  * or busy-waits.
+ *
+ * "mitm on" hands every control frame to a man in the middle (mitm.c,
+ * sealined's own handshake core with keys of its own) instead of
+ * relaying it; its answers are queued like any other bytes.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

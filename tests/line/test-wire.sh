@@ -3,8 +3,10 @@
 #
 # Runs sealine-wire between unix socket servers made by socat (standing in
 # for QEMU's UART chardevs) and checks pass-through, recording, pacing
-# accuracy, each fault, replay, determinism, the control socket and error
-# handling. Needs socat and perl (perl-base). Takes about 15 s.
+# accuracy, each fault, replay, determinism, the control socket, the
+# handshake counters (ctlstats), the man in the middle (mitm: commands,
+# relaying, answering a PAIR_COMMIT on both legs) and error handling.
+# Needs socat and perl (perl-base). Takes about 15 s.
 # Prints "N passed, N failed" last; exit status 0 only if all passed.
 #
 # Usage: tests/line/test-wire.sh [-v]   (-v: show sealine-wire's logs)
@@ -15,7 +17,7 @@ WIRE=$HERE/sealine-wire
 VERBOSE=0
 case ${1:-} in
 -v) VERBOSE=1 ;;
--h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "test-wire: unknown argument '$1'" >&2; exit 2 ;;
 esac
