@@ -42,5 +42,17 @@ int sl_tsp_main(const struct sl_config *cfg);
 #define SL_TSP_REOPEN_MS	5000	/* a line that failed: try again */
 #define SL_TSP_DRAIN_MS		2000	/* output still queued at hangup */
 #define SL_TSP_CDR_BYTES_MS	10000	/* byte counts saved while bridged */
+#define SL_TSP_CLOSE_HANGUP_MS	300	/* no DTR: closed this long */
+
+/*
+ * The TSP's default modem init string: the driver's (modem.h) with the
+ * escape character disabled (S2=128). A TSP relays its callers' bytes,
+ * "+++" with its guard times included (an endpoint's own hangup sends
+ * it, and its modem passes it on): the TSP's modem on the other leg
+ * would take it for its own escape. It hangs up by DTR instead.
+ */
+#define SL_TSP_DEFAULT_INIT	"ATE0V1Q0&D2S0=0S2=128"
+/* "\r\nNO CARRIER\r\n", which sl_modem_data_scan() finds in data mode. */
+#define SL_TSP_NO_CARRIER_LEN	14
 
 #endif

@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# tests/tsp/test-tsp.sh - host tests of the TSP role of sealined
+# (agent/tsp.c, issue 4): sealined (built with ASan+UBSan) serves a hunt
+# group of pseudo-terminal lines of the simulated exchange
+# (tests/exchange/sealine-exchange); sim-endpoints places calls through it
+# on lines of their own; outcomes are checked at the endpoints and in the
+# call records (sealctl tsp cdr --json).
+#
+#   connected call, data byte-exact both ways, "ended", complete record;
+#   every refusal (unknown/wrong caller ID/unauthorised/disabled caller,
+#   disabled/unknown recipient, recipient refuses) with its NAK and record;
+#   busy and no-answer recipients; the caller's leg capture holds neither
+#   the recipient's account nor its phone number; restart keeps every
+#   record; SIGKILL mid-call: the open record becomes "interrupted";
+#   load: 200 concurrent calls over 400 + 400 lines.
+#
+# Prints "ok"/"FAIL" lines and last "tsp: N passed, N failed"; exit 0
+# only if all passed. Needs python3 (JSON).
+#
+# Usage: tests/tsp/test-tsp.sh [--no-load] [--keep]
+#   SEALINED=path   another sealined (default tests/tsp/build/sealined-asan)
+#   SIM=path        another sim-endpoints (default ...-asan)
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+TOP=$(cd "$HERE/../.." && pwd -P)
+LOAD=1 KEEP=0
+for a in "$@"; do
+	case $a in
+	--no-load) LOAD=0 ;;
+	--keep) KEEP=1 ;;
+	-h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "test-tsp: unknown argument '$a' (see --help)" >&2; exit 2 ;;
+	esac
+done
+command -v python3 >/dev/null || { echo "test-tsp: python3 not found" >&2; exit 2; }
+
+make -s -C "$HERE" all || exit 2
+make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
+make -s -C "$TOP/agent" sealctl >/dev/null || exit 2
+EXCHANGE=$TOP/tests/exchange/sealine-exchange
+SEALCTL=$TOP/agent/sealctl
+SEALINED=${SEALINED:-$HERE/build/sealined-asan}
+SIM=${SIM:-$HERE/build/sim-endpoints-asan}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=suppressions=$HERE/lsan.supp:print_suppressions=0
+
+W=$(mktemp -d /tmp/sealine-tsp.XXXXXX)
+EX_PID= TSP_PID=
+passed=0 failed=0
+
+ok() { echo "ok   $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+check() { # check NAME COMMAND...: ok if the command succeeds
+	local name=$1; shift
+	if "$@" >"$W/check.out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/     /' "$W/check.out" | head -20; fi
+}
+
+stop_tsp() {
+	[ -n "$TSP_PID" ] || return 0
+	kill -TERM "$TSP_PID" 2>/dev/null
+	wait "$TSP_PID"; local rc=$?
+	TSP_PID=
+	return $rc
+}
+stop_exchange() {
+	[ -n "$EX_PID" ] || return 0
+	kill -TERM "$EX_PID" 2>/dev/null; wait "$EX_PID" 2>/dev/null; EX_PID=
+}
+cleanup() {
+	stop_tsp; stop_exchange
+	if [ "$KEEP" = 1 ] || [ "$failed" != 0 ]; then echo "test-tsp: files kept in $W" >&2
+	else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+# start_exchange DIR NTSP NEP [options]: hunt group 100 of NTSP lines
+# DIR/tsp-I, endpoint I on DIR/epI with number 5550000+I.
+start_exchange() {
+	local d=$1 ntsp=$2 nep=$3; shift 3
+	mkdir -p "$d/cap"
+	: >"$d/lines"
+	for ((i = 0; i < ntsp; i++)); do echo "100=pty:$d/tsp-$i" >>"$d/lines"; done
+	for ((i = 0; i < nep; i++)); do echo "$((5550000 + i))=pty:$d/ep$i" >>"$d/lines"; done
+	"$EXCHANGE" --lines-file "$d/lines" --control "$d/ctl" --log "$d/exchange.log" "$@" &
+	EX_PID=$!
+	for ((i = 0; i < 100; i++)); do [ -S "$d/ctl" ] && return 0; sleep 0.1; done
+	echo "test-tsp: the exchange did not start" >&2; return 1
+}
+exchange_ctl() { echo "$2" | socat -t 2 - "UNIX-CONNECT:$1/ctl"; }
+
+# start_tsp DIR NTSP: sealined as a TSP on DIR/tsp-*; waits until every
+# line is idle. Log appended to DIR/tsp.log.
+start_tsp() {
+	local d=$1 ntsp=$2 n
+	cat >"$d/sealined.conf" <<-EOF
+	[agent]
+	log_level = debug
+	[tsp]
+	database = $d/tsp.db
+	instance = test
+	lines = $d/tsp-*
+	baud = 115200
+	answer_timeout = 10
+	EOF
+	local start_lines
+	start_lines=$(cat "$d/tsp.log" 2>/dev/null | wc -l)
+	"$SEALINED" -f -c "$d/sealined.conf" --state-dir "$d/state" --socket "$d/sealined.sock" 2>>"$d/tsp.log" &
+	TSP_PID=$!
+	for ((i = 0; i < 300; i++)); do
+		n=$(tail -n +"$((start_lines + 1))" "$d/tsp.log" | grep -c ': init -> idle')
+		[ "$n" -ge "$ntsp" ] && break
+		kill -0 "$TSP_PID" 2>/dev/null || { echo "test-tsp: sealined died" >&2; TSP_PID=; return 1; }
+		sleep 0.1
+	done
+	[ "$n" -ge "$ntsp" ] || { echo "test-tsp: only $n of $ntsp TSP lines came up" >&2; return 1; }
+	TSP_KEY=$(awk '$1 == "public" { print $2 }' "$d/state/identity")
+}
+
+# enrol DIR I [sealctl add options]: account of endpoint I, caller ID = its phone
+enrol() {
+	local d=$1 i=$2; shift 2
+	local acct key phone
+	read -r acct key phone < <(sed -n "$((i + 1))p" "$d/keys")
+	echo "$key" >"$d/key.$i"
+	"$SEALCTL" tsp --db "$d/tsp.db" accounts add "$acct" --name "sim $i" --key "$d/key.$i" \
+		--phone "$phone" "$@" >/dev/null
+}
+acct() { printf '%012d' $((100000000000 + $1)); }
+authorise() { "$SEALCTL" tsp --db "$1/tsp.db" accounts authorise "$(acct "$2")" "$(acct "$3")" >/dev/null; }
+
+cdr_json() { "$SEALCTL" tsp --db "$1/tsp.db" cdr --json; }
+# cdr_field FILE CALLER-ID FIELD: the field of the record with that caller ID
+cdr_field() {
+	python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1])):
+    if r["caller_id"] == sys.argv[2]: print(r[sys.argv[3]] or "")' "$@"
+}
+
+# run_sim DIR OUT [args]: sim-endpoints run with this TSP, output in OUT
+run_sim() {
+	local d=$1 out=$2; shift 2
+	"$SIM" run --tsp-key "$TSP_KEY" --tsp-number 100 --lines "$d/ep%u" "$@" >"$out" 2>"$out.err"
+}
+
+# Checks each sim result line against the CDR with the caller's caller ID.
+# Arguments: DIR SIM-OUTPUT; prints one problem per line, status 1 if any.
+check_cdrs() {
+	cdr_json "$1" >"$1/cdr.json" || return 1
+	python3 - "$1/cdr.json" "$2" <<-'EOF'
+	import json, sys
+	recs = json.load(open(sys.argv[1]))
+	by_cid = {}
+	for r in recs:
+	    by_cid.setdefault(r["caller_id"], []).append(r)
+	bad = 0
+	def fail(msg):
+	    global bad
+	    bad += 1
+	    print(msg)
+	for line in open(sys.argv[2]):
+	    if not line.startswith("call "):
+	        continue
+	    f = dict(kv.split("=", 1) for kv in line.split()[1:-1])
+	    caller = f["caller"]; phone = str(5550000 + int(caller) - 100000000000)
+	    rs = by_cid.get(phone, [])
+	    if len(rs) != 1:
+	        fail(f"{caller}: {len(rs)} records with caller ID {phone}"); continue
+	    r = rs[0]
+	    exp = f["expected"]
+	    want = {"connected": ("completed", None), "busy": ("busy", None),
+	            "no-answer": ("no-answer", None), "dropped": ("interrupted", None)}
+	    if exp.startswith("nak:"):
+	        reason = exp.split(":")[1]
+	        outc = {"BUSY": "busy", "NO_ANSWER": "no-answer"}.get(reason, "nak")
+	        want_o, want_r = outc, (reason if outc == "nak" else None)
+	    else:
+	        want_o, want_r = want[exp]
+	    if r["outcome"] != want_o or (want_r and r["nak_reason"] != want_r):
+	        fail(f"{caller}: record outcome {r['outcome']} {r['nak_reason']}, expected {want_o} {want_r}")
+	    if r["caller_id"] != phone:
+	        fail(f"{caller}: caller_id {r['caller_id']}")
+	    if exp == "connected":
+	        if r["caller_account"] != caller or r["recipient_account"] != f["recipient"]:
+	            fail(f"{caller}: accounts {r['caller_account']} -> {r['recipient_account']}")
+	        if r["tracking_id"] != f["tracking"]:
+	            fail(f"{caller}: tracking id {r['tracking_id']} != {f['tracking']}")
+	        if not r["answer_time"] or not r["end_time"]:
+	            fail(f"{caller}: answer/end time missing")
+	        if abs(float(r["duration_s"]) - float(f["duration"])) > 1.0:
+	            fail(f"{caller}: duration {r['duration_s']} vs measured {f['duration']}")
+	        if int(r["bytes_caller_to_recipient"]) != int(f["up"]):
+	            fail(f"{caller}: bytes to recipient {r['bytes_caller_to_recipient']} != sent {f['up']}")
+	        if int(r["bytes_recipient_to_caller"]) != int(f["down"]):
+	            fail(f"{caller}: bytes back {r['bytes_recipient_to_caller']} != sent {f['down']}")
+	sys.exit(1 if bad else 0)
+	EOF
+}
+
+sim_ok() { # the sim's summary says every call as expected
+	tail -n 1 "$1" | grep -q ' calls, [0-9]* as expected, 0 not$' || { cat "$1" "$1.err" | tail -n 30; return 1; }
+}
+
+# ---------------------------------------------------------------- scenarios
+D=$W/main
+mkdir -p "$D"
+NTSP=24 NEP=20
+start_exchange "$D" $NTSP $NEP --ring-interval 0.4 --capture "$D/cap" || exit 1
+"$SIM" keys --count $NEP >"$D/keys" || exit 1
+start_tsp "$D" $NTSP || exit 1
+
+enrol "$D" 0 --caller-id 5550000; enrol "$D" 1 --caller-id 5550001; authorise "$D" 1 0
+# 2: not enrolled at all
+enrol "$D" 3 --caller-id 5559999; authorise "$D" 1 3		# wrong caller ID
+enrol "$D" 4 --caller-id 5550004					# not authorised by 1
+enrol "$D" 5 --caller-id 5550005 --disabled; authorise "$D" 1 5	# disabled caller
+enrol "$D" 6 --caller-id 5550006; enrol "$D" 7 --disabled; authorise "$D" 7 6
+enrol "$D" 8 --caller-id 5550008					# unknown recipient
+enrol "$D" 9 --caller-id 5550009; enrol "$D" 10; authorise "$D" 10 9	# busy
+enrol "$D" 11 --caller-id 5550011; enrol "$D" 12; authorise "$D" 12 11	# no answer
+enrol "$D" 13 --caller-id 5550013; enrol "$D" 14; authorise "$D" 14 13	# refuses
+exchange_ctl "$D" "busy 5550010 on" >/dev/null
+exchange_ctl "$D" "noanswer 5550012 on" >/dev/null
+
+cat >"$D/scenario" <<EOF
+0 1 connected bytes=20000
+2 1 nak:UNKNOWN_ACCOUNT:1
+3 1 nak:CALLER_ID_MISMATCH:1
+4 1 nak:NOT_AUTHORISED:2
+5 1 nak:ACCOUNT_DISABLED:1
+6 7 nak:ACCOUNT_DISABLED:2
+8 999999999999 nak:UNKNOWN_ACCOUNT:2
+9 10 busy
+11 12 no-answer
+13 14 nak:NOT_AUTHORISED:2 refuse
+EOF
+# Endpoint 1 is the recipient of several calls: only one can be simulated
+# on its line, so the refused ones name its account instead.
+sed -i "s/^\([2-5]\) 1 /\1 $(acct 1) /" "$D/scenario"
+run_sim "$D" "$D/sim1.out" --scenario "$D/scenario" --timeout 60
+check "scenarios: every call ends as expected at the endpoints" sim_ok "$D/sim1.out"
+check "scenarios: call records match (outcomes, NAK reasons, accounts, times, bytes)" check_cdrs "$D" "$D/sim1.out"
+
+# The caller's leg: endpoint 0's line and the TSP line that answered it.
+capture_clean() {
+	local line idx f
+	line=$(cdr_field "$D/cdr.json" 5550000 line)
+	[ -n "$line" ] || { echo "no record for endpoint 0"; return 1; }
+	idx=${line#tsp-}
+	for f in "$D/cap/5550000-0.tx" "$D/cap/5550000-0.rx" "$D/cap/100-$idx.tx" "$D/cap/100-$idx.rx"; do
+		[ -s "$f" ] || { echo "$f: missing or empty"; return 1; }
+		if grep -a -q -e "$(acct 1)" -e 5550001 "$f"; then
+			echo "$f holds the recipient's account or phone number"; return 1
+		fi
+	done
+	# and the recipient's leg does hold its phone number (the check can fail)
+	grep -a -q 5550001 "$D/cap/5550001-0.rx" || grep -a -q 5550001 "$D/cap/100-"*.tx || { echo "sanity: the dial string is nowhere"; return 1; }
+}
+check "capture: the caller's leg carries neither the recipient's account nor its phone number" capture_clean
+
+# Restart keeps every record.
+cdr_json "$D" >"$D/cdr.before"
+check "TSP stops cleanly on SIGTERM" stop_tsp
+start_tsp "$D" $NTSP || exit 1
+cdr_json "$D" >"$D/cdr.after"
+check "restart: every record kept, unchanged" cmp "$D/cdr.before" "$D/cdr.after"
+
+# SIGKILL mid-call.
+enrol "$D" 15 --caller-id 5550015; enrol "$D" 16; authorise "$D" 16 15
+run_sim "$D" "$D/sim2.out" --call "15 16 dropped hold=20000" --timeout 60 &
+SIMPID=$!
+answered=0
+for ((i = 0; i < 150; i++)); do
+	cdr_json "$D" >"$D/cdr.now"
+	if [ -n "$(cdr_field "$D/cdr.now" 5550015 answer_time)" ]; then answered=1; break; fi
+	sleep 0.1
+done
+killed_mid_call() {
+	[ "$answered" = 1 ] || { echo "the call never connected"; return 1; }
+	kill -KILL "$TSP_PID"; wait "$TSP_PID" 2>/dev/null; TSP_PID=
+}
+check "SIGKILL: the TSP is killed during a connected call" killed_mid_call
+wait $SIMPID
+check "SIGKILL: the caller's line drops" sim_ok "$D/sim2.out"
+start_tsp "$D" $NTSP || exit 1
+interrupted() {
+	cdr_json "$D" >"$D/cdr.killed"
+	python3 - "$D/cdr.before" "$D/cdr.killed" <<-'EOF'
+	import json, sys
+	load = lambda p: json.load(open(p))
+	before, after = load(sys.argv[1]), load(sys.argv[2])
+	a = {r["tracking_id"]: r for r in after}
+	for r in before:
+	    if a.get(r["tracking_id"]) != r:
+	        sys.exit(f"closed record {r['tracking_id']} changed or lost")
+	new = [r for r in after if r["caller_id"] == "5550015"]
+	if len(new) != 1 or new[0]["outcome"] != "interrupted":
+	    sys.exit(f"killed call: {new}")
+	if new[0]["caller_account"] != "100000000015" or new[0]["recipient_account"] != "100000000016" or not new[0]["answer_time"]:
+	    sys.exit(f"killed call record incomplete: {new[0]}")
+	EOF
+}
+check "SIGKILL: after restart the open record is interrupted, closed ones intact" interrupted
+grep -q '1 open call records from before closed as interrupted' "$D/tsp.log" &&
+	ok "SIGKILL: the restarted TSP reports the record it closed" ||
+	bad "SIGKILL: the restarted TSP reports the record it closed"
+check "TSP stops cleanly on SIGTERM (no sanitizer report)" stop_tsp
+stop_exchange
+if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$D/tsp.log"; then
+	bad "sanitizers: sealined's log has a report"; grep -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$D/tsp.log"
+else ok "sanitizers: no report from sealined"; fi
+
+# ---------------------------------------------------------------- load
+if [ "$LOAD" = 1 ]; then
+	L=$W/load
+	mkdir -p "$L"
+	PAIRS=200
+	start_exchange "$L" $((2 * PAIRS)) $((2 * PAIRS)) --ring-interval 0.2 || exit 1
+	"$SIM" keys --count $((2 * PAIRS)) >"$L/keys" || exit 1
+	for ((i = 0; i < PAIRS; i++)); do
+		enrol "$L" $i --caller-id $((5550000 + i))
+		enrol "$L" $((PAIRS + i))
+		authorise "$L" $((PAIRS + i)) $i
+	done
+	start_tsp "$L" $((2 * PAIRS)) || exit 1
+	run_sim "$L" "$L/sim.out" --pairs $PAIRS --bytes 8192 --timeout 240
+	check "load: $PAIRS concurrent calls set up, bridged, data byte-exact, hung up" sim_ok "$L/sim.out"
+	check "load: $PAIRS completed records with the right accounts and byte counts" check_cdrs "$L" "$L/sim.out"
+	load_count() {
+		local n
+		n=$(python3 -c 'import json, sys
+print(sum(r["outcome"] == "completed" for r in json.load(open(sys.argv[1]))))' "$L/cdr.json")
+		[ "$n" = "$PAIRS" ] || { echo "$n completed records"; return 1; }
+	}
+	check "load: exactly $PAIRS records, all completed" load_count
+	check "load: TSP stops cleanly on SIGTERM" stop_tsp
+	stop_exchange
+	if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$L/tsp.log"; then
+		bad "load: sanitizers: sealined's log has a report"
+	else ok "load: sanitizers: no report from sealined"; fi
+fi
+
+echo "tsp: $passed passed, $failed failed"
+[ "$failed" = 0 ]
