@@ -110,6 +110,8 @@ struct sim_call {
 	size_t rx_caller, rx_answerer;	/* data bytes checked */
 	size_t bad_caller, bad_answerer;	/* of them wrong */
 	int64_t t_connected, t_end;
+	int64_t t_dial, t_first;	/* ATDT; the answerer's first relayed
+					 * byte (the caller's message) */
 	char err[SIM_ERR_MAX];
 	/* answerer side: "-" (not reached), "ended", "refused", ... */
 	const char *ans;
@@ -593,6 +595,7 @@ static void on_frame(void *ctx, const uint8_t *msg, size_t len)
 	    !memcmp(msg + SL_HS_ENVELOPE_LEN, sim_marker, len -
 		    SL_HS_ENVELOPE_LEN)) {
 		e->ph = P_RAW_RX;
+		c->t_first = now;
 		sl_rawline_stop(&e->rl);
 		return;
 	}
@@ -824,6 +827,7 @@ static void ep_timers(struct ep *e, int64_t now)
 			return;
 		}
 		e->ph = P_DIALLING;
+		e->call->t_dial = now;
 		modem_events(e, &ev, now);
 	}
 	if (e->ph == P_HOLD && now >= e->hold_until)
@@ -1176,12 +1180,14 @@ static void print_result(const struct sim_call *c)
 	else
 		snprintf(expect, sizeof(expect), "%s", outcome_names[c->exp]);
 	printf("call caller=%s recipient=%s outcome=%s expected=%s tracking=%016" PRIx64
-	       " up=%" PRIu64 " down=%" PRIu64 " sent=%zu rx_caller=%zu rx_answerer=%zu bad=%zu duration=%.3f answerer=%s errors=%s %s\n",
+	       " up=%" PRIu64 " down=%" PRIu64 " sent=%zu rx_caller=%zu rx_answerer=%zu bad=%zu duration=%.3f setup=%.3f answerer=%s errors=%s %s\n",
 	       sim.eps[c->caller].account, c->rcpt_acct, outcome, expect,
 	       c->tracking, c->up, c->down, c->bytes, c->rx_caller,
 	       c->rx_answerer, c->bad_caller + c->bad_answerer,
 	       c->t_connected && c->t_end ?
 	       (double)(c->t_end - c->t_connected) / 1000 : 0.0,
+	       c->t_dial && c->t_first ?
+	       (double)(c->t_first - c->t_dial) / 1000 : 0.0,
 	       c->ans ? c->ans : "-", c->err[0] ? c->err : "-",
 	       ok ? "ok" : "FAIL");
 }
@@ -1257,11 +1263,13 @@ static void usage(FILE *f)
 "    One line per call:\n"
 "        call caller=A recipient=B outcome=O expected=E tracking=ID\n"
 "             up=N down=N sent=K rx_caller=N rx_answerer=N bad=N\n"
-"             duration=S answerer=X errors=TEXT ok|FAIL\n"
+"             duration=S setup=S answerer=X errors=TEXT ok|FAIL\n"
 "    up: bytes the caller wrote into the bridge after CONNECTED (its\n"
 "    end-to-end message framed, its data, and the 3-byte escape that\n"
 "    the exchange relays); down: the answerer's; duration: CONNECTED to\n"
-"    the end of the caller's hangup; answerer: ended, refused, dropped\n"
+"    the end of the caller's hangup; setup: ATDT to the caller's first\n"
+"    relayed byte at the answerer (ring delays included); answerer:\n"
+"    ended, refused, dropped\n"
 "    or - (never answered). Last line:\n"
 "        sim-endpoints: N calls, N as expected, N not\n"
 "\n"
