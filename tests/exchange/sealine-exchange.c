@@ -181,6 +181,7 @@ struct ctl_client {
 	char in[CTL_LINE_MAX + 1];
 	size_t in_len;
 	bool overlong;
+	bool eof;		/* the client is done sending */
 	char *out;
 	size_t out_len, out_cap;
 	bool closing;
@@ -809,12 +810,14 @@ static void at_execute(struct line *l, const char *cmdline)
 		case 'A':
 			if (*p)
 				goto error;
-			if (l->st == ST_RINGING) {
+			if (l->st == ST_RINGING && !l->f_noanswer) {
 				answer(l, "ata");
 			} else if (l->st == ST_ONLINE_CMD) {
 				goto error;
 			} else {
-				/* nobody calls: no carrier to answer */
+				/* nobody calls (or, forced noanswer, the ring
+				 * never reached this modem): nothing to answer
+				 */
 				result(l, RC_NO_CARRIER);
 			}
 			return;
@@ -1373,7 +1376,8 @@ static void ctl_read(struct ctl_client *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		c->closing = true;
+		/* closed when all its answers are out (a big status) */
+		c->eof = true;
 		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
@@ -1957,7 +1961,8 @@ static void run(void)
 			for (int i = 0; i < CTL_CLIENTS_MAX; i++)
 				if (clients[i].fd >= 0)
 					pfd[n++] = (struct pollfd){ .fd = clients[i].fd,
-						.events = (short)(POLLIN | (clients[i].out_len ? POLLOUT : 0)) };
+						.events = (short)((clients[i].eof ? 0 : POLLIN) |
+								  (clients[i].out_len ? POLLOUT : 0)) };
 		}
 		wake = next_wake(now);
 		if (wake != UINT64_MAX) {
@@ -1997,7 +2002,9 @@ static void run(void)
 
 				if (c->fd < 0 || pfd[k].fd != c->fd)
 					continue;
-				if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+				if (pfd[k].revents & POLLERR)
+					c->closing = true;
+				else if (!c->eof && (pfd[k].revents & (POLLIN | POLLHUP)))
 					ctl_read(c);
 				k++;
 			}
@@ -2006,7 +2013,7 @@ static void run(void)
 
 				if (c->fd >= 0 && c->out_len)
 					ctl_write(c);
-				if (c->fd >= 0 && c->closing)
+				if (c->fd >= 0 && (c->closing || (c->eof && !c->out_len)))
 					ctl_close(c);
 			}
 		}
@@ -2148,6 +2155,9 @@ int main(int argc, char **argv)
 	 */
 	for (size_t i = 0; i < nlines; i++)
 		do_write(&lines[i], UINT64_MAX);
+	for (int i = 0; i < CTL_CLIENTS_MAX; i++)
+		if (ctl_listen >= 0 && clients[i].fd >= 0 && clients[i].out_len)
+			ctl_write(&clients[i]);	/* "ok quit" */
 	event("exit");
 	return 0;
 }

@@ -365,7 +365,14 @@ def functional(tmp):
     ex.control("noanswer 103 on")
     a.send("ATD103\r")
     check("forced noanswer: no RING delivered, NO ANSWER",
-          a.expect(rb"NO ANSWER", 4) is not None and b"RING" not in n.quiet_for(0.1))
+          a.expect(rb"NO ANSWER\r\n", 4) is not None and b"RING" not in n.quiet_for(0.1))
+    a.send("ATD103\r")
+    time.sleep(0.3)
+    r1 = n.cmd("ATA", rb"NO CARRIER")
+    r2 = a.quiet_for(0.3)
+    check("forced noanswer: ATA finds no call", r1 and r2 == b"", repr((r1, r2, n.buf)))
+    a.send("x")
+    a.expect(rb"NO CARRIER", 2)
     ex.control("noanswer 103 off")
     a.cmd("ATS7=50")
     a.send("ATD103\r")
@@ -570,6 +577,25 @@ def load(tmp, nlines=int(os.environ.get("EXCHANGE_LOAD_LINES", "200"))):
     check("load: %d hangup events" % half, n == half, n)
     for p in ports[half:]:
         p.close()
+    # a client that sends one command and half-closes (echo | socat) gets
+    # the whole answer, however long
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(ex.ctl)
+    s.sendall(b"status\n")
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    s.settimeout(5)
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    rows = data.decode().splitlines()
+    check("load: status of %d lines to a half-closed client" % nlines,
+          rows[0] == "ok %d" % nlines and len(rows) == nlines + 1 and
+          all(" state=idle " in r for r in rows[1:]), rows[:2])
+    check("load: quit answers ok quit", ex.control("quit") == "ok quit")
     check("load: exchange quits cleanly", ex.stop() == 0)
 
 
