@@ -600,7 +600,10 @@ static void ring(struct line *m, uint64_t now)
 		m->s[S_RINGCOUNT]++;
 	event("ring line=%s from=%s count=%u delivered=%s", m->id, caller->id, m->rings,
 	      m->f_noanswer || !m->up ? "no" : "yes");
-	if (m->f_noanswer)
+	/* forced noanswer, or no DTE there (a modem with DTR off does not
+	 * answer): the phone rings on, unheard
+	 */
+	if (m->f_noanswer || !m->up)
 		return;
 	result(m, RC_RING);
 	if (m->rings == 1 && m->cid)
@@ -1568,7 +1571,8 @@ static void usage(FILE *f)
 "    caller's S7 seconds (or --no-answer-rings rings): the caller gets NO\n"
 "    ANSWER and the ringing stops. Any character but LF from the caller\n"
 "    while it waits aborts the call (NO CARRIER). ATD from a line that is\n"
-"    ringing gives NO DIALTONE.\n"
+"    ringing gives NO DIALTONE. A line whose endpoint is not connected (pty\n"
+"    not open) is idle to the exchange: it rings, unheard, and never answers.\n"
 "    Data mode: bytes are relayed both ways (paced, impaired as set). Escape:\n"
 "    S12 guard time of silence, three S2 characters (each within the guard\n"
 "    time of the previous; they are relayed too), guard time -> OK and\n"
