@@ -603,6 +603,9 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			if (ret)
 				sl_log(LOG_WARNING, "%s: sending a control message of %zu bytes failed: %s",
 				       tty, a->len, sl_nl_strerror(ret));
+			else	/* type and size only: the timeline of a handshake */
+				sl_log(LOG_DEBUG, "%s: control message 0x%02x sent (%zu bytes)",
+				       tty, a->len >= 2 ? a->msg[1] : 0, a->len);
 			break;
 		case SL_DRV_STAGE_KEY:
 			ret = alive ? L->kops->set_key(L->kctx, tty, a->epoch,
@@ -1090,6 +1093,9 @@ static void control_received(struct sl_lines *L, struct sl_line *line,
 		}
 		return;
 	}
+	sl_log(LOG_DEBUG, "%s: control message 0x%02x received (%zu bytes)",
+	       tty_of(line), a->control_len >= 2 ? a->control[1] : 0,
+	       a->control_len);
 	feed(L, line, &in, now_ms);
 }
 

@@ -13,16 +13,19 @@
 #            from A's operator confirming to "paired" (PAIR_CONFIRM,
 #            PAIR_DONE);
 #   session  the session the daemons run right after the pairing, then
-#            $HS_SESSIONS more, each by restarting A's daemon (its line's
-#            keys are wiped; the new daemon keys a new session with the
-#            stored LTK): bytes and messages of the session messages, and
-#            the time from A's daemon registering as the line's agent
-#            (when it sends SESSION_INIT) to A's "session keyed" (after
-#            SESSION_DONE).
+#            $HS_SESSIONS more on running daemons, each after both ends of the
+#            line were detached and attached again (a new connection: the
+#            lines' keys went with them): bytes and messages of the session
+#            messages, and the time from A's daemon registering as the new
+#            line's agent (when it sends SESSION_INIT) to A's "session
+#            keyed" (after SESSION_DONE);
+#   restart  the same after restarting A's daemon ($HS_RESTARTS times): a
+#            new process pays for its first handshake's set-up too.
 # Times come from the daemons' own log time stamps (milliseconds). The
 # results go to $SL_OUT/hs.results, one line per measurement:
 #   pair.BAUD sas_ms=N confirm_ms=N msgs_a2b=N bytes_a2b=N msgs_b2a=N bytes_b2a=N
 #   session.BAUD.K ms=N msgs_a2b=N bytes_a2b=N msgs_b2a=N bytes_b2a=N
+#   restart.BAUD.K (the same fields)
 #   cpu session_ms=N session_min_ms=N x25519_ms=N n=N
 # (the last from tests/bench/hscpu: both sides of a session computed in
 # one process with no line, i.e. what part of a session's time is CPU).
@@ -34,6 +37,7 @@ set -euo pipefail
 
 HS_BAUDS="115200 9600"
 HS_SESSIONS=4
+HS_RESTARTS=2
 if [[ -r $SL_OUT/bench.conf ]]; then
 	# shellcheck source=/dev/null
 	. "$SL_OUT/bench.conf"
@@ -116,21 +120,52 @@ for baud in $HS_BAUDS; do
 	CTL=$(sl_wire ctlstats)
 	sl_log "ctlstats after pairing and session: $CTL"
 	echo "pair.$baud sas_ms=$((t_sas - t_start)) confirm_ms=$((t_paired - t_yes)) $(counts pair)" >>"$RES"
+	sl_log "--- the end of the pairing and the first session at $baud baud, A's and B's logs"
+	grep -E "control message|staged|active|paired|keyed|NAK" "$D/a.log" | tail -n 14
+	grep -E "control message|staged|active|paired|keyed|NAK" "$D/b.log" | tail -n 14
 	echo "session.$baud.0 ms=$((t_keyed - t_paired)) $(counts session)" >>"$RES"
 
 	# ---------------------------------------------------------------- sessions
+	# A new connection on running daemons: both ends of the line are
+	# detached and attached again (ldattach), B's first, as a new call
+	# would bring them up; their keys went with the old lines. A's daemon
+	# registers as the new line's agent and keys a new session.
 	for k in $(seq "$HS_SESSIONS"); do
-		sl_assert "A stops ($baud baud, session $k)" stop a
-		sl_assert "ttyS1 is keyless with A gone" sl_wait_for "ttyS1 nokey" 10 sl_field_is ttyS1 state nokey
 		n=$(grep -cE "session with $ACCT_B keyed" "$D/a.log")
+		for pid in "${SL_LDATTACH_PIDS[@]}"; do
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		done
+		SL_LDATTACH_PIDS=()
+		sl_assert "both daemons see their lines detached ($baud baud, session $k)" \
+			sl_wait_for "lines detached" 10 sh -c "[ \"\$('$SEALCTL' status --json --socket '$(sock a)' | grep -o '\"status\": \"[a-z]*\"' | head -n 1)\" = '\"status\": \"detached\"' ] &&
+				[ \"\$('$SEALCTL' status --json --socket '$(sock b)' | grep -o '\"status\": \"[a-z]*\"' | head -n 1)\" = '\"status\": \"detached\"' ]"
 		sl_wire reset-stats >/dev/null
-		start a
+		sl_attach "$SL_TTY_B" || sl_fail "ldattach on $SL_TTY_B failed"
+		sl_assert "B registers on its new line" sl_wait_for "B registered" 10 line_registered b
+		sl_attach "$SL_TTY_A" || sl_fail "ldattach on $SL_TTY_A failed"
 		sl_assert "A's new session keys both lines ($baud baud, session $k)" \
 			sl_wait_for "session $k" 30 session_keyed "$n"
 		t_reg=$(logts a "registered as the agent of")
 		t_keyed=$(logts a "session with $ACCT_B keyed")
 		CTL=$(sl_wire ctlstats)
 		echo "session.$baud.$k ms=$((t_keyed - t_reg)) $(counts session)" >>"$RES"
+	done
+	# After a restart of A's daemon: a new process (its line's keys are
+	# wiped when it stops), with whatever a first handshake in a new
+	# process costs.
+	for k in $(seq "$HS_RESTARTS"); do
+		sl_assert "A stops ($baud baud, restart $k)" stop a
+		sl_assert "ttyS1 is keyless with A gone" sl_wait_for "ttyS1 nokey" 10 sl_field_is ttyS1 state nokey
+		n=$(grep -cE "session with $ACCT_B keyed" "$D/a.log")
+		sl_wire reset-stats >/dev/null
+		start a
+		sl_assert "A's new session keys both lines ($baud baud, restart $k)" \
+			sl_wait_for "restart $k" 30 session_keyed "$n"
+		t_reg=$(logts a "registered as the agent of")
+		t_keyed=$(logts a "session with $ACCT_B keyed")
+		CTL=$(sl_wire ctlstats)
+		echo "restart.$baud.$k ms=$((t_keyed - t_reg)) $(counts session)" >>"$RES"
 	done
 	# where the time of the last session went (debug log, ms stamps)
 	sl_log "--- the last session at $baud baud, A's and B's logs"
