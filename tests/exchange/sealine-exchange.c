@@ -59,6 +59,7 @@
 #define FRAME_MAX		16384	/* longer runs are not frames */
 #define CONNECT_RETRY_MS	20
 #define PTY_RECHECK_MS		50	/* look for a reopened pty slave */
+#define EXIT_GRACE_MS		300	/* QEMU gone: time for the last words */
 #define CTL_CLIENTS_MAX		16
 #define CTL_LINE_MAX		512
 #define RATE_MAX		1000000UL	/* per million bytes */
@@ -1457,6 +1458,63 @@ static void ctl_open(const char *path)
 		clients[i].fd = -1;
 }
 
+/* The control socket's pollfds from pfd on; returns how many. */
+static size_t ctl_pollfds(struct pollfd *pfd)
+{
+	size_t n = 0;
+
+	if (ctl_listen < 0)
+		return 0;
+	pfd[n++] = (struct pollfd){ .fd = ctl_listen, .events = POLLIN };
+	for (int i = 0; i < CTL_CLIENTS_MAX; i++) {
+		const struct ctl_client *c = &clients[i];
+
+		if (c->fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = c->fd,
+				.events = (short)((c->eof ? 0 : POLLIN) | (c->out_len ? POLLOUT : 0)) };
+	}
+	return n;
+}
+
+/* After poll(): pfd, n as filled by ctl_pollfds. */
+static void ctl_handle(const struct pollfd *pfd, size_t n)
+{
+	size_t k = 1;
+
+	if (ctl_listen < 0)
+		return;
+	/* clients first: one accepted now has no pollfd yet */
+	for (int i = 0; i < CTL_CLIENTS_MAX && k < n; i++) {
+		struct ctl_client *c = &clients[i];
+
+		if (c->fd < 0 || pfd[k].fd != c->fd)
+			continue;
+		if (pfd[k].revents & POLLERR)
+			c->closing = true;
+		else if (!c->eof && (pfd[k].revents & (POLLIN | POLLHUP)))
+			ctl_read(c);
+		k++;
+	}
+	if (pfd[0].revents & POLLIN)
+		ctl_accept();
+	for (int i = 0; i < CTL_CLIENTS_MAX; i++) {
+		struct ctl_client *c = &clients[i];
+
+		if (c->fd >= 0 && c->out_len)
+			ctl_write(c);
+		if (c->fd >= 0 && (c->closing || (c->eof && !c->out_len)))
+			ctl_close(c);
+	}
+}
+
+/* At exit: one last try to send what is queued ("ok quit"). */
+static void ctl_flush(void)
+{
+	for (int i = 0; i < CTL_CLIENTS_MAX; i++)
+		if (clients[i].fd >= 0 && clients[i].out_len)
+			ctl_write(&clients[i]);
+}
+
 /* ------------------------------------------------------------ set-up */
 
 static void usage(FILE *f)
@@ -1487,8 +1545,8 @@ static void usage(FILE *f)
 "        chardev with server=on), retrying every 20 ms for up to\n"
 "        --connect-timeout seconds (all such lines are tried in every round,\n"
 "        since QEMU with wait=on opens its sockets one after the other). When\n"
-"        QEMU closes it the line stays down; once all unix lines are down\n"
-"        the exchange exits (status 0).\n"
+"        QEMU closes it the line stays down; 0.3 s after all unix lines are\n"
+"        down the exchange exits (status 0).\n"
 "    NUMBER=pty:LINK\n"
 "        Create a pseudo-terminal (posix_openpt), set it raw 8N1 without echo\n"
 "        from the master side, and make LINK a symlink to the slave (an\n"
@@ -1933,10 +1991,21 @@ static void run(void)
 	struct pollfd *pfd = xmalloc((nlines + CTL_CLIENTS_MAX + 1) * sizeof(*pfd));
 	struct line **who = xmalloc(nlines * sizeof(*who));
 
-	while (!quit && !got_signal && !all_unix_gone()) {
+	uint64_t exit_at = UINT64_MAX;
+
+	while (!quit && !got_signal) {
 		uint64_t now = now_ns(), wake;
 		size_t n = 0, nl;
 		int timeout = -1, r;
+
+		/* once QEMU has closed every unix line, the other lines get a
+		 * moment to read their NO CARRIER: a pty's reader loses what it
+		 * has not read when the master closes
+		 */
+		if (exit_at == UINT64_MAX && all_unix_gone())
+			exit_at = now + EXIT_GRACE_MS * NSEC_PER_MSEC;
+		if (now >= exit_at)
+			break;
 
 		connect_round(now);
 		timers(now);
@@ -1960,15 +2029,10 @@ static void run(void)
 			who[n++] = l;
 		}
 		nl = n;
-		if (ctl_listen >= 0) {
-			pfd[n++] = (struct pollfd){ .fd = ctl_listen, .events = POLLIN };
-			for (int i = 0; i < CTL_CLIENTS_MAX; i++)
-				if (clients[i].fd >= 0)
-					pfd[n++] = (struct pollfd){ .fd = clients[i].fd,
-						.events = (short)((clients[i].eof ? 0 : POLLIN) |
-								  (clients[i].out_len ? POLLOUT : 0)) };
-		}
+		n += ctl_pollfds(pfd + n);
 		wake = next_wake(now);
+		if (exit_at < wake)
+			wake = exit_at;
 		if (wake != UINT64_MAX) {
 			uint64_t d = wake > now ? wake - now : 0;
 
@@ -1996,31 +2060,7 @@ static void run(void)
 					endpoint_down(l, now);
 			}
 		}
-		if (ctl_listen >= 0) {
-			size_t k = nl + 1;
-
-			if (pfd[nl].revents & POLLIN)
-				ctl_accept();
-			for (int i = 0; i < CTL_CLIENTS_MAX && k < n; i++) {
-				struct ctl_client *c = &clients[i];
-
-				if (c->fd < 0 || pfd[k].fd != c->fd)
-					continue;
-				if (pfd[k].revents & POLLERR)
-					c->closing = true;
-				else if (!c->eof && (pfd[k].revents & (POLLIN | POLLHUP)))
-					ctl_read(c);
-				k++;
-			}
-			for (int i = 0; i < CTL_CLIENTS_MAX; i++) {
-				struct ctl_client *c = &clients[i];
-
-				if (c->fd >= 0 && c->out_len)
-					ctl_write(c);
-				if (c->fd >= 0 && (c->closing || (c->eof && !c->out_len)))
-					ctl_close(c);
-			}
-		}
+		ctl_handle(pfd + nl, n - nl);
 	}
 	free(pfd);
 	free(who);
@@ -2159,9 +2199,7 @@ int main(int argc, char **argv)
 	 */
 	for (size_t i = 0; i < nlines; i++)
 		do_write(&lines[i], UINT64_MAX);
-	for (int i = 0; i < CTL_CLIENTS_MAX; i++)
-		if (ctl_listen >= 0 && clients[i].fd >= 0 && clients[i].out_len)
-			ctl_write(&clients[i]);	/* "ok quit" */
+	ctl_flush();
 	event("exit");
 	return 0;
 }
