@@ -1,0 +1,268 @@
+#!/bin/bash
+# 90-tsp-call: calls through a TSP over the simulated telephone exchange
+# (scripts/vm-run --exchange tests/vm/exchange.conf): three sealined
+# instances in one guest, each with its own modem line(s):
+#   C, the caller      ttyS4, number 5551001, account $ACCT_A
+#   T, the TSP         ttyS5 and ttyS6, one number 5550100 (hunt group)
+#   B, the recipient   ttyS7, number 5552002, account $ACCT_B
+# The TSP's accounts are enrolled with `sealctl tsp accounts`; C and B pin
+# the TSP's static key. Then:
+#   - first call: `sealctl call` connects through the TSP, both operators
+#     pair with the SAS end to end through the bridge, and a picocom
+#     session and an sz/rz transfer cross the keyed virtual ttys; C hangs
+#     up, B learns it from the TSP (authenticated) and is idle again;
+#   - second call: the stored LTK keys a session with no SAS asked, at
+#     another epoch, and socat moves data both ways byte-exact;
+#   - refusals, each with its NAK reason at the caller and in the TSP's
+#     call records: unknown account, wrong caller ID, unauthorised caller,
+#     disabled account; no answer (B's daemon stopped);
+#   - the call records match (completed calls have both accounts, answer
+#     and end times, bytes each way); a TSP restart keeps every record;
+#   - the exchange's capture of the caller's leg holds neither the
+#     recipient's account nor its phone number nor any plaintext.
+set -euo pipefail
+. "$SEALINE_ROOT/tests/vm/lib.sh"
+. "$SEALINE_ROOT/tests/vm/pair.sh"
+. "$SEALINE_ROOT/tests/vm/daemon.sh"
+
+# The daemons' logs and the operators' screens go to the host as well.
+eval "$(declare -f cleanup | sed '1s/^cleanup/daemon_cleanup/')"
+cleanup() {
+	daemon_cleanup
+	mkdir -p "$SL_OUT/$SL_NAME.logs"
+	cp "$D"/*.log "$D"/*.out "$D"/*.conf "$SL_OUT/$SL_NAME.logs/" 2>/dev/null || true
+}
+
+. /out/guest.env
+[[ ${SEALINE_EXCHANGE:-} == "ttyS4=5551001 ttyS5=5550100 ttyS6=5550100 ttyS7=5552002" ]] ||
+	sl_skip "needs scripts/vm-run --exchange tests/vm/exchange.conf (have '${SEALINE_EXCHANGE:-none}')"
+
+TSP_NUMBER=5550100
+PHONE_C=5551001
+PHONE_B=5552002
+DB=$(state t)/accounts.db
+
+# conf NAME ACCOUNT TTY EXTRA...: an endpoint with one dial-up line.
+endpoint_conf() {
+	local n=$1 acct=$2 tty=$3
+	shift 3
+	cat >"$D/$n.conf" <<EOF
+# sealined endpoint $n of tests/vm/$SL_NAME.sh
+[agent]
+account = $acct
+state_dir = $(state "$n")
+socket = $(sock "$n")
+name = $n
+log_level = debug
+
+[line $tty]
+modem = yes
+tsp_number = $TSP_NUMBER
+tsp_key = $TSP_KEY
+$(printf '%s\n' "$@")
+EOF
+}
+
+tsp_conf() {
+	cat >"$D/t.conf" <<EOF
+# the TSP of tests/vm/$SL_NAME.sh
+[agent]
+state_dir = $(state t)
+socket = $(sock t)
+name = t
+log_level = debug
+
+[tsp]
+database = $DB
+instance = vm-tsp
+lines = /dev/ttyS5, /dev/ttyS6
+answer_timeout = 15
+EOF
+}
+
+pubkey() { sed -n 's/^public //p' "$(state "$1")/identity"; }
+tsp() { "$SEALCTL" tsp --db "$DB" "$@"; }
+call_field() { status_field "$1" "$2"; }
+idle() { [[ $(call_field "$1" call_state) == idle ]]; }
+
+# call_expect NAME ACCOUNT TEXT: `sealctl call` from NAME fails with TEXT.
+call_expect() {
+	local out rc=0
+	out=$(timeout 90 "$SEALCTL" call "$2" --socket "$(sock "$1")" 2>&1) || rc=$?
+	sl_log "sealctl call $2 (status $rc): $out"
+	[[ $rc -ne 0 ]] && grep -q -- "$3" <<<"$out"
+}
+
+# last_cdr FIELD: the newest call record's field ("" if null).
+last_cdr() {
+	tsp cdr --json | jq -r ".[-1].$1 // \"\""
+}
+
+rm -rf "$D" "$(state t)" "$(state c)" "$(state b)" \
+	"$(dirname "$(sock t)")" "$(dirname "$(sock c)")" "$(dirname "$(sock b)")"
+mkdir -p "$D"
+chmod 700 "$D"
+sl_load_module
+
+# ---------------------------------------------------------------- set up
+tsp_conf
+start t
+sl_assert "the TSP starts and creates its identity" \
+	sl_wait_for "TSP identity" 20 test -s "$(state t)/identity"
+sl_assert "the TSP's modems are initialised" \
+	sl_wait_for "TSP lines idle" 30 grep -q "line ttyS6: init -> idle" "$D/t.log"
+TSP_KEY=$(pubkey t)
+sl_assert "the TSP logs its static key for the endpoints to pin" grep -q "static key $TSP_KEY" "$D/t.log"
+
+endpoint_conf c "$ACCT_A" ttyS4
+endpoint_conf b "$ACCT_B" ttyS7 "pairing = yes"
+start c
+start b
+sl_assert "C's modem is idle" sl_wait_for "C idle" 30 idle c
+sl_assert "B's modem is idle" sl_wait_for "B idle" 30 idle b
+echo "public $(pubkey c)" >/dev/null
+printf '%s\n' "$(pubkey c)" >"$D/c.pub"
+printf '%s\n' "$(pubkey b)" >"$D/b.pub"
+sl_assert "enrol C at the TSP" tsp accounts add "$ACCT_A" --name "Caller Ltd" \
+	--key "$D/c.pub" --phone "$PHONE_C" --caller-id "$PHONE_C"
+sl_assert "enrol B at the TSP" tsp accounts add "$ACCT_B" --name "Recipient plc" \
+	--key "$D/b.pub" --phone "$PHONE_B" --caller-id "$PHONE_B"
+sl_assert "B accepts calls from C" tsp accounts authorise "$ACCT_B" "$ACCT_A"
+
+# ---------------------------------------------------------------- call 1
+sl_assert "C calls B through the TSP" \
+	timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
+sl_assert "B's side of the call is connected" \
+	sl_wait_for "B connected" 20 sh -c "[ \"\$(\"$SEALCTL\" status --json --socket '$(sock b)' | grep -o '\"call_state\": *\"[a-z]*\"' | grep -o '[a-z]*\"\$' | tr -d '\"')\" = connected ]"
+sl_assert_eq "B learnt from the TSP who calls" "$ACCT_A" "$(call_field b call_peer)"
+sl_assert_eq "C's call is connected" connected "$(call_field c call_state)"
+TRACK1=$(call_field c call_tracking)
+sl_assert_eq "both ends log the same tracking id" "$TRACK1" "$(call_field b call_tracking)"
+
+# First contact: both operators pair end to end through the bridge.
+operator b ttyS7
+sl_assert "B's operator waits for the pairing" \
+	sl_wait_for "B operator" 10 grep -q "ttyS7: operator (pid ${OPPID[b]}) starts a pairing" "$D/b.log"
+operator c ttyS4
+sl_assert "C's operator is shown the code" \
+	sl_wait_for "C shows the code" 30 grep -q '^Code: ' "$D/c.out"
+sl_assert "B's operator is asked for it" \
+	sl_wait_for "B asks" 30 grep -q "Type the code" "$D/b.out"
+CODE=$(sed -n 's/^Code: \([0-9A-Z]\{5\}\)$/\1/p' "$D/c.out" | tail -n 1)
+say b "$CODE"
+say c y
+sl_assert "B's pairing ends well" operator_done b
+sl_assert "C's pairing ends well" operator_done c
+sl_assert "the line is keyed on both ends" \
+	sl_wait_for "keyed" 30 sh -c "[ \"\$(\"$SEALCTL\" show ttyS4 state)\" = keyed ] && [ \"\$(\"$SEALCTL\" show ttyS7 state)\" = keyed ]"
+EPOCH1=$("$SEALCTL" show ttyS4 epoch)
+VC=$(sl_vtty_of ttyS4)
+VB=$(sl_vtty_of ttyS7)
+sl_log "call 1 keyed at epoch $EPOCH1: C on $VC, B on $VB"
+
+# picocom both ways through the call
+(sleep 2; printf 'typed-on-B-SEALINE-TEXT'; sleep 4) |
+	timeout 20 picocom -q -b 115200 -x 4000 "$VB" >"$D/pico.b" 2>&1 &
+pb=$!
+BG+=("$pb")
+sleep 0.5
+(sleep 2; printf 'typed-on-C-SEALINE-TEXT'; sleep 4) |
+	timeout 20 picocom -q -b 115200 -x 4000 "$VC" >"$D/pico.c" 2>&1 || true
+wait "$pb" || true
+sl_assert "picocom on B got what was typed on C" grep -q typed-on-C-SEALINE-TEXT "$D/pico.b"
+sl_assert "picocom on C got what was typed on B" grep -q typed-on-B-SEALINE-TEXT "$D/pico.c"
+
+# sz/rz through the call
+mkdir -p "$D/rx"
+{ head -c 65536 /dev/urandom
+  printf 'SEALINE-ZMODEM-MARKER-%s\n' {1..300}
+  head -c 65536 /dev/urandom; } >"$D/zfile"
+(cd "$D/rx" && timeout 120 rz -y -q <"$VB" >"$VB") & rzpid=$!
+BG+=("$rzpid")
+sleep 0.5
+sl_assert "sz sends a file from C" sh -c "timeout 120 sz -q '$D/zfile' <'$VC' >'$VC'"
+sl_assert "rz on B receives it" wait "$rzpid"
+sl_assert "the file arrived byte-exact" cmp "$D/zfile" "$D/rx/zfile"
+
+sl_assert "C hangs up" "$SEALCTL" hangup ttyS4 --socket "$(sock c)"
+sl_assert "B learns the call ended and is idle again" sl_wait_for "B idle" 30 idle b
+sl_assert "C is idle again" sl_wait_for "C idle" 30 idle c
+sl_assert "the TSP closes the record as completed" \
+	sl_wait_for "record closed" 20 sh -c "$SEALCTL tsp --db '$DB' cdr --json | jq -e '.[-1].outcome == \"completed\"' >/dev/null"
+sl_assert_eq "the record names the caller" "$ACCT_A" "$(last_cdr caller_account)"
+sl_assert_eq "the record names the recipient" "$ACCT_B" "$(last_cdr recipient_account)"
+sl_assert "the record counts bytes both ways" \
+	test "$(last_cdr bytes_caller_to_recipient)" -gt 65536 -a "$(last_cdr bytes_recipient_to_caller)" -gt 0
+
+# ---------------------------------------------------------------- call 2
+sl_assert "C calls B again" timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
+sl_assert "the stored LTK keys the call, no SAS asked" \
+	sl_wait_for "keyed again" 30 sh -c "[ \"\$(\"$SEALCTL\" show ttyS4 state)\" = keyed ] && [ \"\$(\"$SEALCTL\" show ttyS7 state)\" = keyed ]"
+EPOCH2=$("$SEALCTL" show ttyS4 epoch)
+sl_assert "the second call has fresh keys (epoch $EPOCH2 after $EPOCH1)" test "$EPOCH2" -gt "$EPOCH1"
+VC=$(sl_vtty_of ttyS4)
+VB=$(sl_vtty_of ttyS7)
+stty -F "$VC" raw -echo
+stty -F "$VB" raw -echo
+sl_random_file "$D/d.cb" 65536
+sl_random_file "$D/d.bc" 65536
+sl_assert "64 KiB C -> B byte-exact" sl_transfer "$VC" "$VB" "$D/d.cb" 60
+sl_assert "64 KiB B -> C byte-exact" sl_transfer "$VB" "$VC" "$D/d.bc" 60
+sl_assert "B hangs up this time" "$SEALCTL" hangup ttyS7 --socket "$(sock b)"
+sl_assert "C learns it and is idle" sl_wait_for "C idle" 30 idle c
+sl_assert "B is idle" sl_wait_for "B idle" 30 idle b
+
+# ---------------------------------------------------------------- refusals
+sl_assert "unknown recipient: NAK UNKNOWN_ACCOUNT" \
+	call_expect c 999999999999 UNKNOWN_ACCOUNT
+sl_assert_eq "its record" UNKNOWN_ACCOUNT "$(last_cdr nak_reason)"
+sl_assert "C idle after the refusal" sl_wait_for "C idle" 30 idle c
+
+sl_assert "C's caller ID moves to another number" sh -c \
+	"$SEALCTL tsp --db '$DB' accounts unbind $ACCT_A $PHONE_C && $SEALCTL tsp --db '$DB' accounts bind $ACCT_A 5559999"
+sl_assert "wrong caller ID: NAK CALLER_ID_MISMATCH" \
+	call_expect c "$ACCT_B" CALLER_ID_MISMATCH
+sl_assert_eq "its record" CALLER_ID_MISMATCH "$(last_cdr nak_reason)"
+sl_assert "C idle" sl_wait_for "C idle" 30 idle c
+tsp accounts bind "$ACCT_A" "$PHONE_C"
+
+tsp accounts deauthorise "$ACCT_B" "$ACCT_A"
+sl_assert "unauthorised caller: NAK NOT_AUTHORISED" \
+	call_expect c "$ACCT_B" NOT_AUTHORISED
+sl_assert_eq "its record" NOT_AUTHORISED "$(last_cdr nak_reason)"
+sl_assert "C idle" sl_wait_for "C idle" 30 idle c
+tsp accounts authorise "$ACCT_B" "$ACCT_A"
+
+tsp accounts disable "$ACCT_A"
+sl_assert "disabled account: NAK ACCOUNT_DISABLED" \
+	call_expect c "$ACCT_B" ACCOUNT_DISABLED
+sl_assert_eq "its record" ACCOUNT_DISABLED "$(last_cdr nak_reason)"
+sl_assert "C idle" sl_wait_for "C idle" 30 idle c
+tsp accounts enable "$ACCT_A"
+
+stop b || true
+sl_assert "nobody answers at B: NO_ANSWER" call_expect c "$ACCT_B" NO_ANSWER
+sl_assert_eq "its record says no answer" no-answer "$(last_cdr outcome)"
+
+# ---------------------------------------------------------------- records
+N_BEFORE=$(tsp cdr --csv | wc -l)
+sl_assert "the TSP stops cleanly" stop t
+start t
+sl_assert "the TSP is back" sl_wait_for "TSP again" 30 sh -c "grep -c 'TSP vm-tsp starting' '$D/t.log' | grep -q 2"
+sl_assert_eq "a TSP restart keeps every record" "$N_BEFORE" "$(tsp cdr --csv | wc -l)"
+sl_log "call records:"
+tsp cdr --csv
+
+# ---------------------------------------------------------------- capture
+CAP=/out/exchange
+sl_assert "the exchange captured the caller's leg" test -s "$CAP/5551001-0.tx"
+for f in "$CAP"/5551001-*; do
+	sl_assert "no recipient account on the caller's leg ($(basename "$f"))" \
+		sh -c "! grep -a -q '$ACCT_B' '$f'"
+	sl_assert "no recipient phone number on the caller's leg ($(basename "$f"))" \
+		sh -c "! grep -a -q '$PHONE_B' '$f'"
+	sl_assert "no caller account on the caller's leg ($(basename "$f"))" \
+		sh -c "! grep -a -q '$ACCT_A' '$f'"
+	sl_assert "no plaintext on the caller's leg ($(basename "$f"))" \
+		sh -c "! grep -a -q 'SEALINE-TEXT\|SEALINE-ZMODEM-MARKER' '$f'"
+done
