@@ -8,11 +8,12 @@
  * list of actions (send this message, stage this key, store this peer,
  * log this NAK, ...) that the daemon carries out in order.
  *
- * Not here yet: call setup through a TSP (CALL_* messages; noise.h has
- * the XK pattern it needs). A CALL_HELLO is refused with NAK
- * NOT_AUTHORISED (this end is no TSP) and the other CALL_* types are
- * dropped as unexpected. A TSP-announced peer is supported through
- * sl_hs_set_expected_peer().
+ * Call setup through a TSP (CALL_* messages) is call.h's: on a dial-up
+ * line the daemon hands CALL_* messages to the call engine and starts
+ * this one only once the call is bridged, with the account the call named
+ * as the line's configured peer (dialer.c). A CALL_HELLO that reaches
+ * this engine is refused with NAK NOT_AUTHORISED (this end is no TSP) and
+ * the other CALL_* types are dropped as unexpected.
  *
  * Using it (one struct sl_hs per attached line):
  *
