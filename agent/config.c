@@ -251,19 +251,26 @@ static int agent_log_level(struct parser *p, const char *key, char *val)
 	return 0;
 }
 
-static int agent_name(struct parser *p, const char *key, char *val)
+/* A name for logs and records: letters, digits, '-', '_', '.'. */
+static int parse_name(struct parser *p, const char *key, const char *val,
+		      char *dst, size_t size)
 {
 	size_t n = strlen(val);
 
-	if (n >= sizeof(p->cfg->name))
+	if (n >= size)
 		return fail(p, "%s is too long (at most %zu characters)", key,
-			    sizeof(p->cfg->name) - 1);
+			    size - 1);
 	for (size_t i = 0; i < n; ++i)
 		if (!isalnum((unsigned char)val[i]) && !strchr("-_.", val[i]))
 			return fail(p, "%s may only hold letters, digits, '-', '_' and '.', not '%s'",
 				    key, val);
-	memcpy(p->cfg->name, val, n + 1);
+	memcpy(dst, val, n + 1);
 	return 0;
+}
+
+static int agent_name(struct parser *p, const char *key, char *val)
+{
+	return parse_name(p, key, val, p->cfg->name, sizeof(p->cfg->name));
 }
 
 static const struct key_def agent_keys[] = {
@@ -339,7 +346,9 @@ static int line_tsp_key(struct parser *p, const char *key, char *val)
 	return 0;
 }
 
-static int line_baud(struct parser *p, const char *key, char *val)
+/* A serial port speed, as termios knows them (modem.h checks it again). */
+static int parse_baud(struct parser *p, const char *key, const char *val,
+		      unsigned int *baud)
 {
 	char *end;
 	unsigned long v;
@@ -350,8 +359,13 @@ static int line_baud(struct parser *p, const char *key, char *val)
 	    v > 4000000)
 		return fail(p, "%s must be a serial speed from 300 to 4000000, not '%s'",
 			    key, val);
-	p->line->baud = (unsigned int)v;
+	*baud = (unsigned int)v;
 	return 0;
+}
+
+static int line_baud(struct parser *p, const char *key, char *val)
+{
+	return parse_baud(p, key, val, &p->line->baud);
 }
 
 static int check_init(struct parser *p, const char *key, const char *val,
@@ -410,27 +424,20 @@ static int tsp_database(struct parser *p, const char *key, char *val)
 
 static int tsp_instance(struct parser *p, const char *key, char *val)
 {
-	size_t n = strlen(val);
-
-	if (n > SL_CONF_TSP_INSTANCE_MAX)
-		return fail(p, "%s is too long (at most %d characters)", key,
-			    SL_CONF_TSP_INSTANCE_MAX);
-	for (size_t i = 0; i < n; ++i)
-		if (!isalnum((unsigned char)val[i]) && !strchr("-_.", val[i]))
-			return fail(p, "%s may only hold letters, digits, '-', '_' and '.', not '%s'",
-				    key, val);
-	memcpy(p->cfg->tsp.instance, val, n + 1);
-	return 0;
+	return parse_name(p, key, val, p->cfg->tsp.instance,
+			  sizeof(p->cfg->tsp.instance));
 }
 
 /* A comma-separated list of absolute paths or glob patterns. */
 static int tsp_lines(struct parser *p, const char *key, char *val)
 {
 	struct sl_tsp_conf *t = &p->cfg->tsp;
-	char *save = NULL, *tok;
+	char *tok = val, *next;
 
-	for (tok = strtok_r(val, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (; tok; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
 		tok = trim(tok);
 		if (!*tok)
 			return fail(p, "%s has an empty entry", key);
@@ -447,17 +454,7 @@ static int tsp_lines(struct parser *p, const char *key, char *val)
 
 static int tsp_baud(struct parser *p, const char *key, char *val)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	if (errno || *end || !isdigit((unsigned char)val[0]) || v < 300 ||
-	    v > 4000000)
-		return fail(p, "%s must be a serial speed from 300 to 4000000, not '%s'",
-			    key, val);
-	p->cfg->tsp.baud = (unsigned int)v;
-	return 0;
+	return parse_baud(p, key, val, &p->cfg->tsp.baud);
 }
 
 static int tsp_init(struct parser *p, const char *key, char *val)

@@ -336,6 +336,66 @@ TEST(config_binary_and_long)
 	free(cfg);
 }
 
+TEST(config_tsp_and_modem)
+{
+	static const char *const bad[][2] = {
+		{ "[tsp]\nlines = relative\n", "absolute path" },
+		{ "[tsp]\nlines = /dev/ttyS1,,/dev/ttyS2\n", "empty entry" },
+		{ "[tsp]\nbaud = fast\nlines = /dev/ttyS1\n", "serial speed" },
+		{ "[tsp]\ninit = ZZ\nlines = /dev/ttyS1\n", "AT command" },
+		{ "[tsp]\nanswer_timeout = 500\nlines = /dev/ttyS1\n", "10 s to 300 s" },
+		{ "[tsp]\ninstance = a/b\nlines = /dev/ttyS1\n", "may only hold" },
+		{ "[tsp]\n[tsp]\n", "appears twice" },
+		{ "[tsp]\n", "needs 'lines = ...'" },
+		{ "[tsp]\nlines = /dev/ttyS1\n[line ttyS2]\n", "keys no lines of its own" },
+		{ "[line ttyS1]\nmodem = yes\n", "needs tsp_number and tsp_key" },
+		{ "[line ttyS1]\nmodem = yes\ntsp_number = 555;0\n", "phone number" },
+		{ "[line ttyS1]\ntsp_key = 00ff\n", "tsp_key" },
+		{ "[line ttyS1]\nldisc = 99\n", "line discipline number" },
+	};
+	struct sl_config *cfg = new_cfg();
+	char err[1024];
+
+	if (CHECKF(!parse(cfg, "[agent]\nname = t\n[tsp]\n"
+			  "database = /var/lib/t/a.db\ninstance = tsp-1\n"
+			  "lines = /dev/ttyS1, /dev/ttyUSB*\nbaud = 9600\n"
+			  "init = ATE0V1S2=128\nanswer_timeout = 1m\n",
+			  err, sizeof(err)), "%s", err)) {
+		CHECK(cfg->tsp.enabled);
+		CHECK(!strcmp(cfg->tsp.database, "/var/lib/t/a.db"));
+		CHECK(!strcmp(cfg->tsp.instance, "tsp-1"));
+		CHECK_EQ(cfg->tsp.n_lines, 2u);
+		CHECK(!strcmp(cfg->tsp.lines[1], "/dev/ttyUSB*"));
+		CHECK_EQ(cfg->tsp.baud, 9600u);
+		CHECK(!strcmp(cfg->tsp.init, "ATE0V1S2=128"));
+		CHECK_EQ(cfg->tsp.answer_timeout, 60u);
+	}
+	if (CHECKF(!parse(cfg, "[line ttyS4]\nmodem = yes\ntsp_number = 5550100\n"
+			  "tsp_key = 0102030405060708090a0b0c0d0e0f10"
+			  "1112131415161718191a1b1c1d1e1f20\nbaud = 2400\n"
+			  "modem_init = ATZ\nldisc = 28\n", err, sizeof(err)),
+		   "%s", err)) {
+		const struct sl_line_conf *l = &cfg->lines[0];
+
+		CHECK(l->modem && l->has_tsp_key);
+		CHECK(!strcmp(l->tsp_number, "5550100"));
+		CHECK_EQ(l->tsp_key[0], 1);
+		CHECK_EQ(l->tsp_key[31], 0x20);
+		CHECK_EQ(l->baud, 2400u);
+		CHECK(!strcmp(l->modem_init, "ATZ"));
+		CHECK_EQ(l->ldisc, 28);
+		CHECK(!cfg->tsp.enabled);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+		if (!CHECKF(parse(cfg, bad[i][0], err, sizeof(err)) == -EINVAL,
+			    "case %zu accepted: %s", i, bad[i][0]))
+			continue;
+		CHECKF(strstr(err, bad[i][1]) != NULL,
+		       "case %zu: '%s' lacks '%s'", i, err, bad[i][1]);
+	}
+	free(cfg);
+}
+
 TEST(config_load)
 {
 	struct sl_config *cfg = new_cfg();
@@ -1999,6 +2059,7 @@ int main(int argc, char **argv)
 	RUN(config_defaults);
 	RUN(config_errors);
 	RUN(config_binary_and_long);
+	RUN(config_tsp_and_modem);
 	RUN(config_load);
 	RUN(config_example_parses);
 	RUN(keystore_create);

@@ -195,7 +195,9 @@ sl_assert "the record counts bytes both ways" \
 	test "$(last_cdr bytes_caller_to_recipient)" -gt 65536 -a "$(last_cdr bytes_recipient_to_caller)" -gt 0
 
 # ---------------------------------------------------------------- call 2
+t_dial=$(date +%s.%N)
 sl_assert "C calls B again" timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
+t_up=$(date +%s.%N)
 sl_assert "the stored LTK keys the call, no SAS asked" \
 	sl_wait_for "keyed again" 30 sh -c "[ \"\$(\"$SEALCTL\" show ttyS4 state)\" = keyed ] && [ \"\$(\"$SEALCTL\" show ttyS7 state)\" = keyed ]"
 EPOCH2=$("$SEALCTL" show ttyS4 epoch)
@@ -209,8 +211,22 @@ sl_random_file "$D/d.bc" 65536
 sl_assert "64 KiB C -> B byte-exact" sl_transfer "$VC" "$VB" "$D/d.cb" 60
 sl_assert "64 KiB B -> C byte-exact" sl_transfer "$VB" "$VC" "$D/d.bc" 60
 sl_assert "B hangs up this time" "$SEALCTL" hangup ttyS7 --socket "$(sock b)"
+t_down=$(date +%s.%N)
+sl_assert "B is idle (its modem on hook)" sl_wait_for "B idle" 30 idle b
+t_idle=$(date +%s.%N)
 sl_assert "C learns it and is idle" sl_wait_for "C idle" 30 idle c
-sl_assert "B is idle" sl_wait_for "B idle" 30 idle b
+sl_assert "the TSP closes the second record as completed" \
+	sl_wait_for "record 2 closed" 20 sh -c "$SEALCTL tsp --db '$DB' cdr --json | jq -e '.[-1].outcome == \"completed\"' >/dev/null"
+# The record's duration runs from the recipient's answer (just before
+# `sealctl call` returned) to the TSP seeing B's carrier go (after B's
+# hangup command, by the time B's modem is on hook): within a second of
+# what the operators saw.
+dur=$(last_cdr duration_s)
+sl_log "call 2: dialled at $t_dial, up at $t_up, hangup at $t_down, on hook at $t_idle; record duration $dur s"
+sl_assert "the record's duration matches the call (within a second)" python3 -c "
+import sys
+d, up, down, idle = map(float, sys.argv[1:])
+sys.exit(0 if down - up - 1 <= d <= idle - up + 1 else 1)" "$dur" "$t_up" "$t_down" "$t_idle"
 
 # ---------------------------------------------------------------- refusals
 sl_assert "unknown recipient: NAK UNKNOWN_ACCOUNT" \
