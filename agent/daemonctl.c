@@ -765,6 +765,19 @@ static int send_typed_sas(struct conn *c)
 	return sl_ipc_write_request(c->fd, request);
 }
 
+/* LINE on the command line: a physical tty, not a virtual one. */
+static int physical_line(const char *cmd, const char *arg,
+			 struct sl_line_ref *ref)
+{
+	int ret = sl_parse_line(cmd, arg, ref);
+
+	if (ret)
+		return ret;
+	if (ref->by_index)
+		return sl_usage_error(cmd, "name the physical tty of the line (ttyS1), not its virtual tty");
+	return 0;
+}
+
 int sl_cmd_pair(int argc, char *argv[])
 {
 	const char *sock = NULL;
@@ -779,11 +792,9 @@ int sl_cmd_pair(int argc, char *argv[])
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind >= argc)
 		return sl_usage_error("pair", "missing LINE");
-	ret = sl_parse_line("pair", argv[optind], &ref);
+	ret = physical_line("pair", argv[optind], &ref);
 	if (ret)
 		return ret;
-	if (ref.by_index)
-		return sl_usage_error("pair", "name the physical tty of the line (ttyS1), not its virtual tty");
 
 	ret = conn_open(&c, "pair", socket_path(sock));
 	if (ret)
@@ -947,11 +958,9 @@ int sl_cmd_call(int argc, char *argv[])
 	if (!sl_account_valid(argv[optind]))
 		return sl_usage_error("call", "an account number is 12 digits");
 	if (optind + 1 < argc) {
-		ret = sl_parse_line("call", argv[optind + 1], &ref);
+		ret = physical_line("call", argv[optind + 1], &ref);
 		if (ret)
 			return ret;
-		if (ref.by_index)
-			return sl_usage_error("call", "name the physical tty of the line (ttyS1), not its virtual tty");
 		snprintf(request, sizeof(request), "call %s %s", argv[optind],
 			 ref.tty);
 	} else {
@@ -977,11 +986,9 @@ int sl_cmd_hangup(int argc, char *argv[])
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind >= argc)
 		return sl_usage_error("hangup", "missing LINE");
-	ret = sl_parse_line("hangup", argv[optind], &ref);
+	ret = physical_line("hangup", argv[optind], &ref);
 	if (ret)
 		return ret;
-	if (ref.by_index)
-		return sl_usage_error("hangup", "name the physical tty of the line (ttyS1), not its virtual tty");
 	snprintf(request, sizeof(request), "hangup %s", ref.tty);
 	ret = conn_open(&c, "hangup", socket_path(sock));
 	if (ret)

@@ -885,7 +885,13 @@ int main(int argc, char *argv[])
 		     debug ? LOG_DEBUG : d.cfg->log_level);
 	if (d.cfg->tsp.enabled) {
 		/* A TSP keys no lines of its own: its own loop (tsp.h). */
-		status = sl_tsp_main(d.cfg);
+		ret = setup_signals(&d);
+		if (ret)
+			sl_log(LOG_ERR, "signals: %s", strerror(-ret));
+		else
+			status = sl_tsp_main(d.cfg, d.sigfd);
+		if (d.sigfd >= 0)
+			close(d.sigfd);
 		sl_log_close();
 		goto out_free;
 	}

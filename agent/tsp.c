@@ -1260,21 +1260,11 @@ out:
 	return ret;
 }
 
-static int setup_signals(struct tsp *t)
+/* sealined's signalfd (SIGTERM, SIGINT, SIGHUP; SIGPIPE ignored). */
+static int watch_signals(struct tsp *t)
 {
-	sigset_t set;
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	t->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (t->sigfd < 0)
-		return -errno;
 	if (epoll_ctl(t->ep, EPOLL_CTL_ADD, t->sigfd, &e) < 0)
 		return -errno;
 	return 0;
@@ -1383,9 +1373,9 @@ static void shutdown_calls(struct tsp *t)
 	}
 }
 
-int sl_tsp_main(const struct sl_config *cfg)
+int sl_tsp_main(const struct sl_config *cfg, int sigfd)
 {
-	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = -1 };
+	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = sigfd };
 	const char *instance = cfg->tsp.instance;
 	char err[1024], host[SL_CONF_TSP_INSTANCE_MAX + 1] = "";
 	char fp[SL_KS_FINGERPRINT_LEN + 1], hex[2 * SL_X25519_KEY_LEN + 1];
@@ -1437,7 +1427,7 @@ int sl_tsp_main(const struct sl_config *cfg)
 		sl_log(LOG_ERR, "epoll: %s", strerror(errno));
 		goto out_store;
 	}
-	ret = setup_signals(&t);
+	ret = watch_signals(&t);
 	if (ret) {
 		sl_log(LOG_ERR, "signals: %s", strerror(-ret));
 		goto out_ep;
@@ -1447,8 +1437,6 @@ int sl_tsp_main(const struct sl_config *cfg)
 	ret = loop(&t);
 	status = ret ? 1 : 0;
 	shutdown_calls(&t);
-	if (t.sigfd >= 0)
-		close(t.sigfd);
 out_ep:
 	close(t.ep);
 out_store:

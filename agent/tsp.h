@@ -24,13 +24,14 @@
 #include "config.h"
 
 /*
- * Runs the TSP described by cfg->tsp until SIGTERM or SIGINT: opens the
+ * Runs the TSP described by cfg->tsp until SIGTERM or SIGINT arrive on
+ * sigfd (a signalfd for SIGTERM, SIGINT and SIGHUP; not closed): opens the
  * identity in cfg->state_dir (its static key is the one endpoints pin),
  * the account store, every line; returns the process exit status.
  * Logging must be set up (sl_log_setup()); cryptography is initialised
  * here, with a secure-memory pool sized for the number of lines.
  */
-int sl_tsp_main(const struct sl_config *cfg);
+int sl_tsp_main(const struct sl_config *cfg, int sigfd);
 
 /* Bytes relayed per read, and the lines one TSP serves at most. */
 #define SL_TSP_READ_CHUNK	4096
