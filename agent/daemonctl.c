@@ -166,6 +166,7 @@ static bool valid_account(const char *s)
 
 struct status_ctx {
 	bool json;
+	bool tsp;		/* the daemon is a TSP (role=tsp) */
 	unsigned int lines;
 };
 
@@ -195,6 +196,36 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 			fputs(ctx->lines++ ? ", " : "", stdout);
 			print_json_record(rec);
 		}
+		return 0;
+	}
+	if (!strcmp(rec->type, "daemon") &&
+	    !strcmp(get(rec, "role", ""), "tsp")) {
+		ctx->tsp = true;
+		printf("sealined TSP, pid %s", get(rec, "pid", "?"));
+		if (sl_ipc_get(rec, "name"))
+			printf(" (%s)", get(rec, "name", ""));
+		fputs(", up ", stdout);
+		print_duration(get(rec, "uptime", "0"));
+		printf("\n  config:       %s\n", get(rec, "config", "?"));
+		printf("  static key:   %s\n", get(rec, "public_key", "?"));
+		printf("  fingerprint:  %s\n", get(rec, "fingerprint", "?"));
+		printf("  state dir:    %s\n", get(rec, "state_dir", "?"));
+		printf("  database:     %s\n", get(rec, "database", "?"));
+		printf("  lines:        %s, calls in progress: %s\n",
+		       get(rec, "lines", "0"), get(rec, "calls", "0"));
+		return 0;
+	}
+	if (!strcmp(rec->type, "line") && ctx->tsp) {
+		printf("line %-12s %-10s modem %-12s", get(rec, "tty", "?"),
+		       get(rec, "state", "?"), get(rec, "modem", "?"));
+		if (sl_ipc_get(rec, "call_tracking"))
+			printf(" call %s (%s leg): %s -> %s, %s bytes up, %s down",
+			       get(rec, "call_tracking", "?"),
+			       get(rec, "call_leg", "?"),
+			       get(rec, "caller", "?"), get(rec, "recipient", "?"),
+			       get(rec, "bytes_up", "0"),
+			       get(rec, "bytes_down", "0"));
+		putchar('\n');
 		return 0;
 	}
 	if (!strcmp(rec->type, "daemon")) {

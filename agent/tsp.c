@@ -39,11 +39,13 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "call.h"
 #include "crypto.h"
+#include "ipc.h"
 #include "keystore.h"
 #include "log.h"
 #include "modem.h"
@@ -115,6 +117,9 @@ struct tsp_call {
 
 struct tsp {
 	const struct sl_config *cfg;
+	struct sl_ipc_server ipc;	/* sealctl status */
+	int ipc_fds[SL_IPC_MAX_CLIENTS];	/* client fds in the epoll set */
+	int64_t started;		/* wall clock, s */
 	struct sl_keystore ks;
 	struct sl_tsp_store st;
 	struct tsp_line *lines;
@@ -1199,6 +1204,147 @@ static uint32_t line_wanted(const struct tsp_line *l)
 	return m;
 }
 
+/* ------------------------------------------------------------ control */
+
+/* The epoll tag of the control socket and its clients. */
+static char ipc_tag;
+
+static void send_status(struct tsp *t, struct sl_ipc_client *c)
+{
+	char hex[2 * SL_X25519_KEY_LEN + 1], fp[SL_KS_FINGERPRINT_LEN + 1];
+	struct sl_ipc_builder b;
+
+	for (int i = 0; i < SL_X25519_KEY_LEN; ++i)
+		snprintf(hex + 2 * i, 3, "%02x", t->ks.id.pub[i]);
+	sl_ks_fingerprint(fp, t->ks.id.pub);
+	sl_ipc_build(&b, "daemon");
+	sl_ipc_addf(&b, "pid", "%ld", (long)getpid());
+	sl_ipc_add(&b, "role", "tsp");
+	if (t->cfg->name[0])
+		sl_ipc_add(&b, "name", t->cfg->name);
+	sl_ipc_add(&b, "config", t->cfg->path);
+	sl_ipc_add(&b, "state_dir", t->cfg->state_dir);
+	sl_ipc_add(&b, "database", t->cfg->tsp.database);
+	sl_ipc_add(&b, "public_key", hex);
+	sl_ipc_add(&b, "fingerprint", fp);
+	sl_ipc_addf(&b, "uptime", "%" PRId64, (int64_t)time(NULL) - t->started);
+	sl_ipc_addf(&b, "lines", "%u", t->n);
+	sl_ipc_addf(&b, "calls", "%u", t->calls);
+	sl_ipc_send_record(c, &b);
+	for (unsigned int i = 0; i < t->n; ++i) {
+		const struct tsp_line *l = &t->lines[i];
+		const struct tsp_call *k = l->call;
+
+		sl_ipc_build(&b, "line");
+		sl_ipc_add(&b, "tty", l->name);
+		sl_ipc_add(&b, "path", l->path);
+		sl_ipc_add(&b, "state", tl_state_names[l->st]);
+		sl_ipc_add(&b, "modem", sl_modem_state_name(sl_modem_state(&l->modem)));
+		if (k) {
+			sl_ipc_addf(&b, "call_tracking", "%016" PRIx64, k->id);
+			sl_ipc_add(&b, "call_leg", k->caller == l ? "caller" : "recipient");
+			if (k->caller_acct[0])
+				sl_ipc_add(&b, "caller", k->caller_acct);
+			if (k->recipient[0])
+				sl_ipc_add(&b, "recipient", k->recipient);
+			sl_ipc_addf(&b, "bytes_up", "%" PRIu64, k->up);
+			sl_ipc_addf(&b, "bytes_down", "%" PRIu64, k->down);
+		}
+		sl_ipc_send_record(c, &b);
+	}
+}
+
+static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
+		       void *arg)
+{
+	struct tsp *t = arg;
+	const struct sl_ipc_verb *verb;
+	struct sl_ipc_req req;
+	char err[512];
+
+	if (sl_ipc_parse_request(text, len, &req, err, sizeof(err))) {
+		sl_ipc_send_err(c, -EINVAL, "%s", err);
+		return;
+	}
+	verb = sl_ipc_lookup(&req, err, sizeof(err));
+	if (!verb) {
+		sl_ipc_sendf(c, "err %s", err);
+	} else if (!strcmp(verb->name, "hello")) {
+		sl_ipc_sendf(c, "ok version=%d daemon=sealined role=tsp pid=%ld",
+			     SL_IPC_VERSION, (long)getpid());
+	} else if (!strcmp(verb->name, "status")) {
+		send_status(t, c);
+		sl_ipc_send_ok(c);
+	} else {
+		sl_ipc_send_err(c, -EOPNOTSUPP, "this sealined is a TSP: it has no peers, session log or lines to pair or call on (its accounts and call records: sealctl tsp)");
+	}
+	sl_wipe(&req, sizeof(req));
+}
+
+/* The control socket or a client is readable or writable: serve them all
+ * (at most SL_IPC_MAX_CLIENTS + 1 descriptors, so a poll() is cheap). */
+static void ipc_ready(struct tsp *t)
+{
+	struct pollfd pfd[1 + SL_IPC_MAX_CLIENTS];
+	int64_t now = (int64_t)time(NULL);
+
+	pfd[0] = (struct pollfd){ .fd = t->ipc.fd, .events = POLLIN };
+	for (int i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
+		struct sl_ipc_client *c = t->ipc.clients[i];
+
+		pfd[1 + i] = (struct pollfd){
+			.fd = c ? c->fd : -1,
+			.events = (short)(c ? ((c->closing ? 0 : POLLIN) |
+					       (c->out_len ? POLLOUT : 0)) : 0),
+		};
+	}
+	if (poll(pfd, 1 + SL_IPC_MAX_CLIENTS, 0) <= 0)
+		return;
+	for (int i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
+		struct sl_ipc_client *c = t->ipc.clients[i];
+		short re = pfd[1 + i].revents;
+
+		if (!c || !re)
+			continue;
+		if ((re & (POLLIN | POLLHUP | POLLERR)) &&
+		    sl_ipc_client_read(c, on_request, t, now)) {
+			sl_ipc_drop(&t->ipc, c);
+			continue;
+		}
+		if ((c->out_len || c->closing) && sl_ipc_client_flush(c))
+			sl_ipc_drop(&t->ipc, c);
+	}
+	if (pfd[0].revents)
+		sl_ipc_accept(&t->ipc, now);
+}
+
+/* New clients join the epoll set; idle ones are dropped. */
+static void ipc_interest(struct tsp *t)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	for (int i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
+		struct sl_ipc_client *c = t->ipc.clients[i];
+		struct epoll_event e = { .data.ptr = &ipc_tag };
+
+		if (c && now - c->last_active > SL_IPC_IDLE_TIMEOUT) {
+			sl_ipc_drop(&t->ipc, c);
+			c = NULL;
+		}
+		if (!c) {
+			t->ipc_fds[i] = -1;	/* closed: epoll forgot it */
+			continue;
+		}
+		e.events = EPOLLIN | (c->out_len ? EPOLLOUT : 0);
+		if (t->ipc_fds[i] != c->fd) {
+			if (epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &e) == 0)
+				t->ipc_fds[i] = c->fd;
+		} else {
+			epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &e);
+		}
+	}
+}
+
 /* ------------------------------------------------------------ main */
 
 static int add_lines(struct tsp *t, char *err, size_t err_len)
@@ -1317,6 +1463,7 @@ static int loop(struct tsp *t)
 		for (unsigned int i = 0; i < t->n; ++i)
 			line_timers(&t->lines[i], now);
 		update_interest(t);
+		ipc_interest(t);
 		for (unsigned int i = 0; i < t->n; ++i) {
 			int64_t d = line_next_timer(&t->lines[i]);
 
@@ -1339,6 +1486,10 @@ static int loop(struct tsp *t)
 
 			if (!l) {
 				on_signal(t);
+				continue;
+			}
+			if ((void *)l == &ipc_tag) {
+				ipc_ready(t);
 				continue;
 			}
 			if (l->fd < 0)
@@ -1432,11 +1583,29 @@ int sl_tsp_main(const struct sl_config *cfg, int sigfd)
 		sl_log(LOG_ERR, "signals: %s", strerror(-ret));
 		goto out_ep;
 	}
+	ret = sl_ipc_listen(&t.ipc, cfg->socket_path, err, sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "control socket: %s", err);
+		goto out_ep;
+	}
+	{
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &ipc_tag };
+
+		for (int i = 0; i < SL_IPC_MAX_CLIENTS; ++i)
+			t.ipc_fds[i] = -1;
+		if (epoll_ctl(t.ep, EPOLL_CTL_ADD, t.ipc.fd, &e) < 0) {
+			sl_log(LOG_ERR, "epoll: %s", strerror(errno));
+			goto out_ipc;
+		}
+	}
+	t.started = (int64_t)time(NULL);
 	for (unsigned int i = 0; i < t.n; ++i)
 		line_open(&t.lines[i], mono_ms());
 	ret = loop(&t);
 	status = ret ? 1 : 0;
 	shutdown_calls(&t);
+out_ipc:
+	sl_ipc_close(&t.ipc);
 out_ep:
 	close(t.ep);
 out_store:

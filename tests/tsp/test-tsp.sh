@@ -208,6 +208,16 @@ NTSP=24 NEP=20
 start_exchange "$D" $NTSP $NEP --ring-interval 0.4 --capture "$D/cap" || exit 1
 "$SIM" keys --count $NEP >"$D/keys" || exit 1
 start_tsp "$D" $NTSP || exit 1
+tsp_status() { # the TSP's own report: its key and every line idle
+	"$SEALCTL" status --socket "$D/sealined.sock" >"$D/status.txt" &&
+		grep -q "^sealined TSP" "$D/status.txt" &&
+		grep -q "lines: *$NTSP, calls in progress: 0" "$D/status.txt" &&
+		[ "$(grep -c '^line .* idle ' "$D/status.txt")" -eq "$NTSP" ] &&
+		"$SEALCTL" status --json --socket "$D/sealined.sock" |
+		jq -e ".daemon.role == \"tsp\" and (.lines | length) == $NTSP" >/dev/null &&
+		! "$SEALCTL" peers --socket "$D/sealined.sock" 2>/dev/null
+}
+check "sealctl status reports the TSP, its key and its idle lines" tsp_status
 
 enrol "$D" 0 --caller-id 5550000; enrol "$D" 1 --caller-id 5550001; authorise "$D" 1 0
 # 2: not enrolled at all
