@@ -40,11 +40,11 @@
 
 #include "call.h"
 #include "crypto.h"
+#include "hs_common.h"
 #include "noise.h"
 
 #define PROLOGUE	"sealine"
 #define PROLOGUE_LEN	7
-#define SEALED_AD_LEN	7
 #define STATUS_PAYLOAD	9
 #define OFFER_PAYLOAD	20
 #define AUTH_PAYLOAD_CALL	25
@@ -73,18 +73,6 @@ bool sl_call_msg_is_setup(uint8_t type)
 	return type >= SL_MSG_CALL_HELLO && type <= SL_MSG_CALL_ACCEPT;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 static void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
@@ -100,84 +88,17 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-static bool is_account(const void *p)
-{
-	const char *c = p;
-
-	for (int i = 0; i < SL_ACCOUNT_LEN; i++)
-		if (c[i] < '0' || c[i] > '9')
-			return false;
-	return true;
-}
-
 /* A NUL-terminated 12-digit account. */
 static bool is_account_str(const char *s)
 {
 	return s && strnlen(s, SL_ACCOUNT_LEN + 1) == SL_ACCOUNT_LEN &&
-	       is_account(s);
-}
-
-static void copy_account(char dst[SL_ACCOUNT_LEN + 1], const void *src)
-{
-	memcpy(dst, src, SL_ACCOUNT_LEN);
-	dst[SL_ACCOUNT_LEN] = 0;
-}
-
-static uint64_t min_timer(uint64_t a, uint64_t b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
-}
-
-static int get_random(sl_call_random_fn fn, void *ctx, uint8_t *b, size_t n)
-{
-	if (fn)
-		return fn(ctx, b, n) ? -EIO : 0;
-	gcry_randomize(b, n, GCRY_STRONG_RANDOM);
-	return 0;
-}
-
-/* Line bytes of a message of m bytes (handshake.rst, "Sizes"). */
-static uint32_t wire(size_t m)
-{
-	return (uint32_t)(m + 7 + (m + 5) / 254);
+	       sl_is_account(s);
 }
 
 /* RTO0 = max(1 s, 4 x 10 x (wire bytes of both) / baud), in ms. */
 static uint32_t rto0(unsigned int baud, size_t msg, size_t reply)
 {
-	uint64_t ms;
-
-	if (!baud)
-		return SL_HS_RTO_MIN_MS;
-	ms = 40ULL * (wire(msg) + wire(reply)) * 1000 / baud;
-	if (ms < SL_HS_RTO_MIN_MS)
-		ms = SL_HS_RTO_MIN_MS;
-	if (ms > SL_CALL_DEADLINE_MS)
-		ms = SL_CALL_DEADLINE_MS;
-	return (uint32_t)ms;
-}
-
-static void envelope(uint8_t *m, uint8_t ver, uint8_t type, uint32_t hsid)
-{
-	m[0] = ver;
-	m[1] = type;
-	put32(m + 2, hsid);
-}
-
-/* The highest version in both ranges, 0 if none. */
-static uint8_t common_version(uint8_t my_lo, uint8_t my_hi, uint8_t lo,
-			      uint8_t hi)
-{
-	uint8_t top = hi < my_hi ? hi : my_hi;
-	uint8_t bot = lo > my_lo ? lo : my_lo;
-
-	if (!lo || lo > hi || top < bot)
-		return 0;
-	return top;
+	return sl_hs_rto0(baud, msg, reply, SL_CALL_DEADLINE_MS);
 }
 
 static int check_versions(uint8_t *lo, uint8_t *hi)
@@ -228,24 +149,6 @@ static void act_send(struct sl_call_actions *out, const uint8_t *m,
 	a->msg_type = m[1];
 }
 
-/* A sealed message: envelope, seq, ciphertext and tag of payload. */
-static int seal(uint8_t *m, uint8_t ver, uint8_t type, uint32_t hsid,
-		uint8_t seq, const uint8_t *k, const uint8_t *payload,
-		size_t plen)
-{
-	envelope(m, ver, type, hsid);
-	m[6] = seq;
-	return sl_noise_seal(k, seq, m, SEALED_AD_LEN, payload, plen,
-			     m + SEALED_AD_LEN);
-}
-
-static int open_sealed(const uint8_t *m, size_t len, const uint8_t *k,
-		       uint8_t *payload)
-{
-	return sl_noise_open(k, m[6], m, SEALED_AD_LEN, m + SEALED_AD_LEN,
-			     len - SEALED_AD_LEN, payload);
-}
-
 /* NAK rate limit: one a second per engine. */
 struct nak_limit {
 	uint64_t last;
@@ -256,7 +159,7 @@ static void build_nak(uint8_t nak[SL_HS_NAK_LEN], uint8_t ver, uint32_t hsid,
 		      uint8_t reason, uint8_t detail, uint8_t lo, uint8_t hi,
 		      uint8_t ref_type)
 {
-	envelope(nak, ver, SL_MSG_NAK, hsid);
+	sl_hs_envelope(nak, ver, SL_MSG_NAK, hsid);
 	nak[6] = reason;
 	nak[7] = detail;
 	nak[8] = lo;
@@ -281,7 +184,7 @@ static void emit_nak(struct sl_call_actions *out, struct nak_limit *lim,
 	a->sent = true;
 	a->ended = ended;
 	a->rate_limited = limited;
-	a->hsid = get32(nak + 2);
+	a->hsid = sl_get32(nak + 2);
 	a->reason = nak[6];
 	a->detail = nak[7];
 	a->ver_min = nak[8];
@@ -297,7 +200,7 @@ static struct sl_call_action *log_nak_in(struct sl_call_actions *out,
 
 	a->ended = ended;
 	a->unauthenticated = true;
-	a->hsid = get32(m + 2);
+	a->hsid = sl_get32(m + 2);
 	a->reason = m[6];
 	a->detail = m[7];
 	a->ver_min = m[8];
@@ -404,7 +307,7 @@ struct sl_call *sl_call_new(const struct sl_call_config *cfg, int *err)
 	int e = -EINVAL;
 
 	if (!cfg || !cfg->static_priv || !cfg->tsp_pub ||
-	    !is_account(cfg->account))
+	    !sl_is_account(cfg->account))
 		goto fail;
 	lo = cfg->ver_min;
 	hi = cfg->ver_max;
@@ -417,7 +320,7 @@ struct sl_call *sl_call_new(const struct sl_call_config *cfg, int *err)
 	c->hs = hs_alloc(cfg->static_priv);
 	if (!c->hs)
 		goto free_call;
-	copy_account(c->account, cfg->account);
+	sl_copy_account(c->account, cfg->account);
 	memcpy(c->tsp_pub, cfg->tsp_pub, SL_HS_KEY_LEN);
 	c->ver_min = lo;
 	c->ver_max = hi;
@@ -462,7 +365,7 @@ void sl_call_free(struct sl_call *c)
 static int call_finish(struct sl_call *c, struct sl_call_actions *out)
 {
 	if (c->st != C_IDLE && c->st != C_ENDED && c->st != C_CONNECTED)
-		out->next_timer = min_timer(c->deadline, c->tx_at);
+		out->next_timer = sl_min_timer(c->deadline, c->tx_at);
 	return 0;
 }
 
@@ -517,20 +420,20 @@ static int send_hello(struct sl_call *c, uint64_t now,
 	int err;
 
 	do {
-		err = get_random(c->test_random, c->test_ctx, b, sizeof(b));
+		err = sl_hs_random(c->test_random, c->test_ctx, b, sizeof(b));
 		if (err)
 			return err;
-		c->hsid = get32(b);
+		c->hsid = sl_get32(b);
 	} while (!c->hsid);
 	if (c->test_random) {
-		err = get_random(c->test_random, c->test_ctx, c->hs->e,
+		err = sl_hs_random(c->test_random, c->test_ctx, c->hs->e,
 				 SL_HS_KEY_LEN);
 		if (err)
 			return err;
 		k.e = c->hs->e;
 	}
 	c->ver = c->ver_write;
-	envelope(c->out, c->ver, SL_MSG_CALL_HELLO, c->hsid);
+	sl_hs_envelope(c->out, c->ver, SL_MSG_CALL_HELLO, c->hsid);
 	c->out[6] = c->ver_min;
 	c->out[7] = c->ver_max;
 	memcpy(prologue, PROLOGUE, PROLOGUE_LEN);
@@ -567,7 +470,7 @@ int sl_call_start(struct sl_call *c, enum sl_call_purpose purpose,
 		if (!is_account_str(recipient) ||
 		    !memcmp(recipient, c->account, SL_ACCOUNT_LEN))
 			return -EINVAL;
-		copy_account(c->recipient, recipient);
+		sl_copy_account(c->recipient, recipient);
 	} else if (purpose != SL_CALL_PURPOSE_ANSWER || recipient) {
 		return -EINVAL;
 	}
@@ -592,14 +495,14 @@ static int on_nak(struct sl_call *c, const uint8_t *m, size_t len,
 
 	if (len < SL_HS_NAK_LEN)
 		return drop(out, "NAK too short");
-	if (get32(m + 2) != c->hsid)
+	if (sl_get32(m + 2) != c->hsid)
 		return drop(out, "NAK for another hsid");
 	if (c->st == C_CONNECTED)
 		return drop(out, "NAK after CONNECTED is end to end");
 
 	/* VERSION to our CALL_HELLO: once, in the common version. */
 	if (m[6] == SL_NAK_VERSION && c->st == C_WAIT_REPLY) {
-		v = common_version(c->ver_min, c->ver_max, m[8], m[9]);
+		v = sl_hs_common_version(c->ver_min, c->ver_max, m[8], m[9]);
 		if (v && v != c->ver && !c->ver_retried) {
 			log_nak_in(out, m, false);
 			c->ver_retried = true;
@@ -643,7 +546,7 @@ static int on_reply(struct sl_call *c, const uint8_t *m, size_t len,
 		memcpy(payload + 13, c->recipient, SL_ACCOUNT_LEN);
 		plen = AUTH_PAYLOAD_CALL;
 	}
-	envelope(c->out, c->ver, SL_MSG_CALL_AUTH, c->hsid);
+	sl_hs_envelope(c->out, c->ver, SL_MSG_CALL_AUTH, c->hsid);
 	err = sl_noise_write(&c->hs->noise, payload, plen, c->out + 6,
 			     sizeof(c->out) - 6, &n);
 	sl_wipe(payload, sizeof(payload));
@@ -709,7 +612,7 @@ static int on_status(struct sl_call *c, const uint8_t *pl, uint64_t now,
 		a = push(out, SL_CALL_ACT_DIALLING);
 		a->tracking_id = tid;
 		a->hsid = c->hsid;
-		copy_account(a->account, c->recipient);
+		sl_copy_account(a->account, c->recipient);
 		c->st = C_DIALLING;
 		c->deadline = now + SL_CALL_DIALLING_MS;
 		/* T answers a CALL_AUTH copy with its last status, so a
@@ -738,20 +641,20 @@ static int on_offer(struct sl_call *c, const uint8_t *pl, uint64_t now,
 {
 	struct sl_call_action *a;
 
-	if (!is_account(pl)) {
+	if (!sl_is_account(pl)) {
 		call_fail_nak(c, out, now, SL_NAK_BAD_MESSAGE, 0,
 			      SL_MSG_CALL_OFFER,
 			      "CALL_OFFER: the caller's account is not 12 "
 			      "digits");
 		return 0;
 	}
-	copy_account(c->caller, pl);
+	sl_copy_account(c->caller, pl);
 	c->tracking_id = get64(pl + SL_ACCOUNT_LEN);
 	c->have_tracking = true;
 	a = push(out, SL_CALL_ACT_OFFER);
 	a->tracking_id = c->tracking_id;
 	a->hsid = c->hsid;
-	copy_account(a->account, c->caller);
+	sl_copy_account(a->account, c->caller);
 	c->st = C_DECIDE;
 	c->tx_at = 0;		/* nothing to resend while the daemon decides */
 	return 0;
@@ -776,7 +679,7 @@ static int on_sealed(struct sl_call *c, const uint8_t *m, size_t len,
 		return drop(out, "duplicate of the last message");
 	if (c->last_seq >= 0 && m[6] <= c->last_seq)
 		return drop(out, "seq not above the last accepted");
-	err = open_sealed(m, len, c->keys->t2e.k, pl);
+	err = sl_hs_open(m, len, c->keys->t2e.k, pl);
 	if (err) {
 		c->auth_failures++;
 		return drop(out, "sealed message does not authenticate");
@@ -813,7 +716,7 @@ int sl_call_input(struct sl_call *c, const uint8_t *m, size_t len,
 	else if (m[1] != SL_MSG_CALL_REPLY && m[1] != SL_MSG_CALL_STATUS &&
 		 m[1] != SL_MSG_CALL_OFFER)
 		drop(out, "not a message for a call endpoint");
-	else if (get32(m + 2) != c->hsid)
+	else if (sl_get32(m + 2) != c->hsid)
 		drop(out, "another hsid");
 	else if (m[0] != c->ver)
 		drop(out, "not the negotiated version");
@@ -883,7 +786,7 @@ int sl_call_offer_reply(struct sl_call *c, bool accept, uint8_t reason,
 			      "we refused the offered call");
 		return call_finish(c, out);
 	}
-	err = seal(c->out, c->ver, SL_MSG_CALL_ACCEPT, c->hsid, 0,
+	err = sl_hs_seal(c->out, c->ver, SL_MSG_CALL_ACCEPT, c->hsid, 0,
 		   c->keys->e2t.k, NULL, 0);
 	if (err) {
 		call_fail_nak(c, out, now, SL_NAK_INTERNAL, 0, 0,
@@ -1075,10 +978,10 @@ static void refuse_hello(struct sl_tsp_leg *leg, struct sl_call_actions *out,
 			 uint64_t now, const uint8_t *m, size_t len,
 			 uint8_t reason)
 {
-	uint8_t ver = len >= 8 ? common_version(leg->ver_min, leg->ver_max,
+	uint8_t ver = len >= 8 ? sl_hs_common_version(leg->ver_min, leg->ver_max,
 						m[6], m[7]) : 0;
 
-	build_nak(leg->refused_nak, ver ? ver : leg->ver_max, get32(m + 2),
+	build_nak(leg->refused_nak, ver ? ver : leg->ver_max, sl_get32(m + 2),
 		  reason, 0, leg->ver_min, leg->ver_max, SL_MSG_CALL_HELLO);
 	emit_nak(out, &leg->nak, now, leg->refused_nak, false);
 	leg->refused_len = len <= sizeof(leg->refused) ? len : 0;
@@ -1120,7 +1023,7 @@ static int on_hello(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 			    0);
 		return 0;
 	}
-	if (leg->st != T_WAIT_HELLO && get32(m + 2) == leg->hsid) {
+	if (leg->st != T_WAIT_HELLO && sl_get32(m + 2) == leg->hsid) {
 		if (len == SL_CALL_HELLO_LEN && !memcmp(leg->hello, m, len)) {
 			if (leg->st != T_WAIT_AUTH)
 				return drop(out, "copy of CALL_HELLO after "
@@ -1138,12 +1041,12 @@ static int on_hello(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 		refuse_hello(leg, out, now, m, len, SL_NAK_BAD_MESSAGE);
 		return 0;
 	}
-	v = common_version(leg->ver_min, leg->ver_max, m[6], m[7]);
+	v = sl_hs_common_version(leg->ver_min, leg->ver_max, m[6], m[7]);
 	if (!v || m[0] != v) {
 		refuse_hello(leg, out, now, m, len, SL_NAK_VERSION);
 		return 0;
 	}
-	if (len != SL_CALL_HELLO_LEN || !get32(m + 2)) {
+	if (len != SL_CALL_HELLO_LEN || !sl_get32(m + 2)) {
 		refuse_hello(leg, out, now, m, len, SL_NAK_BAD_MESSAGE);
 		return 0;
 	}
@@ -1154,7 +1057,7 @@ static int on_hello(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 		return drop(out, "secure memory exhausted");
 	k.s = b->s;
 	if (leg->test_random) {
-		if (get_random(leg->test_random, leg->test_ctx, b->e,
+		if (sl_hs_random(leg->test_random, leg->test_ctx, b->e,
 			       SL_HS_KEY_LEN))
 			goto release;
 		k.e = b->e;
@@ -1171,14 +1074,14 @@ static int on_hello(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 		hs_release(&b);
 		return drop(out, "CALL_HELLO does not authenticate");
 	}
-	envelope(leg->reply, v, SL_MSG_CALL_REPLY, get32(m + 2));
+	sl_hs_envelope(leg->reply, v, SL_MSG_CALL_REPLY, sl_get32(m + 2));
 	if (sl_noise_write(&b->noise, NULL, 0, leg->reply + 6,
 			   sizeof(leg->reply) - 6, &n) ||
 	    n != SL_CALL_REPLY_LEN - 6)
 		goto release;
 	hs_release(&leg->hs);
 	leg->hs = b;
-	leg->hsid = get32(m + 2);
+	leg->hsid = sl_get32(m + 2);
 	leg->ver = v;
 	memcpy(leg->hello, m, len);
 	leg->st = T_WAIT_AUTH;
@@ -1227,8 +1130,8 @@ static int on_auth(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 	     plen != AUTH_PAYLOAD_ANSWER) ||
 	    (purpose != SL_CALL_PURPOSE_CALL &&
 	     purpose != SL_CALL_PURPOSE_ANSWER) ||
-	    !is_account(pl + 1) ||
-	    (purpose == SL_CALL_PURPOSE_CALL && !is_account(pl + 13))) {
+	    !sl_is_account(pl + 1) ||
+	    (purpose == SL_CALL_PURPOSE_CALL && !sl_is_account(pl + 13))) {
 		sl_wipe(pl, sizeof(pl));
 		leg_nak(leg, out, now, SL_NAK_BAD_MESSAGE, 0,
 			SL_MSG_CALL_AUTH);
@@ -1251,9 +1154,9 @@ static int on_auth(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 	a->hsid = leg->hsid;
 	a->purpose = purpose;
 	memcpy(a->static_pub, leg->hs->noise.rs, SL_HS_KEY_LEN);
-	copy_account(a->account, pl + 1);
+	sl_copy_account(a->account, pl + 1);
 	if (purpose == SL_CALL_PURPOSE_CALL)
-		copy_account(a->peer, pl + 13);
+		sl_copy_account(a->peer, pl + 13);
 	sl_wipe(pl, sizeof(pl));
 	hs_release(&leg->hs);	/* T's static key, ephemeral, ck: done */
 	leg->st = T_DECIDE;
@@ -1281,7 +1184,7 @@ static int on_accept(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 		return drop(out, "CALL_ACCEPT of a wrong length");
 	if (m[6] != 0)
 		return drop(out, "CALL_ACCEPT with a seq other than 0");
-	if (open_sealed(m, len, leg->keys->e2t.k, none)) {
+	if (sl_hs_open(m, len, leg->keys->e2t.k, none)) {
 		leg->auth_failures++;
 		return drop(out, "CALL_ACCEPT does not authenticate");
 	}
@@ -1299,7 +1202,7 @@ static int leg_on_nak(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 {
 	if (len < SL_HS_NAK_LEN)
 		return drop(out, "NAK too short");
-	if (leg->st == T_WAIT_HELLO || get32(m + 2) != leg->hsid)
+	if (leg->st == T_WAIT_HELLO || sl_get32(m + 2) != leg->hsid)
 		return drop(out, "NAK for no handshake of this leg");
 	if (leg->st == T_CONNECTED)
 		return drop(out, "NAK after CONNECTED is end to end");
@@ -1327,7 +1230,7 @@ int sl_tsp_leg_input(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 		leg_on_nak(leg, m, len, out);
 	else if (m[1] != SL_MSG_CALL_AUTH && m[1] != SL_MSG_CALL_ACCEPT)
 		drop(out, "not a message for the TSP");
-	else if (leg->st == T_WAIT_HELLO || get32(m + 2) != leg->hsid)
+	else if (leg->st == T_WAIT_HELLO || sl_get32(m + 2) != leg->hsid)
 		drop(out, "another hsid");
 	else if (m[0] != leg->ver)
 		drop(out, "not the negotiated version");
@@ -1380,10 +1283,10 @@ static int leg_send_sealed(struct sl_tsp_leg *leg, uint8_t type,
 			   const uint8_t *pl, size_t plen, uint64_t now,
 			   struct sl_call_actions *out)
 {
-	size_t len = SEALED_AD_LEN + plen + SL_NOISE_TAG_LEN;
+	size_t len = SL_HS_SEALED_AD_LEN + plen + SL_NOISE_TAG_LEN;
 	int err;
 
-	err = seal(leg->last, leg->ver, type, leg->hsid, leg->t2e_seq,
+	err = sl_hs_seal(leg->last, leg->ver, type, leg->hsid, leg->t2e_seq,
 		   leg->keys->t2e.k, pl, plen);
 	if (err)
 		return err;

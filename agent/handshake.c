@@ -47,6 +47,7 @@
 
 #include "crypto.h"
 #include "handshake.h"
+#include "hs_common.h"
 #include "noise.h"
 
 /* ---- Message table ----------------------------------------------- */
@@ -106,8 +107,7 @@ const char *sl_nak_reason_name(uint8_t reason)
 }
 
 /* Sealed messages: envelope, seq, ciphertext, tag. */
-#define SEALED_AD_LEN	7
-#define SEALED_LEN(p)	(SEALED_AD_LEN + (p) + SL_NOISE_TAG_LEN)
+#define SEALED_LEN(p)	(SL_HS_SEALED_AD_LEN + (p) + SL_NOISE_TAG_LEN)
 
 /* Labels of the derived values (handshake.rst, "Cryptography"). */
 #define PROLOGUE	"sealine"
@@ -309,51 +309,9 @@ struct sl_hs {
 
 /* ---- Small helpers ----------------------------------------------- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static bool is_account(const void *p)
-{
-	const char *c = p;
-
-	for (int i = 0; i < SL_ACCOUNT_LEN; i++)
-		if (c[i] < '0' || c[i] > '9')
-			return false;
-	return true;
-}
-
-static void copy_account(char dst[SL_ACCOUNT_LEN + 1], const void *src)
-{
-	memcpy(dst, src, SL_ACCOUNT_LEN);
-	dst[SL_ACCOUNT_LEN] = 0;
-}
-
-static uint64_t min_timer(uint64_t a, uint64_t b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
-}
-
 static int get_random(struct sl_hs *hs, uint8_t *buf, size_t len)
 {
-	if (hs->test_random)
-		return hs->test_random(hs->test_ctx, buf, len) ? -EIO : 0;
-	gcry_randomize(buf, len, GCRY_STRONG_RANDOM);
-	return 0;
+	return sl_hs_random(hs->test_random, hs->test_ctx, buf, len);
 }
 
 /* A fresh ephemeral private key into priv (secure memory). */
@@ -366,25 +324,10 @@ static int new_ephemeral(struct sl_hs *hs, uint8_t priv[SL_HS_KEY_LEN])
 	return sl_x25519_keypair(priv, pub);
 }
 
-/* Line bytes of a message (handshake.rst, "Sizes and timing"). */
-static uint32_t wire(size_t m)
-{
-	return (uint32_t)(m + 7 + (m + 5) / 254);
-}
-
 /* RTO0 = max(1 s, 4 x 10 x (wire bytes of both) / baud), in ms. */
 static uint32_t rto0(const struct sl_hs *hs, size_t msg, size_t reply)
 {
-	uint64_t ms;
-
-	if (!hs->baud)
-		return SL_HS_RTO_MIN_MS;
-	ms = 40ULL * (wire(msg) + wire(reply)) * 1000 / hs->baud;
-	if (ms < SL_HS_RTO_MIN_MS)
-		ms = SL_HS_RTO_MIN_MS;
-	if (ms > UINT32_MAX / 4)
-		ms = UINT32_MAX / 4;
-	return (uint32_t)ms;
+	return sl_hs_rto0(hs->baud, msg, reply, UINT32_MAX / 4);
 }
 
 static bool in_progress(const struct run *r)
@@ -449,18 +392,11 @@ static int new_hsid(struct sl_hs *hs, uint32_t *hsid)
 		err = get_random(hs, b, sizeof(b));
 		if (err)
 			return err;
-		*hsid = get32(b);
+		*hsid = sl_get32(b);
 		if (*hsid && !recent_has(hs, *hsid))
 			return 0;
 	}
 	return -EIO;
-}
-
-static void envelope(uint8_t *m, uint8_t ver, uint8_t type, uint32_t hsid)
-{
-	m[0] = ver;
-	m[1] = type;
-	put32(m + 2, hsid);
 }
 
 /* The wipe of a run's secrets and the reset of everything else. */
@@ -578,7 +514,7 @@ static void send_nak(struct sl_hs *hs, struct sl_hs_actions *out,
 	bool limited = hs->nak_sent &&
 		       now - hs->last_nak_at < SL_HS_NAK_INTERVAL_MS;
 
-	envelope(nak, ver ? ver : hs->ver_max, SL_MSG_NAK, hsid);
+	sl_hs_envelope(nak, ver ? ver : hs->ver_max, SL_MSG_NAK, hsid);
 	nak[6] = reason;
 	nak[7] = 0;
 	nak[8] = hs->ver_min;
@@ -738,12 +674,12 @@ struct sl_hs *sl_hs_new(const struct sl_hs_config *cfg, int *errp)
 	struct sl_hs *hs;
 	int err = -EINVAL;
 
-	if (!cfg || !cfg->static_priv || !is_account(cfg->account))
+	if (!cfg || !cfg->static_priv || !sl_is_account(cfg->account))
 		goto fail0;
 	if ((cfg->ver_min || cfg->ver_max) &&
 	    (!cfg->ver_min || cfg->ver_min > cfg->ver_max))
 		goto fail0;
-	if (cfg->expected_peer && !is_account(cfg->expected_peer))
+	if (cfg->expected_peer && !sl_is_account(cfg->expected_peer))
 		goto fail0;
 	err = -ENOMEM;
 	hs = calloc(1, sizeof(*hs));
@@ -753,7 +689,7 @@ struct sl_hs *sl_hs_new(const struct sl_hs_config *cfg, int *errp)
 	if (!hs->sec)
 		goto fail1;
 
-	copy_account(hs->account, cfg->account);
+	sl_copy_account(hs->account, cfg->account);
 	memcpy(hs->sec->s, cfg->static_priv, SL_HS_KEY_LEN);
 	err = sl_x25519_public(hs->s_pub, hs->sec->s);
 	if (err)
@@ -775,7 +711,7 @@ struct sl_hs *sl_hs_new(const struct sl_hs_config *cfg, int *errp)
 	hs->pair_enabled = cfg->pair_enabled;
 	if (cfg->expected_peer) {
 		hs->have_expected = true;
-		copy_account(hs->expected, cfg->expected_peer);
+		sl_copy_account(hs->expected, cfg->expected_peer);
 	}
 	hs->peer_fn = cfg->peer_fn;
 	hs->key_epoch_fn = cfg->key_epoch_fn;
@@ -815,10 +751,10 @@ int sl_hs_set_expected_peer(struct sl_hs *hs, const char *account)
 		hs->have_expected = false;
 		return 0;
 	}
-	if (!is_account(account))
+	if (!sl_is_account(account))
 		return -EINVAL;
 	hs->have_expected = true;
-	copy_account(hs->expected, account);
+	sl_copy_account(hs->expected, account);
 	return 0;
 }
 
@@ -876,15 +812,15 @@ static int finish(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
 
 	(void)now;
 	if (in_progress(r)) {
-		t = min_timer(t, r->deadline);
-		t = min_timer(t, r->tx_at);
+		t = sl_min_timer(t, r->deadline);
+		t = sl_min_timer(t, r->tx_at);
 	} else {
-		t = min_timer(t, hs->ls.start_at);
+		t = sl_min_timer(t, hs->ls.start_at);
 		if (hs->ls.key.valid && hs->ls.key.initiator)
-			t = min_timer(t, hs->ls.rekey_at);
+			t = sl_min_timer(t, hs->ls.rekey_at);
 	}
 	if (hs->ls.key.rr_active)
-		t = min_timer(t, hs->ls.key.rr_tx_at);
+		t = sl_min_timer(t, hs->ls.key.rr_tx_at);
 	out->next_timer = t;
 	if (hs->refusal.valid && now >= hs->refusal.until)
 		hs->refusal.valid = false;
@@ -938,7 +874,7 @@ static int start_pair(struct sl_hs *hs, struct run *r, uint64_t now)
 		err = sl_x25519_public(pub, r->sec->e);
 	if (err)
 		return err;
-	envelope(r->out, r->ver, SL_MSG_PAIR_COMMIT, r->hsid);
+	sl_hs_envelope(r->out, r->ver, SL_MSG_PAIR_COMMIT, r->hsid);
 	r->out[6] = hs->ver_min;
 	r->out[7] = hs->ver_max;
 	c[0] = (struct sl_chunk){ L_COMMIT, strlen(L_COMMIT) };
@@ -973,7 +909,7 @@ static int start_session(struct sl_hs *hs, struct run *r, uint64_t now)
 	err = new_ephemeral(hs, r->sec->e);
 	if (err)
 		return err;
-	envelope(r->out, r->ver, SL_MSG_SESSION_INIT, r->hsid);
+	sl_hs_envelope(r->out, r->ver, SL_MSG_SESSION_INIT, r->hsid);
 	r->out[6] = hs->ver_min;
 	r->out[7] = hs->ver_max;
 	memcpy(prologue, PROLOGUE, 7);
@@ -985,7 +921,7 @@ static int start_session(struct sl_hs *hs, struct run *r, uint64_t now)
 		return err;
 	payload[0] = r->kind == SL_HS_REKEY ? 2 : 1;
 	payload[1] = hs->offered;
-	put32(payload + 2, hs->ls.epoch_next);
+	sl_put32(payload + 2, hs->ls.epoch_next);
 	payload[6] = (uint8_t)(busy_mask(&hs->ls) >> 8);
 	payload[7] = (uint8_t)busy_mask(&hs->ls);
 	err = sl_noise_write(&r->sec->noise, payload, sizeof(payload),
@@ -1037,10 +973,10 @@ static enum sl_hs_kind session_kind(const struct sl_hs *hs)
 /* The line's peer for sessions and rekeys. */
 static int set_peer(struct sl_hs *hs, const struct sl_hs_peer *p)
 {
-	if (!p || !p->ltk || !is_account(p->account))
+	if (!p || !p->ltk || !sl_is_account(p->account))
 		return -EINVAL;
 	hs->ls.have_peer = true;
-	copy_account(hs->ls.peer, p->account);
+	sl_copy_account(hs->ls.peer, p->account);
 	memcpy(hs->ls.peer_static, p->static_pub, SL_HS_KEY_LEN);
 	memcpy(hs->sec->peer_ltk, p->ltk, SL_HS_KEY_LEN);
 	return 0;
@@ -1129,25 +1065,6 @@ static void key_installed(struct sl_hs *hs, struct run *r, uint64_t now)
 	}
 }
 
-/* ---- Sealed messages --------------------------------------------- */
-
-static int seal_msg(uint8_t *m, uint8_t ver, uint8_t type, uint32_t hsid,
-		    uint8_t seq, const uint8_t *k, const uint8_t *payload,
-		    size_t plen)
-{
-	envelope(m, ver, type, hsid);
-	m[6] = seq;
-	return sl_noise_seal(k, seq, m, SEALED_AD_LEN, payload, plen,
-			     m + SEALED_AD_LEN);
-}
-
-static int open_msg(const uint8_t *m, size_t len, const uint8_t *k,
-		    uint8_t *payload)
-{
-	return sl_noise_open(k, m[6], m, SEALED_AD_LEN, m + SEALED_AD_LEN,
-			     len - SEALED_AD_LEN, payload);
-}
-
 /* ---- The derived values ------------------------------------------ */
 
 static int derive(const struct sl_noise_hs *n, const char *label,
@@ -1233,7 +1150,7 @@ static int pair_respond(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	sl_wipe(r->sec->e, sizeof(r->sec->e));
 	if (err)
 		return err;
-	envelope(r->out, r->ver, SL_MSG_PAIR_EPHEMERAL, r->hsid);
+	sl_hs_envelope(r->out, r->ver, SL_MSG_PAIR_EPHEMERAL, r->hsid);
 	err = sl_noise_write(&r->sec->noise, NULL, 0, r->out + 6,
 			     sizeof(r->out) - 6, &n);
 	if (err)
@@ -1298,7 +1215,7 @@ static int session_respond(struct sl_hs *hs, struct run *r, const uint8_t *m,
 			break;
 		if (err)
 			return err;
-		if (!p.ltk || !is_account(p.account))
+		if (!p.ltk || !sl_is_account(p.account))
 			continue;
 		k.rs = p.static_pub;
 		k.psk = p.ltk;
@@ -1325,7 +1242,7 @@ none:
 		return 0;
 	}
 	r->have_peer = true;
-	copy_account(r->peer, p.account);
+	sl_copy_account(r->peer, p.account);
 	memcpy(r->peer_static, p.static_pub, SL_HS_KEY_LEN);
 	if (p.status == SL_PEER_REVOKED) {
 		v->reason = SL_NAK_REVOKED;
@@ -1355,7 +1272,7 @@ none:
 	for (unsigned int i = 0; i < hs->n_ciphers && !r->cipher; i++)
 		if (pl[1] & (1u << (hs->ciphers[i] - 1)))
 			r->cipher = hs->ciphers[i];
-	their_next = get32(pl + 2);
+	their_next = sl_get32(pl + 2);
 	their_busy = (uint16_t)(pl[6] << 8 | pl[7]);
 	if (!r->cipher) {
 		v->reason = SL_NAK_BAD_MESSAGE;
@@ -1371,11 +1288,11 @@ none:
 		return 0;
 	}
 
-	envelope(r->out, r->ver, SL_MSG_SESSION_RESP, r->hsid);
+	sl_hs_envelope(r->out, r->ver, SL_MSG_SESSION_RESP, r->hsid);
 	payload[0] = r->cipher;
-	put32(payload + 1, r->epoch);
+	sl_put32(payload + 1, r->epoch);
 	e_out = hs->ls.epoch_cur;
-	put32(payload + 5, e_out);
+	sl_put32(payload + 5, e_out);
 	err = sl_noise_write(&r->sec->noise, payload, sizeof(payload),
 			     r->out + 6, sizeof(r->out) - 6, &n);
 	if (err)
@@ -1393,7 +1310,7 @@ static void refuse(struct sl_hs *hs, struct sl_hs_actions *out, uint64_t now,
 		   const uint8_t *m, size_t len, uint8_t ver, uint8_t reason,
 		   bool alert, const char *peer)
 {
-	uint32_t hsid = get32(m + 2);
+	uint32_t hsid = sl_get32(m + 2);
 
 	send_nak(hs, out, now, hsid, ver, reason, m[1], false, alert, peer,
 		 hs->refusal.nak);
@@ -1409,12 +1326,7 @@ static void refuse(struct sl_hs *hs, struct sl_hs_actions *out, uint64_t now,
 /* The highest version in both ranges, 0 if none. */
 static uint8_t common_version(const struct sl_hs *hs, uint8_t lo, uint8_t hi)
 {
-	uint8_t top = hi < hs->ver_max ? hi : hs->ver_max;
-	uint8_t bot = lo > hs->ver_min ? lo : hs->ver_min;
-
-	if (lo > hi || !lo || top < bot)
-		return 0;
-	return top;
+	return sl_hs_common_version(hs->ver_min, hs->ver_max, lo, hi);
 }
 
 /* A copy of the message a responder answered: the same reply again. */
@@ -1462,7 +1374,7 @@ static int handle_first(struct sl_hs *hs, const uint8_t *m, size_t len,
 			uint64_t now, struct sl_hs_actions *out)
 {
 	uint8_t type = m[1], v;
-	uint32_t hsid = get32(m + 2);
+	uint32_t hsid = sl_get32(m + 2);
 	struct run *cur = hs->cur, *r = hs->spare;
 	struct verdict vd = { 0 };
 	bool same_hsid = false;
@@ -1628,12 +1540,12 @@ static bool check_account(struct sl_hs *hs, struct sl_hs_actions *out,
 			  struct run *r, uint64_t now, const uint8_t *acct,
 			  uint8_t ref_type)
 {
-	if (!is_account(acct)) {
+	if (!sl_is_account(acct)) {
 		fail_nak(hs, out, r, now, SL_NAK_BAD_MESSAGE, ref_type,
 			 "the peer's account is not 12 digits");
 		return false;
 	}
-	copy_account(r->peer, acct);
+	sl_copy_account(r->peer, acct);
 	r->have_peer = true;
 	if (!memcmp(acct, hs->account, SL_ACCOUNT_LEN) ||
 	    !memcmp(r->peer_static, hs->s_pub, SL_HS_KEY_LEN)) {
@@ -1668,7 +1580,7 @@ static int on_pair_ephemeral(struct sl_hs *hs, struct run *r,
 		err = sl_noise_read(&r->sec->noise, m + 6, 32, none,
 				    sizeof(none), &n);
 	if (!err) {
-		envelope(msg, r->ver, SL_MSG_PAIR_REVEAL, r->hsid);
+		sl_hs_envelope(msg, r->ver, SL_MSG_PAIR_REVEAL, r->hsid);
 		err = sl_noise_write(&r->sec->noise,
 				     (const uint8_t *)hs->account,
 				     SL_ACCOUNT_LEN, msg + 6, sizeof(msg) - 6,
@@ -1732,7 +1644,7 @@ static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	accept_in(r, m, len, true, now);
 	if (!check_account(hs, out, r, now, acct, SL_MSG_PAIR_REVEAL))
 		return 0;
-	envelope(msg, r->ver, SL_MSG_PAIR_FINISH, r->hsid);
+	sl_hs_envelope(msg, r->ver, SL_MSG_PAIR_FINISH, r->hsid);
 	err = sl_noise_write(&r->sec->noise, (const uint8_t *)hs->account,
 			     SL_ACCOUNT_LEN, msg + 6, sizeof(msg) - 6, &n);
 	if (!err)
@@ -1805,7 +1717,7 @@ static void pair_complete_r(struct sl_hs *hs, struct run *r, uint64_t now,
 {
 	uint8_t msg[SL_HS_MAX_MSG];
 
-	if (seal_msg(msg, r->ver, SL_MSG_PAIR_DONE, r->hsid, 0,
+	if (sl_hs_seal(msg, r->ver, SL_MSG_PAIR_DONE, r->hsid, 0,
 		     r->sec->c_r2i.k, NULL, 0)) {
 		internal(hs, out, r, now);
 		return;
@@ -1826,7 +1738,7 @@ static int on_pair_confirm(struct sl_hs *hs, struct run *r, const uint8_t *m,
 {
 	uint8_t none[1];
 
-	if (open_msg(m, len, r->sec->c_i2r.k, none))
+	if (sl_hs_open(m, len, r->sec->c_i2r.k, none))
 		return auth_failed(hs, out, r);
 	/* No reply until the operator typed the SAS: copies are ignored. */
 	accept_in(r, m, len, false, now);
@@ -1841,7 +1753,7 @@ static int on_pair_done(struct sl_hs *hs, struct run *r, const uint8_t *m,
 {
 	uint8_t none[1];
 
-	if (open_msg(m, len, r->sec->c_r2i.k, none))
+	if (sl_hs_open(m, len, r->sec->c_r2i.k, none))
 		return auth_failed(hs, out, r);
 	accept_in(r, m, len, false, now);
 	act_store(hs, out, r);
@@ -1877,8 +1789,8 @@ static int on_session_resp(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	}
 	accept_in(r, m, len, false, now);
 	r->cipher = pl[0];
-	e = get32(pl + 1);
-	their_cur = get32(pl + 5);
+	e = sl_get32(pl + 1);
+	their_cur = sl_get32(pl + 5);
 	/* A leftover F that R activated: activate it first (it becomes
 	 * current, the current one previous). */
 	bool activate_f = f && their_cur == f && f != hs->ls.epoch_cur;
@@ -1903,7 +1815,7 @@ static int on_session_resp(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	r->epoch = e;
 	err = session_values(r);
 	if (!err)
-		err = seal_msg(msg, r->ver, SL_MSG_SESSION_CONFIRM, r->hsid, 0,
+		err = sl_hs_seal(msg, r->ver, SL_MSG_SESSION_CONFIRM, r->hsid, 0,
 			       r->sec->c_i2r.k, NULL, 0);
 	if (err) {
 		internal(hs, out, r, now);
@@ -1926,9 +1838,9 @@ static int on_session_confirm(struct sl_hs *hs, struct run *r,
 {
 	uint8_t none[1], msg[SL_HS_MAX_MSG];
 
-	if (open_msg(m, len, r->sec->c_i2r.k, none))
+	if (sl_hs_open(m, len, r->sec->c_i2r.k, none))
 		return auth_failed(hs, out, r);
-	if (seal_msg(msg, r->ver, SL_MSG_SESSION_DONE, r->hsid, 0,
+	if (sl_hs_seal(msg, r->ver, SL_MSG_SESSION_DONE, r->hsid, 0,
 		     r->sec->c_r2i.k, NULL, 0)) {
 		internal(hs, out, r, now);
 		return 0;
@@ -1958,7 +1870,7 @@ static int on_session_done(struct sl_hs *hs, struct run *r, const uint8_t *m,
 {
 	uint8_t none[1];
 
-	if (open_msg(m, len, r->sec->c_r2i.k, none))
+	if (sl_hs_open(m, len, r->sec->c_r2i.k, none))
 		return auth_failed(hs, out, r);
 	accept_in(r, m, len, false, now);
 	session_complete_i(hs, r, now, out);
@@ -1971,7 +1883,7 @@ static int handle_next(struct sl_hs *hs, const uint8_t *m, size_t len,
 	struct run *r = hs->cur;
 	uint8_t type = m[1];
 
-	if (!(in_progress(r) || lingering(r, now)) || r->hsid != get32(m + 2))
+	if (!(in_progress(r) || lingering(r, now)) || r->hsid != sl_get32(m + 2))
 		return drop(hs, out, "no handshake with this hsid");
 	if (r->in_len == len && !memcmp(r->in, m, len)) {
 		if (r->initiator)
@@ -2021,7 +1933,7 @@ static int handle_nak(struct sl_hs *hs, const uint8_t *m, size_t len,
 
 	if (len < SL_HS_NAK_LEN)
 		return drop(hs, out, "NAK too short");
-	if (!(in_progress(r) || lingering(r, now)) || r->hsid != get32(m + 2))
+	if (!(in_progress(r) || lingering(r, now)) || r->hsid != sl_get32(m + 2))
 		return drop(hs, out, "NAK for no handshake of ours");
 	reason = m[6];
 	hs->stats.naks_received++;
@@ -2079,14 +1991,14 @@ static int handle_rekey_request(struct sl_hs *hs, const uint8_t *m,
 	struct key_rec *k = &hs->ls.key;
 	uint8_t pl[1];
 
-	if (!k->valid || !k->initiator || k->hsid != get32(m + 2))
+	if (!k->valid || !k->initiator || k->hsid != sl_get32(m + 2))
 		return drop(hs, out, "REKEY_REQUEST for no key of ours");
 	if (len != 24 || m[0] != k->ver)
 		return drop(hs, out, "REKEY_REQUEST: length or version");
 	if (!(k->rr_in_valid && !memcmp(k->rr_in, m, len))) {
 		if (!m[6] || (k->r2i_seen && m[6] <= k->r2i_last))
 			return drop(hs, out, "REKEY_REQUEST: old seq");
-		if (open_msg(m, len, hs->sec->key_r2i.k, pl)) {
+		if (sl_hs_open(m, len, hs->sec->key_r2i.k, pl)) {
 			hs->stats.auth_failures++;
 			return drop(hs, out,
 				    "REKEY_REQUEST failed authentication");
@@ -2115,7 +2027,7 @@ static int send_rekey_request(struct sl_hs *hs, uint8_t reason,
 		return 0;		/* one is on its way */
 	if (k->r2i_next == 0)		/* 255 requests on one key */
 		return -ERANGE;
-	err = seal_msg(k->rr_out, k->ver, SL_MSG_REKEY_REQUEST, k->hsid,
+	err = sl_hs_seal(k->rr_out, k->ver, SL_MSG_REKEY_REQUEST, k->hsid,
 		       k->r2i_next, hs->sec->key_r2i.k, &reason, 1);
 	if (err)
 		return err;
@@ -2269,7 +2181,7 @@ int sl_hs_sas_confirm(struct sl_hs *hs, bool match, uint64_t now,
 		err = -EINVAL;
 		goto done;
 	}
-	if (seal_msg(r->out, r->ver, SL_MSG_PAIR_CONFIRM, r->hsid, 0,
+	if (sl_hs_seal(r->out, r->ver, SL_MSG_PAIR_CONFIRM, r->hsid, 0,
 		     r->sec->c_i2r.k, NULL, 0)) {
 		internal(hs, out, r, now);
 		goto done;

@@ -44,6 +44,7 @@ $(BUILD)/test_noise: test_noise.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
 # The uapi header for the cipher numbers, as the agent's Makefile has it.
 $(BUILD)/test_handshake: test_handshake.c $(AGENT)/handshake.c \
 		$(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) $(AGENT)/handshake.h \
+		$(AGENT)/hs_common.h \
 		$(AGENT)/noise.h $(AGENT)/crypto.h agent_test.h check.h \
 		agent.mk Makefile | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
@@ -53,7 +54,7 @@ $(BUILD)/test_handshake: test_handshake.c $(AGENT)/handshake.c \
 # The driver of agent.h over the handshake core (agent/hs_noise.c).
 $(BUILD)/test_hs_noise: test_hs_noise.c $(AGENT)/hs_noise.c \
 		$(AGENT)/handshake.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
-		$(AGENT)/agent.h $(AGENT)/handshake.h $(AGENT)/noise.h \
+		$(AGENT)/agent.h $(AGENT)/handshake.h $(AGENT)/hs_common.h $(AGENT)/noise.h \
 		$(AGENT)/crypto.h agent_test.h check.h agent.mk Makefile | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
 		$(AGENT)/hs_noise.c $(AGENT)/handshake.c $(AGENT)/noise.c \
@@ -62,7 +63,7 @@ $(BUILD)/test_hs_noise: test_hs_noise.c $(AGENT)/hs_noise.c \
 # Call setup through a TSP (agent/call.c), on the Noise core.
 $(BUILD)/test_call: test_call.c $(AGENT)/call.c $(AGENT)/handshake.c \
 		$(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) $(AGENT)/call.h \
-		$(AGENT)/handshake.h $(AGENT)/noise.h $(AGENT)/crypto.h \
+		$(AGENT)/handshake.h $(AGENT)/hs_common.h $(AGENT)/noise.h $(AGENT)/crypto.h \
 		agent_test.h check.h agent.mk Makefile | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -I$(KMOD)/../uapi -o $@ $< \
 		$(AGENT)/call.c $(AGENT)/handshake.c $(AGENT)/noise.c \
