@@ -192,6 +192,26 @@ static void emit_nak(struct sl_call_actions *out, struct nak_limit *lim,
 	a->ref_type = nak[10];
 }
 
+/* The FAILED record that ends an engine; a refusal by the other side
+ * (remote) is not authenticated. */
+static void act_failed(struct sl_call_actions *out, uint32_t hsid,
+		       enum sl_call_purpose purpose, uint64_t tracking_id,
+		       unsigned int auth_failures, uint8_t reason,
+		       uint8_t detail, bool remote, const char *text)
+{
+	struct sl_call_action *a = push(out, SL_CALL_ACT_FAILED);
+
+	a->hsid = hsid;
+	a->purpose = purpose;
+	a->reason = reason;
+	a->detail = detail;
+	a->remote = remote;
+	a->unauthenticated = remote;
+	a->auth_failures = auth_failures;
+	a->tracking_id = tracking_id;
+	a->text = text;
+}
+
 /* A NAK received: its log record (the caller decides what it ends). */
 static struct sl_call_action *log_nak_in(struct sl_call_actions *out,
 					 const uint8_t *m, bool ended)
@@ -382,17 +402,8 @@ static void call_failed(struct sl_call *c, struct sl_call_actions *out,
 			uint8_t reason, uint8_t detail, bool remote,
 			const char *text)
 {
-	struct sl_call_action *a = push(out, SL_CALL_ACT_FAILED);
-
-	a->hsid = c->hsid;
-	a->purpose = c->purpose;
-	a->reason = reason;
-	a->detail = detail;
-	a->remote = remote;
-	a->unauthenticated = remote;
-	a->auth_failures = c->auth_failures;
-	a->tracking_id = c->tracking_id;
-	a->text = text;
+	act_failed(out, c->hsid, c->purpose, c->tracking_id, c->auth_failures,
+		   reason, detail, remote, text);
 	c->st = C_ENDED;
 	call_wipe(c);
 }
@@ -945,17 +956,8 @@ static void leg_failed(struct sl_tsp_leg *leg, struct sl_call_actions *out,
 		       uint8_t reason, uint8_t detail, bool remote,
 		       const char *text)
 {
-	struct sl_call_action *a = push(out, SL_CALL_ACT_FAILED);
-
-	a->hsid = leg->hsid;
-	a->purpose = leg->purpose;
-	a->reason = reason;
-	a->detail = detail;
-	a->remote = remote;
-	a->unauthenticated = remote;
-	a->auth_failures = leg->auth_failures;
-	a->tracking_id = leg->tracking_id;
-	a->text = text;
+	act_failed(out, leg->hsid, leg->purpose, leg->tracking_id,
+		   leg->auth_failures, reason, detail, remote, text);
 	leg->st = T_ENDED;
 	leg_wipe(leg);
 }
