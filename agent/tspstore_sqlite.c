@@ -157,6 +157,17 @@ static void rollback(struct sl_tsp_store *st)
 	sqlite3_exec(db_of(st), "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The end of a transaction: its changes stay if all went well (ret 0),
+ * none of them otherwise; the first error is what the caller returns. */
+static int end_tx(struct sl_tsp_store *st, int ret)
+{
+	if (ret) {
+		rollback(st);
+		return ret;
+	}
+	return commit(st);
+}
+
 /* Step a statement that returns no row; finalizes it. */
 static int step_done(struct sl_tsp_store *st, sqlite3_stmt *stmt,
 		     const char *what)
@@ -511,11 +522,11 @@ static int sq_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *
 	else if (ret == -ENOENT)
 		ret = key_taken(st, a->pub, NULL);
 	if (ret)
-		goto out_rollback;
+		goto out_end_tx;
 	ret = prepare(st, "INSERT INTO accounts (" ACCOUNT_COLS
 		      ") VALUES (?, ?, ?, ?, ?, ?)", &stmt);
 	if (ret)
-		goto out_rollback;
+		goto out_end_tx;
 	sqlite3_bind_text(stmt, 1, a->number, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, a->name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(stmt, 3, a->pub, SL_TSP_KEY_LEN, SQLITE_STATIC);
@@ -523,13 +534,9 @@ static int sq_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *
 	sqlite3_bind_int(stmt, 5, a->enabled);
 	sqlite3_bind_int64(stmt, 6, a->created_ms);
 	ret = step_done(st, stmt, "adding the account");
-	if (ret)
-		goto out_rollback;
-	return commit(st);
 
-out_rollback:
-	rollback(st);
-	return ret;
+out_end_tx:
+	return end_tx(st, ret);
 }
 
 static int sq_account_list(struct sl_tsp_store *st, sl_tsp_account_fn fn,
@@ -590,21 +597,17 @@ static int sq_account_set_key(struct sl_tsp_store *st, const char *number,
 		return ret;
 	ret = key_taken(st, pub, number);
 	if (ret)
-		goto out_rollback;
+		goto out_end_tx;
 	ret = prepare(st, "UPDATE accounts SET pubkey = ? WHERE number = ?",
 		      &stmt);
 	if (ret)
-		goto out_rollback;
+		goto out_end_tx;
 	sqlite3_bind_blob(stmt, 1, pub, SL_TSP_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, number, -1, SQLITE_STATIC);
 	ret = account_change(st, stmt, number, "changing the key");
-	if (ret)
-		goto out_rollback;
-	return commit(st);
 
-out_rollback:
-	rollback(st);
-	return ret;
+out_end_tx:
+	return end_tx(st, ret);
 }
 
 static int sq_account_remove(struct sl_tsp_store *st, const char *number)
@@ -656,25 +659,35 @@ static int binding_stmt(struct sl_tsp_store *st, const char *sql,
 	return 0;
 }
 
+/* In a transaction: -ENOSPC if the account (the count query's
+ * parameter) has most rows of a kind already. */
+static int check_room(struct sl_tsp_store *st, const char *count_sql,
+		      const char *number, int most, const char *what)
+{
+	int64_t n;
+	int ret = query_int(st, count_sql, number, &n);
+
+	if (!ret && n >= most)
+		ret = sl_tsp_fail(st, -ENOSPC,
+				  "account %s has %d %s, the most it may have",
+				  number, most, what);
+	return ret;
+}
+
 static int sq_binding_add(struct sl_tsp_store *st, const char *number,
 			  enum sl_tsp_binding_kind kind, const char *value)
 {
 	sqlite3_stmt *stmt;
-	int64_t n;
 	int ret = begin(st);
 
 	if (ret)
 		return ret;
 	ret = account_exists(st, number);
 	if (!ret)
-		ret = query_int(st, "SELECT count(*) FROM bindings WHERE account = ?",
-				number, &n);
-	if (!ret && n >= SL_TSP_MAX_BINDINGS)
-		ret = sl_tsp_fail(st, -ENOSPC,
-				  "account %s has %d bindings, the most it may have",
-				  number, SL_TSP_MAX_BINDINGS);
+		ret = check_room(st, "SELECT count(*) FROM bindings WHERE account = ?",
+				 number, SL_TSP_MAX_BINDINGS, "bindings");
 	if (ret)
-		goto out_rollback;
+		goto out_end_tx;
 	ret = binding_stmt(st, "INSERT INTO bindings (account, kind, value) VALUES (?, ?, ?)",
 			   number, kind, value, &stmt);
 	if (!ret)
@@ -682,13 +695,9 @@ static int sq_binding_add(struct sl_tsp_store *st, const char *number,
 	if (ret == -EEXIST)
 		ret = sl_tsp_fail(st, ret, "%s %s is bound to account %s already",
 				  kind_words(kind), value, number);
-	if (ret)
-		goto out_rollback;
-	return commit(st);
 
-out_rollback:
-	rollback(st);
-	return ret;
+out_end_tx:
+	return end_tx(st, ret);
 }
 
 static int sq_binding_remove(struct sl_tsp_store *st, const char *number,
@@ -775,7 +784,6 @@ static int sq_auth_add(struct sl_tsp_store *st, const char *recipient,
 		       const char *caller)
 {
 	sqlite3_stmt *stmt;
-	int64_t n;
 	int ret = begin(st);
 
 	if (ret)
@@ -784,14 +792,11 @@ static int sq_auth_add(struct sl_tsp_store *st, const char *recipient,
 	if (!ret)
 		ret = account_exists(st, caller);
 	if (!ret)
-		ret = query_int(st, "SELECT count(*) FROM authorised_callers WHERE recipient = ?",
-				recipient, &n);
-	if (!ret && n >= SL_TSP_MAX_AUTHORISED)
-		ret = sl_tsp_fail(st, -ENOSPC,
-				  "account %s has %d authorised callers, the most it may have",
-				  recipient, SL_TSP_MAX_AUTHORISED);
+		ret = check_room(st, "SELECT count(*) FROM authorised_callers WHERE recipient = ?",
+				 recipient, SL_TSP_MAX_AUTHORISED,
+				 "authorised callers");
 	if (ret)
-		goto out_rollback;
+		goto out_end_tx;
 	ret = auth_stmt(st, "INSERT INTO authorised_callers (recipient, caller) VALUES (?, ?)",
 			recipient, caller, &stmt);
 	if (!ret)
@@ -799,13 +804,9 @@ static int sq_auth_add(struct sl_tsp_store *st, const char *recipient,
 	if (ret == -EEXIST)
 		ret = sl_tsp_fail(st, ret, "%s may call %s already", caller,
 				  recipient);
-	if (ret)
-		goto out_rollback;
-	return commit(st);
 
-out_rollback:
-	rollback(st);
-	return ret;
+out_end_tx:
+	return end_tx(st, ret);
 }
 
 static int sq_auth_remove(struct sl_tsp_store *st, const char *recipient,
