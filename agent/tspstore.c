@@ -305,23 +305,28 @@ int sl_tsp_account_remove(struct sl_tsp_store *st, const char *number)
 
 /* ------------------------------------------------------------ bindings */
 
-int sl_tsp_binding_add(struct sl_tsp_store *st, const char *number,
-		       enum sl_tsp_binding_kind kind, const char *value)
+static int check_account_binding(struct sl_tsp_store *st, const char *number,
+				 enum sl_tsp_binding_kind kind,
+				 const char *value)
 {
 	int ret = check_number(st, "account", number);
 
-	if (!ret)
-		ret = check_binding(st, kind, value);
+	return ret ? ret : check_binding(st, kind, value);
+}
+
+int sl_tsp_binding_add(struct sl_tsp_store *st, const char *number,
+		       enum sl_tsp_binding_kind kind, const char *value)
+{
+	int ret = check_account_binding(st, number, kind, value);
+
 	return ret ? ret : st->ops->binding_add(st, number, kind, value);
 }
 
 int sl_tsp_binding_remove(struct sl_tsp_store *st, const char *number,
 			  enum sl_tsp_binding_kind kind, const char *value)
 {
-	int ret = check_number(st, "account", number);
+	int ret = check_account_binding(st, number, kind, value);
 
-	if (!ret)
-		ret = check_binding(st, kind, value);
 	return ret ? ret : st->ops->binding_remove(st, number, kind, value);
 }
 
@@ -629,15 +634,26 @@ static void duration_str(char *out, size_t len, const struct sl_tsp_cdr *c)
 	snprintf(out, len, "%" PRId64 ".%03d", d / 1000, (int)(d % 1000));
 }
 
-void sl_tsp_cdr_csv_row(FILE *f, const struct sl_tsp_cdr *c)
-{
+/* A record's times as both exports write them ("" for one not yet
+ * known). */
+struct cdr_times {
 	char ring[SL_TSP_TIME_STR_LEN + 1], answer[SL_TSP_TIME_STR_LEN + 1];
 	char end[SL_TSP_TIME_STR_LEN + 1], dur[32];
+};
 
-	sl_tsp_time_format(ring, c->ring_ms);
-	opt_time(answer, c->answer_ms);
-	opt_time(end, c->end_ms);
-	duration_str(dur, sizeof(dur), c);
+static void cdr_times(struct cdr_times *t, const struct sl_tsp_cdr *c)
+{
+	sl_tsp_time_format(t->ring, c->ring_ms);
+	opt_time(t->answer, c->answer_ms);
+	opt_time(t->end, c->end_ms);
+	duration_str(t->dur, sizeof(t->dur), c);
+}
+
+void sl_tsp_cdr_csv_row(FILE *f, const struct sl_tsp_cdr *c)
+{
+	struct cdr_times t;
+
+	cdr_times(&t, c);
 	fprintf(f, "%016" PRIx64 ",", c->tracking_id);
 	sl_tsp_csv_field(f, c->instance);
 	fputc(',', f);
@@ -645,7 +661,7 @@ void sl_tsp_cdr_csv_row(FILE *f, const struct sl_tsp_cdr *c)
 	fputc(',', f);
 	sl_tsp_csv_field(f, c->caller_id);
 	fprintf(f, ",%s,%s,%s,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%s,%s\r\n",
-		ring, answer, end, dur, c->caller_account,
+		t.ring, t.answer, t.end, t.dur, c->caller_account,
 		c->recipient_account, c->bytes_up, c->bytes_down,
 		sl_tsp_outcome_name(c->outcome), c->nak_reason);
 }
@@ -661,23 +677,19 @@ static void json_opt_string(FILE *f, const char *key, const char *v)
 
 void sl_tsp_cdr_json(FILE *f, const struct sl_tsp_cdr *c)
 {
-	char ring[SL_TSP_TIME_STR_LEN + 1], answer[SL_TSP_TIME_STR_LEN + 1];
-	char end[SL_TSP_TIME_STR_LEN + 1], dur[32];
+	struct cdr_times t;
 
-	sl_tsp_time_format(ring, c->ring_ms);
-	opt_time(answer, c->answer_ms);
-	opt_time(end, c->end_ms);
-	duration_str(dur, sizeof(dur), c);
+	cdr_times(&t, c);
 	fprintf(f, "{\"tracking_id\": \"%016" PRIx64 "\"", c->tracking_id);
 	fputs(", \"tsp_instance\": ", f);
 	sl_json_string(f, c->instance);
 	fputs(", \"line\": ", f);
 	sl_json_string(f, c->line);
 	json_opt_string(f, "caller_id", c->caller_id);
-	fprintf(f, ", \"ring_time\": \"%s\"", ring);
-	json_opt_string(f, "answer_time", answer);
-	json_opt_string(f, "end_time", end);
-	fprintf(f, ", \"duration_s\": %s", dur);
+	fprintf(f, ", \"ring_time\": \"%s\"", t.ring);
+	json_opt_string(f, "answer_time", t.answer);
+	json_opt_string(f, "end_time", t.end);
+	fprintf(f, ", \"duration_s\": %s", t.dur);
 	json_opt_string(f, "caller_account", c->caller_account);
 	json_opt_string(f, "recipient_account", c->recipient_account);
 	fprintf(f, ", \"bytes_caller_to_recipient\": %" PRIu64
