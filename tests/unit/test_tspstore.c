@@ -70,6 +70,29 @@ static void make_account(struct sl_tsp_account *a, const char *number,
 	a->created_ms = 1700000000000LL + key_byte;
 }
 
+/* A fresh store with the accounts N0000000000N for N = 1 to n (at most
+ * 9), each made by make_account with key byte N. */
+static bool open_with_accounts(struct sl_tsp_store *st, char *path,
+			       size_t len, int n)
+{
+	struct sl_tsp_account a;
+	char number[SL_ACCOUNT_LEN + 1];
+
+	if (open_new(st, path, len, NULL, 0))
+		return false;
+	memset(number, '0', SL_ACCOUNT_LEN);
+	number[SL_ACCOUNT_LEN] = '\0';
+	for (int i = 1; i <= n && i <= 9; i++) {
+		number[0] = number[SL_ACCOUNT_LEN - 1] = (char)('0' + i);
+		make_account(&a, number, (uint8_t)i);
+		if (!CHECK(!sl_tsp_account_add(st, &a))) {
+			sl_tsp_store_close(st);
+			return false;
+		}
+	}
+	return true;
+}
+
 static unsigned int mode_of(const char *path)
 {
 	struct stat sb;
@@ -392,10 +415,8 @@ TEST(caller_bindings)
 	char path[512];
 	bool ok = true;
 
-	if (!CHECK(!open_new(&st, path, sizeof(path), NULL, 0)))
+	if (!CHECK(open_with_accounts(&st, path, sizeof(path), 1)))
 		return;
-	make_account(&a, "100000000001", 1);
-	CHECK(!sl_tsp_account_add(&st, &a));
 
 	/* No binding at all: refused, whatever the caller ID or line. */
 	CHECK(!sl_tsp_caller_bound(&st, "100000000001", "5551001", "ttyS1", &ok));
@@ -464,22 +485,43 @@ TEST(caller_bindings)
 	sl_tsp_store_close(&st);
 }
 
+/* The per-account limits: the binding after the most is refused with
+ * -ENOSPC and says why, and the limit is per account. */
+TEST(binding_limit)
+{
+	struct sl_tsp_store st;
+	char path[512], cid[16];
+	int added = 0;
+
+	if (!CHECK(open_with_accounts(&st, path, sizeof(path), 2)))
+		return;
+	for (int i = 0; i < SL_TSP_MAX_BINDINGS; i++) {
+		snprintf(cid, sizeof(cid), "555%04d", i);
+		added += !sl_tsp_binding_add(&st, "100000000001",
+					     SL_TSP_BIND_CALLER_ID, cid);
+	}
+	CHECK_EQ(added, SL_TSP_MAX_BINDINGS);
+	CHECK_EQ(sl_tsp_binding_add(&st, "100000000001", SL_TSP_BIND_LINE,
+				    "ttyS9"), -ENOSPC);
+	CHECKF(strstr(sl_tsp_store_error(&st), "account 100000000001 has 256 bindings") != NULL,
+	       "error: %s", sl_tsp_store_error(&st));
+	/* Nothing of the refused one stays; other accounts are not full. */
+	CHECK_EQ(sl_tsp_binding_remove(&st, "100000000001", SL_TSP_BIND_LINE,
+				       "ttyS9"), -ENOENT);
+	CHECK(!sl_tsp_binding_add(&st, "200000000002", SL_TSP_BIND_LINE,
+				  "ttyS9"));
+	sl_tsp_store_close(&st);
+}
+
 TEST(authorised_callers)
 {
 	struct sl_tsp_store st;
-	struct sl_tsp_account a;
 	struct collect c = { 0 };
 	char path[512];
 	bool ok = true;
 
-	if (!CHECK(!open_new(&st, path, sizeof(path), NULL, 0)))
+	if (!CHECK(open_with_accounts(&st, path, sizeof(path), 3)))
 		return;
-	make_account(&a, "100000000001", 1);
-	CHECK(!sl_tsp_account_add(&st, &a));
-	make_account(&a, "200000000002", 2);
-	CHECK(!sl_tsp_account_add(&st, &a));
-	make_account(&a, "300000000003", 3);
-	CHECK(!sl_tsp_account_add(&st, &a));
 
 	/* An empty list lets nobody call. */
 	CHECK(!sl_tsp_caller_authorised(&st, "200000000002", "100000000001", &ok));
@@ -968,6 +1010,7 @@ int main(int argc, char **argv)
 	RUN(accounts);
 	RUN(account_bad_inputs);
 	RUN(caller_bindings);
+	RUN(binding_limit);
 	RUN(authorised_callers);
 	RUN(cdr_lifecycle);
 	RUN(tracking_id_bytes);
