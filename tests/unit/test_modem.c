@@ -271,6 +271,29 @@ static bool bring_up(struct rig *r)
 	return true;
 }
 
+/* A call out that connects with the result line said, its events
+ * forgotten: the modem in data mode. */
+static void enter_data_mode(struct rig *r, const char *said)
+{
+	CHECK(sl_modem_dial(&r->m, NUMBER, r->now, &r->ev) == 0);
+	CHECK(expect(r, "ATDT5550100\r"));
+	say(r, said);
+	CHECK_EQ(sl_modem_state(&r->m), SL_MODEM_DATA);
+	forget(r);
+}
+
+/* A port whose kernel buffer is full: the modem's writes get EAGAIN. */
+static void fill_port(struct rig *r)
+{
+	char junk[4096];
+	int small = 4096;
+
+	setsockopt(r->dfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	memset(junk, 'j', sizeof(junk));
+	while (write(r->dfd, junk, sizeof(junk)) > 0)
+		;
+}
+
 TEST(init_sequence)
 {
 	struct rig r;
@@ -658,10 +681,7 @@ TEST(hangup_escape_guard_times)
 
 	if (!rig_open(&r) || !bring_up(&r))
 		return;
-	CHECK(sl_modem_dial(&r.m, NUMBER, r.now, &r.ev) == 0);
-	CHECK(expect(&r, "ATDT5550100\r"));
-	say(&r, "\r\nCONNECT 9600\r\n");
-	forget(&r);
+	enter_data_mode(&r, "\r\nCONNECT 9600\r\n");
 
 	CHECK(sl_modem_hangup(&r.m, r.now, &r.ev) == 0);
 	CHECK(sl_modem_wants_read(&r.m));
@@ -696,10 +716,7 @@ TEST(hangup_tolerant_and_timeout)
 
 	if (!rig_open(&r) || !bring_up(&r))
 		return;
-	CHECK(sl_modem_dial(&r.m, NUMBER, r.now, &r.ev) == 0);
-	CHECK(expect(&r, "ATDT5550100\r"));
-	say(&r, "\r\nCONNECT\r\n");
-	forget(&r);
+	enter_data_mode(&r, "\r\nCONNECT\r\n");
 	CHECK(sl_modem_hangup(&r.m, r.now, &r.ev) == 0);
 	advance(&r, SL_MODEM_GUARD_MS);
 	CHECK(expect(&r, "+++"));
@@ -883,15 +900,6 @@ TEST(event_list_full)
 	rig_close(&r);
 }
 
-static void enter_data_mode(struct rig *r)
-{
-	CHECK(sl_modem_dial(&r->m, NUMBER, r->now, &r->ev) == 0);
-	CHECK(expect(r, "ATDT5550100\r"));
-	say(r, "\r\nCONNECT 9600\r\n");
-	CHECK_EQ(sl_modem_state(&r->m), SL_MODEM_DATA);
-	forget(r);
-}
-
 TEST(data_scan_no_carrier_split)
 {
 	static const char pat[] = "\r\nNO CARRIER\r\n";
@@ -910,7 +918,7 @@ TEST(data_scan_no_carrier_split)
 
 		if (!rig_open(&r) || !bring_up(&r))
 			return;
-		enter_data_mode(&r);
+		enter_data_mode(&r, "\r\nCONNECT 9600\r\n");
 		off = sl_modem_data_scan(&r.m, stream, cut, &r.ev);
 		record(&r);
 		if (cut < before + plen) {
@@ -970,7 +978,7 @@ TEST(data_scan_matches_reference)
 
 		if (!rig_open(&r) || !bring_up(&r))
 			return;
-		enter_data_mode(&r);
+		enter_data_mode(&r, "\r\nCONNECT 9600\r\n");
 		while (off < len) {
 			size_t n = 1 + check_below(64), used;
 
@@ -1006,7 +1014,7 @@ TEST(data_scan_random_no_false_positive)
 
 	if (!rig_open(&r) || !bring_up(&r))
 		return;
-	enter_data_mode(&r);
+	enter_data_mode(&r, "\r\nCONNECT 9600\r\n");
 	for (int i = 0; i < 256; i++) {
 		check_fill_random(buf, sizeof(buf));
 		if (!CHECK_EQ(sl_modem_data_scan(&r.m, buf, sizeof(buf), &r.ev),
@@ -1024,15 +1032,11 @@ TEST(output_queue_eagain)
 {
 	struct rig r;
 	char junk[4096], buf[512];
-	int small = 4096;
 	ssize_t n;
 
 	if (!rig_open(&r))
 		return;
-	setsockopt(r.dfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	memset(junk, 'j', sizeof(junk));
-	while (write(r.dfd, junk, sizeof(junk)) > 0)
-		;
+	fill_port(&r);
 	CHECK(sl_modem_init(&r.m, NULL, r.now, &r.ev) == 0);
 	CHECK(sl_modem_wants_write(&r.m));
 	timer_in(&r, SL_MODEM_WRITE_TIMEOUT_MS);
@@ -1049,10 +1053,7 @@ TEST(output_queue_eagain)
 	/* Never taken: a timeout, and the modem is off. */
 	if (!rig_open(&r))
 		return;
-	setsockopt(r.dfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	memset(junk, 'j', sizeof(junk));
-	while (write(r.dfd, junk, sizeof(junk)) > 0)
-		;
+	fill_port(&r);
 	CHECK(sl_modem_init(&r.m, NULL, r.now, &r.ev) == 0);
 	advance(&r, SL_MODEM_WRITE_TIMEOUT_MS);
 	got(&r, 0, SL_MODEM_EV_TIMEOUT);
@@ -1112,7 +1113,7 @@ TEST(tty_open_and_call)
 
 	if (!bring_up(&r))
 		return;
-	enter_data_mode(&r);
+	enter_data_mode(&r, "\r\nCONNECT 9600\r\n");
 	CHECK(sl_modem_hangup(&r.m, r.now, &r.ev) == 0);
 	CHECK_EQ(sl_modem_next_timer(&r.m), r.now + SL_MODEM_GUARD_MS);
 	advance(&r, SL_MODEM_GUARD_MS);
