@@ -37,6 +37,7 @@
 #include "crypto.h"
 #include "call.h"
 #include "fuzz.h"
+#include "fuzz_sim.h"
 
 #define QMAX	64
 #define ACC_C	"000000000001"
@@ -68,23 +69,9 @@ static bool said_connected[N_MAX], said_end[N_MAX];
 static bool debug;
 static const char *const node_name[N_MAX] = { "C", "T1", "T2", "B" };
 
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libgcrypt.so\n";
-}
-
 static int fuzz_random(void *ctx, uint8_t *buf, size_t len)
 {
-	uint64_t *s = ctx;
-
-	for (size_t i = 0; i < len; i++) {
-		uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		buf[i] = (uint8_t)(z ^ (z >> 31));
-	}
+	fuzz_splitmix(ctx, buf, len);
 	return 0;
 }
 

@@ -38,6 +38,7 @@
 #include "crypto.h"
 #include "handshake.h"
 #include "fuzz.h"
+#include "fuzz_sim.h"
 
 #define QMAX	64
 
@@ -84,23 +85,11 @@ static struct qmsg Q[QMAX];
 static unsigned int qh, qt;
 static uint64_t now;
 
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libgcrypt.so\n";
-}
-
 static int fuzz_random(void *ctx, uint8_t *buf, size_t len)
 {
 	struct side *s = ctx;
 
-	for (size_t i = 0; i < len; i++) {
-		uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		buf[i] = (uint8_t)(z ^ (z >> 31));
-	}
+	fuzz_splitmix(&s->rng, buf, len);
 	return 0;
 }
 
