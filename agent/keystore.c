@@ -357,25 +357,37 @@ static int parse_version(const char *val)
 	return strcmp(val, "1") ? -EINVAL : 0;
 }
 
-static int id_kv(const char *key, const char *val, void *arg)
+/* The keys that identity and peer files both have: "version" and
+ * "account" (into account); -ENOKEY for any other key. */
+static int common_kv(const char *key, const char *val, unsigned int *seen,
+		     char account[SL_ACCOUNT_LEN + 1])
 {
-	struct id_parse *ip = arg;
-	struct sl_identity *id = ip->id;
 	int ret;
 
 	if (!strcmp(key, "version")) {
-		ret = mark(&ip->seen, K_VERSION);
+		ret = mark(seen, K_VERSION);
 		return ret ? ret : parse_version(val);
 	}
 	if (!strcmp(key, "account")) {
-		ret = mark(&ip->seen, K_ACCOUNT);
+		ret = mark(seen, K_ACCOUNT);
 		if (ret)
 			return ret;
 		if (!sl_account_valid(val))
 			return -EINVAL;
-		memcpy(id->account, val, SL_ACCOUNT_LEN + 1);
+		memcpy(account, val, SL_ACCOUNT_LEN + 1);
 		return 0;
 	}
+	return -ENOKEY;
+}
+
+static int id_kv(const char *key, const char *val, void *arg)
+{
+	struct id_parse *ip = arg;
+	struct sl_identity *id = ip->id;
+	int ret = common_kv(key, val, &ip->seen, id->account);
+
+	if (ret != -ENOKEY)
+		return ret;
 	if (!strcmp(key, "public")) {
 		ret = mark(&ip->seen, K_PUBLIC);
 		return ret ? ret : from_hex(id->pub, sizeof(id->pub), val);
@@ -528,21 +540,10 @@ static int peer_kv(const char *key, const char *val, void *arg)
 {
 	struct peer_parse *pp = arg;
 	struct sl_peer *peer = pp->peer;
-	int ret;
+	int ret = common_kv(key, val, &pp->seen, peer->account);
 
-	if (!strcmp(key, "version")) {
-		ret = mark(&pp->seen, K_VERSION);
-		return ret ? ret : parse_version(val);
-	}
-	if (!strcmp(key, "account")) {
-		ret = mark(&pp->seen, K_ACCOUNT);
-		if (ret)
-			return ret;
-		if (!sl_account_valid(val))
-			return -EINVAL;
-		memcpy(peer->account, val, SL_ACCOUNT_LEN + 1);
-		return 0;
-	}
+	if (ret != -ENOKEY)
+		return ret;
 	if (!strcmp(key, "public")) {
 		ret = mark(&pp->seen, K_PUBLIC);
 		if (ret)
