@@ -24,62 +24,10 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 
-SEALINED=${SEALINED:-$SEALINE_ROOT/agent/sealined}
+# rekey_interval unused: nothing pairs here, so nothing keys.
+SL_LINE_EXTRA="rekey_interval = 20m"
+. "$SEALINE_ROOT/tests/vm/daemon.sh"
 NLPROBE=$SEALINE_ROOT/tests/vm/nlprobe
-[[ -x $SEALINED ]] || sl_die "$SEALINED not built (make -C agent)"
-
-D=/tmp/sealined-test
-ACCT_A=100000000001
-ACCT_B=100000000002
-declare -A PID
-
-cleanup() {
-	local n
-	for n in "${!PID[@]}"; do
-		kill -9 "${PID[$n]}" 2>/dev/null || true
-	done
-	return 0
-}
-# shellcheck disable=SC2154 # rc_ is assigned inside the trap
-trap 'rc_=$?; cleanup; (exit "$rc_"); _sl_on_exit' EXIT
-
-sock() { echo "/run/sealine-$1/sealined.sock"; }
-state() { echo "/var/lib/sealine-$1"; }
-ctl() { local n=$1; shift; "$SEALCTL" "$@" --socket "$(sock "$n")"; }
-
-# write_conf NAME ACCOUNT TTY PEER
-write_conf() {
-	cat >"$D/$1.conf" <<EOF
-# sealined instance $1 of tests/vm/80-daemon.sh
-[agent]
-account = $2
-state_dir = $(state "$1")
-socket = $(sock "$1")
-name = $1
-log_level = debug
-
-[line $3]
-peer = $4
-rekey_interval = 20m   # unused until handshakes exist
-EOF
-}
-
-# start NAME: run the daemon in the foreground, its log in $D/NAME.log.
-start() {
-	"$SEALINED" -f -c "$D/$1.conf" 2>>"$D/$1.log" &
-	PID[$1]=$!
-	sl_log "sealined $1 started (pid ${PID[$1]})"
-}
-
-# status_field NAME KEY: a value from `sealctl status --json`, first match.
-status_field() {
-	ctl "$1" status --json 2>/dev/null |
-		grep -o "\"$2\": [^,}]*" | head -n 1 | sed 's/^[^:]*: //; s/"//g'
-}
-
-line_registered() {
-	[[ $(status_field "$1" status) == registered ]]
-}
 
 # agent_is TTY PORTID: the kernel names PORTID as the line's agent.
 agent_is() {

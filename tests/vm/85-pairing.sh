@@ -23,19 +23,11 @@ set -euo pipefail
 
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
 
-# A fresh start: no identity, peer or epoch left by an earlier run.
-rm -rf "$D" "$(state a)" "$(state b)" "$(dirname "$(sock a)")" "$(dirname "$(sock b)")"
-mkdir -p "$D"
-chmod 700 "$D"
-write_conf a "$ACCT_A" ttyS1 "$ACCT_B" initiator
-write_conf b "$ACCT_B" ttyS2 "$ACCT_A" responder
+fresh_pair_conf
 
 # shellcheck disable=SC2119 # no module parameters
 sl_pair_up
-start a
-start b
-sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
-sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+start_both
 sl_assert_eq "A has a handshake driver" noise-v1 "$(status_field a handshake)"
 sl_assert_eq "ttyS1 is fail-closed before pairing" nokey "$("$SEALCTL" show ttyS1 state)"
 
@@ -155,8 +147,5 @@ for f in a2b b2a; do
 	sl_assert "$f.raw holds not B's account number" sh -c "! grep -aq '$ACCT_B' '$SL_OUT/$f.raw'"
 	sl_assert "$f.raw holds no plaintext marker" sh -c "! grep -aq SEALINE-SHOULD-NOT-ARRIVE '$SL_OUT/$f.raw'"
 done
-sl_log "--- A's log"
-cat "$D"/a.log.1 "$D/a.log"
-sl_log "--- B's log"
-cat "$D"/b.log.1 "$D/b.log"
+print_logs
 sl_check_dmesg

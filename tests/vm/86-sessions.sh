@@ -32,28 +32,6 @@ eagain() {
 	[[ $rc -ne 0 && $err == *'Resource temporarily unavailable'* ]]
 }
 
-# transfer SRC DST FILE SECONDS TAG: like sl_transfer, but safe to run
-# twice at once (own temp file) and holding SRC open until the data
-# arrived (a paced line backs up: nothing may be discarded on close);
-# DST is open before anything is sent.
-transfer() {
-	local src=$1 dst=$2 file=$3 secs=$4 got=$D/got.$5 size reader hold rfd rc=0
-	size=$(stat -c %s "$file")
-	exec {rfd}<"$dst" {hold}<>"$src"
-	sl_read_bytes "/dev/fd/$rfd" "$size" "$secs" "$got" &
-	reader=$!
-	sleep 0.2
-	socat -u "FILE:$file" "$src,raw,echo=0" || rc=$?
-	wait "$reader" || rc=$?
-	exec {hold}>&- {rfd}<&-
-	if [[ $rc -eq 0 ]] && ! cmp -s "$file" "$got"; then
-		rc=1
-	fi
-	sl_log "transfer $5 of $size bytes: got $(stat -c %s "$got" 2>/dev/null || echo 0), status $rc"
-	rm -f "$got"
-	return "$rc"
-}
-
 # epochs TTY: the distinct key epochs the poller saw on TTY, in order.
 epochs() {
 	awk -v t="$1" '$1 == t && $2 != "none" && $2 != p { print $2; p = $2 }' "$D/epochs"
@@ -65,18 +43,11 @@ increasing() {
 }
 
 # ---------------------------------------------------------------- pairing
-rm -rf "$D" "$(state a)" "$(state b)" "$(dirname "$(sock a)")" "$(dirname "$(sock b)")"
-mkdir -p "$D"
-chmod 700 "$D"
-write_conf a "$ACCT_A" ttyS1 "$ACCT_B" initiator
-write_conf b "$ACCT_B" ttyS2 "$ACCT_A" responder
+fresh_pair_conf
 
 # shellcheck disable=SC2119 # no module parameters
 sl_pair_up
-start a
-start b
-sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
-sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+start_both
 sl_assert_eq "A's line has a 10 s rekey interval" 10 "$(status_field a rekey_interval)"
 sl_assert "a pairing starts and A shows a code" pair_start
 code=$(shown_code)
@@ -201,15 +172,7 @@ sl_assert "nothing flows B -> A with A revoked" sl_no_data_flows "$SL_VTTY_B" "$
 sl_assert_eq "ttyS1 still nokey at the end" nokey "$("$SEALCTL" show ttyS1 state)"
 sl_assert_eq "ttyS2 still nokey at the end" nokey "$("$SEALCTL" show ttyS2 state)"
 
-sl_assert "A stops cleanly" stop a
-sl_assert "B stops cleanly" stop b
-sl_pair_down
-sleep 1
-for f in a2b b2a; do
-	sl_assert "$f.raw holds no plaintext marker" sh -c "! grep -aq SEALINE-SHOULD-NOT-ARRIVE '$SL_OUT/$f.raw'"
-done
-sl_log "--- A's log"
-cat "$D"/a.log.1 "$D"/a.log.2 "$D/a.log"
-sl_log "--- B's log"
-cat "$D"/b.log.1 "$D/b.log"
+stop_both
+wire_has_no_marker
+print_logs
 sl_check_dmesg

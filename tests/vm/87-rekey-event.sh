@@ -15,24 +15,6 @@ set -euo pipefail
 SL_LINE_EXTRA="rekey_interval = 3600"
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
 
-transfer() {
-	local src=$1 dst=$2 file=$3 secs=$4 got=$D/got.$5 size reader hold rfd rc=0
-	size=$(stat -c %s "$file")
-	exec {rfd}<"$dst" {hold}<>"$src"
-	sl_read_bytes "/dev/fd/$rfd" "$size" "$secs" "$got" &
-	reader=$!
-	sleep 0.2
-	socat -u "FILE:$file" "$src,raw,echo=0" || rc=$?
-	wait "$reader" || rc=$?
-	exec {hold}>&- {rfd}<&-
-	if [[ $rc -eq 0 ]] && ! cmp -s "$file" "$got"; then
-		rc=1
-	fi
-	sl_log "transfer $5 of $size bytes: got $(stat -c %s "$got" 2>/dev/null || echo 0), status $rc"
-	rm -f "$got"
-	return "$rc"
-}
-
 # rekey_events: how many REKEY_NEEDED (messages) both daemons logged.
 rekey_events() {
 	cat "$D/a.log" "$D/b.log" | grep -c 'needs replacing (messages limit)' || true
@@ -42,10 +24,7 @@ fresh_pair_conf
 sl_pair_up rekey_after_messages=30
 sl_assert_eq "the module asks for a rekey after 30 frames" 30 \
 	"$(cat /sys/module/sealine/parameters/rekey_after_messages)"
-start a
-start b
-sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
-sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+start_both
 sl_assert_eq "A's rekey timer is an hour away" 3600 "$(status_field a rekey_interval)"
 sl_assert "A and B pair with the SAS and the daemons key the line" pair_ab
 e0=$("$SEALCTL" show ttyS1 epoch)
@@ -82,9 +61,7 @@ sl_assert "no authentication failure on ttyS2" test "$(sl_stat ttyS2 auth_failur
 sl_assert "no frame dropped for want of a key on ttyS1" test "$(sl_stat ttyS1 nokey_drops)" -eq 0
 sl_assert "no frame dropped for want of a key on ttyS2" test "$(sl_stat ttyS2 nokey_drops)" -eq 0
 
-sl_assert "A stops cleanly" stop a
-sl_assert "B stops cleanly" stop b
-sl_pair_down
+stop_both
 sl_log "--- A's log"
 grep -E "needs replacing|rekeyed|keyed|NAK|failed" "$D/a.log" || true
 sl_log "--- B's log"

@@ -12,33 +12,10 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
 
-# transfer SRC DST FILE SECONDS TAG: socat FILE into SRC, read DST; SRC
-# held open until the data arrived, DST open before anything is sent.
-transfer() {
-	local src=$1 dst=$2 file=$3 secs=$4 got=$D/got.$5 size reader hold rfd rc=0
-	size=$(stat -c %s "$file")
-	exec {rfd}<"$dst" {hold}<>"$src"
-	sl_read_bytes "/dev/fd/$rfd" "$size" "$secs" "$got" &
-	reader=$!
-	sleep 0.2
-	socat -u "FILE:$file" "$src,raw,echo=0" || rc=$?
-	wait "$reader" || rc=$?
-	exec {hold}>&- {rfd}<&-
-	if [[ $rc -eq 0 ]] && ! cmp -s "$file" "$got"; then
-		rc=1
-	fi
-	sl_log "transfer $5 of $size bytes: got $(stat -c %s "$got" 2>/dev/null || echo 0), status $rc"
-	rm -f "$got"
-	return "$rc"
-}
-
 fresh_pair_conf
 # shellcheck disable=SC2119 # no module parameters
 sl_pair_up
-start a
-start b
-sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
-sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+start_both
 sl_assert "A and B pair with the SAS and the daemons key the line" pair_ab
 sl_log "keyed at epoch $("$SEALCTL" show ttyS1 epoch); no sealctl set-key was run"
 
@@ -83,14 +60,9 @@ sl_assert "no authentication failure on ttyS1" test "$(sl_stat ttyS1 auth_failur
 sl_assert "no authentication failure on ttyS2" test "$(sl_stat ttyS2 auth_failures)" -eq 0
 sl_assert "still keyed at one epoch" both_keyed_same_epoch
 
-sl_assert "A stops cleanly" stop a
-sl_assert "B stops cleanly" stop b
-sl_pair_down
+stop_both
 sleep 1
 sl_assert "wire carries no picocom text" sh -c "! grep -aq SEALINE-TEXT '$SL_OUT/a2b.raw' '$SL_OUT/b2a.raw'"
 sl_assert "wire carries none of the file's text" sh -c "! grep -aq SEALINE-ZMODEM-MARKER '$SL_OUT/a2b.raw'"
-sl_log "--- A's log"
-cat "$D/a.log"
-sl_log "--- B's log"
-cat "$D/b.log"
+print_logs
 sl_check_dmesg

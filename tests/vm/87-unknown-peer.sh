@@ -75,15 +75,7 @@ sl_assert_eq "B refused exactly one session (no retry loop)" 1 \
 sl_assert_eq "ttyS1 still fail-closed" nokey "$("$SEALCTL" show ttyS1 state)"
 sl_assert_eq "ttyS2 still fail-closed" nokey "$("$SEALCTL" show ttyS2 state)"
 
-sl_assert "A stops cleanly" stop a
-sl_assert "B stops cleanly" stop b
-sl_pair_down
-sleep 1
-for f in a2b b2a; do
-	sl_assert "$f.raw holds no plaintext marker" sh -c "! grep -aq SEALINE-SHOULD-NOT-ARRIVE '$SL_OUT/$f.raw'"
-done
-sl_log "--- A's log"
-cat "$D/a.log.1" "$D/a.log"
-sl_log "--- B's log"
-cat "$D/b.log"
+stop_both
+wire_has_no_marker
+print_logs
 sl_check_dmesg

@@ -53,10 +53,7 @@ leg_end_is() {
 fresh_pair_conf
 # shellcheck disable=SC2119 # no module parameters
 sl_pair_up
-start a
-start b
-sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
-sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+start_both
 
 reply=$(sl_wire mitm on "$ACCT_A" "$ACCT_B") && rc=0 || rc=$?
 sl_log "sl_wire mitm on: $reply"
@@ -123,13 +120,8 @@ sl_assert "16 KiB A -> B byte-exact after the honest pairing" \
 sl_assert "A and B now list each other" sh -c "'$SEALCTL' peers --socket '$(sock a)' | grep -Eq '^$ACCT_B +authorised' &&
 	'$SEALCTL' peers --socket '$(sock b)' | grep -Eq '^$ACCT_A +authorised'"
 
-sl_assert "A stops cleanly" stop a
-sl_assert "B stops cleanly" stop b
-sl_pair_down
+stop_both
 sl_log "--- the MITM's log"
 grep 'mitm: ' $SL_OUT/wire.log || true
-sl_log "--- A's log"
-cat "$D/a.log"
-sl_log "--- B's log"
-cat "$D/b.log"
+print_logs
 sl_check_dmesg

@@ -18,10 +18,7 @@ SL_LINE_EXTRA="rekey_interval = 10"
 fresh_pair_conf
 # shellcheck disable=SC2119 # no module parameters
 sl_pair_up
-start a
-start b
-sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
-sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+start_both
 sl_assert "A and B pair and the daemons key the line" pair_ab
 sl_random_file "$D/16k" 16384
 sl_assert "16 KiB A -> B while keyed" sl_transfer "$SL_VTTY_A" "$SL_VTTY_B" "$D/16k" 30
@@ -53,15 +50,7 @@ ctl b log || true
 sl_log "--- A's sealctl log"
 ctl a log || true
 
-sl_assert "A stops cleanly" stop a
-sl_assert "B stops cleanly" stop b
-sl_pair_down
-sleep 1
-for f in a2b b2a; do
-	sl_assert "$f.raw holds no plaintext marker" sh -c "! grep -aq SEALINE-SHOULD-NOT-ARRIVE '$SL_OUT/$f.raw'"
-done
-sl_log "--- A's log"
-cat "$D/a.log"
-sl_log "--- B's log"
-cat "$D/b.log"
+stop_both
+wire_has_no_marker
+print_logs
 sl_check_dmesg

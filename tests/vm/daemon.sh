@@ -4,9 +4,10 @@
 # directory and socket named after the test. Source after lib.sh and
 # pair.sh. Provides: D (work dir), ACCT_A/ACCT_B, PID[NAME], OPS/BG (pids
 # killed on exit), sock/state/ctl NAME, write_conf NAME ACCOUNT TTY PEER
-# ROLE (SL_LINE_EXTRA adds lines to the [line] section), start/stop NAME,
-# status_field, line_registered, both_keyed_same_epoch, and the operator
-# helpers operator/say/operator_done/shown_code/pair_start.
+# [ROLE] (SL_LINE_EXTRA adds lines to the [line] section), start/stop NAME,
+# start_both/stop_both, status_field, line_registered,
+# both_keyed_same_epoch, transfer, wire_has_no_marker, print_logs, and the
+# operator helpers operator/say/operator_done/shown_code/pair_start.
 
 SEALINED=${SEALINED:-$SEALINE_ROOT/agent/sealined}
 [[ -x $SEALINED ]] || sl_die "$SEALINED not built (make -C agent)"
@@ -35,7 +36,8 @@ sock() { echo "/run/sealine-$SL_NAME-$1/sealined.sock"; }
 state() { echo "/var/lib/sealine-$SL_NAME-$1"; }
 ctl() { local n=$1; shift; "$SEALCTL" "$@" --socket "$(sock "$n")"; }
 
-# write_conf NAME ACCOUNT TTY PEER ROLE
+# write_conf NAME ACCOUNT TTY PEER [ROLE]: no ROLE, no role line (the
+# daemon's default).
 write_conf() {
 	cat >"$D/$1.conf" <<EOF
 # sealined instance $1 of tests/vm/$SL_NAME.sh
@@ -48,7 +50,7 @@ log_level = debug
 
 [line $3]
 peer = $4
-role = $5
+${5:+role = $5}
 ${SL_LINE_EXTRA:-}
 EOF
 }
@@ -65,6 +67,21 @@ stop() {
 	wait "${PID[$1]}" && rc=0 || rc=$?
 	unset "PID[$1]"
 	return "$rc"
+}
+
+# start_both: A and B started, each registered as its line's agent.
+start_both() {
+	start a
+	start b
+	sl_assert "A registers as the agent of ttyS1" sl_wait_for "A registered" 20 line_registered a
+	sl_assert "B registers as the agent of ttyS2" sl_wait_for "B registered" 20 line_registered b
+}
+
+# stop_both: A and B stop cleanly (status 0), then the pair goes down.
+stop_both() {
+	sl_assert "A stops cleanly" stop a
+	sl_assert "B stops cleanly" stop b
+	sl_pair_down
 }
 
 status_field() {
@@ -161,4 +178,50 @@ pair_ab() {
 # slog_has NAME REGEX: a record of NAME's `sealctl log --json` matches.
 slog_has() {
 	ctl "$1" log --json 2>/dev/null | grep -Eq "$2"
+}
+
+# transfer SRC DST FILE SECONDS TAG: like sl_transfer, but safe to run
+# twice at once (own temp file) and holding SRC open until the data
+# arrived (a paced line backs up: nothing may be discarded on close);
+# DST is open before anything is sent.
+transfer() {
+	local src=$1 dst=$2 file=$3 secs=$4 got=$D/got.$5 size reader hold rfd rc=0
+	size=$(stat -c %s "$file")
+	exec {rfd}<"$dst" {hold}<>"$src"
+	sl_read_bytes "/dev/fd/$rfd" "$size" "$secs" "$got" &
+	reader=$!
+	sleep 0.2
+	socat -u "FILE:$file" "$src,raw,echo=0" || rc=$?
+	wait "$reader" || rc=$?
+	exec {hold}>&- {rfd}<&-
+	if [[ $rc -eq 0 ]] && ! cmp -s "$file" "$got"; then
+		rc=1
+	fi
+	sl_log "transfer $5 of $size bytes: got $(stat -c %s "$got" 2>/dev/null || echo 0), status $rc"
+	rm -f "$got"
+	return "$rc"
+}
+
+# wire_has_no_marker: neither wire capture holds the marker of data that
+# must not arrive (after the pair is down, so the captures are complete).
+wire_has_no_marker() {
+	local f
+	sleep 1
+	for f in a2b b2a; do
+		sl_assert "$f.raw holds no plaintext marker" sh -c "! grep -aq SEALINE-SHOULD-NOT-ARRIVE '$SL_OUT/$f.raw'"
+	done
+}
+
+# print_logs: both daemons' logs, A's then B's, each with the ones a test
+# moved aside (NAME.log.1, .2, ...) first.
+print_logs() {
+	local n f
+	for n in a b; do
+		sl_log "--- ${n^^}'s log"
+		for f in "$D/$n.log".[0-9] "$D/$n.log"; do
+			if [[ -e $f ]]; then
+				cat "$f"
+			fi
+		done
+	done
 }
