@@ -15,7 +15,8 @@
 #     another epoch, and socat moves data both ways byte-exact;
 #   - refusals, each with its NAK reason at the caller and in the TSP's
 #     call records: unknown account, wrong caller ID, unauthorised caller,
-#     disabled account; no answer (B's daemon stopped);
+#     disabled account; busy (the exchange's control port) and no answer
+#     (B's daemon stopped);
 #   - the call records match (completed calls have both accounts, answer
 #     and end times, bytes each way); a TSP restart keeps every record;
 #   - the exchange's capture of the caller's leg holds neither the
@@ -24,6 +25,7 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
+. "$SEALINE_ROOT/tests/vm/exchange.sh"
 
 # The daemons' logs and the operators' screens go to the host as well.
 eval "$(declare -f cleanup | sed '1s/^cleanup/daemon_cleanup/')"
@@ -31,6 +33,8 @@ cleanup() {
 	daemon_cleanup
 	mkdir -p "$SL_OUT/$SL_NAME.logs"
 	cp "$D"/*.log "$D"/*.out "$D"/*.conf "$SL_OUT/$SL_NAME.logs/" 2>/dev/null || true
+	# no call left up for a later test (the daemons are gone)
+	sl_exchange_hangup_all
 }
 
 . /out/guest.env
@@ -39,6 +43,8 @@ cleanup() {
 
 TSP_NUMBER=5550100
 PHONE_C=5551001
+# No call left up by an earlier test on the exchange's lines.
+sl_exchange_hangup_all
 PHONE_B=5552002
 DB=$(state t)/accounts.db
 
@@ -255,6 +261,12 @@ sl_assert "disabled account: NAK ACCOUNT_DISABLED" \
 sl_assert_eq "its record" ACCOUNT_DISABLED "$(last_cdr nak_reason)"
 sl_assert "C idle" sl_wait_for "C idle" 30 idle c
 tsp accounts enable "$ACCT_A"
+
+sl_assert "the exchange makes B's number busy" sl_exchange busy "$PHONE_B" on
+sl_assert "busy recipient: NAK BUSY" call_expect c "$ACCT_B" BUSY
+sl_assert_eq "its record says busy" busy "$(last_cdr outcome)"
+sl_assert "C idle" sl_wait_for "C idle" 30 idle c
+sl_exchange busy "$PHONE_B" off >/dev/null
 
 stop b || true
 sl_assert "nobody answers at B: NO_ANSWER" call_expect c "$ACCT_B" NO_ANSWER

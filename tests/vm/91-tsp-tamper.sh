@@ -33,6 +33,8 @@ cleanup() {
 	cp "$D"/*.log "$D"/*.out "$D"/*.conf "$SL_OUT/$SL_NAME.logs/" 2>/dev/null || true
 	# no impairment left for a later test
 	sl_exchange noise 5550100 flip=0 drop=0 insert=0 >/dev/null 2>&1 || true
+	# no call left up for a later test (the daemons are gone)
+	sl_exchange_hangup_all
 }
 
 . /out/guest.env
@@ -43,6 +45,8 @@ cleanup() {
 
 TSP_NUMBER=5550100
 PHONE_C=5551001
+# No call left up by an earlier test on the exchange's lines.
+sl_exchange_hangup_all
 PHONE_B=5552002
 DB=$(state t)/accounts.db
 # Bit flips per million bytes the TSP relays to B, and the bytes sent

@@ -93,3 +93,15 @@ sl_exchange_line_of() {
 	awk -v p="peer=$2" '$1 != "ok" { for (i = 2; i <= NF; i++) if ($i == p) { print $1; exit } }' <<<"$out" |
 		grep .
 }
+
+# sl_exchange_hangup_all: end every call on the exchange's lines. A test
+# that kills its daemons leaves their calls up: the exchange cannot see
+# DTR drop over QEMU's sockets, so a modem whose computer went away
+# stays connected, and the next test's modem init would go out as data.
+sl_exchange_hangup_all() {
+	local spec
+	[[ -n ${SEALINE_EXCHANGE:-} ]] || . /out/guest.env
+	for spec in ${SEALINE_EXCHANGE:-}; do
+		sl_exchange hangup "${spec#*=}" >/dev/null 2>&1 || true
+	done
+}
