@@ -26,70 +26,9 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
 . "$SEALINE_ROOT/tests/vm/exchange.sh"
+. "$SEALINE_ROOT/tests/vm/tsp.sh"
 
-# The daemons' logs and the operators' screens go to the host as well.
-eval "$(declare -f cleanup | sed '1s/^cleanup/daemon_cleanup/')"
-cleanup() {
-	daemon_cleanup
-	mkdir -p "$SL_OUT/$SL_NAME.logs"
-	cp "$D"/*.log "$D"/*.out "$D"/*.conf "$SL_OUT/$SL_NAME.logs/" 2>/dev/null || true
-	# no call left up for a later test (the daemons are gone)
-	sl_exchange_hangup_all
-}
-
-. /out/guest.env
-[[ ${SEALINE_EXCHANGE:-} == "ttyS4=5551001 ttyS5=5550100 ttyS6=5550100 ttyS7=5552002" ]] ||
-	sl_skip "needs scripts/vm-run --exchange tests/vm/exchange.conf (have '${SEALINE_EXCHANGE:-none}')"
-
-TSP_NUMBER=5550100
-PHONE_C=5551001
-# No call left up by an earlier test on the exchange's lines.
-sl_exchange_hangup_all
-PHONE_B=5552002
-DB=$(state t)/accounts.db
-
-# conf NAME ACCOUNT TTY EXTRA...: an endpoint with one dial-up line.
-endpoint_conf() {
-	local n=$1 acct=$2 tty=$3
-	shift 3
-	cat >"$D/$n.conf" <<EOF
-# sealined endpoint $n of tests/vm/$SL_NAME.sh
-[agent]
-account = $acct
-state_dir = $(state "$n")
-socket = $(sock "$n")
-name = $n
-log_level = debug
-
-[line $tty]
-modem = yes
-tsp_number = $TSP_NUMBER
-tsp_key = $TSP_KEY
-$(printf '%s\n' "$@")
-EOF
-}
-
-tsp_conf() {
-	cat >"$D/t.conf" <<EOF
-# the TSP of tests/vm/$SL_NAME.sh
-[agent]
-state_dir = $(state t)
-socket = $(sock t)
-name = t
-log_level = debug
-
-[tsp]
-database = $DB
-instance = vm-tsp
-lines = /dev/ttyS5, /dev/ttyS6
-answer_timeout = 15
-EOF
-}
-
-pubkey() { sed -n 's/^public //p' "$(state "$1")/identity"; }
-tsp() { "$SEALCTL" tsp --db "$DB" "$@"; }
-call_field() { status_field "$1" "$2"; }
-idle() { [[ $(call_field "$1" call_state) == idle ]]; }
+tsp_require
 
 # call_expect NAME ACCOUNT TEXT: `sealctl call` from NAME fails with TEXT.
 call_expect() {
@@ -98,69 +37,22 @@ call_expect() {
 	sl_log "sealctl call $2 (status $rc): $out"
 	[[ $rc -ne 0 ]] && grep -q -- "$3" <<<"$out"
 }
+call_field() { status_field "$1" "$2"; }
 
-# last_cdr FIELD: the newest call record's field ("" if null).
-last_cdr() {
-	tsp cdr --json | jq -r ".[-1].$1 // \"\""
-}
-
-rm -rf "$D" "$(state t)" "$(state c)" "$(state b)" \
-	"$(dirname "$(sock t)")" "$(dirname "$(sock c)")" "$(dirname "$(sock b)")"
-mkdir -p "$D"
-chmod 700 "$D"
-sl_load_module
-
-# ---------------------------------------------------------------- set up
-tsp_conf
-start t
-sl_assert "the TSP starts and creates its identity" \
-	sl_wait_for "TSP identity" 20 test -s "$(state t)/identity"
-sl_assert "the TSP's modems are initialised" \
-	sl_wait_for "TSP lines idle" 30 grep -q "line ttyS6: init -> idle" "$D/t.log"
-TSP_KEY=$(pubkey t)
-sl_assert "the TSP logs its static key for the endpoints to pin" grep -q "static key $TSP_KEY" "$D/t.log"
-
-endpoint_conf c "$ACCT_A" ttyS4
-endpoint_conf b "$ACCT_B" ttyS7 "pairing = yes"
-start c
-start b
-sl_assert "C's modem is idle" sl_wait_for "C idle" 30 idle c
-sl_assert "B's modem is idle" sl_wait_for "B idle" 30 idle b
-echo "public $(pubkey c)" >/dev/null
-printf '%s\n' "$(pubkey c)" >"$D/c.pub"
-printf '%s\n' "$(pubkey b)" >"$D/b.pub"
-sl_assert "enrol C at the TSP" tsp accounts add "$ACCT_A" --name "Caller Ltd" \
-	--key "$D/c.pub" --phone "$PHONE_C" --caller-id "$PHONE_C"
-sl_assert "enrol B at the TSP" tsp accounts add "$ACCT_B" --name "Recipient plc" \
-	--key "$D/b.pub" --phone "$PHONE_B" --caller-id "$PHONE_B"
-sl_assert "B accepts calls from C" tsp accounts authorise "$ACCT_B" "$ACCT_A"
+tsp_setup vm-tsp
 
 # ---------------------------------------------------------------- call 1
 sl_assert "C calls B through the TSP" \
 	timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
-sl_assert "B's side of the call is connected" \
-	sl_wait_for "B connected" 20 sh -c "[ \"\$(\"$SEALCTL\" status --json --socket '$(sock b)' | grep -o '\"call_state\": *\"[a-z]*\"' | grep -o '[a-z]*\"\$' | tr -d '\"')\" = connected ]"
+sl_assert "B's side of the call is connected" sl_wait_for "B connected" 20 connected b
 sl_assert_eq "B learnt from the TSP who calls" "$ACCT_A" "$(call_field b call_peer)"
 sl_assert_eq "C's call is connected" connected "$(call_field c call_state)"
 TRACK1=$(call_field c call_tracking)
 sl_assert_eq "both ends log the same tracking id" "$TRACK1" "$(call_field b call_tracking)"
 
 # First contact: both operators pair end to end through the bridge.
-operator b ttyS7
-sl_assert "B's operator waits for the pairing" \
-	sl_wait_for "B operator" 10 grep -q "ttyS7: operator (pid ${OPPID[b]}) starts a pairing" "$D/b.log"
-operator c ttyS4
-sl_assert "C's operator is shown the code" \
-	sl_wait_for "C shows the code" 30 grep -q '^Code: ' "$D/c.out"
-sl_assert "B's operator is asked for it" \
-	sl_wait_for "B asks" 30 grep -q "Type the code" "$D/b.out"
-CODE=$(sed -n 's/^Code: \([0-9A-Z]\{5\}\)$/\1/p' "$D/c.out" | tail -n 1)
-say b "$CODE"
-say c y
-sl_assert "B's pairing ends well" operator_done b
-sl_assert "C's pairing ends well" operator_done c
-sl_assert "the line is keyed on both ends" \
-	sl_wait_for "keyed" 30 sh -c "[ \"\$(\"$SEALCTL\" show ttyS4 state)\" = keyed ] && [ \"\$(\"$SEALCTL\" show ttyS7 state)\" = keyed ]"
+tsp_pair
+sl_assert "the line is keyed on both ends" sl_wait_for "keyed" 30 both_keyed
 EPOCH1=$("$SEALCTL" show ttyS4 epoch)
 VC=$(sl_vtty_of ttyS4)
 VB=$(sl_vtty_of ttyS7)
@@ -205,7 +97,7 @@ t_dial=$(date +%s.%N)
 sl_assert "C calls B again" timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
 t_up=$(date +%s.%N)
 sl_assert "the stored LTK keys the call, no SAS asked" \
-	sl_wait_for "keyed again" 30 sh -c "[ \"\$(\"$SEALCTL\" show ttyS4 state)\" = keyed ] && [ \"\$(\"$SEALCTL\" show ttyS7 state)\" = keyed ]"
+	sl_wait_for "keyed again" 30 both_keyed
 EPOCH2=$("$SEALCTL" show ttyS4 epoch)
 sl_assert "the second call has fresh keys (epoch $EPOCH2 after $EPOCH1)" test "$EPOCH2" -gt "$EPOCH1"
 VC=$(sl_vtty_of ttyS4)

@@ -25,30 +25,12 @@ set -euo pipefail
 SUBSEQ=$SEALINE_ROOT/tests/vm/subseq
 [[ -x $SUBSEQ ]] || sl_die "$SUBSEQ not built (make -C tests/vm)"
 
-# The daemons' logs and the operators' screens go to the host as well.
-eval "$(declare -f cleanup | sed '1s/^cleanup/daemon_cleanup/')"
-cleanup() {
-	daemon_cleanup
-	mkdir -p "$SL_OUT/$SL_NAME.logs"
-	cp "$D"/*.log "$D"/*.out "$D"/*.conf "$SL_OUT/$SL_NAME.logs/" 2>/dev/null || true
-	# no impairment left for a later test
-	sl_exchange noise 5550100 flip=0 drop=0 insert=0 >/dev/null 2>&1 || true
-	# no call left up for a later test (the daemons are gone)
-	sl_exchange_hangup_all
-}
+. "$SEALINE_ROOT/tests/vm/tsp.sh"
 
-. /out/guest.env
-[[ ${SEALINE_EXCHANGE:-} == "ttyS4=5551001 ttyS5=5550100 ttyS6=5550100 ttyS7=5552002" ]] ||
-	sl_skip "needs scripts/vm-run --exchange tests/vm/exchange.conf (have '${SEALINE_EXCHANGE:-none}')"
+tsp_require
 [[ -n ${SEALINE_EXCHANGE_CTL:-} ]] ||
 	sl_skip "needs the exchange's control port (SEALINE_EXCHANGE_CTL from scripts/vm-run --exchange)"
 
-TSP_NUMBER=5550100
-PHONE_C=5551001
-# No call left up by an earlier test on the exchange's lines.
-sl_exchange_hangup_all
-PHONE_B=5552002
-DB=$(state t)/accounts.db
 # Bit flips per million bytes the TSP relays to B, and the bytes sent
 # through them. A data frame is up to 2048 bytes of payload, about 2100 on
 # the wire: at 250 per million some 6 frames in 10 pass intact, so of the
@@ -57,50 +39,6 @@ DB=$(state t)/accounts.db
 FLIP=250
 NOISY=262144
 
-endpoint_conf() {
-	local n=$1 acct=$2 tty=$3
-	shift 3
-	cat >"$D/$n.conf" <<EOF
-# sealined endpoint $n of tests/vm/$SL_NAME.sh
-[agent]
-account = $acct
-state_dir = $(state "$n")
-socket = $(sock "$n")
-name = $n
-log_level = debug
-
-[line $tty]
-modem = yes
-tsp_number = $TSP_NUMBER
-tsp_key = $TSP_KEY
-$(printf '%s\n' "$@")
-EOF
-}
-
-tsp_conf() {
-	cat >"$D/t.conf" <<EOF
-# the TSP of tests/vm/$SL_NAME.sh
-[agent]
-state_dir = $(state t)
-socket = $(sock t)
-name = t
-log_level = debug
-
-[tsp]
-database = $DB
-instance = vm-tsp-tamper
-lines = /dev/ttyS5, /dev/ttyS6
-answer_timeout = 15
-EOF
-}
-
-pubkey() { sed -n 's/^public //p' "$(state "$1")/identity"; }
-tsp() { "$SEALCTL" tsp --db "$DB" "$@"; }
-idle() { [[ $(status_field "$1" call_state) == idle ]]; }
-connected() { [[ $(status_field "$1" call_state) == connected ]]; }
-both_keyed() {
-	sl_field_is ttyS4 state keyed && sl_field_is ttyS7 state keyed
-}
 # ltk_of NAME PEER: the LTK NAME stored for PEER, in hex.
 ltk_of() {
 	sed -n 's/^ltk \([0-9a-f]\{64\}\)$/\1/p' "$(state "$1")/peers/$2"
@@ -219,55 +157,17 @@ key_in() {
 	done
 }
 
-rm -rf "$D" "$(state t)" "$(state c)" "$(state b)" \
-	"$(dirname "$(sock t)")" "$(dirname "$(sock c)")" "$(dirname "$(sock b)")"
-mkdir -p "$D"
-chmod 700 "$D"
-sl_load_module
-
 sl_assert "the exchange answers on its control port ($SEALINE_EXCHANGE_CTL)" sl_exchange ping
-sl_assert "no impairment on the exchange lines" sl_exchange noise 5550100 flip=0 drop=0 insert=0
+sl_assert "no impairment on the exchange lines" sl_exchange noise "$TSP_NUMBER" flip=0 drop=0 insert=0
 
 # ---------------------------------------------------------------- set up
-tsp_conf
-start t
-sl_assert "the TSP starts and creates its identity" \
-	sl_wait_for "TSP identity" 20 test -s "$(state t)/identity"
-sl_assert "the TSP's modems are initialised" \
-	sl_wait_for "TSP lines idle" 30 grep -q "line ttyS6: init -> idle" "$D/t.log"
-TSP_KEY=$(pubkey t)
-
-endpoint_conf c "$ACCT_A" ttyS4
-endpoint_conf b "$ACCT_B" ttyS7 "pairing = yes"
-start c
-start b
-sl_assert "C's modem is idle" sl_wait_for "C idle" 30 idle c
-sl_assert "B's modem is idle" sl_wait_for "B idle" 30 idle b
-pubkey c >"$D/c.pub"
-pubkey b >"$D/b.pub"
-sl_assert "enrol C at the TSP" tsp accounts add "$ACCT_A" --name "Tamper Caller" \
-	--key "$D/c.pub" --phone "$PHONE_C" --caller-id "$PHONE_C"
-sl_assert "enrol B at the TSP" tsp accounts add "$ACCT_B" --name "Tamper Recipient" \
-	--key "$D/b.pub" --phone "$PHONE_B" --caller-id "$PHONE_B"
-sl_assert "B accepts calls from C" tsp accounts authorise "$ACCT_B" "$ACCT_A"
+tsp_setup vm-tsp-tamper
 
 # ---------------------------------------------------------------- pairing
 sl_assert "C calls B through the TSP" \
 	timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
 sl_assert "B's side is connected" sl_wait_for "B connected" 20 connected b
-operator b ttyS7
-sl_assert "B's operator waits for the pairing" \
-	sl_wait_for "B operator" 10 grep -q "ttyS7: operator (pid ${OPPID[b]}) starts a pairing" "$D/b.log"
-operator c ttyS4
-sl_assert "C's operator is shown the code" \
-	sl_wait_for "C shows the code" 30 grep -q '^Code: ' "$D/c.out"
-sl_assert "B's operator is asked for it" \
-	sl_wait_for "B asks" 30 grep -q "Type the code" "$D/b.out"
-CODE=$(sed -n 's/^Code: \([0-9A-Z]\{5\}\)$/\1/p' "$D/c.out" | tail -n 1)
-say b "$CODE"
-say c y
-sl_assert "B's pairing ends well" operator_done b
-sl_assert "C's pairing ends well" operator_done c
+tsp_pair
 sl_assert "C stored an LTK for B" sl_wait_for "C's LTK" 10 sh -c "grep -q '^ltk ' '$(state c)/peers/$ACCT_B'"
 sl_assert "B stored an LTK for C" sl_wait_for "B's LTK" 10 sh -c "grep -q '^ltk ' '$(state b)/peers/$ACCT_A'"
 LTK=$(ltk_of c "$ACCT_B")
