@@ -402,6 +402,23 @@ static int line_ldisc(struct parser *p, const char *key, char *val)
 	return 0;
 }
 
+static int line_dial_on_demand(struct parser *p, const char *key, char *val)
+{
+	return parse_account(p, key, val, p->line->dial_on_demand);
+}
+
+static int line_demand_link(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->line->demand_link,
+			sizeof(p->line->demand_link));
+}
+
+static int line_idle_hangup(struct parser *p, const char *key, char *val)
+{
+	p->line->has_idle_hangup = true;
+	return parse_duration(p, key, val, &p->line->idle_hangup);
+}
+
 static const struct key_def line_keys[] = {
 	{ "modem", line_modem },
 	{ "tsp_number", line_tsp_number },
@@ -409,6 +426,9 @@ static const struct key_def line_keys[] = {
 	{ "baud", line_baud },
 	{ "modem_init", line_modem_init },
 	{ "ldisc", line_ldisc },
+	{ "dial_on_demand", line_dial_on_demand },
+	{ "demand_link", line_demand_link },
+	{ "idle_hangup", line_idle_hangup },
 	{ "peer", line_peer },
 	{ "role", line_role },
 	{ "rekey_interval", line_rekey },
@@ -677,10 +697,51 @@ int sl_config_parse(struct sl_config *cfg, const char *name, const char *text,
 	return 0;
 }
 
+/* The demand keys only make sense together on a dial-up line; fills in
+ * their defaults. */
+static int finish_demand(struct sl_config *cfg, struct sl_line_conf *l,
+			 char *err, size_t err_len)
+{
+	const char *which = l->demand_link[0] ? "demand_link" :
+			    l->has_idle_hangup ? "idle_hangup" : NULL;
+	char tty[sizeof(l->tty)];
+	int n;
+
+	if (!l->dial_on_demand[0]) {
+		if (!which)
+			return 0;
+		snprintf(err, err_len, "%s:%u: [line %s] has %s but no dial_on_demand = ACCOUNT",
+			 cfg->path, l->lineno, l->tty, which);
+		return -EINVAL;
+	}
+	if (!l->modem) {
+		snprintf(err, err_len, "%s:%u: [line %s] has dial_on_demand: it needs modem = yes (only a dial-up line can call)",
+			 cfg->path, l->lineno, l->tty);
+		return -EINVAL;
+	}
+	if (!l->has_idle_hangup)
+		l->idle_hangup = SL_CONF_IDLE_HANGUP_DEFAULT;
+	if (l->demand_link[0])
+		return 0;
+	memcpy(tty, l->tty, sizeof(tty));	/* no overlap for snprintf */
+	n = snprintf(l->demand_link, sizeof(l->demand_link), "%s/%s.line",
+		     SL_CONF_DEMAND_DIR, tty);
+	if (n < 0 || (size_t)n >= sizeof(l->demand_link)) {
+		snprintf(err, err_len, "%s:%u: [line %s]: the demand link's path is too long",
+			 cfg->path, l->lineno, l->tty);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len)
 {
 	for (unsigned int i = 0; i < cfg->n_lines; ++i) {
-		const struct sl_line_conf *l = &cfg->lines[i];
+		struct sl_line_conf *l = &cfg->lines[i];
+		int ret = finish_demand(cfg, l, err, err_len);
+
+		if (ret)
+			return ret;
 
 		if (l->modem && (!l->tsp_number[0] || !l->has_tsp_key)) {
 			snprintf(err, err_len, "%s:%u: [line %s] has modem = yes: it needs tsp_number and tsp_key",

@@ -26,6 +26,11 @@
  *	baud = 115200			modem lines: serial port speed
  *	modem_init = ATE0V1Q0&D2S0=0	modem lines: init string
  *	ldisc = 29			modem lines: sealine's line discipline
+ *	dial_on_demand = 210987654321	modem lines: call this account when an
+ *					application writes to the demand link
+ *	demand_link = /run/sealine/ttyS1.line	dial_on_demand: the pty's path
+ *	idle_hangup = 300		dial_on_demand: hang up after this long
+ *					without application data; 0: never
  *
  *	[tsp]				this sealined is a TSP (tsp.h)
  *	database = /var/lib/sealine/tsp/accounts.db	accounts and call records
@@ -88,6 +93,12 @@ enum sl_role {
 #define SL_CONF_NUMBER_MAX	40	/* modem.h: SL_MODEM_NUMBER_MAX */
 #define SL_CONF_KEY_LEN		32
 
+/* dial_on_demand (dialer.h): where the demand link goes unless
+ * demand_link names it ("<dir>/<tty>.line", next to the default socket),
+ * and idle_hangup's default (0 turns it off). */
+#define SL_CONF_DEMAND_DIR		"/run/sealine"
+#define SL_CONF_IDLE_HANGUP_DEFAULT	300
+
 struct sl_line_conf {
 	char tty[SEALINE_TTY_NAME_MAX];	/* kernel name: "ttyS1" */
 	/* A dial-up line (dialer.h): sealined drives its modem. */
@@ -98,6 +109,12 @@ struct sl_line_conf {
 	unsigned int baud;
 	char modem_init[SL_CONF_TSP_INIT_MAX + 1];
 	int ldisc;			/* 0: SEALINE_LDISC_DEFAULT */
+	/* Dial-on-demand: "" when off; else the account an application's
+	 * write to demand_link calls (dialer.h). */
+	char dial_on_demand[SL_ACCOUNT_LEN + 1];
+	char demand_link[PATH_MAX];	/* set by sl_config_finish() */
+	uint32_t idle_hangup;		/* seconds; 0: never */
+	bool has_idle_hangup;		/* configured, not the default */
 	char peer[SL_ACCOUNT_LEN + 1];	/* "" when not configured */
 	enum sl_role role;
 	uint32_t rekey_interval;	/* seconds; 0: only on kernel events */

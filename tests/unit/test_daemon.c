@@ -396,6 +396,64 @@ TEST(config_tsp_and_modem)
 	free(cfg);
 }
 
+TEST(config_dial_on_demand)
+{
+	static const char *const modem =
+		"[line ttyS4]\nmodem = yes\ntsp_number = 5550100\n"
+		"tsp_key = 0102030405060708090a0b0c0d0e0f10"
+		"1112131415161718191a1b1c1d1e1f20\n";
+	static const char *const bad[][2] = {
+		{ "dial_on_demand = 12345\n", "exactly 12 digits" },
+		{ "dial_on_demand = 210987654321\nidle_hangup = 5\n", "out of range" },
+		{ "dial_on_demand = 210987654321\nidle_hangup = soon\n", "number of seconds" },
+		{ "dial_on_demand = 210987654321\ndemand_link = ttyS4.line\n", "absolute path" },
+		{ "idle_hangup = 1m\n", "no dial_on_demand" },
+		{ "demand_link = /run/x.line\n", "no dial_on_demand" },
+		{ "dial_on_demand = 210987654321\ndial_on_demand = 210987654321\n", "twice" },
+	};
+	struct sl_config *cfg = new_cfg();
+	char text[1024], err[1024];
+
+	/* Defaults: the link next to the socket, 300 s idle. */
+	snprintf(text, sizeof(text), "%sdial_on_demand = 210987654321\n", modem);
+	if (CHECKF(!parse(cfg, text, err, sizeof(err)), "%s", err)) {
+		const struct sl_line_conf *l = &cfg->lines[0];
+
+		CHECK(!strcmp(l->dial_on_demand, "210987654321"));
+		CHECK(!strcmp(l->demand_link, "/run/sealine/ttyS4.line"));
+		CHECK_EQ(l->idle_hangup, 300u);
+	}
+	snprintf(text, sizeof(text), "%sdial_on_demand = 210987654321\n"
+		 "demand_link = /run/app/modem\nidle_hangup = 20s\n", modem);
+	if (CHECKF(!parse(cfg, text, err, sizeof(err)), "%s", err)) {
+		CHECK(!strcmp(cfg->lines[0].demand_link, "/run/app/modem"));
+		CHECK_EQ(cfg->lines[0].idle_hangup, 20u);
+	}
+	snprintf(text, sizeof(text), "%sdial_on_demand = 210987654321\n"
+		 "idle_hangup = 0\n", modem);
+	if (CHECKF(!parse(cfg, text, err, sizeof(err)), "%s", err))
+		CHECK_EQ(cfg->lines[0].idle_hangup, 0u);
+	/* Off unless configured. */
+	if (CHECKF(!parse(cfg, modem, err, sizeof(err)), "%s", err)) {
+		CHECK(!cfg->lines[0].dial_on_demand[0]);
+		CHECK(!cfg->lines[0].demand_link[0]);
+		CHECK_EQ(cfg->lines[0].idle_hangup, 0u);
+	}
+	/* Only a dial-up line can call. */
+	CHECK_EQ(parse(cfg, "[line ttyS1]\ndial_on_demand = 210987654321\n",
+		       err, sizeof(err)), -EINVAL);
+	CHECKF(strstr(err, "needs modem = yes") != NULL, "%s", err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+		snprintf(text, sizeof(text), "%s%s", modem, bad[i][0]);
+		if (!CHECKF(parse(cfg, text, err, sizeof(err)) == -EINVAL,
+			    "case %zu accepted: %s", i, bad[i][0]))
+			continue;
+		CHECKF(strstr(err, bad[i][1]) != NULL,
+		       "case %zu: '%s' lacks '%s'", i, err, bad[i][1]);
+	}
+	free(cfg);
+}
+
 TEST(config_load)
 {
 	struct sl_config *cfg = new_cfg();
@@ -2060,6 +2118,7 @@ int main(int argc, char **argv)
 	RUN(config_errors);
 	RUN(config_binary_and_long);
 	RUN(config_tsp_and_modem);
+	RUN(config_dial_on_demand);
 	RUN(config_load);
 	RUN(config_example_parses);
 	RUN(keystore_create);
