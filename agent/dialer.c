@@ -3,15 +3,21 @@
  * An endpoint's dial-up line (dialer.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "call.h"
+#include "crypto.h"
 #include "dialer.h"
 #include "lines.h"
 #include "log.h"
@@ -35,6 +41,36 @@ static const char *const dl_names[] = {
 	[DL_HANGUP] = "hangup",
 };
 
+/* A bounded byte queue (a ring). */
+struct dl_queue {
+	uint8_t *buf;
+	size_t size, head, len;
+};
+
+/* Which descriptor an epoll event is for. */
+enum dl_tag { TAG_PORT = 1, TAG_MASTER, TAG_VTTY };
+
+/* Dial-on-demand (dialer.h): the pty, the relay and the back-off. */
+struct dl_demand {
+	int epfd;
+	int master;
+	int slave;			/* held open: the master never sees a
+					 * hangup when applications close */
+	int vtty;			/* the call's virtual tty, keyed */
+	char link[PATH_MAX];
+	bool link_made;
+	uint32_t ev_port, ev_master, ev_vtty;	/* registered in epfd */
+	struct dl_queue up;		/* application -> call */
+	struct dl_queue down;		/* call -> application */
+	bool demand_call;		/* this call was started by a write */
+	bool keyed;			/* this call's relay ran */
+	int64_t key_deadline;		/* demand call: keyed by */
+	int64_t last_io;		/* keyed: the last byte relayed */
+	int64_t backoff_ms;		/* 0: last demand call went well */
+	int64_t backoff_until;
+	uint64_t backoff_dropped;	/* written while backing off */
+};
+
 struct sl_dialer {
 	struct sl_lines *L;
 	struct sl_line *line;
@@ -54,6 +90,7 @@ struct sl_dialer {
 	struct sl_call *call;
 	int64_t call_timer;
 	struct sl_ipc_client *op;		/* `sealctl call` waiting */
+	struct dl_demand *dod;			/* dial_on_demand, or NULL */
 };
 
 static const char *tty(const struct sl_dialer *d)
@@ -110,6 +147,10 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 static void call_actions(struct sl_dialer *d,
 			 const struct sl_call_actions *out, int64_t now);
 
+static void demand_call_over(struct sl_dialer *d, const char *why,
+			     int64_t now);
+static void ep_forget(struct dl_demand *m, int fd, uint32_t *cur);
+
 /* ------------------------------------------------------------ ending */
 
 /* Back to command mode and on hook; the call's keys and handshake go. */
@@ -118,6 +159,7 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	struct sl_modem_events ev;
 	int ldisc = N_TTY;
 
+	demand_call_over(d, why, now);
 	if (d->call) {
 		sl_call_free(d->call);
 		d->call = NULL;
@@ -163,6 +205,8 @@ static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 	end_call(d, why, now);
 	if (d->fd >= 0) {
 		sl_modem_release(&d->modem);
+		if (d->dod)
+			ep_forget(d->dod, d->fd, &d->dod->ev_port);
 		close(d->fd);
 		d->fd = -1;
 	}
@@ -507,26 +551,440 @@ static void port_open(struct sl_dialer *d, int64_t now)
 	modem_events(d, &ev, now);
 }
 
+/* ------------------------------------------------------------ demand */
+
+static int q_init(struct dl_queue *q, size_t size)
+{
+	q->buf = malloc(size);
+	q->size = size;
+	q->head = q->len = 0;
+	return q->buf ? 0 : -ENOMEM;
+}
+
+/* Application bytes in clear: wiped when dropped and when freed. */
+static void q_drop(struct dl_queue *q)
+{
+	if (q->buf)
+		sl_wipe(q->buf, q->size);
+	q->head = q->len = 0;
+}
+
+static void q_free(struct dl_queue *q)
+{
+	q_drop(q);
+	free(q->buf);
+	q->buf = NULL;
+}
+
+/* read(2) from fd into the queue's free space: bytes read, 0 at EOF or
+ * when full, -errno (-EAGAIN: nothing now). */
+static ssize_t q_fill(struct dl_queue *q, int fd)
+{
+	size_t tail = (q->head + q->len) % q->size;
+	size_t room = q->size - q->len;
+	size_t n = tail + room > q->size ? q->size - tail : room;
+	ssize_t r;
+
+	if (!n)
+		return 0;
+	r = read(fd, q->buf + tail, n);
+	if (r < 0)
+		return -errno;
+	q->len += (size_t)r;
+	return r;
+}
+
+/* write(2) from the queue to fd: bytes written or -errno. */
+static ssize_t q_flush(struct dl_queue *q, int fd)
+{
+	size_t n = q->head + q->len > q->size ? q->size - q->head : q->len;
+	ssize_t w;
+
+	if (!n)
+		return 0;
+	w = write(fd, q->buf + q->head, n);
+	if (w < 0)
+		return -errno;
+	sl_wipe(q->buf + q->head, (size_t)w);
+	q->head = (q->head + (size_t)w) % q->size;
+	q->len -= (size_t)w;
+	if (!q->len)
+		q->head = 0;
+	return w;
+}
+
+/* Keep fd's registration in the epoll set at want (0: not in it, so a
+ * hung-up descriptor we do not want to hear from cannot spin the loop). */
+static void ep_set(struct dl_demand *m, int fd, enum dl_tag tag,
+		   uint32_t *cur, uint32_t want)
+{
+	struct epoll_event ev = { .events = want, .data.u32 = tag };
+	int ret = 0;
+
+	if (fd < 0 || *cur == want)
+		return;
+	if (!want) {
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
+	} else if (!*cur) {
+		ret = epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
+		if (ret && errno == EEXIST)
+			ret = epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &ev);
+	} else {
+		ret = epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &ev);
+		if (ret && errno == ENOENT)
+			ret = epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	if (ret) {
+		sl_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+		return;
+	}
+	*cur = want;
+}
+
+static void ep_forget(struct dl_demand *m, int fd, uint32_t *cur)
+{
+	if (*cur && fd >= 0)
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
+	*cur = 0;
+}
+
+static void vtty_close(struct sl_dialer *d)
+{
+	struct dl_demand *m = d->dod;
+
+	if (m->vtty < 0)
+		return;
+	ep_forget(m, m->vtty, &m->ev_vtty);
+	close(m->vtty);
+	m->vtty = -1;
+}
+
+static void set_raw(int fd)
+{
+	struct termios t;
+
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+}
+
+/* Called from end_call(): a demand call that never keyed failed, and
+ * what waited for it goes; bytes left over from a keyed call go too. */
+static void demand_call_over(struct sl_dialer *d, const char *why,
+			     int64_t now)
+{
+	struct dl_demand *m = d->dod;
+
+	if (!m)
+		return;
+	vtty_close(d);
+	if (m->demand_call && !m->keyed) {
+		m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 :
+				SL_DIALER_BACKOFF_MS;
+		if (m->backoff_ms > SL_DIALER_BACKOFF_MAX_MS)
+			m->backoff_ms = SL_DIALER_BACKOFF_MAX_MS;
+		m->backoff_until = now + m->backoff_ms;
+		m->backoff_dropped = 0;
+		sl_log(LOG_WARNING, "%s: dial-on-demand call to %s failed (%s): %zu buffered bytes dropped; writes to %s are dropped for %" PRId64 " s",
+		       tty(d), d->base->dial_on_demand, why, m->up.len,
+		       m->link, m->backoff_ms / 1000);
+		q_drop(&m->up);
+	} else if (m->up.len) {
+		sl_log(LOG_NOTICE, "%s: the call ended (%s) with %zu bytes from %s not sent: dropped",
+		       tty(d), why, m->up.len, m->link);
+		q_drop(&m->up);
+	}
+	m->demand_call = false;
+	m->keyed = false;
+	m->key_deadline = 0;
+}
+
+/* An application wrote while no call is up: call, as `sealctl call`. */
+static void demand_dial(struct sl_dialer *d, int64_t now)
+{
+	struct dl_demand *m = d->dod;
+	char err[256];
+	int ret;
+
+	sl_log(LOG_NOTICE, "%s: dial-on-demand: an application wrote %zu bytes to %s: calling %s",
+	       tty(d), m->up.len, m->link, d->base->dial_on_demand);
+	/* Set first: the modem may fail the call before this returns. */
+	m->demand_call = true;
+	m->keyed = false;
+	m->key_deadline = now + SL_DIALER_KEY_MS;
+	ret = sl_dialer_call(d, d->base->dial_on_demand, NULL, now, err,
+			     sizeof(err));
+	if (ret)
+		demand_call_over(d, err, now);
+}
+
+/* The relay follows the call: the virtual tty is ours while the call's
+ * session is keyed; waiting bytes start a call. */
+static void demand_sync(struct sl_dialer *d, int64_t now)
+{
+	struct dl_demand *m = d->dod;
+	bool keyed = d->st == DL_CONNECTED && d->line->in_session &&
+		     d->line->status == SL_LINE_REGISTERED;
+	char path[64];
+
+	if (!keyed) {
+		vtty_close(d);
+	} else if (m->vtty < 0) {
+		snprintf(path, sizeof(path), "/dev/%s%" PRIu32,
+			 SEALINE_VTTY_NAME, d->line->index);
+		m->vtty = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK |
+			       O_CLOEXEC);
+		if (m->vtty < 0) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "cannot open %s: %s", path,
+				 strerror(errno));
+			sl_log(LOG_ERR, "%s: dial-on-demand: %s", tty(d), why);
+			end_call(d, why, now);
+			return;
+		}
+		set_raw(m->vtty);
+		if (!m->keyed)
+			sl_log(LOG_INFO, "%s: keyed: relaying %s <-> %s (%zu bytes waiting)",
+			       tty(d), m->link, path, m->up.len);
+		m->keyed = true;
+		m->key_deadline = 0;
+		m->backoff_ms = 0;
+		m->last_io = now;
+	}
+	if (m->up.len && d->st == DL_IDLE && now >= m->backoff_until)
+		demand_dial(d, now);
+}
+
+static void demand_io(struct sl_dialer *d, enum dl_tag tag, uint32_t events,
+		      int64_t now)
+{
+	struct dl_demand *m = d->dod;
+	ssize_t r;
+
+	if (tag == TAG_MASTER && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		if (now < m->backoff_until && !m->keyed) {
+			uint8_t junk[512];
+
+			/* Backing off: the application is not blocked, its
+			 * bytes go nowhere (counted, logged once). */
+			r = read(m->master, junk, sizeof(junk));
+			sl_wipe(junk, sizeof(junk));
+			if (r > 0 && !m->backoff_dropped++)
+				sl_log(LOG_WARNING, "%s: dial-on-demand backs off after a failed call (%" PRId64 " s left): bytes written to %s are dropped",
+				       tty(d), (m->backoff_until - now + 999) / 1000,
+				       m->link);
+		} else {
+			r = q_fill(&m->up, m->master);
+			if (r > 0 && m->keyed)
+				m->last_io = now;
+		}
+		if (r < 0 && r != -EAGAIN && r != -EINTR && r != -EIO)
+			sl_log(LOG_WARNING, "%s: %s: %s", tty(d), m->link,
+			       strerror((int)-r));
+	}
+	if (tag == TAG_MASTER && (events & EPOLLOUT) &&
+	    q_flush(&m->down, m->master) > 0)
+		m->last_io = now;
+	if (tag == TAG_VTTY && m->vtty >= 0) {
+		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+		    m->down.len < m->down.size) {
+			r = q_fill(&m->down, m->vtty);
+			if (r > 0)
+				m->last_io = now;
+			else if (r == 0 || (r != -EAGAIN && r != -EINTR)) {
+				/* the line went away under us */
+				vtty_close(d);
+				return;
+			}
+		}
+		if ((events & EPOLLOUT) && q_flush(&m->up, m->vtty) > 0)
+			m->last_io = now;
+	}
+}
+
+static void demand_events(struct sl_dialer *d)
+{
+	struct dl_demand *m = d->dod;
+	uint32_t want;
+
+	want = 0;
+	if (m->up.len < m->up.size)
+		want |= EPOLLIN;
+	if (m->down.len)
+		want |= EPOLLOUT;
+	ep_set(m, m->master, TAG_MASTER, &m->ev_master, want);
+	if (m->vtty >= 0) {
+		want = 0;
+		if (m->down.len < m->down.size)
+			want |= EPOLLIN;
+		if (m->up.len)
+			want |= EPOLLOUT;
+		ep_set(m, m->vtty, TAG_VTTY, &m->ev_vtty, want);
+	}
+}
+
+static void demand_free(struct sl_dialer *d)
+{
+	struct dl_demand *m = d->dod;
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (!m)
+		return;
+	vtty_close(d);
+	if (m->link_made) {
+		/* Only our own link: another daemon may have replaced it. */
+		n = readlink(m->link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (m->master >= 0 && ptsname(m->master) &&
+			    !strcmp(target, ptsname(m->master)))
+				unlink(m->link);
+		}
+	}
+	if (m->slave >= 0)
+		close(m->slave);
+	if (m->master >= 0)
+		close(m->master);
+	if (m->epfd >= 0)
+		close(m->epfd);
+	q_free(&m->up);
+	q_free(&m->down);
+	free(m);
+	d->dod = NULL;
+}
+
+/* The pty and its link: the link is replaced atomically (rename), so a
+ * stale one from a crashed daemon goes, but anything that is not a link
+ * is left alone. */
+static int demand_new(struct sl_dialer *d)
+{
+	struct dl_demand *m = calloc(1, sizeof(*m));
+	char tmp[PATH_MAX + 16], dir[PATH_MAX];
+	const char *slave;
+	struct stat st;
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	d->dod = m;
+	m->epfd = m->master = m->slave = m->vtty = -1;
+	snprintf(m->link, sizeof(m->link), "%s", d->base->demand_link);
+	if (q_init(&m->up, SL_DIALER_DEMAND_BUF) ||
+	    q_init(&m->down, SL_DIALER_RELAY_BUF)) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->epfd < 0)
+		goto err_errno;
+	m->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m->master < 0 || grantpt(m->master) || unlockpt(m->master))
+		goto err_errno;
+	if (fcntl(m->master, F_SETFL, O_NONBLOCK))
+		goto err_errno;
+	slave = ptsname(m->master);
+	if (!slave)
+		goto err_errno;
+	m->slave = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m->slave < 0)
+		goto err_errno;
+	/* Like the virtual ttys: root's, and raw, so that bytes pass
+	 * unchanged even to an application that does not set the tty up. */
+	if (fchmod(m->slave, 0600))
+		goto err_errno;
+	set_raw(m->slave);
+	if (lstat(m->link, &st) == 0 && !S_ISLNK(st.st_mode)) {
+		sl_log(LOG_ERR, "%s: demand_link %s exists and is not a symbolic link: not replaced",
+		       tty(d), m->link);
+		ret = -EEXIST;
+		goto err_free;
+	}
+	snprintf(dir, sizeof(dir), "%s", m->link);
+	if (mkdir(dirname(dir), 0755) && errno != EEXIST)
+		goto err_errno;
+	snprintf(tmp, sizeof(tmp), "%s.%ld", m->link, (long)getpid());
+	unlink(tmp);
+	if (symlink(slave, tmp))
+		goto err_errno;
+	if (rename(tmp, m->link)) {
+		ret = -errno;
+		unlink(tmp);
+		goto err_log;
+	}
+	m->link_made = true;
+	sl_log(LOG_NOTICE, "%s: dial-on-demand: applications use %s (-> %s); a write calls %s; idle calls hang up after %s%" PRIu32 " s",
+	       tty(d), m->link, slave, d->base->dial_on_demand,
+	       d->base->idle_hangup ? "" : "(never) ", d->base->idle_hangup);
+	return 0;
+
+err_errno:
+	ret = -errno;
+err_log:
+	sl_log(LOG_ERR, "%s: dial-on-demand: cannot set up the pty for %s: %s",
+	       tty(d), m->link, strerror(-ret));
+err_free:
+	demand_free(d);
+	return ret;
+}
+
+static void demand_status(const struct sl_dialer *d, struct sl_ipc_builder *b)
+{
+	const struct dl_demand *m = d->dod;
+	int64_t now = sl_now_ms();
+
+	sl_ipc_add(b, "dial_on_demand", d->base->dial_on_demand);
+	sl_ipc_add(b, "demand_link", m->link);
+	sl_ipc_addf(b, "idle_hangup", "%" PRIu32, d->base->idle_hangup);
+	if (m->vtty >= 0)
+		sl_ipc_addf(b, "idle_s", "%" PRId64, (now - m->last_io) / 1000);
+	sl_ipc_addf(b, "demand_waiting", "%zu", m->up.len);
+	if (now < m->backoff_until)
+		sl_ipc_addf(b, "demand_backoff_s", "%" PRId64,
+			    (m->backoff_until - now + 999) / 1000);
+}
+
 /* ------------------------------------------------------------ loop */
 
-void sl_dialer_pollfd(const struct sl_dialer *d, struct pollfd *pfd)
+/* The port's events: with the discipline attached the line is the
+ * kernel's. */
+static short port_events(const struct sl_dialer *d)
+{
+	short events = 0;
+
+	if (d->fd < 0)
+		return 0;
+	if (sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
+	    d->st != DL_CONNECTED)
+		events |= POLLIN;
+	if (sl_modem_wants_write(&d->modem))
+		events |= POLLOUT;
+	return events;
+}
+
+void sl_dialer_pollfd(struct sl_dialer *d, struct pollfd *pfd)
 {
 	pfd->fd = -1;
 	pfd->events = 0;
 	pfd->revents = 0;
-	if (d->fd < 0)
+	if (d->dod) {
+		demand_sync(d, sl_now_ms());
+		/* poll's and epoll's IN/OUT bits are the same */
+		ep_set(d->dod, d->fd, TAG_PORT, &d->dod->ev_port,
+		       (uint32_t)port_events(d));
+		demand_events(d);
+		pfd->fd = d->dod->epfd;
+		pfd->events = POLLIN;
 		return;
-	/* With the discipline attached the line is the kernel's. */
-	if (sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
-	    d->st != DL_CONNECTED)
-		pfd->events |= POLLIN;
-	if (sl_modem_wants_write(&d->modem))
-		pfd->events |= POLLOUT;
+	}
+	pfd->events = port_events(d);
 	if (pfd->events)
 		pfd->fd = d->fd;
 }
 
-void sl_dialer_ready(struct sl_dialer *d, short revents, int64_t now)
+static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 {
 	struct sl_modem_events ev;
 
@@ -558,6 +1016,42 @@ void sl_dialer_ready(struct sl_dialer *d, short revents, int64_t now)
 	}
 }
 
+/* How many epoll events one wake-up takes: one per descriptor. */
+#define DL_EPOLL_EVENTS	3
+
+void sl_dialer_ready(struct sl_dialer *d, short revents, int64_t now)
+{
+	struct epoll_event ev[DL_EPOLL_EVENTS];
+	int n;
+
+	if (!d->dod) {
+		port_ready(d, revents, now);
+		return;
+	}
+	n = epoll_wait(d->dod->epfd, ev, DL_EPOLL_EVENTS, 0);
+	for (int i = 0; i < n && d->dod; ++i) {
+		switch (ev[i].data.u32) {
+		case TAG_PORT:
+			/* mask what a call's end stopped wanting */
+			if (d->dod->ev_port)
+				port_ready(d, (short)ev[i].events, now);
+			break;
+		case TAG_MASTER:
+		case TAG_VTTY:
+			demand_io(d, ev[i].data.u32, ev[i].events, now);
+			break;
+		default:
+			break;
+		}
+	}
+	/* Bytes that just arrived go on at once, not a loop later. */
+	if (d->dod->vtty >= 0 && d->dod->up.len &&
+	    q_flush(&d->dod->up, d->dod->vtty) > 0)
+		d->dod->last_io = now;
+	if (d->dod->down.len && q_flush(&d->dod->down, d->dod->master) > 0)
+		d->dod->last_io = now;
+}
+
 void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 {
 	int64_t due;
@@ -584,19 +1078,36 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 	if (d->st == DL_SETUP && d->attach_deadline &&
 	    now >= d->attach_deadline)
 		end_call(d, "the line did not come up after CONNECT", now);
+	if (d->dod && d->dod->key_deadline && now >= d->dod->key_deadline &&
+	    sl_dialer_hangup(d, "the demand call was not keyed in time",
+			     now) == -ENOTCONN)
+		d->dod->key_deadline = 0;
+	if (d->dod && d->dod->vtty >= 0 && d->base->idle_hangup &&
+	    now >= d->dod->last_io + d->base->idle_hangup * 1000LL) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "no application data for %" PRIu32 " s",
+			 d->base->idle_hangup);
+		sl_log(LOG_NOTICE, "%s: %s: hanging up", tty(d), why);
+		sl_dialer_hangup(d, why, now);
+	}
 }
 
 int64_t sl_dialer_next_timer(const struct sl_dialer *d)
 {
-	int64_t c[4] = {
+	const struct dl_demand *m = d->dod;
+	int64_t c[6] = {
 		d->st == DL_DOWN ? d->retry_at : 0,
 		d->fd >= 0 ? sl_modem_next_timer(&d->modem) : 0,
 		d->call ? d->call_timer : 0,
 		d->st == DL_SETUP ? d->attach_deadline : 0,
+		m ? m->key_deadline : 0,
+		m && m->vtty >= 0 && d->base->idle_hangup ?
+			m->last_io + d->base->idle_hangup * 1000LL : 0,
 	};
 	int64_t next = 0;
 
-	for (int i = 0; i < 4; ++i)
+	for (int i = 0; i < 6; ++i)
 		if (c[i] && (!next || c[i] < next))
 			next = c[i];
 	return next;
@@ -613,6 +1124,8 @@ void sl_dialer_status(const struct sl_dialer *d, struct sl_ipc_builder *b)
 		sl_ipc_addf(b, "call_tracking", "%016" PRIx64, d->tracking);
 	if (d->st != DL_IDLE && d->st != DL_DOWN && d->st != DL_INIT)
 		sl_ipc_add(b, "call_direction", d->caller ? "out" : "in");
+	if (d->dod)
+		demand_status(d, b);
 }
 
 /* ------------------------------------------------------------ life */
@@ -629,6 +1142,14 @@ int sl_dialer_new(struct sl_lines *L, struct sl_line *line, int64_t now,
 	d->base = line->conf;
 	d->fd = -1;
 	snprintf(d->path, sizeof(d->path), "/dev/%s", line->conf->tty);
+	if (d->base->dial_on_demand[0]) {
+		int ret = demand_new(d);
+
+		if (ret) {
+			free(d);
+			return ret;
+		}
+	}
 	port_open(d, now);
 	*out = d;
 	return 0;
@@ -639,6 +1160,13 @@ void sl_dialer_free(struct sl_dialer *d)
 	if (!d)
 		return;
 	sl_call_free(d->call);
+	if (d->dod) {
+		/* A call's leftovers are dropped and logged. */
+		if (d->dod->up.len)
+			sl_log(LOG_NOTICE, "%s: %zu bytes from %s not sent: dropped",
+			       tty(d), d->dod->up.len, d->dod->link);
+		demand_free(d);
+	}
 	if (d->line)
 		d->line->conf = d->base;
 	if (d->fd >= 0) {

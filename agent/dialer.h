@@ -13,6 +13,20 @@
  * States: down (port not open; retried), init, idle, dialling,
  * answering, setup (discipline attached, call setup running), connected
  * (bridged: the line's handshake keys it), hangup.
+ *
+ * Dial-on-demand ("dial_on_demand = ACCOUNT"): the virtual tty exists
+ * only during a call, so applications get a stable pseudo-terminal
+ * instead, its slave published as a symlink (demand_link, 0600 root).
+ * sealined relays bytes between the pty's master and the call's virtual
+ * tty once the call's session is keyed, whichever side called. Bytes an
+ * application writes while no call is up wait in a bounded buffer and
+ * start a call to the configured account; when that call fails they are
+ * dropped (logged), and for a back-off (doubling up to a limit) later
+ * writes are dropped too instead of dialling a broken TSP in a loop. A
+ * keyed call with no bytes relayed either way for idle_hangup seconds is
+ * hung up. With dial-on-demand the dialer has several descriptors (port,
+ * pty master, virtual tty); they sit in an epoll set so that the event
+ * loop still polls one descriptor per dialer.
  */
 #ifndef SEALINE_AGENT_DIALER_H
 #define SEALINE_AGENT_DIALER_H
@@ -32,14 +46,28 @@ struct sl_dialer;
 #define SL_DIALER_REOPEN_MS	5000	/* a port that failed: again */
 #define SL_DIALER_ATTACH_MS	10000	/* CONNECT to the line registered */
 
-/* Creates the dialer of a modem line and opens its port. */
+/* Dial-on-demand. */
+#define SL_DIALER_DEMAND_BUF	(64 * 1024)	/* application -> call, held
+						 * while the call is set up */
+#define SL_DIALER_RELAY_BUF	(16 * 1024)	/* call -> application */
+#define SL_DIALER_KEY_MS	120000	/* demand call: dial to keyed */
+#define SL_DIALER_BACKOFF_MS	30000	/* after a failed demand call */
+#define SL_DIALER_BACKOFF_MAX_MS 600000	/* doubling up to this */
+
+/* Creates the dialer of a modem line and opens its port; with
+ * dial_on_demand also the pty and its link (an error if they cannot be
+ * made: logged). */
 int sl_dialer_new(struct sl_lines *L, struct sl_line *line, int64_t now_ms,
 		  struct sl_dialer **out);
-/* Hangs up (closing the port drops DTR) and frees. NULL is fine. */
+/* Hangs up (closing the port drops DTR), removes the demand link and
+ * frees. NULL is fine. */
 void sl_dialer_free(struct sl_dialer *d);
 
-/* The event loop: its fd and events (fd -1: none). */
-void sl_dialer_pollfd(const struct sl_dialer *d, struct pollfd *pfd);
+/* The event loop: its fd and events (fd -1: none). Also where the
+ * dial-on-demand relay follows the call (opens the virtual tty once the
+ * session is keyed, starts a demand call), so it is called before every
+ * poll. */
+void sl_dialer_pollfd(struct sl_dialer *d, struct pollfd *pfd);
 void sl_dialer_ready(struct sl_dialer *d, short revents, int64_t now_ms);
 void sl_dialer_timer(struct sl_dialer *d, int64_t now_ms);
 int64_t sl_dialer_next_timer(const struct sl_dialer *d);
