@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <gcrypt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "agent.h"
 #include "config.h"
 #include "crypto.h"
+#include "dialer.h"
 #include "ipc.h"
 #include "keystore.h"
 #include "lines.h"
@@ -2094,6 +2096,115 @@ TEST(lines_queue_bounded)
 	lines_teardown(&e);
 }
 
+/* ================================================================ dialer */
+
+/* One turn of sealined's loop for a lone dialer. */
+static void dialer_turn(struct sl_dialer *d)
+{
+	struct pollfd pfd;
+
+	sl_dialer_pollfd(d, &pfd);
+	if (pfd.fd >= 0 && poll(&pfd, 1, 20) > 0)
+		sl_dialer_ready(d, pfd.revents, sl_now_ms());
+}
+
+static bool dialer_status_has(struct sl_dialer *d, const char *want)
+{
+	struct sl_ipc_builder b;
+
+	sl_ipc_build(&b, "line");
+	sl_dialer_status(d, &b);
+	return strstr(b.buf, want) != NULL;
+}
+
+/* The demand link of a dial-up line whose modem is not there (its port
+ * stays down, so nothing dials): made, held, bounded, removed. */
+TEST(dialer_demand_link)
+{
+	struct sl_config *cfg = new_cfg();
+	struct sl_lines L;
+	struct sl_line line;
+	struct sl_dialer *d = NULL;
+	char text[PATH_MAX + 512], err[1024], link[PATH_MAX], target[PATH_MAX];
+	char want[64];
+	uint8_t buf[4096];
+	size_t total = 0;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	path_in(link, sizeof(link), "dod/ttyUSB97.line");
+	snprintf(text, sizeof(text), "[line ttyUSB97]\nmodem = yes\n"
+		 "tsp_number = 5550100\ntsp_key = 0102030405060708090a0b0c"
+		 "0d0e0f101112131415161718191a1b1c1d1e1f20\n"
+		 "dial_on_demand = 210987654321\ndemand_link = %s\n", link);
+	if (!CHECKF(!parse(cfg, text, err, sizeof(err)), "%s", err))
+		goto out;
+	memset(&L, 0, sizeof(L));
+	memset(&line, 0, sizeof(line));
+	L.cfg = cfg;
+	line.owner = &L;
+	line.conf = &cfg->lines[0];
+	if (!CHECK_EQ(sl_dialer_new(&L, &line, sl_now_ms(), &d), 0))
+		goto out;
+	/* A link to a pty that only root may open, its directory made. */
+	n = readlink(link, target, sizeof(target) - 1);
+	if (CHECK(n > 0)) {
+		target[n] = '\0';
+		CHECKF(!strncmp(target, "/dev/pts/", 9), "%s", target);
+	}
+	if (CHECK(!stat(link, &st)))
+		CHECKF((st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	CHECK(dialer_status_has(d, "dial_on_demand=210987654321"));
+	CHECK(dialer_status_has(d, "idle_hangup=300"));
+	CHECK(dialer_status_has(d, "demand_waiting=0"));
+
+	/* A write with no call (and no modem) waits in the buffer. */
+	fd = open(link, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	if (!CHECK(fd >= 0))
+		goto out;
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_EQ(write(fd, buf, 100), 100);
+	for (int i = 0; i < 5; ++i)
+		dialer_turn(d);
+	CHECK(dialer_status_has(d, "demand_waiting=100"));
+	CHECK(dialer_status_has(d, "call_state=down"));
+	/* Bounded: once it holds SL_DIALER_DEMAND_BUF the application's
+	 * writes stop (the pty's own buffer fills, then EAGAIN). */
+	for (int i = 0; i < 2000; ++i) {
+		n = write(fd, buf, sizeof(buf));
+		if (n > 0)
+			total += (size_t)n;
+		dialer_turn(d);
+		if (n < 0 && errno == EAGAIN && i > 100)
+			break;
+	}
+	snprintf(want, sizeof(want), "demand_waiting=%d", SL_DIALER_DEMAND_BUF);
+	CHECKF(dialer_status_has(d, want), "wrote %zu", total);
+	CHECK(total + 100 >= SL_DIALER_DEMAND_BUF);
+	CHECKF(total < 4 * SL_DIALER_DEMAND_BUF, "wrote %zu", total);
+	close(fd);
+	sl_dialer_free(d);
+	d = NULL;
+	CHECK(lstat(link, &st) && errno == ENOENT);
+
+	/* A stale link is replaced; anything else is left alone. */
+	CHECK(!symlink("/nonexistent", link));
+	if (CHECK_EQ(sl_dialer_new(&L, &line, sl_now_ms(), &d), 0)) {
+		n = readlink(link, target, sizeof(target) - 1);
+		CHECK(n > 9 && !strncmp(target, "/dev/pts/", 9));
+		sl_dialer_free(d);
+		d = NULL;
+	}
+	write_file(link, "mine\n", 0644);
+	CHECK_EQ(sl_dialer_new(&L, &line, sl_now_ms(), &d), -EEXIST);
+	CHECK(!lstat(link, &st) && S_ISREG(st.st_mode));
+	unlink(link);
+out:
+	sl_dialer_free(d);
+	free(cfg);
+}
+
 int main(int argc, char **argv)
 {
 	char why[256];
@@ -2145,6 +2256,7 @@ int main(int argc, char **argv)
 	RUN(lines_revoke_ends_session);
 	RUN(lines_refusal_keeps_operator);
 	RUN(lines_queue_bounded);
+	RUN(dialer_demand_link);
 
 	rm_rf(tmpdir);
 	return check_summary();
