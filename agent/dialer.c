@@ -794,8 +794,13 @@ static void demand_io(struct sl_dialer *d, enum dl_tag tag, uint32_t events,
 			if (r > 0)
 				m->last_io = now;
 			else if (r == 0 || (r != -EAGAIN && r != -EINTR)) {
-				/* the line went away under us */
+				/* Hung up under us (the serial line's carrier
+				 * went, or it was detached): the call is gone
+				 * too, and reopening would only spin. */
+				sl_log(LOG_NOTICE, "%s: the virtual tty was hung up (%s)",
+				       tty(d), r ? strerror((int)-r) : "end of file");
 				vtty_close(d);
+				sl_dialer_hangup(d, "the virtual tty was hung up", now);
 				return;
 			}
 		}
