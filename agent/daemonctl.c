@@ -289,6 +289,20 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 		if (strcmp(get(rec, "control_dropped", "0"), "0"))
 			printf("  control messages dropped: %s\n",
 			       get(rec, "control_dropped", "0"));
+		if (sl_ipc_get(rec, "call_state")) {
+			printf("  call:         %s", get(rec, "call_state", "?"));
+			if (sl_ipc_get(rec, "call_peer"))
+				printf(", %s %s", !strcmp(get(rec, "call_direction", ""), "in") ?
+				       "from" : "to", get(rec, "call_peer", "?"));
+			if (sl_ipc_get(rec, "call_tracking"))
+				printf(", tracking %s", get(rec, "call_tracking", "?"));
+			putchar('\n');
+		}
+		if (sl_ipc_get(rec, "dial_on_demand"))
+			printf("  on demand:    calls %s when %s is written to (idle hangup %s s)\n",
+			       get(rec, "dial_on_demand", "?"),
+			       get(rec, "demand_link", "?"),
+			       get(rec, "idle_hangup", "?"));
 	}
 	return 0;
 }
