@@ -730,3 +730,20 @@ int sl_ipc_read_line(struct sl_ipc_reader *r, char **line, int timeout_ms)
 		r->len += (size_t)n;
 	}
 }
+
+const struct sl_ipc_verb *sl_ipc_request(struct sl_ipc_client *c,
+					 const char *line, size_t len,
+					 struct sl_ipc_req *req)
+{
+	const struct sl_ipc_verb *verb;
+	char err[512];
+
+	if (sl_ipc_parse_request(line, len, req, err, sizeof(err))) {
+		sl_ipc_send_err(c, -EINVAL, "%s", err);
+		return NULL;
+	}
+	verb = sl_ipc_lookup(req, err, sizeof(err));
+	if (!verb)
+		sl_ipc_sendf(c, "err %s", err);
+	return verb;
+}

@@ -107,6 +107,13 @@ struct sl_ipc_verb {
 const struct sl_ipc_verb *sl_ipc_lookup(const struct sl_ipc_req *req,
 					char *err, size_t err_len);
 
+/* A daemon's first step with a request line: parse it and look its verb
+ * up. The verb, or NULL after an "err" response was queued for c. */
+struct sl_ipc_client;
+const struct sl_ipc_verb *sl_ipc_request(struct sl_ipc_client *c,
+					 const char *line, size_t len,
+					 struct sl_ipc_req *req);
+
 /* Percent-encode s into out; false if it did not fit (out is then ""). */
 bool sl_ipc_escape(char *out, size_t size, const char *s);
 /* Decode in place; -EINVAL on a bad escape or an encoded NUL. */

@@ -471,15 +471,9 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 	const char *v;
 	int ret;
 
-	if (sl_ipc_parse_request(text, len, &req, err, sizeof(err))) {
-		sl_ipc_send_err(c, -EINVAL, "%s", err);
-		return;
-	}
-	verb = sl_ipc_lookup(&req, err, sizeof(err));
-	if (!verb) {
-		sl_ipc_sendf(c, "err %s", err);
-		return;
-	}
+	verb = sl_ipc_request(c, text, len, &req);
+	if (!verb)
+		goto out;
 	v = verb->name;
 	sl_log(LOG_DEBUG, "control socket: pid %d: %s", (int)c->pid, v);
 	/* Inside a pairing only its own answers make sense. */
@@ -571,6 +565,7 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 		}
 		sl_ipc_send_record(c, &b);
 	}
+out:
 	sl_wipe(&req, sizeof(req));
 }
 

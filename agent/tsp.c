@@ -1260,16 +1260,11 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 	struct tsp *t = arg;
 	const struct sl_ipc_verb *verb;
 	struct sl_ipc_req req;
-	char err[512];
 
-	if (sl_ipc_parse_request(text, len, &req, err, sizeof(err))) {
-		sl_ipc_send_err(c, -EINVAL, "%s", err);
-		return;
-	}
-	verb = sl_ipc_lookup(&req, err, sizeof(err));
-	if (!verb) {
-		sl_ipc_sendf(c, "err %s", err);
-	} else if (!strcmp(verb->name, "hello")) {
+	verb = sl_ipc_request(c, text, len, &req);
+	if (!verb)
+		goto out;
+	if (!strcmp(verb->name, "hello")) {
 		sl_ipc_sendf(c, "ok version=%d daemon=sealined role=tsp pid=%ld",
 			     SL_IPC_VERSION, (long)getpid());
 	} else if (!strcmp(verb->name, "status")) {
@@ -1278,6 +1273,7 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 	} else {
 		sl_ipc_send_err(c, -EOPNOTSUPP, "this sealined is a TSP: it has no peers, session log or lines to pair or call on (its accounts and call records: sealctl tsp)");
 	}
+out:
 	sl_wipe(&req, sizeof(req));
 }
 
