@@ -110,6 +110,7 @@ struct tsp_call {
 	char recipient[SL_ACCOUNT_LEN + 1];
 	char phone[SL_TSP_PHONE_MAX + 1];	/* the recipient's */
 	int64_t answer_deadline;	/* dialled: ACCEPTED by then */
+	unsigned int dial_tries;	/* lines tried (glare) */
 	bool connected;
 	uint64_t up, down;		/* relayed bytes: to the recipient, back */
 	int64_t cdr_saved;		/* bytes last written to the record */
@@ -287,6 +288,43 @@ static struct tsp_line *free_line(struct tsp *t)
 	return NULL;
 }
 
+/*
+ * Dial the recipient on out_line (a free line), or on another free one
+ * when the modem finds no dial tone (the exchange started ringing that
+ * line just as it was taken: glare). No line left: BUSY to the caller.
+ */
+static void dial_out(struct tsp *t, struct tsp_call *c,
+		     struct tsp_line *out_line, int64_t now)
+{
+	struct sl_modem_events ev;
+	int ret;
+
+	if (!out_line || ++c->dial_tries > SL_TSP_DIAL_TRIES) {
+		sl_log(LOG_WARNING, "call %016" PRIx64 ": no free line to dial out on",
+		       c->id);
+		call_refuse(t, c, SL_NAK_BUSY, SL_NAK_DETAIL_RECIPIENT,
+			    SL_TSP_OUTCOME_BUSY, now);
+		return;
+	}
+	ret = sl_modem_dial(&out_line->modem, c->phone, now, &ev);
+	if (ret) {
+		sl_log(LOG_ERR, "line %s: cannot dial: %s", out_line->name,
+		       strerror(-ret));
+		call_refuse(t, c, SL_NAK_NO_ANSWER, SL_NAK_DETAIL_RECIPIENT,
+			    SL_TSP_OUTCOME_FAILED, now);
+		return;
+	}
+	c->callee = out_line;
+	out_line->call = c;
+	if (!c->answer_deadline)
+		c->answer_deadline = now +
+			(int64_t)t->cfg->tsp.answer_timeout * 1000;
+	line_set(out_line, TL_DIALLING);
+	sl_log(LOG_INFO, "call %016" PRIx64 ": %s calls %s: dialling on line %s",
+	       c->id, c->caller_acct, c->recipient, out_line->name);
+	modem_events(out_line, &ev, now);
+}
+
 /* The caller proved its key: the checks of handshake.rst, in order. */
 static void caller_authenticated(struct tsp_line *l,
 				 const struct sl_call_action *a, int64_t now)
@@ -388,28 +426,7 @@ static void caller_authenticated(struct tsp_line *l,
 		leg_actions(l, &out, now);
 	if (!l->call)
 		return;		/* the caller went away meanwhile */
-
-	{
-		struct sl_modem_events ev;
-
-		ret = sl_modem_dial(&out_line->modem, c->phone, now, &ev);
-		if (ret) {
-			sl_log(LOG_ERR, "line %s: cannot dial: %s", out_line->name,
-			       strerror(-ret));
-			call_refuse(t, c, SL_NAK_NO_ANSWER,
-				    SL_NAK_DETAIL_RECIPIENT,
-				    SL_TSP_OUTCOME_FAILED, now);
-			return;
-		}
-		c->callee = out_line;
-		out_line->call = c;
-		c->answer_deadline = now +
-			(int64_t)t->cfg->tsp.answer_timeout * 1000;
-		line_set(out_line, TL_DIALLING);
-		sl_log(LOG_INFO, "call %016" PRIx64 ": %s calls %s: dialling on line %s",
-		       c->id, c->caller_acct, c->recipient, out_line->name);
-		modem_events(out_line, &ev, now);
-	}
+	dial_out(t, c, out_line, now);
 	return;
 
 store_failed:
@@ -851,8 +868,19 @@ static void modem_events(struct tsp_line *l, const struct sl_modem_events *ev,
 				dial_failed(l, SL_NAK_BUSY, SL_TSP_OUTCOME_BUSY,
 					    now);
 			break;
-		case SL_MODEM_EV_NO_ANSWER:
 		case SL_MODEM_EV_NO_DIALTONE:
+			if (l->st == TL_DIALLING && l->call) {
+				struct tsp_call *c = l->call;
+
+				/* Glare: try the next free line. */
+				c->callee = NULL;
+				l->call = NULL;
+				line_set(l, TL_IDLE);
+				dial_out(l->t, c, free_line(l->t), now);
+				break;
+			}
+			/* fall through */
+		case SL_MODEM_EV_NO_ANSWER:
 		case SL_MODEM_EV_ERROR:
 			if (l->st == TL_DIALLING)
 				dial_failed(l, SL_NAK_NO_ANSWER,

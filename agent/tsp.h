@@ -44,6 +44,8 @@ int sl_tsp_main(const struct sl_config *cfg, int sigfd);
 #define SL_TSP_DRAIN_MS		2000	/* output still queued at hangup */
 #define SL_TSP_CDR_BYTES_MS	10000	/* byte counts saved while bridged */
 #define SL_TSP_CLOSE_HANGUP_MS	300	/* no DTR: closed this long */
+/* Lines one call may try to dial out on (NO DIALTONE: glare). */
+#define SL_TSP_DIAL_TRIES	3
 
 /*
  * The TSP's default modem init string: the driver's (modem.h) with the

@@ -275,8 +275,40 @@ start_tsp "$D" $NTSP || exit 1
 cdr_json "$D" >"$D/cdr.after"
 check "restart: every record kept, unchanged" cmp "$D/cdr.before" "$D/cdr.after"
 
+# tsp_settled: every TSP line idle with its modem ready (a line hung up
+# by closing its port is reopened and re-initialised for a moment: a call
+# that rings it then loses its caller ID, as with a real modem).
+tsp_settled() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$SEALCTL" status --json --socket "$D/sealined.sock" 2>/dev/null |
+			jq -e '[.lines[] | select(.state != "idle" or .modem != "ready")] | length == 0' >/dev/null &&
+			return 0
+		sleep 0.1
+	done
+	echo "test-tsp: the TSP's lines did not settle" >&2
+}
+
+# Glare: the TSP's modems find no dial tone (the exchange is ringing the
+# line it took): it tries SL_TSP_DIAL_TRIES (3) lines, then BUSY.
+enrol "$D" 17 --caller-id 5550017; enrol "$D" 18; authorise "$D" 18 17
+exchange_ctl "$D" "nodialtone 100 on" >/dev/null
+tsp_settled
+run_sim "$D" "$D/sim3.out" --call "17 18 busy" --timeout 60
+exchange_ctl "$D" "nodialtone 100 off" >/dev/null
+check "glare: no dial tone on every TSP line ends as BUSY at the caller" sim_ok "$D/sim3.out"
+glare_tries() {
+	local n
+	n=$(grep -c 'NO DIALTONE' "$D/tsp.log")
+	[ "$n" -eq 3 ] || { echo "$n NO DIALTONE events, expected 3 (one per line tried)"; return 1; }
+	cdr_json "$D" >"$D/cdr.glare"
+	[ "$(cdr_field "$D/cdr.glare" 5550017 outcome)" = busy ] || { echo "record: $(cdr_field "$D/cdr.glare" 5550017 outcome)"; return 1; }
+}
+check "glare: the TSP tried three lines, and the record says busy" glare_tries
+
 # SIGKILL mid-call.
 enrol "$D" 15 --caller-id 5550015; enrol "$D" 16; authorise "$D" 16 15
+tsp_settled
 run_sim "$D" "$D/sim2.out" --call "15 16 dropped hold=20000" --timeout 60 &
 SIMPID=$!
 answered=0
