@@ -20,39 +20,7 @@
 
 #include "check.h"
 #include "crypto.h"
-
-/* Hex to bytes, skipping spaces and colons; returns the byte count. */
-static size_t unhex(uint8_t *out, size_t max, const char *hex)
-{
-	size_t n = 0;
-	int hi = -1;
-
-	for (; *hex; hex++) {
-		int v;
-
-		if (*hex == ' ' || *hex == ':' || *hex == '\n')
-			continue;
-		if (*hex >= '0' && *hex <= '9')
-			v = *hex - '0';
-		else if (*hex >= 'a' && *hex <= 'f')
-			v = *hex - 'a' + 10;
-		else if (*hex >= 'A' && *hex <= 'F')
-			v = *hex - 'A' + 10;
-		else
-			abort();	/* a typo in a vector */
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		if (n == max)
-			abort();
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	if (hi >= 0)
-		abort();
-	return n;
-}
+#include "agent_test.h"
 
 static bool is_zero(const uint8_t *p, size_t n)
 {
@@ -62,61 +30,13 @@ static bool is_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-#define CHECK_HEX(buf, hex) ({						\
+/* buf begins with the bytes of hex (agent_test.h's CHECK_HEX also
+ * checks a length). */
+#define CHECK_HEX_AT(buf, hex) ({					\
 	uint8_t want_[512];						\
 	size_t wn_ = unhex(want_, sizeof(want_), (hex));		\
 	CHECK_MEM((buf), want_, wn_);					\
 })
-
-/*
- * LeakSanitizer does not scan libgcrypt's secure memory pool (an mmap of
- * libgcrypt's own), so ordinary memory that is pointed to only from there
- * looks leaked: the jitter entropy collector that the first
- * GCRY_VERY_STRONG_RANDOM request creates keeps its 128 KiB buffer that
- * way, for the life of the process. With secure memory disabled the same
- * program reports nothing. The secure pool itself is checked by
- * secure_memory_not_leaked instead.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libgcrypt.so\n";
-}
-
-/* Without the statistics of suppressions used, which are expected. */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-
-static void init_or_die(void)
-{
-	char why[200];
-
-	if (sl_crypto_init(0, SL_CRYPTO_QUIET_SECMEM, why, sizeof(why))) {
-		printf("sl_crypto_init: %s\n", why);
-		exit(1);
-	}
-}
-
-/*
- * How many 64-byte secrets fit in the secure pool right now. Compared
- * before and after all the other cases, it finds secure memory that was
- * allocated and never freed, which no sanitizer sees.
- */
-static size_t secmem_capacity(void)
-{
-	static void *blocks[8192];
-	size_t n = 0;
-
-	while (n < sizeof(blocks) / sizeof(blocks[0]) &&
-	       (blocks[n] = sl_secure_alloc(64)))
-		n++;
-	for (size_t i = n; i--;)
-		sl_secure_free(blocks[i], 64);
-	return n;
-}
 
 static size_t secmem_baseline;
 
@@ -227,13 +147,13 @@ TEST(sha256_known_answers)
 	uint8_t out[SL_SHA256_LEN];
 
 	CHECK_EQ(sl_sha256(out, "abc", 3), 0);
-	CHECK_HEX(out, "ba7816bf8f01cfea414140de5dae2223"
+	CHECK_HEX_AT(out, "ba7816bf8f01cfea414140de5dae2223"
 		       "b00361a396177a9cb410ff61f20015ad");
 	CHECK_EQ(sl_sha256(out, NULL, 0), 0);
-	CHECK_HEX(out, "e3b0c44298fc1c149afbf4c8996fb924"
+	CHECK_HEX_AT(out, "e3b0c44298fc1c149afbf4c8996fb924"
 		       "27ae41e4649b934ca495991b7852b855");
 	CHECK_EQ(sl_sha256(out, msg448, strlen(msg448)), 0);
-	CHECK_HEX(out, "248d6a61d20638b8e5c026930c3e6039"
+	CHECK_HEX_AT(out, "248d6a61d20638b8e5c026930c3e6039"
 		       "a33ce45964ff2167f6ecedd419db06c1");
 }
 
@@ -560,10 +480,10 @@ TEST(x25519_rfc7748_5_2_iterated)
 			break;
 		memcpy(u, old, 32);
 		if (i == 1)
-			CHECK_HEX(k, "422c8e7a6227d7bca1350b3e2bb7279f"
+			CHECK_HEX_AT(k, "422c8e7a6227d7bca1350b3e2bb7279f"
 				     "7897b87bb6854b783c60e80311ae3079");
 	}
-	CHECK_HEX(k, "684cf59ba83309552800ef566f2f4d3c"
+	CHECK_HEX_AT(k, "684cf59ba83309552800ef566f2f4d3c"
 		     "1c3887c49360e3875f2eb94d99532c51");
 free_all:
 	sl_secure_free(old, 32);
@@ -593,15 +513,15 @@ TEST(x25519_rfc7748_6_1)
 	unhex(b, 32, bob_priv);
 
 	CHECK_EQ(sl_x25519_public(a_pub, a), 0);
-	CHECK_HEX(a_pub, alice_pub);
+	CHECK_HEX_AT(a_pub, alice_pub);
 	CHECK_EQ(sl_x25519_public(b_pub, b), 0);
-	CHECK_HEX(b_pub, bob_pub);
+	CHECK_HEX_AT(b_pub, bob_pub);
 
 	CHECK_EQ(sl_x25519(k, a, b_pub), 0);
-	CHECK_HEX(k, shared);
+	CHECK_HEX_AT(k, shared);
 	memset(k, 0, 32);
 	CHECK_EQ(sl_x25519(k, b, a_pub), 0);
-	CHECK_HEX(k, shared);
+	CHECK_HEX_AT(k, shared);
 free_all:
 	sl_secure_free(k, 32);
 	sl_secure_free(b, 32);
@@ -910,7 +830,7 @@ TEST(aead_matches_construction)
 	/* The construction reproduces RFC 8439 2.8.2, one-time key included. */
 	CHECK(ref_seal(ref, (const uint8_t *)aead_plaintext, v.len, v.ad,
 		       sizeof(v.ad), v.nonce, v.key, otk));
-	CHECK_HEX(otk, "7bac2b252db447af09b67a55a4e95584"
+	CHECK_HEX_AT(otk, "7bac2b252db447af09b67a55a4e95584"
 		       "0ae1d6731075d9eb2a9375783ed553ff");
 	CHECK_MEM(ref, v.sealed, v.len + SL_AEAD_TAG_LEN);
 
@@ -1145,7 +1065,7 @@ int main(int argc, char **argv)
 	check_init(argc, argv);
 
 	RUN(refuses_before_init);
-	init_or_die();
+	init_or_die(0);
 	/* What libgcrypt keeps in secure memory for good (its random pools,
 	 * the entropy collector) exists from the first key on: measure the
 	 * free room after that. */
