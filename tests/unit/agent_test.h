@@ -105,4 +105,30 @@ static inline size_t secmem_capacity(void)
 	return n;
 }
 
+/*
+ * The room secure_memory_not_leaked compares against: measured once
+ * libgcrypt holds what it keeps in secure memory for good (its random
+ * pools, the entropy collector), which exists from the first key on.
+ */
+static size_t secmem_baseline;
+
+static inline void secmem_measure_baseline(void)
+{
+	uint8_t priv[32], pub[32];
+
+	if (sl_x25519_keypair(priv, pub))
+		exit(1);
+	sl_wipe(priv, sizeof(priv));
+	secmem_baseline = secmem_capacity();
+}
+
+/* Every secure allocation since the baseline was given back. */
+static inline void check_secmem_returned(void)
+{
+	size_t now = secmem_capacity();
+
+	CHECKF(now == secmem_baseline, "room for %zu secrets, %zu at start",
+	       now, secmem_baseline);
+}
+
 #endif
