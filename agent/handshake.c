@@ -1605,10 +1605,39 @@ static int on_pair_ephemeral(struct sl_hs *hs, struct run *r,
 	return 0;
 }
 
+/*
+ * The XX message that carries its sender's static key and account
+ * (PAIR_REVEAL, PAIR_FINISH: the Noise body follows the envelope): read
+ * it, keep the key, accept the message and check the account. false when
+ * it was dropped or the pairing failed (the actions say which).
+ */
+static bool read_identity(struct sl_hs *hs, struct sl_hs_actions *out,
+			  struct run *r, const uint8_t *m, size_t len,
+			  bool answered, uint64_t now)
+{
+	uint8_t acct[SL_ACCOUNT_LEN];
+	size_t n;
+	int err;
+
+	err = sl_noise_read(&r->sec->noise, m + SL_HS_ENVELOPE_LEN,
+			    len - SL_HS_ENVELOPE_LEN, acct, sizeof(acct), &n);
+	if (err == -EBADMSG || err == -EKEYREJECTED) {
+		auth_failed(hs, out, r);
+		return false;
+	}
+	if (err || n != SL_ACCOUNT_LEN) {
+		internal(hs, out, r, now);
+		return false;
+	}
+	memcpy(r->peer_static, r->sec->noise.rs, SL_HS_KEY_LEN);
+	accept_in(r, m, len, answered, now);
+	return check_account(hs, out, r, now, acct, m[1]);
+}
+
 static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 			  size_t len, uint64_t now, struct sl_hs_actions *out)
 {
-	uint8_t c[SL_SHA256_LEN], acct[SL_ACCOUNT_LEN];
+	uint8_t c[SL_SHA256_LEN];
 	uint8_t msg[SL_HS_MAX_MSG];
 	struct sl_chunk ch[2] = {
 		{ L_COMMIT, strlen(L_COMMIT) },
@@ -1632,17 +1661,7 @@ static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 			 "one committed to (possible man in the middle)");
 		return 0;
 	}
-	err = sl_noise_read(&r->sec->noise, m + 6, 108, acct, sizeof(acct),
-			    &n);
-	if (err == -EBADMSG || err == -EKEYREJECTED)
-		return auth_failed(hs, out, r);
-	if (err || n != SL_ACCOUNT_LEN) {
-		internal(hs, out, r, now);
-		return 0;
-	}
-	memcpy(r->peer_static, r->sec->noise.rs, SL_HS_KEY_LEN);
-	accept_in(r, m, len, true, now);
-	if (!check_account(hs, out, r, now, acct, SL_MSG_PAIR_REVEAL))
+	if (!read_identity(hs, out, r, m, len, true, now))
 		return 0;
 	sl_hs_envelope(msg, r->ver, SL_MSG_PAIR_FINISH, r->hsid);
 	err = sl_noise_write(&r->sec->noise, (const uint8_t *)hs->account,
@@ -1669,21 +1688,7 @@ static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 static int on_pair_finish(struct sl_hs *hs, struct run *r, const uint8_t *m,
 			  size_t len, uint64_t now, struct sl_hs_actions *out)
 {
-	uint8_t acct[SL_ACCOUNT_LEN];
-	size_t n;
-	int err;
-
-	err = sl_noise_read(&r->sec->noise, m + 6, 76, acct, sizeof(acct),
-			    &n);
-	if (err == -EBADMSG || err == -EKEYREJECTED)
-		return auth_failed(hs, out, r);
-	if (err || n != SL_ACCOUNT_LEN) {
-		internal(hs, out, r, now);
-		return 0;
-	}
-	memcpy(r->peer_static, r->sec->noise.rs, SL_HS_KEY_LEN);
-	accept_in(r, m, len, false, now);
-	if (!check_account(hs, out, r, now, acct, SL_MSG_PAIR_FINISH))
+	if (!read_identity(hs, out, r, m, len, false, now))
 		return 0;
 	if (pairing_values(r)) {
 		internal(hs, out, r, now);
