@@ -162,7 +162,7 @@ static void line_set(struct tsp_line *l, enum tl_state st)
 	l->st = st;
 }
 
-static struct tsp_line *partner(struct tsp_line *l)
+static struct tsp_line *partner(const struct tsp_line *l)
 {
 	if (!l->call)
 		return NULL;
@@ -1218,9 +1218,7 @@ static uint32_t line_wanted(const struct tsp_line *l)
 	if (l->fd < 0)
 		return 0;
 	if (l->st == TL_RELAY) {
-		const struct tsp_line *o = l->call ?
-			(l->call->caller == l ? l->call->callee : l->call->caller) :
-			NULL;
+		const struct tsp_line *o = partner(l);
 
 		if (!o || sl_outq_len(&o->out) < SL_OUTQ_HIGH)
 			m |= EPOLLIN;
