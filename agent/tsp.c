@@ -639,8 +639,7 @@ static void on_control(void *ctx, const uint8_t *msg, size_t len)
 	if (!partner(l))
 		return;
 	/* Counted as the bytes the frame takes on the wire, as relayed
-	 * bytes are (tests/tsp found the message length counted here:
-	 * the record's byte counts mixed two units). */
+	 * bytes are: a record's byte counts are in one unit. */
 	{
 		struct tsp_line *o = partner(l);
 		uint64_t before = o->written + sl_outq_len(&o->out);
@@ -960,10 +959,10 @@ static void line_hangup(struct tsp_line *l, int64_t now)
 		/* A port without modem control lines (the test exchange's
 		 * pseudo-terminals): closing it is the DTR drop, and the
 		 * TSP's modems cannot take "+++" (the escape is disabled,
-		 * SL_TSP_DEFAULT_INIT). Reopened after a pause, so that the
-		 * other side sees the close. Found by tests/tsp: with the
-		 * escape enabled, a caller's own "+++", relayed, put the
-		 * recipient's leg in command mode and swallowed "ended". */
+		 * SL_TSP_DEFAULT_INIT: a caller's own "+++", relayed, would
+		 * put the recipient's leg in command mode and swallow
+		 * "ended"). Reopened after a pause, so that the other side
+		 * sees the close. */
 		sl_log(LOG_INFO, "line %s: no DTR: hanging up by closing the port",
 		       l->name);
 		line_close_fd(l);
@@ -1084,10 +1083,10 @@ static void line_readable(struct tsp_line *l, int64_t now)
 			used = sl_modem_data_scan(&l->modem, buf + off,
 						  (size_t)n - off, &ev);
 			/* The modem's "NO CARRIER" is not the far end's: not
-			 * relayed, not billed (tests/tsp found it passed on,
-			 * where the other end's driver took it for its own
-			 * carrier loss). Its first bytes may have come in an
-			 * earlier read and gone out already. */
+			 * relayed (the other end's driver would take it for
+			 * its own carrier loss), not billed. Its first bytes
+			 * may have come in an earlier read and gone out
+			 * already. */
 			data = used;
 			if (ev.n && used + matched >= SL_TSP_NO_CARRIER_LEN)
 				data = used + matched - SL_TSP_NO_CARRIER_LEN;
