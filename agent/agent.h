@@ -20,11 +20,15 @@
  *	REKEY_NEEDED, KEY_EXPIRED	            then the LTK buffer is wiped
  *	            kernel key events	SHOW_SAS    to the operator's `sealctl pair`
  *	PAIR        `sealctl pair LINE`	ASK_SAS     to the operator's `sealctl pair`
- *	SAS_CONFIRM operator: yes/no	TIMER       (re)arm the object's one timer
- *	SAS_TYPED   operator: the code	DONE        session log, syslog, operator
- *	OPERATOR_GONE  sealctl left	FAILED      session log, syslog, operator
- *	PEERS_CHANGED  authorise/	LOG         syslog
- *	            revoke/forget/reload
+ *	SAS_CONFIRM operator: yes/no	PAIR_WAIT,  to the operator's `sealctl pair`
+ *	                            	SAS_MATCHED
+ *	SAS_TYPED   operator: the code	CLEAR_KEYS  SEALINE_CMD_CLEAR_KEYS: the
+ *	OPERATOR_GONE  sealctl left	            peer closed the session
+ *	PEERS_CHANGED  authorise/	TIMER       (re)arm the object's one timer
+ *	            revoke/forget/reload DONE       session log, syslog, operator
+ *	CLOSE       the session's peer	FAILED      session log, syslog, operator
+ *	            may not connect	LOG         syslog
+ *	            (then CLEAR_KEYS)
  *	LINE_DOWN   line detached (then destroy())
  *
  * Rules of the seam:
@@ -66,11 +70,12 @@
  * -> sl_hs_new() (the line's epochs are in the input's info) and, on a
  * keyless line whose role allows it, sl_hs_connect(); CONTROL ->
  * sl_hs_input(); TIMER -> sl_hs_timer() (its out->next_timer becomes a
- * TIMER action); PAIR -> sl_hs_pair() or sl_hs_pair_arm(); SAS_CONFIRM,
- * SAS_TYPED -> sl_hs_sas_confirm(), sl_hs_sas_typed(); REKEY_NEEDED,
- * KEY_EXPIRED -> sl_hs_rekey_needed(), sl_hs_key_expired();
- * ACTION_FAILED -> sl_hs_action_failed(); LINE_DOWN, OPERATOR_GONE ->
- * sl_hs_abort(). Its SL_HS_ACT_* actions become the SL_DRV_* ones of the
+ * TIMER action); PAIR -> sl_hs_pair() or, to join a pairing that waits
+ * for an operator, sl_hs_pair_prompt(); SAS_CONFIRM, SAS_TYPED ->
+ * sl_hs_sas_confirm(), sl_hs_sas_typed(); OPERATOR_GONE ->
+ * sl_hs_pair_end(); CLOSE -> sl_hs_close(); REKEY_NEEDED, KEY_EXPIRED ->
+ * sl_hs_rekey_needed(), sl_hs_key_expired(); ACTION_FAILED ->
+ * sl_hs_action_failed(); LINE_DOWN -> sl_hs_abort(). Its SL_HS_ACT_* actions become the SL_DRV_* ones of the
  * same names (NAK -> LOG; DONE/FAILED with kind, initiator, reason,
  * remote, alert); its peer_fn reads env->ks, its key_epoch_fn calls
  * env->line_info.
@@ -135,6 +140,16 @@ enum sl_drv_reason {
 	SL_DRV_R_ACCOUNT_DISABLED,
 	SL_DRV_R_INTERNAL,
 	SL_DRV_R_IDENTITY_MISMATCH,
+	SL_DRV_R_NOT_ARMED,
+	SL_DRV_R_REFUSED,
+};
+
+/* Why a session is closed for good (CLOSE, CLEAR_KEYS): the wire values
+ * of SESSION_CLOSE (handshake.rst). */
+enum sl_drv_close {
+	SL_DRV_CLOSE_REVOKED = 1,
+	SL_DRV_CLOSE_FORGOTTEN,
+	SL_DRV_CLOSE_NOT_AUTHORISED,
 };
 
 /* "version", "unknown_peer", ...; NULL for codes not in the table. */
@@ -168,6 +183,15 @@ struct sl_drv_env {
 	int (*line_info)(void *line_ctx, struct sl_drv_line_info *out);
 	void *line_ctx;
 	/*
+	 * A dialled line's call (dialer.c), NULL on a direct line: the
+	 * account the call named (the one called, or the caller the TSP
+	 * announced), which every pairing and session on it must prove,
+	 * else IDENTITY_MISMATCH; call_caller: we called (our end
+	 * initiates), else we answered (our end responds).
+	 */
+	const char *call_peer;
+	bool call_caller;
+	/*
 	 * The highest key epoch this daemon staged on the line before, kept
 	 * in its state directory (0: none). The kernel forgets its epochs
 	 * when it wipes a line's keys (agent gone, detach), so a new session
@@ -190,6 +214,7 @@ enum sl_drv_input_type {
 	SL_DRV_IN_SAS_TYPED,		/* sas */
 	SL_DRV_IN_OPERATOR_GONE,
 	SL_DRV_IN_PEERS_CHANGED,
+	SL_DRV_IN_CLOSE,		/* close_reason */
 	SL_DRV_IN_LINE_DOWN,		/* only LOG/DONE/FAILED act after it */
 };
 
@@ -205,6 +230,12 @@ struct sl_drv_input {
 	uint8_t limit;			/* key events: enum sealine_limit */
 	bool confirm;			/* SAS_CONFIRM: the other side agreed */
 	char sas[SL_SAS_LEN + 1];	/* SAS_TYPED, normalised */
+	/* PAIR: how long the operator waits for the other side (ms);
+	 * replace: a stored (or revoked) record of the peer may be
+	 * replaced by this pairing (sealctl pair --replace). */
+	uint32_t wait_ms;
+	bool replace;
+	uint8_t close_reason;		/* CLOSE: SL_CLOSE_* (handshake.h) */
 };
 
 enum sl_drv_action_type {
@@ -213,8 +244,12 @@ enum sl_drv_action_type {
 	SL_DRV_ACTIVATE,		/* epoch */
 	SL_DRV_QUERY_LINE,
 	SL_DRV_STORE_PEER,	/* peer, peer_pub, ltk */
-	SL_DRV_SHOW_SAS,		/* sas */
-	SL_DRV_ASK_SAS,		/* attempts (left) */
+	SL_DRV_SHOW_SAS,		/* sas, peer, peer_pub, ms (left) */
+	SL_DRV_ASK_SAS,		/* attempts (left), peer, peer_pub, ms */
+	SL_DRV_PAIR_WAIT,	/* reason (NOT_ARMED, TIMEOUT), ms (left) */
+	SL_DRV_SAS_MATCHED,	/* the code typed is right: waiting for the
+				 * other operator's confirmation */
+	SL_DRV_CLEAR_KEYS,	/* reason (SL_CLOSE_*), peer */
 	SL_DRV_TIMER,		/* ms; 0 cancels */
 	SL_DRV_DONE,		/* kind, role, peer, epoch, cipher */
 	SL_DRV_FAILED,		/* kind, role, peer, how, reason, alert, text */
@@ -239,12 +274,17 @@ struct sl_drv_action {
 	enum sl_drv_role role;
 	enum sl_drv_how how;
 	uint8_t reason;			/* enum sl_drv_reason */
+	uint8_t detail;			/* FAILED: the NAK's detail */
+	uint8_t ver_min, ver_max;	/* FAILED: the NAK sender's versions */
 	bool alert;			/* possible man in the middle */
 	/* FAILED: a first message refused (no handshake of ours ended,
 	 * so an operator's pairing in progress goes on). */
 	bool refusal;
 	int level;
 	char text[160];
+	/* FAILED: what happened in plain words, without protocol
+	 * internals (hsid, message names), for the operator. */
+	char note[96];
 };
 
 struct sl_drv_actions {

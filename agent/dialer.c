@@ -75,7 +75,6 @@ struct sl_dialer {
 	struct sl_lines *L;
 	struct sl_line *line;
 	const struct sl_line_conf *base;	/* the configured line */
-	struct sl_line_conf call_conf;		/* per call: peer and role */
 	char path[PATH_MAX];
 	int fd;
 	enum dl_state st;
@@ -168,7 +167,6 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	op_end(d, -ECONNRESET, why);
 	if (d->st == DL_SETUP || d->st == DL_CONNECTED) {
 		sl_lines_call_over(d->L, d->line, why, now);
-		d->line->conf = d->base;
 		/* The kernel wipes the line's keys as the discipline goes. */
 		if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
 			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", tty(d),
@@ -358,17 +356,13 @@ static void call_actions(struct sl_dialer *d,
 		case SL_CALL_ACT_CONNECTED:
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
-			d->call_conf = *d->base;
-			memcpy(d->call_conf.peer, d->peer, sizeof(d->peer));
-			d->call_conf.role = d->caller ? SL_ROLE_INITIATOR :
-					    SL_ROLE_RESPONDER;
-			d->line->conf = &d->call_conf;
 			set_state(d, DL_CONNECTED);
 			sl_log(LOG_NOTICE, "%s: call %s %s connected (tracking %016" PRIx64 ")",
 			       tty(d), d->caller ? "to" : "from", d->peer,
 			       d->tracking);
 			op_end(d, 0, NULL);
-			sl_lines_call_connected(d->L, d->line, now);
+			sl_lines_call_connected(d->L, d->line, d->peer,
+						d->caller, now);
 			break;
 		case SL_CALL_ACT_ENDED:
 			end_call(d, "the other side hung up", now);
@@ -1172,8 +1166,6 @@ void sl_dialer_free(struct sl_dialer *d)
 			       tty(d), d->dod->up.len, d->dod->link);
 		demand_free(d);
 	}
-	if (d->line)
-		d->line->conf = d->base;
 	if (d->fd >= 0) {
 		int ldisc = N_TTY;
 

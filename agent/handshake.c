@@ -34,9 +34,19 @@
  *  - After a pairing the initiator starts the session itself (the state
  *    machine's "DONE: start a session"), through a zero-delay timer.
  *  - A peer claiming our own account or static key is BAD_MESSAGE.
- *  - Any failure once the SAS exists (NAK sent or received, deadline) is
- *    flagged as a possible man-in-the-middle alert.
- *  - Versions above 1 (for testing negotiation) use version 1's layouts.
+ *  - Only what an honest peer never produces is flagged as a possible
+ *    man-in-the-middle alert: a broken commitment, three wrong codes
+ *    typed (NAK SAS_MISMATCH, sent or received) and IDENTITY_MISMATCH.
+ *    A timeout, an operator saying no or leaving, a peer not armed are
+ *    failures, not alerts.
+ *  - The operator's pairing window (sl_hs_pair()) outlives the pairings
+ *    tried in it: one that the peer did not answer, refused as not
+ *    armed, or replaced by a crossing pairing of its own ends quietly
+ *    (no FAILED) and, for an initiator, is tried again 3 s later.
+ *  - A VERSION NAK changes only the handshake it answers (its restart):
+ *    the next handshake is written in our highest version again, so a
+ *    forged NAK cannot pin a line to an older version.
+ *  - Every version in a test range uses version 2's layouts and SAS.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -69,6 +79,7 @@ static const struct {
 	{ SL_MSG_SESSION_CONFIRM, 23, "SESSION_CONFIRM" },
 	{ SL_MSG_SESSION_DONE, 23, "SESSION_DONE" },
 	{ SL_MSG_REKEY_REQUEST, 24, "REKEY_REQUEST" },
+	{ SL_MSG_SESSION_CLOSE, 24, "SESSION_CLOSE" },
 	{ SL_MSG_CALL_HELLO, 56, "CALL_HELLO" },
 	{ SL_MSG_CALL_REPLY, 54, "CALL_REPLY" },
 	{ SL_MSG_CALL_AUTH, 95, "CALL_AUTH" },
@@ -100,6 +111,7 @@ const char *sl_nak_reason_name(uint8_t reason)
 		"NOT_AUTHORISED", "BAD_MESSAGE", "TIMEOUT", "SAS_MISMATCH",
 		"BUSY", "NO_ANSWER", "UNKNOWN_ACCOUNT", "CALLER_ID_MISMATCH",
 		"ACCOUNT_DISABLED", "INTERNAL", "IDENTITY_MISMATCH",
+		"NOT_ARMED", "REFUSED",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] :
@@ -112,7 +124,7 @@ const char *sl_nak_reason_name(uint8_t reason)
 /* Labels of the derived values (handshake.rst, "Cryptography"). */
 #define PROLOGUE	"sealine"
 #define L_COMMIT	"sealine v1 commit"
-#define L_SAS		"sealine v1 SAS"
+#define L_SAS		"sealine v2 SAS"
 #define L_LTK		"sealine v1 LTK"
 #define L_KEYS		"sealine v1 kernel keys"
 
@@ -198,18 +210,33 @@ struct run {
 	uint8_t cipher;
 	uint32_t epoch;
 
-	/* Pairing. */
-	uint8_t commitment[SL_SHA256_LEN];	/* R: from PAIR_COMMIT */
-	uint8_t first[40];			/* I: PAIR_COMMIT, prologue */
+	/* Pairing: what the SAS covers (sl_hs_pair_sas()). */
+	uint8_t first[40];			/* PAIR_COMMIT, prologue */
+	uint8_t e_r[SL_HS_KEY_LEN], e_i[SL_HS_KEY_LEN];
 	char sas[SL_SAS_LEN + 1];
 	unsigned int sas_misses;
 	bool sas_ok;				/* R: typed right */
 	bool confirm_in;			/* R: PAIR_CONFIRM authentic */
 	bool alert;				/* failure is an alert */
+	uint8_t nak_detail;			/* of the NAK that ends it */
+	uint8_t nak_ver[2];			/* a received NAK's range */
+	bool ver_retried;			/* restarted after NAK VERSION */
 
 	unsigned int auth_failures;
 	bool keys_out;		/* kk handed out: wipe on the next call */
 	struct run_secrets *sec;
+};
+
+/*
+ * A sealed message on the current key (REKEY_REQUEST, SESSION_CLOSE),
+ * resent on its own timer, at most SL_HS_MAX_SENDS times.
+ */
+struct resend {
+	bool active;
+	uint8_t msg[24];
+	uint64_t tx_at;
+	uint32_t rto;
+	unsigned int sends;
 };
 
 /* The handshake that made the current key. */
@@ -224,19 +251,18 @@ struct key_rec {
 	uint64_t done_at;
 	enum sl_hs_kind kind;
 
-	/* Initiator: REKEY_REQUESTs received on c_r2i. */
-	bool r2i_seen;
-	uint8_t r2i_last;
+	/* Sealed messages on the key's CipherStates after the handshake
+	 * (REKEY_REQUEST, SESSION_CLOSE): the last seq accepted in the
+	 * direction we receive, and the next one we send on c_i2r (the
+	 * handshake itself used seq 0 each way). */
+	uint8_t rx_last;
+	uint8_t tx_next;
+	/* Initiator: the last REKEY_REQUEST read (its copies). */
 	uint8_t rr_in[24];
 	bool rr_in_valid;
 
-	/* Responder: its REKEY_REQUEST, resent on its timer. */
-	uint8_t r2i_next;
-	uint8_t rr_out[24];
-	bool rr_active;
-	uint64_t rr_tx_at;
-	uint32_t rr_rto;
-	unsigned int rr_sends;
+	/* Responder: its REKEY_REQUEST. */
+	struct resend rr;
 };
 
 /* What sl_hs_action_failed() restores. */
@@ -252,11 +278,18 @@ struct line_state {
 	uint32_t rekey_backoff, retry_backoff;
 };
 
+/* The operator's pairing window (sl_hs_pair()). */
+struct pair_window {
+	bool open;
+	bool initiate, respond;
+	uint64_t until;
+	uint8_t waiting;		/* last PAIR_WAIT reason, 0: none */
+};
+
 struct sl_hs {
 	char account[SL_ACCOUNT_LEN + 1];
 	uint8_t s_pub[SL_HS_KEY_LEN];
-	uint8_t ver_min, ver_max, ver_write;
-	bool ver_retried;
+	uint8_t ver_min, ver_max;
 	uint8_t ciphers[SL_HS_MAX_CIPHERS];
 	unsigned int n_ciphers;
 	uint8_t offered;		/* bit c-1 per cipher c */
@@ -267,6 +300,7 @@ struct sl_hs {
 	char expected[SL_ACCOUNT_LEN + 1];
 	sl_hs_peer_fn peer_fn;
 	sl_hs_key_epoch_fn key_epoch_fn;
+	sl_hs_pair_allowed_fn pair_allowed_fn;
 	void *ctx;
 	sl_hs_random_fn test_random;
 	void *test_ctx;
@@ -285,7 +319,8 @@ struct sl_hs {
 	uint32_t batch_hsid;
 	bool batch_done;	/* the batch completed a handshake */
 
-	uint64_t pair_armed_until;
+	struct pair_window win;
+	struct resend close;
 	uint64_t last_nak_at;
 	bool nak_sent;
 
@@ -507,7 +542,7 @@ static void fill_result(struct sl_hs_result *res, const struct run *r,
  */
 static void send_nak(struct sl_hs *hs, struct sl_hs_actions *out,
 		     uint64_t now, uint32_t hsid, uint8_t ver, uint8_t reason,
-		     uint8_t ref_type, bool ended, bool alert,
+		     uint8_t detail, uint8_t ref_type, bool ended, bool alert,
 		     const char *peer, uint8_t nak[SL_HS_NAK_LEN])
 {
 	struct sl_hs_action *a;
@@ -516,7 +551,7 @@ static void send_nak(struct sl_hs *hs, struct sl_hs_actions *out,
 
 	sl_hs_envelope(nak, ver ? ver : hs->ver_max, SL_MSG_NAK, hsid);
 	nak[6] = reason;
-	nak[7] = 0;
+	nak[7] = detail;
 	nak[8] = hs->ver_min;
 	nak[9] = hs->ver_max;
 	nak[10] = ref_type;
@@ -533,6 +568,7 @@ static void send_nak(struct sl_hs *hs, struct sl_hs_actions *out,
 	a->nak.alert = alert;
 	a->nak.hsid = hsid;
 	a->nak.reason = reason;
+	a->nak.detail = detail;
 	a->nak.ver_min = hs->ver_min;
 	a->nak.ver_max = hs->ver_max;
 	a->nak.ref_type = ref_type;
@@ -577,7 +613,32 @@ static uint32_t backoff_next(uint32_t cur, uint32_t first)
 enum end_flags {
 	END_NO_RETRY = 1u << 0,
 	END_QUIET = 1u << 1,	/* no FAILED: it goes on under a new hsid */
+	/* A pairing that the operator's window outlives: not answered,
+	 * peer not armed, or replaced by the peer's crossing pairing. */
+	END_WINDOW = 1u << 2,
 };
+
+/* The operator's pairing is over: no retry, nothing armed. */
+static void window_close(struct sl_hs *hs)
+{
+	hs->win.open = false;
+	if (hs->ls.start_kind == SL_HS_PAIR)
+		hs->ls.start_at = 0;
+}
+
+/* Tell the operator once per reason what the pairing waits for. */
+static void pair_wait(struct sl_hs *hs, struct sl_hs_actions *out,
+		      uint8_t reason)
+{
+	struct sl_hs_action *a;
+
+	if (hs->win.waiting == reason)
+		return;
+	hs->win.waiting = reason;
+	a = push(out, SL_HS_ACT_PAIR_WAIT);
+	a->wait.reason = reason;
+	a->wait.until = hs->win.until;
+}
 
 /*
  * The end of a handshake that did not complete: FAILED, the run lingers
@@ -591,10 +652,27 @@ static void end_failed(struct sl_hs *hs, struct sl_hs_actions *out,
 	struct sl_hs_action *a = &quiet;
 	struct run_secrets *sec = r->sec;
 
+	if ((flags & END_WINDOW) && r->kind == SL_HS_PAIR && hs->win.open &&
+	    now < hs->win.until) {
+		flags |= END_QUIET | END_NO_RETRY;
+		if (hs->win.initiate) {
+			hs->ls.start_at = now + SL_HS_PAIR_RETRY_MS;
+			if (hs->ls.start_at > hs->win.until)
+				hs->ls.start_at = hs->win.until;
+			hs->ls.start_kind = SL_HS_PAIR;
+		}
+		if (reason == SL_NAK_NOT_ARMED || reason == SL_NAK_TIMEOUT)
+			pair_wait(hs, out, reason);
+	} else if (!(flags & END_QUIET) && r->kind == SL_HS_PAIR) {
+		window_close(hs);
+	}
 	if (!(flags & END_QUIET))
 		a = push(out, SL_HS_ACT_FAILED);
 	fill_result(&a->result, r, now);
 	a->result.reason = reason;
+	a->result.detail = r->nak_detail;
+	a->result.ver_min = remote ? r->nak_ver[0] : hs->ver_min;
+	a->result.ver_max = remote ? r->nak_ver[1] : hs->ver_max;
 	a->result.remote = remote;
 	a->result.alert = r->alert || reason == SL_NAK_SAS_MISMATCH ||
 			  reason == SL_NAK_IDENTITY_MISMATCH;
@@ -610,9 +688,15 @@ static void end_failed(struct sl_hs *hs, struct sl_hs_actions *out,
 			hs->ls.rekey_at = now + hs->ls.rekey_backoff;
 			a->result.retry_at = hs->ls.rekey_at;
 		} else if (r->kind == SL_HS_SESSION && hs->direct_line &&
-			   !operator_reason(reason) && hs->ls.have_peer) {
-			hs->ls.retry_backoff = backoff_next(
-				hs->ls.retry_backoff, SL_HS_RETRY_MS);
+			   (!operator_reason(reason) || remote) &&
+			   hs->ls.have_peer) {
+			/* A NAK that needs an operator may be forged (NAKs
+			 * are unauthenticated): it slows the retries to the
+			 * longest interval, it never stops them. */
+			hs->ls.retry_backoff = operator_reason(reason) ?
+				SL_HS_RETRY_MAX_MS :
+				backoff_next(hs->ls.retry_backoff,
+					     SL_HS_RETRY_MS);
 			hs->ls.start_at = now + hs->ls.retry_backoff;
 			hs->ls.start_kind = SL_HS_SESSION;
 			a->result.retry_at = hs->ls.start_at;
@@ -637,8 +721,8 @@ static void fail_nak(struct sl_hs *hs, struct sl_hs_actions *out,
 	bool alert = r->alert || reason == SL_NAK_SAS_MISMATCH ||
 		     reason == SL_NAK_IDENTITY_MISMATCH;
 
-	send_nak(hs, out, now, r->hsid, r->ver, reason, ref_type, true, alert,
-		 r->have_peer ? r->peer : NULL, nak);
+	send_nak(hs, out, now, r->hsid, r->ver, reason, r->nak_detail, ref_type,
+		 true, alert, r->have_peer ? r->peer : NULL, nak);
 	/* A copy of the refused message gets the same NAK. */
 	memcpy(r->out, nak, sizeof(nak));
 	r->out_len = sizeof(nak);
@@ -696,7 +780,6 @@ struct sl_hs *sl_hs_new(const struct sl_hs_config *cfg, int *errp)
 		goto fail2;
 	hs->ver_min = cfg->ver_min ? cfg->ver_min : SL_HS_VERSION;
 	hs->ver_max = cfg->ver_max ? cfg->ver_max : SL_HS_VERSION;
-	hs->ver_write = hs->ver_max;
 	err = set_ciphers(hs, cfg->ciphers);
 	if (err)
 		goto fail2;
@@ -715,6 +798,7 @@ struct sl_hs *sl_hs_new(const struct sl_hs_config *cfg, int *errp)
 	}
 	hs->peer_fn = cfg->peer_fn;
 	hs->key_epoch_fn = cfg->key_epoch_fn;
+	hs->pair_allowed_fn = cfg->pair_allowed_fn;
 	hs->ctx = cfg->ctx;
 	hs->test_random = cfg->test_random;
 	hs->test_ctx = cfg->test_ctx;
@@ -756,11 +840,6 @@ int sl_hs_set_expected_peer(struct sl_hs *hs, const char *account)
 	hs->have_expected = true;
 	sl_copy_account(hs->expected, account);
 	return 0;
-}
-
-void sl_hs_pair_arm(struct sl_hs *hs, uint64_t now)
-{
-	hs->pair_armed_until = now + SL_HS_PAIR_ARM_MS;
 }
 
 /* Kernel keys and LTKs that actions pointed to: gone. */
@@ -818,9 +897,13 @@ static int finish(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
 		t = sl_min_timer(t, hs->ls.start_at);
 		if (hs->ls.key.valid && hs->ls.key.initiator)
 			t = sl_min_timer(t, hs->ls.rekey_at);
+		if (hs->win.open)
+			t = sl_min_timer(t, hs->win.until);
 	}
-	if (hs->ls.key.rr_active)
-		t = sl_min_timer(t, hs->ls.key.rr_tx_at);
+	if (hs->ls.key.rr.active)
+		t = sl_min_timer(t, hs->ls.key.rr.tx_at);
+	if (hs->close.active)
+		t = sl_min_timer(t, hs->close.tx_at);
 	out->next_timer = t;
 	if (hs->refusal.valid && now >= hs->refusal.until)
 		hs->refusal.valid = false;
@@ -884,6 +967,7 @@ static int start_pair(struct sl_hs *hs, struct run *r, uint64_t now)
 		return err;
 	r->out_len = 40;
 	memcpy(r->first, r->out, 40);
+	memcpy(r->e_i, pub, SL_HS_KEY_LEN);
 	r->st = ST_P_WAIT_EPH;
 	arm_tx(hs, r, now, 38, false);
 	return 0;
@@ -934,9 +1018,12 @@ static int start_session(struct sl_hs *hs, struct run *r, uint64_t now)
 	return 0;
 }
 
-/* A new handshake as initiator in the spare run, then current. */
-static int start(struct sl_hs *hs, enum sl_hs_kind kind, uint64_t now,
-		 struct sl_hs_actions *out)
+/*
+ * A new handshake as initiator in the spare run, then current, written
+ * in version ver (our highest, unless a VERSION NAK restarts it).
+ */
+static int start_ver(struct sl_hs *hs, enum sl_hs_kind kind, uint8_t ver,
+		     uint64_t now, struct sl_hs_actions *out)
 {
 	struct run *r = hs->spare;
 	int err;
@@ -946,7 +1033,7 @@ static int start(struct sl_hs *hs, enum sl_hs_kind kind, uint64_t now,
 	run_clear(r);
 	r->kind = kind;
 	r->initiator = true;
-	r->ver = hs->ver_write;
+	r->ver = ver;
 	r->started = now;
 	r->deadline = now + SL_HS_DEADLINE_MS;
 	err = new_hsid(hs, &r->hsid);
@@ -963,6 +1050,12 @@ static int start(struct sl_hs *hs, enum sl_hs_kind kind, uint64_t now,
 	promote_spare(hs);
 	act_send(hs, out, r->out, r->out_len);
 	return 0;
+}
+
+static int start(struct sl_hs *hs, enum sl_hs_kind kind, uint64_t now,
+		 struct sl_hs_actions *out)
+{
+	return start_ver(hs, kind, hs->ver_max, now, out);
 }
 
 static enum sl_hs_kind session_kind(const struct sl_hs *hs)
@@ -982,14 +1075,45 @@ static int set_peer(struct sl_hs *hs, const struct sl_hs_peer *p)
 	return 0;
 }
 
-int sl_hs_pair(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
+int sl_hs_pair(struct sl_hs *hs, const struct sl_hs_pair_opts *o,
+	       uint64_t now, struct sl_hs_actions *out)
 {
-	int err;
+	int err = 0;
 
 	begin(hs, out);
-	err = start(hs, SL_HS_PAIR, now, out);
+	if (!o || (!o->initiate && !o->respond) || o->until <= now) {
+		err = -EINVAL;
+	} else if (hs->win.open) {
+		err = -EALREADY;
+	} else {
+		hs->win = (struct pair_window){
+			.open = true,
+			.initiate = o->initiate,
+			.respond = o->respond,
+			.until = o->until,
+		};
+		/* Now, or once the handshake in progress ends (timer). */
+		if (o->initiate && start(hs, SL_HS_PAIR, now, out)) {
+			hs->ls.start_at = now;
+			hs->ls.start_kind = SL_HS_PAIR;
+		}
+	}
 	finish(hs, now, out);
 	return err;
+}
+
+int sl_hs_pair_end(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
+{
+	struct run *r = hs->cur;
+
+	begin(hs, out);
+	window_close(hs);
+	if (in_progress(r) && r->kind == SL_HS_PAIR) {
+		r->nak_detail = SL_REFUSED_OPERATOR;
+		fail_nak(hs, out, r, now, SL_NAK_REFUSED, 0,
+			 "the operator left the pairing");
+	}
+	return finish(hs, now, out);
 }
 
 int sl_hs_connect(struct sl_hs *hs, const struct sl_hs_peer *peer,
@@ -1017,6 +1141,9 @@ static void act_done(struct sl_hs *hs, struct sl_hs_actions *out,
 		     struct run *r, uint64_t now)
 {
 	struct sl_hs_action *a = push(out, SL_HS_ACT_DONE);
+
+	if (r->kind == SL_HS_PAIR)
+		window_close(hs);
 
 	fill_result(&a->result, r, now);
 	if (r->kind != SL_HS_PAIR) {
@@ -1046,7 +1173,7 @@ static void key_installed(struct sl_hs *hs, struct run *r, uint64_t now)
 	k->kind = r->kind;
 	memcpy(k->peer, r->peer, sizeof(k->peer));
 	k->done_at = now;
-	k->r2i_next = 1;		/* SESSION_DONE was seq 0 */
+	k->tx_next = 1;		/* SESSION_CONFIRM/DONE were seq 0 */
 	hs->sec->key_i2r = r->sec->c_i2r;
 	hs->sec->key_r2i = r->sec->c_r2i;
 	hs->ls.keyed = true;
@@ -1074,19 +1201,31 @@ static int derive(const struct sl_noise_hs *n, const char *label,
 		       SL_NOISE_HASH_LEN, label, strlen(label));
 }
 
-static int pairing_values(struct run *r)
+int sl_hs_pair_sas(char sas[6], const uint8_t commit_msg[40],
+		   const uint8_t e_r[32], const uint8_t e_i[32])
 {
 	uint8_t hash[SL_SHA256_LEN];
-	struct sl_chunk c[2] = {
+	struct sl_chunk c[4] = {
 		{ L_SAS, strlen(L_SAS) },
-		{ r->sec->noise.ss.h, SL_NOISE_HASH_LEN },
+		{ commit_msg, 40 },
+		{ e_r, SL_HS_KEY_LEN },
+		{ e_i, SL_HS_KEY_LEN },
 	};
 	int err;
 
-	err = sl_sha256_chunks(hash, c, 2);
+	err = sl_sha256_chunks(hash, c, 4);
+	if (!err)
+		sl_sas_from_hash(sas, hash);
+	return err;
+}
+
+static int pairing_values(struct run *r)
+{
+	int err;
+
+	err = sl_hs_pair_sas(r->sas, r->first, r->e_r, r->e_i);
 	if (err)
 		return err;
-	sl_sas_from_hash(r->sas, hash);
 	/* XX's Noise initiator is R: c1 is R to I. */
 	err = sl_noise_split(&r->sec->noise, &r->sec->c_r2i, &r->sec->c_i2r);
 	if (!err)
@@ -1138,7 +1277,7 @@ static int pair_respond(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	int err;
 
 	(void)v;
-	memcpy(r->commitment, m + 8, sizeof(r->commitment));
+	memcpy(r->first, m, sizeof(r->first));
 	err = new_ephemeral(hs, r->sec->e);
 	if (err)
 		return err;
@@ -1156,6 +1295,7 @@ static int pair_respond(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	if (err)
 		return err;
 	r->out_len = 6 + n;
+	memcpy(r->e_r, r->out + 6, SL_HS_KEY_LEN);
 	r->kind = SL_HS_PAIR;
 	r->st = ST_R_WAIT_REVEAL;
 	return 0;
@@ -1312,7 +1452,7 @@ static void refuse(struct sl_hs *hs, struct sl_hs_actions *out, uint64_t now,
 {
 	uint32_t hsid = sl_get32(m + 2);
 
-	send_nak(hs, out, now, hsid, ver, reason, m[1], false, alert, peer,
+	send_nak(hs, out, now, hsid, ver, reason, 0, m[1], false, alert, peer,
 		 hs->refusal.nak);
 	hs->refusal.valid = true;
 	hs->refusal.hsid = hsid;
@@ -1433,9 +1573,8 @@ static int handle_first(struct sl_hs *hs, const uint8_t *m, size_t len,
 		return 0;
 	}
 	if (type == SL_MSG_PAIR_COMMIT && !hs->pair_enabled &&
-	    !(hs->pair_armed_until && now < hs->pair_armed_until)) {
-		refuse(hs, out, now, m, len, v, SL_NAK_NOT_AUTHORISED, false,
-		       NULL);
+	    !(hs->win.open && hs->win.respond && now < hs->win.until)) {
+		refuse(hs, out, now, m, len, v, SL_NAK_NOT_ARMED, false, NULL);
 		return 0;
 	}
 
@@ -1466,7 +1605,7 @@ static int handle_first(struct sl_hs *hs, const uint8_t *m, size_t len,
 		run_clear(r);
 		end_failed(hs, out, cur, now, SL_NAK_NONE, false,
 			   "first messages crossed with equal hsid: "
-			   "restarting", END_NO_RETRY);
+			   "restarting", END_NO_RETRY | END_WINDOW);
 		return restart_jitter(hs, now);
 	}
 	if (in_progress(cur)) {
@@ -1479,15 +1618,15 @@ static int handle_first(struct sl_hs *hs, const uint8_t *m, size_t len,
 			}
 			end_failed(hs, out, cur, now, SL_NAK_NONE, false,
 				   "first messages crossed: the peer's wins, "
-				   "answering it", END_NO_RETRY);
+				   "answering it", END_NO_RETRY | END_WINDOW);
 		} else {
 			end_failed(hs, out, cur, now, SL_NAK_NONE, false,
 				   "replaced by a new handshake from the peer",
-				   END_NO_RETRY);
+				   END_NO_RETRY | END_WINDOW);
 		}
 	}
 	if (type == SL_MSG_SESSION_INIT) {
-		hs->ls.key.rr_active = false;
+		hs->ls.key.rr.active = false;
 		hs->ls.start_at = 0;
 	}
 	promote_spare(hs);
@@ -1596,6 +1735,7 @@ static int on_pair_ephemeral(struct sl_hs *hs, struct run *r,
 	/* e_I is in the Noise state now; a forged PAIR_EPHEMERAL dropped
 	 * above needed it kept for the genuine one. */
 	sl_wipe(r->sec->e, sizeof(r->sec->e));
+	memcpy(r->e_r, m + 6, SL_HS_KEY_LEN);
 	accept_in(r, m, len, true, now);
 	memcpy(r->out, msg, 6 + n);
 	r->out_len = 6 + n;
@@ -1631,7 +1771,36 @@ static bool read_identity(struct sl_hs *hs, struct sl_hs_actions *out,
 	}
 	memcpy(r->peer_static, r->sec->noise.rs, SL_HS_KEY_LEN);
 	accept_in(r, m, len, answered, now);
-	return check_account(hs, out, r, now, acct, m[1]);
+	if (!check_account(hs, out, r, now, acct, m[1]))
+		return false;
+	if (hs->pair_allowed_fn &&
+	    hs->pair_allowed_fn(hs->ctx, r->peer, r->peer_static) == -EEXIST) {
+		r->nak_detail = SL_REFUSED_ALREADY_PAIRED;
+		fail_nak(hs, out, r, now, SL_NAK_REFUSED, m[1],
+			 "a pairing with this account is stored already, and "
+			 "the operator did not ask to replace it");
+		return false;
+	}
+	return true;
+}
+
+/* The operator's prompt of the SAS step we are in, if any. */
+static void push_prompt(struct sl_hs_actions *out, const struct run *r)
+{
+	struct sl_hs_action *a;
+
+	if (r->st == ST_P_SHOW_SAS) {
+		a = push(out, SL_HS_ACT_SHOW_SAS);
+		memcpy(a->sas.sas, r->sas, sizeof(a->sas.sas));
+	} else if (r->st == ST_R_TYPE_SAS) {
+		a = push(out, SL_HS_ACT_ASK_SAS);
+		a->sas.attempts_left = SAS_ATTEMPTS - r->sas_misses;
+	} else {
+		return;
+	}
+	memcpy(a->sas.peer_account, r->peer, sizeof(a->sas.peer_account));
+	memcpy(a->sas.peer_static, r->peer_static, SL_HS_KEY_LEN);
+	a->sas.deadline = r->deadline;
 }
 
 static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
@@ -1652,7 +1821,7 @@ static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 		internal(hs, out, r, now);
 		return 0;
 	}
-	if (!sl_ct_memeq(c, r->commitment, sizeof(c))) {
+	if (!sl_ct_memeq(c, r->first + 8, sizeof(c))) {
 		r->alert = true;
 		accept_in(r, m, len, true, now);
 		fail_nak(hs, out, r, now, SL_NAK_BAD_MESSAGE,
@@ -1661,6 +1830,7 @@ static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 			 "one committed to (possible man in the middle)");
 		return 0;
 	}
+	memcpy(r->e_i, m + 6, SL_HS_KEY_LEN);
 	if (!read_identity(hs, out, r, m, len, true, now))
 		return 0;
 	sl_hs_envelope(msg, r->ver, SL_MSG_PAIR_FINISH, r->hsid);
@@ -1677,11 +1847,7 @@ static int on_pair_reveal(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	r->st = ST_R_TYPE_SAS;
 	r->deadline = now + SL_HS_SAS_TIMEOUT_MS;
 	act_send(hs, out, r->out, r->out_len);
-
-	struct sl_hs_action *a = push(out, SL_HS_ACT_ASK_SAS);
-
-	a->sas.attempts_left = SAS_ATTEMPTS;
-	memcpy(a->sas.peer_account, r->peer, sizeof(a->sas.peer_account));
+	push_prompt(out, r);
 	return 0;
 }
 
@@ -1697,11 +1863,7 @@ static int on_pair_finish(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	r->st = ST_P_SHOW_SAS;
 	r->tx_at = 0;
 	r->deadline = now + SL_HS_SAS_TIMEOUT_MS;
-
-	struct sl_hs_action *a = push(out, SL_HS_ACT_SHOW_SAS);
-
-	memcpy(a->sas.sas, r->sas, sizeof(a->sas.sas));
-	memcpy(a->sas.peer_account, r->peer, sizeof(a->sas.peer_account));
+	push_prompt(out, r);
 	return 0;
 }
 
@@ -1952,30 +2114,36 @@ static int handle_nak(struct sl_hs *hs, const uint8_t *m, size_t len,
 	if (r->have_peer)
 		memcpy(a->nak.peer_account, r->peer, sizeof(r->peer));
 	a->nak.alert = reason == SL_NAK_SAS_MISMATCH ||
-		       reason == SL_NAK_IDENTITY_MISMATCH ||
-		       (r->kind == SL_HS_PAIR && r->sas[0]);
+		       reason == SL_NAK_IDENTITY_MISMATCH;
 	if (!in_progress(r))
 		return 0;	/* logged; the handshake had ended */
 
-	/* A version NAK to our first message: once, in the common one. */
+	/*
+	 * A version NAK to our first message: once, in the common one. Only
+	 * this handshake: the next starts in our highest version again.
+	 */
 	if (reason == SL_NAK_VERSION && r->initiator && first_wait(r)) {
 		v = common_version(hs, m[8], m[9]);
-		if (v && v != r->ver && !hs->ver_retried) {
+		if (v && v != r->ver && !r->ver_retried) {
 			enum sl_hs_kind kind = r->kind;
+			int err;
 
-			hs->ver_retried = true;
-			hs->ver_write = v;
 			end_failed(hs, out, r, now, reason, true,
 				   "version NAK: starting again in the common "
 				   "version", END_NO_RETRY | END_QUIET);
-			return start(hs, kind, now, out);
+			err = start_ver(hs, kind, v, now, out);
+			if (!err)
+				hs->cur->ver_retried = true;
+			return err;
 		}
 	}
 	a->nak.ended = true;
-	if (r->kind == SL_HS_PAIR && r->sas[0])
-		r->alert = true;	/* the SAS step failed */
+	r->nak_detail = m[7];
+	r->nak_ver[0] = m[8];
+	r->nak_ver[1] = m[9];
 	end_failed(hs, out, r, now, reason, true, "the peer refused (NAK)",
-		   0);
+		   reason == SL_NAK_NOT_ARMED && r->initiator &&
+		   first_wait(r) ? END_WINDOW : 0);
 	return 0;
 }
 
@@ -1989,29 +2157,92 @@ static int start_rekey(struct sl_hs *hs, uint64_t now,
 	return start(hs, session_kind(hs), now, out);
 }
 
+/*
+ * A sealed message from the peer on the current key (REKEY_REQUEST,
+ * SESSION_CLOSE): the direction we receive on, a seq above the last one
+ * accepted in it. NULL and its 1-byte payload in pl, or why it is dropped.
+ */
+static const char *open_on_key(struct sl_hs *hs, const uint8_t *m,
+			       size_t len, uint8_t pl[1])
+{
+	struct key_rec *k = &hs->ls.key;
+	const struct sl_noise_cipher *c = k->initiator ? &hs->sec->key_r2i :
+							 &hs->sec->key_i2r;
+
+	if (!k->valid || k->hsid != sl_get32(m + 2))
+		return "for no key of ours";
+	if (len != 24 || m[0] != k->ver)
+		return "length or version";
+	if (m[6] <= k->rx_last)
+		return "old seq";
+	if (sl_hs_open(m, len, c->k, pl)) {
+		hs->stats.auth_failures++;
+		return "failed authentication";
+	}
+	k->rx_last = m[6];
+	return NULL;
+}
+
+/*
+ * A sealed message of ours on the current key, its first copy sent, the
+ * rest on x's timer. -ERANGE after 255 of them on one key.
+ */
+static int send_on_key(struct sl_hs *hs, struct sl_hs_actions *out,
+		       uint64_t now, uint8_t type, uint8_t payload,
+		       struct resend *x)
+{
+	struct key_rec *k = &hs->ls.key;
+	const struct sl_noise_cipher *c = k->initiator ? &hs->sec->key_i2r :
+							 &hs->sec->key_r2i;
+	int err;
+
+	if (k->tx_next == 0)
+		return -ERANGE;
+	err = sl_hs_seal(x->msg, k->ver, type, k->hsid, k->tx_next, c->k,
+			 &payload, 1);
+	if (err)
+		return err;
+	k->tx_next++;
+	x->active = true;
+	x->sends = 1;
+	x->rto = rto0(hs, sizeof(x->msg), 64);
+	x->tx_at = now + x->rto;
+	act_send(hs, out, x->msg, sizeof(x->msg));
+	return 0;
+}
+
+static void resend_due(struct sl_hs *hs, struct sl_hs_actions *out,
+		       struct resend *x, uint64_t now)
+{
+	if (!x->active || now < x->tx_at)
+		return;
+	if (x->sends >= SL_HS_MAX_SENDS) {
+		x->active = false;
+		return;
+	}
+	act_send(hs, out, x->msg, sizeof(x->msg));
+	x->sends++;
+	x->rto = x->rto >= SL_HS_RTO_MAX_MS / 2 ? SL_HS_RTO_MAX_MS : x->rto * 2;
+	x->tx_at = now + x->rto;
+}
+
 static int handle_rekey_request(struct sl_hs *hs, const uint8_t *m,
 				size_t len, uint64_t now,
 				struct sl_hs_actions *out)
 {
 	struct key_rec *k = &hs->ls.key;
+	const char *why;
 	uint8_t pl[1];
 
-	if (!k->valid || !k->initiator || k->hsid != sl_get32(m + 2))
+	if (!k->valid || !k->initiator)
 		return drop(hs, out, "REKEY_REQUEST for no key of ours");
-	if (len != 24 || m[0] != k->ver)
-		return drop(hs, out, "REKEY_REQUEST: length or version");
-	if (!(k->rr_in_valid && !memcmp(k->rr_in, m, len))) {
-		if (!m[6] || (k->r2i_seen && m[6] <= k->r2i_last))
-			return drop(hs, out, "REKEY_REQUEST: old seq");
-		if (sl_hs_open(m, len, hs->sec->key_r2i.k, pl)) {
-			hs->stats.auth_failures++;
-			return drop(hs, out,
-				    "REKEY_REQUEST failed authentication");
-		}
+	if (!(k->rr_in_valid && len == sizeof(k->rr_in) &&
+	      !memcmp(k->rr_in, m, len))) {
+		why = open_on_key(hs, m, len, pl);
+		if (why)
+			return drop(hs, out, why);
 		if (pl[0] < 1 || pl[0] > 3)
 			return drop(hs, out, "REKEY_REQUEST: bad reason");
-		k->r2i_seen = true;
-		k->r2i_last = m[6];
 		memcpy(k->rr_in, m, len);
 		k->rr_in_valid = true;
 	}
@@ -2026,23 +2257,73 @@ static int send_rekey_request(struct sl_hs *hs, uint8_t reason,
 			      uint64_t now, struct sl_hs_actions *out)
 {
 	struct key_rec *k = &hs->ls.key;
-	int err;
 
-	if (k->rr_active)
+	if (k->rr.active)
 		return 0;		/* one is on its way */
-	if (k->r2i_next == 0)		/* 255 requests on one key */
-		return -ERANGE;
-	err = sl_hs_seal(k->rr_out, k->ver, SL_MSG_REKEY_REQUEST, k->hsid,
-		       k->r2i_next, hs->sec->key_r2i.k, &reason, 1);
-	if (err)
-		return err;
-	k->r2i_next++;
-	k->rr_active = true;
-	k->rr_sends = 1;
-	k->rr_rto = rto0(hs, 24, 64);
-	k->rr_tx_at = now + k->rr_rto;
-	act_send(hs, out, k->rr_out, sizeof(k->rr_out));
+	return send_on_key(hs, out, now, SL_MSG_REKEY_REQUEST, reason, &k->rr);
+}
+
+/* ---- SESSION_CLOSE ----------------------------------------------- */
+
+/*
+ * The current key and its peer are gone for good: no rekey, no retry, no
+ * REKEY_REQUEST, and a session handshake in progress ends (it could
+ * otherwise install a key with the peer just closed).
+ */
+static void forget_key(struct sl_hs *hs, struct sl_hs_actions *out,
+		       uint64_t now, const char *why)
+{
+	if (in_progress(hs->cur) && hs->cur->kind != SL_HS_PAIR)
+		end_failed(hs, out, hs->cur, now, SL_NAK_NONE, false, why,
+			   END_NO_RETRY);
+	memset(&hs->ls.key, 0, sizeof(hs->ls.key));
+	hs->ls.keyed = false;
+	hs->ls.have_peer = false;
+	hs->ls.start_at = 0;
+	hs->ls.rekey_at = 0;
+	sl_wipe(&hs->sec->key_i2r, sizeof(hs->sec->key_i2r));
+	sl_wipe(&hs->sec->key_r2i, sizeof(hs->sec->key_r2i));
+	sl_wipe(hs->sec->peer_ltk, sizeof(hs->sec->peer_ltk));
+}
+
+static int handle_session_close(struct sl_hs *hs, const uint8_t *m,
+				size_t len, uint64_t now,
+				struct sl_hs_actions *out)
+{
+	struct sl_hs_action *a;
+	const char *why;
+	uint8_t pl[1];
+
+	why = open_on_key(hs, m, len, pl);
+	if (why)
+		return drop(hs, out, why);
+	if (pl[0] < SL_CLOSE_REVOKED || pl[0] > SL_CLOSE_NOT_AUTHORISED)
+		return drop(hs, out, "SESSION_CLOSE: bad reason");
+	a = push(out, SL_HS_ACT_CLEAR_KEYS);
+	a->close.reason = pl[0];
+	memcpy(a->close.peer_account, hs->ls.key.peer,
+	       sizeof(a->close.peer_account));
+	forget_key(hs, out, now, "the peer closed the session");
 	return 0;
+}
+
+int sl_hs_close(struct sl_hs *hs, uint8_t reason, uint64_t now,
+		struct sl_hs_actions *out)
+{
+	int err = 0;
+
+	begin(hs, out);
+	if (reason < SL_CLOSE_REVOKED || reason > SL_CLOSE_NOT_AUTHORISED)
+		err = -EINVAL;
+	else if (!hs->ls.key.valid)
+		err = -ENOTCONN;
+	else
+		err = send_on_key(hs, out, now, SL_MSG_SESSION_CLOSE, reason,
+				  &hs->close);
+	if (err != -EINVAL)
+		forget_key(hs, out, now, "the session was closed");
+	finish(hs, now, out);
+	return err;
 }
 
 /* ---- Entry points ------------------------------------------------ */
@@ -2070,6 +2351,8 @@ int sl_hs_input(struct sl_hs *hs, const uint8_t *msg, size_t len,
 		handle_first(hs, msg, len, now, out);
 	else if (type == SL_MSG_REKEY_REQUEST)
 		handle_rekey_request(hs, msg, len, now, out);
+	else if (type == SL_MSG_SESSION_CLOSE)
+		handle_session_close(hs, msg, len, now, out);
 	else
 		handle_next(hs, msg, len, now, out);
 done:
@@ -2094,11 +2377,16 @@ static void deadline(struct sl_hs *hs, struct run *r, uint64_t now,
 		session_complete_i(hs, r, now, out);
 		return;
 	}
-	if (r->kind == SL_HS_PAIR && r->sas[0])
-		r->alert = true;
+	/* Nobody answered an operator's PAIR_COMMIT: waiting goes on. */
+	if (r->kind == SL_HS_PAIR && r->initiator && first_wait(r) &&
+	    hs->win.open) {
+		end_failed(hs, out, r, now, SL_NAK_TIMEOUT, false,
+			   "no answer to PAIR_COMMIT", END_WINDOW);
+		return;
+	}
 	fail_nak(hs, out, r, now, SL_NAK_TIMEOUT, awaited(r),
 		 r->kind == SL_HS_PAIR && r->sas[0] ?
-		 "no SAS decision in time (possible man in the middle)" :
+		 "no decision on the code in time" :
 		 "deadline: no answer in time");
 }
 
@@ -2126,6 +2414,26 @@ static void retransmit(struct sl_hs *hs, struct run *r, uint64_t now,
 		   now + r->rto;
 }
 
+/* The operator's time is up and no pairing is in progress. */
+static void window_expired(struct sl_hs *hs, uint64_t now,
+			   struct sl_hs_actions *out)
+{
+	struct sl_hs_action *a = push(out, SL_HS_ACT_FAILED);
+
+	a->result.kind = SL_HS_PAIR;
+	a->result.initiator = hs->win.initiate;
+	a->result.reason = SL_NAK_TIMEOUT;
+	a->result.text = hs->win.waiting == SL_NAK_NOT_ARMED ?
+			 "the other side's operator did not start pairing in "
+			 "time" :
+			 hs->win.waiting == SL_NAK_TIMEOUT ?
+			 "the other side never answered" :
+			 "no pairing started in time";
+	(void)now;
+	hs->stats.failed++;
+	window_close(hs);
+}
+
 int sl_hs_timer(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
 {
 	struct run *r = hs->cur;
@@ -2138,23 +2446,17 @@ int sl_hs_timer(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
 		else if (r->tx_at && now >= r->tx_at)
 			retransmit(hs, r, now, out);
 	}
-	if (k->rr_active && now >= k->rr_tx_at) {
-		if (k->rr_sends >= SL_HS_MAX_SENDS) {
-			k->rr_active = false;
-		} else {
-			act_send(hs, out, k->rr_out, sizeof(k->rr_out));
-			k->rr_sends++;
-			k->rr_rto = k->rr_rto >= SL_HS_RTO_MAX_MS / 2 ?
-				    SL_HS_RTO_MAX_MS : k->rr_rto * 2;
-			k->rr_tx_at = now + k->rr_rto;
-		}
-	}
+	resend_due(hs, out, &k->rr, now);
+	resend_due(hs, out, &hs->close, now);
+	if (hs->win.open && !in_progress(hs->cur) && now >= hs->win.until)
+		window_expired(hs, now, out);
 	if (!in_progress(hs->cur) && hs->ls.start_at &&
 	    now >= hs->ls.start_at) {
 		enum sl_hs_kind kind = hs->ls.start_kind;
 
 		hs->ls.start_at = 0;
-		if (kind == SL_HS_PAIR || hs->ls.have_peer)
+		if (kind == SL_HS_PAIR ? hs->win.open && hs->win.initiate :
+					 hs->ls.have_peer)
 			start(hs, kind == SL_HS_PAIR ? kind : session_kind(hs),
 			      now, out);
 	}
@@ -2173,13 +2475,12 @@ int sl_hs_sas_confirm(struct sl_hs *hs, bool match, uint64_t now,
 	int err = 0;
 
 	begin(hs, out);
-	/* Either operator may refuse (or leave) during the SAS step. */
+	/* Either operator may refuse during the SAS step. */
 	if (!match && operator_step(r)) {
-		r->alert = true;
-		fail_nak(hs, out, r, now, SL_NAK_SAS_MISMATCH,
+		r->nak_detail = SL_REFUSED_OPERATOR;
+		fail_nak(hs, out, r, now, SL_NAK_REFUSED,
 			 r->initiator ? SL_MSG_PAIR_FINISH : SL_MSG_PAIR_REVEAL,
-			 "the operator refused the pairing (possible man in "
-			 "the middle)");
+			 "the operator refused the pairing");
 		goto done;
 	}
 	if (r->st != ST_P_SHOW_SAS) {
@@ -2196,6 +2497,21 @@ int sl_hs_sas_confirm(struct sl_hs *hs, bool match, uint64_t now,
 	arm_tx(hs, r, now, SEALED_LEN(0), true);
 	act_send(hs, out, r->out, r->out_len);
 done:
+	finish(hs, now, out);
+	return err;
+}
+
+int sl_hs_pair_prompt(struct sl_hs *hs, uint64_t now,
+		      struct sl_hs_actions *out)
+{
+	struct run *r = hs->cur;
+	int err = 0;
+
+	begin(hs, out);
+	if (!in_progress(r) || r->kind != SL_HS_PAIR)
+		err = -ENOENT;
+	else
+		push_prompt(out, r);
 	finish(hs, now, out);
 	return err;
 }
@@ -2217,20 +2533,15 @@ int sl_hs_sas_typed(struct sl_hs *hs, const char *typed, uint64_t now,
 		goto done;
 	}
 	if (!sl_ct_memeq(norm, r->sas, SL_SAS_LEN)) {
-		struct sl_hs_action *a;
-
 		if (++r->sas_misses >= SAS_ATTEMPTS) {
 			r->alert = true;
 			fail_nak(hs, out, r, now, SL_NAK_SAS_MISMATCH,
 				 SL_MSG_PAIR_CONFIRM,
-				 "wrong SAS typed 3 times (possible man in "
-				 "the middle)");
+				 "the code typed differs from this side's 3 "
+				 "times");
 			goto done;
 		}
-		a = push(out, SL_HS_ACT_ASK_SAS);
-		a->sas.attempts_left = SAS_ATTEMPTS - r->sas_misses;
-		memcpy(a->sas.peer_account, r->peer,
-		       sizeof(a->sas.peer_account));
+		push_prompt(out, r);
 		goto done;
 	}
 	r->sas_ok = true;
@@ -2353,7 +2664,7 @@ int sl_hs_abort(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out)
 		end_failed(hs, out, hs->cur, now, SL_NAK_NONE, false,
 			   "aborted (line down or operator)", END_NO_RETRY);
 	hs->ls.start_at = 0;
-	hs->ls.key.rr_active = false;
+	hs->ls.key.rr.active = false;
 	return finish(hs, now, out);
 }
 
@@ -2381,7 +2692,8 @@ void sl_hs_get_status(const struct sl_hs *hs, uint64_t now,
 		memcpy(st->key_peer, hs->ls.key.peer, sizeof(st->key_peer));
 	}
 	st->pair_armed = hs->pair_enabled ||
-			 (hs->pair_armed_until && now < hs->pair_armed_until);
+			 (hs->win.open && hs->win.respond && now < hs->win.until);
+	st->pair_until = hs->win.open ? hs->win.until : 0;
 	st->rx = hs->stats.rx;
 	st->tx = hs->stats.tx;
 	st->dropped = hs->stats.dropped;

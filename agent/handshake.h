@@ -19,8 +19,10 @@
  *
  *	hs = sl_hs_new(&cfg, &err);		after sl_crypto_init()
  *	sl_hs_connect(hs, &peer, now, &out);	keyless line: start a session
- *	sl_hs_pair(hs, now, &out);		operator: pair (initiator)
- *	sl_hs_pair_arm(hs, now);		operator: pair (responder)
+ *	sl_hs_pair(hs, &opts, now, &out);	an operator waits to pair
+ *	sl_hs_pair_end(hs, now, &out);		that operator left
+ *	sl_hs_pair_prompt(hs, now, &out);	an operator joins a pairing
+ *	sl_hs_close(hs, reason, now, &out);	the peer may no longer connect
  *	sl_hs_input(hs, msg, len, now, &out);	CONTROL_RECEIVED
  *	sl_hs_timer(hs, now, &out);		at out.next_timer
  *	sl_hs_sas_confirm(hs, yes, now, &out);	I's operator compared the SAS
@@ -69,9 +71,9 @@
 
 /* ---- Wire constants (handshake.rst, "Messages") ------------------ */
 
-#define SL_HS_VERSION		1	/* the version this code writes */
+#define SL_HS_VERSION		2	/* the version this code writes */
 #define SL_HS_ENVELOPE_LEN	6	/* ver, type, hsid */
-#define SL_HS_MAX_MSG		114	/* largest version 1 message */
+#define SL_HS_MAX_MSG		114	/* largest version 2 message */
 #define SL_HS_NAK_LEN		11
 #define SL_ACCOUNT_LEN		12	/* ASCII digits */
 #define SL_HS_KEY_LEN		32
@@ -89,6 +91,7 @@ enum sl_hs_msg_type {
 	SL_MSG_SESSION_CONFIRM		= 0x22,
 	SL_MSG_SESSION_DONE		= 0x23,
 	SL_MSG_REKEY_REQUEST		= 0x24,
+	SL_MSG_SESSION_CLOSE		= 0x25,
 	SL_MSG_CALL_HELLO		= 0x30,
 	SL_MSG_CALL_REPLY		= 0x31,
 	SL_MSG_CALL_AUTH		= 0x32,
@@ -114,6 +117,21 @@ enum sl_nak_reason {
 	SL_NAK_ACCOUNT_DISABLED		= 12,
 	SL_NAK_INTERNAL			= 13,
 	SL_NAK_IDENTITY_MISMATCH	= 14,
+	SL_NAK_NOT_ARMED		= 15,
+	SL_NAK_REFUSED			= 16,
+};
+
+/* NAK REFUSED's detail: why the other side's pairing refused. */
+enum sl_nak_refused_detail {
+	SL_REFUSED_OPERATOR		= 0,	/* said no, or left */
+	SL_REFUSED_ALREADY_PAIRED	= 1,	/* a record, no --replace */
+};
+
+/* SESSION_CLOSE's reason: why the sender ends the session for good. */
+enum sl_close_reason {
+	SL_CLOSE_REVOKED		= 1,
+	SL_CLOSE_FORGOTTEN		= 2,
+	SL_CLOSE_NOT_AUTHORISED		= 3,
 };
 
 /* "NAK", "PAIR_COMMIT", ...; "reserved" for other types. */
@@ -122,7 +140,19 @@ const char *sl_hs_msg_name(uint8_t type);
 const char *sl_nak_reason_name(uint8_t reason);
 
 /*
- * The exact length of a version 1 message of this type, 0 for a reserved
+ * The short authentication string of a pairing (handshake.rst, "Derived
+ * values"): SHA-256("sealine v2 SAS" || PAIR_COMMIT || e_R || e_I), the
+ * first 25 bits as 5 symbols. Only values fixed before either side (or a
+ * man in the middle on either leg) sees the other's contribution go in:
+ * the 40 bytes of PAIR_COMMIT (hsid, versions, commitment), R's and then
+ * I's ephemeral public key. Never the static keys or accounts, which are
+ * sent later and which an attacker could otherwise grind. 0 or -EIO.
+ */
+int sl_hs_pair_sas(char sas[6], const uint8_t commit_msg[40],
+		   const uint8_t e_r[32], const uint8_t e_i[32]);
+
+/*
+ * The exact length of a version 2 message of this type, 0 for a reserved
  * type, SL_HS_NAK_LEN for a NAK (which may be longer). CALL_AUTH, which
  * has two lengths, gives the longer.
  */
@@ -137,7 +167,8 @@ size_t sl_hs_msg_len(uint8_t type);
 #define SL_HS_RTO_MAX_MS		8000
 #define SL_HS_MAX_SENDS			5
 #define SL_HS_NAK_INTERVAL_MS		1000	/* at most one NAK a second */
-#define SL_HS_PAIR_ARM_MS		600000	/* sealctl pair on R */
+#define SL_HS_PAIR_WAIT_MS		600000	/* sealctl pair's default */
+#define SL_HS_PAIR_RETRY_MS		3000	/* I waiting for R's operator */
 #define SL_HS_REKEY_INTERVAL_MS		1200000
 #define SL_HS_REKEY_HOLDOFF_MS		10000	/* requests after a rekey */
 #define SL_HS_REKEY_RETRY_MS		30000	/* doubling to the max */
@@ -192,6 +223,17 @@ typedef int (*sl_hs_peer_fn)(void *ctx, unsigned int index,
  */
 typedef int (*sl_hs_key_epoch_fn)(void *ctx, uint32_t *epoch);
 
+/*
+ * May this pairing store a peer with this account and static key? Called
+ * synchronously when a pairing learns the peer's identity (R on
+ * PAIR_REVEAL, I on PAIR_FINISH), before any SAS is shown: 0 yes,
+ * -EEXIST no (a stored record with a key, or a revoked one, that the
+ * operator did not ask to replace): the pairing ends with NAK REFUSED,
+ * detail ALREADY_PAIRED. May be NULL (always yes).
+ */
+typedef int (*sl_hs_pair_allowed_fn)(void *ctx, const char *account,
+				     const uint8_t static_pub[32]);
+
 /* Randomness, for tests only: fill buf with len bytes, return 0. */
 typedef int (*sl_hs_random_fn)(void *ctx, uint8_t *buf, size_t len);
 
@@ -202,9 +244,10 @@ struct sl_hs_config {
 	char account[SL_ACCOUNT_LEN];
 	const uint8_t *static_priv;
 
-	/* Versions spoken: 0, 0 means 1, 1 (the only one defined). Wider
-	 * ranges are accepted for testing negotiation; every version is
-	 * written with version 1's layouts. */
+	/* Versions spoken: 0, 0 means 2, 2 (the only one spoken). Other
+	 * ranges are for tests: of negotiation, and of a peer that speaks
+	 * the old version 1 (refused by a version 2 peer). Every version
+	 * is written with version 2's layouts and SAS. */
 	uint8_t ver_min, ver_max;
 
 	/* SEALINE_CIPHER_* in order of preference, 0-terminated; empty:
@@ -233,7 +276,8 @@ struct sl_hs_config {
 	 * line the daemon hangs up instead (see SL_HS_ACT_NAK). */
 	bool direct_line;
 
-	/* Answer PAIR_COMMIT without sl_hs_pair_arm() (configuration). */
+	/* Answer PAIR_COMMIT with no operator waiting (configuration:
+	 * an operator joins the pairing later, sl_hs_pair_prompt()). */
 	bool pair_enabled;
 
 	/* Through a TSP: the peer's account (the one called, or the caller
@@ -243,6 +287,7 @@ struct sl_hs_config {
 
 	sl_hs_peer_fn peer_fn;
 	sl_hs_key_epoch_fn key_epoch_fn;
+	sl_hs_pair_allowed_fn pair_allowed_fn;
 	void *ctx;			/* for the callbacks */
 
 	/* Tests only: deterministic hsids and ephemeral keys. NULL: the
@@ -256,13 +301,15 @@ struct sl_hs_config {
 enum sl_hs_act {
 	/* SEND_CONTROL msg (len bytes). type is msg[1], for logs. */
 	SL_HS_ACT_SEND = 1,
-	/* Initiator's operator: show sas, ask "read it to the other
-	 * operator; confirm when they say it is correct [y/N]", then call
+	/* Initiator's operator: show sas and the peer's claimed account
+	 * and key, ask "read it to the other operator; confirm when they
+	 * say it is correct [y/N]" until deadline, then call
 	 * sl_hs_sas_confirm(). Log that a pairing waits. */
 	SL_HS_ACT_SHOW_SAS,
-	/* Responder's operator: "type the code the other operator reads to
-	 * you" (attempts_left of 3), then call sl_hs_sas_typed(). The SAS
-	 * is never shown on this side. */
+	/* Responder's operator: show the peer's claimed account and key,
+	 * "type the code the other operator reads to you" (attempts_left
+	 * of 3; fewer: the last one was wrong), until deadline, then call
+	 * sl_hs_sas_typed(). The SAS is never shown on this side. */
 	SL_HS_ACT_ASK_SAS,
 	/* SET_KEY: stage epoch with cipher, tx and rx keys. */
 	SL_HS_ACT_STAGE_KEY,
@@ -280,6 +327,14 @@ enum sl_hs_act {
 	SL_HS_ACT_DONE,
 	/* A handshake ended without completing. */
 	SL_HS_ACT_FAILED,
+	/* The operator's pairing waits for the other side (wait.reason:
+	 * NOT_ARMED, its operator has not started yet; TIMEOUT, no answer
+	 * at all) and tries again by itself until wait.until. */
+	SL_HS_ACT_PAIR_WAIT,
+	/* Clear the line's keys (CLEAR_KEYS): the peer ended the session
+	 * for good with an authentic SESSION_CLOSE (close.reason). The
+	 * engine forgot the key and starts no session by itself. */
+	SL_HS_ACT_CLEAR_KEYS,
 };
 
 enum sl_hs_kind {
@@ -310,6 +365,8 @@ struct sl_hs_result {
 	uint64_t elapsed_ms;
 	/* FAILED: */
 	uint8_t reason;			/* NAK reason, SL_NAK_NONE if none */
+	uint8_t detail;			/* the NAK's detail */
+	uint8_t ver_min, ver_max;	/* remote: the NAK's sender's range */
 	bool remote;			/* the peer's NAK, else ours/local */
 	bool alert;			/* possible man in the middle */
 	unsigned int auth_failures;	/* messages that failed to open */
@@ -329,7 +386,17 @@ struct sl_hs_action {
 			char sas[6];		/* SHOW_SAS only */
 			unsigned int attempts_left;	/* ASK_SAS only */
 			char peer_account[SL_ACCOUNT_LEN + 1];
+			uint8_t peer_static[SL_HS_KEY_LEN];
+			uint64_t deadline;	/* the SAS timeout */
 		} sas;
+		struct {
+			uint8_t reason;		/* SL_NAK_NOT_ARMED, TIMEOUT */
+			uint64_t until;		/* the operator's deadline */
+		} wait;
+		struct {
+			uint8_t reason;		/* enum sl_close_reason */
+			char peer_account[SL_ACCOUNT_LEN + 1];
+		} close;
 		struct {
 			uint8_t cipher;		/* SEALINE_CIPHER_* */
 			uint32_t epoch;
@@ -373,17 +440,56 @@ struct sl_hs *sl_hs_new(const struct sl_hs_config *cfg, int *err);
 void sl_hs_free(struct sl_hs *hs);
 
 /*
- * Start a handshake as initiator: a pairing (the operator's sealctl pair
- * on the initiating side), or a session (kind 1) with peer, whose copy
- * the engine keeps for its rekeys and retries. -EBUSY if a handshake is
- * in progress, -EINVAL for a bad peer.
+ * Start a session (kind 1) as initiator with peer, whose copy the engine
+ * keeps for its rekeys and retries. -EBUSY if a handshake is in progress,
+ * -EINVAL for a bad peer.
  */
-int sl_hs_pair(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out);
 int sl_hs_connect(struct sl_hs *hs, const struct sl_hs_peer *peer,
 		  uint64_t now, struct sl_hs_actions *out);
 
-/* The responder's operator allows a PAIR_COMMIT for the next 10 minutes. */
-void sl_hs_pair_arm(struct sl_hs *hs, uint64_t now);
+/*
+ * An operator waits to pair (sealctl pair), until "until" at the latest:
+ * the operator's pairing window. respond: answer the peer's PAIR_COMMIT
+ * while the window is open (armed); initiate: send PAIR_COMMIT now (or
+ * as soon as a handshake in progress ends) and, while the peer is not
+ * armed (NAK NOT_ARMED) or does not answer, again every 3 s (PAIR_WAIT
+ * says so). Both: the two sides' roles are decided by the protocol (two
+ * crossing PAIR_COMMITs: the higher hsid initiates, the other answers,
+ * and the operator of neither is told of a failure). The window closes
+ * when the pairing completes or fails, at sl_hs_pair_end(), or at until
+ * with no pairing in progress (FAILED TIMEOUT). -EALREADY if a window is
+ * open, -EINVAL for neither role or until <= now.
+ */
+struct sl_hs_pair_opts {
+	bool initiate, respond;
+	uint64_t until;
+};
+int sl_hs_pair(struct sl_hs *hs, const struct sl_hs_pair_opts *opts,
+	       uint64_t now, struct sl_hs_actions *out);
+
+/*
+ * The operator left (sealctl pair ended): the window closes, nothing is
+ * armed any more, and a pairing in progress ends with NAK REFUSED.
+ */
+int sl_hs_pair_end(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out);
+
+/*
+ * An operator joins a pairing that waits for one (pair_enabled answered
+ * it): the SHOW_SAS or ASK_SAS it waits with, again. -ENOENT if no
+ * pairing waits in its SAS step.
+ */
+int sl_hs_pair_prompt(struct sl_hs *hs, uint64_t now,
+		      struct sl_hs_actions *out);
+
+/*
+ * The peer of the current key may no longer connect (revoked, forgotten,
+ * not authorised): send it an authentic SESSION_CLOSE (reason), resent
+ * on a timer, and forget the key and the peer, so that no rekey or retry
+ * goes to it. The daemon clears the kernel's keys itself. -ENOTCONN if
+ * there is no key of ours.
+ */
+int sl_hs_close(struct sl_hs *hs, uint8_t reason, uint64_t now,
+		struct sl_hs_actions *out);
 
 /* Through a TSP: the peer of this call (12 digits), or NULL. */
 int sl_hs_set_expected_peer(struct sl_hs *hs, const char *account);
@@ -400,9 +506,10 @@ int sl_hs_timer(struct sl_hs *hs, uint64_t now, struct sl_hs_actions *out);
 
 /*
  * The initiator's operator compared the SAS: true sends PAIR_CONFIRM,
- * false ends the pairing with NAK SAS_MISMATCH. false is also how either
- * operator refuses (or abandons) a pairing anywhere in the SAS step.
- * -EINVAL if there is nothing to confirm or refuse.
+ * false ends the pairing with NAK REFUSED (the operator said no: not, by
+ * itself, evidence of an attack). false is also how either operator
+ * refuses a pairing anywhere in the SAS step. -EINVAL if there is
+ * nothing to confirm or refuse.
  */
 int sl_hs_sas_confirm(struct sl_hs *hs, bool match, uint64_t now,
 		      struct sl_hs_actions *out);
@@ -412,7 +519,9 @@ int sl_hs_sas_confirm(struct sl_hs *hs, bool match, uint64_t now,
  * -EINVAL: not a valid SAS, ask again (does not count); else 0 and out
  * has the outcome: STORE_PEER etc. if it matched and PAIR_CONFIRM is
  * already in, nothing yet if it matched and PAIR_CONFIRM is not, ASK_SAS
- * again after a wrong one, NAK SAS_MISMATCH after the third. -EALREADY if
+ * again (attempts_left) after a wrong one, NAK SAS_MISMATCH after the
+ * third: the two sides computed different codes, which only a man in
+ * the middle (or three slips of the tongue) produces, so it is an alert. -EALREADY if
  * no SAS is asked for (or it was already typed right).
  */
 int sl_hs_sas_typed(struct sl_hs *hs, const char *typed, uint64_t now,
@@ -466,6 +575,7 @@ struct sl_hs_status {
 	char key_peer[SL_ACCOUNT_LEN + 1];
 
 	bool pair_armed;
+	uint64_t pair_until;		/* the operator's window, 0: none */
 
 	/* Counters since sl_hs_new(). */
 	uint64_t rx, tx, dropped, auth_failures, naks_sent, naks_received;

@@ -14,14 +14,23 @@
  *	ACTION_FAILED		sl_hs_action_failed()
  *	REKEY_NEEDED		sl_hs_rekey_needed()
  *	KEY_EXPIRED		sl_hs_key_expired()
- *	PAIR			role initiator: sl_hs_pair(); responder:
- *				sl_hs_pair_arm(); auto: both (crossing
- *				pairings make one side the responder)
+ *	PAIR			sl_hs_pair() with the operator's window:
+ *				role initiator initiates, responder
+ *				responds, auto both (crossing pairings
+ *				make one side the responder); or, if a
+ *				pairing waits for an operator (pairing =
+ *				yes answered it), sl_hs_pair_prompt()
  *	SAS_CONFIRM, SAS_TYPED	sl_hs_sas_confirm(), sl_hs_sas_typed()
- *	OPERATOR_GONE		a pairing in its SAS step is refused
- *				(NAK SAS_MISMATCH), an earlier one aborted
+ *	OPERATOR_GONE		sl_hs_pair_end(): nothing stays armed, a
+ *				pairing in progress is refused
+ *	CLOSE			sl_hs_close()
  *	PEERS_CHANGED		a keyless, idle initiator tries again
  *	LINE_DOWN		sl_hs_abort()
+ *
+ * On a dialled line (env->call_peer) the call decides: the caller
+ * initiates, the answerer responds, and the account the call named is
+ * the one every pairing and session must prove (the engine's
+ * expected_peer), else IDENTITY_MISMATCH.
  *	LINE_INFO		nothing (GET_LINE is asked synchronously,
  *				env->line_info)
  *
@@ -43,9 +52,28 @@
 struct hsn {
 	const struct sl_drv_env *env;
 	struct sl_hs *hs;
+	bool replace;		/* the operator's sealctl pair --replace */
 	/* The engine's last list: SEND actions point into it. */
 	struct sl_hs_actions out;
 };
+
+/* Who starts handshakes on this line: the call's direction, else the
+ * configured role. */
+static enum sl_role line_role(const struct sl_drv_env *env)
+{
+	if (env->call_peer)
+		return env->call_caller ? SL_ROLE_INITIATOR : SL_ROLE_RESPONDER;
+	return env->conf->role;
+}
+
+/* The peer this line is for, if it names one: the call's, else the
+ * configured one. NULL: any paired peer. */
+static const char *named_peer(const struct sl_drv_env *env)
+{
+	if (env->call_peer)
+		return env->call_peer;
+	return env->conf->peer[0] ? env->conf->peer : NULL;
+}
 
 /* ---- The engine's callbacks ---------------------------------------- */
 
@@ -71,27 +99,31 @@ static void fill_peer(struct sl_hs_peer *out, const struct sl_peer *p)
 }
 
 /*
- * The responder's candidates: the line's configured peer only, if there
- * is one, else every stored peer with a key (revoked ones included, so
- * that they get their own NAK).
+ * The responder's candidates: the peer the line names first (a direct
+ * line's configured peer is then the only one); else, and after a
+ * call's peer, every stored peer with a key, revoked ones included, so
+ * that they get their own NAK, and so that a call answered by another
+ * paired account is told apart from a stranger (IDENTITY_MISMATCH).
  */
 static int peer_fn(void *ctx, unsigned int index, struct sl_hs_peer *out)
 {
-	const struct sl_drv_env *env = ctx;
+	const struct hsn *s = ctx;
+	const struct sl_drv_env *env = s->env;
 	const struct sl_keystore *ks = env->ks;
+	const char *named = named_peer(env);
+	const struct sl_peer *first = named ? sl_ks_find(ks, named) : NULL;
 	unsigned int n = 0;
 
-	if (env->conf->peer[0]) {
-		for (size_t i = 0; i < ks->n_peers && !index; i++)
-			if (!strcmp(ks->peers[i].account, env->conf->peer) &&
-			    usable(&ks->peers[i])) {
-				fill_peer(out, &ks->peers[i]);
-				return 0;
-			}
-		return -ENOENT;
+	if (first && !usable(first))
+		first = NULL;
+	if (first && index == n++) {
+		fill_peer(out, first);
+		return 0;
 	}
+	if (named && !env->call_peer)
+		return -ENOENT;
 	for (size_t i = 0; i < ks->n_peers; i++) {
-		if (!usable(&ks->peers[i]))
+		if (!usable(&ks->peers[i]) || &ks->peers[i] == first)
 			continue;
 		if (n++ == index) {
 			fill_peer(out, &ks->peers[i]);
@@ -101,9 +133,27 @@ static int peer_fn(void *ctx, unsigned int index, struct sl_hs_peer *out)
 	return -ENOENT;
 }
 
+/*
+ * A pairing never silently replaces a stored peer's key nor un-revokes
+ * it: only with the operator's --replace. A record without a key that
+ * is not revoked (authorised before pairing) is no obstacle.
+ */
+static int pair_allowed_fn(void *ctx, const char *account,
+			   const uint8_t static_pub[32])
+{
+	const struct hsn *s = ctx;
+	const struct sl_peer *p = sl_ks_find(s->env->ks, account);
+
+	(void)static_pub;
+	if (!p || (!p->has_pub && !p->revoked) || s->replace)
+		return 0;
+	return -EEXIST;
+}
+
 static int key_epoch_fn(void *ctx, uint32_t *epoch)
 {
-	const struct sl_drv_env *env = ctx;
+	const struct hsn *s = ctx;
+	const struct sl_drv_env *env = s->env;
 	struct sl_drv_line_info info;
 	int err;
 
@@ -119,18 +169,19 @@ static int key_epoch_fn(void *ctx, uint32_t *epoch)
 }
 
 /*
- * The peer an initiator connects to: the configured one, else the only
- * stored peer that may connect. NULL if there is none (or several).
+ * The peer an initiator connects to: the one the line names, else the
+ * only stored peer that may connect. NULL if there is none (or several).
  */
 static const struct sl_peer *line_peer(const struct sl_drv_env *env)
 {
 	const struct sl_keystore *ks = env->ks;
+	const char *named = named_peer(env);
 	const struct sl_peer *found = NULL;
 
 	for (size_t i = 0; i < ks->n_peers; i++) {
 		const struct sl_peer *p = &ks->peers[i];
 
-		if (env->conf->peer[0] && strcmp(p->account, env->conf->peer))
+		if (named && strcmp(p->account, named))
 			continue;
 		if (!usable(p) || !p->authorised || p->revoked)
 			continue;
@@ -207,6 +258,15 @@ static void refusal_record(struct sl_drv_action *d,
 		 sl_hs_msg_name(nak->ref_type), hsid);
 }
 
+/* Milliseconds from now until t (a time of the engine's), 0 if past. */
+static uint32_t ms_until(uint64_t t, int64_t now)
+{
+	if (now < 0 || t <= (uint64_t)now)
+		return 0;
+	return t - (uint64_t)now > UINT32_MAX ? UINT32_MAX :
+	       (uint32_t)(t - (uint64_t)now);
+}
+
 /* The engine's list (s->out) into the seam's batch, then the timer. */
 static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 {
@@ -230,6 +290,8 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 		case SL_HS_ACT_NAK:		t = SL_DRV_LOG; break;
 		case SL_HS_ACT_DONE:		t = SL_DRV_DONE; break;
 		case SL_HS_ACT_FAILED:		t = SL_DRV_FAILED; break;
+		case SL_HS_ACT_PAIR_WAIT:	t = SL_DRV_PAIR_WAIT; break;
+		case SL_HS_ACT_CLEAR_KEYS:	t = SL_DRV_CLEAR_KEYS; break;
 		default:			return -EPROTO;
 		}
 		/* Never cut a list short: the daemon starts afresh instead,
@@ -243,12 +305,21 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 			d->len = a->send.len;
 			break;
 		case SL_HS_ACT_SHOW_SAS:
-			memcpy(d->sas, a->sas.sas, sizeof(d->sas));
-			memcpy(d->peer, a->sas.peer_account, sizeof(d->peer));
-			break;
 		case SL_HS_ACT_ASK_SAS:
+			memcpy(d->sas, a->sas.sas, sizeof(d->sas));
 			d->attempts = a->sas.attempts_left;
 			memcpy(d->peer, a->sas.peer_account, sizeof(d->peer));
+			memcpy(d->peer_pub, a->sas.peer_static,
+			       sizeof(d->peer_pub));
+			d->ms = ms_until(a->sas.deadline, now);
+			break;
+		case SL_HS_ACT_PAIR_WAIT:
+			d->reason = a->wait.reason;
+			d->ms = ms_until(a->wait.until, now);
+			break;
+		case SL_HS_ACT_CLEAR_KEYS:
+			d->reason = a->close.reason;
+			memcpy(d->peer, a->close.peer_account, sizeof(d->peer));
 			break;
 		case SL_HS_ACT_STAGE_KEY:
 			d->epoch = a->stage.epoch;
@@ -267,7 +338,10 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 			break;
 		case SL_HS_ACT_NAK:
 			hsid_hex(hsid, nak->hsid);
-			d->level = nak->alert ? LOG_ALERT : LOG_NOTICE;
+			/* A pairing waiting for the other operator is routine. */
+			d->level = nak->alert ? LOG_ALERT :
+				   nak->reason == SL_NAK_NOT_ARMED ? LOG_INFO :
+				   LOG_NOTICE;
 			snprintf(d->text, sizeof(d->text),
 				 "NAK %s %s: %s, detail %u, refusing %s, "
 				 "hsid %s%s%s%s%s",
@@ -281,7 +355,10 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 						     "",
 				 nak->alert ?
 				 " -- possible man-in-the-middle attack" : "");
+			/* NOT_ARMED comes every 3 s while an operator waits
+			 * for this side's: syslog, not the session log. */
 			if (nak->sent && !nak->ended && !nak->rate_limited &&
+			    nak->reason != SL_NAK_NOT_ARMED &&
 			    room_after(acts, o, j))
 				refusal_record(sl_drv_push(acts, SL_DRV_FAILED),
 					       nak);
@@ -298,6 +375,10 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 				break;
 			d->how = drv_how(r);
 			d->reason = r->reason;
+			d->detail = r->detail;
+			d->ver_min = r->ver_min;
+			d->ver_max = r->ver_max;
+			snprintf(d->note, sizeof(d->note), "%s", r->text);
 			d->alert = r->alert;
 			hsid_hex(hsid, r->hsid);
 			snprintf(d->text, sizeof(d->text),
@@ -339,6 +420,14 @@ static void log_action(struct sl_drv_actions *acts, int level,
 	}
 }
 
+static bool has_action(const struct sl_hs_actions *o, enum sl_hs_act type)
+{
+	for (unsigned int i = 0; i < o->n; i++)
+		if (o->a[i].type == type)
+			return true;
+	return false;
+}
+
 /* ---- The driver ------------------------------------------------------ */
 
 static void engine_free(struct hsn *s)
@@ -373,11 +462,13 @@ static int engine_new(struct hsn *s, const struct sl_drv_line_info *info)
 	c.rekey_interval_ms = !conf->rekey_interval ? UINT32_MAX :
 			      conf->rekey_interval >= UINT32_MAX / 1000 ?
 			      UINT32_MAX - 1 : conf->rekey_interval * 1000;
-	c.direct_line = true;		/* no TSP yet */
+	c.direct_line = !env->call_peer;
+	c.expected_peer = env->call_peer;
 	c.pair_enabled = conf->pairing;
 	c.peer_fn = peer_fn;
 	c.key_epoch_fn = key_epoch_fn;
-	c.ctx = (void *)env;
+	c.pair_allowed_fn = pair_allowed_fn;
+	c.ctx = s;
 	s->hs = sl_hs_new(&c, &err);
 	return s->hs ? 0 : err;
 }
@@ -386,16 +477,29 @@ static int connect_peer(struct hsn *s, int64_t now,
 			struct sl_drv_actions *acts)
 {
 	const struct sl_peer *p = line_peer(s->env);
+	const char *named = named_peer(s->env);
+	const struct sl_peer *rec = named ? sl_ks_find(s->env->ks, named) :
+				    NULL;
 	struct sl_hs_peer peer;
+	char text[160];
 	int err;
 
 	if (!p) {
-		log_action(acts, LOG_INFO, s->env->conf->peer[0] ?
-			   "the configured peer is not paired (or not "
-			   "authorised): sealctl pair first" :
-			   "no single paired peer to connect to: sealctl "
-			   "pair first, or name the peer in the "
-			   "configuration");
+		/* The remedy depends on why: a revoked or unauthorised
+		 * peer needs authorising, not a new pairing. */
+		if (rec && usable(rec) && (rec->revoked || !rec->authorised))
+			snprintf(text, sizeof(text),
+				 "peer %s is %s here: sealctl peers authorise %s allows it again",
+				 named, rec->revoked ? "revoked" :
+				 "not authorised", named);
+		else if (named)
+			snprintf(text, sizeof(text),
+				 "peer %s is not paired: sealctl pair first",
+				 named);
+		else
+			snprintf(text, sizeof(text),
+				 "no single paired peer to connect to: sealctl pair first, or name the peer in the configuration");
+		log_action(acts, LOG_INFO, text);
 		return 0;
 	}
 	fill_peer(&peer, p);
@@ -442,7 +546,6 @@ static int hsn_input(void *obj, const struct sl_drv_input *in,
 		     struct sl_drv_actions *acts)
 {
 	struct hsn *s = obj;
-	const struct sl_line_conf *conf = s->env->conf;
 	uint64_t now = in->now_ms > 0 ? (uint64_t)in->now_ms : 1;
 	struct sl_hs_status st;
 	enum sl_hs_act failed;
@@ -453,7 +556,8 @@ static int hsn_input(void *obj, const struct sl_drv_input *in,
 		err = engine_new(s, &in->info);
 		if (err)
 			return err;
-		if (!in->info.have_key && conf->role != SL_ROLE_RESPONDER)
+		if (!in->info.have_key &&
+		    line_role(s->env) != SL_ROLE_RESPONDER)
 			err = connect_peer(s, in->now_ms, acts);
 		goto out;
 	}
@@ -492,31 +596,34 @@ static int hsn_input(void *obj, const struct sl_drv_input *in,
 		if (err == -EBUSY || err == -ERANGE)
 			err = 0;
 		break;
-	case SL_DRV_IN_PAIR:
-		if (conf->role != SL_ROLE_INITIATOR) {
-			sl_hs_pair_arm(s->hs, now);
-			log_action(acts, LOG_NOTICE,
-				   "pairing armed for 10 minutes: waiting for "
-				   "the other side's PAIR_COMMIT");
-		}
-		if (conf->role != SL_ROLE_RESPONDER) {
-			err = sl_hs_pair(s->hs, now, &s->out);
-			if (err == -EBUSY) {
-				struct sl_drv_action *d =
-					sl_drv_push(acts, SL_DRV_FAILED);
+	case SL_DRV_IN_PAIR: {
+		enum sl_role role = line_role(s->env);
+		struct sl_hs_pair_opts o = {
+			.initiate = role != SL_ROLE_RESPONDER,
+			.respond = role != SL_ROLE_INITIATOR,
+			.until = now + (in->wait_ms ? in->wait_ms :
+					SL_HS_PAIR_WAIT_MS),
+		};
 
-				if (!d)
-					return -ENOBUFS;
-				d->kind = SL_DRV_KIND_PAIRING;
-				d->role = SL_DRV_ROLE_INITIATOR;
-				d->how = SL_DRV_LOCAL;
-				d->reason = SL_NAK_BUSY;
-				snprintf(d->text, sizeof(d->text),
-					 "another handshake is in progress");
-				err = sl_hs_timer(s->hs, now, &s->out);
-			}
+		s->replace = in->replace;
+		sl_hs_get_status(s->hs, now, &st);
+		if (st.busy && st.kind == SL_HS_PAIR) {
+			/* A pairing answered with no operator (pairing =
+			 * yes): this operator takes it over. */
+			log_action(acts, LOG_NOTICE,
+				   "the operator joins the pairing in progress");
+			err = sl_hs_pair_prompt(s->hs, now, &s->out);
+		} else {
+			struct sl_drv_action *d =
+				sl_drv_push(acts, SL_DRV_PAIR_WAIT);
+
+			if (!d)
+				return -ENOBUFS;
+			d->ms = ms_until(o.until, in->now_ms);
+			err = sl_hs_pair(s->hs, &o, now, &s->out);
 		}
 		break;
+	}
 	case SL_DRV_IN_SAS_CONFIRM:
 		err = sl_hs_sas_confirm(s->hs, in->confirm, now, &s->out);
 		if (err == -EINVAL)
@@ -524,23 +631,29 @@ static int hsn_input(void *obj, const struct sl_drv_input *in,
 		break;
 	case SL_DRV_IN_SAS_TYPED:
 		err = sl_hs_sas_typed(s->hs, in->sas, now, &s->out);
-		if (err == -EINVAL || err == -EALREADY)
+		if (err == -EINVAL || err == -EALREADY) {
 			err = sl_hs_timer(s->hs, now, &s->out);
+		} else if (!err && !has_action(&s->out, SL_HS_ACT_ASK_SAS) &&
+			   !has_action(&s->out, SL_HS_ACT_FAILED) &&
+			   !has_action(&s->out, SL_HS_ACT_DONE) &&
+			   !sl_drv_push(acts, SL_DRV_SAS_MATCHED)) {
+			/* Right, and PAIR_CONFIRM is still to come. */
+			return -ENOBUFS;
+		}
 		break;
 	case SL_DRV_IN_OPERATOR_GONE:
-		sl_hs_get_status(s->hs, now, &st);
-		if (!st.busy || st.kind != SL_HS_PAIR) {
-			err = sl_hs_timer(s->hs, now, &s->out);
-			break;
-		}
-		/* In the SAS step: refused; before it: abandoned. */
-		err = sl_hs_sas_confirm(s->hs, false, now, &s->out);
-		if (err == -EINVAL)
-			err = sl_hs_abort(s->hs, now, &s->out);
+		s->replace = false;
+		err = sl_hs_pair_end(s->hs, now, &s->out);
+		break;
+	case SL_DRV_IN_CLOSE:
+		err = sl_hs_close(s->hs, in->close_reason, now, &s->out);
+		if (err == -ENOTCONN || err == -ERANGE)
+			err = 0;	/* nothing to tell the peer */
 		break;
 	case SL_DRV_IN_PEERS_CHANGED:
 		sl_hs_get_status(s->hs, now, &st);
-		if (!st.busy && !st.keyed && conf->role != SL_ROLE_RESPONDER)
+		if (!st.busy && !st.keyed &&
+		    line_role(s->env) != SL_ROLE_RESPONDER)
 			err = connect_peer(s, in->now_ms, acts);
 		if (!s->out.n && !err)
 			err = sl_hs_timer(s->hs, now, &s->out);

@@ -75,7 +75,7 @@ static const struct sl_ipc_verb verbs[] = {
 	{ "forget", 1, 1, "forget ACCOUNT" },
 	{ "log", 0, 1, "log [COUNT]" },
 	{ "reload", 0, 0, "reload" },
-	{ "pair", 1, 1, "pair LINE" },
+	{ "pair", 1, 3, "pair LINE [replace] [wait=SECONDS]" },
 	{ "confirm", 1, 1, "confirm yes|no" },
 	{ "sas", 1, 1, "sas TEXT" },
 	{ "call", 1, 2, "call ACCOUNT [LINE]" },

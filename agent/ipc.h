@@ -36,7 +36,7 @@
  *                                   the session log, each as "session "
  *                                   followed by the record's JSON line)
  *   reload                       -> ok: re-read the peers, reopen the log
- *   pair LINE                    -> an operator conversation, below
+ *   pair LINE [replace] [wait=S] -> an operator conversation, below
  *   call ACCOUNT [LINE]          -> info records while the modem dials the
  *                                   TSP and call setup runs, then
  *                                   ok peer=ACCOUNT tracking=HEX once the
@@ -44,11 +44,25 @@
  *   hangup LINE                  -> ok: the call on LINE ends
  *
  * "pair LINE" attaches the connection to the line's pairing as its
- * operator. The daemon then sends, as the pairing goes on:
+ * operator: the line is armed (answers the other side's pairing) and, by
+ * its role, starts one, for as long as the connection stays and at most
+ * S seconds (wait=S, default 600); "replace" lets the pairing replace a
+ * stored or revoked record of the same account. If a pairing already
+ * waits for an operator on LINE (pairing = yes answered it), the
+ * connection joins it. The daemon then sends, as the pairing goes on:
  *
+ *   waiting reason=R seconds=S   the pairing waits for the other side, S
+ *                                more seconds at most; R: start, not-armed
+ *                                (its operator has not run pair yet),
+ *                                no-answer (nothing answers on the line)
  *   info text=...                progress for the operator
- *   sas code=XXXXX               (initiator) read this to the other operator
- *   ask-sas attempts=N           (responder) type what the other reads
+ *   sas code=XXXXX peer=ACCOUNT fingerprint=FP seconds=S
+ *                                (initiator) read the code to the other
+ *                                operator; the peer claims ACCOUNT and key
+ *                                FP; S seconds to decide
+ *   ask-sas attempts=N peer=ACCOUNT fingerprint=FP seconds=S
+ *                                (responder) type what the other reads; N
+ *                                tries left (below 3: the last was wrong)
  *
  * and the client answers with requests on the same connection:
  *
@@ -73,6 +87,10 @@
 #define SL_IPC_MAX_RESPONSE	4096
 #define SL_IPC_MAX_ARGS		8
 #define SL_IPC_MAX_CLIENTS	32
+/* pair ... wait=S: how long an operator waits for the other side, by
+ * default and at most (seconds). */
+#define SL_IPC_PAIR_WAIT_S	600
+#define SL_IPC_PAIR_WAIT_MAX_S	86400
 #define SL_IPC_IDLE_TIMEOUT	60	/* seconds without a request */
 /* A client that does not read its responses is dropped past this. */
 #define SL_IPC_MAX_PENDING	(4 * 1024 * 1024)

@@ -71,6 +71,8 @@ static const char *const reason_names[] = {
 	[SL_DRV_R_ACCOUNT_DISABLED] = "account_disabled",
 	[SL_DRV_R_INTERNAL] = "internal",
 	[SL_DRV_R_IDENTITY_MISMATCH] = "identity_mismatch",
+	[SL_DRV_R_NOT_ARMED] = "not_armed",
+	[SL_DRV_R_REFUSED] = "refused",
 };
 
 const char *sl_drv_reason_name(uint8_t reason)
@@ -406,14 +408,108 @@ static void start_session(struct sl_lines *L, struct sl_line *line,
 
 /* ------------------------------------------------------------ operator */
 
-static void operator_info(struct sl_line *line, const char *text)
+/*
+ * Why a pairing failed, in the operator's words: what happened and what
+ * to do, no protocol internals. alert only where the protocol saw what
+ * an honest peer never sends.
+ */
+static void operator_failure(char *buf, size_t len,
+			     const struct sl_drv_action *a)
+{
+	bool ours = a->how == SL_DRV_NAK_SENT;
+
+	switch (a->how == SL_DRV_NAK_SENT || a->how == SL_DRV_NAK_RECEIVED ?
+		a->reason : SL_DRV_R_NONE) {
+	case SL_DRV_R_SAS_MISMATCH:
+		snprintf(buf, len, "%s: the two sides computed different codes. Nothing is stored. This is what a man in the middle causes: check the line before pairing again",
+			 ours ? "the code typed 3 times is not this side's code" :
+				"the other operator typed a code different from theirs 3 times");
+		return;
+	case SL_DRV_R_REFUSED:
+		if (a->detail == 1 && ours)
+			snprintf(buf, len, "this installation holds a pairing with %s already (or has revoked it); to replace it, pair with sealctl pair --replace. Nothing is stored",
+				 a->peer[0] ? a->peer : "that account");
+		else if (a->detail == 1)
+			snprintf(buf, len, "the other side holds a pairing with this installation's account already; its operator must pair with sealctl pair --replace. Nothing is stored");
+		else
+			snprintf(buf, len, ours ? "the pairing was refused here. Nothing is stored" :
+				 "the other operator refused the pairing or left. Nothing is stored");
+		return;
+	case SL_DRV_R_NOT_ARMED:
+		snprintf(buf, len, "the other side is not waiting to pair: its operator must run sealctl pair on its line");
+		return;
+	case SL_DRV_R_VERSION:
+		snprintf(buf, len, "the two sides speak different protocol versions (%s side: %u to %u): update sealine on the older side",
+			 ours ? "this" : "the other", a->ver_min, a->ver_max);
+		return;
+	case SL_DRV_R_IDENTITY_MISMATCH:
+		snprintf(buf, len, "%s account is not the one this call is for: the call was connected to someone else. Nothing is stored",
+			 ours ? "the other side's" : "this side's");
+		return;
+	case SL_DRV_R_BUSY:
+		snprintf(buf, len, "the other side is busy with another handshake: try again in a moment");
+		return;
+	case SL_DRV_R_TIMEOUT:
+		snprintf(buf, len, ours ? "no decision on the code in time. Nothing is stored" :
+			 "the other side gave up waiting. Nothing is stored");
+		return;
+	case SL_DRV_R_BAD_MESSAGE:
+		snprintf(buf, len, a->alert ?
+			 "the other side's key did not match its commitment: this is what a man in the middle causes. Nothing is stored" :
+			 "a malformed message ended the pairing (see the logs of both sides). Nothing is stored");
+		return;
+	case SL_DRV_R_INTERNAL:
+		snprintf(buf, len, "%s failed internally (see its log). Nothing is stored",
+			 ours ? "this side" : "the other side");
+		return;
+	}
+	if (a->how == SL_DRV_ABORTED)
+		snprintf(buf, len, "the pairing was cut off (%s). Nothing is stored",
+			 a->note[0] ? a->note : "line down");
+	else
+		snprintf(buf, len, "%s. Nothing is stored",
+			 a->note[0] ? a->note : "the pairing failed");
+}
+
+/*
+ * The operator's pairing waits for the other side: reason 0 at the start,
+ * NOT_ARMED (reachable, its operator not there yet) or TIMEOUT (no
+ * answer at all) later; ms: the time the operator still waits.
+ */
+static void operator_waiting(struct sl_line *line, uint8_t reason,
+			     uint32_t ms)
 {
 	struct sl_ipc_builder b;
 
 	if (!line->op)
 		return;
-	sl_ipc_build(&b, "info");
-	sl_ipc_add(&b, "text", text);
+	sl_ipc_build(&b, "waiting");
+	sl_ipc_add(&b, "reason", reason == SL_DRV_R_NOT_ARMED ? "not-armed" :
+		   reason == SL_DRV_R_TIMEOUT ? "no-answer" : "start");
+	sl_ipc_addf(&b, "seconds", "%u", (ms + 999) / 1000);
+	sl_ipc_send_record(line->op, &b);
+}
+
+/* SHOW_SAS or ASK_SAS to the operator: the code, or a request for it,
+ * with the peer's claimed identity and the time left to decide. */
+static void operator_prompt(struct sl_line *line, const struct sl_drv_action *a)
+{
+	char fp[SL_KS_FINGERPRINT_LEN + 1];
+	struct sl_ipc_builder b;
+
+	if (!line->op)
+		return;
+	sl_ks_fingerprint(fp, a->peer_pub);
+	if (a->type == SL_DRV_SHOW_SAS) {
+		sl_ipc_build(&b, "sas");
+		sl_ipc_add(&b, "code", a->sas);
+	} else {
+		sl_ipc_build(&b, "ask-sas");
+		sl_ipc_addf(&b, "attempts", "%u", a->attempts);
+	}
+	sl_ipc_add(&b, "peer", a->peer);
+	sl_ipc_add(&b, "fingerprint", fp);
+	sl_ipc_addf(&b, "seconds", "%u", (a->ms + 999) / 1000);
 	sl_ipc_send_record(line->op, &b);
 }
 
@@ -514,10 +610,43 @@ static void report_failed(struct sl_lines *L, struct sl_line *line,
 	sl_log(a->alert ? LOG_ALERT : LOG_WARNING, "%s: %s%s%s%s", tty_of(line),
 	       text, a->text[0] ? ": " : "", a->text,
 	       a->alert ? " -- possible man-in-the-middle attack" : "");
-	if (a->kind == SL_DRV_KIND_PAIRING && !a->refusal)
+	if (a->how == SL_DRV_NAK_RECEIVED && a->reason == SL_DRV_R_REVOKED)
+		sl_log(LOG_WARNING, "%s: peer %s has revoked this installation (account %s): only its operator can allow it again (sealctl peers authorise %s on its side)",
+		       tty_of(line), a->peer[0] ? a->peer : "(unknown)",
+		       L->ks->id.account, L->ks->id.account);
+	if (a->kind == SL_DRV_KIND_PAIRING && !a->refusal) {
+		operator_failure(text, sizeof(text), a);
 		operator_end(line, a->how == SL_DRV_TIMEOUT ? -ETIMEDOUT :
 			     a->reason == SL_DRV_R_SAS_MISMATCH ? -EKEYREJECTED :
 			     -ECONNREFUSED, NULL, text);
+	}
+}
+
+/*
+ * The peer ended the session for good (an authentic SESSION_CLOSE): it
+ * revoked or forgot this installation. The line fails closed now and
+ * visibly (no key: writes block) rather than sending into a key the peer
+ * threw away until that key's hard limit.
+ */
+static void peer_closed(struct sl_lines *L, struct sl_line *line,
+			const struct sl_drv_action *a, bool alive)
+{
+	const char *why = a->reason == SL_DRV_CLOSE_REVOKED ? "revoked" :
+			  a->reason == SL_DRV_CLOSE_FORGOTTEN ? "forgotten" :
+			  "no longer authorised";
+	char detail[160];
+	int ret = -ENODEV;
+
+	if (alive) {
+		refresh(L, line);
+		ret = L->kops->clear_keys ?
+		      L->kops->clear_keys(L->kctx, tty_of(line)) : -EOPNOTSUPP;
+	}
+	sl_log(LOG_WARNING, "%s: peer %s ended the session: it has %s this installation; line keys %s. Only its operator can undo this (sealctl peers authorise %s on its side)",
+	       tty_of(line), a->peer[0] ? a->peer : "(unknown)", why,
+	       ret ? "could not be cleared" : "cleared", L->ks->id.account);
+	snprintf(detail, sizeof(detail), "the peer %s this installation", why);
+	end_session(L, line, "closed-by-peer", detail);
 }
 
 struct followup {
@@ -657,26 +786,27 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			break;
 		}
 		case SL_DRV_SHOW_SAS:
-			if (line->op) {
-				struct sl_ipc_builder b;
-
-				sl_ipc_build(&b, "sas");
-				sl_ipc_add(&b, "code", a->sas);
-				sl_ipc_send_record(line->op, &b);
-			}
-			sl_log(LOG_NOTICE, "%s: a pairing waits for its operator to compare the code (sealctl pair %s)",
-			       tty, tty);
-			break;
 		case SL_DRV_ASK_SAS:
+			operator_prompt(line, a);
+			if (line->op)
+				break;
+			sl_log(LOG_NOTICE, "%s: a pairing with %s waits for its operator to %s the code: sealctl pair %s",
+			       tty, a->peer, a->type == SL_DRV_SHOW_SAS ?
+			       "compare" : "type", tty);
+			break;
+		case SL_DRV_PAIR_WAIT:
+			operator_waiting(line, a->reason, a->ms);
+			break;
+		case SL_DRV_SAS_MATCHED:
 			if (line->op) {
 				struct sl_ipc_builder b;
 
-				sl_ipc_build(&b, "ask-sas");
-				sl_ipc_addf(&b, "attempts", "%u", a->attempts);
+				sl_ipc_build(&b, "matched");
 				sl_ipc_send_record(line->op, &b);
 			}
-			sl_log(LOG_NOTICE, "%s: a pairing waits for its operator to type the code (sealctl pair %s)",
-			       tty, tty);
+			break;
+		case SL_DRV_CLEAR_KEYS:
+			peer_closed(L, line, a, alive);
 			break;
 		case SL_DRV_TIMER:
 			line->timer_ms = a->ms ? now_ms + a->ms : 0;
@@ -690,8 +820,6 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 		case SL_DRV_LOG:
 			sl_log(a->level >= LOG_EMERG && a->level <= LOG_DEBUG ?
 			       a->level : LOG_INFO, "%s: %s", tty, a->text);
-			if (a->level <= LOG_NOTICE)
-				operator_info(line, a->text);
 			break;
 		default:
 			sl_log(LOG_ERR, "%s: the handshake asked for unknown action %d",
@@ -737,6 +865,8 @@ static int create_hs(struct sl_lines *L, struct sl_line *line)
 		.ks = L->ks,
 		.line_info = env_line_info,
 		.line_ctx = line,
+		.call_peer = line->call_peer[0] ? line->call_peer : NULL,
+		.call_caller = line->call_caller,
 		.epoch_floor = line->epoch_high,
 	};
 	ret = L->drv->create(&line->hs, &line->env);
@@ -1240,10 +1370,12 @@ int sl_lines_send_control(struct sl_lines *L, struct sl_line *line,
 }
 
 void sl_lines_call_connected(struct sl_lines *L, struct sl_line *line,
-			     int64_t now_ms)
+			     const char *peer, bool caller, int64_t now_ms)
 {
 	struct sl_drv_input in = { .type = SL_DRV_IN_LINE_READY };
 
+	snprintf(line->call_peer, sizeof(line->call_peer), "%s", peer);
+	line->call_caller = caller;
 	if (line->status != SL_LINE_REGISTERED || create_hs(L, line))
 		return;
 	refresh(L, line);
@@ -1264,6 +1396,7 @@ void sl_lines_call_over(struct sl_lines *L, struct sl_line *line,
 	}
 	end_session(L, line, "ok", why);
 	operator_end(line, -ECONNRESET, NULL, why);
+	memset(line->call_peer, 0, sizeof(line->call_peer));
 }
 
 int sl_lines_call(struct sl_lines *L, const char *tty, const char *account,
@@ -1399,9 +1532,15 @@ static int say(char *err, size_t err_len, int ret, const char *fmt, ...)
 }
 
 int sl_lines_pair(struct sl_lines *L, const char *tty, struct sl_ipc_client *c,
-		  int64_t now_ms, char *err, size_t err_len)
+		  bool replace, uint32_t wait_s, int64_t now_ms, char *err,
+		  size_t err_len)
 {
 	struct sl_line *line = sl_lines_find(L, tty);
+	struct sl_drv_input in = {
+		.type = SL_DRV_IN_PAIR,
+		.replace = replace,
+		.wait_ms = (wait_s ? wait_s : SL_IPC_PAIR_WAIT_S) * 1000u,
+	};
 
 	if (!line)
 		return say(err, err_len, -ENOENT,
@@ -1421,9 +1560,10 @@ int sl_lines_pair(struct sl_lines *L, const char *tty, struct sl_ipc_client *c,
 			   "another operator is already pairing on %s", tty);
 	line->op = c;
 	c->pairing = line;
-	sl_log(LOG_NOTICE, "%s: operator (pid %d) starts a pairing", tty,
-	       (int)c->pid);
-	feed_simple(L, line, SL_DRV_IN_PAIR, now_ms);
+	sl_log(LOG_NOTICE, "%s: operator (pid %d) starts a pairing (waits %" PRIu32 " s%s)",
+	       tty, (int)c->pid, in.wait_ms / 1000,
+	       replace ? ", may replace a stored peer" : "");
+	feed(L, line, &in, now_ms);
 	return 0;
 }
 
@@ -1488,36 +1628,40 @@ void sl_lines_operator_gone(struct sl_lines *L, struct sl_ipc_client *c,
 /*
  * The peer of a running session may no longer connect: the keys go now,
  * not at the next rekey (a revoked peer must not keep talking for up to
- * a rekey interval). The handshake object is made afresh: it forgets the
- * key it made, so the peer's REKEY_REQUEST or next SESSION_INIT meets the
- * key store's verdict (NAK REVOKED, NOT_AUTHORISED or UNKNOWN_PEER).
+ * a rekey interval), and the peer is told with an authentic
+ * SESSION_CLOSE, so that its side fails closed at once too instead of
+ * writing into a key nobody reads. The handshake forgets the key, so the
+ * peer's next SESSION_INIT meets the key store's verdict (NAK REVOKED,
+ * NOT_AUTHORISED or UNKNOWN_PEER).
  */
 static void cut_session(struct sl_lines *L, struct sl_line *line,
 			const struct sl_peer *p, int64_t now_ms)
 {
 	const char *outcome = !p ? "forgotten" :
 			      p->revoked ? "revoked" : "not-authorised";
-	struct sl_drv_input ready = { .type = SL_DRV_IN_LINE_READY };
+	struct sl_drv_input close = {
+		.type = SL_DRV_IN_CLOSE,
+		.close_reason = !p ? SL_DRV_CLOSE_FORGOTTEN :
+				p->revoked ? SL_DRV_CLOSE_REVOKED :
+				SL_DRV_CLOSE_NOT_AUTHORISED,
+	};
 	char detail[128];
 	int ret;
 
 	refresh(L, line);		/* the byte counts up to now */
+	if (line->hs)
+		feed(L, line, &close, now_ms);
 	ret = L->kops->clear_keys ? L->kops->clear_keys(L->kctx, tty_of(line)) :
 	      -EOPNOTSUPP;
 	if (ret)
 		sl_log(LOG_ERR, "%s: clearing the keys of the session with %s failed: %s; the line keeps them until they expire or the peer rekeys (refused)",
 		       tty_of(line), line->rec.peer, sl_nl_strerror(ret));
 	else
-		sl_log(LOG_NOTICE, "%s: peer %s is %s: session ended, line keys cleared",
+		sl_log(LOG_NOTICE, "%s: peer %s is %s: session ended, line keys cleared, the peer told",
 		       tty_of(line), line->rec.peer, outcome);
 	snprintf(detail, sizeof(detail), "peer %s by the operator%s", outcome,
 		 ret ? "; clearing the keys failed" : ": keys cleared");
 	end_session(L, line, outcome, detail);
-	destroy_hs(L, line);
-	if (refresh(L, line) || create_hs(L, line))
-		return;
-	ready.info = line->info;
-	feed(L, line, &ready, now_ms);
 }
 
 void sl_lines_peers_changed(struct sl_lines *L, int64_t now_ms)

@@ -80,6 +80,9 @@ struct sl_line {
 
 	void *hs;			/* handshake object, or NULL */
 	struct sl_drv_env env;		/* what it was created with */
+	/* A dialled line's call, once bridged (env.call_peer). */
+	char call_peer[SL_ACCOUNT_LEN + 1];
+	bool call_caller;
 	int64_t timer_ms;		/* its timer (monotonic), 0: none */
 
 	bool in_session;		/* a DONE(SESSION) opened a record */
@@ -167,10 +170,10 @@ int sl_lines_hangup(struct sl_lines *L, const char *tty, int64_t now_ms,
 /* For dialer.c: control messages out, and the call's start and end. */
 int sl_lines_send_control(struct sl_lines *L, struct sl_line *line,
 			  const uint8_t *msg, size_t len);
-/* The call is bridged: the line's handshake starts (line->conf names the
- * peer and the role). */
+/* The call is bridged: the line's handshake starts, for peer (the account
+ * the call named), as initiator if we called (caller), else responder. */
 void sl_lines_call_connected(struct sl_lines *L, struct sl_line *line,
-			     int64_t now_ms);
+			     const char *peer, bool caller, int64_t now_ms);
 /* The call ends: handshake, session record and keys go. */
 void sl_lines_call_over(struct sl_lines *L, struct sl_line *line,
 			const char *why, int64_t now_ms);
@@ -178,10 +181,14 @@ void sl_lines_call_over(struct sl_lines *L, struct sl_line *line,
 /* One "line" record per configured line (refreshed from the kernel). */
 void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c);
 
-/* The operator side of pairing (see ipc.h). 0 or a negative errno with a
- * reason in err. */
+/*
+ * The operator side of pairing (see ipc.h): c waits to pair on tty for
+ * wait_s seconds (0: the default, 10 minutes), and may replace a stored
+ * or revoked peer (replace). 0 or a negative errno with a reason in err.
+ */
 int sl_lines_pair(struct sl_lines *L, const char *tty, struct sl_ipc_client *c,
-		  int64_t now_ms, char *err, size_t err_len);
+		  bool replace, uint32_t wait_s, int64_t now_ms, char *err,
+		  size_t err_len);
 int sl_lines_operator_confirm(struct sl_lines *L, struct sl_ipc_client *c,
 			      bool yes, int64_t now_ms, char *err,
 			      size_t err_len);

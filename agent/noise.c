@@ -139,8 +139,8 @@ int sl_noise_decrypt(struct sl_noise_cipher *c, const void *ad,
 
 /* ---- SymmetricState (section 5.2) -------------------------------- */
 
-static int mix_hash(struct sl_noise_symmetric *ss, const void *data,
-		    size_t len)
+int sl_noise_mix_hash(struct sl_noise_symmetric *ss, const void *data,
+		      size_t len)
 {
 	struct sl_chunk c[2] = {
 		{ ss->h, SL_NOISE_HASH_LEN },
@@ -174,8 +174,8 @@ static int hkdf_n(struct sl_noise_symmetric *ss, const uint8_t *ikm,
 }
 
 /* HASHLEN is 32 and so is the cipher key: no truncation needed. */
-static int mix_key(struct sl_noise_symmetric *ss, const uint8_t *ikm,
-		   size_t len)
+int sl_noise_mix_key(struct sl_noise_symmetric *ss, const uint8_t *ikm,
+		     size_t len)
 {
 	int err = hkdf_n(ss, ikm, len, ss->cs.k, NULL);
 
@@ -196,7 +196,7 @@ static int mix_key_and_hash(struct sl_noise_symmetric *ss,
 		return -ENOMEM;
 	err = hkdf_n(ss, ikm, len, th, ss->cs.k);
 	if (!err)
-		err = mix_hash(ss, th, SL_NOISE_HASH_LEN);
+		err = sl_noise_mix_hash(ss, th, SL_NOISE_HASH_LEN);
 	sl_secure_free(th, SL_NOISE_HASH_LEN);
 	if (err)
 		return err;
@@ -205,15 +205,16 @@ static int mix_key_and_hash(struct sl_noise_symmetric *ss,
 	return 0;
 }
 
-static int encrypt_and_hash(struct sl_noise_symmetric *ss, const uint8_t *in,
-			    size_t len, uint8_t *out)
+int sl_noise_encrypt_and_hash(struct sl_noise_symmetric *ss,
+			      const uint8_t *in, size_t len, uint8_t *out)
 {
 	int err = sl_noise_encrypt(&ss->cs, ss->h, SL_NOISE_HASH_LEN, in, len,
 				   out);
 
 	if (err)
 		return err;
-	return mix_hash(ss, out, len + (ss->cs.has_k ? SL_NOISE_TAG_LEN : 0));
+	return sl_noise_mix_hash(ss, out,
+				 len + (ss->cs.has_k ? SL_NOISE_TAG_LEN : 0));
 }
 
 /* in (len bytes, tag included if there is a key) to out. */
@@ -229,7 +230,7 @@ static int decrypt_and_hash(struct sl_noise_symmetric *ss, const uint8_t *in,
 	err = sl_noise_decrypt(&ss->cs, h, sizeof(h), in, len, out);
 	if (err)
 		return err;
-	return mix_hash(ss, in, len);
+	return sl_noise_mix_hash(ss, in, len);
 }
 
 /* ---- HandshakeState (section 5.3) -------------------------------- */
@@ -295,19 +296,19 @@ int sl_noise_hs_init(struct sl_noise_hs *hs, enum sl_noise_pattern pattern,
 	}
 	memcpy(hs->ss.ck, hs->ss.h, SL_NOISE_HASH_LEN);
 
-	err = mix_hash(&hs->ss, prologue, prologue_len);
+	err = sl_noise_mix_hash(&hs->ss, prologue, prologue_len);
 	if (err)
 		goto fail;
 
 	/* Pre-messages: the initiator's keys first (section 7.1). */
 	if (pat->pre_i_s) {
-		err = mix_hash(&hs->ss, initiator ? hs->s_pub : hs->rs,
+		err = sl_noise_mix_hash(&hs->ss, initiator ? hs->s_pub : hs->rs,
 			       SL_NOISE_KEY_LEN);
 		if (err)
 			goto fail;
 	}
 	if (pat->pre_r_s) {
-		err = mix_hash(&hs->ss, initiator ? hs->rs : hs->s_pub,
+		err = sl_noise_mix_hash(&hs->ss, initiator ? hs->rs : hs->s_pub,
 			       SL_NOISE_KEY_LEN);
 		if (err)
 			goto fail;
@@ -371,7 +372,7 @@ static int mix_dh(struct sl_noise_hs *hs, const uint8_t *priv,
 		memcpy(hs->dh, pre, SL_NOISE_KEY_LEN);
 	else if ((err = sl_x25519(hs->dh, priv, pub)))
 		return err;
-	err = mix_key(&hs->ss, hs->dh, SL_NOISE_KEY_LEN);
+	err = sl_noise_mix_key(&hs->ss, hs->dh, SL_NOISE_KEY_LEN);
 	sl_wipe(hs->dh, SL_NOISE_KEY_LEN);
 	return err;
 }
@@ -436,13 +437,14 @@ static int do_write(struct sl_noise_hs *hs, const uint8_t *payload,
 			}
 			memcpy(out + off, hs->e_pub, SL_NOISE_KEY_LEN);
 			off += SL_NOISE_KEY_LEN;
-			err = mix_hash(&hs->ss, hs->e_pub, SL_NOISE_KEY_LEN);
+			err = sl_noise_mix_hash(&hs->ss, hs->e_pub,
+						SL_NOISE_KEY_LEN);
 			if (!err && pat->psk)
-				err = mix_key(&hs->ss, hs->e_pub,
+				err = sl_noise_mix_key(&hs->ss, hs->e_pub,
 					      SL_NOISE_KEY_LEN);
 			break;
 		case T_S:
-			err = encrypt_and_hash(&hs->ss, hs->s_pub,
+			err = sl_noise_encrypt_and_hash(&hs->ss, hs->s_pub,
 					       SL_NOISE_KEY_LEN, out + off);
 			off += SL_NOISE_KEY_LEN +
 			       (hs->ss.cs.has_k ? SL_NOISE_TAG_LEN : 0);
@@ -454,7 +456,8 @@ static int do_write(struct sl_noise_hs *hs, const uint8_t *payload,
 		if (err)
 			return err;
 	}
-	err = encrypt_and_hash(&hs->ss, payload, payload_len, out + off);
+	err = sl_noise_encrypt_and_hash(&hs->ss, payload, payload_len,
+					out + off);
 	if (err)
 		return err;
 	off += payload_len + (hs->ss.cs.has_k ? SL_NOISE_TAG_LEN : 0);
@@ -478,9 +481,9 @@ static int do_read(struct sl_noise_hs *hs, const uint8_t *msg, size_t len,
 			memcpy(hs->re, msg + off, SL_NOISE_KEY_LEN);
 			hs->has_re = true;
 			off += SL_NOISE_KEY_LEN;
-			err = mix_hash(&hs->ss, hs->re, SL_NOISE_KEY_LEN);
+			err = sl_noise_mix_hash(&hs->ss, hs->re, SL_NOISE_KEY_LEN);
 			if (!err && pat->psk)
-				err = mix_key(&hs->ss, hs->re,
+				err = sl_noise_mix_key(&hs->ss, hs->re,
 					      SL_NOISE_KEY_LEN);
 			break;
 		case T_S:

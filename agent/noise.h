@@ -157,6 +157,19 @@ int sl_noise_read(struct sl_noise_hs *hs, const uint8_t *msg, size_t len,
 int sl_noise_split(const struct sl_noise_hs *hs, struct sl_noise_cipher *c1,
 		   struct sl_noise_cipher *c2);
 
+/*
+ * The SymmetricState operations (section 5.2) MixHash(), MixKey() and
+ * EncryptAndHash(), for code that processes a message's tokens itself:
+ * tests/line/grind.c predicts the other side's handshake hash the way a
+ * man in the middle would, without its private key.
+ */
+int sl_noise_mix_hash(struct sl_noise_symmetric *ss, const void *data,
+		      size_t len);
+int sl_noise_mix_key(struct sl_noise_symmetric *ss, const uint8_t *ikm,
+		     size_t len);
+int sl_noise_encrypt_and_hash(struct sl_noise_symmetric *ss,
+			      const uint8_t *in, size_t len, uint8_t *out);
+
 /* The 12-byte ChaChaPoly nonce of counter n. */
 void sl_noise_nonce(uint8_t nonce[12], uint64_t n);
 

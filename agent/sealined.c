@@ -507,13 +507,34 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 		sl_ipc_send_ok(c);
 	} else if (!strcmp(v, "pair")) {
 		struct sl_line_ref ref;
+		bool replace = false;
+		unsigned long wait = 0;
 
 		if (sl_line_parse(req.argv[1], &ref) || ref.by_index) {
 			sl_ipc_send_err(c, -EINVAL, "'%s' is not a tty name",
 					req.argv[1]);
 			return;
 		}
-		ret = sl_lines_pair(&d->lines, ref.tty, c, now, err, sizeof(err));
+		for (int i = 2; i < req.argc; ++i) {
+			char *end;
+
+			if (!strcmp(req.argv[i], "replace")) {
+				replace = true;
+				continue;
+			}
+			if (!strncmp(req.argv[i], "wait=", 5)) {
+				errno = 0;
+				wait = strtoul(req.argv[i] + 5, &end, 10);
+				if (!errno && *end == '\0' && wait >= 1 &&
+				    wait <= SL_IPC_PAIR_WAIT_MAX_S)
+					continue;
+			}
+			sl_ipc_send_err(c, -EINVAL, "pair: '%s' is neither replace nor wait=SECONDS (1 to %d)",
+					req.argv[i], SL_IPC_PAIR_WAIT_MAX_S);
+			return;
+		}
+		ret = sl_lines_pair(&d->lines, ref.tty, c, replace,
+				    (uint32_t)wait, now, err, sizeof(err));
 		if (ret)
 			sl_ipc_send_err(c, ret, "%s", err);
 	} else if (!strcmp(v, "call") || !strcmp(v, "hangup")) {

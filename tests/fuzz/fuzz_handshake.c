@@ -18,8 +18,10 @@
  *	6 a	operators: a & 1 picks the side; A confirms (a & 2) or
  *		refuses; B types the SAS A shows (a & 6 == 0), a wrong one,
  *		or something that is no SAS
- *	7 a	a % 8: A connects, B connects, A pairs, A's and B's
- *		REKEY_NEEDED, A's KEY_EXPIRED, A aborts, B arms pairing
+ *	7 a	a % 11: A connects, B connects, A's operator pairs, A's
+ *		and B's REKEY_NEEDED, A's KEY_EXPIRED, A aborts, B's
+ *		operator pairs (a & 16: either role), an operator leaves,
+ *		joins, or closes the session (side (a >> 4) & 1)
  *	8 n	deliver the oldest message truncated to n bytes
  *	9	deliver it to its sender instead (a reflection)
  *
@@ -233,6 +235,16 @@ static void apply(int i, const struct sl_hs_actions *out)
 		case SL_HS_ACT_FAILED:
 			s->stored = false;
 			break;
+		case SL_HS_ACT_CLEAR_KEYS:
+			/* The peer closed the session: the daemon's
+			 * CLEAR_KEYS. */
+			memset(&s->next, 0, sizeof(s->next));
+			memset(&s->cur, 0, sizeof(s->cur));
+			memset(&s->prev, 0, sizeof(s->prev));
+			break;
+		case SL_HS_ACT_PAIR_WAIT:
+			FUZZ_ASSERT(a->wait.until > now);
+			break;
 		case SL_HS_ACT_ASK_SAS:
 		case SL_HS_ACT_NAK:
 			break;
@@ -408,24 +420,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7:
 			i++;
-			switch (a % 8) {
+			switch (a % 11) {
 			case 0:
 			case 1:
-				memcpy(p.account, S[!(a % 8)].account, 12);
-				memcpy(p.static_pub, S[!(a % 8)].pub, 32);
-				p.ltk = S[a % 8].ltk;
-				if (!sl_hs_connect(S[a % 8].hs, &p, now, &out))
-					apply(a % 8, &out);
+				memcpy(p.account, S[!(a % 11)].account, 12);
+				memcpy(p.static_pub, S[!(a % 11)].pub, 32);
+				p.ltk = S[a % 11].ltk;
+				if (!sl_hs_connect(S[a % 11].hs, &p, now, &out))
+					apply(a % 11, &out);
 				break;
 			case 2:
-				if (!sl_hs_pair(S[0].hs, now, &out))
-					apply(0, &out);
+			case 7: {
+				/* An operator's pairing window: side 0 starts,
+				 * side 1 answers, either may do both. */
+				int w = a % 11 == 2 ? 0 : 1;
+				struct sl_hs_pair_opts o = {
+					.initiate = !w || (a & 16),
+					.respond = w || (a & 16),
+					.until = now + 1000 + (uint64_t)a * 4000,
+				};
+
+				if (!sl_hs_pair(S[w].hs, &o, now, &out))
+					apply(w, &out);
 				break;
+			}
 			case 3:
 			case 4:
-				if (!sl_hs_rekey_needed(S[a % 8 - 3].hs, 2,
+				if (!sl_hs_rekey_needed(S[a % 11 - 3].hs, 2,
 							now, &out))
-					apply(a % 8 - 3, &out);
+					apply(a % 11 - 3, &out);
 				break;
 			case 5:
 				FUZZ_ASSERT(!sl_hs_key_expired(S[0].hs, now,
@@ -436,8 +459,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_ASSERT(!sl_hs_abort(S[0].hs, now, &out));
 				apply(0, &out);
 				break;
-			case 7:
-				sl_hs_pair_arm(S[1].hs, now);
+			case 8:
+				FUZZ_ASSERT(!sl_hs_pair_end(S[(a >> 4) & 1].hs,
+							    now, &out));
+				apply((a >> 4) & 1, &out);
+				break;
+			case 9:
+				sl_hs_pair_prompt(S[(a >> 4) & 1].hs, now, &out);
+				apply((a >> 4) & 1, &out);
+				break;
+			case 10:
+				sl_hs_close(S[(a >> 4) & 1].hs, 1 + (a >> 5) % 3,
+					    now, &out);
+				apply((a >> 4) & 1, &out);
 				break;
 			}
 			break;

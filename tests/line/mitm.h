@@ -21,6 +21,13 @@
  * knows their account numbers; they never cross the line in clear).
  * Data and keepalive frames are relayed unchanged.
  *
+ * With sl_mitm_grind() the man in the middle also grinds (grind.h): it
+ * holds back A's PAIR_REVEAL and B's PAIR_EPHEMERAL until it has both,
+ * tries n static keys of its own on each leg, and goes on with the pair
+ * that makes the two codes equal if there is one (under the version 2
+ * SAS there is none, but for 2^-25 luck; it reports how many pairs
+ * the version 1 SAS would have allowed, and uses one of them).
+ *
  * Everything is logged through the log callback: each leg's messages,
  * "leg A: Noise XX complete with ACCOUNT" when a leg's DH exchange is done
  * and its SAS step reached, leg B's SAS (the code B's operator would have
@@ -51,6 +58,33 @@ struct sl_mitm *sl_mitm_new(const char *account_a, const char *account_b,
 			    void *ctx, char *err, size_t err_len);
 /* Wipes every secret, frees m (may be NULL). */
 void sl_mitm_free(struct sl_mitm *m);
+
+#define SL_MITM_GRIND_MAX	(1u << 20)
+
+/*
+ * Grind with n candidate static keys per leg (1 to SL_MITM_GRIND_MAX),
+ * knowing B's static public key b_pub (the TSP and every peer of B have
+ * it). Before A's pairing starts; -EINVAL otherwise.
+ */
+int sl_mitm_grind(struct sl_mitm *m, unsigned int n,
+		  const uint8_t b_pub[32]);
+
+/* What the grinding found and did (done once it ran). */
+struct sl_mitm_grind_result {
+	bool done;
+	unsigned int n;
+	char claim_a[13], claim_b[13];	/* the accounts claimed */
+	char sas_new_a[6], sas_new_b[6];	/* the version 2 codes */
+	bool found_new, found_old;
+	uint64_t pairs_new, pairs_old;	/* pairs of keys with equal codes */
+	unsigned int ia, ib;		/* the keys used (leg A, leg B) */
+	unsigned int old_ia, old_ib;
+	/* The messages the chosen keys give, as grind.c computed them
+	 * (PAIR_FINISH to A, PAIR_REVEAL to B), and B's PAIR_FINISH as
+	 * predicted from its public key: tests compare them with the wire. */
+	uint8_t finish_a[82], reveal_b[114], predicted_b[82];
+};
+const struct sl_mitm_grind_result *sl_mitm_grind_result(const struct sl_mitm *m);
 
 /*
  * One frame as it came off the wire from side A or B: its COBS bytes,

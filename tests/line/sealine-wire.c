@@ -23,6 +23,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -681,6 +682,21 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* Direction word -> bit mask (1: a2b, 2: b2a), 0 if not one. */
+/* 2 * len hex digits into out: 0, or -1 if they are not. */
+static int hex_to_bytes(const char *hex, uint8_t *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned int v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 ||
+		    !isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]))
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
 static int parse_dir(const char *s)
 {
 	if (!strcmp(s, "a2b"))
@@ -834,26 +850,44 @@ static bool run_command(char *line)
 	} else if (!strcmp(cmd, "mitm")) {
 		char why[256] = "";
 
-		if (mask != 3 || argc < 1 || argc > 4 ||
-		    (argc >= 2 && strcmp(argv[1], "on") && strcmp(argv[1], "off") &&
+		bool on = argc >= 2 && !strcmp(argv[1], "on");
+
+		if (mask != 3 || argc < 1 ||
+		    (argc >= 2 && !on && strcmp(argv[1], "off") &&
 		     strcmp(argv[1], "status")) ||
-		    (argc >= 2 && !strcmp(argv[1], "on") && argc != 4) ||
-		    (argc >= 2 && strcmp(argv[1], "on") && argc != 2)) {
-			ctl_reply("err usage: mitm on ACCOUNT_A ACCOUNT_B | mitm off | mitm status");
+		    (on && argc != 4 && (argc != 7 || strcmp(argv[4], "grind"))) ||
+		    (argc >= 2 && !on && argc != 2)) {
+			ctl_reply("err usage: mitm on ACCOUNT_A ACCOUNT_B [grind N PUBKEY_B] | mitm off | mitm status");
 			return false;
 		}
 		if (argc == 2 && !strcmp(argv[1], "off")) {
 			mitm_stop();
 			ctl_reply("ok mitm=off");
-		} else if (argc == 4) {
+		} else if (on) {
 			struct sl_mitm *m;
+			uint8_t b_pub[32];
+			unsigned long n = 0;
+			char *end = NULL;
 
+			if (argc == 7) {
+				n = strtoul(argv[5], &end, 10);
+				if (!*argv[5] || *end || !n ||
+				    n > SL_MITM_GRIND_MAX ||
+				    strlen(argv[6]) != 64 ||
+				    hex_to_bytes(argv[6], b_pub, 32)) {
+					ctl_reply("err mitm: grind takes N (1 to %u) and B's static public key (64 hex digits)",
+						  SL_MITM_GRIND_MAX);
+					return false;
+				}
+			}
 			m = sl_mitm_new(argv[2], argv[3], mitm_emit, mitm_log,
 					NULL, why, sizeof(why));
 			if (!m) {
 				ctl_reply("err mitm: %s", why);
 				return false;
 			}
+			if (n)
+				sl_mitm_grind(m, (unsigned int)n, b_pub);
 			mitm_stop();
 			mitm = m;
 			for (int i = 0; i < NDIR; i++) {
@@ -1245,8 +1279,18 @@ static void usage(FILE *f)
 "                                only the SAS can tell. The log (\"mitm: \")\n"
 "                                shows every message, each leg's completed\n"
 "                                DH exchange and leg B's SAS\n"
+"      mitm on ACCOUNT_A ACCOUNT_B grind N PUBKEY_B\n"
+"                                the same, and grind the SAS as an attacker\n"
+"                                who knows B's static public key (64 hex\n"
+"                                digits): A's PAIR_REVEAL and B's\n"
+"                                PAIR_EPHEMERAL are held back until both\n"
+"                                came, N static keys are tried on each leg,\n"
+"                                and the pair giving both operators the same\n"
+"                                code is used if there is one (mitm.h)\n"
 "      mitm status               ok mitm=on legA rx=N tx=N dh=yes|no peer=ACCT\n"
-"                                end=... legB ... sas=CODE end=...\n"
+"                                end=... legB ... sas=CODE end=...; grinding\n"
+"                                adds grind=N ground=yes|no v2_equal=yes|no\n"
+"                                v1_pairs=N\n"
 "      mitm off                  relay again (reset also turns it off)\n"
 "    Replies to setting commands show the resulting settings, e.g.\n"
 "    \"ok a2b pace=0 flip=500 drop=0 insert=0 delay=0 replay=0 replay-all=off\n"

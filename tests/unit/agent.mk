@@ -19,6 +19,9 @@ endif
 AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise
 # Call setup through a TSP (agent/call.c).
 AGENT_TESTS += test_call
+# A man in the middle that grinds the SAS (tests/line/mitm.c, grind.c).
+AGENT_TESTS += test_pair_grind
+LINE := ../line
 AGENT_CRYPTO_SRCS := $(AGENT)/crypto.c $(AGENT)/sas.c
 
 # The agent's include path instead of the kernel's, and _GNU_SOURCE as the
@@ -77,3 +80,15 @@ all: $(BUILD)/test_modem
 $(BUILD)/test_modem: test_modem.c $(AGENT)/modem.c $(AGENT)/modem.h \
 		check.h agent.mk Makefile | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/modem.c
+
+# The grinding man in the middle of sealine-wire (tests/line), between two
+# real ends; frames as the kernel builds them (kmod/frame.c).
+$(BUILD)/test_pair_grind: test_pair_grind.c $(LINE)/mitm.c $(LINE)/grind.c \
+		$(LINE)/mitm.h $(LINE)/grind.h $(KMOD)/frame.c $(KMOD)/frame.h \
+		$(AGENT)/handshake.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
+		$(AGENT)/handshake.h $(AGENT)/hs_common.h $(AGENT)/noise.h \
+		$(AGENT)/crypto.h agent_test.h check.h agent.mk Makefile | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -I$(LINE) -I$(KMOD) -I$(KMOD)/../uapi \
+		-o $@ $< $(LINE)/mitm.c $(LINE)/grind.c $(KMOD)/frame.c \
+		$(AGENT)/handshake.c $(AGENT)/noise.c $(AGENT_CRYPTO_SRCS) \
+		$(GCRYPT_LIBS)

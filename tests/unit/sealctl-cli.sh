@@ -356,7 +356,17 @@ expect "pair without LINE: exit 2" 2 "missing LINE"
 run "$SEALCTL" pair ttySL0
 expect "pair on a virtual tty: exit 2" 2 "name the physical tty"
 run "$SEALCTL" pair ttyS1 --json
-expect "pair --json: exit 2" 2 "does not apply"
+expect "pair --json: exit 2" 2 "json"
+run "$SEALCTL" pair ttyS1 --wait 0
+expect "pair --wait 0: exit 2" 2 "--wait takes 1 to 86400 seconds"
+run "$SEALCTL" pair ttyS1 --wait 86401
+expect "pair --wait too long: exit 2" 2 "--wait takes 1 to 86400 seconds"
+run "$SEALCTL" pair ttyS1 --wait 5m
+expect "pair --wait 5m: exit 2" 2 "not '5m'"
+run "$SEALCTL" pair ttyS1 --wait -3
+expect "pair --wait -3: exit 2" 2 "--wait takes"
+run "$SEALCTL" pair ttyS1 --replace --wait 30 --socket "$nosock"
+expect "pair --replace --wait 30 without a daemon: exit 1" 1 "sealined is not running"
 run "$SEALCTL" pair ttyS1 ttyS2
 expect "pair with two lines: exit 2" 2 "too many arguments"
 run "$SEALCTL" pair ttyS1 --socket "$nosock"

@@ -1111,11 +1111,11 @@ TEST(byte_layouts)
 	stream(1, 4, e, 32);
 	CHECK_EQ(sl_x25519_public(e_pub, e), 0);
 	CHECK_EQ(hello->len, 56);
-	CHECK_EQ(hello->b[0], 1);
+	CHECK_EQ(hello->b[0], SL_HS_VERSION);
 	CHECK_EQ(hello->b[1], 0x30);
 	CHECK_MEM(hello->b + 2, hsid, 4);
-	CHECK_EQ(hello->b[6], 1);
-	CHECK_EQ(hello->b[7], 1);
+	CHECK_EQ(hello->b[6], SL_HS_VERSION);
+	CHECK_EQ(hello->b[7], SL_HS_VERSION);
 	CHECK_MEM(hello->b + 8, e_pub, 32);
 
 	/* T's ephemeral: the first 32 bytes of its stream. */
@@ -1125,7 +1125,7 @@ TEST(byte_layouts)
 			       &plen), 0);
 	CHECK_EQ(plen, 0);
 	CHECK_EQ(reply->len, 54);
-	CHECK_EQ(reply->b[0], 1);
+	CHECK_EQ(reply->b[0], SL_HS_VERSION);
 	CHECK_EQ(reply->b[1], 0x31);
 	CHECK_MEM(reply->b + 2, hsid, 4);
 	{
@@ -1138,7 +1138,7 @@ TEST(byte_layouts)
 		CHECK_MEM(reply->b + 6, mine, 48);
 	}
 	CHECK_EQ(auth->len, 95);
-	CHECK_EQ(auth->b[0], 1);
+	CHECK_EQ(auth->b[0], SL_HS_VERSION);
 	CHECK_EQ(auth->b[1], 0x32);
 	CHECK_MEM(auth->b + 2, hsid, 4);
 	CHECK_EQ(sl_noise_read(ft.hs, auth->b + 6, 89, pl, sizeof(pl),
@@ -1156,7 +1156,7 @@ TEST(byte_layouts)
 
 		for (int i = 0; i < 3; i++) {
 			CHECK_EQ(st[i]->len, 32);
-			CHECK_EQ(st[i]->b[0], 1);
+			CHECK_EQ(st[i]->b[0], SL_HS_VERSION);
 			CHECK_EQ(st[i]->b[1], 0x33);
 			CHECK_MEM(st[i]->b + 2, hsid, 4);
 			CHECK_EQ(st[i]->b[6], i);
@@ -1304,7 +1304,7 @@ static void fake_e_auth(const uint8_t *pl, size_t plen, bool expect_auth)
 	leg = sl_tsp_leg_new(&tc, NULL);
 	if (!leg)
 		exit(1);
-	memcpy(m, "\x01\x30\xaa\xbb\xcc\xdd\x01\x01", 8);
+	memcpy(m, "\x02\x30\xaa\xbb\xcc\xdd\x02\x02", 8);
 	fake_init(&fe, true, m, priv_c, pub_t, NULL);
 	CHECK_EQ(sl_noise_write(fe.hs, NULL, 0, m + 8, 100, &len), 0);
 	sl_tsp_leg_input(leg, m, 56, 1000, &out);

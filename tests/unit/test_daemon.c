@@ -1682,9 +1682,9 @@ TEST(lines_without_handshake)
 	CHECK(client_said(c, "control_dropped=1"));
 	CHECK(client_said(c, "line tty=ttyS2 status=busy"));
 	CHECK(client_said(c, "line tty=ttyS3 status=detached"));
-	CHECK_EQ(sl_lines_pair(&e.L, "ttyS1", c, 1000, err, sizeof(err)), -ENOSYS);
+	CHECK_EQ(sl_lines_pair(&e.L, "ttyS1", c, false, 0, 1000, err, sizeof(err)), -ENOSYS);
 	CHECK(strstr(err, "no handshake implementation") != NULL);
-	CHECK_EQ(sl_lines_pair(&e.L, "ttyS9", c, 1000, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(sl_lines_pair(&e.L, "ttyS9", c, false, 0, 1000, err, sizeof(err)), -ENOENT);
 	free(c->out);
 	free(c);
 
@@ -1932,7 +1932,7 @@ TEST(lines_pairing_operator)
 	/* A pairing that completes: SAS to the operator, the peer stored
 	 * (LTK buffer wiped), a pairing record, "ok peer=" to the operator. */
 	script = S_PAIR_DONE;
-	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, 1000, err, sizeof(err)));
+	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, false, 0, 1000, err, sizeof(err)));
 	CHECK_EQ(h->last.type, SL_DRV_IN_PAIR);
 	CHECK(client_said(c, "sas code=RBW3F"));
 	CHECK(client_said(c, "ok peer=210987654321"));
@@ -1950,8 +1950,8 @@ TEST(lines_pairing_operator)
 
 	/* A pairing that fails: ask-sas, then the error, an alert record. */
 	c->out_len = 0;
-	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, 2000, err, sizeof(err)));
-	CHECK_EQ(sl_lines_pair(&e.L, "ttyS1", c2, 2000, err, sizeof(err)), -EBUSY);
+	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, false, 0, 2000, err, sizeof(err)));
+	CHECK_EQ(sl_lines_pair(&e.L, "ttyS1", c2, false, 0, 2000, err, sizeof(err)), -EBUSY);
 	CHECK_EQ(sl_lines_operator_sas(&e.L, c2, "RBW3F", 2000, err, sizeof(err)),
 		 -EINVAL);
 	CHECK_EQ(sl_lines_operator_sas(&e.L, c, "R0W3F", 2000, err, sizeof(err)),
@@ -1965,7 +1965,7 @@ TEST(lines_pairing_operator)
 	sl_lines_operator_gone(&e.L, c, 2100);	/* also an input */
 	CHECK_EQ(h->last.type, SL_DRV_IN_OPERATOR_GONE);
 	CHECK(c->pairing == NULL);
-	CHECK(!sl_lines_pair(&e.L, "ttyS1", c2, 2200, err, sizeof(err)));
+	CHECK(!sl_lines_pair(&e.L, "ttyS1", c2, false, 0, 2200, err, sizeof(err)));
 	CHECK(client_said(c2, "ask-sas attempts=3"));
 	CHECK(client_said(c2, "err EKEYREJECTED"));
 	CHECK(c2->pairing == NULL);
@@ -1987,8 +1987,8 @@ out:
 
 /*
  * Revoking the peer of a running session ends it at once: CLEAR_KEYS, a
- * record with outcome "revoked", a fresh handshake object (which forgets
- * the key). Another peer's revocation leaves the session alone.
+ * record with outcome "revoked", and the handshake told to close the
+ * session (it forgets the key and tells the peer). Another peer's revocation leaves the session alone.
  */
 TEST(lines_revoke_ends_session)
 {
@@ -2031,12 +2031,12 @@ TEST(lines_revoke_ends_session)
 	CHECK(!e.L.lines[0].in_session);
 	CHECK_EQ(count_lines(e.log_path, "\"outcome\": \"revoked\""), 1);
 	CHECK_EQ(count_lines(e.log_path, "\"bytes_tx\": 300"), 1);
-	/* A fresh object got LINE_READY on a keyless line. */
-	CHECK_EQ(hs_created, 2);
-	if (CHECK(the_hs && the_hs != h)) {
-		CHECK_EQ(the_hs->inputs[0], SL_DRV_IN_LINE_READY);
-		CHECK(!the_hs->last.info.have_key);
-	}
+	/* The handshake was told to close the session with the peer
+	 * (SESSION_CLOSE, so that its side clears its keys too). */
+	CHECK_EQ(hs_created, 1);
+	CHECK(the_hs == h);
+	CHECK_EQ(h->last.type, SL_DRV_IN_CLOSE);
+	CHECK_EQ(h->last.close_reason, SL_DRV_CLOSE_REVOKED);
 	/* Nothing more to end the next time. */
 	sl_lines_peers_changed(&e.L, 4000);
 	CHECK_EQ(e.k.clears, 1);
@@ -2061,7 +2061,7 @@ TEST(lines_refusal_keeps_operator)
 		return;
 	sl_lines_rescan(&e.L, 1000);
 	c = fake_client();
-	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, 1000, err, sizeof(err)));
+	CHECK(!sl_lines_pair(&e.L, "ttyS1", c, false, 0, 1000, err, sizeof(err)));
 	CHECK(e.L.lines[0].op == c);
 	script = S_REFUSAL;
 	a = event(SEALINE_CMD_CONTROL_RECEIVED, "ttyS1", 0);

@@ -7,7 +7,7 @@
  * SET_KEY's epoch rule, promotion on the peer's keepalive), a key store
  * and an operator, on a virtual clock.
  *
- * Fixed vectors: tests/vectors/handshake_v1.py, an independent Python
+ * Fixed vectors: tests/vectors/handshake_v2.py, an independent Python
  * implementation of Documentation/handshake.rst, generated the expected
  * messages and keys of a pairing, a session and a rekey from the inputs
  * below; the C engines must reproduce them byte for byte.
@@ -25,69 +25,69 @@
 #include "noise.h"
 #include "agent_test.h"
 
-/* ---- Vectors (tests/vectors/handshake_v1.py --c) ---------------- */
+/* ---- Vectors (tests/vectors/handshake_v2.py --c) ---------------- */
 
 /* pairing */
 static const char *const vec_pairing_msgs[] = {
 	/* PAIR_COMMIT */
-	"01105ea11e0101014a51ed9b4c80f5ac006d633d7df740c5052a0bb6"
+	"02105ea11e0102024a51ed9b4c80f5ac006d633d7df740c5052a0bb6"
 	"06fc74a925318971abf50547",
 	/* PAIR_EPHEMERAL */
-	"01115ea11e012bbc16e8ae801fab32655058dc35be4d06ef79c0c5af"
+	"02115ea11e012bbc16e8ae801fab32655058dc35be4d06ef79c0c5af"
 	"e5423f191ef5586a107b",
 	/* PAIR_REVEAL */
-	"01125ea11e01304680c85360d56167e3e627ceb27bacec6f709dc2f2"
+	"02125ea11e01304680c85360d56167e3e627ceb27bacec6f709dc2f2"
 	"c5068c80fca373739942bbfb5f2eb19fd2db454425ce558bdc22cb8d"
-	"6d536f1be28ab3bad92bd1ea2fcc161b1c9e75472e082173e6e1c61b"
-	"aa8455c63e3ecce60517024e6919bf0aba6267b0c89c9e871d72fc67"
-	"37c6",
+	"6d536f1be28ab3bad92bd1ea2fcc5f8513a8a1bb6cc24f5ec10ea4b4"
+	"9f7e55c63e3ecce60517024e6919a15314049c114d2198a8a067ad1a"
+	"8899",
 	/* PAIR_FINISH */
-	"01135ea11e01962b1e5c73bfe754f9373e5a05b9d5d0fdae017b811b"
-	"764eb751c7a7ef543822313382a89b084c19db7a19ef3a80fb45899d"
-	"da558d5e284f0578b134bb28430521146965a781aa733473b27a",
+	"02135ea11e01962b1e5c73bfe754f9373e5a05b9d5d0fdae017b811b"
+	"764eb751c7a7ef543822de4e5e848d4fdfe3ea6ad18047bfa18f899d"
+	"da558d5e284f0578b134c5bab18e239bde9247c29bbb216b7c80",
 	/* PAIR_CONFIRM */
-	"01145ea11e01007d26742da7bab107919caa95bb834976",
+	"02145ea11e0100e0624c2ca51c539abd53fceb853e888c",
 	/* PAIR_DONE */
-	"01155ea11e0100ddb1df574ec76307e54521467fb14215",
+	"02155ea11e0100beea2533dcccdd30f867bf54d620be56",
 };
 /* session */
 static const char *const vec_session_msgs[] = {
 	/* SESSION_INIT */
-	"01205ea11e02010126635c7014774649e3ddce739b66501343c6e62f"
-	"3046a7cc0495e94b6888a14620fec227c501b51980241193dfef05f8"
-	"7730c5c3bea3227a",
+	"02205ea11e02020226635c7014774649e3ddce739b66501343c6e62f"
+	"3046a7cc0495e94b6888a146fcc7ee12fddf96b6accb3e8b01879757"
+	"6a862ece5203855b",
 	/* SESSION_RESP */
-	"01215ea11e027cbefe02271d04b2482d795da63c28a6911acb8c930a"
-	"d6c59b9f7fa17463573b3b533fae6c9aa95ef1c242179335b1e7d6ff"
-	"89a5c6e3c98839",
+	"02215ea11e027cbefe02271d04b2482d795da63c28a6911acb8c930a"
+	"d6c59b9f7fa17463573b2e2dd6989b5601d5197856e1a3871eec89db"
+	"9c47c164e52c53",
 	/* SESSION_CONFIRM */
-	"01225ea11e0200e05d1b7439651ee3ac25302cc5984faf",
+	"02225ea11e02002f887b14706251da21514d0833aa3913",
 	/* SESSION_DONE */
-	"01235ea11e02005654f3c0f0386c4ebf1e27f328e15551",
+	"02235ea11e02002035e41508df515399bf49ece41e1a6e",
 };
 /* rekey */
 static const char *const vec_rekey_msgs[] = {
 	/* SESSION_INIT */
-	"01205ea11e0301016f977d696b6dbf83fabd749586a88549201ee402"
-	"2aafe0e230ae3d54cb8a205d921d04eec942474032de997cbb495404"
-	"0ae97e99293f0582",
+	"02205ea11e0302026f977d696b6dbf83fabd749586a88549201ee402"
+	"2aafe0e230ae3d54cb8a205d3fdfe316fc265ec81f7460f792e528b7"
+	"328e1b923ba8b767",
 	/* SESSION_RESP */
-	"01215ea11e03b51cb27ea62ff48e13fb4533c985e5d9316aa8f5c319"
-	"27681d1dab856fca3448b3151e00e778f202dd17c453e0d7f7a4914e"
-	"856f336f77d66c",
+	"02215ea11e03b51cb27ea62ff48e13fb4533c985e5d9316aa8f5c319"
+	"27681d1dab856fca34484e6994a8bc4284ae58fdfbd7d8c432c81cd9"
+	"4d2edb87ffdfa1",
 	/* SESSION_CONFIRM */
-	"01225ea11e0300a962c0185bb4e1259bed42717d35fd3e",
+	"02225ea11e03004d3dbf213561542e50844d06a975f52a",
 	/* SESSION_DONE */
-	"01235ea11e03007475b982994b0f3b732f79bdecc5f191",
+	"02235ea11e0300c21a060315ee29168fcba8f10e84c83c",
 };
-#define VEC_SAS "4GSPM"
-#define VEC_LTK "3b078bf6912d11f52a37c6c4faebc62d6da5cfb9b795b6956fb245a908ba8d5d"
-#define VEC_SESSION_K_I2R "6c63dd9b740bd8efd6404de85f7b13d3f0d22c840be26faf22eb96876ac226c6"
-#define VEC_SESSION_K_R2I "618241e64345a3a77037b89d9726aaa9fcc5df2f6bf26045c8ff3e3cafbd61c7"
+#define VEC_SAS "A4PG4"
+#define VEC_LTK "6d259b03be072ae001d0d52e0ebac558c52090c78b1d1001de348918efeb4d26"
+#define VEC_SESSION_K_I2R "3421a31591f2a4fc5396457c91eca7a64094adddecde64969dc52a6be8131ff7"
+#define VEC_SESSION_K_R2I "a1318a15976ddcfe004f1eee7f89ed179426357fe9c57253879e466548ccdf83"
 #define VEC_SESSION_EPOCH 1
 #define VEC_SESSION_CIPHER 2
-#define VEC_REKEY_K_I2R "35c18ff023c95e30bc4c3f6a86f5c2865e9e85eb4edd19b78a89cec2783a0709"
-#define VEC_REKEY_K_R2I "19b9ed8afdbaee9f1620c00dfb444053923f0018ced155f315042542995979f9"
+#define VEC_REKEY_K_I2R "8d9d16bc888e21e5b60157f6e41c15ab51aef0524393f0d006e11bf9d5e5c0e4"
+#define VEC_REKEY_K_R2I "72db3b479a852028f8db752f00ea165b0f09ffc25f8c40c11cee76ad70d5a6a3"
 #define VEC_REKEY_EPOCH 2
 #define VEC_REKEY_CIPHER 2
 
@@ -148,6 +148,9 @@ struct side {
 
 	/* What happened. */
 	int n_done, n_failed, n_stage, n_activate, n_store, n_show, n_ask;
+	int n_wait, n_clear;
+	uint8_t wait_reason, clear_reason;
+	uint8_t shown_static[32];	/* the peer key a prompt showed */
 	int n_nak_sent, n_nak_rx, n_sent;
 	struct sl_hs_result done, failed;
 	struct sl_hs_nak_info nak_sent, nak_rx;
@@ -564,13 +567,32 @@ static void apply(int i, struct sl_hs_actions *out)
 			s->n_show++;
 			memcpy(s->sas_shown, a->sas.sas, 6);
 			CHECK_EQ(strlen(a->sas.sas), 5);
+			CHECK(a->sas.deadline > W.now);
+			memcpy(s->shown_static, a->sas.peer_static, 32);
 			s->show_pending = true;
 			s->op_at = W.now + s->op_delay;
 			break;
 		case SL_HS_ACT_ASK_SAS:
 			s->n_ask++;
+			CHECK(a->sas.deadline > W.now);
+			CHECK(a->sas.attempts_left >= 1 &&
+			      a->sas.attempts_left <= 3);
+			memcpy(s->shown_static, a->sas.peer_static, 32);
 			s->ask_pending = true;
 			s->op_at = W.now + s->op_delay;
+			break;
+		case SL_HS_ACT_PAIR_WAIT:
+			s->n_wait++;
+			s->wait_reason = a->wait.reason;
+			CHECK(a->wait.until > W.now);
+			break;
+		case SL_HS_ACT_CLEAR_KEYS:
+			s->n_clear++;
+			s->clear_reason = a->close.reason;
+			/* As the daemon does: CLEAR_KEYS. */
+			memset(&s->k.next, 0, sizeof(s->k.next));
+			memset(&s->k.cur, 0, sizeof(s->k.cur));
+			memset(&s->k.prev, 0, sizeof(s->k.prev));
 			break;
 		case SL_HS_ACT_STAGE_KEY:
 			CHECKF(!W.forbid_keys, "%s: STAGE_KEY", s->name);
@@ -769,12 +791,24 @@ static void start_session(int a, int b)
 	apply(a, &out);
 }
 
-static void start_pairing(int a)
+/* Side a's operator waits to pair (sealctl pair): initiate, respond. */
+static void open_window(int a, bool initiate, bool respond, uint64_t ms)
 {
 	struct sl_hs_actions out;
+	struct sl_hs_pair_opts o = {
+		.initiate = initiate,
+		.respond = respond,
+		.until = W.now + ms,
+	};
 
-	CHECK_EQ(sl_hs_pair(W.s[a].hs, W.now, &out), 0);
+	CHECK_EQ(sl_hs_pair(W.s[a].hs, &o, W.now, &out), 0);
 	apply(a, &out);
+}
+
+/* Side a's operator starts a pairing as its initiator. */
+static void start_pairing(int a)
+{
+	open_window(a, true, false, SL_HS_PAIR_WAIT_MS);
 }
 
 /* The usual pairing set-up: A initiates, B armed; operators behave. */
@@ -886,7 +920,7 @@ TEST(message_table)
 		{ 0x01, 11 }, { 0x10, 40 }, { 0x11, 38 }, { 0x12, 114 },
 		{ 0x13, 82 }, { 0x14, 23 }, { 0x15, 23 }, { 0x20, 64 },
 		{ 0x21, 63 }, { 0x22, 23 }, { 0x23, 23 }, { 0x24, 24 },
-		{ 0x30, 56 }, { 0x31, 54 }, { 0x32, 95 }, { 0x33, 32 },
+		{ 0x25, 24 }, { 0x30, 56 }, { 0x31, 54 }, { 0x32, 95 }, { 0x33, 32 },
 		{ 0x34, 43 }, { 0x35, 23 },
 	};
 	int reserved = 0;
@@ -899,11 +933,14 @@ TEST(message_table)
 			reserved++;
 			CHECK(!strcmp(sl_hs_msg_name((uint8_t)ty), "reserved"));
 		}
-	CHECK_EQ(reserved, 256 - 18);
+	CHECK_EQ(reserved, 256 - 19);
 	CHECK(!strcmp(sl_hs_msg_name(0x12), "PAIR_REVEAL"));
 	CHECK(!strcmp(sl_nak_reason_name(SL_NAK_SAS_MISMATCH),
 		      "SAS_MISMATCH"));
 	CHECK(!strcmp(sl_nak_reason_name(14), "IDENTITY_MISMATCH"));
+	CHECK(!strcmp(sl_nak_reason_name(15), "NOT_ARMED"));
+	CHECK(!strcmp(sl_nak_reason_name(16), "REFUSED"));
+	CHECK(!strcmp(sl_hs_msg_name(0x25), "SESSION_CLOSE"));
 	CHECK(!strcmp(sl_nak_reason_name(99), "unknown"));
 }
 
@@ -1031,6 +1068,53 @@ TEST(vectors_pairing_session_rekey)
 	world_free();
 }
 
+/*
+ * The SAS depends only on what is fixed before either side sees the
+ * other's contribution (PAIR_COMMIT, e_R, e_I): with the same hsid and
+ * ephemeral keys, any other static key or account on either side, sent
+ * after the reveal, gives both sides the very same code. (With the
+ * version 1 SAS over the whole transcript, a man in the middle who
+ * picks his static keys after the reveal could grind it.)
+ */
+TEST(pairing_sas_ignores_identities)
+{
+	static const char *const accts[] = { "111122223333", "444455556666" };
+
+	for (int variant = 0; variant < 5; variant++) {
+		struct side *a, *b;
+
+		world_init(2);
+		use_vector_statics();
+		a = &W.s[0];
+		b = &W.s[1];
+		b->cfg.pair_enabled = true;
+		b->type_from = 0;
+		if (variant == 1 || variant == 2) {
+			struct side *x = variant == 1 ? a : b;
+
+			check_fill_random(x->s_priv, 32);
+			sl_x25519_public(x->s_pub, x->s_priv);
+		} else if (variant == 3 || variant == 4) {
+			struct side *x = variant == 3 ? a : b;
+
+			memcpy(x->cfg.account, accts[variant - 3], 12);
+			snprintf(x->account, 13, "%s", accts[variant - 3]);
+		}
+		script_rand(a, "5ea11e01");
+		script_key(a, "I pairing e");
+		script_key(b, "R pairing e");
+		world_start();
+		start_pairing(0);
+		run(600000);
+		CHECKF(!strcmp(a->sas_shown, VEC_SAS), "variant %d: SAS %s",
+		       variant, a->sas_shown);
+		CHECKF(a->n_store == 1 && b->n_store == 1,
+		       "variant %d: B typed A's code and it matched", variant);
+		CHECK_EQ(b->n_ask, 1);
+		world_free();
+	}
+}
+
 /* ---- Tests: pairing ---------------------------------------------- */
 
 TEST(pairing_success)
@@ -1136,11 +1220,14 @@ TEST(pairing_operator_refuses)
 	start_pairing(0);
 	run(600000);
 	CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 0);
-	CHECK_EQ(W.s[0].nak_sent.reason, SL_NAK_SAS_MISMATCH);
-	CHECK(W.s[0].failed.alert);
+	/* An operator saying no is a refusal, not evidence of an attack. */
+	CHECK_EQ(W.s[0].nak_sent.reason, SL_NAK_REFUSED);
+	CHECK_EQ(W.s[0].nak_sent.detail, SL_REFUSED_OPERATOR);
+	CHECK(!W.s[0].nak_sent.alert && !W.s[0].failed.alert);
 	CHECK_EQ(W.s[1].n_failed, 1);
-	CHECK_EQ(W.s[1].failed.reason, SL_NAK_SAS_MISMATCH);
-	CHECK(W.s[1].failed.alert && W.s[1].failed.remote);
+	CHECK_EQ(W.s[1].failed.reason, SL_NAK_REFUSED);
+	CHECK_EQ(W.s[1].failed.detail, SL_REFUSED_OPERATOR);
+	CHECK(!W.s[1].failed.alert && W.s[1].failed.remote);
 	world_free();
 }
 
@@ -1159,10 +1246,10 @@ TEST(pairing_responder_refuses)
 	CHECK_EQ(sl_hs_sas_confirm(W.s[1].hs, false, W.now, &out), 0);
 	apply(1, &out);
 	run(600000);
-	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_SAS_MISMATCH);
-	CHECK(W.s[1].failed.alert);
-	CHECK_EQ(W.s[0].failed.reason, SL_NAK_SAS_MISMATCH);
-	CHECK(W.s[0].failed.remote && W.s[0].failed.alert);
+	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_REFUSED);
+	CHECK(!W.s[1].failed.alert);
+	CHECK_EQ(W.s[0].failed.reason, SL_NAK_REFUSED);
+	CHECK(W.s[0].failed.remote && !W.s[0].failed.alert);
 	CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 0);
 	world_free();
 }
@@ -1201,7 +1288,8 @@ TEST(pairing_mitm_sas_differs)
 	CHECK_EQ(a->n_store, 0);
 	CHECK_EQ(b->failed.reason, SL_NAK_SAS_MISMATCH);
 	CHECK(b->failed.alert);
-	CHECK(a->failed.alert);
+	/* A's operator, told the code was wrong, said no. */
+	CHECK_EQ(a->failed.reason, SL_NAK_REFUSED);
 	CHECK(!a->k.cur.used && !b->k.cur.used);
 	world_free();
 }
@@ -1274,35 +1362,243 @@ TEST(pairing_forged_ephemeral)
 	world_free();
 }
 
-TEST(pairing_not_armed)
+/*
+ * A's operator first (role initiator), B's not there: B answers NAK
+ * NOT_ARMED, A tells its operator once and tries again every 3 s, no
+ * failure. B's operator comes (responder): the next try pairs.
+ */
+TEST(pairing_waits_for_other_operator)
 {
-	struct sl_hs_actions out;
-
 	world_init(2);
 	W.s[1].type_from = 0;
 	W.s[0].cfg.direct_line = true;
 	world_start();
 	start_pairing(0);
-	run(600000);
-	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_NOT_AUTHORISED);
+	run(10000);
+	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_NOT_ARMED);
 	CHECK_EQ(W.s[1].nak_sent.ref_type, SL_MSG_PAIR_COMMIT);
-	CHECK_EQ(W.s[0].failed.reason, SL_NAK_NOT_AUTHORISED);
-	CHECK_EQ(W.s[0].failed.retry_at, 0);
+	CHECK(!W.s[1].nak_sent.alert);
+	CHECK_EQ(W.s[0].n_failed, 0);
+	CHECK_EQ(W.s[0].n_wait, 1);		/* said once */
+	CHECK_EQ(W.s[0].wait_reason, SL_NAK_NOT_ARMED);
+	CHECK(count_sent(0, SL_MSG_PAIR_COMMIT) >= 3);
 	CHECK_EQ(W.s[1].n_ask, 0);
 
-	sl_hs_pair_arm(W.s[1].hs, W.now);
-	start_pairing(0);
+	open_window(1, false, true, SL_HS_PAIR_WAIT_MS);
 	run(600000);
 	CHECK_EQ(W.s[0].n_store, 1);
 	CHECK_EQ(W.s[1].n_store, 1);
+	CHECK_EQ(W.s[0].n_failed + W.s[1].n_failed, 0);
+	keys_match(0, 1);
 
-	/* The arming lasts 10 minutes. */
-	W.now += SL_HS_PAIR_ARM_MS;
-	CHECK_EQ(sl_hs_pair(W.s[0].hs, W.now, &out), 0);
+	/* Both windows closed with the pairing: nothing armed, no retry. */
+	{
+		struct sl_hs_status st;
+
+		sl_hs_get_status(W.s[1].hs, W.now, &st);
+		CHECK(!st.pair_armed && !st.pair_until);
+	}
+	W.n_log = 0;
+	run(60000);
+	CHECK_EQ(count_sent(0, SL_MSG_PAIR_COMMIT), 0);
+	world_free();
+}
+
+static int lost_filter(struct world *w, int from, struct qmsg *m, void *ctx)
+{
+	(void)w;
+	(void)from;
+	(void)m;
+	(void)ctx;
+	return DROP;
+}
+
+/* The operator's time runs out: one FAILED (TIMEOUT, no alert). */
+TEST(pairing_other_operator_never_comes)
+{
+	world_init(2);
+	world_start();
+	open_window(0, true, true, 20000);
+	run(60000);
+	CHECK_EQ(W.s[0].n_failed, 1);
+	CHECK_EQ(W.s[0].failed.kind, SL_HS_PAIR);
+	CHECK_EQ(W.s[0].failed.reason, SL_NAK_TIMEOUT);
+	CHECK(!W.s[0].failed.alert);
+	CHECK(W.now >= 1000000 + 20000);
+	CHECK_EQ(W.s[0].wait_reason, SL_NAK_NOT_ARMED);
+	/* No answer at all: the same, said as such. */
+	W.filter = lost_filter;		/* nothing answers */
+	W.s[0].n_wait = 0;
+	open_window(0, true, false, 60000);
+	run(120000);
+	CHECK_EQ(W.s[0].n_failed, 2);
+	CHECK_EQ(W.s[0].failed.reason, SL_NAK_TIMEOUT);
+	CHECK_EQ(W.s[0].wait_reason, SL_NAK_TIMEOUT);
+	CHECK(!W.s[0].failed.alert);
+	world_free();
+}
+
+/* The operator leaves: nothing stays armed, no more PAIR_COMMITs. */
+TEST(pairing_operator_leaves)
+{
+	struct sl_hs_actions out;
+
+	world_init(2);
+	world_start();
+	open_window(1, true, true, SL_HS_PAIR_WAIT_MS);
+	run(10000);
+	CHECK_EQ(sl_hs_pair_end(W.s[1].hs, W.now, &out), 0);
+	apply(1, &out);
+	CHECK_EQ(W.s[1].n_failed, 0);
+	W.n_log = 0;
+	run(30000);
+	CHECK_EQ(count_sent(1, SL_MSG_PAIR_COMMIT), 0);
+	/* A's operator now: B is not armed. */
+	start_pairing(0);
+	run(5000);
+	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_NOT_ARMED);
+	CHECK_EQ(W.s[1].n_ask, 0);
+	world_free();
+
+	/* Leaving in the SAS step refuses the pairing on both sides. */
+	pairing_world();
+	W.s[1].never_types = true;
+	W.s[0].op_confirm = -1;
+	start_pairing(0);
+	run(5000);
+	CHECK(W.s[1].ask_pending);
+	CHECK_EQ(sl_hs_pair_end(W.s[0].hs, W.now, &out), 0);
 	apply(0, &out);
 	run(600000);
-	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_NOT_AUTHORISED);
+	CHECK_EQ(W.s[0].nak_sent.reason, SL_NAK_REFUSED);
+	CHECK_EQ(W.s[1].failed.reason, SL_NAK_REFUSED);
+	CHECK(!W.s[0].failed.alert && !W.s[1].failed.alert);
+	CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 0);
+	world_free();
+}
+
+/*
+ * role = auto on both sides, as the admin guide says: each operator runs
+ * sealctl pair, in either order or at once. The protocol decides who
+ * shows the code; neither operator is told of a failure.
+ */
+static void auto_roles(uint64_t a_at, uint64_t b_at, bool same_hsid)
+{
+	uint64_t t0;
+	int shower;
+
+	world_init(2);
+	world_start();
+	t0 = W.now;
+	if (same_hsid) {
+		script_rand(&W.s[0], "77777777");
+		script_rand(&W.s[1], "77777777");
+	}
+	for (int k = 0; k < 2; k++) {
+		int i = (a_at <= b_at) == (k == 0) ? 0 : 1;
+		uint64_t at = t0 + (i ? b_at : a_at);
+
+		if (at > W.now)
+			run(at - W.now);
+		if (at > W.now)
+			W.now = at;
+		open_window(i, true, true, SL_HS_PAIR_WAIT_MS);
+	}
+	/* The operator who sees a code reads it; the other types it. */
+	run(30000);
+	shower = W.s[0].n_show ? 0 : 1;
+	CHECKF(W.s[shower].n_show == 1 && W.s[!shower].n_ask == 1,
+	       "show %d/%d ask %d/%d", W.s[0].n_show, W.s[1].n_show,
+	       W.s[0].n_ask, W.s[1].n_ask);
+	W.s[!shower].type_from = shower;
+	run(600000);
 	CHECK_EQ(W.s[0].n_store, 1);
+	CHECK_EQ(W.s[1].n_store, 1);
+	CHECK_EQ(W.s[0].n_failed + W.s[1].n_failed, 0);
+	keys_match(0, 1);
+	world_free();
+}
+
+TEST(pairing_auto_roles_any_order)
+{
+	auto_roles(0, 40000, false);	/* A first, B 40 s later */
+	auto_roles(25000, 0, false);	/* B first */
+	auto_roles(0, 0, false);	/* both at once: commits cross */
+	auto_roles(0, 1, false);
+	auto_roles(0, 0, true);		/* ...even with equal hsids */
+}
+
+/*
+ * A stored (or revoked) peer is never replaced silently: the pairing is
+ * refused before any code is shown, with NAK REFUSED "already paired",
+ * unless the operator asked to replace it.
+ */
+static int allowed_ctx_verdict;
+static char allowed_seen[13];
+
+static int pair_allowed(void *ctx, const char *account, const uint8_t *pub)
+{
+	(void)ctx;
+	(void)pub;
+	memcpy(allowed_seen, account, 12);
+	return allowed_ctx_verdict;
+}
+
+TEST(pairing_never_replaces_silently)
+{
+	for (int side = 0; side < 2; side++) {
+		pairing_world();
+		sl_hs_free(W.s[side].hs);
+		W.s[side].cfg.pair_allowed_fn = pair_allowed;
+		allowed_ctx_verdict = -EEXIST;
+		side_start(&W.s[side]);
+		start_pairing(0);
+		run(600000);
+		CHECK(!strcmp(allowed_seen, W.s[!side].account));
+		CHECK_EQ(W.s[side].nak_sent.reason, SL_NAK_REFUSED);
+		CHECK_EQ(W.s[side].nak_sent.detail, SL_REFUSED_ALREADY_PAIRED);
+		CHECK_EQ(W.s[!side].failed.reason, SL_NAK_REFUSED);
+		CHECK_EQ(W.s[!side].failed.detail, SL_REFUSED_ALREADY_PAIRED);
+		CHECK(!W.s[0].failed.alert && !W.s[1].failed.alert);
+		/* The refusing side never shows a code. (R reaches its SAS
+		 * step one message before I can refuse.) */
+		CHECK_EQ(side ? W.s[1].n_ask : W.s[0].n_show, 0);
+		CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 0);
+		world_free();
+	}
+	/* Allowed (--replace, or no record): it pairs. */
+	pairing_world();
+	sl_hs_free(W.s[1].hs);
+	W.s[1].cfg.pair_allowed_fn = pair_allowed;
+	allowed_ctx_verdict = 0;
+	side_start(&W.s[1]);
+	start_pairing(0);
+	run(600000);
+	CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 2);
+	/* The prompts showed the key the peer claimed. */
+	CHECK_MEM(W.s[0].shown_static, W.s[1].s_pub, 32);
+	CHECK_MEM(W.s[1].shown_static, W.s[0].s_pub, 32);
+	world_free();
+}
+
+/* An operator joins a pairing that pairing = yes answered without one. */
+TEST(pairing_operator_joins)
+{
+	struct sl_hs_actions out;
+
+	pairing_world();
+	W.s[1].never_types = true;
+	start_pairing(0);
+	run(5000);
+	CHECK_EQ(W.s[1].n_ask, 1);
+	W.s[1].ask_pending = false;	/* nobody saw it */
+	CHECK_EQ(sl_hs_pair_prompt(W.s[1].hs, W.now, &out), 0);
+	apply(1, &out);
+	CHECK_EQ(W.s[1].n_ask, 2);
+	W.s[1].never_types = false;
+	run(600000);
+	CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 2);
+	CHECK_EQ(sl_hs_pair_prompt(W.s[1].hs, W.now, &out), -ENOENT);
 	world_free();
 }
 
@@ -1341,7 +1637,8 @@ TEST(pairing_sas_timeout)
 	CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 0);
 	CHECK_EQ(W.s[0].failed.reason, SL_NAK_TIMEOUT);
 	CHECK_EQ(W.s[1].failed.reason, SL_NAK_TIMEOUT);
-	CHECK(W.s[0].failed.alert && W.s[1].failed.alert);
+	/* Nobody deciding is no evidence of an attack. */
+	CHECK(!W.s[0].failed.alert && !W.s[1].failed.alert);
 	/* 180 s after PAIR_FINISH. */
 	CHECK(W.s[0].failed.elapsed_ms >= SL_HS_SAS_TIMEOUT_MS);
 	CHECK(W.s[0].failed.elapsed_ms < SL_HS_SAS_TIMEOUT_MS + 1000);
@@ -1611,6 +1908,83 @@ static int drop_filter(struct world *w, int from, struct qmsg *m, void *ctx)
 
 /* R activated the rekey; SESSION_DONE lost, the keepalive arrived: I's
  * kernel has promoted E, which GET_LINE tells at the next RTO. */
+/*
+ * A peer revoked, forgotten or no longer authorised is told with an
+ * authentic SESSION_CLOSE, from either side of the key: it clears its
+ * keys at once (CLEAR_KEYS) instead of writing into a key nobody reads,
+ * and starts no rekey or retry of its own. The first copy lost: the
+ * resend gets through. Forged or replayed copies change nothing.
+ */
+TEST(session_close_both_directions)
+{
+	struct drop_ctx d = { .type = SL_MSG_SESSION_CLOSE, .count = 1 };
+
+	for (int closer = 0; closer < 2; closer++) {
+		struct sl_hs_actions out;
+		struct sl_hs_status st;
+		int other = !closer, i;
+		uint8_t copy[24];
+
+		if (!keyed_world())
+			break;
+		d.from = closer;
+		d.count = 1;
+		W.filter = drop_filter;
+		W.fctx = &d;
+		CHECK_EQ(sl_hs_close(W.s[closer].hs, SL_CLOSE_REVOKED, W.now,
+				     &out), 0);
+		apply(closer, &out);
+		/* The daemon clears its own keys. */
+		memset(&W.s[closer].k, 0, sizeof(W.s[closer].k));
+		run(30000);
+		/* Not acknowledged: resent on its timer, 5 copies at most. */
+		CHECK_EQ(count_sent(closer, SL_MSG_SESSION_CLOSE),
+			 SL_HS_MAX_SENDS);
+		CHECK_EQ(W.s[other].n_clear, 1);
+		CHECK_EQ(W.s[other].clear_reason, SL_CLOSE_REVOKED);
+		CHECK(!W.s[other].k.cur.used);
+		sl_hs_get_status(W.s[other].hs, W.now, &st);
+		CHECK(!st.keyed);
+		sl_hs_get_status(W.s[closer].hs, W.now, &st);
+		CHECK(!st.keyed);
+		CHECK_EQ(sl_hs_close(W.s[closer].hs, SL_CLOSE_REVOKED, W.now,
+				     &out), -ENOTCONN);
+		/* A replayed copy is dropped; nobody rekeys or retries. */
+		i = find_sent(closer, SL_MSG_SESSION_CLOSE, 0);
+		memcpy(copy, W.log[i].b, sizeof(copy));
+		CHECK_EQ(sl_hs_input(W.s[other].hs, copy, 24, W.now, &out), 0);
+		CHECK(out.dropped && out.n == 0);
+		W.n_log = 0;
+		run(SL_HS_REKEY_INTERVAL_MS + SL_HS_RETRY_MAX_MS);
+		CHECK_EQ(W.n_log, 0);
+		CHECK_EQ(W.s[other].n_clear, 1);
+		world_free();
+	}
+
+	/* Forged: a bad tag, the wrong direction, an old seq. */
+	if (keyed_world()) {
+		struct sl_hs_actions out;
+		uint8_t m[24];
+
+		memcpy(m, W.log[find_sent(1, SL_MSG_SESSION_DONE, 0)].b, 6);
+		m[1] = SL_MSG_SESSION_CLOSE;
+		for (int seq = 0; seq < 3; seq++) {
+			m[6] = (uint8_t)seq;
+			check_fill_random(m + 7, 17);
+			for (int i = 0; i < 2; i++) {
+				CHECK_EQ(sl_hs_input(W.s[i].hs, m, 24, W.now,
+						     &out), 0);
+				CHECK(out.dropped && out.n == 0);
+			}
+		}
+		CHECK(W.s[0].k.cur.used && W.s[1].k.cur.used);
+		CHECK_EQ(W.s[0].n_clear + W.s[1].n_clear, 0);
+		CHECK_EQ(sl_hs_close(W.s[0].hs, 0, W.now, &out), -EINVAL);
+		CHECK(W.s[0].k.cur.used);
+	}
+	world_free();
+}
+
 TEST(session_done_lost_keepalive_seen)
 {
 	struct drop_ctx d = { .from = 1, .type = SL_MSG_SESSION_DONE,
@@ -1746,7 +2120,10 @@ static void refused_session(const uint8_t *b_ltk, bool b_has_peer,
 	CHECK_EQ(W.s[0].n_failed, 1);
 	CHECK_EQ(W.s[0].failed.reason, reason);
 	CHECK(W.s[0].failed.remote);
-	CHECK_EQ(W.s[0].failed.retry_at, 0);	/* needs an operator */
+	/* It needs an operator, but the NAK may be forged: the longest
+	 * retry interval, not never. */
+	CHECK_EQ(W.s[0].failed.retry_at,
+		 W.now - W.s[0].failed.elapsed_ms + SL_HS_RETRY_MAX_MS);
 	CHECK_EQ(W.s[0].n_stage + W.s[1].n_stage, 0);
 	CHECK_EQ(count_sent(0, SL_MSG_SESSION_INIT), 1);
 	if (reason == SL_NAK_REVOKED || reason == SL_NAK_NOT_AUTHORISED)
@@ -1880,8 +2257,8 @@ static struct sl_noise_hs *forge(enum sl_noise_pattern pat, bool initiator,
 static void forged_session_init(const uint8_t pl[8], uint8_t reason,
 				const char *expected)
 {
-	uint8_t m[64] = { 1, SL_MSG_SESSION_INIT, 0x77, 0x66, 0x55, 0x44, 1,
-			  1 };
+	uint8_t m[64] = { SL_HS_VERSION, SL_MSG_SESSION_INIT, 0x77, 0x66, 0x55,
+			  0x44, SL_HS_VERSION, SL_HS_VERSION };
 	uint8_t prologue[15];
 	struct sl_noise_hs *n;
 	size_t len;
@@ -2020,7 +2397,7 @@ static void forged_pairing_account(bool to_initiator, const char *acct,
 		/* The forger is I, XX's responder, committed to e. */
 		check_fill_random(e, 32);
 		sl_x25519_public(e_pub, e);
-		memcpy(m, "\x01\x10\x12\x34\x56\x78\x01\x01", 8);
+		memcpy(m, "\x02\x10\x12\x34\x56\x78\x02\x02", 8);
 		ch[0] = (struct sl_chunk){ "sealine v1 commit", 17 };
 		ch[1] = (struct sl_chunk){ e_pub, 32 };
 		sl_sha256_chunks(m + 8, ch, 2);
@@ -2147,6 +2524,8 @@ TEST(version_negotiation)
 	world_init(2);
 	W.s[0].cfg.ver_min = 1;
 	W.s[0].cfg.ver_max = 2;
+	W.s[1].cfg.ver_min = 1;
+	W.s[1].cfg.ver_max = 1;
 	W.s[1].cfg.pair_enabled = true;
 	W.s[1].type_from = 0;
 	world_start();
@@ -2157,6 +2536,96 @@ TEST(version_negotiation)
 	CHECK(i >= 0 && W.log[i].b[0] == 1 && W.log[i].b[7] == 2);
 	CHECK_EQ(W.s[0].n_store, 1);
 	CHECK_EQ(W.s[1].n_store, 1);
+	keys_match(0, 1);
+	world_free();
+}
+
+/*
+ * A peer that still speaks the old pairing (version 1 only) is refused
+ * with NAK VERSION, in either role, and both sides end at once (no
+ * hang, no retry): the one that refused logs its NAK, the other fails
+ * with VERSION and the refuser's range.
+ */
+TEST(version_old_pairing_refused)
+{
+	for (int old = 0; old < 2; old++) {
+		world_init(2);
+		W.s[old].cfg.ver_min = W.s[old].cfg.ver_max = 1;
+		W.s[1].cfg.pair_enabled = true;
+		W.s[1].type_from = 0;
+		world_start();
+		start_pairing(0);
+		run(600000);
+		CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_VERSION);
+		CHECK_EQ(W.s[1].nak_sent.ref_type, SL_MSG_PAIR_COMMIT);
+		CHECK_EQ(W.s[0].n_failed, 1);
+		CHECK_EQ(W.s[0].failed.kind, SL_HS_PAIR);
+		CHECK_EQ(W.s[0].failed.reason, SL_NAK_VERSION);
+		CHECK(W.s[0].failed.remote);
+		CHECK_EQ(W.s[0].failed.ver_min, old ? 1 : SL_HS_VERSION);
+		CHECK_EQ(W.s[0].failed.ver_max, old ? 1 : SL_HS_VERSION);
+		CHECK(W.s[0].failed.elapsed_ms < 2000);
+		CHECK_EQ(count_sent(0, SL_MSG_PAIR_COMMIT), 1);
+		CHECK_EQ(W.s[0].n_show + W.s[1].n_ask, 0);
+		CHECK_EQ(W.s[0].n_store + W.s[1].n_store, 0);
+		world_free();
+	}
+}
+
+/*
+ * A forged NAK VERSION (unauthenticated) restarts only the handshake it
+ * answers (and the genuine peer refuses the downgrade); it neither pins
+ * the line to an older version nor stops the retries for good: the next
+ * try is written in the highest version again and keys the line.
+ */
+static int forge_version_nak(struct world *w, int from, struct qmsg *m,
+			     void *ctx)
+{
+	int *left = ctx;
+	struct qmsg nak = { .to = from, .len = 11 };
+
+	(void)w;
+	if (from != 0 || m->keepalive || m->b[1] != SL_MSG_SESSION_INIT ||
+	    !*left)
+		return DELIVER;
+	--*left;
+	memcpy(nak.b, m->b, 6);
+	nak.b[1] = SL_MSG_NAK;
+	nak.b[6] = SL_NAK_VERSION;
+	nak.b[8] = nak.b[9] = 1;	/* "I only speak 1" */
+	nak.b[10] = SL_MSG_SESSION_INIT;
+	enqueue(&nak);
+	return DROP;
+}
+
+TEST(version_nak_changes_nothing_lasting)
+{
+	int left = 1;
+	int i;
+
+	world_init(2);
+	provision(0, 1);
+	W.s[0].cfg.ver_min = W.s[1].cfg.ver_min = 1;
+	W.s[0].cfg.ver_max = W.s[1].cfg.ver_max = 2;
+	W.s[0].cfg.direct_line = true;
+	world_start();
+	W.filter = forge_version_nak;
+	W.fctx = &left;
+	start_session(0, 1);
+	run(10000);
+	/* The restart in version 1: the genuine R insists on 2. */
+	i = find_sent(0, SL_MSG_SESSION_INIT, 1);
+	CHECK(i >= 0 && W.log[i].b[0] == 1);
+	CHECK_EQ(W.s[1].nak_sent.reason, SL_NAK_VERSION);
+	CHECK_EQ(W.s[0].failed.reason, SL_NAK_VERSION);
+	CHECK(W.s[0].failed.retry_at > W.now);
+	CHECK_EQ(W.s[0].n_stage + W.s[1].n_stage, 0);
+	/* The retry is written in 2 again and keys the line in 2. */
+	run(SL_HS_RETRY_MAX_MS + 60000);
+	i = find_sent(0, SL_MSG_SESSION_INIT, 2);
+	CHECK(i >= 0 && W.log[i].b[0] == 2);
+	CHECK_EQ(W.s[0].n_done, 1);
+	CHECK_EQ(W.s[0].done.version, 2);
 	keys_match(0, 1);
 	world_free();
 }
@@ -2195,7 +2664,7 @@ TEST(version_fields_checked)
 TEST(nak_encoding_and_rate_limit)
 {
 	struct sl_hs_actions out;
-	uint8_t m[40] = { 1, SL_MSG_PAIR_COMMIT, 0xde, 0xad, 0xbe, 0xef, 1, 1 };
+	uint8_t m[40] = { 2, SL_MSG_PAIR_COMMIT, 0xde, 0xad, 0xbe, 0xef, 2, 2 };
 
 	world_init(2);
 	world_start();
@@ -2203,7 +2672,7 @@ TEST(nak_encoding_and_rate_limit)
 	CHECK_EQ(out.n, 2);
 	CHECK_EQ(out.a[0].type, SL_HS_ACT_SEND);
 	CHECK_HEX(out.a[0].send.msg, out.a[0].send.len,
-		  "01 01 deadbeef 04 00 01 01 10");
+		  "02 01 deadbeef 0f 00 02 02 10");
 	CHECK_EQ(out.a[1].type, SL_HS_ACT_NAK);
 	CHECK(out.a[1].nak.sent && !out.a[1].nak.rate_limited);
 	CHECK_EQ(out.a[1].nak.hsid, 0xdeadbeef);
@@ -2214,7 +2683,7 @@ TEST(nak_encoding_and_rate_limit)
 	CHECK_EQ(out.n, 0);
 	W.now += 600;
 	CHECK_EQ(sl_hs_input(W.s[1].hs, m, 40, W.now, &out), 0);
-	CHECK(out.n == 1 && out.a[0].send.msg[6] == SL_NAK_NOT_AUTHORISED);
+	CHECK(out.n == 1 && out.a[0].send.msg[6] == SL_NAK_NOT_ARMED);
 
 	/* Another refusal within the second: logged, not sent. */
 	m[5] = 0xee;
@@ -2231,7 +2700,7 @@ TEST(nak_encoding_and_rate_limit)
 			     "\x00\x01\x01\x10" : m, 11, W.now, &out), 0);
 	CHECK(out.n == 0 && out.dropped);
 	/* CALL_HELLO: this end is no TSP. */
-	uint8_t hello[56] = { 1, SL_MSG_CALL_HELLO, 9, 9, 9, 9, 1, 1 };
+	uint8_t hello[56] = { 2, SL_MSG_CALL_HELLO, 9, 9, 9, 9, 2, 2 };
 
 	CHECK_EQ(sl_hs_input(W.s[1].hs, hello, 56, W.now, &out), 0);
 	CHECK(out.n == 2 && out.a[0].send.msg[6] == SL_NAK_NOT_AUTHORISED);
@@ -2869,7 +3338,22 @@ TEST(abort_and_status)
 	CHECK(st.busy && st.initiator && !strcmp(st.state, "I_WAIT_RESP"));
 	CHECK_EQ(st.kind, SL_HS_SESSION);
 	CHECK_EQ(sl_hs_connect(W.s[0].hs, NULL, W.now, &out), -EBUSY);
-	CHECK_EQ(sl_hs_pair(W.s[0].hs, W.now, &out), -EBUSY);
+	{
+		struct sl_hs_pair_opts o = {
+			.initiate = true, .until = W.now + 1000,
+		};
+		struct sl_hs_pair_opts bad = { .until = W.now + 1000 };
+
+		CHECK_EQ(sl_hs_pair(W.s[0].hs, &bad, W.now, &out), -EINVAL);
+		CHECK_EQ(sl_hs_pair(W.s[0].hs, NULL, W.now, &out), -EINVAL);
+		/* Deferred while the session runs, then withdrawn. */
+		CHECK_EQ(sl_hs_pair(W.s[0].hs, &o, W.now, &out), 0);
+		CHECK_EQ(out.n, 0);
+		CHECK_EQ(sl_hs_pair(W.s[0].hs, &o, W.now, &out), -EALREADY);
+		CHECK_EQ(sl_hs_pair_end(W.s[0].hs, W.now, &out), 0);
+		CHECK_EQ(out.n, 0);
+		CHECK_EQ(sl_hs_pair_prompt(W.s[0].hs, W.now, &out), -ENOENT);
+	}
 	CHECK_EQ(sl_hs_abort(W.s[0].hs, W.now, &out), 0);
 	CHECK(out.n == 1 && out.a[0].type == SL_HS_ACT_FAILED &&
 	      out.a[0].result.reason == SL_NAK_NONE);
@@ -2961,6 +3445,7 @@ int main(int argc, char **argv)
 	RUN(message_table);
 	RUN(config_checked);
 	RUN(vectors_pairing_session_rekey);
+	RUN(pairing_sas_ignores_identities);
 	RUN(pairing_success);
 	RUN(pairing_confirm_before_typing);
 	RUN(pairing_wrong_sas_typed);
@@ -2970,7 +3455,12 @@ int main(int argc, char **argv)
 	RUN(pairing_mitm_sas_differs);
 	RUN(pairing_commitment_broken);
 	RUN(pairing_forged_ephemeral);
-	RUN(pairing_not_armed);
+	RUN(pairing_waits_for_other_operator);
+	RUN(pairing_other_operator_never_comes);
+	RUN(pairing_operator_leaves);
+	RUN(pairing_auto_roles_any_order);
+	RUN(pairing_never_replaces_silently);
+	RUN(pairing_operator_joins);
 	RUN(pairing_expected_identity);
 	RUN(pairing_sas_timeout);
 	RUN(busy_during_sas);
@@ -2983,6 +3473,7 @@ int main(int argc, char **argv)
 	RUN(rekey_on_timer);
 	RUN(rekey_requested_by_responder);
 	RUN(rekey_request_forged);
+	RUN(session_close_both_directions);
 	RUN(session_done_lost_keepalive_seen);
 	RUN(leftover_staged_epoch_activated);
 	RUN(leftover_staged_epoch_replaced);
@@ -2990,6 +3481,8 @@ int main(int argc, char **argv)
 	RUN(session_resp_invalid_content);
 	RUN(pairing_invalid_accounts);
 	RUN(version_negotiation);
+	RUN(version_old_pairing_refused);
+	RUN(version_nak_changes_nothing_lasting);
 	RUN(version_fields_checked);
 	RUN(nak_encoding_and_rate_limit);
 	RUN(nak_forged);

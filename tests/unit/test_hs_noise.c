@@ -32,7 +32,9 @@ struct dside {
 	int64_t timer_at;
 	char sas[SL_SAS_LEN + 1];
 	bool show, ask;
-	int n_done, n_failed, n_store, n_stage;
+	int n_done, n_failed, n_store, n_stage, n_wait, n_matched, n_clear;
+	struct sl_drv_action prompt, wait, clear;
+	char call_peer[SL_ACCOUNT_LEN + 1];
 	struct sl_drv_action done, failed;
 	int fail_stage;
 };
@@ -97,15 +99,26 @@ static void dside_free(int i)
 	sl_wipe(d, sizeof(*d));
 }
 
+/*
+ * The key store's lookup, as the seam allows the driver to call it (the
+ * real one, in keystore.c, searches its sorted array; these in-memory
+ * stores are kept in insertion order).
+ */
+const struct sl_peer *sl_ks_find(const struct sl_keystore *ks,
+				 const char *account)
+{
+	for (size_t j = 0; j < ks->n_peers; j++)
+		if (!strcmp(ks->peers[j].account, account))
+			return &ks->peers[j];
+	return NULL;
+}
+
 static void add_peer(int i, const uint8_t *pub, const char *acct,
 		     const uint8_t *ltk)
 {
 	struct dside *d = &D[i];
-	struct sl_peer *p = NULL;
+	struct sl_peer *p = (struct sl_peer *)sl_ks_find(&d->ks, acct);
 
-	for (size_t j = 0; j < d->ks.n_peers; j++)
-		if (!strcmp(d->peers[j].account, acct))
-			p = &d->peers[j];
 	if (!p)
 		p = &d->peers[d->ks.n_peers++];
 	snprintf(p->account, sizeof(p->account), "%s", acct);
@@ -186,9 +199,25 @@ static void run_actions(int i, struct sl_drv_actions *acts)
 		case SL_DRV_SHOW_SAS:
 			memcpy(d->sas, a->sas, sizeof(d->sas));
 			d->show = true;
+			d->prompt = *a;
 			break;
 		case SL_DRV_ASK_SAS:
 			d->ask = true;
+			d->prompt = *a;
+			break;
+		case SL_DRV_PAIR_WAIT:
+			d->n_wait++;
+			d->wait = *a;
+			break;
+		case SL_DRV_SAS_MATCHED:
+			d->n_matched++;
+			break;
+		case SL_DRV_CLEAR_KEYS:
+			d->n_clear++;
+			d->clear = *a;
+			memset(&d->next, 0, sizeof(d->next));
+			memset(&d->cur, 0, sizeof(d->cur));
+			memset(&d->prev, 0, sizeof(d->prev));
 			break;
 		case SL_DRV_TIMER:
 			d->timer_at = a->ms ? now + a->ms : 0;
@@ -381,7 +410,7 @@ TEST(driver_pairing)
 	teardown();
 }
 
-/* The operator of R leaves during the SAS step: SAS_MISMATCH, alert. */
+/* The operator of R leaves during the SAS step: REFUSED, no alert. */
 TEST(driver_operator_gone)
 {
 	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, false);
@@ -396,10 +425,227 @@ TEST(driver_operator_gone)
 	CHECK_EQ(D[1].n_failed, 1);
 	CHECK_EQ(D[1].failed.kind, SL_DRV_KIND_PAIRING);
 	CHECK_EQ(D[1].failed.how, SL_DRV_NAK_SENT);
-	CHECK_EQ(D[1].failed.reason, SL_DRV_R_SAS_MISMATCH);
-	CHECK(D[1].failed.alert);
+	CHECK_EQ(D[1].failed.reason, SL_DRV_R_REFUSED);
+	CHECK(!D[1].failed.alert);
 	CHECK_EQ(D[0].failed.how, SL_DRV_NAK_RECEIVED);
+	CHECK_EQ(D[0].failed.reason, SL_DRV_R_REFUSED);
+	CHECK(!D[0].failed.alert);
+	CHECK(D[0].failed.note[0]);
 	CHECK_EQ(D[0].n_store + D[1].n_store, 0);
+	teardown();
+}
+
+/* The operators as they are: the default role (auto) on both sides,
+ * one sealctl pair after the other, in either order. */
+static void operator_types_and_confirms(void)
+{
+	struct sl_drv_input in = { .type = SL_DRV_IN_SAS_TYPED };
+	int shower = D[0].show ? 0 : 1;
+
+	if (!CHECKF(D[shower].show && D[!shower].ask, "show %d/%d ask %d/%d",
+		    D[0].show, D[1].show, D[0].ask, D[1].ask))
+		return;
+	memcpy(in.sas, D[shower].sas, sizeof(in.sas));
+	feed(!shower, &in);
+	CHECK_EQ(D[!shower].n_matched, 1);
+	memset(&in, 0, sizeof(in));
+	in.type = SL_DRV_IN_SAS_CONFIRM;
+	in.confirm = true;
+	feed(shower, &in);
+}
+
+TEST(driver_pairing_auto_either_order)
+{
+	for (int first = 0; first < 2; first++) {
+		setup(SL_ROLE_AUTO, SL_ROLE_AUTO, false);
+		ready(0);
+		ready(1);
+		feed_type(first, SL_DRV_IN_PAIR);
+		CHECK_EQ(D[first].n_wait, 1);	/* "waiting" at once */
+		CHECK(D[first].wait.ms > 590000);
+		run(20000);
+		CHECK_EQ(D[first].n_failed, 0);
+		CHECK_EQ(D[first].n_wait, 2);	/* then: not armed */
+		CHECK_EQ(D[first].wait.reason, SL_DRV_R_NOT_ARMED);
+		CHECK(!D[0].show && !D[1].show);
+		feed_type(!first, SL_DRV_IN_PAIR);
+		run(5000);
+		operator_types_and_confirms();
+		run(60000);
+		CHECK_EQ(D[0].n_store, 1);
+		CHECK_EQ(D[1].n_store, 1);
+		CHECK_EQ(D[0].n_failed + D[1].n_failed, 0);
+		mirrored();
+		teardown();
+	}
+	/* Both at the same moment. */
+	setup(SL_ROLE_AUTO, SL_ROLE_AUTO, false);
+	ready(0);
+	ready(1);
+	feed_type(0, SL_DRV_IN_PAIR);
+	feed_type(1, SL_DRV_IN_PAIR);
+	run(5000);
+	operator_types_and_confirms();
+	run(60000);
+	CHECK_EQ(D[0].n_store + D[1].n_store, 2);
+	CHECK_EQ(D[0].n_failed + D[1].n_failed, 0);
+	mirrored();
+	teardown();
+}
+
+/* A pairing answered with pairing = yes waits for R's operator, who
+ * joins it: the prompt again, with the peer's claimed key. */
+TEST(driver_pairing_join)
+{
+	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, false);
+	D[1].conf.pairing = true;
+	ready(1);
+	ready(0);
+	feed_type(0, SL_DRV_IN_PAIR);
+	run(2000);
+	CHECK(D[1].ask);
+	D[1].ask = false;
+	feed_type(1, SL_DRV_IN_PAIR);
+	CHECK(D[1].ask);
+	CHECK_EQ(D[1].n_wait, 0);
+	CHECK_MEM(D[1].prompt.peer_pub, D[0].ks.id.pub, 32);
+	CHECK(!strcmp(D[1].prompt.peer, D[0].ks.id.account));
+	CHECK(D[1].prompt.ms > 170000 && D[1].prompt.ms <= 180000);
+	operator_types_and_confirms();
+	run(60000);
+	CHECK_EQ(D[0].n_store + D[1].n_store, 2);
+	teardown();
+}
+
+/*
+ * A stored peer's key is never replaced silently: the pairing is
+ * refused (REFUSED, "already paired") before a code is shown on that
+ * side, unless its operator asked to replace it. A record made by
+ * authorise (no key yet) is no obstacle.
+ */
+TEST(driver_pairing_replace)
+{
+	static const uint8_t zero[32];
+
+	for (int replace = 0; replace < 2; replace++) {
+		struct sl_drv_input in = {
+			.type = SL_DRV_IN_PAIR, .replace = replace,
+		};
+		uint8_t old[32];
+
+		setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, false);
+		check_fill_random(old, 32);
+		add_peer(1, old, D[0].ks.id.account, zero);
+		D[1].peers[0].revoked = true;
+		ready(1);
+		ready(0);
+		feed(1, &in);
+		feed_type(0, SL_DRV_IN_PAIR);
+		run(2000);
+		if (!replace) {
+			CHECK(!D[1].ask);
+			CHECK_EQ(D[1].failed.reason, SL_DRV_R_REFUSED);
+			CHECK_EQ(D[1].failed.detail, 1);
+			CHECK_EQ(D[0].failed.reason, SL_DRV_R_REFUSED);
+			CHECK_EQ(D[0].failed.detail, 1);
+			CHECK(D[1].peers[0].revoked);
+			CHECK_MEM(D[1].peers[0].pub, old, 32);
+		} else {
+			operator_types_and_confirms();
+			run(60000);
+			CHECK_EQ(D[1].n_store, 1);
+			CHECK_MEM(D[1].peers[0].pub, D[0].ks.id.pub, 32);
+		}
+		teardown();
+	}
+	/* Authorised before pairing (no key): pairs without --replace. */
+	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, false);
+	add_peer(1, zero, D[0].ks.id.account, zero);
+	D[1].peers[0].has_pub = false;
+	ready(1);
+	ready(0);
+	feed_type(1, SL_DRV_IN_PAIR);
+	feed_type(0, SL_DRV_IN_PAIR);
+	run(2000);
+	operator_types_and_confirms();
+	run(60000);
+	CHECK_EQ(D[0].n_store + D[1].n_store, 2);
+	teardown();
+}
+
+/*
+ * A dialled line (env.call_peer): the caller initiates, the answerer
+ * responds, and an account other than the one the call named ends a
+ * pairing or a session with IDENTITY_MISMATCH.
+ */
+TEST(driver_call_identity)
+{
+	struct sl_drv_input in = { 0 };
+
+	/* A calls "999999999999" but B answers. */
+	setup(SL_ROLE_AUTO, SL_ROLE_AUTO, false);
+	snprintf(D[0].call_peer, sizeof(D[0].call_peer), "999999999999");
+	D[0].env.call_peer = D[0].call_peer;
+	D[0].env.call_caller = true;
+	snprintf(D[1].call_peer, sizeof(D[1].call_peer), "%s",
+		 D[0].ks.id.account);
+	D[1].env.call_peer = D[1].call_peer;
+	ready(0);
+	ready(1);
+	feed_type(1, SL_DRV_IN_PAIR);
+	feed_type(0, SL_DRV_IN_PAIR);
+	run(5000);
+	CHECK(!D[0].show);
+	CHECK_EQ(D[0].failed.reason, SL_DRV_R_IDENTITY_MISMATCH);
+	CHECK(D[0].failed.alert);
+	CHECK_EQ(D[0].n_store + D[1].n_store, 0);
+	teardown();
+
+	/* Paired with both: a session with the wrong one is refused as
+	 * IDENTITY_MISMATCH, not taken for a stranger. */
+	setup(SL_ROLE_AUTO, SL_ROLE_AUTO, true);
+	snprintf(D[1].call_peer, sizeof(D[1].call_peer), "888888888888");
+	D[1].env.call_peer = D[1].call_peer;
+	add_peer(1, D[1].ks.id.pub, "888888888888", D[1].ks.id.pub);
+	snprintf(D[0].call_peer, sizeof(D[0].call_peer), "%s",
+		 D[1].ks.id.account);
+	D[0].env.call_peer = D[0].call_peer;
+	D[0].env.call_caller = true;
+	ready(1);
+	ready(0);
+	run(5000);
+	CHECK_EQ(D[1].failed.reason, SL_DRV_R_IDENTITY_MISMATCH);
+	CHECK_EQ(D[0].failed.reason, SL_DRV_R_IDENTITY_MISMATCH);
+	CHECK(!D[0].cur.used && !D[1].cur.used);
+	teardown();
+	(void)in;
+}
+
+/* Revoking the peer of a running session tells it: its keys go too. */
+TEST(driver_close)
+{
+	struct sl_drv_input in = {
+		.type = SL_DRV_IN_CLOSE,
+		.close_reason = SL_DRV_CLOSE_REVOKED,
+	};
+
+	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, true);
+	ready(1);
+	ready(0);
+	run(5000);
+	if (!mirrored())
+		goto out;
+	D[1].peers[0].revoked = true;
+	feed(1, &in);
+	run(5000);
+	CHECK_EQ(D[0].n_clear, 1);
+	CHECK_EQ(D[0].clear.reason, SL_DRV_CLOSE_REVOKED);
+	CHECK(!strcmp(D[0].clear.peer, D[1].ks.id.account));
+	CHECK(!D[0].cur.used);
+	CHECK(!strcmp(drv->state(D[0].obj), "idle"));
+	/* Closing again, or with no key: nothing to say. */
+	feed(1, &in);
+out:
 	teardown();
 }
 
@@ -500,6 +746,11 @@ int main(int argc, char **argv)
 	RUN(driver_session);
 	RUN(driver_pairing);
 	RUN(driver_operator_gone);
+	RUN(driver_pairing_auto_either_order);
+	RUN(driver_pairing_join);
+	RUN(driver_pairing_replace);
+	RUN(driver_call_identity);
+	RUN(driver_close);
 	RUN(driver_auto_roles);
 	RUN(driver_action_failed);
 	RUN(driver_refusal_reported);
