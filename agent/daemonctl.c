@@ -274,6 +274,8 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 			       get(rec, "key_epoch", "none"),
 			       get(rec, "staged_epoch", "none"));
 		printf("  handshake:    %s\n", get(rec, "handshake", "?"));
+		if (!strcmp(get(rec, "pair_armed", "no"), "yes"))
+			printf("  pairing:      armed (answers the other side's pairing now)\n");
 		printf("  peer:         %s (role %s, rekey every %s s, pairing %s)\n",
 		       get(rec, "peer", "any paired peer"), get(rec, "role", "?"),
 		       get(rec, "rekey_interval", "?"), get(rec, "pairing", "?"));

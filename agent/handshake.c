@@ -2266,23 +2266,26 @@ static int send_rekey_request(struct sl_hs *hs, uint8_t reason,
 /* ---- SESSION_CLOSE ----------------------------------------------- */
 
 /*
- * The current key and its peer are gone for good: no rekey, no retry, no
- * REKEY_REQUEST, and a session handshake in progress ends (it could
- * otherwise install a key with the peer just closed).
+ * The current key is gone: no rekey, no REKEY_REQUEST, and a session
+ * handshake in progress ends (it could otherwise install a key with the
+ * peer just closed). keep_peer: the peer closed it, and may allow us
+ * again; else we closed it, and never connect to that peer by ourselves.
  */
 static void forget_key(struct sl_hs *hs, struct sl_hs_actions *out,
-		       uint64_t now, const char *why)
+		       uint64_t now, const char *why, bool keep_peer)
 {
 	if (in_progress(hs->cur) && hs->cur->kind != SL_HS_PAIR)
 		end_failed(hs, out, hs->cur, now, SL_NAK_NONE, false, why,
 			   END_NO_RETRY);
 	memset(&hs->ls.key, 0, sizeof(hs->ls.key));
 	hs->ls.keyed = false;
-	hs->ls.have_peer = false;
 	hs->ls.start_at = 0;
 	hs->ls.rekey_at = 0;
 	sl_wipe(&hs->sec->key_i2r, sizeof(hs->sec->key_i2r));
 	sl_wipe(&hs->sec->key_r2i, sizeof(hs->sec->key_r2i));
+	if (keep_peer)
+		return;
+	hs->ls.have_peer = false;
 	sl_wipe(hs->sec->peer_ltk, sizeof(hs->sec->peer_ltk));
 }
 
@@ -2292,6 +2295,7 @@ static int handle_session_close(struct sl_hs *hs, const uint8_t *m,
 {
 	struct sl_hs_action *a;
 	const char *why;
+	bool initiator;
 	uint8_t pl[1];
 
 	why = open_on_key(hs, m, len, pl);
@@ -2303,7 +2307,15 @@ static int handle_session_close(struct sl_hs *hs, const uint8_t *m,
 	a->close.reason = pl[0];
 	memcpy(a->close.peer_account, hs->ls.key.peer,
 	       sizeof(a->close.peer_account));
-	forget_key(hs, out, now, "the peer closed the session");
+	initiator = hs->ls.key.initiator;
+	forget_key(hs, out, now, "the peer closed the session", true);
+	/* Its operator may allow us again (sealctl peers authorise): a
+	 * direct line's initiator tries again, at the longest interval. */
+	if (initiator && hs->direct_line && hs->ls.have_peer) {
+		hs->ls.retry_backoff = SL_HS_RETRY_MAX_MS;
+		hs->ls.start_at = now + SL_HS_RETRY_MAX_MS;
+		hs->ls.start_kind = SL_HS_SESSION;
+	}
 	return 0;
 }
 
@@ -2321,7 +2333,7 @@ int sl_hs_close(struct sl_hs *hs, uint8_t reason, uint64_t now,
 		err = send_on_key(hs, out, now, SL_MSG_SESSION_CLOSE, reason,
 				  &hs->close);
 	if (err != -EINVAL)
-		forget_key(hs, out, now, "the session was closed");
+		forget_key(hs, out, now, "the session was closed", false);
 	finish(hs, now, out);
 	return err;
 }

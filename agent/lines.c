@@ -770,8 +770,16 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 				fu->query = true;
 			break;
 		case SL_DRV_STORE_PEER: {
+			const struct sl_peer *old = sl_ks_find(L->ks, a->peer);
 			char why[512];
 
+			/* The driver stores over a record with a key, or a
+			 * revoked one, only at the operator's --replace. */
+			if (old && (old->has_pub || old->revoked))
+				sl_log(LOG_NOTICE, "%s: replacing the stored pairing with %s (%s) at the operator's request (sealctl pair --replace)",
+				       tty, a->peer, old->revoked ? "revoked" :
+				       old->authorised ? "authorised" :
+				       "not authorised");
 			ret = a->ltk ? sl_ks_store_pair(L->ks, a->peer, a->peer_pub,
 							a->ltk, why, sizeof(why)) :
 			      -EINVAL;
@@ -1496,6 +1504,13 @@ void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c)
 		sl_ipc_add(&b, "role", sl_role_name(conf->role));
 		sl_ipc_addf(&b, "rekey_interval", "%" PRIu32, conf->rekey_interval);
 		sl_ipc_add(&b, "pairing", conf->pairing ? "yes" : "no");
+		/* Armed: a PAIR_COMMIT would be answered now. Only while an
+		 * operator's sealctl pair waits on a line that may respond,
+		 * or by configuration (pairing = yes). */
+		sl_ipc_add(&b, "pair_armed",
+			   conf->pairing || (line->op &&
+					     conf->role != SL_ROLE_INITIATOR) ?
+			   "yes" : "no");
 		if (line->in_session) {
 			sl_ipc_add(&b, "session_peer", line->rec.peer);
 			sl_slog_time(when, line->rec.start);

@@ -1,13 +1,16 @@
 #!/bin/bash
 # 88-revoke-live: revoking the peer of a running session ends it at once,
-# not at the next rekey. A and B pair and the daemons key the line (A's
-# rekey timer 10 s); data flows. Then B's operator revokes A:
+# on both ends, not at the next rekey. A and B pair and the daemons key the
+# line (A's rekey timer 10 s); data flows. Then B's operator revokes A:
 #   - ttyS2's keys are cleared within a second or two (fail-closed), B's
 #     session log closes the session with outcome "revoked";
+#   - B tells A (an authentic SESSION_CLOSE): ttyS1's keys go too, A's log
+#     names the remedy (peers authorise on B's side), A's session log
+#     closes the session "closed-by-peer"; A starts no rekey by itself;
 #   - nothing flows either way;
-#   - A's next rekey (its timer) is refused: B sends NAK REVOKED and logs
-#     it, A's session log records the refusal; the lines stay keyless on
-#     B's side.
+#   - A's next attempt (here forced by a reload of A) is refused: B sends
+#     NAK REVOKED and logs it, A's session log records the refusal and
+#     A's log says again who can undo it; both lines stay keyless.
 set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
@@ -36,14 +39,28 @@ sl_assert "B's session log closes the session with outcome revoked" \
 sl_assert "nothing flows A -> B after the revoke" sl_no_data_flows "$SL_VTTY_A" "$SL_VTTY_B"
 sl_assert "nothing flows B -> A after the revoke" sl_no_data_flows "$SL_VTTY_B" "$SL_VTTY_A"
 
-# A's rekey timer (10 s) fires: its rekey meets B's verdict.
+sl_assert "ttyS1's keys are cleared too: B told A" \
+	sl_wait_for "ttyS1 nokey" 5 sl_field_is ttyS1 state nokey
+sl_assert "A's log says B revoked it and what undoes that" \
+	grep -Eq "ttyS1: peer $ACCT_B ended the session: it has revoked this installation.*sealctl peers authorise $ACCT_A" "$D/a.log"
+sl_assert "A's session log closes the session (closed-by-peer)" \
+	sl_wait_for "A's record" 5 slog_has a "\"peer\": \"$ACCT_B\".*\"outcome\": \"closed-by-peer\""
+# A's rekey timer (10 s) would have fired by now: A forgot the key.
+sleep 12
+sl_assert "A started no rekey of its own" sh -c "! grep -q 'NAK sent to the peer: REVOKED' '$D/b.log'"
+
+# A tries again (SIGHUP: a reload of its peers): its session meets B's verdict.
+sl_assert "A reloads (SIGHUP)" kill -HUP "${PID[a]}"
 sl_assert "B refuses A's next handshake with NAK REVOKED" \
 	sl_wait_for "B's NAK" 30 grep -Eq "ttyS2: NAK sent to the peer: REVOKED, .*peer $ACCT_A" "$D/b.log"
+sl_assert "A's log names the real remedy, not a new pairing" \
+	sl_wait_for "A's hint" 10 grep -q "peer $ACCT_B has revoked this installation.*sealctl peers authorise $ACCT_A on its side" "$D/a.log"
 sl_assert "B's session log records the refusal (nak-sent, revoked)" \
 	sl_wait_for "B's refusal record" 5 slog_has b '"outcome": "nak-sent", "reason": "revoked"'
 sl_assert "A's session log records the refusal (nak-received, revoked)" \
 	sl_wait_for "A's record" 10 slog_has a '"outcome": "nak-received", "reason": "revoked"'
 sl_assert_eq "ttyS2 is still keyless" nokey "$("$SEALCTL" show ttyS2 state)"
+sl_assert_eq "ttyS1 is still keyless" nokey "$("$SEALCTL" show ttyS1 state)"
 sl_assert "still nothing flows A -> B" sl_no_data_flows "$SL_VTTY_A" "$SL_VTTY_B"
 sl_log "--- B's sealctl log"
 ctl b log || true

@@ -37,7 +37,7 @@ state() { echo "/var/lib/sealine-$SL_NAME-$1"; }
 ctl() { local n=$1; shift; "$SEALCTL" "$@" --socket "$(sock "$n")"; }
 
 # write_conf NAME ACCOUNT TTY PEER [ROLE]: no ROLE, no role line (the
-# daemon's default).
+# daemon's default, auto); an empty PEER, no peer line (any paired peer).
 write_conf() {
 	cat >"$D/$1.conf" <<EOF
 # sealined instance $1 of tests/vm/$SL_NAME.sh
@@ -49,7 +49,7 @@ name = $1
 log_level = debug
 
 [line $3]
-peer = $4
+${4:+peer = $4}
 ${5:+role = $5}
 ${SL_LINE_EXTRA:-}
 EOF
@@ -100,7 +100,7 @@ both_keyed_same_epoch() {
 	[[ -n $ea && $ea == "$eb" ]]
 }
 
-# operator NAME TTY: start `sealctl pair TTY` for daemon NAME, its stdin
+# operator NAME TTY: start `sealctl pair TTY $OPARGS` for daemon NAME, its stdin
 # the FIFO $D/NAME.in (held open for writing on fd OPFD[NAME]), its output
 # in $D/NAME.out.
 declare -A OPPID OPFD
@@ -108,7 +108,8 @@ operator() {
 	local n=$1 tty=$2 fd
 	rm -f "$D/$n.in" "$D/$n.out"
 	mkfifo "$D/$n.in"
-	"$SEALCTL" pair "$tty" --socket "$(sock "$n")" <"$D/$n.in" >"$D/$n.out" 2>&1 &
+	# shellcheck disable=SC2086 # OPARGS: options, split on purpose
+	"$SEALCTL" pair "$tty" ${OPARGS:-} --socket "$(sock "$n")" <"$D/$n.in" >"$D/$n.out" 2>&1 &
 	OPPID[$n]=$!
 	OPS+=($!)
 	exec {fd}>"$D/$n.in"
@@ -173,6 +174,35 @@ pair_ab() {
 	operator_done b || return 1
 	operator_done a || return 1
 	sl_wait_for "session keys" 30 both_keyed_same_epoch
+}
+
+# pair_either FIRST TTY1 SECOND TTY2 [DELAY]: the operators of daemons
+# FIRST and SECOND run `sealctl pair` on their lines, SECOND DELAY seconds
+# after FIRST (default 0: at once), as two people on the phone would with
+# role = auto: whoever's screen shows the code reads it out, the other
+# types it, the reader confirms once told it matches. Sets SHOWER and
+# TYPER. Fails unless both sealctl pair exit 0.
+pair_either() {
+	local first=$1 tty1=$2 second=$3 tty2=$4 delay=${5:-0} code
+	operator "$first" "$tty1"
+	if [[ $delay != 0 ]]; then
+		sleep "$delay"
+	fi
+	operator "$second" "$tty2"
+	sl_wait_for "a code on one of the screens" 60 \
+		sh -c "grep -q '^Code: ' '$D/$first.out' '$D/$second.out'" || return 1
+	if grep -q '^Code: ' "$D/$first.out"; then
+		SHOWER=$first TYPER=$second
+	else
+		SHOWER=$second TYPER=$first
+	fi
+	sl_log "$SHOWER's screen shows the code, $TYPER's asks for it"
+	sl_wait_for "$TYPER asks for the code" 30 grep -q "Type the code" "$D/$TYPER.out" || return 1
+	code=$(sed -n 's/^Code: \([0-9A-Z]\{5\}\)$/\1/p' "$D/$SHOWER.out" | tail -n 1)
+	say "$TYPER" "$code"
+	sl_wait_for "$TYPER is told the code matches" 30 grep -q "The code matches" "$D/$TYPER.out" || return 1
+	say "$SHOWER" y
+	operator_done "$TYPER" && operator_done "$SHOWER"
 }
 
 # slog_has NAME REGEX: a record of NAME's `sealctl log --json` matches.
