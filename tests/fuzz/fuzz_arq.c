@@ -225,12 +225,12 @@ static void two_ends(struct reader *r)
 	arq_sim_config(&s, &cfg);
 	for (e = 0; e < 2; e++) {
 		s.end[e].writer = ARQ_SIM_W_BULK;
-		s.end[e].to_write = 2000 + (q[0] & 0x3f) * 500;
+		s.end[e].to_write = 1000 + (q[0] & 0x3f) * 100;
 		s.end[e].reader = q[1] & 0x10 ? ARQ_SIM_R_SLOW : ARQ_SIM_R_FAST;
 	}
 	s.script = r->p + r->i;
 	s.script_len = r->n - r->i;
-	arq_sim_run(&s, 3000, true);
+	arq_sim_run(&s, 2000, true);
 	/* Then a clean line: everything must get through. */
 	s.script = NULL;
 	if (!arq_sim_drain(&s, 600000) && !s.fail[0])
