@@ -19,7 +19,8 @@
  *   -EBADMSG to its own peer).
  *
  * Shared by tests/unit/test_arq.c and tests/fuzz/fuzz_arq.c. Time is
- * simulated (milliseconds); nothing here reads a clock.
+ * simulated (milliseconds); nothing here reads a clock. Built with
+ * -DARQ_SIM_TRACE it writes every frame, drop and event to stderr.
  */
 #ifndef SEALINE_ARQ_SIM_H
 #define SEALINE_ARQ_SIM_H
@@ -685,6 +686,20 @@ static inline bool arq_sim_send(struct arq_sim *s, int e)
 	return true;
 }
 
+/* Counts a frame dropped before the ARQ saw it. */
+static inline void arq_sim_drop(const struct arq_sim *s, int e,
+				uint64_t *counter, const char *why)
+{
+	(*counter)++;
+#ifdef ARQ_SIM_TRACE
+	fprintf(stderr, "%6u <%d dropped: %s\n", s->now, e, why);
+#else
+	(void)s;
+	(void)e;
+	(void)why;
+#endif
+}
+
 static inline void arq_sim_rx_raw(struct arq_sim *s, int e, uint8_t *raw,
 				  size_t len)
 {
@@ -697,18 +712,12 @@ static inline void arq_sim_rx_raw(struct arq_sim *s, int e, uint8_t *raw,
 
 	if (len < SEALINE_AAD_LEN + SEALINE_TAG_LEN ||
 	    len > SEALINE_FRAME_MAX_RAW || (raw[0] >> 6) != 1) {
-		x->malformed++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->malformed++;");
-#endif
+		arq_sim_drop(s, e, &x->malformed, "malformed");
 		return;
 	}
 	type = (raw[0] >> 4) & 3;
 	if (type != SEALINE_FRAME_RELIABLE && type != SEALINE_FRAME_KEEPALIVE) {
-		x->malformed++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->malformed++;");
-#endif
+		arq_sim_drop(s, e, &x->malformed, "malformed");
 		return;
 	}
 	for (i = 0; i < 3; i++) {
@@ -719,10 +728,7 @@ static inline void arq_sim_rx_raw(struct arq_sim *s, int e, uint8_t *raw,
 		}
 	}
 	if (slot < 0) {
-		x->nokey++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->nokey++;");
-#endif
+		arq_sim_drop(s, e, &x->nokey, "nokey");
 		return;
 	}
 	k = &x->keys[slot];
@@ -730,27 +736,18 @@ static inline void arq_sim_rx_raw(struct arq_sim *s, int e, uint8_t *raw,
 					 (u32)raw[1] << 24 | (u32)raw[2] << 16 |
 					 (u32)raw[3] << 8 | raw[4]);
 	if (!sealine_replay_check(&k->replay, counter)) {
-		x->replays++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->replays++;");
-#endif
+		arq_sim_drop(s, e, &x->replays, "replays");
 		return;
 	}
 	if (!arq_sim_open(k->rx_secret, counter, raw, len)) {
-		x->auth_failures++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->auth_failures++;");
-#endif
+		arq_sim_drop(s, e, &x->auth_failures, "auth failures");
 		return;
 	}
 	/* The integration's rule: once the peer sends under the current
 	 * key, a frame under the previous one can only be one held back.
 	 */
 	if (slot == x->prev && x->cur >= 0 && x->keys[x->cur].replay.started) {
-		x->stale_prev++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->stale_prev++;");
-#endif
+		arq_sim_drop(s, e, &x->stale_prev, "stale prev");
 		return;
 	}
 	/* Above every counter accepted under its key, which is the current
@@ -759,10 +756,7 @@ static inline void arq_sim_rx_raw(struct arq_sim *s, int e, uint8_t *raw,
 	 */
 	newest = !k->replay.started || counter > k->replay.top;
 	if (!sealine_replay_accept(&k->replay, counter)) {
-		x->replays++;
-#ifdef ARQ_SIM_TRACE
-		fprintf(stderr, "%6u <%d drop: %s\n", s->now, e, "x->replays++;");
-#endif
+		arq_sim_drop(s, e, &x->replays, "replays");
 		return;
 	}
 	if (slot == x->next)

@@ -917,6 +917,16 @@ static void sim_report(struct arq_sim *s, const char *what, uint64_t seed)
 		       what, (unsigned long long)seed);
 }
 
+/* A line at rate bytes a second on which end 0 writes bytes in bulk. */
+static void sim_bulk(struct arq_sim *s, uint64_t seed, u32 rate,
+		     uint64_t bytes)
+{
+	arq_sim_init(s, seed, RING, RING);
+	s->rate = rate;
+	s->end[0].writer = ARQ_SIM_W_BULK;
+	s->end[0].to_write = bytes;
+}
+
 /* Flow control: a reader that stops fills the receive ring, then the
  * send ring; writers see no room; the line is not declared dead however
  * long it lasts; everything arrives once the reader is back.
@@ -927,10 +937,7 @@ TEST(flow_control_stopped_reader)
 	struct sealine_arq_info info;
 	u32 t;
 
-	arq_sim_init(&s, 42, RING, RING);
-	s.rate = 11520;
-	s.end[0].writer = ARQ_SIM_W_BULK;
-	s.end[0].to_write = 100000;
+	sim_bulk(&s, 42, 11520, 100000);
 	s.end[1].reader = ARQ_SIM_R_STOPPED;
 	arq_sim_run(&s, 20000, true);
 	CHECK_EQ(sealine_arq_rx_avail(&s.end[1].arq), RING);
@@ -961,10 +968,7 @@ TEST(dead_line_cut)
 	struct arq_sim s;
 	const u32 cut = 10000;
 
-	arq_sim_init(&s, 7, RING, RING);
-	s.rate = 11520;
-	s.end[0].writer = ARQ_SIM_W_BULK;
-	s.end[0].to_write = 1000000;
+	sim_bulk(&s, 7, 11520, 1000000);
 	s.end[1].writer = ARQ_SIM_W_KEYS;
 	s.imp[0].cut_at = cut;
 	s.imp[1].cut_at = cut;
@@ -998,14 +1002,11 @@ TEST(dead_line_slow)
 	struct sealine_arq_config cfg;
 	struct arq_sim s;
 
-	arq_sim_init(&s, 8, RING, RING);
-	s.rate = 30;
+	sim_bulk(&s, 8, 30, 6000);
 	s.delay = 600;
 	cfg = s.end[0].arq.cfg;
 	cfg.line_rate = 30;
 	arq_sim_config(&s, &cfg);
-	s.end[0].writer = ARQ_SIM_W_BULK;
-	s.end[0].to_write = 6000;
 	s.end[1].writer = ARQ_SIM_W_KEYS;
 	s.end[1].key_gap_min = 150;
 	s.end[1].key_gap_span = 400;
@@ -1019,11 +1020,8 @@ TEST(dead_line_slow)
 	arq_sim_free(&s);
 
 	/* A fast line with a 2 s delay each way. */
-	arq_sim_init(&s, 9, RING, RING);
-	s.rate = 11520;
+	sim_bulk(&s, 9, 11520, 200000);
 	s.delay = 2000;
-	s.end[0].writer = ARQ_SIM_W_BULK;
-	s.end[0].to_write = 200000;
 	s.end[1].writer = ARQ_SIM_W_KEYS;
 	arq_sim_run(&s, 120000, true);
 	CHECK(arq_sim_drain(&s, 600000));
@@ -1040,10 +1038,7 @@ TEST(adaptive_frame_size)
 	struct arq_sim s;
 	uint64_t before;
 
-	arq_sim_init(&s, 11, RING, RING);
-	s.rate = 11520;
-	s.end[0].writer = ARQ_SIM_W_BULK;
-	s.end[0].to_write = 100000000;
+	sim_bulk(&s, 11, 11520, 100000000);
 	s.imp[0].ber = 1e-3;
 	arq_sim_run(&s, 120000, true);
 	sealine_arq_get_info(&s.end[0].arq, &info);
