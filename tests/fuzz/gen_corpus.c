@@ -293,6 +293,43 @@ static void call_seeds(void)
 	put("fuzz_call", "deadlines", deadlines, sizeof(deadlines));
 }
 
+/* fuzz_arq: see the opcodes at the top of fuzz_arq.c. */
+static void arq_seeds(void)
+{
+	static const uint8_t talk[] = {
+		0x00,			/* one end */
+		0, 100, 1, 0,		/* write 100, build */
+		3, 0xf0, 0x00, 0x8c, 0x40, /* SYN, DATA, ACK, ECHO */
+		4, 0, 16, 1, 0, 5, 16,	/* 16 ms, build (ACK), read */
+		0, 200, 1, 0, 1, 0,	/* write, two frames */
+		3, 0x24, 0x00, 0x80, 0x10, /* ACK with a SACK block */
+		1, 0, 1, 4,		/* resend, counter again */
+		4, 3, 232, 1, 0,	/* 1 s: RTO, probe */
+		3, 0x60, 0x02, 0x81, 0x20, /* data ahead of a gap, ACK */
+		3, 0x40, 0x00, 0x00, 0x20, /* the gap filled */
+		5, 255, 3, 0x02, 0, 0, 0, /* read, RST */
+		6, 0, 50, 1, 1,		/* reset, new key */
+		7, 0x35, 0, 10, 1, 1,	/* small frames */
+		2, 6, 1, 0x62, 0, 0, 0, 0, 0, /* raw bytes */
+		4, 0x75, 0x30, 4, 0x75, 0x30, /* dead */
+	};
+	static const uint8_t clean[] = { 0x01, 0x10, 0x00, 0x21, 0x40 };
+	static const uint8_t lossy[] = {
+		0x01, 0x3f, 0x00, 0x51, 0xc0,
+		0, 1, 0, 0, 2, 4, 0, 1, 1, 0, 0x0f, 0, 3, 0, 0, 1, 0, 0x40,
+		0, 1, 0, 1, 0, 0, 0, 0, 6, 0, 0x81, 0, 1, 1, 0, 0, 0, 2, 0,
+	};
+	static const uint8_t bytes[] = {
+		0x01, 0x20, 0x1c, 0x10, 0x20,
+		4, 0, 0, 0, 12, 0, 0, 1, 0, 0, 0, 0, 4, 0x84, 0, 0, 2, 0,
+	};
+
+	put("fuzz_arq", "talk", talk, sizeof(talk));
+	put("fuzz_arq", "clean", clean, sizeof(clean));
+	put("fuzz_arq", "lossy", lossy, sizeof(lossy));
+	put("fuzz_arq", "bytes", bytes, sizeof(bytes));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -309,5 +346,6 @@ int main(int argc, char **argv)
 	replay_seeds();
 	handshake_seeds();
 	call_seeds();
+	arq_seeds();
 	return 0;
 }
