@@ -134,9 +134,12 @@ check "final counters logged" grep -q 'final: a2b in=0 out=0' "$T/pass-b2a.log"
 # ---------------------------------------------------------------- pacing
 # 10 bits per byte: the first of N bytes arrives at once, the last after
 # (N - 1) * 10 / BAUD seconds. The only timing check in the project, of the
-# tool itself: the span from the first byte to the end of the stream is
-# within 5 %, give or take up to half a second for processes that wake up
-# late on a busy machine (on an idle one the span is within 0.1 %).
+# tool itself. What pacing promises is that bytes never arrive faster than
+# the line rate: the span from the first byte to the end of the stream is
+# at least 95 % of that (less 0.3 s of scheduling). A busy machine (CI,
+# parallel builds) can only make it slower, so the upper bound is loose:
+# twice the time plus a second, enough to catch a pacer that is off by a
+# factor (on an idle machine the span is within 0.1 %).
 pace_check() { # NAME DIR BAUD BYTES [WIRE-ARGS...]
 	local name=$1 dir=$2 baud=$3 n=$4 want
 	shift 4
@@ -144,10 +147,10 @@ pace_check() { # NAME DIR BAUD BYTES [WIRE-ARGS...]
 	run_case "$name" "$dir" "$T/$name.in" "$@"
 	want=$(awk -v n="$n" -v b="$baud" 'BEGIN { printf "%.3f", (n - 1) * 10 / b }')
 	check "$name: $n bytes unchanged" cmp -s "$T/$name.in" "$T/$name.out"
-	if awk -v e="$SPAN" -v w="$want" 'BEGIN { exit !(e >= w * 0.95 - 0.3 && e <= w * 1.05 + 0.5) }'; then
+	if awk -v e="$SPAN" -v w="$want" 'BEGIN { exit !(e >= w * 0.95 - 0.3 && e <= w * 2 + 1) }'; then
 		pass "$name: $n bytes at $baud baud took ${SPAN}s, expected ${want}s"
 	else
-		fail "$name: $n bytes at $baud baud took ${SPAN}s, expected ${want}s +-5%"
+		fail "$name: $n bytes at $baud baud took ${SPAN}s, expected ${want}s (at least 95 %, at most twice)"
 	fi
 }
 pace_check pace115200 a2b 115200 34560 --pace 115200

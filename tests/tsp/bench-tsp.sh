@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/tsp/bench-tsp.sh - TSP benchmark (not part of check): N concurrent
-# bridged calls through one TSP process (the -O2 agent/sealined) with the
+# bridged calls through one TSP process (the -O2 build/bin/sealined) with the
 # exchange pacing every call at its line rate (10 bits per byte), at
 # 115200 and 9600 baud. Per run: calls that ended as expected, the relayed
 # goodput per call as a ratio of the paced line rate (1.0 = full line
@@ -19,8 +19,8 @@ SIZES=${*:-10 50 100}
 make -s -C "$HERE" build/sim-endpoints || exit 2
 make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
 make -s -C "$TOP/agent" sealctl sealined >/dev/null || exit 2
-EXCHANGE=$TOP/tests/exchange/sealine-exchange SEALCTL=$TOP/agent/sealctl
-SEALINED=${SEALINED:-$TOP/agent/sealined} SIM=$HERE/build/sim-endpoints
+EXCHANGE=$TOP/tests/exchange/sealine-exchange SEALCTL=$TOP/build/bin/sealctl
+SEALINED=${SEALINED:-$TOP/build/bin/sealined} SIM=$HERE/build/sim-endpoints
 RING=0.2 HZ=$(getconf CLK_TCK)
 W=$(mktemp -d /tmp/sealine-tspbench.XXXXXX)
 EX_PID= TSP_PID=

@@ -38,7 +38,7 @@ make -s -C "$HERE" all || exit 2
 make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
 make -s -C "$TOP/agent" sealctl >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange
-SEALCTL=$TOP/agent/sealctl
+SEALCTL=$TOP/build/bin/sealctl
 SEALINED=${SEALINED:-$HERE/build/sealined-asan}
 SIM=${SIM:-$HERE/build/sim-endpoints-asan}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}

@@ -14,8 +14,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-SEALCTL=${SEALCTL:-$ROOT/agent/sealctl}
-NLPROBE=${NLPROBE:-$ROOT/tests/vm/nlprobe}
+SEALCTL=${SEALCTL:-$ROOT/build/bin/sealctl}
+NLPROBE=${NLPROBE:-$ROOT/build/bin/nlprobe}
 
 if [[ ! -x $SEALCTL || ! -x $NLPROBE ]]; then
 	make -s -C "$ROOT/agent" >&2 || { echo "cannot build agent/" >&2; exit 1; }
@@ -373,7 +373,7 @@ run "$SEALCTL" pair ttyS1 --socket "$nosock"
 expect "pair without a daemon: exit 1" 1 "sealined is not running"
 
 # ------------------------------------------------------------------ sealined
-SEALINED=${SEALINED:-$ROOT/agent/sealined}
+SEALINED=${SEALINED:-$ROOT/build/bin/sealined}
 if [[ -x $SEALINED ]]; then
 	run "$SEALINED" --help
 	expect "sealined --help" 0 "^Usage: sealined" stdout
@@ -383,14 +383,14 @@ if [[ -x $SEALINED ]]; then
 	expect "sealined unknown option: exit 2" 2 "Try 'sealined --help'"
 	run "$SEALINED" extra
 	expect "sealined stray argument: exit 2" 2 "unexpected argument 'extra'"
-	run "$SEALINED" -t -c "$ROOT/agent/sealined.conf.example"
+	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example"
 	expect "sealined -t accepts the example configuration" 0 "is valid" stdout
 	run "$SEALINED" -t -c "$tmp/no-such.conf"
 	expect "sealined -t on a missing file: exit 1" 1 "no-such.conf: No such file"
 	printf '[agent]\n\n[line ttyS1]\nrole = boss\n' >"$tmp/bad.conf"
 	run "$SEALINED" -t -c "$tmp/bad.conf"
 	expect "sealined -t names file and line" 1 "bad.conf:4: role must be auto, initiator or responder"
-	run "$SEALINED" -t -c "$ROOT/agent/sealined.conf.example" --socket relative
+	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example" --socket relative
 	expect "sealined --socket must be absolute: exit 1" 1 "must be an absolute path"
 else
 	fail "sealined is built ($SEALINED)"

@@ -4,7 +4,7 @@
  * (agent/config.c), the key store (agent/keystore.c), the session log
  * (agent/sessionlog.c), the control protocol (agent/ipc.c), and the line
  * manager and action executor (agent/lines.c) driven against a fake kernel
- * and a fake handshake core through the seam of agent/agent.h.
+ * and a fake handshake core through the seam of agent/sealined/hs_driver.h.
  *
  * Files go to a fresh directory under $TMPDIR, removed at the end.
  */
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "agent.h"
+#include "hs_driver.h"
 #include "config.h"
 #include "crypto.h"
 #include "dialer.h"
@@ -494,7 +494,7 @@ TEST(config_example_parses)
 	char err[1024];
 
 	/* The shipped example must stay valid. */
-	CHECKF(!sl_config_load(cfg, SEALINE_AGENT_DIR "/sealined.conf.example", err,
+	CHECKF(!sl_config_load(cfg, SEALINE_AGENT_DIR "/dist/sealined.conf.example", err,
 			       sizeof(err)), "%s", err);
 	free(cfg);
 }

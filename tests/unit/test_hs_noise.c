@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The handshake driver "noise-v1" (agent/hs_noise.c), driven through the
- * seam of agent/agent.h exactly as sealined's line manager drives it: two
+ * seam of agent/sealined/hs_driver.h exactly as sealined's line manager drives it: two
  * driver objects with in-memory configurations and key stores, a
  * simulated kernel each, the daemon's rules for batches (secret buffers
  * wiped once used, the rest skipped after a failed key action, one
@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "crypto.h"
-#include "agent.h"
+#include "hs_driver.h"
 #include "agent_test.h"
 
 struct kslot {

@@ -24,7 +24,7 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 
-NLPROBE=$SEALINE_ROOT/tests/vm/nlprobe
+NLPROBE=$SEALINE_ROOT/build/bin/nlprobe
 t=$(mktemp -d)
 chmod 755 "$t"
 PERM_MSG='permission denied: sealctl needs CAP_NET_ADMIN'

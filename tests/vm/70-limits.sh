@@ -22,7 +22,7 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 
-NLPROBE=$SEALINE_ROOT/tests/vm/nlprobe
+NLPROBE=$SEALINE_ROOT/build/bin/nlprobe
 FRAME=2048
 t=$(mktemp -d)
 BG_PIDS=()

@@ -27,7 +27,7 @@ set -euo pipefail
 # rekey_interval unused: nothing pairs here, so nothing keys.
 SL_LINE_EXTRA="rekey_interval = 20m"
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
-NLPROBE=$SEALINE_ROOT/tests/vm/nlprobe
+NLPROBE=$SEALINE_ROOT/build/bin/nlprobe
 
 # agent_is TTY PORTID: the kernel names PORTID as the line's agent.
 agent_is() {

@@ -9,7 +9,7 @@
 # both_keyed_same_epoch, transfer, wire_has_no_marker, print_logs, and the
 # operator helpers operator/say/operator_done/shown_code/pair_start.
 
-SEALINED=${SEALINED:-$SEALINE_ROOT/agent/sealined}
+SEALINED=${SEALINED:-$SEALINE_ROOT/build/bin/sealined}
 [[ -x $SEALINED ]] || sl_die "$SEALINED not built (make -C agent)"
 
 D=/tmp/sealined-$SL_NAME

@@ -29,7 +29,7 @@
 #include <linux/netlink.h>
 #include <netlink/attr.h>
 
-#include "line.h"
+#include "lineref.h"
 #include "names.h"
 #include "netlink.h"
 

@@ -12,7 +12,7 @@
 #   sl_nl_subscribed PID        PID joined a genl multicast group
 #   sl_no_data_flows SRC DST    a write on vtty SRC does not reach vtty DST
 
-SEALCTL=${SEALCTL:-$SEALINE_ROOT/agent/sealctl}
+SEALCTL=${SEALCTL:-$SEALINE_ROOT/build/bin/sealctl}
 SL_KEYDIR=${SL_KEYDIR:-/tmp/sealine-keys}
 SL_LDATTACH_PIDS=()
 

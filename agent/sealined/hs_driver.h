@@ -88,8 +88,8 @@
  * `sealctl status` that pairing and sessions are not available. It never
  * installs a key of its own.
  */
-#ifndef SEALINE_AGENT_AGENT_H
-#define SEALINE_AGENT_AGENT_H
+#ifndef SEALINE_AGENT_HS_DRIVER_H
+#define SEALINE_AGENT_HS_DRIVER_H
 
 #include <stdbool.h>
 #include <stddef.h>

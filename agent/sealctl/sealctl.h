@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "line.h"
+#include "lineref.h"
 #include "netlink.h"
 
 enum {

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <linux/sealine.h>
 
-#include "line.h"
+#include "lineref.h"
 
 struct nl_sock;
 struct nl_cb;

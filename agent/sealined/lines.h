@@ -34,7 +34,7 @@
 #include <poll.h>
 #include <stdint.h>
 
-#include "agent.h"
+#include "hs_driver.h"
 #include "config.h"
 #include "ipc.h"
 #include "keystore.h"

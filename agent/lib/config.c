@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "line.h"
+#include "lineref.h"
 #include "log.h"
 #include "names.h"
 #include "keyfile.h"

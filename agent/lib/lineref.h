@@ -4,8 +4,8 @@
  * "/dev/ttyS1", a udev symlink to it) or by its clear-text virtual tty
  * ("ttySL0", "/dev/ttySL0"). The kernel accepts either in a request.
  */
-#ifndef SEALINE_AGENT_LINE_H
-#define SEALINE_AGENT_LINE_H
+#ifndef SEALINE_AGENT_LINEREF_H
+#define SEALINE_AGENT_LINEREF_H
 
 #include <stdbool.h>
 #include <stdint.h>

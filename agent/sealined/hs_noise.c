@@ -46,7 +46,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "agent.h"
+#include "hs_driver.h"
 #include "handshake.h"
 
 struct hsn {

@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "hs_driver.h"
 #include "config.h"
 #include "crypto.h"
 #include "ipc.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "line.h"
+#include "lineref.h"
 
 static const char dev_prefix[] = "/dev/";
 static const char vtty_prefix[] = SEALINE_VTTY_NAME;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * sealined's configuration file, /etc/sealine/sealined.conf by default
- * ("sealined -c FILE" for another). agent/sealined.conf.example documents
+ * ("sealined -c FILE" for another). agent/dist/sealined.conf.example documents
  * every setting; in short:
  *
  *	# a comment (also after a value, when preceded by a blank)

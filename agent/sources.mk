@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# The agent's source lists and library probes, in one place: agent/Makefile
+# builds the programs from them, and every test makefile (tests/unit,
+# tests/fuzz, tests/line, tests/tsp, tests/bench) includes this file instead
+# of naming sources itself. Set AGENT to the agent directory (relative or
+# absolute) before including it.
+#
+# The rooms (README.md, "Layout"):
+#   lib/       shared by the programs: configuration, control socket, logs,
+#              session log, JSON, netlink client, names, line references,
+#              key files, the key store, the Hayes modem driver
+#   proto/     pure engines and cryptography, no I/O of their own: the
+#              wire vocabulary, Noise, the handshakes, call setup
+#   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
+#   tsp/       the TSP daemon, sealtspd, and its account store (SQLite)
+#   sealctl/   the command-line tool, one file per command group
+#   dist/      systemd units, udev rule, example configuration
+
+AGENT ?= $(dir $(lastword $(MAKEFILE_LIST)))
+AGENT_TOP := $(patsubst %/,%,$(AGENT))/..
+
+AGENT_ROOMS := lib proto sealined tsp sealctl
+AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
+	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
+
+# Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
+# libc and libnl; the key store and the modem driver are the daemons'.
+LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
+	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
+LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c
+# The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
+PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
+PROTO_NOISE_SRCS := proto/noise.c
+PROTO_WIRE_SRCS :=
+# The end-to-end handshakes (pairing, session, rekey) of one line.
+PROTO_HS_SRCS := proto/handshake.c
+# Call setup through a TSP, both sides of a leg.
+PROTO_CALL_SRCS := proto/call.c
+PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
+	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
+# The kernel's frame layer, plain C, for lines framed in user space.
+KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
+
+TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
+TSP_SRCS := tsp/tsp.c tsp/rawline.c $(TSP_STORE_SRCS)
+SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/dialer.c \
+	sealined/hs_noise.c $(TSP_SRCS)
+SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
+	sealctl/genkey.c sealctl/monitor.c sealctl/daemonctl.c sealctl/tsp.c
+
+# Library probes (pkg-config), shared by all.
+PKG_CONFIG ?= pkg-config
+NL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libnl-genl-3.0 2>/dev/null)
+NL_LIBS := $(shell $(PKG_CONFIG) --libs libnl-genl-3.0 2>/dev/null)
+GCRYPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgcrypt 2>/dev/null)
+GCRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libgcrypt 2>/dev/null)
+SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
+SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+ifeq ($(NL_LIBS),)
+$(error libnl-genl-3.0 not found by $(PKG_CONFIG): install libnl-genl-3-dev (scripts/install-deps))
+endif
+ifeq ($(GCRYPT_LIBS),)
+$(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev (scripts/install-deps))
+endif
+ifeq ($(SQLITE_LIBS),)
+$(error sqlite3 not found by $(PKG_CONFIG): install libsqlite3-dev (scripts/install-deps))
+endif
+
+# Every header of the agent, for dependency lists of test programs.
+AGENT_HDRS = $(foreach r,$(AGENT_ROOMS),$(wildcard $(AGENT)/$(r)/*.h)) \
+	$(AGENT_TOP)/uapi/linux/sealine.h
+
+# $(call agent_srcs,LIST): LIST with $(AGENT)/ in front.
+agent_srcs = $(addprefix $(AGENT)/,$(1))
