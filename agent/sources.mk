@@ -32,7 +32,7 @@ LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
-PROTO_WIRE_SRCS :=
+PROTO_WIRE_SRCS := proto/wire.c
 # The end-to-end handshakes (pairing, session, rekey) of one line.
 PROTO_HS_SRCS := proto/handshake.c
 # Call setup through a TSP, both sides of a leg.

@@ -19,7 +19,6 @@
 #include "log.h"
 #include "names.h"
 #include "keyfile.h"
-#include "tspstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,16 +52,6 @@ static int fail(struct parser *p, const char *fmt, ...)
 	vsnprintf(p->err + n, p->err_len - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
-}
-
-bool sl_account_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < SL_ACCOUNT_LEN; ++i)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return s[i] == '\0';
 }
 
 const char *sl_role_name(enum sl_role role)

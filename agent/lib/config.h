@@ -54,13 +54,14 @@
 #include <sys/un.h>
 #include <linux/sealine.h>
 
+#include "wire.h"		/* SL_ACCOUNT_LEN, sl_account_valid() */
+
 #define SL_CONF_DEFAULT_PATH		"/etc/sealine/sealined.conf"
 #define SL_CONF_DEFAULT_STATE_DIR	"/var/lib/sealine"
 #define SL_CONF_DEFAULT_SOCKET		"/run/sealine/sealined.sock"
 #define SL_CONF_SESSION_LOG_NAME	"sessions.log"
-
-/* An account number: exactly 12 ASCII digits (handshake.rst). */
-#define SL_ACCOUNT_LEN		12
+/* The TSP's account store ([tsp] store) unless configured. */
+#define SL_TSP_DEFAULT_DB	"/var/lib/sealine/tsp/accounts.db"
 
 /* Largest configuration file read, and longest line in it. */
 #define SL_CONF_MAX_SIZE	(1024 * 1024)
@@ -174,9 +175,6 @@ int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len);
 
 const struct sl_line_conf *sl_config_line(const struct sl_config *cfg,
 					  const char *tty);
-
-/* Whether s is exactly 12 ASCII digits. */
-bool sl_account_valid(const char *s);
 
 const char *sl_role_name(enum sl_role role);
 

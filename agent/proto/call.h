@@ -93,13 +93,6 @@ enum sl_call_status_code {
 	SL_CALL_STATUS_ENDED = 3,
 };
 
-/* NAK detail: whose account a TSP reason is about. */
-enum {
-	SL_NAK_DETAIL_NONE = 0,
-	SL_NAK_DETAIL_CALLER = 1,
-	SL_NAK_DETAIL_RECIPIENT = 2,
-};
-
 /* ---- Timing ------------------------------------------------------ */
 
 #define SL_CALL_DEADLINE_MS		20000	/* handshake.rst: call setup */

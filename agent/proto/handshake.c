@@ -60,64 +60,6 @@
 #include "hs_common.h"
 #include "noise.h"
 
-/* ---- Message table ----------------------------------------------- */
-
-static const struct {
-	uint8_t type;
-	uint8_t len;
-	const char *name;
-} msg_table[] = {
-	{ SL_MSG_NAK, SL_HS_NAK_LEN, "NAK" },
-	{ SL_MSG_PAIR_COMMIT, 40, "PAIR_COMMIT" },
-	{ SL_MSG_PAIR_EPHEMERAL, 38, "PAIR_EPHEMERAL" },
-	{ SL_MSG_PAIR_REVEAL, 114, "PAIR_REVEAL" },
-	{ SL_MSG_PAIR_FINISH, 82, "PAIR_FINISH" },
-	{ SL_MSG_PAIR_CONFIRM, 23, "PAIR_CONFIRM" },
-	{ SL_MSG_PAIR_DONE, 23, "PAIR_DONE" },
-	{ SL_MSG_SESSION_INIT, 64, "SESSION_INIT" },
-	{ SL_MSG_SESSION_RESP, 63, "SESSION_RESP" },
-	{ SL_MSG_SESSION_CONFIRM, 23, "SESSION_CONFIRM" },
-	{ SL_MSG_SESSION_DONE, 23, "SESSION_DONE" },
-	{ SL_MSG_REKEY_REQUEST, 24, "REKEY_REQUEST" },
-	{ SL_MSG_SESSION_CLOSE, 24, "SESSION_CLOSE" },
-	{ SL_MSG_CALL_HELLO, 56, "CALL_HELLO" },
-	{ SL_MSG_CALL_REPLY, 54, "CALL_REPLY" },
-	{ SL_MSG_CALL_AUTH, 95, "CALL_AUTH" },
-	{ SL_MSG_CALL_STATUS, 32, "CALL_STATUS" },
-	{ SL_MSG_CALL_OFFER, 43, "CALL_OFFER" },
-	{ SL_MSG_CALL_ACCEPT, 23, "CALL_ACCEPT" },
-};
-
-size_t sl_hs_msg_len(uint8_t type)
-{
-	for (size_t i = 0; i < sizeof(msg_table) / sizeof(msg_table[0]); i++)
-		if (msg_table[i].type == type)
-			return msg_table[i].len;
-	return 0;
-}
-
-const char *sl_hs_msg_name(uint8_t type)
-{
-	for (size_t i = 0; i < sizeof(msg_table) / sizeof(msg_table[0]); i++)
-		if (msg_table[i].type == type)
-			return msg_table[i].name;
-	return "reserved";
-}
-
-const char *sl_nak_reason_name(uint8_t reason)
-{
-	static const char *const names[] = {
-		"NONE", "VERSION", "UNKNOWN_PEER", "REVOKED",
-		"NOT_AUTHORISED", "BAD_MESSAGE", "TIMEOUT", "SAS_MISMATCH",
-		"BUSY", "NO_ANSWER", "UNKNOWN_ACCOUNT", "CALLER_ID_MISMATCH",
-		"ACCOUNT_DISABLED", "INTERNAL", "IDENTITY_MISMATCH",
-		"NOT_ARMED", "REFUSED",
-	};
-
-	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] :
-							   "unknown";
-}
-
 /* Sealed messages: envelope, seq, ciphertext, tag. */
 #define SEALED_LEN(p)	(SL_HS_SEALED_AD_LEN + (p) + SL_NOISE_TAG_LEN)
 

@@ -69,75 +69,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 /* ---- Wire constants (handshake.rst, "Messages") ------------------ */
 
 #define SL_HS_VERSION		2	/* the version this code writes */
-#define SL_HS_ENVELOPE_LEN	6	/* ver, type, hsid */
-#define SL_HS_MAX_MSG		114	/* largest version 2 message */
-#define SL_HS_NAK_LEN		11
-#define SL_ACCOUNT_LEN		12	/* ASCII digits */
-#define SL_HS_KEY_LEN		32
-
-enum sl_hs_msg_type {
-	SL_MSG_NAK			= 0x01,
-	SL_MSG_PAIR_COMMIT		= 0x10,
-	SL_MSG_PAIR_EPHEMERAL		= 0x11,
-	SL_MSG_PAIR_REVEAL		= 0x12,
-	SL_MSG_PAIR_FINISH		= 0x13,
-	SL_MSG_PAIR_CONFIRM		= 0x14,
-	SL_MSG_PAIR_DONE		= 0x15,
-	SL_MSG_SESSION_INIT		= 0x20,
-	SL_MSG_SESSION_RESP		= 0x21,
-	SL_MSG_SESSION_CONFIRM		= 0x22,
-	SL_MSG_SESSION_DONE		= 0x23,
-	SL_MSG_REKEY_REQUEST		= 0x24,
-	SL_MSG_SESSION_CLOSE		= 0x25,
-	SL_MSG_CALL_HELLO		= 0x30,
-	SL_MSG_CALL_REPLY		= 0x31,
-	SL_MSG_CALL_AUTH		= 0x32,
-	SL_MSG_CALL_STATUS		= 0x33,
-	SL_MSG_CALL_OFFER		= 0x34,
-	SL_MSG_CALL_ACCEPT		= 0x35,
-};
-
-/* NAK reason codes (handshake.rst, "NAK"). */
-enum sl_nak_reason {
-	SL_NAK_NONE			= 0,	/* local only: no NAK */
-	SL_NAK_VERSION			= 1,
-	SL_NAK_UNKNOWN_PEER		= 2,
-	SL_NAK_REVOKED			= 3,
-	SL_NAK_NOT_AUTHORISED		= 4,
-	SL_NAK_BAD_MESSAGE		= 5,
-	SL_NAK_TIMEOUT			= 6,
-	SL_NAK_SAS_MISMATCH		= 7,
-	SL_NAK_BUSY			= 8,
-	SL_NAK_NO_ANSWER		= 9,
-	SL_NAK_UNKNOWN_ACCOUNT		= 10,
-	SL_NAK_CALLER_ID_MISMATCH	= 11,
-	SL_NAK_ACCOUNT_DISABLED		= 12,
-	SL_NAK_INTERNAL			= 13,
-	SL_NAK_IDENTITY_MISMATCH	= 14,
-	SL_NAK_NOT_ARMED		= 15,
-	SL_NAK_REFUSED			= 16,
-};
-
-/* NAK REFUSED's detail: why the other side's pairing refused. */
-enum sl_nak_refused_detail {
-	SL_REFUSED_OPERATOR		= 0,	/* said no, or left */
-	SL_REFUSED_ALREADY_PAIRED	= 1,	/* a record, no --replace */
-};
-
-/* SESSION_CLOSE's reason: why the sender ends the session for good. */
-enum sl_close_reason {
-	SL_CLOSE_REVOKED		= 1,
-	SL_CLOSE_FORGOTTEN		= 2,
-	SL_CLOSE_NOT_AUTHORISED		= 3,
-};
-
-/* "NAK", "PAIR_COMMIT", ...; "reserved" for other types. */
-const char *sl_hs_msg_name(uint8_t type);
-/* "VERSION", "UNKNOWN_PEER", ...; "unknown" for other codes. */
-const char *sl_nak_reason_name(uint8_t reason);
 
 /*
  * The short authentication string of a pairing (handshake.rst, "Derived
@@ -151,12 +87,6 @@ const char *sl_nak_reason_name(uint8_t reason);
 int sl_hs_pair_sas(char sas[6], const uint8_t commit_msg[40],
 		   const uint8_t e_r[32], const uint8_t e_i[32]);
 
-/*
- * The exact length of a version 2 message of this type, 0 for a reserved
- * type, SL_HS_NAK_LEN for a NAK (which may be longer). CALL_AUTH, which
- * has two lengths, gives the longer.
- */
-size_t sl_hs_msg_len(uint8_t type);
 
 /* ---- Timing (handshake.rst, "Robustness", "Rekey", "Pairing") ---- */
 

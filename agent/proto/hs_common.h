@@ -44,24 +44,6 @@ static inline uint32_t sl_get32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-/* SL_ACCOUNT_LEN ASCII digits, not terminated. */
-static inline bool sl_is_account(const void *p)
-{
-	const char *c = p;
-
-	for (int i = 0; i < SL_ACCOUNT_LEN; i++)
-		if (c[i] < '0' || c[i] > '9')
-			return false;
-	return true;
-}
-
-static inline void sl_copy_account(char dst[SL_ACCOUNT_LEN + 1],
-				   const void *src)
-{
-	memcpy(dst, src, SL_ACCOUNT_LEN);
-	dst[SL_ACCOUNT_LEN] = 0;
-}
-
 /* The earlier of two timers, where 0 means "none". */
 static inline uint64_t sl_min_timer(uint64_t a, uint64_t b)
 {

@@ -99,6 +99,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "keystore.h"
+#include "wire.h"
 
 #define SL_DRV_MAX_ACTIONS	8
 
@@ -123,37 +124,6 @@ enum sl_drv_how {
 	SL_DRV_ABORTED,		/* line down, replaced by a new handshake */
 };
 
-/* NAK reason codes, handshake.rst "NAK" (the wire values). */
-enum sl_drv_reason {
-	SL_DRV_R_NONE = 0,
-	SL_DRV_R_VERSION = 1,
-	SL_DRV_R_UNKNOWN_PEER,
-	SL_DRV_R_REVOKED,
-	SL_DRV_R_NOT_AUTHORISED,
-	SL_DRV_R_BAD_MESSAGE,
-	SL_DRV_R_TIMEOUT,
-	SL_DRV_R_SAS_MISMATCH,
-	SL_DRV_R_BUSY,
-	SL_DRV_R_NO_ANSWER,
-	SL_DRV_R_UNKNOWN_ACCOUNT,
-	SL_DRV_R_CALLER_ID_MISMATCH,
-	SL_DRV_R_ACCOUNT_DISABLED,
-	SL_DRV_R_INTERNAL,
-	SL_DRV_R_IDENTITY_MISMATCH,
-	SL_DRV_R_NOT_ARMED,
-	SL_DRV_R_REFUSED,
-};
-
-/* Why a session is closed for good (CLOSE, CLEAR_KEYS): the wire values
- * of SESSION_CLOSE (handshake.rst). */
-enum sl_drv_close {
-	SL_DRV_CLOSE_REVOKED = 1,
-	SL_DRV_CLOSE_FORGOTTEN,
-	SL_DRV_CLOSE_NOT_AUTHORISED,
-};
-
-/* "version", "unknown_peer", ...; NULL for codes not in the table. */
-const char *sl_drv_reason_name(uint8_t reason);
 const char *sl_drv_kind_name(enum sl_drv_kind kind);
 const char *sl_drv_role_name(enum sl_drv_role role);
 
@@ -235,7 +205,7 @@ struct sl_drv_input {
 	 * replaced by this pairing (sealctl pair --replace). */
 	uint32_t wait_ms;
 	bool replace;
-	uint8_t close_reason;		/* CLOSE: SL_CLOSE_* (handshake.h) */
+	uint8_t close_reason;		/* CLOSE: SL_CLOSE_* (wire.h) */
 };
 
 enum sl_drv_action_type {
@@ -273,7 +243,7 @@ struct sl_drv_action {
 	enum sl_drv_kind kind;
 	enum sl_drv_role role;
 	enum sl_drv_how how;
-	uint8_t reason;			/* enum sl_drv_reason */
+	uint8_t reason;			/* SL_NAK_* (wire.h) */
 	uint8_t detail;			/* FAILED: the NAK's detail */
 	uint8_t ver_min, ver_max;	/* FAILED: the NAK sender's versions */
 	bool alert;			/* possible man in the middle */

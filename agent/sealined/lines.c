@@ -55,31 +55,6 @@ const char *sl_line_status_name(enum sl_line_status status)
 	return "?";
 }
 
-static const char *const reason_names[] = {
-	[SL_DRV_R_NONE] = "none",
-	[SL_DRV_R_VERSION] = "version",
-	[SL_DRV_R_UNKNOWN_PEER] = "unknown_peer",
-	[SL_DRV_R_REVOKED] = "revoked",
-	[SL_DRV_R_NOT_AUTHORISED] = "not_authorised",
-	[SL_DRV_R_BAD_MESSAGE] = "bad_message",
-	[SL_DRV_R_TIMEOUT] = "timeout",
-	[SL_DRV_R_SAS_MISMATCH] = "sas_mismatch",
-	[SL_DRV_R_BUSY] = "busy",
-	[SL_DRV_R_NO_ANSWER] = "no_answer",
-	[SL_DRV_R_UNKNOWN_ACCOUNT] = "unknown_account",
-	[SL_DRV_R_CALLER_ID_MISMATCH] = "caller_id_mismatch",
-	[SL_DRV_R_ACCOUNT_DISABLED] = "account_disabled",
-	[SL_DRV_R_INTERNAL] = "internal",
-	[SL_DRV_R_IDENTITY_MISMATCH] = "identity_mismatch",
-	[SL_DRV_R_NOT_ARMED] = "not_armed",
-	[SL_DRV_R_REFUSED] = "refused",
-};
-
-const char *sl_drv_reason_name(uint8_t reason)
-{
-	return reason < ARRAY_SIZE(reason_names) ? reason_names[reason] : NULL;
-}
-
 const char *sl_drv_kind_name(enum sl_drv_kind kind)
 {
 	switch (kind) {
@@ -419,13 +394,13 @@ static void operator_failure(char *buf, size_t len,
 	bool ours = a->how == SL_DRV_NAK_SENT;
 
 	switch (a->how == SL_DRV_NAK_SENT || a->how == SL_DRV_NAK_RECEIVED ?
-		a->reason : SL_DRV_R_NONE) {
-	case SL_DRV_R_SAS_MISMATCH:
+		a->reason : SL_NAK_NONE) {
+	case SL_NAK_SAS_MISMATCH:
 		snprintf(buf, len, "%s: the two sides computed different codes. Nothing is stored. This is what a man in the middle causes: check the line before pairing again",
 			 ours ? "the code typed 3 times is not this side's code" :
 				"the other operator typed a code different from theirs 3 times");
 		return;
-	case SL_DRV_R_REFUSED:
+	case SL_NAK_REFUSED:
 		if (a->detail == 1 && ours)
 			snprintf(buf, len, "this installation holds a pairing with %s already (or has revoked it); to replace it, pair with sealctl pair --replace. Nothing is stored",
 				 a->peer[0] ? a->peer : "that account");
@@ -435,30 +410,30 @@ static void operator_failure(char *buf, size_t len,
 			snprintf(buf, len, ours ? "the pairing was refused here. Nothing is stored" :
 				 "the other operator refused the pairing or left. Nothing is stored");
 		return;
-	case SL_DRV_R_NOT_ARMED:
+	case SL_NAK_NOT_ARMED:
 		snprintf(buf, len, "the other side is not waiting to pair: its operator must run sealctl pair on its line");
 		return;
-	case SL_DRV_R_VERSION:
+	case SL_NAK_VERSION:
 		snprintf(buf, len, "the two sides speak different protocol versions (%s side: %u to %u): update sealine on the older side",
 			 ours ? "this" : "the other", a->ver_min, a->ver_max);
 		return;
-	case SL_DRV_R_IDENTITY_MISMATCH:
+	case SL_NAK_IDENTITY_MISMATCH:
 		snprintf(buf, len, "%s account is not the one this call is for: the call was connected to someone else. Nothing is stored",
 			 ours ? "the other side's" : "this side's");
 		return;
-	case SL_DRV_R_BUSY:
+	case SL_NAK_BUSY:
 		snprintf(buf, len, "the other side is busy with another handshake: try again in a moment");
 		return;
-	case SL_DRV_R_TIMEOUT:
+	case SL_NAK_TIMEOUT:
 		snprintf(buf, len, ours ? "no decision on the code in time. Nothing is stored" :
 			 "the other side gave up waiting. Nothing is stored");
 		return;
-	case SL_DRV_R_BAD_MESSAGE:
+	case SL_NAK_BAD_MESSAGE:
 		snprintf(buf, len, a->alert ?
 			 "the other side's key did not match its commitment: this is what a man in the middle causes. Nothing is stored" :
 			 "a malformed message ended the pairing (see the logs of both sides). Nothing is stored");
 		return;
-	case SL_DRV_R_INTERNAL:
+	case SL_NAK_INTERNAL:
 		snprintf(buf, len, "%s failed internally (see its log). Nothing is stored",
 			 ours ? "this side" : "the other side");
 		return;
@@ -484,8 +459,8 @@ static void operator_waiting(struct sl_line *line, uint8_t reason,
 	if (!line->op)
 		return;
 	sl_ipc_build(&b, "waiting");
-	sl_ipc_add(&b, "reason", reason == SL_DRV_R_NOT_ARMED ? "not-armed" :
-		   reason == SL_DRV_R_TIMEOUT ? "no-answer" : "start");
+	sl_ipc_add(&b, "reason", reason == SL_NAK_NOT_ARMED ? "not-armed" :
+		   reason == SL_NAK_TIMEOUT ? "no-answer" : "start");
 	sl_ipc_addf(&b, "seconds", "%u", (ms + 999) / 1000);
 	sl_ipc_send_record(line->op, &b);
 }
@@ -588,7 +563,7 @@ static void report_done(struct sl_lines *L, struct sl_line *line,
 static void report_failed(struct sl_lines *L, struct sl_line *line,
 			  const struct sl_drv_action *a)
 {
-	const char *reason = sl_drv_reason_name(a->reason);
+	const char *reason = sl_nak_reason_token(a->reason);
 	struct sl_session_rec rec = { 0 };
 	char text[256];
 
@@ -610,14 +585,14 @@ static void report_failed(struct sl_lines *L, struct sl_line *line,
 	sl_log(a->alert ? LOG_ALERT : LOG_WARNING, "%s: %s%s%s%s", tty_of(line),
 	       text, a->text[0] ? ": " : "", a->text,
 	       a->alert ? " -- possible man-in-the-middle attack" : "");
-	if (a->how == SL_DRV_NAK_RECEIVED && a->reason == SL_DRV_R_REVOKED)
+	if (a->how == SL_DRV_NAK_RECEIVED && a->reason == SL_NAK_REVOKED)
 		sl_log(LOG_WARNING, "%s: peer %s has revoked this installation (account %s): only its operator can allow it again (sealctl peers authorise %s on its side)",
 		       tty_of(line), a->peer[0] ? a->peer : "(unknown)",
 		       L->ks->id.account, L->ks->id.account);
 	if (a->kind == SL_DRV_KIND_PAIRING && !a->refusal) {
 		operator_failure(text, sizeof(text), a);
 		operator_end(line, a->how == SL_DRV_TIMEOUT ? -ETIMEDOUT :
-			     a->reason == SL_DRV_R_SAS_MISMATCH ? -EKEYREJECTED :
+			     a->reason == SL_NAK_SAS_MISMATCH ? -EKEYREJECTED :
 			     -ECONNREFUSED, NULL, text);
 	}
 }
@@ -631,8 +606,8 @@ static void report_failed(struct sl_lines *L, struct sl_line *line,
 static void peer_closed(struct sl_lines *L, struct sl_line *line,
 			const struct sl_drv_action *a, bool alive)
 {
-	const char *why = a->reason == SL_DRV_CLOSE_REVOKED ? "revoked" :
-			  a->reason == SL_DRV_CLOSE_FORGOTTEN ? "forgotten" :
+	const char *why = a->reason == SL_CLOSE_REVOKED ? "revoked" :
+			  a->reason == SL_CLOSE_FORGOTTEN ? "forgotten" :
 			  "no longer authorised";
 	char detail[160];
 	int ret = -ENODEV;
@@ -1656,9 +1631,9 @@ static void cut_session(struct sl_lines *L, struct sl_line *line,
 			      p->revoked ? "revoked" : "not-authorised";
 	struct sl_drv_input close = {
 		.type = SL_DRV_IN_CLOSE,
-		.close_reason = !p ? SL_DRV_CLOSE_FORGOTTEN :
-				p->revoked ? SL_DRV_CLOSE_REVOKED :
-				SL_DRV_CLOSE_NOT_AUTHORISED,
+		.close_reason = !p ? SL_CLOSE_FORGOTTEN :
+				p->revoked ? SL_CLOSE_REVOKED :
+				SL_CLOSE_NOT_AUTHORISED,
 	};
 	char detail[128];
 	int ret;

@@ -53,8 +53,6 @@
 
 #include "config.h"
 
-#define SL_TSP_DEFAULT_DB	"/var/lib/sealine/tsp/accounts.db"
-
 /* Limits of what an account and a record hold (bytes, without the NUL). */
 #define SL_TSP_KEY_LEN		32	/* X25519 public key */
 #define SL_TSP_NAME_MAX		128	/* account name / company */

@@ -1541,7 +1541,7 @@ static int fh_input(void *hs, const struct sl_drv_input *in,
 			a->kind = SL_DRV_KIND_PAIRING;
 			a->role = SL_DRV_ROLE_RESPONDER;
 			a->how = SL_DRV_NAK_SENT;
-			a->reason = SL_DRV_R_SAS_MISMATCH;
+			a->reason = SL_NAK_SAS_MISMATCH;
 			a->alert = true;
 			snprintf(a->text, sizeof(a->text), "typed code did not match");
 			break;
@@ -1550,7 +1550,7 @@ static int fh_input(void *hs, const struct sl_drv_input *in,
 			a->kind = SL_DRV_KIND_PAIRING;
 			a->role = SL_DRV_ROLE_RESPONDER;
 			a->how = SL_DRV_NAK_SENT;
-			a->reason = SL_DRV_R_BUSY;
+			a->reason = SL_NAK_BUSY;
 			a->refusal = true;
 			snprintf(a->text, sizeof(a->text), "refused the peer's PAIR_COMMIT");
 			break;
@@ -2036,7 +2036,7 @@ TEST(lines_revoke_ends_session)
 	CHECK_EQ(hs_created, 1);
 	CHECK(the_hs == h);
 	CHECK_EQ(h->last.type, SL_DRV_IN_CLOSE);
-	CHECK_EQ(h->last.close_reason, SL_DRV_CLOSE_REVOKED);
+	CHECK_EQ(h->last.close_reason, SL_CLOSE_REVOKED);
 	/* Nothing more to end the next time. */
 	sl_lines_peers_changed(&e.L, 4000);
 	CHECK_EQ(e.k.clears, 1);

@@ -425,10 +425,10 @@ TEST(driver_operator_gone)
 	CHECK_EQ(D[1].n_failed, 1);
 	CHECK_EQ(D[1].failed.kind, SL_DRV_KIND_PAIRING);
 	CHECK_EQ(D[1].failed.how, SL_DRV_NAK_SENT);
-	CHECK_EQ(D[1].failed.reason, SL_DRV_R_REFUSED);
+	CHECK_EQ(D[1].failed.reason, SL_NAK_REFUSED);
 	CHECK(!D[1].failed.alert);
 	CHECK_EQ(D[0].failed.how, SL_DRV_NAK_RECEIVED);
-	CHECK_EQ(D[0].failed.reason, SL_DRV_R_REFUSED);
+	CHECK_EQ(D[0].failed.reason, SL_NAK_REFUSED);
 	CHECK(!D[0].failed.alert);
 	CHECK(D[0].failed.note[0]);
 	CHECK_EQ(D[0].n_store + D[1].n_store, 0);
@@ -466,7 +466,7 @@ TEST(driver_pairing_auto_either_order)
 		run(20000);
 		CHECK_EQ(D[first].n_failed, 0);
 		CHECK_EQ(D[first].n_wait, 2);	/* then: not armed */
-		CHECK_EQ(D[first].wait.reason, SL_DRV_R_NOT_ARMED);
+		CHECK_EQ(D[first].wait.reason, SL_NAK_NOT_ARMED);
 		CHECK(!D[0].show && !D[1].show);
 		feed_type(!first, SL_DRV_IN_PAIR);
 		run(5000);
@@ -544,9 +544,9 @@ TEST(driver_pairing_replace)
 		run(2000);
 		if (!replace) {
 			CHECK(!D[1].ask);
-			CHECK_EQ(D[1].failed.reason, SL_DRV_R_REFUSED);
+			CHECK_EQ(D[1].failed.reason, SL_NAK_REFUSED);
 			CHECK_EQ(D[1].failed.detail, 1);
-			CHECK_EQ(D[0].failed.reason, SL_DRV_R_REFUSED);
+			CHECK_EQ(D[0].failed.reason, SL_NAK_REFUSED);
 			CHECK_EQ(D[0].failed.detail, 1);
 			CHECK(D[1].peers[0].revoked);
 			CHECK_MEM(D[1].peers[0].pub, old, 32);
@@ -596,7 +596,7 @@ TEST(driver_call_identity)
 	feed_type(0, SL_DRV_IN_PAIR);
 	run(5000);
 	CHECK(!D[0].show);
-	CHECK_EQ(D[0].failed.reason, SL_DRV_R_IDENTITY_MISMATCH);
+	CHECK_EQ(D[0].failed.reason, SL_NAK_IDENTITY_MISMATCH);
 	CHECK(D[0].failed.alert);
 	CHECK_EQ(D[0].n_store + D[1].n_store, 0);
 	teardown();
@@ -614,8 +614,8 @@ TEST(driver_call_identity)
 	ready(1);
 	ready(0);
 	run(5000);
-	CHECK_EQ(D[1].failed.reason, SL_DRV_R_IDENTITY_MISMATCH);
-	CHECK_EQ(D[0].failed.reason, SL_DRV_R_IDENTITY_MISMATCH);
+	CHECK_EQ(D[1].failed.reason, SL_NAK_IDENTITY_MISMATCH);
+	CHECK_EQ(D[0].failed.reason, SL_NAK_IDENTITY_MISMATCH);
 	CHECK(!D[0].cur.used && !D[1].cur.used);
 	teardown();
 	(void)in;
@@ -626,7 +626,7 @@ TEST(driver_close)
 {
 	struct sl_drv_input in = {
 		.type = SL_DRV_IN_CLOSE,
-		.close_reason = SL_DRV_CLOSE_REVOKED,
+		.close_reason = SL_CLOSE_REVOKED,
 	};
 
 	setup(SL_ROLE_INITIATOR, SL_ROLE_RESPONDER, true);
@@ -639,7 +639,7 @@ TEST(driver_close)
 	feed(1, &in);
 	run(5000);
 	CHECK_EQ(D[0].n_clear, 1);
-	CHECK_EQ(D[0].clear.reason, SL_DRV_CLOSE_REVOKED);
+	CHECK_EQ(D[0].clear.reason, SL_CLOSE_REVOKED);
 	CHECK(!strcmp(D[0].clear.peer, D[1].ks.id.account));
 	CHECK(!D[0].cur.used);
 	CHECK(!strcmp(drv->state(D[0].obj), "idle"));
@@ -675,7 +675,7 @@ TEST(driver_action_failed)
 	run(1000);
 	CHECK_EQ(D[1].n_failed, 1);
 	CHECK_EQ(D[1].failed.how, SL_DRV_LOCAL);
-	CHECK_EQ(D[0].failed.reason, SL_DRV_R_INTERNAL);
+	CHECK_EQ(D[0].failed.reason, SL_NAK_INTERNAL);
 	CHECK(!D[1].cur.used);
 	run(60000);
 	CHECK_EQ(D[0].n_done, 1);
@@ -702,12 +702,12 @@ TEST(driver_refusal_reported)
 	CHECK_EQ(D[1].failed.kind, SL_DRV_KIND_SESSION);
 	CHECK_EQ(D[1].failed.role, SL_DRV_ROLE_RESPONDER);
 	CHECK_EQ(D[1].failed.how, SL_DRV_NAK_SENT);
-	CHECK_EQ(D[1].failed.reason, SL_DRV_R_REVOKED);
+	CHECK_EQ(D[1].failed.reason, SL_NAK_REVOKED);
 	CHECK(!strcmp(D[1].failed.peer, D[0].ks.id.account));
 	CHECK_EQ(D[0].n_failed, 1);
 	CHECK(!D[0].failed.refusal);
 	CHECK_EQ(D[0].failed.how, SL_DRV_NAK_RECEIVED);
-	CHECK_EQ(D[0].failed.reason, SL_DRV_R_REVOKED);
+	CHECK_EQ(D[0].failed.reason, SL_NAK_REVOKED);
 	CHECK(!D[0].cur.used && !D[1].cur.used);
 	teardown();
 
@@ -723,9 +723,9 @@ TEST(driver_refusal_reported)
 	run(2000);
 	CHECK_EQ(D[1].n_failed, 1);
 	CHECK(D[1].failed.refusal);
-	CHECK_EQ(D[1].failed.reason, SL_DRV_R_UNKNOWN_PEER);
+	CHECK_EQ(D[1].failed.reason, SL_NAK_UNKNOWN_PEER);
 	CHECK(!D[1].failed.peer[0]);
-	CHECK_EQ(D[0].failed.reason, SL_DRV_R_UNKNOWN_PEER);
+	CHECK_EQ(D[0].failed.reason, SL_NAK_UNKNOWN_PEER);
 	CHECK(!D[0].cur.used && !D[1].cur.used);
 	teardown();
 }
