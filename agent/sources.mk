@@ -44,7 +44,8 @@ KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
 TSP_SRCS := tsp/tsp.c tsp/rawline.c $(TSP_STORE_SRCS)
-SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/dialer.c \
+SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
+	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
 	sealined/hs_noise.c $(TSP_SRCS)
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/daemonctl.c sealctl/tsp.c

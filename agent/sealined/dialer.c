@@ -19,7 +19,8 @@
 #include "call.h"
 #include "crypto.h"
 #include "dialer.h"
-#include "lines.h"
+#include "clock.h"
+#include "keystore.h"
 #include "log.h"
 #include "modem.h"
 
@@ -72,8 +73,9 @@ struct dl_demand {
 };
 
 struct sl_dialer {
-	struct sl_lines *L;
-	struct sl_line *line;
+	const struct sl_dialer_ops *ops;	/* the line it dials for */
+	void *ctx;
+	const struct sl_keystore *ks;		/* our identity, the peers */
 	const struct sl_line_conf *base;	/* the configured line */
 	char path[PATH_MAX];
 	int fd;
@@ -166,7 +168,7 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	}
 	op_end(d, -ECONNRESET, why);
 	if (d->st == DL_SETUP || d->st == DL_CONNECTED) {
-		sl_lines_call_over(d->L, d->line, why, now);
+		d->ops->over(d->ctx, why, now);
 		/* The kernel wipes the line's keys as the discipline goes. */
 		if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
 			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", tty(d),
@@ -233,13 +235,13 @@ static void connected_modem(struct sl_dialer *d, int64_t now)
 	op_info(d, "connected to %s, line discipline attached",
 		d->caller ? "the TSP" : "the caller's TSP");
 	/* The line appears in the kernel now: become its agent. */
-	sl_lines_rescan(d->L, now);
+	d->ops->attached(d->ctx, now);
 }
 
 void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 {
 	struct sl_call_config cc = {
-		.static_priv = d->L->ks->id.priv,
+		.static_priv = d->ks->id.priv,
 		.tsp_pub = d->base->tsp_key,
 		.baud = d->base->baud,
 	};
@@ -249,7 +251,7 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 	if (d->st != DL_SETUP || d->call)
 		return;
 	d->attach_deadline = 0;
-	memcpy(cc.account, d->L->ks->id.account, SL_ACCOUNT_LEN);
+	memcpy(cc.account, d->ks->id.account, SL_ACCOUNT_LEN);
 	d->call = sl_call_new(&cc, &err);
 	if (!d->call) {
 		sl_log(LOG_ERR, "%s: call setup: %s", tty(d), strerror(-err));
@@ -297,7 +299,7 @@ bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,
  * caller on a line that takes pairings (first contact). */
 static bool accept_caller(struct sl_dialer *d, const char *caller)
 {
-	const struct sl_peer *p = sl_ks_find(d->L->ks, caller);
+	const struct sl_peer *p = sl_ks_find(d->ks, caller);
 
 	if (p && sl_ks_peer_allowed(p))
 		return true;
@@ -317,8 +319,7 @@ static void call_actions(struct sl_dialer *d,
 
 		switch (a->type) {
 		case SL_CALL_ACT_SEND:
-			ret = sl_lines_send_control(d->L, d->line, a->msg,
-						    a->len);
+			ret = d->ops->send_control(d->ctx, a->msg, a->len);
 			if (ret)
 				sl_log(LOG_WARNING, "%s: %s not sent: %s",
 				       tty(d), sl_hs_msg_name(a->msg_type),
@@ -361,8 +362,7 @@ static void call_actions(struct sl_dialer *d,
 			       tty(d), d->caller ? "to" : "from", d->peer,
 			       d->tracking);
 			op_end(d, 0, NULL);
-			sl_lines_call_connected(d->L, d->line, d->peer,
-						d->caller, now);
+			d->ops->connected(d->ctx, d->peer, d->caller, now);
 			break;
 		case SL_CALL_ACT_ENDED:
 			end_call(d, "the other side hung up", now);
@@ -402,7 +402,7 @@ int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 			 recipient);
 		return -EINVAL;
 	}
-	if (!strcmp(recipient, d->L->ks->id.account)) {
+	if (!strcmp(recipient, d->ks->id.account)) {
 		snprintf(err, err_len, "%s is this installation's own account",
 			 recipient);
 		return -EINVAL;
@@ -425,7 +425,7 @@ int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 	snprintf(d->recipient, sizeof(d->recipient), "%s", recipient);
 	if (c) {
 		d->op = c;
-		c->pairing = d->line;	/* busy: no idle timeout */
+		c->pairing = d;		/* busy: no idle timeout */
 	}
 	set_state(d, DL_DIALLING);
 	op_info(d, "dialling the TSP for a call to %s", recipient);
@@ -718,15 +718,15 @@ static void demand_dial(struct sl_dialer *d, int64_t now)
 static void demand_sync(struct sl_dialer *d, int64_t now)
 {
 	struct dl_demand *m = d->dod;
-	bool keyed = d->st == DL_CONNECTED && d->line->in_session &&
-		     d->line->status == SL_LINE_REGISTERED;
+	uint32_t index;
+	bool keyed = d->st == DL_CONNECTED && d->ops->keyed(d->ctx, &index);
 	char path[64];
 
 	if (!keyed) {
 		vtty_close(d);
 	} else if (m->vtty < 0) {
 		snprintf(path, sizeof(path), "/dev/%s%" PRIu32,
-			 SEALINE_VTTY_NAME, d->line->index);
+			 SEALINE_VTTY_NAME, index);
 		m->vtty = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK |
 			       O_CLOEXEC);
 		if (m->vtty < 0) {
@@ -1129,18 +1129,20 @@ void sl_dialer_status(const struct sl_dialer *d, struct sl_ipc_builder *b)
 
 /* ------------------------------------------------------------ life */
 
-int sl_dialer_new(struct sl_lines *L, struct sl_line *line, int64_t now,
+int sl_dialer_new(const struct sl_line_conf *conf, const struct sl_keystore *ks,
+		  const struct sl_dialer_ops *ops, void *ctx, int64_t now,
 		  struct sl_dialer **out)
 {
 	struct sl_dialer *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return -ENOMEM;
-	d->L = L;
-	d->line = line;
-	d->base = line->conf;
+	d->ops = ops;
+	d->ctx = ctx;
+	d->ks = ks;
+	d->base = conf;
 	d->fd = -1;
-	snprintf(d->path, sizeof(d->path), "/dev/%s", line->conf->tty);
+	snprintf(d->path, sizeof(d->path), "/dev/%s", conf->tty);
 	if (d->base->dial_on_demand[0]) {
 		int ret = demand_new(d);
 

@@ -38,9 +38,30 @@
 #include "config.h"
 #include "ipc.h"
 
-struct sl_lines;
-struct sl_line;
 struct sl_dialer;
+struct sl_keystore;
+
+/*
+ * What a dialer needs of the line it dials for, and no more (lines.c
+ * provides it; ctx is its line): the dialer does not know the line
+ * manager.
+ */
+struct sl_dialer_ops {
+	/* SEND_CONTROL on the line (call setup): 0 or a negative errno. */
+	int (*send_control)(void *ctx, const uint8_t *msg, size_t len);
+	/* The line discipline is attached: look for the line now. */
+	void (*attached)(void *ctx, int64_t now_ms);
+	/* The TSP bridged the call with peer (the account it named; we
+	 * called it if caller, else it called us): key the line. */
+	void (*connected)(void *ctx, const char *peer, bool caller,
+			  int64_t now_ms);
+	/* The call ended (why): the line's handshake, session record and
+	 * keys go. */
+	void (*over)(void *ctx, const char *why, int64_t now_ms);
+	/* Whether the call's session is keyed, and then the index of its
+	 * /dev/ttySL<index> (dial-on-demand relays to it). */
+	bool (*keyed)(void *ctx, uint32_t *index);
+};
 
 /* Timing (milliseconds). */
 #define SL_DIALER_REOPEN_MS	5000	/* a port that failed: again */
@@ -57,7 +78,8 @@ struct sl_dialer;
 /* Creates the dialer of a modem line and opens its port; with
  * dial_on_demand also the pty and its link (an error if they cannot be
  * made: logged). */
-int sl_dialer_new(struct sl_lines *L, struct sl_line *line, int64_t now_ms,
+int sl_dialer_new(const struct sl_line_conf *conf, const struct sl_keystore *ks,
+		  const struct sl_dialer_ops *ops, void *ctx, int64_t now_ms,
 		  struct sl_dialer **out);
 /* Hangs up (closing the port drops DTR), removes the demand link and
  * frees. NULL is fine. */

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "hs_driver.h"
+#include "clock.h"
 #include "config.h"
 #include "ipc.h"
 #include "keystore.h"
@@ -167,17 +168,6 @@ int sl_lines_call(struct sl_lines *L, const char *tty, const char *account,
 int sl_lines_hangup(struct sl_lines *L, const char *tty, int64_t now_ms,
 		    char *err, size_t err_len);
 
-/* For dialer.c: control messages out, and the call's start and end. */
-int sl_lines_send_control(struct sl_lines *L, struct sl_line *line,
-			  const uint8_t *msg, size_t len);
-/* The call is bridged: the line's handshake starts, for peer (the account
- * the call named), as initiator if we called (caller), else responder. */
-void sl_lines_call_connected(struct sl_lines *L, struct sl_line *line,
-			     const char *peer, bool caller, int64_t now_ms);
-/* The call ends: handshake, session record and keys go. */
-void sl_lines_call_over(struct sl_lines *L, struct sl_line *line,
-			const char *why, int64_t now_ms);
-
 /* One "line" record per configured line (refreshed from the kernel). */
 void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c);
 
@@ -208,7 +198,5 @@ void sl_lines_operator_gone(struct sl_lines *L, struct sl_ipc_client *c,
  */
 void sl_lines_peers_changed(struct sl_lines *L, int64_t now_ms);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t sl_now_ms(void);
 
 #endif

@@ -2119,11 +2119,57 @@ static bool dialer_status_has(struct sl_dialer *d, const char *want)
 
 /* The demand link of a dial-up line whose modem is not there (its port
  * stays down, so nothing dials): made, held, bounded, removed. */
+/* A dialer's line, as far as the dialer sees it (dialer.h): no call. */
+static int nocall_send(void *ctx, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	(void)msg;
+	(void)len;
+	return -ENOTCONN;
+}
+
+static void nocall_attached(void *ctx, int64_t now_ms)
+{
+	(void)ctx;
+	(void)now_ms;
+}
+
+static void nocall_connected(void *ctx, const char *peer, bool caller,
+			     int64_t now_ms)
+{
+	(void)ctx;
+	(void)peer;
+	(void)caller;
+	(void)now_ms;
+	CHECKF(0, "a call connected without a modem");
+}
+
+static void nocall_over(void *ctx, const char *why, int64_t now_ms)
+{
+	(void)ctx;
+	(void)why;
+	(void)now_ms;
+}
+
+static bool nocall_keyed(void *ctx, uint32_t *index)
+{
+	(void)ctx;
+	*index = 0;
+	return false;
+}
+
+static const struct sl_dialer_ops nocall_ops = {
+	.send_control = nocall_send,
+	.attached = nocall_attached,
+	.connected = nocall_connected,
+	.over = nocall_over,
+	.keyed = nocall_keyed,
+};
+
 TEST(dialer_demand_link)
 {
 	struct sl_config *cfg = new_cfg();
-	struct sl_lines L;
-	struct sl_line line;
+	struct sl_keystore ks;
 	struct sl_dialer *d = NULL;
 	char text[PATH_MAX + 512], err[1024], link[PATH_MAX], target[PATH_MAX];
 	char want[64];
@@ -2140,12 +2186,9 @@ TEST(dialer_demand_link)
 		 "dial_on_demand = 210987654321\ndemand_link = %s\n", link);
 	if (!CHECKF(!parse(cfg, text, err, sizeof(err)), "%s", err))
 		goto out;
-	memset(&L, 0, sizeof(L));
-	memset(&line, 0, sizeof(line));
-	L.cfg = cfg;
-	line.owner = &L;
-	line.conf = &cfg->lines[0];
-	if (!CHECK_EQ(sl_dialer_new(&L, &line, sl_now_ms(), &d), 0))
+	memset(&ks, 0, sizeof(ks));
+	if (!CHECK_EQ(sl_dialer_new(&cfg->lines[0], &ks, &nocall_ops, NULL,
+				    sl_now_ms(), &d), 0))
 		goto out;
 	/* A link to a pty that only root may open, its directory made. */
 	n = readlink(link, target, sizeof(target) - 1);
@@ -2190,14 +2233,16 @@ TEST(dialer_demand_link)
 
 	/* A stale link is replaced; anything else is left alone. */
 	CHECK(!symlink("/nonexistent", link));
-	if (CHECK_EQ(sl_dialer_new(&L, &line, sl_now_ms(), &d), 0)) {
+	if (CHECK_EQ(sl_dialer_new(&cfg->lines[0], &ks, &nocall_ops, NULL,
+				   sl_now_ms(), &d), 0)) {
 		n = readlink(link, target, sizeof(target) - 1);
 		CHECK(n > 9 && !strncmp(target, "/dev/pts/", 9));
 		sl_dialer_free(d);
 		d = NULL;
 	}
 	write_file(link, "mine\n", 0644);
-	CHECK_EQ(sl_dialer_new(&L, &line, sl_now_ms(), &d), -EEXIST);
+	CHECK_EQ(sl_dialer_new(&cfg->lines[0], &ks, &nocall_ops, NULL,
+			       sl_now_ms(), &d), -EEXIST);
 	CHECK(!lstat(link, &st) && S_ISREG(st.st_mode));
 	unlink(link);
 out:
