@@ -48,7 +48,8 @@ SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
 	sealined/hs_noise.c $(TSP_SRCS)
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
-	sealctl/genkey.c sealctl/monitor.c sealctl/daemonctl.c sealctl/tsp.c
+	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
+	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c
 
 # Library probes (pkg-config), shared by all.
 PKG_CONFIG ?= pkg-config
