@@ -28,7 +28,7 @@ AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
 # libc and libnl; the key store and the modem driver are the daemons'.
 LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
 	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
-LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c
+LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c

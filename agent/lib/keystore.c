@@ -17,92 +17,14 @@
 #include <unistd.h>
 
 #include "keystore.h"
+#include "keystore_file.h"
 #include "log.h"
 
-#define TMP_PREFIX ".tmp-"
 #define FORMAT_VERSION 1
 
 int (*sl_ks_before_rename_hook)(const char *tmp_name);
 
-static int say(char *err, size_t err_len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int say(char *err, size_t err_len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 /* ------------------------------------------------------------ helpers */
-
-static void to_hex(char *out, const uint8_t *in, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; ++i) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2 * len hex digits. */
-static int from_hex(uint8_t *out, size_t len, const char *hex)
-{
-	if (strlen(hex) != 2 * len)
-		return -EINVAL;
-	for (size_t i = 0; i < len; ++i) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-static int parse_time(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < 0)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_yesno(const char *s, bool *out)
-{
-	if (!strcmp(s, "yes"))
-		*out = true;
-	else if (!strcmp(s, "no"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 void sl_ks_fingerprint(char out[SL_KS_FINGERPRINT_LEN + 1],
 		       const uint8_t pub[SL_X25519_KEY_LEN])
@@ -115,222 +37,13 @@ void sl_ks_fingerprint(char out[SL_KS_FINGERPRINT_LEN + 1],
 		snprintf(out, SL_KS_FINGERPRINT_LEN + 1, "%s", "unknown");
 		return;
 	}
-	to_hex(hex, h, 8);
+	sl_ksf_to_hex(hex, h, 8);
 	for (size_t i = 0; i < 16; ++i) {
 		if (i && !(i % 4))
 			out[o++] = '-';
 		out[o++] = hex[i];
 	}
 	out[o] = '\0';
-}
-
-/* ------------------------------------------------------------ files */
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int sl_ks_write_atomic(int dirfd, const char *name, const void *data,
-		       size_t len)
-{
-	static unsigned int counter;
-	char tmp[128];
-	int fd, ret;
-
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s-%ld-%u", name, (long)getpid(),
-		 counter++);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	/* The umask can only take bits away, but be explicit. */
-	if (fchmod(fd, 0600) < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	ret = write_all(fd, data, len);
-	if (ret)
-		goto fail;
-	if (fsync(fd) < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = -errno;
-		goto fail;
-	}
-	fd = -1;
-	if (sl_ks_before_rename_hook) {
-		ret = sl_ks_before_rename_hook(tmp);
-		if (ret)
-			goto fail;
-	}
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	/* The rename is durable once the directory is. */
-	if (fsync(dirfd) < 0)
-		return -errno;
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, tmp, 0);
-	return ret < 0 ? ret : -EIO;
-}
-
-/*
- * Read dirfd/name into secure memory (NUL-terminated). -ENOENT if it does
- * not exist. Checks that it is a regular file of ours, and tightens
- * permissions that let anyone else read it.
- */
-static int read_secure(int dirfd, const char *dir, const char *name,
-		       char **out, size_t *out_len, char *err, size_t err_len)
-{
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-	int fd, ret;
-
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		if (ret == -ENOENT)
-			return ret;
-		return say(err, err_len, ret, "%s/%s: %s", dir, name,
-			   strerror(-ret));
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = say(err, err_len, -errno, "%s/%s: %s", dir, name,
-			  strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = say(err, err_len, -EINVAL, "%s/%s: not a regular file",
-			  dir, name);
-		goto out_close;
-	}
-	if (st.st_uid != geteuid()) {
-		ret = say(err, err_len, -EPERM,
-			  "%s/%s: owned by uid %u, not by this daemon (uid %u)",
-			  dir, name, (unsigned int)st.st_uid,
-			  (unsigned int)geteuid());
-		goto out_close;
-	}
-	if (st.st_mode & 077) {
-		sl_log(LOG_WARNING, "%s/%s had mode %04o: others could read it; now 0600",
-		       dir, name, (unsigned int)(st.st_mode & 07777));
-		if (fchmod(fd, 0600) < 0) {
-			ret = say(err, err_len, -errno, "%s/%s: chmod: %s", dir,
-				  name, strerror(errno));
-			goto out_close;
-		}
-	}
-	if (st.st_size > SL_KS_FILE_MAX) {
-		ret = say(err, err_len, -EFBIG, "%s/%s: too large (%lld bytes)",
-			  dir, name, (long long)st.st_size);
-		goto out_close;
-	}
-	buf = sl_secure_alloc(SL_KS_FILE_MAX + 1);
-	if (!buf) {
-		ret = say(err, err_len, -ENOMEM, "%s/%s: out of secure memory",
-			  dir, name);
-		goto out_close;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, SL_KS_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = say(err, err_len, -errno, "%s/%s: %s", dir, name,
-				  strerror(errno));
-			sl_secure_free(buf, SL_KS_FILE_MAX + 1);
-			goto out_close;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-		if (len > SL_KS_FILE_MAX) {
-			ret = say(err, err_len, -EFBIG, "%s/%s: too large",
-				  dir, name);
-			sl_secure_free(buf, SL_KS_FILE_MAX + 1);
-			goto out_close;
-		}
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	ret = 0;
-out_close:
-	close(fd);
-	return ret;
-}
-
-/*
- * Split text (modified in place) into "key value" lines and hand them to
- * fn. Blank lines and lines starting with '#' are skipped. Stops at the
- * first error, with "dir/name:line: ..." in err.
- */
-typedef int (*kv_fn)(const char *key, const char *val, void *arg);
-
-static int parse_kv(char *text, size_t len, const char *dir, const char *name,
-		    kv_fn fn, void *arg, char *err, size_t err_len)
-{
-	unsigned int lineno = 0;
-	char *p = text, *end = text + len;
-
-	if (memchr(text, '\0', len))
-		return say(err, err_len, -EINVAL, "%s/%s: NUL byte in the file",
-			   dir, name);
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *key, *val;
-		int ret;
-
-		if (nl)
-			*nl = '\0';
-		lineno++;
-		key = p;
-		p = nl ? nl + 1 : end;
-		if (!*key || *key == '#')
-			continue;
-		val = strchr(key, ' ');
-		if (!val)
-			return say(err, err_len, -EINVAL,
-				   "%s/%s:%u: expected 'key value'", dir, name,
-				   lineno);
-		*val++ = '\0';
-		ret = fn(key, val, arg);
-		if (ret == -ENOKEY)
-			return say(err, err_len, -EINVAL,
-				   "%s/%s:%u: unknown key '%s'", dir, name,
-				   lineno, key);
-		if (ret == -EEXIST)
-			return say(err, err_len, -EINVAL,
-				   "%s/%s:%u: '%s' appears twice", dir, name,
-				   lineno, key);
-		if (ret)
-			return say(err, err_len, -EINVAL,
-				   "%s/%s:%u: bad value for '%s'", dir, name,
-				   lineno, key);
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------ identity */
@@ -390,15 +103,15 @@ static int id_kv(const char *key, const char *val, void *arg)
 		return ret;
 	if (!strcmp(key, "public")) {
 		ret = mark(&ip->seen, K_PUBLIC);
-		return ret ? ret : from_hex(id->pub, sizeof(id->pub), val);
+		return ret ? ret : sl_ksf_from_hex(id->pub, sizeof(id->pub), val);
 	}
 	if (!strcmp(key, "private")) {
 		ret = mark(&ip->seen, K_PRIVATE);
-		return ret ? ret : from_hex(id->priv, SL_X25519_KEY_LEN, val);
+		return ret ? ret : sl_ksf_from_hex(id->priv, SL_X25519_KEY_LEN, val);
 	}
 	if (!strcmp(key, "created")) {
 		ret = mark(&ip->seen, K_CREATED);
-		return ret ? ret : parse_time(val, &id->created);
+		return ret ? ret : sl_ksf_parse_time(val, &id->created);
 	}
 	return -ENOKEY;
 }
@@ -411,30 +124,30 @@ static int load_identity(struct sl_keystore *ks, char *err, size_t err_len)
 	char *text;
 	int ret;
 
-	ret = read_secure(ks->dirfd, ks->dir, SL_KS_IDENTITY, &text, &len, err,
+	ret = sl_ksf_read_secure(ks->dirfd, ks->dir, SL_KS_IDENTITY, &text, &len, err,
 			  err_len);
 	if (ret)
 		return ret;
-	ret = parse_kv(text, len, ks->dir, SL_KS_IDENTITY, id_kv, &ip, err,
+	ret = sl_ksf_parse_kv(text, len, ks->dir, SL_KS_IDENTITY, id_kv, &ip, err,
 		       err_len);
 	sl_secure_free(text, SL_KS_FILE_MAX + 1);
 	if (ret)
 		return ret;
 	if ((ip.seen & (K_VERSION | K_ACCOUNT | K_PUBLIC | K_PRIVATE)) !=
 	    (K_VERSION | K_ACCOUNT | K_PUBLIC | K_PRIVATE))
-		return say(err, err_len, -EINVAL,
-			   "%s/%s: incomplete (needs version, account, public and private)",
-			   ks->dir, SL_KS_IDENTITY);
+		return sl_errf(err, err_len, -EINVAL,
+			       "%s/%s: incomplete (needs version, account, public and private)",
+			       ks->dir, SL_KS_IDENTITY);
 	/* A private key that does not make the stored public key is a
 	 * damaged file, not something to run with. */
 	ret = sl_x25519_public(check, ks->id.priv);
 	if (ret)
-		return say(err, err_len, ret, "%s/%s: cannot check the key pair",
-			   ks->dir, SL_KS_IDENTITY);
+		return sl_errf(err, err_len, ret, "%s/%s: cannot check the key pair",
+			       ks->dir, SL_KS_IDENTITY);
 	if (memcmp(check, ks->id.pub, sizeof(check)))
-		return say(err, err_len, -EINVAL,
-			   "%s/%s: the public key does not belong to the private key",
-			   ks->dir, SL_KS_IDENTITY);
+		return sl_errf(err, err_len, -EINVAL,
+			       "%s/%s: the public key does not belong to the private key",
+			       ks->dir, SL_KS_IDENTITY);
 	return 0;
 }
 
@@ -472,8 +185,8 @@ static int write_identity(struct sl_keystore *ks)
 		sl_secure_free(priv, hex_size);
 		return -ENOMEM;
 	}
-	to_hex(pub, ks->id.pub, sizeof(ks->id.pub));
-	to_hex(priv, ks->id.priv, SL_X25519_KEY_LEN);
+	sl_ksf_to_hex(pub, ks->id.pub, sizeof(ks->id.pub));
+	sl_ksf_to_hex(priv, ks->id.priv, SL_X25519_KEY_LEN);
 	n = snprintf(buf, size,
 		     "# sealined identity: this installation's account and static X25519 key pair.\n"
 		     "# Secret. Do not edit, do not copy to another machine.\n"
@@ -499,18 +212,18 @@ static int create_identity(struct sl_keystore *ks, const char *account,
 	} else {
 		ret = random_account(ks->id.account);
 		if (ret)
-			return say(err, err_len, ret, "cannot draw an account number: %s",
-				   strerror(-ret));
+			return sl_errf(err, err_len, ret, "cannot draw an account number: %s",
+				       strerror(-ret));
 	}
 	ret = sl_x25519_keypair(ks->id.priv, ks->id.pub);
 	if (ret)
-		return say(err, err_len, ret, "cannot generate the static key pair: %s",
-			   strerror(-ret));
+		return sl_errf(err, err_len, ret, "cannot generate the static key pair: %s",
+			       strerror(-ret));
 	ks->id.created = (int64_t)time(NULL);
 	ret = write_identity(ks);
 	if (ret)
-		return say(err, err_len, ret, "%s/%s: cannot write: %s", ks->dir,
-			   SL_KS_IDENTITY, strerror(-ret));
+		return sl_errf(err, err_len, ret, "%s/%s: cannot write: %s", ks->dir,
+			       SL_KS_IDENTITY, strerror(-ret));
 	ks->identity_created = true;
 	return 0;
 }
@@ -549,7 +262,7 @@ static int peer_kv(const char *key, const char *val, void *arg)
 		if (ret)
 			return ret;
 		peer->has_pub = true;
-		return from_hex(peer->pub, sizeof(peer->pub), val);
+		return sl_ksf_from_hex(peer->pub, sizeof(peer->pub), val);
 	}
 	if (!strcmp(key, "ltk")) {
 		ret = mark(&pp->seen, K_LTK);
@@ -558,23 +271,23 @@ static int peer_kv(const char *key, const char *val, void *arg)
 		peer->ltk = sl_secure_alloc(SL_X25519_KEY_LEN);
 		if (!peer->ltk)
 			return -ENOMEM;
-		return from_hex(peer->ltk, SL_X25519_KEY_LEN, val);
+		return sl_ksf_from_hex(peer->ltk, SL_X25519_KEY_LEN, val);
 	}
 	if (!strcmp(key, "authorised")) {
 		ret = mark(&pp->seen, K_AUTHORISED);
-		return ret ? ret : parse_yesno(val, &peer->authorised);
+		return ret ? ret : sl_ksf_parse_yesno(val, &peer->authorised);
 	}
 	if (!strcmp(key, "revoked")) {
 		ret = mark(&pp->seen, K_REVOKED);
-		return ret ? ret : parse_yesno(val, &peer->revoked);
+		return ret ? ret : sl_ksf_parse_yesno(val, &peer->revoked);
 	}
 	if (!strcmp(key, "paired")) {
 		ret = mark(&pp->seen, K_PAIRED);
-		return ret ? ret : parse_time(val, &peer->paired);
+		return ret ? ret : sl_ksf_parse_time(val, &peer->paired);
 	}
 	if (!strcmp(key, "changed")) {
 		ret = mark(&pp->seen, K_CHANGED);
-		return ret ? ret : parse_time(val, &peer->changed);
+		return ret ? ret : sl_ksf_parse_time(val, &peer->changed);
 	}
 	return -ENOKEY;
 }
@@ -590,24 +303,24 @@ static int load_peer(struct sl_keystore *ks, const char *name,
 
 	memset(peer, 0, sizeof(*peer));
 	snprintf(dir, sizeof(dir), "%s/%s", ks->dir, SL_KS_PEERS_DIR);
-	ret = read_secure(ks->peersfd, dir, name, &text, &len, err, err_len);
+	ret = sl_ksf_read_secure(ks->peersfd, dir, name, &text, &len, err, err_len);
 	if (ret)
 		return ret;
-	ret = parse_kv(text, len, dir, name, peer_kv, &pp, err, err_len);
+	ret = sl_ksf_parse_kv(text, len, dir, name, peer_kv, &pp, err, err_len);
 	sl_secure_free(text, SL_KS_FILE_MAX + 1);
 	if (!ret && (pp.seen & (K_VERSION | K_ACCOUNT | K_AUTHORISED | K_REVOKED)) !=
 	    (K_VERSION | K_ACCOUNT | K_AUTHORISED | K_REVOKED))
-		ret = say(err, err_len, -EINVAL,
-			  "%s/%s: incomplete (needs version, account, authorised and revoked)",
-			  dir, name);
+		ret = sl_errf(err, err_len, -EINVAL,
+			      "%s/%s: incomplete (needs version, account, authorised and revoked)",
+			      dir, name);
 	if (!ret && strcmp(peer->account, name))
-		ret = say(err, err_len, -EINVAL,
-			  "%s/%s: holds account %s, not the one it is named after",
-			  dir, name, peer->account);
+		ret = sl_errf(err, err_len, -EINVAL,
+			      "%s/%s: holds account %s, not the one it is named after",
+			      dir, name, peer->account);
 	if (!ret && peer->ltk && !peer->has_pub)
-		ret = say(err, err_len, -EINVAL,
-			  "%s/%s: an LTK without the peer's public key", dir,
-			  name);
+		ret = sl_errf(err, err_len, -EINVAL,
+			      "%s/%s: an LTK without the peer's public key", dir,
+			      name);
 	if (ret)
 		peer_wipe(peer);
 	return ret;
@@ -697,9 +410,9 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 		return -ENOMEM;
 	}
 	if (peer->has_pub)
-		to_hex(pub, peer->pub, sizeof(peer->pub));
+		sl_ksf_to_hex(pub, peer->pub, sizeof(peer->pub));
 	if (peer->ltk)
-		to_hex(ltk, peer->ltk, SL_X25519_KEY_LEN);
+		sl_ksf_to_hex(ltk, peer->ltk, SL_X25519_KEY_LEN);
 	n = snprintf(buf, size,
 		     "# sealined peer record. The ltk line is secret.\n"
 		     "version %d\naccount %s\n%s%s%s%s%s%s"
@@ -793,12 +506,12 @@ static int check_account(const struct sl_keystore *ks, const char *account,
 			 char *err, size_t err_len)
 {
 	if (!account || !sl_account_valid(account))
-		return say(err, err_len, -EINVAL,
-			   "'%s' is not an account number (%d digits)",
-			   account ? account : "", SL_ACCOUNT_LEN);
+		return sl_errf(err, err_len, -EINVAL,
+			       "'%s' is not an account number (%d digits)",
+			       account ? account : "", SL_ACCOUNT_LEN);
 	if (!strcmp(account, ks->id.account))
-		return say(err, err_len, -EINVAL,
-			   "%s is this installation's own account", account);
+		return sl_errf(err, err_len, -EINVAL,
+			       "%s is this installation's own account", account);
 	return 0;
 }
 
@@ -835,9 +548,9 @@ static int commit_peer(struct sl_keystore *ks, struct sl_peer *rec,
 		ret = install_peer(ks, rec);
 	if (ret) {
 		peer_wipe(rec);
-		return say(err, err_len, ret, "%s/%s/%s: cannot write: %s",
-			   ks->dir, SL_KS_PEERS_DIR, rec->account,
-			   strerror(-ret));
+		return sl_errf(err, err_len, ret, "%s/%s/%s: cannot write: %s",
+			       ks->dir, SL_KS_PEERS_DIR, rec->account,
+			       strerror(-ret));
 	}
 	return 0;
 }
@@ -854,7 +567,7 @@ int sl_ks_authorise(struct sl_keystore *ks, const char *account,
 		return ret;
 	ret = copy_peer(ks, account, &rec, &existed);
 	if (ret)
-		return say(err, err_len, ret, "out of secure memory");
+		return sl_errf(err, err_len, ret, "out of secure memory");
 	rec.authorised = true;
 	rec.revoked = false;
 	rec.changed = (int64_t)time(NULL);
@@ -875,11 +588,11 @@ int sl_ks_revoke(struct sl_keystore *ks, const char *account, char *err,
 	if (ret)
 		return ret;
 	if (!sl_ks_find(ks, account))
-		return say(err, err_len, -ENOENT, "no peer with account %s",
-			   account);
+		return sl_errf(err, err_len, -ENOENT, "no peer with account %s",
+			       account);
 	ret = copy_peer(ks, account, &rec, &existed);
 	if (ret)
-		return say(err, err_len, ret, "out of secure memory");
+		return sl_errf(err, err_len, ret, "out of secure memory");
 	rec.authorised = false;
 	rec.revoked = true;
 	rec.changed = (int64_t)time(NULL);
@@ -898,11 +611,11 @@ int sl_ks_forget(struct sl_keystore *ks, const char *account, char *err,
 		return ret;
 	i = find_index(ks, account, &found);
 	if (!found)
-		return say(err, err_len, -ENOENT, "no peer with account %s",
-			   account);
+		return sl_errf(err, err_len, -ENOENT, "no peer with account %s",
+			       account);
 	if (unlinkat(ks->peersfd, account, 0) < 0 && errno != ENOENT)
-		return say(err, err_len, -errno, "%s/%s/%s: cannot remove: %s",
-			   ks->dir, SL_KS_PEERS_DIR, account, strerror(errno));
+		return sl_errf(err, err_len, -errno, "%s/%s/%s: cannot remove: %s",
+			       ks->dir, SL_KS_PEERS_DIR, account, strerror(errno));
 	fsync(ks->peersfd);
 	peer_wipe(&ks->peers[i]);
 	memmove(&ks->peers[i], &ks->peers[i + 1],
@@ -929,7 +642,7 @@ int sl_ks_store_pair(struct sl_keystore *ks, const char *account,
 	memcpy(rec.pub, pub, SL_X25519_KEY_LEN);
 	rec.ltk = sl_secure_alloc(SL_X25519_KEY_LEN);
 	if (!rec.ltk)
-		return say(err, err_len, -ENOMEM, "out of secure memory");
+		return sl_errf(err, err_len, -ENOMEM, "out of secure memory");
 	memcpy(rec.ltk, ltk, SL_X25519_KEY_LEN);
 	rec.authorised = true;
 	rec.revoked = false;
@@ -967,18 +680,18 @@ static int check_dir(int fd, const char *what, char *err, size_t err_len)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
-		return say(err, err_len, -errno, "%s: %s", what, strerror(errno));
+		return sl_errf(err, err_len, -errno, "%s: %s", what, strerror(errno));
 	if (st.st_uid != geteuid())
-		return say(err, err_len, -EPERM,
-			   "%s: owned by uid %u, not by this daemon (uid %u)",
-			   what, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return sl_errf(err, err_len, -EPERM,
+			       "%s: owned by uid %u, not by this daemon (uid %u)",
+			       what, (unsigned int)st.st_uid, (unsigned int)geteuid());
 	if ((st.st_mode & 07777) != 0700) {
 		if (st.st_mode & 077)
 			sl_log(LOG_WARNING, "%s had mode %04o; now 0700", what,
 			       (unsigned int)(st.st_mode & 07777));
 		if (fchmod(fd, 0700) < 0)
-			return say(err, err_len, -errno, "%s: chmod: %s", what,
-				   strerror(errno));
+			return sl_errf(err, err_len, -errno, "%s: chmod: %s", what,
+				       strerror(errno));
 	}
 	return 0;
 }
@@ -998,7 +711,7 @@ static void remove_temp_files(int dirfd)
 		return;
 	}
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1))
+		if (!strncmp(de->d_name, SL_KSF_TMP_PREFIX, sizeof(SL_KSF_TMP_PREFIX) - 1))
 			unlinkat(dirfd, de->d_name, 0);
 	closedir(d);
 }
@@ -1011,8 +724,8 @@ static int take_lock(struct sl_keystore *ks, char *err, size_t err_len)
 	ks->lockfd = openat(ks->dirfd, SL_KS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC |
 			    O_NOFOLLOW, 0600);
 	if (ks->lockfd < 0)
-		return say(err, err_len, -errno, "%s/%s: %s", ks->dir,
-			   SL_KS_LOCK, strerror(errno));
+		return sl_errf(err, err_len, -errno, "%s/%s: %s", ks->dir,
+			       SL_KS_LOCK, strerror(errno));
 	if (flock(ks->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		ssize_t got = pread(ks->lockfd, pid, sizeof(pid) - 1, 0);
@@ -1020,11 +733,11 @@ static int take_lock(struct sl_keystore *ks, char *err, size_t err_len)
 		pid[got > 0 ? got : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		if (e == EWOULDBLOCK)
-			return say(err, err_len, -EBUSY,
-				   "state directory %s is in use by another sealined (pid %s)",
-				   ks->dir, pid[0] ? pid : "?");
-		return say(err, err_len, -e, "%s/%s: flock: %s", ks->dir,
-			   SL_KS_LOCK, strerror(e));
+			return sl_errf(err, err_len, -EBUSY,
+				       "state directory %s is in use by another sealined (pid %s)",
+				       ks->dir, pid[0] ? pid : "?");
+		return sl_errf(err, err_len, -e, "%s/%s: flock: %s", ks->dir,
+			       SL_KS_LOCK, strerror(e));
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(ks->lockfd, 0) < 0 ||
@@ -1043,20 +756,20 @@ int sl_ks_open(struct sl_keystore *ks, const char *dir, const char *account,
 	memset(ks, 0, sizeof(*ks));
 	ks->dirfd = ks->peersfd = ks->lockfd = -1;
 	if (strlen(dir) >= sizeof(ks->dir) || dir[0] != '/')
-		return say(err, err_len, -EINVAL,
-			   "state directory '%s' must be an absolute path", dir);
+		return sl_errf(err, err_len, -EINVAL,
+			       "state directory '%s' must be an absolute path", dir);
 	snprintf(ks->dir, sizeof(ks->dir), "%s", dir);
 	if (account && *account && !sl_account_valid(account))
-		return say(err, err_len, -EINVAL, "'%s' is not an account number",
-			   account);
+		return sl_errf(err, err_len, -EINVAL, "'%s' is not an account number",
+			       account);
 
 	ret = make_dirs(dir);
 	if (ret)
-		return say(err, err_len, ret, "cannot create state directory %s: %s",
-			   dir, strerror(-ret));
+		return sl_errf(err, err_len, ret, "cannot create state directory %s: %s",
+			       dir, strerror(-ret));
 	ks->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ks->dirfd < 0) {
-		ret = say(err, err_len, -errno, "%s: %s", dir, strerror(errno));
+		ret = sl_errf(err, err_len, -errno, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	ret = check_dir(ks->dirfd, dir, err, err_len);
@@ -1068,15 +781,15 @@ int sl_ks_open(struct sl_keystore *ks, const char *dir, const char *account,
 	remove_temp_files(ks->dirfd);
 
 	if (mkdirat(ks->dirfd, SL_KS_PEERS_DIR, 0700) < 0 && errno != EEXIST) {
-		ret = say(err, err_len, -errno, "%s/%s: %s", dir, SL_KS_PEERS_DIR,
-			  strerror(errno));
+		ret = sl_errf(err, err_len, -errno, "%s/%s: %s", dir, SL_KS_PEERS_DIR,
+			      strerror(errno));
 		goto fail;
 	}
 	ks->peersfd = openat(ks->dirfd, SL_KS_PEERS_DIR,
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (ks->peersfd < 0) {
-		ret = say(err, err_len, -errno, "%s/%s: %s", dir, SL_KS_PEERS_DIR,
-			  strerror(errno));
+		ret = sl_errf(err, err_len, -errno, "%s/%s: %s", dir, SL_KS_PEERS_DIR,
+			      strerror(errno));
 		goto fail;
 	}
 	snprintf(what, sizeof(what), "%s/%s", dir, SL_KS_PEERS_DIR);
@@ -1087,23 +800,23 @@ int sl_ks_open(struct sl_keystore *ks, const char *dir, const char *account,
 
 	ks->id.priv = sl_secure_alloc(SL_X25519_KEY_LEN);
 	if (!ks->id.priv) {
-		ret = say(err, err_len, -ENOMEM, "out of secure memory");
+		ret = sl_errf(err, err_len, -ENOMEM, "out of secure memory");
 		goto fail;
 	}
 	ret = load_identity(ks, err, err_len);
 	if (ret == -ENOENT)
 		ret = create_identity(ks, account, err, err_len);
 	else if (!ret && account && *account && strcmp(account, ks->id.account))
-		ret = say(err, err_len, -EINVAL,
-			  "the configuration says account %s, but %s/%s holds account %s: peers know this installation by the stored one (to start over as %s, move the state directory away)",
-			  account, dir, SL_KS_IDENTITY, ks->id.account, account);
+		ret = sl_errf(err, err_len, -EINVAL,
+			      "the configuration says account %s, but %s/%s holds account %s: peers know this installation by the stored one (to start over as %s, move the state directory away)",
+			      account, dir, SL_KS_IDENTITY, ks->id.account, account);
 	if (ret)
 		goto fail;
 
 	ret = load_peers(ks, &ks->peers, &ks->n_peers, &ks->cap_peers);
 	if (ret) {
-		ret = say(err, err_len, ret, "%s/%s: %s", dir, SL_KS_PEERS_DIR,
-			  strerror(-ret));
+		ret = sl_errf(err, err_len, ret, "%s/%s: %s", dir, SL_KS_PEERS_DIR,
+			      strerror(-ret));
 		goto fail;
 	}
 	return 0;
@@ -1120,8 +833,8 @@ int sl_ks_reload(struct sl_keystore *ks, char *err, size_t err_len)
 
 	ret = load_peers(ks, &peers, &n, &cap);
 	if (ret)
-		return say(err, err_len, ret, "%s/%s: %s", ks->dir,
-			   SL_KS_PEERS_DIR, strerror(-ret));
+		return sl_errf(err, err_len, ret, "%s/%s: %s", ks->dir,
+			       SL_KS_PEERS_DIR, strerror(-ret));
 	peers_free(ks->peers, ks->n_peers);
 	ks->peers = peers;
 	ks->n_peers = n;

@@ -115,3 +115,15 @@ int sl_log_level_parse(const char *name, int *level)
 	}
 	return -EINVAL;
 }
+
+int sl_errf(char *err, size_t err_len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}

@@ -12,6 +12,7 @@
 #define SEALINE_AGENT_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 enum sl_log_target {
@@ -30,6 +31,14 @@ bool sl_log_enabled(int level);
 
 void sl_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * An error's message into the caller's buffer err (err_len bytes; nothing
+ * if err is NULL); returns ret, so that "return sl_errf(err, len, -EINVAL,
+ * ...)" reports both at once.
+ */
+int sl_errf(char *err, size_t err_len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Name and parsing of the levels as the configuration spells them. */
 const char *sl_log_level_name(int level);

@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The Hayes modem driver of sealined. See modem.h.
+ * The Hayes modem driver of both daemons. See modem.h.
+ *
+ * Why one file of about 1,200 lines: it is one state machine, the AT
+ * dialogue with a modem, and every part of it (the serial port, the
+ * steps of set-up, dialling and hangup, the result-code parser that must
+ * recognise every code split over any read boundary, data mode with its
+ * "NO CARRIER" watch) reads and writes the same struct sl_modem; split
+ * along its banners, each piece would have to expose that state to the
+ * others.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -149,19 +149,6 @@ void sl_line_op_end(struct sl_line *line, int err, const char *peer,
 
 /* ------------------------------------------------------------ operator */
 
-static int say(char *err, size_t err_len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int say(char *err, size_t err_len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 int sl_lines_pair(struct sl_lines *L, const char *tty, struct sl_ipc_client *c,
 		  bool replace, uint32_t wait_s, int64_t now_ms, char *err,
 		  size_t err_len)
@@ -174,21 +161,21 @@ int sl_lines_pair(struct sl_lines *L, const char *tty, struct sl_ipc_client *c,
 	};
 
 	if (!line)
-		return say(err, err_len, -ENOENT,
-			   "%s is not a line of this sealined (no [line %s] in %s)",
-			   tty, tty, L->cfg->path);
+		return sl_errf(err, err_len, -ENOENT,
+			       "%s is not a line of this sealined (no [line %s] in %s)",
+			       tty, tty, L->cfg->path);
 	if (!L->drv)
-		return say(err, err_len, -ENOSYS,
-			   "pairing is not available: this sealined has no handshake implementation yet");
+		return sl_errf(err, err_len, -ENOSYS,
+			       "pairing is not available: this sealined has no handshake implementation yet");
 	if (c->pairing)
-		return say(err, err_len, -EBUSY,
-			   "this connection is already the operator of a pairing");
+		return sl_errf(err, err_len, -EBUSY,
+			       "this connection is already the operator of a pairing");
 	if (line->status != SL_LINE_REGISTERED || !line->hs)
-		return say(err, err_len, -ENOTCONN, "%s is %s, not ready to pair",
-			   tty, sl_line_status_name(line->status));
+		return sl_errf(err, err_len, -ENOTCONN, "%s is %s, not ready to pair",
+			       tty, sl_line_status_name(line->status));
 	if (line->op)
-		return say(err, err_len, -EBUSY,
-			   "another operator is already pairing on %s", tty);
+		return sl_errf(err, err_len, -EBUSY,
+			       "another operator is already pairing on %s", tty);
 	line->op = c;
 	c->pairing = line;
 	sl_log(LOG_NOTICE, "%s: operator (pid %d) starts a pairing (waits %" PRIu32 " s%s)",
@@ -215,8 +202,8 @@ int sl_lines_operator_confirm(struct sl_lines *L, struct sl_ipc_client *c,
 	struct sl_drv_input in = { .type = SL_DRV_IN_SAS_CONFIRM, .confirm = yes };
 
 	if (!line || !line->hs)
-		return say(err, err_len, -EINVAL,
-			   "no pairing in progress on this connection");
+		return sl_errf(err, err_len, -EINVAL,
+			       "no pairing in progress on this connection");
 	sl_line_feed(L, line, &in, now_ms);
 	return 0;
 }
@@ -229,11 +216,11 @@ int sl_lines_operator_sas(struct sl_lines *L, struct sl_ipc_client *c,
 	struct sl_drv_input in = { .type = SL_DRV_IN_SAS_TYPED };
 
 	if (!line || !line->hs)
-		return say(err, err_len, -EINVAL,
-			   "no pairing in progress on this connection");
+		return sl_errf(err, err_len, -EINVAL,
+			       "no pairing in progress on this connection");
 	if (sl_sas_normalize(in.sas, typed))
-		return say(err, err_len, -EINVAL,
-			   "not a code: 5 characters from 2-9 and A-Z without I and O");
+		return sl_errf(err, err_len, -EINVAL,
+			       "not a code: 5 characters from 2-9 and A-Z without I and O");
 	sl_line_feed(L, line, &in, now_ms);
 	sl_wipe(&in, sizeof(in));
 	return 0;

@@ -2,6 +2,11 @@
 /*
  * The SQLite backend of the TSP's store (tspstore.h).
  *
+ * Why one file of about 1,100 lines: it is one backend of one interface
+ * (struct sl_tsp_store_ops), its SQL statements prepared together at
+ * open and used by every operation; the schema, its migrations and the
+ * statements are easiest to check against each other in one place.
+ *
  * One database file, in WAL mode so that sealctl can read while the TSP
  * writes; synchronous=FULL so that every commit is fsync()ed (in WAL mode
  * NORMAL would lose the last commits on power loss, and a closed call
