@@ -25,10 +25,11 @@ AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
 	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
 
 # Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
-# libc and libnl; the key store and the modem driver are the daemons'.
+# libc and libnl; the key store, the modem driver and the byte queue are
+# the daemons' (on libgcrypt).
 LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
 	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
-LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c
+LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c lib/byteq.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
@@ -45,7 +46,7 @@ KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
 TSP_SRCS := tsp/tsp.c tsp/rawline.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
-	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
+	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c sealined/demand.c \
 	sealined/hs_noise.c $(TSP_SRCS)
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \

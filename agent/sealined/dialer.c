@@ -19,21 +19,11 @@
 #include "call.h"
 #include "crypto.h"
 #include "dialer.h"
+#include "dialer_internal.h"
 #include "clock.h"
 #include "keystore.h"
 #include "log.h"
 #include "modem.h"
-
-enum dl_state {
-	DL_DOWN,
-	DL_INIT,
-	DL_IDLE,
-	DL_DIALLING,
-	DL_ANSWERING,
-	DL_SETUP,
-	DL_CONNECTED,
-	DL_HANGUP,
-};
 
 static const char *const dl_names[] = {
 	[DL_DOWN] = "down", [DL_INIT] = "init", [DL_IDLE] = "idle",
@@ -41,60 +31,7 @@ static const char *const dl_names[] = {
 	[DL_SETUP] = "setup", [DL_CONNECTED] = "connected",
 	[DL_HANGUP] = "hangup",
 };
-
-/* A bounded byte queue (a ring). */
-struct dl_queue {
-	uint8_t *buf;
-	size_t size, head, len;
-};
-
-/* Which descriptor an epoll event is for. */
-enum dl_tag { TAG_PORT = 1, TAG_MASTER, TAG_VTTY };
-
-/* Dial-on-demand (dialer.h): the pty, the relay and the back-off. */
-struct dl_demand {
-	int epfd;
-	int master;
-	int slave;			/* held open: the master never sees a
-					 * hangup when applications close */
-	int vtty;			/* the call's virtual tty, keyed */
-	char link[PATH_MAX];
-	bool link_made;
-	uint32_t ev_port, ev_master, ev_vtty;	/* registered in epfd */
-	struct dl_queue up;		/* application -> call */
-	struct dl_queue down;		/* call -> application */
-	bool demand_call;		/* this call was started by a write */
-	bool keyed;			/* this call's relay ran */
-	int64_t key_deadline;		/* demand call: keyed by */
-	int64_t last_io;		/* keyed: the last byte relayed */
-	int64_t backoff_ms;		/* 0: last demand call went well */
-	int64_t backoff_until;
-	uint64_t backoff_dropped;	/* written while backing off */
-};
-
-struct sl_dialer {
-	const struct sl_dialer_ops *ops;	/* the line it dials for */
-	void *ctx;
-	const struct sl_keystore *ks;		/* our identity, the peers */
-	const struct sl_line_conf *base;	/* the configured line */
-	char path[PATH_MAX];
-	int fd;
-	enum dl_state st;
-	struct sl_modem modem;
-	int64_t retry_at;
-	int64_t attach_deadline;		/* SETUP: line registered by */
-
-	bool caller;				/* we called, else answered */
-	char recipient[SL_ACCOUNT_LEN + 1];	/* caller: whom we call */
-	char peer[SL_ACCOUNT_LEN + 1];		/* the other end, once known */
-	uint64_t tracking;
-	struct sl_call *call;
-	int64_t call_timer;
-	struct sl_ipc_client *op;		/* `sealctl call` waiting */
-	struct dl_demand *dod;			/* dial_on_demand, or NULL */
-};
-
-static const char *tty(const struct sl_dialer *d)
+const char *sl_dialer_tty(const struct sl_dialer *d)
 {
 	return d->base->tty;
 }
@@ -102,7 +39,7 @@ static const char *tty(const struct sl_dialer *d)
 static void set_state(struct sl_dialer *d, enum dl_state st)
 {
 	if (d->st != st)
-		sl_log(LOG_DEBUG, "%s: dialer %s -> %s", tty(d), dl_names[d->st],
+		sl_log(LOG_DEBUG, "%s: dialer %s -> %s", sl_dialer_tty(d), dl_names[d->st],
 		       dl_names[st]);
 	d->st = st;
 }
@@ -119,7 +56,7 @@ static void op_info(struct sl_dialer *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	sl_log(LOG_INFO, "%s: %s", tty(d), text);
+	sl_log(LOG_INFO, "%s: %s", sl_dialer_tty(d), text);
 	if (!d->op)
 		return;
 	sl_ipc_build(&b, "info");
@@ -148,19 +85,16 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 static void call_actions(struct sl_dialer *d,
 			 const struct sl_call_actions *out, int64_t now);
 
-static void demand_call_over(struct sl_dialer *d, const char *why,
-			     int64_t now);
-static void ep_forget(struct dl_demand *m, int fd, uint32_t *cur);
 
 /* ------------------------------------------------------------ ending */
 
 /* Back to command mode and on hook; the call's keys and handshake go. */
-static void end_call(struct sl_dialer *d, const char *why, int64_t now)
+void sl_dialer_end_call(struct sl_dialer *d, const char *why, int64_t now)
 {
 	struct sl_modem_events ev;
 	int ldisc = N_TTY;
 
-	demand_call_over(d, why, now);
+	sl_demand_call_over(d, why, now);
 	if (d->call) {
 		sl_call_free(d->call);
 		d->call = NULL;
@@ -171,10 +105,10 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 		d->ops->over(d->ctx, why, now);
 		/* The kernel wipes the line's keys as the discipline goes. */
 		if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
-			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", tty(d),
+			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", sl_dialer_tty(d),
 			       strerror(errno));
 		sl_log(LOG_NOTICE, "%s: call with %s (tracking %016" PRIx64 ") ended: %s",
-		       tty(d), d->peer[0] ? d->peer : "(not known yet)",
+		       sl_dialer_tty(d), d->peer[0] ? d->peer : "(not known yet)",
 		       d->tracking, why);
 	}
 	memset(d->peer, 0, sizeof(d->peer));
@@ -200,13 +134,13 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 
 static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 {
-	sl_log(LOG_ERR, "%s: modem: %s; trying again in %d s", tty(d), why,
+	sl_log(LOG_ERR, "%s: modem: %s; trying again in %d s", sl_dialer_tty(d), why,
 	       SL_DIALER_REOPEN_MS / 1000);
-	end_call(d, why, now);
+	sl_dialer_end_call(d, why, now);
 	if (d->fd >= 0) {
 		sl_modem_release(&d->modem);
 		if (d->dod)
-			ep_forget(d->dod, d->fd, &d->dod->ev_port);
+			sl_demand_forget(d->dod, d->fd, &d->dod->ev_port);
 		close(d->fd);
 		d->fd = -1;
 	}
@@ -224,10 +158,10 @@ static void connected_modem(struct sl_dialer *d, int64_t now)
 		int err = errno;
 
 		sl_log(LOG_ERR, "%s: cannot attach the sealine line discipline (%d): %s%s",
-		       tty(d), ldisc, strerror(err),
+		       sl_dialer_tty(d), ldisc, strerror(err),
 		       err == EINVAL ? " (is the sealine module loaded?)" : "");
 		op_end(d, -err, "cannot attach the sealine line discipline");
-		end_call(d, "no line discipline", now);
+		sl_dialer_end_call(d, "no line discipline", now);
 		return;
 	}
 	set_state(d, DL_SETUP);
@@ -254,8 +188,8 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 	memcpy(cc.account, d->ks->id.account, SL_ACCOUNT_LEN);
 	d->call = sl_call_new(&cc, &err);
 	if (!d->call) {
-		sl_log(LOG_ERR, "%s: call setup: %s", tty(d), strerror(-err));
-		end_call(d, "call setup could not start", now);
+		sl_log(LOG_ERR, "%s: call setup: %s", sl_dialer_tty(d), strerror(-err));
+		sl_dialer_end_call(d, "call setup could not start", now);
 		return;
 	}
 	ret = sl_call_start(d->call, d->caller ? SL_CALL_PURPOSE_CALL :
@@ -263,8 +197,8 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 			    d->caller ? d->recipient : NULL, (uint64_t)now,
 			    &out);
 	if (ret) {
-		sl_log(LOG_ERR, "%s: call setup: %s", tty(d), strerror(-ret));
-		end_call(d, "call setup could not start", now);
+		sl_log(LOG_ERR, "%s: call setup: %s", sl_dialer_tty(d), strerror(-ret));
+		sl_dialer_end_call(d, "call setup could not start", now);
 		return;
 	}
 	call_actions(d, &out, now);
@@ -322,12 +256,12 @@ static void call_actions(struct sl_dialer *d,
 			ret = d->ops->send_control(d->ctx, a->msg, a->len);
 			if (ret)
 				sl_log(LOG_WARNING, "%s: %s not sent: %s",
-				       tty(d), sl_hs_msg_name(a->msg_type),
+				       sl_dialer_tty(d), sl_hs_msg_name(a->msg_type),
 				       strerror(-ret));
 			break;
 		case SL_CALL_ACT_NAK:
 			sl_log(LOG_NOTICE, "%s: call setup: NAK %s %s (detail %s)%s",
-			       tty(d), sl_nak_reason_name(a->reason),
+			       sl_dialer_tty(d), sl_nak_reason_name(a->reason),
 			       a->sent ? "sent" : "received",
 			       a->detail == SL_NAK_DETAIL_CALLER ? "caller" :
 			       a->detail == SL_NAK_DETAIL_RECIPIENT ?
@@ -345,7 +279,7 @@ static void call_actions(struct sl_dialer *d,
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
 			sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): %s",
-			       tty(d), a->account, d->tracking,
+			       sl_dialer_tty(d), a->account, d->tracking,
 			       yes ? "accepted" : "refused, not an authorised peer and pairing is off");
 			if (sl_call_offer_reply(d->call, yes,
 						yes ? 0 : SL_NAK_NOT_AUTHORISED,
@@ -359,13 +293,13 @@ static void call_actions(struct sl_dialer *d,
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
 			set_state(d, DL_CONNECTED);
 			sl_log(LOG_NOTICE, "%s: call %s %s connected (tracking %016" PRIx64 ")",
-			       tty(d), d->caller ? "to" : "from", d->peer,
+			       sl_dialer_tty(d), d->caller ? "to" : "from", d->peer,
 			       d->tracking);
 			op_end(d, 0, NULL);
 			d->ops->connected(d->ctx, d->peer, d->caller, now);
 			break;
 		case SL_CALL_ACT_ENDED:
-			end_call(d, "the other side hung up", now);
+			sl_dialer_end_call(d, "the other side hung up", now);
 			return;
 		case SL_CALL_ACT_FAILED: {
 			char why[128];
@@ -378,10 +312,10 @@ static void call_actions(struct sl_dialer *d,
 					      ", recipient)" :
 					      a->detail == SL_NAK_DETAIL_CALLER ?
 					      ", caller)" : ")") : "");
-			sl_log(LOG_NOTICE, "%s: %s", tty(d), why);
+			sl_log(LOG_NOTICE, "%s: %s", sl_dialer_tty(d), why);
 			op_end(d, a->reason == SL_NAK_BUSY ? -EBUSY :
 			       a->reason ? -ECONNREFUSED : -ETIMEDOUT, why);
-			end_call(d, why, now);
+			sl_dialer_end_call(d, why, now);
 			return;
 		}
 		default:
@@ -408,7 +342,7 @@ int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 		return -EINVAL;
 	}
 	if (d->st != DL_IDLE) {
-		snprintf(err, err_len, "%s is %s, not idle", tty(d),
+		snprintf(err, err_len, "%s is %s, not idle", sl_dialer_tty(d),
 			 dl_names[d->st]);
 		return -EBUSY;
 	}
@@ -438,7 +372,7 @@ int sl_dialer_hangup(struct sl_dialer *d, const char *why, int64_t now)
 	if (d->st != DL_DIALLING && d->st != DL_ANSWERING &&
 	    d->st != DL_SETUP && d->st != DL_CONNECTED)
 		return -ENOTCONN;
-	end_call(d, why, now);
+	sl_dialer_end_call(d, why, now);
 	return 0;
 }
 
@@ -492,7 +426,7 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 			if (d->st == DL_DIALLING || d->st == DL_ANSWERING) {
 				op_end(d, e->type == SL_MODEM_EV_BUSY ? -EBUSY :
 				       -EHOSTUNREACH, text);
-				end_call(d, text, now);
+				sl_dialer_end_call(d, text, now);
 			} else if (sl_modem_state(&d->modem) == SL_MODEM_OFF) {
 				struct sl_modem_events ev2;
 
@@ -535,7 +469,7 @@ static void port_open(struct sl_dialer *d, int64_t now)
 		port_down(d, err, now);
 		return;
 	}
-	sl_modem_setup(&d->modem, tty(d), d->fd, modem_log, NULL);
+	sl_modem_setup(&d->modem, sl_dialer_tty(d), d->fd, modem_log, NULL);
 	set_state(d, DL_INIT);
 	if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
 			  d->base->modem_init : NULL, now, &ev)) {
@@ -543,406 +477,6 @@ static void port_open(struct sl_dialer *d, int64_t now)
 		return;
 	}
 	modem_events(d, &ev, now);
-}
-
-/* ------------------------------------------------------------ demand */
-
-static int q_init(struct dl_queue *q, size_t size)
-{
-	q->buf = malloc(size);
-	q->size = size;
-	q->head = q->len = 0;
-	return q->buf ? 0 : -ENOMEM;
-}
-
-/* Application bytes in clear: wiped when dropped and when freed. */
-static void q_drop(struct dl_queue *q)
-{
-	if (q->buf)
-		sl_wipe(q->buf, q->size);
-	q->head = q->len = 0;
-}
-
-static void q_free(struct dl_queue *q)
-{
-	q_drop(q);
-	free(q->buf);
-	q->buf = NULL;
-}
-
-/* read(2) from fd into the queue's free space: bytes read, 0 at EOF or
- * when full, -errno (-EAGAIN: nothing now). */
-static ssize_t q_fill(struct dl_queue *q, int fd)
-{
-	size_t tail = (q->head + q->len) % q->size;
-	size_t room = q->size - q->len;
-	size_t n = tail + room > q->size ? q->size - tail : room;
-	ssize_t r;
-
-	if (!n)
-		return 0;
-	r = read(fd, q->buf + tail, n);
-	if (r < 0)
-		return -errno;
-	q->len += (size_t)r;
-	return r;
-}
-
-/* write(2) from the queue to fd: bytes written or -errno. */
-static ssize_t q_flush(struct dl_queue *q, int fd)
-{
-	size_t n = q->head + q->len > q->size ? q->size - q->head : q->len;
-	ssize_t w;
-
-	if (!n)
-		return 0;
-	w = write(fd, q->buf + q->head, n);
-	if (w < 0)
-		return -errno;
-	sl_wipe(q->buf + q->head, (size_t)w);
-	q->head = (q->head + (size_t)w) % q->size;
-	q->len -= (size_t)w;
-	if (!q->len)
-		q->head = 0;
-	return w;
-}
-
-/* Keep fd's registration in the epoll set at want (0: not in it, so a
- * hung-up descriptor we do not want to hear from cannot spin the loop). */
-static void ep_set(struct dl_demand *m, int fd, enum dl_tag tag,
-		   uint32_t *cur, uint32_t want)
-{
-	struct epoll_event ev = { .events = want, .data.u32 = tag };
-	int ret = 0;
-
-	if (fd < 0 || *cur == want)
-		return;
-	if (!want) {
-		epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
-	} else if (!*cur) {
-		ret = epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
-		if (ret && errno == EEXIST)
-			ret = epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &ev);
-	} else {
-		ret = epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &ev);
-		if (ret && errno == ENOENT)
-			ret = epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
-	}
-	if (ret) {
-		sl_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
-		return;
-	}
-	*cur = want;
-}
-
-static void ep_forget(struct dl_demand *m, int fd, uint32_t *cur)
-{
-	if (*cur && fd >= 0)
-		epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
-	*cur = 0;
-}
-
-static void vtty_close(struct sl_dialer *d)
-{
-	struct dl_demand *m = d->dod;
-
-	if (m->vtty < 0)
-		return;
-	ep_forget(m, m->vtty, &m->ev_vtty);
-	close(m->vtty);
-	m->vtty = -1;
-}
-
-static void set_raw(int fd)
-{
-	struct termios t;
-
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(fd, TCSANOW, &t);
-	}
-}
-
-/* Called from end_call(): a demand call that never keyed failed, and
- * what waited for it goes; bytes left over from a keyed call go too. */
-static void demand_call_over(struct sl_dialer *d, const char *why,
-			     int64_t now)
-{
-	struct dl_demand *m = d->dod;
-
-	if (!m)
-		return;
-	vtty_close(d);
-	if (m->demand_call && !m->keyed) {
-		m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 :
-				SL_DIALER_BACKOFF_MS;
-		if (m->backoff_ms > SL_DIALER_BACKOFF_MAX_MS)
-			m->backoff_ms = SL_DIALER_BACKOFF_MAX_MS;
-		m->backoff_until = now + m->backoff_ms;
-		m->backoff_dropped = 0;
-		sl_log(LOG_WARNING, "%s: dial-on-demand call to %s failed (%s): %zu buffered bytes dropped; writes to %s are dropped for %" PRId64 " s",
-		       tty(d), d->base->dial_on_demand, why, m->up.len,
-		       m->link, m->backoff_ms / 1000);
-		q_drop(&m->up);
-	} else if (m->up.len) {
-		sl_log(LOG_NOTICE, "%s: the call ended (%s) with %zu bytes from %s not sent: dropped",
-		       tty(d), why, m->up.len, m->link);
-		q_drop(&m->up);
-	}
-	m->demand_call = false;
-	m->keyed = false;
-	m->key_deadline = 0;
-}
-
-/* An application wrote while no call is up: call, as `sealctl call`. */
-static void demand_dial(struct sl_dialer *d, int64_t now)
-{
-	struct dl_demand *m = d->dod;
-	char err[256];
-	int ret;
-
-	sl_log(LOG_NOTICE, "%s: dial-on-demand: an application wrote %zu bytes to %s: calling %s",
-	       tty(d), m->up.len, m->link, d->base->dial_on_demand);
-	/* Set first: the modem may fail the call before this returns. */
-	m->demand_call = true;
-	m->keyed = false;
-	m->key_deadline = now + SL_DIALER_KEY_MS;
-	ret = sl_dialer_call(d, d->base->dial_on_demand, NULL, now, err,
-			     sizeof(err));
-	if (ret)
-		demand_call_over(d, err, now);
-}
-
-/* The relay follows the call: the virtual tty is ours while the call's
- * session is keyed; waiting bytes start a call. */
-static void demand_sync(struct sl_dialer *d, int64_t now)
-{
-	struct dl_demand *m = d->dod;
-	uint32_t index;
-	bool keyed = d->st == DL_CONNECTED && d->ops->keyed(d->ctx, &index);
-	char path[64];
-
-	if (!keyed) {
-		vtty_close(d);
-	} else if (m->vtty < 0) {
-		snprintf(path, sizeof(path), "/dev/%s%" PRIu32,
-			 SEALINE_VTTY_NAME, index);
-		m->vtty = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK |
-			       O_CLOEXEC);
-		if (m->vtty < 0) {
-			char why[128];
-
-			snprintf(why, sizeof(why), "cannot open %s: %s", path,
-				 strerror(errno));
-			sl_log(LOG_ERR, "%s: dial-on-demand: %s", tty(d), why);
-			end_call(d, why, now);
-			return;
-		}
-		set_raw(m->vtty);
-		if (!m->keyed)
-			sl_log(LOG_INFO, "%s: keyed: relaying %s <-> %s (%zu bytes waiting)",
-			       tty(d), m->link, path, m->up.len);
-		m->keyed = true;
-		m->key_deadline = 0;
-		m->backoff_ms = 0;
-		m->last_io = now;
-	}
-	if (m->up.len && d->st == DL_IDLE && now >= m->backoff_until)
-		demand_dial(d, now);
-}
-
-static void demand_io(struct sl_dialer *d, enum dl_tag tag, uint32_t events,
-		      int64_t now)
-{
-	struct dl_demand *m = d->dod;
-	ssize_t r;
-
-	if (tag == TAG_MASTER && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-		if (now < m->backoff_until && !m->keyed) {
-			uint8_t junk[512];
-
-			/* Backing off: the application is not blocked, its
-			 * bytes go nowhere (counted, logged once). */
-			r = read(m->master, junk, sizeof(junk));
-			sl_wipe(junk, sizeof(junk));
-			if (r > 0 && !m->backoff_dropped++)
-				sl_log(LOG_WARNING, "%s: dial-on-demand backs off after a failed call (%" PRId64 " s left): bytes written to %s are dropped",
-				       tty(d), (m->backoff_until - now + 999) / 1000,
-				       m->link);
-		} else {
-			r = q_fill(&m->up, m->master);
-			if (r > 0 && m->keyed)
-				m->last_io = now;
-		}
-		if (r < 0 && r != -EAGAIN && r != -EINTR && r != -EIO)
-			sl_log(LOG_WARNING, "%s: %s: %s", tty(d), m->link,
-			       strerror((int)-r));
-	}
-	if (tag == TAG_MASTER && (events & EPOLLOUT) &&
-	    q_flush(&m->down, m->master) > 0)
-		m->last_io = now;
-	if (tag == TAG_VTTY && m->vtty >= 0) {
-		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-		    m->down.len < m->down.size) {
-			r = q_fill(&m->down, m->vtty);
-			if (r > 0)
-				m->last_io = now;
-			else if (r == 0 || (r != -EAGAIN && r != -EINTR)) {
-				/* Hung up under us (the serial line's carrier
-				 * went, or it was detached): the call is gone
-				 * too, and reopening would only spin. */
-				sl_log(LOG_NOTICE, "%s: the virtual tty was hung up (%s)",
-				       tty(d), r ? strerror((int)-r) : "end of file");
-				vtty_close(d);
-				sl_dialer_hangup(d, "the virtual tty was hung up", now);
-				return;
-			}
-		}
-		if ((events & EPOLLOUT) && q_flush(&m->up, m->vtty) > 0)
-			m->last_io = now;
-	}
-}
-
-static void demand_events(struct sl_dialer *d)
-{
-	struct dl_demand *m = d->dod;
-	uint32_t want;
-
-	want = 0;
-	if (m->up.len < m->up.size)
-		want |= EPOLLIN;
-	if (m->down.len)
-		want |= EPOLLOUT;
-	ep_set(m, m->master, TAG_MASTER, &m->ev_master, want);
-	if (m->vtty >= 0) {
-		want = 0;
-		if (m->down.len < m->down.size)
-			want |= EPOLLIN;
-		if (m->up.len)
-			want |= EPOLLOUT;
-		ep_set(m, m->vtty, TAG_VTTY, &m->ev_vtty, want);
-	}
-}
-
-static void demand_free(struct sl_dialer *d)
-{
-	struct dl_demand *m = d->dod;
-	char target[PATH_MAX];
-	ssize_t n;
-
-	if (!m)
-		return;
-	vtty_close(d);
-	if (m->link_made) {
-		/* Only our own link: another daemon may have replaced it. */
-		n = readlink(m->link, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			if (m->master >= 0 && ptsname(m->master) &&
-			    !strcmp(target, ptsname(m->master)))
-				unlink(m->link);
-		}
-	}
-	if (m->slave >= 0)
-		close(m->slave);
-	if (m->master >= 0)
-		close(m->master);
-	if (m->epfd >= 0)
-		close(m->epfd);
-	q_free(&m->up);
-	q_free(&m->down);
-	free(m);
-	d->dod = NULL;
-}
-
-/* The pty and its link: the link is replaced atomically (rename), so a
- * stale one from a crashed daemon goes, but anything that is not a link
- * is left alone. */
-static int demand_new(struct sl_dialer *d)
-{
-	struct dl_demand *m = calloc(1, sizeof(*m));
-	char tmp[PATH_MAX + 16], dir[PATH_MAX];
-	const char *slave;
-	struct stat st;
-	int ret;
-
-	if (!m)
-		return -ENOMEM;
-	d->dod = m;
-	m->epfd = m->master = m->slave = m->vtty = -1;
-	snprintf(m->link, sizeof(m->link), "%s", d->base->demand_link);
-	if (q_init(&m->up, SL_DIALER_DEMAND_BUF) ||
-	    q_init(&m->down, SL_DIALER_RELAY_BUF)) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
-	m->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (m->epfd < 0)
-		goto err_errno;
-	m->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (m->master < 0 || grantpt(m->master) || unlockpt(m->master))
-		goto err_errno;
-	if (fcntl(m->master, F_SETFL, O_NONBLOCK))
-		goto err_errno;
-	slave = ptsname(m->master);
-	if (!slave)
-		goto err_errno;
-	m->slave = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (m->slave < 0)
-		goto err_errno;
-	/* Like the virtual ttys: root's, and raw, so that bytes pass
-	 * unchanged even to an application that does not set the tty up. */
-	if (fchmod(m->slave, 0600))
-		goto err_errno;
-	set_raw(m->slave);
-	if (lstat(m->link, &st) == 0 && !S_ISLNK(st.st_mode)) {
-		sl_log(LOG_ERR, "%s: demand_link %s exists and is not a symbolic link: not replaced",
-		       tty(d), m->link);
-		ret = -EEXIST;
-		goto err_free;
-	}
-	snprintf(dir, sizeof(dir), "%s", m->link);
-	if (mkdir(dirname(dir), 0755) && errno != EEXIST)
-		goto err_errno;
-	snprintf(tmp, sizeof(tmp), "%s.%ld", m->link, (long)getpid());
-	unlink(tmp);
-	if (symlink(slave, tmp))
-		goto err_errno;
-	if (rename(tmp, m->link)) {
-		ret = -errno;
-		unlink(tmp);
-		goto err_log;
-	}
-	m->link_made = true;
-	sl_log(LOG_NOTICE, "%s: dial-on-demand: applications use %s (-> %s); a write calls %s; idle calls hang up after %s%" PRIu32 " s",
-	       tty(d), m->link, slave, d->base->dial_on_demand,
-	       d->base->idle_hangup ? "" : "(never) ", d->base->idle_hangup);
-	return 0;
-
-err_errno:
-	ret = -errno;
-err_log:
-	sl_log(LOG_ERR, "%s: dial-on-demand: cannot set up the pty for %s: %s",
-	       tty(d), m->link, strerror(-ret));
-err_free:
-	demand_free(d);
-	return ret;
-}
-
-static void demand_status(const struct sl_dialer *d, struct sl_ipc_builder *b)
-{
-	const struct dl_demand *m = d->dod;
-	int64_t now = sl_now_ms();
-
-	sl_ipc_add(b, "dial_on_demand", d->base->dial_on_demand);
-	sl_ipc_add(b, "demand_link", m->link);
-	sl_ipc_addf(b, "idle_hangup", "%" PRIu32, d->base->idle_hangup);
-	if (m->vtty >= 0)
-		sl_ipc_addf(b, "idle_s", "%" PRId64, (now - m->last_io) / 1000);
-	sl_ipc_addf(b, "demand_waiting", "%zu", m->up.len);
-	if (now < m->backoff_until)
-		sl_ipc_addf(b, "demand_backoff_s", "%" PRId64,
-			    (m->backoff_until - now + 999) / 1000);
 }
 
 /* ------------------------------------------------------------ loop */
@@ -969,11 +503,11 @@ void sl_dialer_pollfd(struct sl_dialer *d, struct pollfd *pfd)
 	pfd->events = 0;
 	pfd->revents = 0;
 	if (d->dod) {
-		demand_sync(d, sl_now_ms());
+		sl_demand_sync(d, sl_now_ms());
 		/* poll's and epoll's IN/OUT bits are the same */
-		ep_set(d->dod, d->fd, TAG_PORT, &d->dod->ev_port,
+		sl_demand_watch(d->dod, d->fd, TAG_PORT, &d->dod->ev_port,
 		       (uint32_t)port_events(d));
-		demand_events(d);
+		sl_demand_events(d);
 		pfd->fd = d->dod->epfd;
 		pfd->events = POLLIN;
 		return;
@@ -1037,18 +571,13 @@ void sl_dialer_ready(struct sl_dialer *d, short revents, int64_t now)
 			break;
 		case TAG_MASTER:
 		case TAG_VTTY:
-			demand_io(d, ev[i].data.u32, ev[i].events, now);
+			sl_demand_io(d, ev[i].data.u32, ev[i].events, now);
 			break;
 		default:
 			break;
 		}
 	}
-	/* Bytes that just arrived go on at once, not a loop later. */
-	if (d->dod->vtty >= 0 && d->dod->up.len &&
-	    q_flush(&d->dod->up, d->dod->vtty) > 0)
-		d->dod->last_io = now;
-	if (d->dod->down.len && q_flush(&d->dod->down, d->dod->master) > 0)
-		d->dod->last_io = now;
+	sl_demand_flush(d, now);
 }
 
 void sl_dialer_timer(struct sl_dialer *d, int64_t now)
@@ -1076,7 +605,7 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 	}
 	if (d->st == DL_SETUP && d->attach_deadline &&
 	    now >= d->attach_deadline)
-		end_call(d, "the line did not come up after CONNECT", now);
+		sl_dialer_end_call(d, "the line did not come up after CONNECT", now);
 	if (d->dod && d->dod->key_deadline && now >= d->dod->key_deadline &&
 	    sl_dialer_hangup(d, "the demand call was not keyed in time",
 			     now) == -ENOTCONN)
@@ -1087,7 +616,7 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 
 		snprintf(why, sizeof(why), "no application data for %" PRIu32 " s",
 			 d->base->idle_hangup);
-		sl_log(LOG_NOTICE, "%s: %s: hanging up", tty(d), why);
+		sl_log(LOG_NOTICE, "%s: %s: hanging up", sl_dialer_tty(d), why);
 		sl_dialer_hangup(d, why, now);
 	}
 }
@@ -1124,7 +653,7 @@ void sl_dialer_status(const struct sl_dialer *d, struct sl_ipc_builder *b)
 	if (d->st != DL_IDLE && d->st != DL_DOWN && d->st != DL_INIT)
 		sl_ipc_add(b, "call_direction", d->caller ? "out" : "in");
 	if (d->dod)
-		demand_status(d, b);
+		sl_demand_status(d, b);
 }
 
 /* ------------------------------------------------------------ life */
@@ -1144,7 +673,7 @@ int sl_dialer_new(const struct sl_line_conf *conf, const struct sl_keystore *ks,
 	d->fd = -1;
 	snprintf(d->path, sizeof(d->path), "/dev/%s", conf->tty);
 	if (d->base->dial_on_demand[0]) {
-		int ret = demand_new(d);
+		int ret = sl_demand_new(d);
 
 		if (ret) {
 			free(d);
@@ -1165,8 +694,8 @@ void sl_dialer_free(struct sl_dialer *d)
 		/* A call's leftovers are dropped and logged. */
 		if (d->dod->up.len)
 			sl_log(LOG_NOTICE, "%s: %zu bytes from %s not sent: dropped",
-			       tty(d), d->dod->up.len, d->dod->link);
-		demand_free(d);
+			       sl_dialer_tty(d), d->dod->up.len, d->dod->link);
+		sl_demand_free(d);
 	}
 	if (d->fd >= 0) {
 		int ldisc = N_TTY;

@@ -35,7 +35,7 @@ TEST_HS_SRCS := $(call agent_srcs,$(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) \
 TEST_CALL_SRCS := $(TEST_HS_SRCS) $(call agent_srcs,$(PROTO_CALL_SRCS))
 TEST_DAEMON_SRCS := $(call agent_srcs,$(LIB_CORE_SRCS) $(LIB_DAEMON_SRCS) \
 	$(PROTO_SRCS) sealined/lines.c sealined/line_hs.c sealined/operator.c \
-	sealined/kernel_nl.c sealined/dialer.c)
+	sealined/kernel_nl.c sealined/dialer.c sealined/demand.c)
 TEST_TSPSTORE_SRCS := $(call agent_srcs,$(TSP_STORE_SRCS) $(LIB_CORE_SRCS) \
 	$(PROTO_WIRE_SRCS))
 
