@@ -148,7 +148,7 @@ void __attribute__((format(printf, 1, 2))) ex_event(const char *fmt, ...);
 uint64_t ex_splitmix64(uint64_t *x);
 bool ex_parse_ulong(const char *s, unsigned long max, unsigned long *out);
 bool ex_set_nonblock(int fd);
-/* line.c */
+/* ex_line.c */
 void ex_q_push(struct line *l, const void *buf, size_t n);
 void ex_q_puts(struct line *l, const char *s);
 void ex_endpoint_down(struct line *l, uint64_t now);
@@ -159,11 +159,11 @@ void ex_do_write(struct line *l, uint64_t now);
 int ex_connect_unix(struct line *l);
 void ex_open_pty(struct line *l);
 void ex_pty_check(struct line *l, uint64_t now);
-/* modem.c */
+/* ex_modem.c */
 void ex_result(struct line *l, enum result r);
 void ex_factory(struct line *l);
 void ex_modem_byte(struct line *l, uint8_t c);
-/* call.c */
+/* ex_call.c */
 void ex_stop_ringing(struct line *callee);
 void ex_answer(struct line *callee, const char *how);
 void ex_end_call(struct line *by, const char *how);
@@ -171,7 +171,7 @@ void ex_dial(struct line *l, const char *number);
 void ex_abort_dial(struct line *l, const char *how, bool tell);
 void ex_ring(struct line *m, uint64_t now);
 void ex_send_cid(struct line *m);
-/* control.c */
+/* ex_control.c */
 void ex_ctl_open(const char *path);
 size_t ex_ctl_pollfds(struct pollfd *pfd);
 void ex_ctl_handle(const struct pollfd *pfd, size_t n);

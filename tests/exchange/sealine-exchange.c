@@ -11,9 +11,9 @@
  * connected calls, optionally paced at the line rate and impaired (bit
  * flips, drops, inserted bytes, replayed frames). See usage().
  *
- * Files: sealine-exchange.c (options, set-up, the poll() loop), line.c
- * (queues, data path, endpoints), modem.c (AT commands), call.c (the
- * exchange), control.c (the control socket); exchange.h (limits, types).
+ * Files: sealine-exchange.c (options, set-up, the poll() loop), ex_line.c
+ * (queues, data path, endpoints), ex_modem.c (AT commands), ex_call.c (the
+ * exchange), ex_control.c (the control socket); exchange.h (limits, types).
  *
  * Structure: one poll() loop drives everything; nothing sleeps or
  * busy-waits. Every line owns an output queue (bytes towards its

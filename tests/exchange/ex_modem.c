@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * modem.c - the Hayes modem of each line: result codes, the AT command
+ * ex_modem.c - the Hayes modem of each line: result codes, the AT command
  * parser and command-mode input (echo, S3/S5, A/).
  */
 #define _GNU_SOURCE

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * call.c - the exchange proper: dialling by number and hunt groups,
+ * ex_call.c - the exchange proper: dialling by number and hunt groups,
  * ringing and caller ID, answering, busy / no answer / unassigned
  * numbers, and the end of a call.
  */

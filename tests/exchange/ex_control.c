@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * control.c - the control socket (--control): text commands that force
+ * ex_control.c - the control socket (--control): text commands that force
  * lines busy or unanswering, set impairments, arm replays, hang up, show
  * the lines' status, and quit.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * line.c - the lines of sealine-exchange: each line's output queue (bytes
+ * ex_line.c - the lines of sealine-exchange: each line's output queue (bytes
  * towards its endpoint, paced at 10 bits per byte during a paced call),
  * the data-mode path of a call (+++ detection, impairments, frames kept
  * for replay), and the endpoints themselves (QEMU socket or pty: connect,
