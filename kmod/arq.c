@@ -20,6 +20,14 @@
  *   header reflects the moment) that the caller seals under a new counter.
  *   Nothing here ever sees a key or a counter, except to trip on a counter
  *   that does not move.
+ *
+ * Why one file of about 1,300 lines: it is one state machine, both
+ * directions of one ARQ session, whose every part (sending, resending,
+ * acknowledging, the timer, flow control, resets) reads and writes the
+ * same struct sealine_arq under the line's lock; like tcp_input.c, split
+ * along its banners each piece would have to expose that state to the
+ * others. It is plain C with no kernel headers, so the host tests and the
+ * fuzzer run this very file.
  */
 #include "arq.h"
 

@@ -827,8 +827,8 @@ fail:
 
 int sl_ks_reload(struct sl_keystore *ks, char *err, size_t err_len)
 {
-	struct sl_peer *peers;
-	size_t n, cap;
+	struct sl_peer *peers = NULL;
+	size_t n = 0, cap = 0;
 	int ret;
 
 	ret = load_peers(ks, &peers, &n, &cap);

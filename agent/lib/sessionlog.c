@@ -379,11 +379,11 @@ static int set_field(struct sl_session_rec *rec, const char *key,
 	    !strcmp(key, "rekeys")) {
 		if (v->type != V_NUMBER)
 			return -EINVAL;
-		if (key[0] == 'r') {
+		if (!strcmp(key, "rekeys")) {
 			if (v->n > UINT32_MAX)
 				return -EINVAL;
 			rec->rekeys = (uint32_t)v->n;
-		} else if (key[6] == 't') {
+		} else if (!strcmp(key, "bytes_tx")) {
 			rec->bytes_tx = v->n;
 		} else {
 			rec->bytes_rx = v->n;

@@ -724,6 +724,7 @@ int sl_cmd_tsp(int argc, char *argv[])
 
 void sl_help_tsp(FILE *f)
 {
+	/* cppcheck-suppress invalidPrintfArgType_s ; positional %2$d, %3$s */
 	fprintf(f,
 		"NAME\n"
 		"    %1$s tsp - the TSP's account store and call records\n"

@@ -448,7 +448,9 @@ static int engine_new(struct hsn *s, const struct sl_drv_line_info *info)
 	engine_free(s);
 	memcpy(c.account, env->self->account, SL_ACCOUNT_LEN);
 	c.static_priv = env->self->priv;
-	for (unsigned int i = 0; i < conf->n_ciphers && i < SL_HS_MAX_CIPHERS;
+	_Static_assert(SL_CONF_MAX_CIPHERS <= SL_HS_MAX_CIPHERS,
+		       "the engine offers every cipher a line may list");
+	for (unsigned int i = 0; i < conf->n_ciphers && i < SL_CONF_MAX_CIPHERS;
 	     i++)
 		c.ciphers[i] = conf->ciphers[i];
 	if (info->have_key)

@@ -331,7 +331,7 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			break;
 		case SL_DRV_STORE_PEER: {
 			const struct sl_peer *old = sl_ks_find(L->ks, a->peer);
-			char why[512];
+			char why[512] = "";
 
 			/* The driver stores over a record with a key, or a
 			 * revoked one, only at the operator's --replace. */

@@ -191,6 +191,7 @@ static int query_int(struct sl_tsp_store *st, const char *sql,
 	sqlite3_stmt *stmt;
 	int ret = prepare(st, sql, &stmt), rc;
 
+	*out = 0;
 	if (ret)
 		return ret;
 	if (param)
@@ -970,7 +971,7 @@ static int sq_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c
 /* Why an update of an open record changed nothing. */
 static int cdr_unchanged(struct sl_tsp_store *st, uint64_t id, int64_t end_ms)
 {
-	struct sl_tsp_cdr c;
+	struct sl_tsp_cdr c = { 0 };
 	int ret = sq_cdr_get(st, id, &c);
 
 	if (ret)

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 			unsigned char want = bt_stream_byte(&st);
 
 			if (buf[i] != want) {
-				fprintf(stderr, "bulk: byte %lu differs: sent 0x%02x, received 0x%02x\n",
+				fprintf(stderr, "bulk: byte %zu differs: sent 0x%02x, received 0x%02x\n",
 					got + i, want, buf[i]);
 				rc = 1;
 				goto out;

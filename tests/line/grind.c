@@ -291,7 +291,7 @@ bool sl_grind_match(const struct sl_grind_leg *a, const struct sl_grind_leg *b,
 	}
 	qsort(sorted, a->n, sizeof(*sorted), by_code);
 	for (unsigned int j = 0; j < b->n; j++) {
-		struct code key, *hit;
+		struct code key = { 0 }, *hit;
 
 		memcpy(key.sas, b->sas_old[j], 6);
 		hit = bsearch(&key, sorted, a->n, sizeof(*sorted), by_code);

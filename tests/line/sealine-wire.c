@@ -19,6 +19,12 @@
  * "mitm on" hands every control frame to a man in the middle (mitm.c,
  * sealined's own handshake core with keys of its own) instead of
  * relaying it; its answers are queued like any other bytes.
+ *
+ * Why one file of about 1,600 lines: it is one program whose parts
+ * (options, the two queues, pacing, fault injection, the control
+ * commands) all act on the same struct wire inside one poll() loop; the
+ * man in the middle, the only part with a concern of its own, is already
+ * in mitm.c and grind.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

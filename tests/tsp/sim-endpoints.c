@@ -7,8 +7,8 @@
  * (tests/exchange), its own account number and static X25519 key (both
  * derived from --seed and its index, so that the test script can enrol
  * them with "sim-endpoints keys"), and runs the agent's real modem driver
- * (agent/modem.c) and call-setup engine (agent/call.c), with control
- * frames framed in user space (agent/rawline.c). No kernel support.
+ * (agent/lib/modem.c) and call-setup engine (agent/proto/call.c), with control
+ * frames framed in user space (agent/tsp/rawline.c). No kernel support.
  *
  * A caller dials the TSP, names its recipient in call setup and, once
  * CONNECTED, sends one end-to-end control message (the TSP relays byte
@@ -23,6 +23,11 @@
  * tty's queues).
  *
  * One process, one poll() loop, a state machine per endpoint.
+ *
+ * Why one file of about 1,600 lines: it is one state machine per
+ * endpoint (dial, set up, exchange, check, hang up) run by one poll()
+ * loop, and each step reads and writes the same struct endpoint; its
+ * checks are its purpose, so they sit next to the steps they check.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -12,17 +12,23 @@
 #   test_call          proto/call.c: call setup through a TSP
 #   test_pair_grind    a grinding man in the middle (tests/line)
 #   test_modem         lib/modem.c against a fake modem
-#   test_daemon        lib/ and sealined/: config, key store, session log,
-#                      control socket, the line manager with a fake kernel
-#                      and a fake handshake core
+#   test_config        lib/config.c
+#   test_keystore      lib/keystore.c
+#   test_sessionlog    lib/sessionlog.c
+#   test_ipc           lib/ipc.c, the control socket
+#   test_lines         sealined/lines.c, line_hs.c, operator.c with a fake
+#                      kernel and a fake handshake core
+#   test_dialer        sealined/dialer.c, demand.c without a modem
 #   test_tspstore      tsp/tspstore*.c: accounts and call records
 
 AGENT := ../../agent
 LINE := ../line
 include $(AGENT)/sources.mk
 
+DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc \
+	test_lines test_dialer
 AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise \
-	test_call test_pair_grind test_modem test_daemon test_tspstore
+	test_call test_pair_grind test_modem $(DAEMON_TESTS) test_tspstore
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
@@ -77,11 +83,22 @@ $(BUILD)/test_pair_grind: test_pair_grind.c $(LINE)/mitm.c $(LINE)/grind.c \
 $(BUILD)/test_modem: test_modem.c $(AGENT)/lib/modem.c $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/lib/modem.c
 
-$(BUILD)/test_daemon: test_daemon.c $(TEST_DAEMON_SRCS) \
-		$(AGENT)/dist/sealined.conf.example $(AGENT_TEST_DEPS) | $(BUILD)
+# sealined's infrastructure, compiled once (with the tests' sanitizers)
+# into an archive for the six programs that test it.
+DAEMON_TEST_OBJS := $(patsubst $(AGENT)/%.c,$(BUILD)/agent/%.o,$(TEST_DAEMON_SRCS))
+$(BUILD)/agent/%.o: $(AGENT)/%.c $(AGENT_TEST_DEPS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libdaemon-test.a: $(DAEMON_TEST_OBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(DAEMON_TESTS:%=$(BUILD)/%): $(BUILD)/%: %.c daemon_test.h \
+		$(BUILD)/libdaemon-test.a $(AGENT)/dist/sealined.conf.example \
+		$(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) \
 		-DSEALINE_AGENT_DIR='"$(abspath $(AGENT))"' -o $@ $< \
-		$(TEST_DAEMON_SRCS) $(NL_LIBS) $(GCRYPT_LIBS)
+		$(BUILD)/libdaemon-test.a $(NL_LIBS) $(GCRYPT_LIBS)
 
 $(BUILD)/test_tspstore: test_tspstore.c $(TEST_TSPSTORE_SRCS) \
 		$(AGENT_TEST_DEPS) | $(BUILD)

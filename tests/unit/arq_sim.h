@@ -21,6 +21,11 @@
  * Shared by tests/unit/test_arq.c and tests/fuzz/fuzz_arq.c. Time is
  * simulated (milliseconds); nothing here reads a clock. Built with
  * -DARQ_SIM_TRACE it writes every frame, drop and event to stderr.
+ *
+ * Why one file of about 1,100 lines: it is one simulator, the two ends
+ * and the channel between them, shared as a header by the unit test and
+ * the fuzzer; every part of it (sealing, the channel's impairments, the
+ * checks) reads and writes the same struct arq_sim.
  */
 #ifndef SEALINE_ARQ_SIM_H
 #define SEALINE_ARQ_SIM_H
@@ -587,7 +592,7 @@ static inline void arq_sim_transmit(struct arq_sim *s, int e, uint8_t *raw,
 		wire[arq_sim_below(&s->rng, (u32)wire_len)] ^=
 			(uint8_t)(1u << arq_sim_below(&s->rng, 8));
 	if (s->byte_mode && (imp->byte_drop > 0 || imp->byte_insert > 0)) {
-		uint8_t out[ARQ_SIM_PKT_MAX];
+		uint8_t out[ARQ_SIM_PKT_MAX] = { 0 };
 		size_t o = 0;
 
 		for (i = 0; i < wire_len && o + 2 < sizeof(out); i++) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Known-answer tests of the agent's cryptographic layer (agent/crypto.c,
- * agent/sas.c) against the vectors published in the RFCs:
+ * Known-answer tests of the agent's cryptographic layer (agent/proto/crypto.c,
+ * agent/proto/sas.c) against the vectors published in the RFCs:
  *
  *	SHA-256			FIPS 180-2 appendix B ("abc", 448 bits), ""
  *	HMAC-SHA-256		RFC 4231 section 4, test cases 1-7
@@ -13,6 +13,9 @@
  * messages refused and their plaintext wiped, the AEAD against its
  * definition built from libgcrypt's separate ChaCha20 and Poly1305, the
  * SAS alphabet and bit layout, and secrets in libgcrypt's secure memory.
+ *
+ * Why one file of about 1,100 lines: it tests one module (crypto.c with
+ * sas.c), and most of its length is the published vectors themselves.
  */
 #include <errno.h>
 #include <limits.h>

@@ -14,6 +14,10 @@
  *				failure prints it), in both modes
  *	SEALINE_ARQ_FIGURE=1	print the simulated goodput table that
  *				Documentation/protocol.rst shows
+ *
+ * Why one file of about 1,350 lines: it tests one module (arq.c), one
+ * TEST() per property, and the long soak runs share the simulator set-up
+ * of the short cases.
  */
 #include "check.h"
 #include "arq_sim.h"

@@ -340,7 +340,7 @@ TEST(cobs_decode_rejects_corrupted)
  */
 TEST(cobs_decode_random_vs_reference)
 {
-	uint8_t blk[700], copy[700], ref[700];
+	uint8_t blk[700] = { 0 }, copy[700], ref[700];
 	uint8_t enc[REF_COBS_MAX(700)];
 	size_t iter, valid = 0;
 

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host tests of the Hayes modem driver (agent/modem.c). A fake modem
+ * Host tests of the Hayes modem driver (agent/lib/modem.c). A fake modem
  * inside the test sits on the other end of a socketpair (or of a pty
  * pair, for the tty paths): it checks each command the driver wrote and
  * answers as a modem would. Time is driven through the "now" argument,
  * never by sleeping: timeouts and guard times are exact.
+ *
+ * Why one file of about 1,200 lines: it tests one module (modem.c)
+ * against one fake modem, one TEST() per behaviour of the AT dialogue.
  */
 #include <errno.h>
 #include <fcntl.h>

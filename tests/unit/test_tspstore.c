@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The TSP's account store and call records (agent/tspstore.c and its
- * SQLite backend agent/tspstore_sqlite.c): schema migrations, every
+ * The TSP's account store and call records (agent/tsp/tspstore.c and its
+ * SQLite backend agent/tsp/tspstore_sqlite.c): schema migrations, every
  * lookup the TSP makes, refusals of bad input, the CDR lifecycle, a TSP
  * killed with SIGKILL mid-call, the export formats, and the durability
  * settings and permissions the store promises.
  *
  * Every time is given explicitly: nothing here depends on the clock or
  * on how fast the machine is.
+ *
+ * Why one file of about 1,000 lines: it tests one interface (tspstore.h)
+ * through its one backend, one TEST() per operation or promise.
  */
 #include <errno.h>
 #include <signal.h>

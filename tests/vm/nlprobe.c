@@ -69,6 +69,7 @@ struct probe {
 
 static void usage(FILE *f)
 {
+	/* cppcheck-suppress invalidPrintfArgType_s ; positional %1$s, %2$s */
 	fprintf(f,
 		"Usage: %1$s COMMAND [OPTIONS]\n"
 		"\n"
