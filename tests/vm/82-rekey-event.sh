@@ -1,5 +1,5 @@
 #!/bin/bash
-# 87-rekey-event: the kernel's REKEY_NEEDED event, not the daemons' timer,
+# 82-rekey-event: the kernel's REKEY_NEEDED event, not the daemons' timer,
 # starts a rekey. The module is loaded with rekey_after_messages=30 (a
 # key asks to be replaced after sending 30 frames) and the daemons' rekey timer
 # is an hour away. Traffic through the daemon-keyed line then makes the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 88-mitm: a man in the middle on the line during a pairing. sealine-wire
+# 87-mitm: a man in the middle on the line during a pairing. sealine-wire
 # (the host program between the two UARTs) is told "mitm on ACCT_A
 # ACCT_B": it takes every control frame off the line and runs two
 # pairings of its own with sealined's own handshake core and keys of its

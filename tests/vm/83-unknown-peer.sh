@@ -1,5 +1,5 @@
 #!/bin/bash
-# 87-unknown-peer: a session attempt from a peer that the responder never
+# 83-unknown-peer: a session attempt from a peer that the responder never
 # paired with. A holds a pairing record for B (B's real static key, an
 # LTK) that B never made: B has no peers at all, as after a reinstall.
 # A's daemon starts a session on its own; B refuses it with NAK

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 87-tools-daemon: unmodified serial programs through lines that sealined
+# 81-tools-daemon: unmodified serial programs through lines that sealined
 # keyed (no manual key anywhere: the two daemons pair with the SAS, then
 # key the session themselves):
 #   - picocom on both virtual ttys: typed lines arrive on the other side
