@@ -262,10 +262,11 @@ static enum sl_env_reason next_chunk(struct sl_env_reader *r)
 			return fail(r, SL_ENV_DAMAGED,
 				    "chunk %llu fails authentication",
 				    (unsigned long long)r->index);
-		return fail(r, SL_ENV_TRUNCATED,
-			    "the envelope ends inside chunk %llu (%zu of %u bytes), or its last chunk was changed",
-			    (unsigned long long)r->index, n,
-			    SL_ENV_CHUNK_WIRE_LEN);
+		/* Short: a last chunk that was changed, or a middle one
+		 * cut short. Neither can be told from the other. */
+		return fail(r, SL_ENV_DAMAGED,
+			    "chunk %llu (%zu bytes, so the last) fails authentication: changed, or the envelope was cut short",
+			    (unsigned long long)r->index, n);
 	}
 	if (err)
 		return fail(r, SL_ENV_INTERNAL, "opening chunk %llu: %s",
