@@ -86,8 +86,11 @@ static uint64_t name_hash(const char *s)
 
 static struct record *find(const struct sl_extract *x, const char *name)
 {
-	size_t i = name_hash(name) & (x->n_slots - 1);
+	size_t i;
 
+	if (!x->n_slots)
+		return NULL;
+	i = name_hash(name) & (x->n_slots - 1);
 	for (; x->slot[i]; i = (i + 1) & (x->n_slots - 1))
 		if (!strcmp(x->rec[x->slot[i] - 1].name, name))
 			return &x->rec[x->slot[i] - 1];

@@ -78,7 +78,7 @@ static la_ssize_t source_read(struct archive *a, void *ctx, const void **buf)
 		return source_fail(a, s, s->why.reason, "%s", s->why.detail);
 	for (;;) {
 		ZSTD_outBuffer out = { s->out, s->out_len, 0 };
-		size_t ret;
+		size_t ret, in_pos;
 
 		if (s->in.pos == s->in.size && !s->eof) {
 			const uint8_t *p;
@@ -93,11 +93,16 @@ static la_ssize_t source_read(struct archive *a, void *ctx, const void **buf)
 			s->eof = got == 0;
 			s->compressed += got;
 		}
+		in_pos = s->in.pos;
 		ret = ZSTD_decompressStream(s->z, &out, &s->in);
 		if (ZSTD_isError(ret))
 			return source_fail(a, s, SL_ENV_BAD_ARCHIVE,
 					   "zstd: %s", ZSTD_getErrorName(ret));
-		s->frame_done = ret == 0;
+		/* 0: a frame ended and all of it is out. A call that
+		 * moved nothing says nothing about that (after a frame it
+		 * announces the next frame's header instead). */
+		if (out.pos || s->in.pos != in_pos)
+			s->frame_done = ret == 0;
 		if (out.pos) {
 			s->unpacked += out.pos;
 			if (s->unpacked > s->lim->max_unpacked_bytes)
@@ -125,21 +130,20 @@ static la_ssize_t source_read(struct archive *a, void *ctx, const void **buf)
 	}
 }
 
-/* After the archive's end: the rest of the payload, verified to its last
- * chunk, may only be tar's zero padding. */
+/*
+ * After the archive's end: the rest of the payload is read to its last
+ * chunk, so that the whole envelope is verified (and counted against the
+ * limits) before anything is kept. What it holds is ignored, as tar
+ * ignores what follows an archive: how much of it libarchive already read
+ * ahead cannot be told, so it cannot be checked consistently either.
+ */
 static enum sl_env_reason drain(struct source *s, struct sl_env_refusal *why)
 {
 	const void *buf;
 	la_ssize_t n;
 
-	while ((n = source_read(NULL, s, &buf)) > 0) {
-		const uint8_t *p = buf;
-
-		for (la_ssize_t i = 0; i < n; i++)
-			if (p[i])
-				return sl_env_refuse(why, SL_ENV_BAD_ARCHIVE,
-						     "data after the archive's end");
-	}
+	while ((n = source_read(NULL, s, &buf)) > 0)
+		;
 	if (n < 0) {
 		*why = s->why;
 		return s->why.reason;

@@ -150,9 +150,12 @@ static enum sl_env_reason open_env(const struct blob *env,
 	return open_as(&W.recipient.self, env, 0, NULL, why);
 }
 
-#define CHECK_REASON(got, want, why) \
-	CHECKF((got) == (want), "reason %s, want %s (%s)", \
-	       sl_env_reason_name(got), sl_env_reason_name(want), (why).detail)
+#define CHECK_REASON(got, want, why) ({ \
+	enum sl_env_reason got_ = (got); \
+	CHECKF(got_ == (want), "reason %s, want %s (%s)", \
+	       sl_env_reason_name(got_), sl_env_reason_name(want), \
+	       (why).detail); \
+})
 
 static uint8_t *pattern(size_t len)
 {
