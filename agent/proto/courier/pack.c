@@ -282,8 +282,8 @@ static int put_child(struct packer *p, int fd, const char *name)
 
 static int put_dir(struct packer *p, int fd, const struct stat *st)
 {
-	size_t len = strlen(p->path), n, i;
-	char **names;
+	size_t len = strlen(p->path), n = 0, i;
+	char **names = NULL;
 	int err;
 
 	err = put_header(p, st, AE_IFDIR, 0, NULL);
