@@ -14,15 +14,21 @@
 #              wire vocabulary, Noise, the handshakes, call setup
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
 #   tsp/       the TSP daemon, sealtspd, and its account store (SQLite)
+#   courier/   the courier's engine: envelopes (one-way Noise, STREAM
+#              chunks), packing and safe extraction (libarchive, zstd),
+#              Ed25519 receipts
 #   sealctl/   the command-line tool, one file per command group
 #   dist/      systemd units, udev rule, example configuration
 
 AGENT ?= $(dir $(lastword $(MAKEFILE_LIST)))
 AGENT_TOP := $(patsubst %/,%,$(AGENT))/..
 
-AGENT_ROOMS := lib proto sealined tsp sealctl
+AGENT_ROOMS := lib proto sealined tsp sealctl courier
 AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
 	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
+# The warnings every file of the agent builds with (errors, always).
+AGENT_WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes
 
 # Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
 # libc and libnl; the key store, the modem driver and the byte queue are
@@ -40,6 +46,10 @@ PROTO_HS_SRCS := proto/handshake.c
 PROTO_CALL_SRCS := proto/call.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
+# The courier's engine; it needs PROTO_CRYPTO_SRCS and PROTO_NOISE_SRCS.
+COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
+	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
+	courier/unpack.c courier/sign.c courier/receipt.c
 # The kernel's frame layer, plain C, for lines framed in user space.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 
@@ -60,6 +70,8 @@ GCRYPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgcrypt 2>/dev/null)
 GCRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libgcrypt 2>/dev/null)
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+COURIER_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libzstd 2>/dev/null)
+COURIER_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libzstd 2>/dev/null)
 ifeq ($(NL_LIBS),)
 $(error libnl-genl-3.0 not found by $(PKG_CONFIG): install libnl-genl-3-dev (scripts/install-deps))
 endif
@@ -68,6 +80,9 @@ $(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev (scripts/i
 endif
 ifeq ($(SQLITE_LIBS),)
 $(error sqlite3 not found by $(PKG_CONFIG): install libsqlite3-dev (scripts/install-deps))
+endif
+ifeq ($(COURIER_LIBS),)
+$(error libarchive or libzstd not found by $(PKG_CONFIG): install libarchive-dev libzstd-dev (scripts/install-deps))
 endif
 
 # Every header of the agent, for dependency lists of test programs.

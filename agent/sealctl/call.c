@@ -20,9 +20,10 @@
 
 /* ------------------------------------------------------------ call */
 
-/* Sends request and prints info records until ok or err. */
+/* Sends request and prints info records until ok or err; a call's ok
+ * says who answered. */
 static int conversation(struct sl_conn *c, const char *cmd, const char *request,
-			const char *done_fmt)
+			bool is_call)
 {
 	int ret = sl_ipc_write_request(c->fd, request);
 
@@ -52,8 +53,9 @@ static int conversation(struct sl_conn *c, const char *cmd, const char *request,
 			return sl_failure("%s: %s", cmd, rec.text);
 		}
 		if (!strcmp(rec.type, "ok")) {
-			if (done_fmt)
-				printf(done_fmt, sl_get(&rec, "peer", "?"),
+			if (is_call)
+				printf("Connected to %s (tracking %s). The end-to-end handshake starts now.\n",
+				       sl_get(&rec, "peer", "?"),
 				       sl_get(&rec, "tracking", "?"));
 			sl_conn_close(c);
 			return sl_finish_output(cmd);
@@ -91,8 +93,7 @@ int sl_cmd_call(int argc, char *argv[])
 	ret = sl_conn_open(&c, "call", sl_client_socket(sock));
 	if (ret)
 		return ret;
-	return conversation(&c, "call", request,
-			    "Connected to %s (tracking %s). The end-to-end handshake starts now.\n");
+	return conversation(&c, "call", request, true);
 }
 
 int sl_cmd_hangup(int argc, char *argv[])
@@ -115,7 +116,7 @@ int sl_cmd_hangup(int argc, char *argv[])
 	ret = sl_conn_open(&c, "hangup", sl_client_socket(sock));
 	if (ret)
 		return ret;
-	return conversation(&c, "hangup", request, NULL);
+	return conversation(&c, "hangup", request, false);
 }
 
 void sl_help_call(FILE *f)
