@@ -9,7 +9,8 @@
 # The rooms (README.md, "Layout"):
 #   lib/       shared by the programs: configuration, control socket, logs,
 #              session log, JSON, netlink client, names, line references,
-#              key files, the key store, the Hayes modem driver
+#              key files, the key store, the Hayes modem driver,
+#              systemd's readiness protocol
 #   proto/     pure engines and cryptography, no I/O of their own: the
 #              wire vocabulary, Noise, the handshakes, call setup
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
@@ -25,10 +26,11 @@ AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
 	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
 
 # Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
-# libc and libnl; the key store and the modem driver are the daemons'.
+# libc and libnl; the key store, the modem driver and sd_notify are the
+# daemons'.
 LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
 	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
-LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c
+LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c lib/sdnotify.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c

@@ -34,9 +34,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +46,7 @@
 #include "lines.h"
 #include "log.h"
 #include "netlink.h"
+#include "sdnotify.h"
 #include "sessionlog.h"
 #include "tsp.h"
 
@@ -80,33 +79,6 @@ struct daemon {
 };
 
 static const char *prog = "sealined";
-
-/* ------------------------------------------------------------ systemd */
-
-/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void notify(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd;
-
-	if (!path || !*path || strlen(path) >= sizeof(addr.sun_path))
-		return;
-	if (path[0] != '/' && path[0] != '@')
-		return;
-	memcpy(addr.sun_path, path, strlen(path));
-	if (addr.sun_path[0] == '@')
-		addr.sun_path[0] = '\0';
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-		   (struct sockaddr *)&addr, len) < 0)
-		sl_log(LOG_DEBUG, "sd_notify: %s", strerror(errno));
-	close(fd);
-}
 
 /* ------------------------------------------------------------ netlink */
 
@@ -631,9 +603,9 @@ static void on_signal(struct daemon *d, int64_t now_ms)
 			break;
 		case SIGHUP:
 			sl_log(LOG_NOTICE, "SIGHUP: reloading the peers and reopening the session log (restart to apply configuration changes)");
-			notify("RELOADING=1");
+			sl_sd_notify("RELOADING=1");
 			reload(d, now_ms);
-			notify("READY=1");
+			sl_sd_notify("READY=1");
 			break;
 		}
 	}
@@ -965,9 +937,9 @@ int main(int argc, char *argv[])
 	sl_log(LOG_INFO, "control socket %s", d.cfg->socket_path);
 
 	rescan(&d, sl_now_ms());
-	notify("READY=1\nSTATUS=running");
+	sl_sd_notify("READY=1\nSTATUS=running");
 	ret = run(&d);
-	notify("STOPPING=1");
+	sl_sd_notify("STOPPING=1");
 	status = ret ? 1 : 0;
 
 	sl_ipc_close(&d.ipc);
