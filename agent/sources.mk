@@ -45,7 +45,8 @@ PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
-TSP_SRCS := tsp/tsp.c tsp/rawline.c $(TSP_STORE_SRCS)
+TSP_SRCS := tsp/tsp.c tsp/tspline.c tsp/routing.c tsp/rawline.c \
+	$(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/dialer.c \
 	sealined/hs_noise.c $(TSP_SRCS)
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \

@@ -15,8 +15,8 @@
  * the simulated exchange.
  *
  * One process, one thread, one epoll loop; each line is a state machine
- * (tsp.c, "Line states") and each call links two lines. A stuck or noisy
- * line only ever waits on its own timers.
+ * (tsp_internal.h, "Line states") and each call links two lines. A stuck
+ * or noisy line only ever waits on its own timers.
  */
 #ifndef SEALINE_AGENT_TSP_H
 #define SEALINE_AGENT_TSP_H
