@@ -10,7 +10,7 @@
 #   lib/       shared by the programs: configuration, control socket, logs,
 #              session log, JSON, netlink client, names, line references,
 #              key files, the key store, the Hayes modem driver,
-#              systemd's readiness protocol
+#              systemd's readiness protocol, the daemons' start-up
 #   proto/     pure engines and cryptography, no I/O of their own: the
 #              wire vocabulary, Noise, the handshakes, call setup
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
@@ -26,11 +26,11 @@ AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
 	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
 
 # Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
-# libc and libnl; the key store, the modem driver and sd_notify are the
-# daemons'.
+# libc and libnl; the key store, the modem driver, sd_notify and the
+# start-up are the daemons'.
 LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
 	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
-LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c lib/sdnotify.c
+LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c lib/sdnotify.c lib/daemon.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
@@ -44,11 +44,13 @@ PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 # The kernel's frame layer, plain C, for lines framed in user space.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 
+# The two daemons. Only sealtspd links the account store (SQLite): an
+# endpoint never needs it.
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
-TSP_SRCS := tsp/tsp.c tsp/tspline.c tsp/routing.c tsp/rawline.c \
-	$(TSP_STORE_SRCS)
+SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
+	tsp/rawline.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/dialer.c \
-	sealined/hs_noise.c $(TSP_SRCS)
+	sealined/hs_noise.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/daemonctl.c sealctl/tsp.c
 

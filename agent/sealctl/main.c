@@ -20,10 +20,7 @@
 
 #include "names.h"
 #include "sealctl.h"
-
-#ifndef SEALINE_VERSION
-#define SEALINE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 const char *sl_prog = "sealctl";
 

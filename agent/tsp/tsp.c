@@ -21,8 +21,11 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "daemon.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "tsp_internal.h"
+#include "version.h"
 
 /* ------------------------------------------------------------ control */
 
@@ -39,6 +42,7 @@ static void send_status(struct tsp *t, struct sl_ipc_client *c)
 	sl_ks_fingerprint(fp, t->ks.id.pub);
 	sl_ipc_build(&b, "daemon");
 	sl_ipc_addf(&b, "pid", "%ld", (long)getpid());
+	sl_ipc_add(&b, "version", SEALINE_VERSION);
 	sl_ipc_add(&b, "role", "tsp");
 	if (t->cfg->name[0])
 		sl_ipc_add(&b, "name", t->cfg->name);
@@ -85,13 +89,13 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 	if (!verb)
 		goto out;
 	if (!strcmp(verb->name, "hello")) {
-		sl_ipc_sendf(c, "ok version=%d daemon=sealined role=tsp pid=%ld",
+		sl_ipc_sendf(c, "ok version=%d daemon=sealtspd role=tsp pid=%ld",
 			     SL_IPC_VERSION, (long)getpid());
 	} else if (!strcmp(verb->name, "status")) {
 		send_status(t, c);
 		sl_ipc_send_ok(c);
 	} else {
-		sl_ipc_send_err(c, -EOPNOTSUPP, "this sealined is a TSP: it has no peers, session log or lines to pair or call on (its accounts and call records: sealctl tsp)");
+		sl_ipc_send_err(c, -EOPNOTSUPP, "this is sealtspd, a TSP: it has no peers, session log or lines to pair or call on (its accounts and call records: sealctl tsp)");
 	}
 out:
 	sl_wipe(&req, sizeof(req));
@@ -222,11 +226,15 @@ out:
 	return ret;
 }
 
-/* sealined's signalfd (SIGTERM, SIGINT, SIGHUP; SIGPIPE ignored). */
+/* SIGTERM and SIGINT stop, SIGHUP is logged, through a signalfd in the
+ * epoll set (its tag is NULL). */
 static int watch_signals(struct tsp *t)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
 
+	t->sigfd = sl_daemon_signalfd();
+	if (t->sigfd < 0)
+		return t->sigfd;
 	if (epoll_ctl(t->ep, EPOLL_CTL_ADD, t->sigfd, &e) < 0)
 		return -errno;
 	return 0;
@@ -238,10 +246,11 @@ static void on_signal(struct tsp *t)
 
 	while (read(t->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			sl_log(LOG_NOTICE, "SIGHUP: nothing to reload (the account store is read at every call)");
+			sl_log(LOG_NOTICE, "SIGHUP: nothing to reload (the account store is read at every call; restart to apply configuration changes)");
 			continue;
 		}
-		sl_log(LOG_NOTICE, "%s: stopping", strsignal((int)si.ssi_signo));
+		sl_log(LOG_NOTICE, "%s (from pid %u): stopping",
+		       strsignal((int)si.ssi_signo), si.ssi_pid);
 		t->stop = true;
 	}
 }
@@ -341,9 +350,9 @@ static void shutdown_calls(struct tsp *t)
 	}
 }
 
-int sl_tsp_main(const struct sl_config *cfg, int sigfd)
+int sl_tsp_main(const struct sl_config *cfg)
 {
-	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = sigfd };
+	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = -1 };
 	const char *instance = cfg->tsp.instance;
 	char err[1024], host[SL_CONF_TSP_INSTANCE_MAX + 1] = "";
 	char fp[SL_KS_FINGERPRINT_LEN + 1], hex[2 * SL_X25519_KEY_LEN + 1];
@@ -418,12 +427,19 @@ int sl_tsp_main(const struct sl_config *cfg, int sigfd)
 	t.started = (int64_t)time(NULL);
 	for (unsigned int i = 0; i < t.n; ++i)
 		sl_tspd_line_open(&t.lines[i], sl_tspd_mono_ms());
+	/* Ready: the store is open, the control socket listens and every
+	 * line is open, its modem being initialised (a line that failed
+	 * is retried and logged; the others serve calls). */
+	sl_sd_notify("READY=1\nSTATUS=serving calls");
 	ret = loop(&t);
+	sl_sd_notify("STOPPING=1");
 	status = ret ? 1 : 0;
 	shutdown_calls(&t);
 out_ipc:
 	sl_ipc_close(&t.ipc);
 out_ep:
+	if (t.sigfd >= 0)
+		close(t.sigfd);
 	close(t.ep);
 out_store:
 	sl_tsp_store_close(&t.st);
