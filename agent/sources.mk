@@ -9,7 +9,8 @@
 # The rooms (README.md, "Layout"):
 #   lib/       shared by the programs: configuration, control socket, logs,
 #              session log, JSON, netlink client, names, line references,
-#              key files, the key store, the Hayes modem driver
+#              key files, the key store, the Hayes modem driver,
+#              systemd's readiness protocol, the daemons' start-up
 #   proto/     pure engines and cryptography, no I/O of their own: the
 #              wire vocabulary, Noise, the handshakes, call setup
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
@@ -31,11 +32,12 @@ AGENT_WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes
 
 # Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
-# libc and libnl; the key store, the modem driver and the byte queue are
-# the daemons' (on libgcrypt).
+# libc and libnl; the key store, the modem driver, the byte queue,
+# sd_notify and the start-up are the daemons' (on libgcrypt).
 LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
 	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
-LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c lib/byteq.c
+LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c lib/byteq.c \
+	lib/sdnotify.c lib/daemon.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
@@ -53,11 +55,14 @@ COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 # The kernel's frame layer, plain C, for lines framed in user space.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 
+# The two daemons. Only sealtspd links the account store (SQLite): an
+# endpoint never needs it.
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
-TSP_SRCS := tsp/tsp.c tsp/rawline.c $(TSP_STORE_SRCS)
+SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
+	tsp/rawline.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
-	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c sealined/demand.c \
-	sealined/hs_noise.c $(TSP_SRCS)
+	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
+	sealined/demand.c sealined/hs_noise.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c

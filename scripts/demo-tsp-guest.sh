@@ -16,7 +16,7 @@ step() { printf '\n### %s\n' "$*"; }
 
 tsp_require
 
-step "A TSP with two modems (one number, $TSP_NUMBER), caller C ($PHONE_C) and recipient B ($PHONE_B)"
+step "A TSP, sealtspd, with two modems (one number, $TSP_NUMBER), caller C ($PHONE_C) and recipient B ($PHONE_B)"
 tsp_setup demo-tsp >/dev/null
 ctl t status
 echo "C pins the TSP's key: tsp_key = $(pubkey t | cut -c1-16)..."

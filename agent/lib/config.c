@@ -835,6 +835,38 @@ out:
 	return ret;
 }
 
+int sl_config_override(struct sl_config *cfg, const char *state_dir,
+		       const char *socket_path, char *err, size_t err_len)
+{
+	if (state_dir) {
+		int ret;
+
+		if (state_dir[0] != '/' ||
+		    strlen(state_dir) >= sizeof(cfg->state_dir)) {
+			snprintf(err, err_len, "--state-dir must be an absolute path");
+			return -EINVAL;
+		}
+		snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s",
+			 state_dir);
+		/* A session log under the old state dir follows. */
+		cfg->session_log[0] = '\0';
+		ret = sl_config_finish(cfg, err, err_len);
+		if (ret)
+			return ret;
+	}
+	if (socket_path) {
+		if (socket_path[0] != '/' ||
+		    strlen(socket_path) >= sizeof(cfg->socket_path)) {
+			snprintf(err, err_len, "--socket must be an absolute path of at most %zu bytes",
+				 sizeof(cfg->socket_path) - 1);
+			return -EINVAL;
+		}
+		snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s",
+			 socket_path);
+	}
+	return 0;
+}
+
 const struct sl_line_conf *sl_config_line(const struct sl_config *cfg,
 					  const char *tty)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * sealined's configuration file, /etc/sealine/sealined.conf by default
- * ("sealined -c FILE" for another). agent/dist/sealined.conf.example documents
- * every setting; in short:
+ * The daemons' configuration file: sealined's, /etc/sealine/sealined.conf
+ * by default, and sealtspd's, /etc/sealine/sealtspd.conf ("-c FILE" for
+ * another). agent/dist/sealined.conf.example and sealtspd.conf.example
+ * document every setting; in short:
  *
  *	# a comment (also after a value, when preceded by a blank)
  *	[agent]
@@ -32,7 +33,8 @@
  *	idle_hangup = 300		dial_on_demand: hang up after this long
  *					without application data; 0: never
  *
- *	[tsp]				this sealined is a TSP (tsp.h)
+ *	[tsp]				sealtspd's, a TSP (tsp.h); sealined
+ *					refuses a file with this section
  *	database = /var/lib/sealine/tsp/accounts.db	accounts and call records
  *	instance = tsp1			names this server in call records
  *	lines = /dev/ttyS1, /dev/ttyS2	its modems' serial ports (globs allowed)
@@ -57,6 +59,8 @@
 #include "wire.h"		/* SL_ACCOUNT_LEN, sl_account_valid() */
 
 #define SL_CONF_DEFAULT_PATH		"/etc/sealine/sealined.conf"
+/* sealtspd's: the same format, with a [tsp] section. */
+#define SL_CONF_TSP_DEFAULT_PATH	"/etc/sealine/sealtspd.conf"
 #define SL_CONF_DEFAULT_STATE_DIR	"/var/lib/sealine"
 #define SL_CONF_DEFAULT_SOCKET		"/run/sealine/sealined.sock"
 #define SL_CONF_SESSION_LOG_NAME	"sessions.log"
@@ -84,7 +88,8 @@ enum sl_role {
 
 #define SL_CONF_MAX_CIPHERS	2
 
-/* [tsp]: a daemon with this section is a TSP (tsp.h), not an endpoint. */
+/* [tsp]: a file with this section is a TSP's (sealtspd, tsp.h), not an
+ * endpoint's. */
 #define SL_CONF_TSP_MAX_PATTERNS	16
 #define SL_CONF_TSP_INIT_MAX		60	/* modem.h: SL_MODEM_CMD_MAX */
 #define SL_CONF_TSP_INSTANCE_MAX	63
@@ -172,6 +177,14 @@ int sl_config_load(struct sl_config *cfg, const char *path, char *err,
 /* Derive what depends on other settings (the session log path from the
  * state dir). Call after any override of state_dir. */
 int sl_config_finish(struct sl_config *cfg, char *err, size_t err_len);
+
+/*
+ * The daemons' --state-dir and --socket (NULL: not given) over what the
+ * file says; with a new state dir the session log moves there too. 0, or
+ * a negative errno with the reason in err.
+ */
+int sl_config_override(struct sl_config *cfg, const char *state_dir,
+		       const char *socket_path, char *err, size_t err_len);
 
 const struct sl_line_conf *sl_config_line(const struct sl_config *cfg,
 					  const char *tty);

@@ -20,10 +20,7 @@
 
 #include "names.h"
 #include "sealctl.h"
-
-#ifndef SEALINE_VERSION
-#define SEALINE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 const char *sl_prog = "sealctl";
 
@@ -52,7 +49,7 @@ static const struct sl_command commands[] = {
 	  "print kernel events (line up/down, rekey needed, key expired)" },
 	{ "status", sl_cmd_status, sl_help_status,
 	  "status [--json] [--socket PATH]",
-	  "what sealined reports about itself and its lines" },
+	  "what the daemon reports about itself and its lines" },
 	{ "peers", sl_cmd_peers, sl_help_peers,
 	  "peers [list|authorise ACCOUNT|revoke ACCOUNT|forget ACCOUNT] [--json]",
 	  "list or change sealined's peers (authorised, revoked, forgotten)" },

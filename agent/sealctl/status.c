@@ -57,7 +57,8 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 	if (!strcmp(rec->type, "daemon") &&
 	    !strcmp(sl_get(rec, "role", ""), "tsp")) {
 		ctx->tsp = true;
-		printf("sealined TSP, pid %s", sl_get(rec, "pid", "?"));
+		printf("sealtspd %s (TSP), pid %s", sl_get(rec, "version", "?"),
+		       sl_get(rec, "pid", "?"));
 		if (sl_ipc_get(rec, "name"))
 			printf(" (%s)", sl_get(rec, "name", ""));
 		fputs(", up ", stdout);
@@ -192,7 +193,7 @@ void sl_help_status(FILE *f)
 {
 	fprintf(f,
 		"NAME\n"
-		"    %1$s status - what sealined reports about itself and its lines\n"
+		"    %1$s status - what the daemon reports about itself and its lines\n"
 		"\n"
 		"SYNOPSIS\n"
 		"    %1$s status [--json] [--socket PATH]\n"
@@ -205,6 +206,11 @@ void sl_help_status(FILE *f)
 		"    its configuration: detached, registered (this daemon is the line's\n"
 		"    agent), busy (another process is) or failed; the virtual tty, key\n"
 		"    state and epochs as the kernel reports them; and the current session.\n"
+		"\n"
+		"    On a TSP's socket, sealtspd answers instead: its static key (the one\n"
+		"    endpoints pin as tsp_key), its account store, and for each of its\n"
+		"    lines the line and modem state and the call on it (tracking id, both\n"
+		"    accounts, bytes relayed each way).\n"
 		"\n"
 		"OPTIONS\n"
 		"    -j, --json\n"

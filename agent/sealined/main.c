@@ -23,7 +23,6 @@
  * directory, control socket and lines.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,28 +31,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hs_driver.h"
 #include "config.h"
 #include "crypto.h"
+#include "daemon.h"
 #include "ipc.h"
 #include "keystore.h"
 #include "lines.h"
 #include "log.h"
 #include "netlink.h"
+#include "sdnotify.h"
 #include "sessionlog.h"
-#include "tsp.h"
-
-#ifndef SEALINE_VERSION
-#define SEALINE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 /* Seconds between rescans of the lines. */
 #define RESCAN_INTERVAL_MS	5000
@@ -80,33 +73,6 @@ struct daemon {
 };
 
 static const char *prog = "sealined";
-
-/* ------------------------------------------------------------ systemd */
-
-/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void notify(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd;
-
-	if (!path || !*path || strlen(path) >= sizeof(addr.sun_path))
-		return;
-	if (path[0] != '/' && path[0] != '@')
-		return;
-	memcpy(addr.sun_path, path, strlen(path));
-	if (addr.sun_path[0] == '@')
-		addr.sun_path[0] = '\0';
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-		   (struct sockaddr *)&addr, len) < 0)
-		sl_log(LOG_DEBUG, "sd_notify: %s", strerror(errno));
-	close(fd);
-}
 
 /* ------------------------------------------------------------ netlink */
 
@@ -602,19 +568,8 @@ static void client_gone(struct daemon *d, struct sl_ipc_client *c,
 
 static int setup_signals(struct daemon *d)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d->sigfd < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
+	d->sigfd = sl_daemon_signalfd();
+	return d->sigfd < 0 ? d->sigfd : 0;
 }
 
 static void on_signal(struct daemon *d, int64_t now_ms)
@@ -631,9 +586,9 @@ static void on_signal(struct daemon *d, int64_t now_ms)
 			break;
 		case SIGHUP:
 			sl_log(LOG_NOTICE, "SIGHUP: reloading the peers and reopening the session log (restart to apply configuration changes)");
-			notify("RELOADING=1");
+			sl_sd_notify("RELOADING=1");
 			reload(d, now_ms);
-			notify("READY=1");
+			sl_sd_notify("READY=1");
 			break;
 		}
 	}
@@ -765,6 +720,8 @@ static void usage(FILE *f)
 		"configuration names, answers and starts their handshakes, installs their\n"
 		"session keys in the kernel, keeps this installation's identity and its\n"
 		"peers' long-term keys, and writes the session log. sealctl talks to it.\n"
+		"A trusted service provider (a configuration with a [tsp] section) is\n"
+		"another program: sealtspd.\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE     configuration (default %2$s)\n"
@@ -807,110 +764,51 @@ static void print_config(const struct sl_config *cfg)
 	}
 }
 
+static void version(void)
+{
+	printf("sealined %s (netlink family \"%s\" version %d, control protocol %d)\n",
+	       SEALINE_VERSION, SEALINE_GENL_NAME, SEALINE_GENL_VERSION,
+	       SL_IPC_VERSION);
+}
+
+static const struct sl_daemon_prog sealined = {
+	.name = "sealined",
+	.default_config = SL_CONF_DEFAULT_PATH,
+	.usage = usage,
+	.version = version,
+};
+
 int main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "check-config", no_argument, NULL, 't' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 }
-	};
-	const char *config_path = SL_CONF_DEFAULT_PATH;
-	const char *state_dir = NULL, *socket_path = NULL;
-	bool foreground = false, debug = false, check = false;
+	struct sl_daemon_opts opts;
 	struct daemon d = { .sigfd = -1 };
-	char err[1024], ident[64];
-	int opt, ret, status = 1;
+	char err[1024];
+	int ret, status = 1;
 
-	while ((opt = getopt_long(argc, argv, "c:fdthV", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': config_path = optarg; break;
-		case 'f': foreground = true; break;
-		case 'd': debug = true; break;
-		case 't': check = true; break;
-		case 'S': state_dir = optarg; break;
-		case 's': socket_path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'V':
-			printf("sealined %s (netlink family \"%s\" version %d, control protocol %d)\n",
-			       SEALINE_VERSION, SEALINE_GENL_NAME,
-			       SEALINE_GENL_VERSION, SL_IPC_VERSION);
-			return 0;
-		default:
-			fprintf(stderr, "Try '%s --help'.\n", prog);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n",
-			prog, argv[optind], prog);
-		return 2;
-	}
-
-	umask(077);
-	/* No core dumps and no ptrace by other users: memory holds keys. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
+	ret = sl_daemon_options(&sealined, argc, argv, &opts);
+	if (ret >= 0)
+		return ret;
 	d.cfg = calloc(1, sizeof(*d.cfg));
 	if (!d.cfg) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	ret = sl_config_load(d.cfg, config_path, err, sizeof(err));
-	if (!ret && state_dir) {
-		if (state_dir[0] != '/' || strlen(state_dir) >= sizeof(d.cfg->state_dir)) {
-			snprintf(err, sizeof(err), "--state-dir must be an absolute path");
-			ret = -EINVAL;
-		} else {
-			snprintf(d.cfg->state_dir, sizeof(d.cfg->state_dir), "%s",
-				 state_dir);
-			/* A session log under the old state dir follows. */
-			d.cfg->session_log[0] = '\0';
-			ret = sl_config_finish(d.cfg, err, sizeof(err));
-		}
-	}
-	if (!ret && socket_path) {
-		if (socket_path[0] != '/' ||
-		    strlen(socket_path) >= sizeof(d.cfg->socket_path)) {
-			snprintf(err, sizeof(err), "--socket must be an absolute path of at most %zu bytes",
-				 sizeof(d.cfg->socket_path) - 1);
-			ret = -EINVAL;
-		} else {
-			snprintf(d.cfg->socket_path, sizeof(d.cfg->socket_path),
-				 "%s", socket_path);
-		}
-	}
-	if (ret) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+	if (sl_daemon_setup(&sealined, &opts, d.cfg))
+		goto out_free;
+	if (d.cfg->tsp.enabled) {
+		/* A TSP is another program: it keys no lines and links the
+		 * account store, which an endpoint never needs. */
+		fprintf(stderr, "%s: %s is a TSP configuration ([tsp] at line %u): run it with sealtspd -c %s\n",
+			prog, d.cfg->path, d.cfg->tsp.lineno, d.cfg->path);
 		goto out_free;
 	}
-	if (check) {
+	if (opts.check) {
 		print_config(d.cfg);
 		status = 0;
 		goto out_free;
 	}
 
-	snprintf(ident, sizeof(ident), "sealined%s%s", d.cfg->name[0] ? "-" : "",
-		 d.cfg->name);
-	sl_log_setup(ident, foreground ? SL_LOG_STDERR : d.cfg->log_targets,
-		     debug ? LOG_DEBUG : d.cfg->log_level);
-	if (d.cfg->tsp.enabled) {
-		/* A TSP keys no lines of its own: its own loop (tsp.h). */
-		ret = setup_signals(&d);
-		if (ret)
-			sl_log(LOG_ERR, "signals: %s", strerror(-ret));
-		else
-			status = sl_tsp_main(d.cfg, d.sigfd);
-		if (d.sigfd >= 0)
-			close(d.sigfd);
-		sl_log_close();
-		goto out_free;
-	}
+	sl_daemon_log_setup(&sealined, &opts, d.cfg);
 	d.drv = sl_hs_builtin_driver();
 	d.started = (int64_t)time(NULL);
 
@@ -965,9 +863,9 @@ int main(int argc, char *argv[])
 	sl_log(LOG_INFO, "control socket %s", d.cfg->socket_path);
 
 	rescan(&d, sl_now_ms());
-	notify("READY=1\nSTATUS=running");
+	sl_sd_notify("READY=1\nSTATUS=running");
 	ret = run(&d);
-	notify("STOPPING=1");
+	sl_sd_notify("STOPPING=1");
 	status = ret ? 1 : 0;
 
 	sl_ipc_close(&d.ipc);

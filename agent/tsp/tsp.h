@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The trusted service provider (TSP) role of sealined: a daemon with a
- * [tsp] section answers calls on many modem lines, authenticates the
- * caller's account (call setup, call.h), checks it against the account
- * store (tspstore.h: the key, the caller-ID binding, the recipient's
- * authorised callers), dials the recipient on a free line, authenticates
- * it, offers it the call, then bridges the two lines and writes a call
- * detail record for every call.
+ * sealtspd, the trusted service provider (TSP): a daemon whose
+ * configuration has a [tsp] section answers calls on many modem lines,
+ * authenticates the caller's account (call setup, call.h), checks it
+ * against the account store (tspstore.h: the key, the caller-ID binding,
+ * the recipient's authorised callers), dials the recipient on a free line,
+ * authenticates it, offers it the call, then bridges the two lines and
+ * writes a call detail record for every call.
+ *
+ * It is its own program, not a role of sealined: it shares nothing of the
+ * endpoint's event loop (no netlink, no handshake driver), it is run and
+ * configured as another service (sealtspd.service), and only it links
+ * the account store (SQLite), which an endpoint never needs.
  *
  * The TSP never attaches the sealine line discipline: call setup uses only
  * control frames (rawline.h) and a bridged call is relayed byte for byte,
@@ -15,8 +20,8 @@
  * the simulated exchange.
  *
  * One process, one thread, one epoll loop; each line is a state machine
- * (tsp.c, "Line states") and each call links two lines. A stuck or noisy
- * line only ever waits on its own timers.
+ * (tsp_internal.h, "Line states") and each call links two lines. A stuck
+ * or noisy line only ever waits on its own timers.
  */
 #ifndef SEALINE_AGENT_TSP_H
 #define SEALINE_AGENT_TSP_H
@@ -24,14 +29,15 @@
 #include "config.h"
 
 /*
- * Runs the TSP described by cfg->tsp until SIGTERM or SIGINT arrive on
- * sigfd (a signalfd for SIGTERM, SIGINT and SIGHUP; not closed): opens the
- * identity in cfg->state_dir (its static key is the one endpoints pin),
- * the account store, every line; returns the process exit status.
- * Logging must be set up (sl_log_setup()); cryptography is initialised
- * here, with a secure-memory pool sized for the number of lines.
+ * Runs the TSP described by cfg->tsp until SIGTERM or SIGINT (SIGHUP is
+ * logged; SIGPIPE ignored): opens the identity in cfg->state_dir (its
+ * static key is the one endpoints pin), the account store, the control
+ * socket and every line, tells systemd it is ready (sd_notify READY=1),
+ * and returns the process exit status. Logging must be set up
+ * (sl_log_setup()); cryptography is initialised here, with a
+ * secure-memory pool sized for the number of lines.
  */
-int sl_tsp_main(const struct sl_config *cfg, int sigfd);
+int sl_tsp_main(const struct sl_config *cfg);
 
 /* Bytes relayed per read, and the lines one TSP serves at most. */
 #define SL_TSP_READ_CHUNK	4096

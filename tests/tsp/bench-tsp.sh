@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/tsp/bench-tsp.sh - TSP benchmark (not part of check): N concurrent
-# bridged calls through one TSP process (the -O2 build/bin/sealined) with the
+# bridged calls through one TSP process (the -O2 build/bin/sealtspd) with the
 # exchange pacing every call at its line rate (10 bits per byte), at
 # 115200 and 9600 baud. Per run: calls that ended as expected, the relayed
 # goodput per call as a ratio of the paced line rate (1.0 = full line
@@ -18,9 +18,9 @@ case ${1:-} in -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;
 SIZES=${*:-10 50 100}
 make -s -C "$HERE" build/sim-endpoints || exit 2
 make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
-make -s -C "$TOP/agent" sealctl sealined >/dev/null || exit 2
+make -s -C "$TOP/agent" sealctl sealtspd >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange SEALCTL=$TOP/build/bin/sealctl
-SEALINED=${SEALINED:-$TOP/build/bin/sealined} SIM=$HERE/build/sim-endpoints
+SEALTSPD=${SEALTSPD:-$TOP/build/bin/sealtspd} SIM=$HERE/build/sim-endpoints
 RING=0.2 HZ=$(getconf CLK_TCK)
 W=$(mktemp -d /tmp/sealine-tspbench.XXXXXX)
 EX_PID= TSP_PID=
@@ -48,7 +48,7 @@ for baud in 115200 9600; do
 		done <"$d/keys"
 		printf '[agent]\n[tsp]\ndatabase = %s\ninstance = bench\nlines = %s/tsp-*\nbaud = %s\n' "$d/tsp.db" "$d" "$baud" >"$d/conf"
 		sleep 0.3
-		"$SEALINED" -f -c "$d/conf" --state-dir "$d/state" --socket "$d/sock" 2>"$d/tsp.log" & TSP_PID=$!
+		"$SEALTSPD" -f -c "$d/conf" --state-dir "$d/state" --socket "$d/sock" 2>"$d/tsp.log" & TSP_PID=$!
 		for ((k = 0; k < 100; k++)); do [ -s "$d/state/identity" ] && break; sleep 0.1; done
 		sleep 1.5
 		key=$(awk '$1 == "public" { print $2 }' "$d/state/identity")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/tsp/test-tsp.sh - host tests of the TSP role of sealined
-# (agent/tsp.c, issue 4): sealined (built with ASan+UBSan) serves a hunt
+# tests/tsp/test-tsp.sh - host tests of the TSP, sealtspd (agent/tsp/,
+# issue 4): sealtspd (built with ASan+UBSan) serves a hunt
 # group of pseudo-terminal lines of the simulated exchange
 # (tests/exchange/sealine-exchange); sim-endpoints places calls through it
 # on lines of their own; outcomes are checked at the endpoints and in the
@@ -18,7 +18,7 @@
 # only if all passed. Needs python3 (JSON).
 #
 # Usage: tests/tsp/test-tsp.sh [--no-load] [--keep]
-#   SEALINED=path   another sealined (default tests/tsp/build/sealined-asan)
+#   SEALTSPD=path   another sealtspd (default tests/tsp/build/sealtspd-asan)
 #   SIM=path        another sim-endpoints (default ...-asan)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -39,7 +39,7 @@ make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
 make -s -C "$TOP/agent" sealctl >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange
 SEALCTL=$TOP/build/bin/sealctl
-SEALINED=${SEALINED:-$HERE/build/sealined-asan}
+SEALTSPD=${SEALTSPD:-$HERE/build/sealtspd-asan}
 SIM=${SIM:-$HERE/build/sim-endpoints-asan}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -89,11 +89,11 @@ start_exchange() {
 }
 exchange_ctl() { echo "$2" | socat -t 2 - "UNIX-CONNECT:$1/ctl"; }
 
-# start_tsp DIR NTSP: sealined as a TSP on DIR/tsp-*; waits until every
+# start_tsp DIR NTSP: sealtspd on DIR/tsp-*; waits until every
 # line is idle. Log appended to DIR/tsp.log.
 start_tsp() {
 	local d=$1 ntsp=$2 n
-	cat >"$d/sealined.conf" <<-EOF
+	cat >"$d/sealtspd.conf" <<-EOF
 	[agent]
 	log_level = debug
 	[tsp]
@@ -105,12 +105,12 @@ start_tsp() {
 	EOF
 	local start_lines
 	start_lines=$(cat "$d/tsp.log" 2>/dev/null | wc -l)
-	"$SEALINED" -f -c "$d/sealined.conf" --state-dir "$d/state" --socket "$d/sealined.sock" 2>>"$d/tsp.log" &
+	"$SEALTSPD" -f -c "$d/sealtspd.conf" --state-dir "$d/state" --socket "$d/sealtspd.sock" 2>>"$d/tsp.log" &
 	TSP_PID=$!
 	for ((i = 0; i < 300; i++)); do
 		n=$(tail -n +"$((start_lines + 1))" "$d/tsp.log" | grep -c ': init -> idle')
 		[ "$n" -ge "$ntsp" ] && break
-		kill -0 "$TSP_PID" 2>/dev/null || { echo "test-tsp: sealined died" >&2; TSP_PID=; return 1; }
+		kill -0 "$TSP_PID" 2>/dev/null || { echo "test-tsp: sealtspd died" >&2; TSP_PID=; return 1; }
 		sleep 0.1
 	done
 	[ "$n" -ge "$ntsp" ] || { echo "test-tsp: only $n of $ntsp TSP lines came up" >&2; return 1; }
@@ -209,13 +209,13 @@ start_exchange "$D" $NTSP $NEP --ring-interval 0.4 --capture "$D/cap" || exit 1
 "$SIM" keys --count $NEP >"$D/keys" || exit 1
 start_tsp "$D" $NTSP || exit 1
 tsp_status() { # the TSP's own report: its key and every line idle
-	"$SEALCTL" status --socket "$D/sealined.sock" >"$D/status.txt" &&
-		grep -q "^sealined TSP" "$D/status.txt" &&
+	"$SEALCTL" status --socket "$D/sealtspd.sock" >"$D/status.txt" &&
+		grep -q "^sealtspd [0-9.]* (TSP), pid $TSP_PID" "$D/status.txt" &&
 		grep -q "lines: *$NTSP, calls in progress: 0" "$D/status.txt" &&
 		[ "$(grep -c '^line .* idle ' "$D/status.txt")" -eq "$NTSP" ] &&
-		"$SEALCTL" status --json --socket "$D/sealined.sock" |
+		"$SEALCTL" status --json --socket "$D/sealtspd.sock" |
 		jq -e ".daemon.role == \"tsp\" and (.lines | length) == $NTSP" >/dev/null &&
-		! "$SEALCTL" peers --socket "$D/sealined.sock" 2>/dev/null
+		! "$SEALCTL" peers --socket "$D/sealtspd.sock" 2>/dev/null
 }
 check "sealctl status reports the TSP, its key and its idle lines" tsp_status
 
@@ -281,7 +281,7 @@ check "restart: every record kept, unchanged" cmp "$D/cdr.before" "$D/cdr.after"
 tsp_settled() {
 	local i
 	for ((i = 0; i < 100; i++)); do
-		"$SEALCTL" status --json --socket "$D/sealined.sock" 2>/dev/null |
+		"$SEALCTL" status --json --socket "$D/sealtspd.sock" 2>/dev/null |
 			jq -e '[.lines[] | select(.state != "idle" or .modem != "ready")] | length == 0' >/dev/null &&
 			return 0
 		sleep 0.1
@@ -349,8 +349,8 @@ grep -q '1 open call records from before closed as interrupted' "$D/tsp.log" &&
 check "TSP stops cleanly on SIGTERM (no sanitizer report)" stop_tsp
 stop_exchange
 if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$D/tsp.log"; then
-	bad "sanitizers: sealined's log has a report"; grep -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$D/tsp.log"
-else ok "sanitizers: no report from sealined"; fi
+	bad "sanitizers: sealtspd's log has a report"; grep -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$D/tsp.log"
+else ok "sanitizers: no report from sealtspd"; fi
 
 # ---------------------------------------------------------------- load
 if [ "$LOAD" = 1 ]; then
@@ -378,8 +378,8 @@ print(sum(r["outcome"] == "completed" for r in json.load(open(sys.argv[1]))))' "
 	check "load: TSP stops cleanly on SIGTERM" stop_tsp
 	stop_exchange
 	if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$L/tsp.log"; then
-		bad "load: sanitizers: sealined's log has a report"
-	else ok "load: sanitizers: no report from sealined"; fi
+		bad "load: sanitizers: sealtspd's log has a report"
+	else ok "load: sanitizers: no report from sealtspd"; fi
 fi
 
 echo "tsp: $passed passed, $failed failed"

@@ -1,13 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 #
-# tests/unit/sealctl-cli.sh - host tests of sealctl and nlprobe that need no
-# sealine module: help texts, exit codes, argument checking, key files, and
-# the "module not loaded" message (the host has generic netlink but no
-# sealine family). Builds agent/ first if the binaries are missing.
+# tests/unit/sealctl-cli.sh - host tests of sealctl, nlprobe and the two
+# daemons' command lines that need no sealine module: help texts, exit
+# codes, argument checking, key files, the "module not loaded" message (the
+# host has generic netlink but no sealine family), which configuration
+# each daemon takes, what each links, and their sd_notify readiness.
+# Builds agent/ first if the binaries are missing.
 #
 #   tests/unit/sealctl-cli.sh            run everything, print "N passed, N failed"
-#   SEALCTL=... NLPROBE=... tests/unit/sealctl-cli.sh   test other binaries
+#   SEALCTL=... NLPROBE=... SEALINED=... SEALTSPD=... tests/unit/sealctl-cli.sh
+#                                        test other binaries
 #                                        (e.g. an ASAN=1 build)
 #
 # Exit status: 0 if every check passed, 1 otherwise.
@@ -17,7 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 SEALCTL=${SEALCTL:-$ROOT/build/bin/sealctl}
 NLPROBE=${NLPROBE:-$ROOT/build/bin/nlprobe}
 
-if [[ ! -x $SEALCTL || ! -x $NLPROBE ]]; then
+if [[ ! -x $SEALCTL || ! -x $NLPROBE || ! -x $ROOT/build/bin/sealtspd ]]; then
 	make -s -C "$ROOT/agent" >&2 || { echo "cannot build agent/" >&2; exit 1; }
 fi
 
@@ -67,6 +70,68 @@ expect() {
 		fi
 	fi
 	pass "$desc"
+}
+
+# daemon_notify_check NAME PROGRAM DIR: PROGRAM, run in the foreground
+# with a configuration of its own under DIR (no line it could reach),
+# reports READY=1 to $NOTIFY_SOCKET as systemd's Type=notify expects,
+# answers sealctl status, then STOPPING=1 and exit 0 on SIGTERM.
+daemon_notify_check() {
+	local name=$1 prog=$2 d=$3 pid listener i
+	mkdir -p "$d"
+	{
+		printf '[agent]\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = debug\n' "$d" "$d"
+		if [[ $name == sealtspd ]]; then
+			printf '[tsp]\ndatabase = %s/accounts.db\ninstance = cli\nlines = %s/no-such-tty\n' "$d" "$d"
+		fi
+	} >"$d/conf"
+	python3 - "$d/notify" "$d/notified" <<-'EOF' &
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	s.bind(sys.argv[1])
+	s.settimeout(30)
+	with open(sys.argv[2], "w") as f:
+	    while True:
+	        try:
+	            msg = s.recv(4096).decode()
+	        except socket.timeout:
+	            break
+	        f.write(msg + "\n")
+	        f.flush()
+	        if "STOPPING=1" in msg:
+	            break
+	EOF
+	listener=$!
+	for ((i = 0; i < 50; i++)); do [[ -S $d/notify ]] && break; sleep 0.1; done
+	NOTIFY_SOCKET=$d/notify "$prog" -f -c "$d/conf" 2>"$d/log" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^READY=1$' "$d/notified" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q '^READY=1$' "$d/notified" 2>/dev/null; then
+		pass "$name sends READY=1 to \$NOTIFY_SOCKET"
+	else
+		fail "$name sends READY=1 to \$NOTIFY_SOCKET"
+		sed 's/^/  log: /' "$d/log" | tail -n 5
+	fi
+	run "$SEALCTL" status --socket "$d/ctl.sock"
+	if [[ $name == sealtspd ]]; then
+		expect "sealctl status on sealtspd's socket" 0 "^sealtspd [0-9.]+ \\(TSP\\), pid $pid" stdout
+	else
+		expect "sealctl status on sealined's socket" 0 "^sealined [0-9.]+, pid $pid" stdout
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$? out= err=
+	expect "$name stops on SIGTERM with status 0" 0
+	wait "$listener"
+	if grep -q '^STOPPING=1$' "$d/notified" 2>/dev/null; then
+		pass "$name sends STOPPING=1 when it stops"
+	else
+		fail "$name sends STOPPING=1 when it stops"
+	fi
 }
 
 module_loaded=0
@@ -392,8 +457,66 @@ if [[ -x $SEALINED ]]; then
 	expect "sealined -t names file and line" 1 "bad.conf:4: role must be auto, initiator or responder"
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example" --socket relative
 	expect "sealined --socket must be absolute: exit 1" 1 "must be an absolute path"
+	run "$SEALINED" -t -c "$ROOT/agent/dist/sealtspd.conf.example"
+	expect "sealined -t refuses a TSP's configuration, naming sealtspd" 1 \
+		"sealtspd.conf.example is a TSP configuration \\(\\[tsp\\] at line [0-9]+\\): run it with sealtspd -c "
+	run "$SEALINED" -f -c "$ROOT/agent/dist/sealtspd.conf.example"
+	expect "sealined refuses to run a TSP's configuration" 1 "run it with sealtspd"
+	# An endpoint never links the TSP's account store.
+	run ldd "$SEALINED"
+	if [[ $rc -eq 0 ]] && ! grep -q libsqlite3 <<<"$out"; then
+		pass "sealined does not link libsqlite3 (ldd)"
+	else
+		fail "sealined does not link libsqlite3 (ldd)"
+	fi
+	# sd_notify(3): READY=1 once it serves, STOPPING=1 on SIGTERM, with no
+	# module and no line (it waits for both).
+	daemon_notify_check sealined "$SEALINED" "$tmp/ep"
 else
 	fail "sealined is built ($SEALINED)"
+fi
+
+# ------------------------------------------------------------------ sealtspd
+SEALTSPD=${SEALTSPD:-$ROOT/build/bin/sealtspd}
+if [[ -x $SEALTSPD ]]; then
+	run "$SEALTSPD" --help
+	expect "sealtspd --help" 0 "^Usage: sealtspd" stdout
+	for w in "Options:" "Signals:" "Exit status:" "READY=1" "sealctl tsp" "sealined"; do
+		if grep -q -- "$w" <<<"$out"; then pass "sealtspd --help documents $w"; else fail "sealtspd --help documents $w"; fi
+	done
+	run "$SEALTSPD" --version
+	expect "sealtspd --version" 0 "^sealtspd [0-9]" stdout
+	run "$SEALTSPD" --frob
+	expect "sealtspd unknown option: exit 2" 2 "Try 'sealtspd --help'"
+	run "$SEALTSPD" extra
+	expect "sealtspd stray argument: exit 2" 2 "unexpected argument 'extra'"
+	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealtspd.conf.example"
+	expect "sealtspd -t accepts the example configuration" 0 "is valid: a TSP" stdout
+	expect "sealtspd -t shows its lines" 0 "lines +/dev/ttyUSB\\*" stdout
+	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealined.conf.example"
+	expect "sealtspd -t refuses an endpoint's configuration, naming sealined" 1 \
+		"sealined.conf.example is not a TSP configuration \\(it has no \\[tsp\\] section\\): run sealined -c "
+	run "$SEALTSPD" -f -c "$ROOT/agent/dist/sealined.conf.example"
+	expect "sealtspd refuses to run an endpoint's configuration" 1 "is not a TSP configuration"
+	run "$SEALTSPD" -t -c "$tmp/no-such.conf"
+	expect "sealtspd -t on a missing file: exit 1" 1 "no-such.conf: No such file"
+	printf '[agent]\n[tsp]\nlines = /dev/ttyS1\n[line ttyS2]\n' >"$tmp/tsp-lines.conf"
+	run "$SEALTSPD" -t -c "$tmp/tsp-lines.conf"
+	expect "sealtspd -t: a TSP keys no lines of its own" 1 "keys no lines of its own"
+	printf '[agent]\n[tsp]\nanswer_timeout = 5\nlines = /dev/ttyS1\n' >"$tmp/tsp-bad.conf"
+	run "$SEALTSPD" -t -c "$tmp/tsp-bad.conf"
+	expect "sealtspd -t names file and line" 1 "tsp-bad.conf:3: answer_timeout"
+	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealtspd.conf.example" --state-dir relative
+	expect "sealtspd --state-dir must be absolute: exit 1" 1 "must be an absolute path"
+	run ldd "$SEALTSPD"
+	if [[ $rc -eq 0 ]] && grep -q libsqlite3 <<<"$out" && ! grep -q libnl <<<"$out"; then
+		pass "sealtspd links libsqlite3 and not libnl (ldd)"
+	else
+		fail "sealtspd links libsqlite3 and not libnl (ldd)"
+	fi
+	daemon_notify_check sealtspd "$SEALTSPD" "$tmp/tspd"
+else
+	fail "sealtspd is built ($SEALTSPD)"
 fi
 
 run "$NLPROBE" --help

@@ -1,9 +1,10 @@
 #!/bin/bash
 # 90-tsp-call: calls through a TSP over the simulated telephone exchange
-# (scripts/vm-run --exchange tests/vm/exchange.conf): three sealined
-# instances in one guest, each with its own modem line(s):
+# (scripts/vm-run --exchange tests/vm/exchange.conf): two sealined and a
+# sealtspd in one guest, each with its own modem line(s):
 #   C, the caller      ttyS4, number 5551001, account $ACCT_A
-#   T, the TSP         ttyS5 and ttyS6, one number 5550100 (hunt group)
+#   T, the TSP         ttyS5 and ttyS6, one number 5550100 (hunt group),
+#                      sealtspd
 #   B, the recipient   ttyS7, number 5552002, account $ACCT_B
 # The TSP's accounts are enrolled with `sealctl tsp accounts`; C and B pin
 # the TSP's static key. Then:
@@ -167,7 +168,7 @@ sl_assert_eq "its record says no answer" no-answer "$(last_cdr outcome)"
 # ---------------------------------------------------------------- records
 N_BEFORE=$(tsp cdr --csv | wc -l)
 sl_assert "the TSP stops cleanly" stop t
-start t
+start_tsp
 sl_assert "the TSP is back" sl_wait_for "TSP again" 30 sh -c "grep -c 'TSP vm-tsp starting' '$D/t.log' | grep -q 2"
 sl_assert_eq "a TSP restart keeps every record" "$N_BEFORE" "$(tsp cdr --csv | wc -l)"
 sl_log "call records:"

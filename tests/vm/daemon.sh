@@ -4,7 +4,8 @@
 # directory and socket named after the test. Source after lib.sh and
 # pair.sh. Provides: D (work dir), ACCT_A/ACCT_B, PID[NAME], OPS/BG (pids
 # killed on exit), sock/state/ctl NAME, write_conf NAME ACCOUNT TTY PEER
-# [ROLE] (SL_LINE_EXTRA adds lines to the [line] section), start/stop NAME,
+# [ROLE] (SL_LINE_EXTRA adds lines to the [line] section), start NAME
+# [PROGRAM] (default sealined; tsp.sh starts sealtspd) and stop NAME,
 # start_both/stop_both, status_field, line_registered,
 # both_keyed_same_epoch, transfer, wire_has_no_marker, print_logs, and the
 # operator helpers operator/say/operator_done/shown_code/pair_start.
@@ -56,9 +57,10 @@ EOF
 }
 
 start() {
-	"$SEALINED" -f -c "$D/$1.conf" 2>>"$D/$1.log" &
+	local prog=${2:-$SEALINED}
+	"$prog" -f -c "$D/$1.conf" 2>>"$D/$1.log" &
 	PID[$1]=$!
-	sl_log "sealined $1 started (pid ${PID[$1]})"
+	sl_log "${prog##*/} $1 started (pid ${PID[$1]})"
 }
 
 stop() {

@@ -4,14 +4,19 @@
 # and daemon configurations that 90-tsp-call, 91-tsp-tamper and the demo
 # share. Source after lib.sh, pair.sh, daemon.sh and exchange.sh.
 #   C, the caller      ttyS4, number 5551001, account $ACCT_A, daemon "c"
-#   T, the TSP         ttyS5 and ttyS6, one number 5550100 (hunt group)
+#   T, the TSP         ttyS5 and ttyS6, one number 5550100 (hunt group),
+#                      sealtspd
 #   B, the recipient   ttyS7, number 5552002, account $ACCT_B, daemon "b"
 # Provides TSP_NUMBER, PHONE_C, PHONE_B, DB, tsp_require (skips unless the
 # guest has those lines), tsp_conf INSTANCE, endpoint_conf NAME ACCOUNT
-# TTY [LINE...] (needs TSP_KEY), pubkey NAME, tsp (sealctl tsp on DB),
+# TTY [LINE...] (needs TSP_KEY), start_tsp (sealtspd as daemon "t"),
+# pubkey NAME, tsp (sealctl tsp on DB),
 # idle/connected NAME (call_state), both_keyed, last_cdr FIELD, and
 # tsp_setup INSTANCE: the three daemons started and the two accounts
 # enrolled, B accepting calls from C.
+
+SEALTSPD=${SEALTSPD:-$SEALINE_ROOT/build/bin/sealtspd}
+[[ -x $SEALTSPD ]] || sl_die "$SEALTSPD not built (make -C agent)"
 
 TSP_NUMBER=5550100
 PHONE_C=5551001
@@ -64,6 +69,7 @@ $(printf '%s\n' "$@")
 EOF_CONF
 }
 
+start_tsp() { start t "$SEALTSPD"; }
 pubkey() { sed -n 's/^public //p' "$(state "$1")/identity"; }
 tsp() { "$SEALCTL" tsp --db "$DB" "$@"; }
 idle() { [[ $(status_field "$1" call_state) == idle ]]; }
@@ -89,7 +95,7 @@ tsp_setup() {
 	sl_exchange_hangup_all
 	sl_load_module
 	tsp_conf "$1"
-	start t
+	start_tsp
 	sl_assert "the TSP starts and creates its identity" \
 		sl_wait_for "TSP identity" 20 test -s "$(state t)/identity"
 	sl_assert "the TSP's modems are initialised" \

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What the files of sealtspd share, beyond tsp.h: not for anything else.
+ *
+ *	tsp.c		the process: account store, identity, the epoll
+ *			loop, the control socket (sealctl status)
+ *	tspline.c	one line's state machine: its modem, its output,
+ *			its timers
+ *	routing.c	calls: the account checks, dialling the recipient,
+ *			bridging and relaying two lines, the call record
+ *
+ * Line states:
+ *
+ *	DOWN		not open (failed); reopened after SL_TSP_REOPEN_MS
+ *	INIT		the modem is being initialised
+ *	IDLE		on hook, waiting for a RING; may be dialled out on
+ *	RINGING		rang; answered once the caller ID came (or the
+ *			second RING, for lines without caller ID)
+ *	ANSWERING	ATA sent
+ *	DIALLING	ATDT sent for a call: this line is its recipient's leg
+ *	SETUP		connected; call setup runs on the line's leg engine
+ *	BRIDGED		both legs connected: call-setup messages go to the
+ *			leg (copies are answered), every other control
+ *			message is forwarded to the other line
+ *	RELAY		byte for byte, from the caller's first end-to-end
+ *			message on
+ *	CLOSING		a last message (NAK, CALL_STATUS ended) is queued;
+ *			the modem hangs up once it is on the wire
+ *	HANGUP		the modem is hanging up
+ *
+ * A call links the caller's line (the one that rang) and, once dialled,
+ * the recipient's. Its record is opened when the caller's line answers and
+ * closed exactly once (sl_tspd_call_end()), whatever ends it first.
+ */
+#ifndef SEALINE_AGENT_TSP_INTERNAL_H
+#define SEALINE_AGENT_TSP_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "call.h"
+#include "config.h"
+#include "ipc.h"
+#include "keystore.h"
+#include "modem.h"
+#include "rawline.h"
+#include "tsp.h"
+#include "tspstore.h"
+
+enum tl_state {
+	TL_DOWN,
+	TL_INIT,
+	TL_IDLE,
+	TL_RINGING,
+	TL_ANSWERING,
+	TL_DIALLING,
+	TL_SETUP,
+	TL_BRIDGED,
+	TL_RELAY,
+	TL_CLOSING,
+	TL_HANGUP,
+};
+
+struct tsp;
+struct tsp_call;
+
+struct tsp_line {
+	struct tsp *t;
+	char path[PATH_MAX];
+	char name[SL_TSP_LINE_MAX + 1];	/* basename: logs, records */
+	int fd;
+	bool has_dtr;			/* TIOCMBIC works: hang up by DTR */
+	bool ep_added;			/* fd is in the epoll set */
+	uint32_t ep_mask;		/* with these events */
+	enum tl_state st;
+	struct sl_modem modem;
+	struct sl_rawline rl;
+	struct sl_outq out;
+	uint64_t written;
+
+	struct sl_tsp_leg *leg;
+	int64_t leg_timer;
+	struct tsp_call *call;
+
+	char cid[SL_MODEM_CID_MAX + 1];	/* this ring's caller ID */
+	int64_t ring_wall;		/* first RING, wall clock */
+	int64_t setup_deadline;		/* SETUP: until CALL_AUTH */
+	int64_t close_at;		/* CLOSING: hang up then */
+	int64_t retry_at;		/* DOWN: reopen then */
+};
+
+struct tsp_call {
+	uint64_t id;			/* record id = tracking id */
+	struct tsp_line *caller, *callee;
+	char caller_acct[SL_ACCOUNT_LEN + 1];
+	char recipient[SL_ACCOUNT_LEN + 1];
+	char phone[SL_TSP_PHONE_MAX + 1];	/* the recipient's */
+	int64_t answer_deadline;	/* dialled: ACCEPTED by then */
+	unsigned int dial_tries;	/* lines tried (glare) */
+	bool connected;
+	uint64_t up, down;		/* relayed bytes: to the recipient, back */
+	int64_t cdr_saved;		/* bytes last written to the record */
+};
+
+struct tsp {
+	const struct sl_config *cfg;
+	struct sl_ipc_server ipc;	/* sealctl status */
+	int ipc_fds[SL_IPC_MAX_CLIENTS];	/* client fds in the epoll set */
+	int64_t started;		/* wall clock, s */
+	struct sl_keystore ks;
+	struct sl_tsp_store st;
+	struct tsp_line *lines;
+	unsigned int n;
+	unsigned int next_out;		/* round robin for dialling out */
+	int ep, sigfd;
+	bool stop;
+	unsigned int calls;		/* open calls */
+};
+
+/* Timers run on the monotonic clock; call records hold wall-clock time. */
+static inline int64_t sl_tspd_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t sl_tspd_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The other line of l's call, if it has one. */
+static inline struct tsp_line *sl_tspd_partner(const struct tsp_line *l)
+{
+	if (!l->call)
+		return NULL;
+	return l->call->caller == l ? l->call->callee : l->call->caller;
+}
+
+/* tspline.c: a line's state machine. */
+const char *sl_tspd_state_name(enum tl_state st);
+void sl_tspd_line_set(struct tsp_line *l, enum tl_state st);
+/* Queue a control message (rawline framing) and write what fits. */
+void sl_tspd_line_send(struct tsp_line *l, const uint8_t *msg, size_t len);
+void sl_tspd_line_flush(struct tsp_line *l);
+/* Open the port and start initialising its modem; DOWN if that fails. */
+void sl_tspd_line_open(struct tsp_line *l, int64_t now);
+/* Forget the line's leg and queued output, and put its modem on hook. */
+void sl_tspd_line_hangup(struct tsp_line *l, int64_t now);
+void sl_tspd_line_close_fd(struct tsp_line *l);
+void sl_tspd_line_readable(struct tsp_line *l, int64_t now);
+void sl_tspd_line_writable(struct tsp_line *l, int64_t now);
+void sl_tspd_line_timers(struct tsp_line *l, int64_t now);
+/* The line's earliest timer (monotonic ms), 0 if none. */
+int64_t sl_tspd_line_next_timer(const struct tsp_line *l);
+/* The epoll events the line waits for now. */
+uint32_t sl_tspd_line_wanted(const struct tsp_line *l);
+void sl_tspd_modem_events(struct tsp_line *l, const struct sl_modem_events *ev,
+			  int64_t now);
+
+/* routing.c: calls. */
+/* Close c's record and unlink both lines (hanging up a dialled leg still
+ * in setup); frees c. */
+void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
+		      enum sl_tsp_outcome outcome, const char *nak,
+		      int64_t now);
+/* NAK the caller (then it hangs up) and end the call. */
+void sl_tspd_call_refuse(struct tsp *t, struct tsp_call *c, uint8_t reason,
+			 uint8_t detail, enum sl_tsp_outcome outcome,
+			 int64_t now);
+/* The next idle line to dial out on, round robin; NULL if none. */
+struct tsp_line *sl_tspd_free_line(struct tsp *t);
+void sl_tspd_dial_out(struct tsp *t, struct tsp_call *c,
+		      struct tsp_line *out_line, int64_t now);
+/* Carry out what the line's leg engine asks (call.h). */
+void sl_tspd_leg_actions(struct tsp_line *l, const struct sl_call_actions *out,
+			 int64_t now);
+/* Bytes the line's modem passed on in data mode. */
+void sl_tspd_data_in(struct tsp_line *l, const uint8_t *p, size_t n);
+/* NO CARRIER in data mode: the far end hung up. */
+void sl_tspd_remote_hangup(struct tsp_line *l, int64_t now);
+
+#endif
