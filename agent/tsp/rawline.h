@@ -2,7 +2,7 @@
 /*
  * A line without the sealine line discipline: control frames encoded and
  * decoded in user space with the kernel's own framing code (kmod/frame.c,
- * plain C), and a bounded output queue for a non-blocking fd.
+ * plain C), queued for a non-blocking fd (lib/byteq.h).
  *
  * The TSP needs no kernel support at all: call setup uses only control
  * frames, which the kernel neither encrypts nor authenticates, and a
@@ -20,35 +20,15 @@
 #include <stdint.h>
 
 #include "../kmod/frame.h"
+#include "byteq.h"
 
 /*
- * Output queued per line at most. A relayed call stops reading the
+ * Output queued per line at most (the size of its struct sl_byteq). A relayed call stops reading the
  * sending line above SL_OUTQ_HIGH, so a slow line never makes the TSP
  * buffer without bound; control frames are tiny.
  */
 #define SL_OUTQ_MAX		(64 * 1024)
 #define SL_OUTQ_HIGH		(16 * 1024)
-
-struct sl_outq {
-	uint8_t *buf;		/* SL_OUTQ_MAX bytes, allocated on demand */
-	size_t head;		/* first unsent byte */
-	size_t len;		/* bytes queued from head */
-};
-
-/* Append len bytes: 0, or -ENOBUFS if they do not fit (nothing queued). */
-int sl_outq_push(struct sl_outq *q, const void *data, size_t len);
-/*
- * Write as much as the fd takes. 0 when everything went or the fd would
- * block (check sl_outq_len()), or a negative errno (the line is gone).
- * Adds the bytes written to *written when written is not NULL.
- */
-int sl_outq_flush(struct sl_outq *q, int fd, uint64_t *written);
-static inline size_t sl_outq_len(const struct sl_outq *q)
-{
-	return q->len;
-}
-void sl_outq_clear(struct sl_outq *q);
-void sl_outq_free(struct sl_outq *q);
 
 struct sl_rawline {
 	struct sealine_decoder dec;
@@ -78,6 +58,6 @@ void sl_rawline_stop(struct sl_rawline *rl);
  * frame the peer may be holding), COBS, the trailing delimiter. 0,
  * -EMSGSIZE, or -ENOBUFS when the queue is full.
  */
-int sl_rawline_send(struct sl_outq *q, const uint8_t *msg, size_t len);
+int sl_rawline_send(struct sl_byteq *q, const uint8_t *msg, size_t len);
 
 #endif

@@ -27,7 +27,7 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 	if (c->connected) {
 		struct sl_tsp_cdr_update u = {
 			.set = SL_TSP_CDR_SET_BYTES, .bytes_up = c->up,
-			.bytes_down = c->down, .now_ms = sl_tspd_wall_ms(),
+			.bytes_down = c->down, .now_ms = sl_wall_ms(),
 		};
 
 		ret = sl_tsp_cdr_update(&t->st, c->id, &u);
@@ -35,7 +35,7 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 			sl_log(LOG_ERR, "call %016" PRIx64 ": record: %s", c->id,
 			       sl_tsp_store_error(&t->st));
 	}
-	ret = sl_tsp_cdr_close(&t->st, c->id, sl_tspd_wall_ms(), outcome, nak);
+	ret = sl_tsp_cdr_close(&t->st, c->id, sl_wall_ms(), outcome, nak);
 	if (ret)
 		sl_log(LOG_ERR, "call %016" PRIx64 ": closing its record: %s",
 		       c->id, sl_tsp_store_error(&t->st));
@@ -169,7 +169,7 @@ static void caller_authenticated(struct tsp_line *l,
 	/* From here on the record names the caller, whatever follows. */
 	u.set = SL_TSP_CDR_SET_CALLER;
 	u.caller_account = caller.number;
-	u.now_ms = sl_tspd_wall_ms();
+	u.now_ms = sl_wall_ms();
 	if (sl_tsp_cdr_update(&t->st, c->id, &u))
 		goto store_failed;
 	memcpy(c->caller_acct, caller.number, sizeof(c->caller_acct));
@@ -209,7 +209,7 @@ static void caller_authenticated(struct tsp_line *l,
 		goto store_failed;
 	u.set = SL_TSP_CDR_SET_RECIPIENT;
 	u.recipient_account = rcpt.number;
-	u.now_ms = sl_tspd_wall_ms();
+	u.now_ms = sl_wall_ms();
 	if (sl_tsp_cdr_update(&t->st, c->id, &u))
 		goto store_failed;
 	if (!rcpt.enabled) {
@@ -298,7 +298,7 @@ static void call_accepted(struct tsp_line *l, int64_t now)
 	struct tsp *t = l->t;
 	struct tsp_call *c = l->call;
 	struct sl_tsp_cdr_update u = {
-		.set = SL_TSP_CDR_SET_ANSWER, .answer_ms = sl_tspd_wall_ms(),
+		.set = SL_TSP_CDR_SET_ANSWER, .answer_ms = sl_wall_ms(),
 	};
 	struct sl_call_actions out;
 
@@ -405,7 +405,7 @@ static void relay(struct tsp_line *from, const uint8_t *p, size_t n)
 
 	if (!n || !to || to->st != TL_RELAY)
 		return;
-	if (sl_outq_push(&to->out, p, n)) {
+	if (sl_byteq_push(&to->out, p, n)) {
 		/* Cannot happen: reading stops above SL_OUTQ_HIGH. */
 		sl_log(LOG_WARNING, "line %s: relay queue full, %zu bytes lost",
 		       to->name, n);
@@ -438,7 +438,7 @@ static void start_relay(struct tsp_call *c)
 static void on_control(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct tsp_line *l = ctx;
-	int64_t now = sl_tspd_mono_ms();
+	int64_t now = sl_now_ms();
 	struct sl_call_actions out;
 	uint64_t wire;
 	uint8_t type;
@@ -468,10 +468,10 @@ static void on_control(void *ctx, const uint8_t *msg, size_t len)
 	 * bytes are: a record's byte counts are in one unit. */
 	{
 		struct tsp_line *o = sl_tspd_partner(l);
-		uint64_t before = o->written + sl_outq_len(&o->out);
+		uint64_t before = o->written + sl_byteq_len(&o->out);
 
 		sl_tspd_line_send(o, msg, len);
-		wire = o->written + sl_outq_len(&o->out) - before;
+		wire = o->written + sl_byteq_len(&o->out) - before;
 	}
 	if (l->call->caller == l) {
 		l->call->up += wire;
@@ -512,7 +512,7 @@ void sl_tspd_remote_hangup(struct tsp_line *l, int64_t now)
 	sl_tsp_leg_free(l->leg);
 	l->leg = NULL;
 	l->leg_timer = 0;
-	sl_outq_clear(&l->out);
+	sl_byteq_drop(&l->out);
 	sl_rawline_init(&l->rl);
 	sl_tspd_line_set(l, TL_IDLE);
 	if (!c)

@@ -217,6 +217,7 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 		}
 		l->t = t;
 		l->fd = -1;
+		sl_byteq_init(&l->out, SL_OUTQ_MAX);
 		snprintf(l->path, sizeof(l->path), "%s", g.gl_pathv[i]);
 		snprintf(l->name, sizeof(l->name), "%s", base);
 		t->n++;
@@ -282,7 +283,7 @@ static int loop(struct tsp *t)
 	struct epoll_event evs[64];
 
 	while (!t->stop) {
-		int64_t now = sl_tspd_mono_ms(), next = 0, timeout;
+		int64_t now = sl_now_ms(), next = 0, timeout;
 		int n;
 
 		for (unsigned int i = 0; i < t->n; ++i)
@@ -305,7 +306,7 @@ static int loop(struct tsp *t)
 			sl_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			return -errno;
 		}
-		now = sl_tspd_mono_ms();
+		now = sl_now_ms();
 		for (int i = 0; i < n; ++i) {
 			struct tsp_line *l = evs[i].data.ptr;
 
@@ -330,7 +331,7 @@ static int loop(struct tsp *t)
 
 static void shutdown_calls(struct tsp *t)
 {
-	int64_t now = sl_tspd_mono_ms();
+	int64_t now = sl_now_ms();
 
 	for (unsigned int i = 0; i < t->n; ++i) {
 		struct tsp_call *c = t->lines[i].call;
@@ -344,7 +345,7 @@ static void shutdown_calls(struct tsp *t)
 
 		sl_tsp_leg_free(l->leg);
 		l->leg = NULL;
-		sl_outq_free(&l->out);
+		sl_byteq_free(&l->out);
 		/* HUPCL: closing drops DTR, which hangs the modem up. */
 		sl_tspd_line_close_fd(l);
 	}
@@ -362,7 +363,7 @@ int sl_tsp_main(const struct sl_config *cfg)
 	ret = add_lines(&t, err, sizeof(err));
 	if (ret) {
 		sl_log(LOG_ERR, "%s: %s", cfg->path, err);
-		goto out;
+		goto out_lines;
 	}
 	/* Two descriptors per line at most (the line, epoll's view of it). */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -426,7 +427,7 @@ int sl_tsp_main(const struct sl_config *cfg)
 	}
 	t.started = (int64_t)time(NULL);
 	for (unsigned int i = 0; i < t.n; ++i)
-		sl_tspd_line_open(&t.lines[i], sl_tspd_mono_ms());
+		sl_tspd_line_open(&t.lines[i], sl_now_ms());
 	/* Ready: the store is open, the control socket listens and every
 	 * line is open, its modem being initialised (a line that failed
 	 * is retried and logged; the others serve calls). */
@@ -447,11 +448,10 @@ out_ks:
 	sl_ks_close(&t.ks);
 out_lines:
 	for (unsigned int i = 0; i < t.n; ++i) {
-		sl_outq_free(&t.lines[i].out);
+		sl_byteq_free(&t.lines[i].out);
 		sl_tspd_line_close_fd(&t.lines[i]);
 	}
 	free(t.lines);
-out:
 	sl_log(status ? LOG_ERR : LOG_NOTICE, "TSP %s", status ? "failed" : "stopped");
 	return status;
 }

@@ -38,9 +38,9 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "call.h"
+#include "clock.h"
 #include "config.h"
 #include "ipc.h"
 #include "keystore.h"
@@ -77,7 +77,7 @@ struct tsp_line {
 	enum tl_state st;
 	struct sl_modem modem;
 	struct sl_rawline rl;
-	struct sl_outq out;
+	struct sl_byteq out;
 	uint64_t written;
 
 	struct sl_tsp_leg *leg;
@@ -118,23 +118,6 @@ struct tsp {
 	bool stop;
 	unsigned int calls;		/* open calls */
 };
-
-/* Timers run on the monotonic clock; call records hold wall-clock time. */
-static inline int64_t sl_tspd_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline int64_t sl_tspd_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The other line of l's call, if it has one. */
 static inline struct tsp_line *sl_tspd_partner(const struct tsp_line *l)

@@ -48,15 +48,17 @@ static const char *tsp_init_string(const struct tsp *t)
 
 void sl_tspd_line_flush(struct tsp_line *l)
 {
-	int ret;
+	ssize_t n;
 
-	if (l->fd < 0 || !sl_outq_len(&l->out))
+	if (l->fd < 0 || !sl_byteq_len(&l->out))
 		return;
-	ret = sl_outq_flush(&l->out, l->fd, &l->written);
-	if (ret) {
+	n = sl_byteq_flush(&l->out, l->fd);
+	if (n < 0) {
 		sl_log(LOG_WARNING, "line %s: write: %s", l->name,
-		       strerror(-ret));
-		sl_outq_clear(&l->out);
+		       strerror((int)-n));
+		sl_byteq_drop(&l->out);
+	} else {
+		l->written += (uint64_t)n;
 	}
 }
 
@@ -92,7 +94,7 @@ static void incoming_connected(struct tsp_line *l, int64_t now)
 	};
 	struct sl_tsp_cdr_start s = {
 		.line = l->name, .caller_id = l->cid,
-		.ring_ms = l->ring_wall ? l->ring_wall : sl_tspd_wall_ms(),
+		.ring_ms = l->ring_wall ? l->ring_wall : sl_wall_ms(),
 	};
 	struct tsp_call *c;
 	int err;
@@ -193,7 +195,7 @@ void sl_tspd_modem_events(struct tsp_line *l, const struct sl_modem_events *ev,
 		case SL_MODEM_EV_RING:
 			if (l->st == TL_IDLE) {
 				l->cid[0] = '\0';
-				l->ring_wall = sl_tspd_wall_ms();
+				l->ring_wall = sl_wall_ms();
 				sl_tspd_line_set(l, TL_RINGING);
 			}
 			/* No caller ID by the second ring: none comes. */
@@ -293,7 +295,7 @@ void sl_tspd_line_hangup(struct tsp_line *l, int64_t now)
 	l->leg = NULL;
 	l->leg_timer = 0;
 	l->setup_deadline = 0;
-	sl_outq_clear(&l->out);
+	sl_byteq_drop(&l->out);
 	sl_rawline_init(&l->rl);
 	if (l->fd < 0)
 		return;
@@ -351,7 +353,7 @@ static void line_down(struct tsp_line *l, const char *why, int64_t now)
 	sl_tsp_leg_free(l->leg);
 	l->leg = NULL;
 	l->leg_timer = 0;
-	sl_outq_free(&l->out);
+	sl_byteq_free(&l->out);
 	sl_tspd_line_close_fd(l);
 	sl_tspd_line_set(l, TL_DOWN);
 	l->retry_at = now + SL_TSP_REOPEN_MS;
@@ -527,7 +529,7 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 	    now - c->cdr_saved >= SL_TSP_CDR_BYTES_MS) {
 		struct sl_tsp_cdr_update u = {
 			.set = SL_TSP_CDR_SET_BYTES, .bytes_up = c->up,
-			.bytes_down = c->down, .now_ms = sl_tspd_wall_ms(),
+			.bytes_down = c->down, .now_ms = sl_wall_ms(),
 		};
 
 		c->cdr_saved = now;
@@ -536,7 +538,7 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 			       sl_tsp_store_error(&l->t->st));
 	}
 	if (l->st == TL_CLOSING && now >= l->close_at &&
-	    (!sl_outq_len(&l->out) || now >= l->close_at + SL_TSP_DRAIN_MS))
+	    (!sl_byteq_len(&l->out) || now >= l->close_at + SL_TSP_DRAIN_MS))
 		sl_tspd_line_hangup(l, now);
 }
 
@@ -574,12 +576,12 @@ uint32_t sl_tspd_line_wanted(const struct tsp_line *l)
 	if (l->st == TL_RELAY) {
 		const struct tsp_line *o = sl_tspd_partner(l);
 
-		if (!o || sl_outq_len(&o->out) < SL_OUTQ_HIGH)
+		if (!o || sl_byteq_len(&o->out) < SL_OUTQ_HIGH)
 			m |= EPOLLIN;
 	} else {
 		m |= EPOLLIN;
 	}
-	if (sl_outq_len(&l->out) || sl_modem_wants_write(&l->modem))
+	if (sl_byteq_len(&l->out) || sl_modem_wants_write(&l->modem))
 		m |= EPOLLOUT;
 	return m;
 }

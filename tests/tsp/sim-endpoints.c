@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "clock.h"
 #include "crypto.h"
 #include "handshake.h"
 #include "modem.h"
@@ -153,7 +154,7 @@ struct ep {
 	enum phase ph;
 	struct sl_modem modem;
 	struct sl_rawline rl;
-	struct sl_outq out;
+	struct sl_byteq out;
 	struct sl_call *eng;
 	int64_t eng_timer, at, hold_until;
 	int64_t hangup_at;		/* a NAK we sent must leave first */
@@ -182,14 +183,6 @@ static struct {
 	.baud = 9600, .timeout_s = SIM_DEFAULT_TIMEOUT_S,
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void vlog(const struct ep *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void vlog(const struct ep *e, const char *fmt, ...)
@@ -198,7 +191,7 @@ static void vlog(const struct ep *e, const char *fmt, ...)
 
 	if (!sim.verbose)
 		return;
-	fprintf(stderr, "%.3f ep%u: ", (double)(mono_ms() - sim.start) / 1000,
+	fprintf(stderr, "%.3f ep%u: ", (double)(sl_now_ms() - sim.start) / 1000,
 		e->idx);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -301,16 +294,15 @@ static uint8_t *make_stream(const char *from, const char *to, size_t len)
 
 static void ep_flush(struct ep *e)
 {
-	uint64_t before = 0;
-	int ret;
+	ssize_t n;
 
-	if (e->fd < 0 || !sl_outq_len(&e->out))
+	if (e->fd < 0 || !sl_byteq_len(&e->out))
 		return;
-	ret = sl_outq_flush(&e->out, e->fd, &before);
-	if (e->counting)
-		e->wire += before;
-	if (ret && e->call)
-		call_err(e->call, "write: %s", strerror(-ret));
+	n = sl_byteq_flush(&e->out, e->fd);
+	if (n > 0 && e->counting)
+		e->wire += (uint64_t)n;
+	if (n < 0 && e->call)
+		call_err(e->call, "write: %s", strerror((int)-n));
 }
 
 static void ep_send_frame(struct ep *e, const uint8_t *msg, size_t len)
@@ -449,7 +441,7 @@ static void ep_finish(struct ep *e)
 	sl_call_free(e->eng);
 	e->eng = NULL;
 	e->eng_timer = 0;
-	sl_outq_clear(&e->out);
+	sl_byteq_drop(&e->out);
 	if (e->ph == P_DONE)
 		return;
 	e->ph = P_DONE;
@@ -475,7 +467,7 @@ static void ep_hangup(struct ep *e, int64_t now)
 	sl_call_free(e->eng);
 	e->eng = NULL;
 	e->eng_timer = 0;
-	sl_outq_clear(&e->out);
+	sl_byteq_drop(&e->out);
 	e->counting = false;
 	if (e->ph == P_HANGUP || e->ph == P_DONE)
 		return;
@@ -500,18 +492,18 @@ static void pump(struct ep *e)
 	const uint8_t *src = e->is_caller ? c->data_up : c->data_down;
 
 	while (e->sent < c->bytes) {
-		size_t room = SL_OUTQ_MAX - sl_outq_len(&e->out);
+		size_t room = sl_byteq_room(&e->out);
 		size_t n = c->bytes - e->sent;
 
 		if (n > room)
 			n = room;
 		if (n > SIM_READ_CHUNK)
 			n = SIM_READ_CHUNK;
-		if (!n || sl_outq_push(&e->out, src + e->sent, n))
+		if (!n || sl_byteq_push(&e->out, src + e->sent, n))
 			break;
 		e->sent += n;
 		ep_flush(e);
-		if (sl_outq_len(&e->out) > SL_OUTQ_HIGH)
+		if (sl_byteq_len(&e->out) > SL_OUTQ_HIGH)
 			break;
 	}
 }
@@ -546,7 +538,7 @@ static void caller_check_done(struct ep *e, int64_t now)
 	struct sim_call *c = e->call;
 
 	if (e->ph != P_CONNECTED || e->sent < c->bytes ||
-	    sl_outq_len(&e->out) || e->rcvd < c->bytes)
+	    sl_byteq_len(&e->out) || e->rcvd < c->bytes)
 		return;
 	c->up = e->wire + SIM_ESCAPE_LEN;
 	if (c->hold_ms) {
@@ -582,7 +574,7 @@ static void on_frame(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct ep *e = ctx;
 	struct sim_call *c = e->call;
-	int64_t now = mono_ms();
+	int64_t now = sl_now_ms();
 	struct sl_call_actions out;
 
 	if (len < SL_HS_ENVELOPE_LEN)
@@ -887,7 +879,7 @@ static int run_loop(void)
 	int64_t deadline = sim.start + (int64_t)sim.timeout_s * 1000;
 
 	for (;;) {
-		int64_t now = mono_ms(), next = 0, timeout;
+		int64_t now = sl_now_ms(), next = 0, timeout;
 		unsigned int n = 0;
 		int r;
 
@@ -915,7 +907,7 @@ static int run_loop(void)
 			if (sl_modem_wants_read(&e->modem) ||
 			    sl_modem_state(&e->modem) == SL_MODEM_DATA)
 				pfd[n].events |= POLLIN;
-			if (sl_outq_len(&e->out) ||
+			if (sl_byteq_len(&e->out) ||
 			    sl_modem_wants_write(&e->modem))
 				pfd[n].events |= POLLOUT;
 			pep[n++] = e;
@@ -932,7 +924,7 @@ static int run_loop(void)
 				continue;
 			return -errno;
 		}
-		now = mono_ms();
+		now = sl_now_ms();
 		for (unsigned int i = 0; i < n && r > 0; ++i) {
 			struct ep *e = pep[i];
 
@@ -1365,10 +1357,12 @@ static int cmd_run(void)
 	int64_t now;
 	int ret;
 
-	sim.start = mono_ms();
+	sim.start = sl_now_ms();
 	now = sim.start;
-	for (unsigned int i = 0; i < SIM_MAX_ENDPOINTS; ++i)
+	for (unsigned int i = 0; i < SIM_MAX_ENDPOINTS; ++i) {
 		sim.eps[i].fd = -1;
+		sl_byteq_init(&sim.eps[i].out, SL_OUTQ_MAX);
+	}
 	for (unsigned int i = 0; i < sim.n_calls; ++i) {
 		struct sim_call *c = &sim.calls[i];
 		unsigned int idx[2] = { c->caller, (unsigned int)c->rcpt };
@@ -1436,7 +1430,7 @@ static int cmd_run(void)
 		struct ep *e = &sim.eps[i];
 
 		sl_call_free(e->eng);
-		sl_outq_free(&e->out);
+		sl_byteq_free(&e->out);
 		if (e->fd >= 0) {
 			sl_modem_release(&e->modem);
 			close(e->fd);
