@@ -35,7 +35,8 @@ AGENT_WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 # libc and libnl; the key store, the modem driver, the byte queue,
 # sd_notify and the start-up are the daemons' (on libgcrypt).
 LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
-	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c
+	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c \
+	lib/hex.c lib/fdio.c
 LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c lib/byteq.c \
 	lib/sdnotify.c lib/daemon.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
@@ -48,10 +49,12 @@ PROTO_HS_SRCS := proto/handshake.c
 PROTO_CALL_SRCS := proto/call.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
-# The courier's engine; it needs PROTO_CRYPTO_SRCS and PROTO_NOISE_SRCS.
+# The courier's engine, and what it needs from the other rooms.
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
 	courier/unpack.c courier/sign.c courier/receipt.c
+COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \
+	$(PROTO_NOISE_SRCS)
 # The kernel's frame layer, plain C, for lines framed in user space.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 

@@ -36,6 +36,7 @@
 #include <linux/openat2.h>
 
 #include "extract.h"
+#include "fdio.h"
 #include "paths.h"
 
 enum { T_FILE = 1, T_DIR, T_LINK };
@@ -303,24 +304,6 @@ static enum sl_env_reason check_space(struct sl_extract *x, uint64_t size,
 	return SL_ENV_OK;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* A regular file's data from a into fd, within its declared size. */
 static enum sl_env_reason write_data(struct archive *a, int fd, int64_t size,
 				     const char *esc,
@@ -344,7 +327,7 @@ static enum sl_env_reason write_data(struct archive *a, int fd, int64_t size,
 			return sl_env_refuse(why, SL_ENV_BAD_ARCHIVE,
 					     "\"%s\" has data beyond its size",
 					     esc);
-		err = pwrite_all(fd, buf, len, off);
+		err = sl_pwrite_all(fd, buf, len, off);
 		if (err)
 			return io_error(why, err, "writing", esc);
 	}

@@ -151,7 +151,7 @@ enum sl_env_reason sl_env_header_open(struct sl_env_opened *out,
 		goto out;
 	}
 	memset(&peer, 0, sizeof(peer));
-	sl_env_hex(hex, rs, 8);
+	sl_hex_encode(hex, rs, 8);
 	if (find_peer(ctx, rs, &peer) || !peer.ltk) {
 		r = sl_env_refuse(why, SL_ENV_UNKNOWN_SENDER,
 				  "sender key %s... is not paired with account %s",

@@ -11,8 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "noise.h"
 #include "envelope.h"
+#include "fdio.h"
+#include "hex.h"
+#include "log.h"
+#include "noise.h"
 
 #define SL_XPSK1_NAME	"Noise_Xpsk1_25519_ChaChaPoly_SHA256"
 /* Message overhead: e, s and its tag, the payload's tag. */
@@ -55,15 +58,6 @@ enum sl_env_reason sl_env_refuse(struct sl_env_refusal *why,
 /* s as printable ASCII, other bytes as \xNN, cut to fit out. */
 void sl_env_escape(char *out, size_t size, const char *s);
 
-/* snprintf into why if there is room; returns err. */
-int sl_env_say(char *why, size_t why_len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Whole writes and reads over short counts and EINTR. read_full returns
- * the bytes read (fewer only at end of file) or a negative errno. */
-int sl_env_write_all(int fd, const void *buf, size_t len);
-ssize_t sl_env_read_full(int fd, void *buf, size_t len);
-
 static inline void sl_env_put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
@@ -78,7 +72,5 @@ static inline uint64_t sl_env_get64(const uint8_t *p)
 		v = v << 8 | p[i];
 	return v;
 }
-
-void sl_env_hex(char *out, const uint8_t *p, size_t n);
 
 #endif

@@ -78,20 +78,6 @@ static int token_psk(struct sl_noise_symmetric *ss, const uint8_t *psk)
 	return err;
 }
 
-/* DecryptAndHash(): in (len bytes with the tag) to out, out != in. */
-static int decrypt_and_hash(struct sl_noise_symmetric *ss, const uint8_t *in,
-			    size_t len, uint8_t *out)
-{
-	uint8_t h[SL_NOISE_HASH_LEN];
-	int err;
-
-	memcpy(h, ss->h, sizeof(h));
-	err = sl_noise_decrypt(&ss->cs, h, sizeof(h), in, len, out);
-	if (!err)
-		err = sl_noise_mix_hash(ss, in, len);
-	return err;
-}
-
 int sl_xpsk1_write(struct sl_noise_symmetric *ss, const void *prologue,
 		   size_t prologue_len, const uint8_t s[SL_NOISE_KEY_LEN],
 		   const uint8_t rs[SL_NOISE_KEY_LEN],
@@ -155,8 +141,9 @@ int sl_xpsk1_read_s(struct sl_noise_symmetric *ss, const void *prologue,
 	if (!err)
 		err = token_dh(ss, s, msg);			/* es */
 	if (!err)
-		err = decrypt_and_hash(ss, msg + SL_NOISE_KEY_LEN, /* s */
-				       SL_NOISE_KEY_LEN + SL_NOISE_TAG_LEN, rs);
+		err = sl_noise_decrypt_and_hash(ss, msg + SL_NOISE_KEY_LEN,
+						SL_NOISE_KEY_LEN +	/* s */
+						SL_NOISE_TAG_LEN, rs);
 	if (err)
 		sl_wipe(ss, sizeof(*ss));
 	return err;
@@ -177,7 +164,8 @@ int sl_xpsk1_read_rest(struct sl_noise_symmetric *ss,
 	if (!err)
 		err = token_psk(ss, psk);			/* psk */
 	if (!err)
-		err = decrypt_and_hash(ss, msg + off, len - off, payload);
+		err = sl_noise_decrypt_and_hash(ss, msg + off, len - off,
+						payload);
 	if (err)
 		sl_wipe(ss, sizeof(*ss));
 	return err;

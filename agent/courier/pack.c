@@ -61,11 +61,11 @@ static int compress(struct packer *p, const void *buf, size_t len,
 
 		left = ZSTD_compressStream2(p->z, &out, &in, mode);
 		if (ZSTD_isError(left))
-			return sl_env_say(p->why, p->why_len, -EIO, "zstd: %s",
+			return sl_errf(p->why, p->why_len, -EIO, "zstd: %s",
 					  ZSTD_getErrorName(left));
 		err = sl_env_writer_write(p->w, p->zout, out.pos);
 		if (err)
-			return sl_env_say(p->why, p->why_len, err,
+			return sl_errf(p->why, p->why_len, err,
 					  "writing the envelope: %s",
 					  strerror(-err));
 	} while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
@@ -92,7 +92,7 @@ static int archive_failed(struct packer *p, const char *what)
 	if (p->err)		/* our callback's error, already explained */
 		return p->err;
 	sl_env_escape(esc, sizeof(esc), p->path);
-	return sl_env_say(p->why, p->why_len, -EIO, "%s \"%s\": %s", what, esc,
+	return sl_errf(p->why, p->why_len, -EIO, "%s \"%s\": %s", what, esc,
 			  archive_error_string(p->a));
 }
 
@@ -104,7 +104,7 @@ static int put_header(struct packer *p, const struct stat *st,
 	int r;
 
 	if (!e)
-		return sl_env_say(p->why, p->why_len, -ENOMEM, "out of memory");
+		return sl_errf(p->why, p->why_len, -ENOMEM, "out of memory");
 	archive_entry_copy_pathname(e, p->path);
 	archive_entry_set_filetype(e, type);
 	archive_entry_set_perm(e, st->st_mode & 0777);
@@ -127,7 +127,7 @@ static int say_path(struct packer *p, int err, const char *before,
 	char esc[256];
 
 	sl_env_escape(esc, sizeof(esc), p->path);
-	return sl_env_say(p->why, p->why_len, err, "%s\"%s\"%s%s%s", before,
+	return sl_errf(p->why, p->why_len, err, "%s\"%s\"%s%s%s", before,
 			  esc, after, errno_text ? ": " : "",
 			  errno_text ? strerror(-err) : "");
 }
@@ -233,7 +233,7 @@ static int list_dir(struct packer *p, int fd, char ***out, size_t *n_out)
 nomem:
 	closedir(dir);
 	free_names(names, n);
-	return sl_env_say(p->why, p->why_len, -ENOMEM, "out of memory");
+	return sl_errf(p->why, p->why_len, -ENOMEM, "out of memory");
 }
 
 static int put_dir(struct packer *p, int fd, const struct stat *st);
@@ -303,7 +303,7 @@ static int put_dir(struct packer *p, int fd, const struct stat *st)
 		p->path[len] = '/';
 		strcpy(p->path + len + 1, names[i]);
 		if (sl_env_check_name(p->path, NULL, NULL, &why)) {
-			err = sl_env_say(p->why, p->why_len, -EINVAL, "%s",
+			err = sl_errf(p->why, p->why_len, -EINVAL, "%s",
 					 why.detail);
 			break;
 		}
@@ -324,20 +324,20 @@ static int put_top(struct packer *p, const char *path)
 	int fd = -1, err;
 
 	if (!copy)
-		return sl_env_say(p->why, p->why_len, -ENOMEM, "out of memory");
+		return sl_errf(p->why, p->why_len, -ENOMEM, "out of memory");
 	base = basename(copy);
 	if (!strcmp(base, ".") || !strcmp(base, "..")) {
 		real = realpath(path, NULL);
 		base = real ? basename(real) : base;
 	}
 	if (!strcmp(base, "/") || !strcmp(base, ".") || !strcmp(base, "..")) {
-		err = sl_env_say(p->why, p->why_len, -EINVAL,
+		err = sl_errf(p->why, p->why_len, -EINVAL,
 				 "\"%s\": name a directory below /", path);
 		goto out;
 	}
 	snprintf(p->path, sizeof(p->path), "%s", base);
 	if (sl_env_check_name(p->path, NULL, NULL, &why)) {
-		err = sl_env_say(p->why, p->why_len, -EINVAL, "%s",
+		err = sl_errf(p->why, p->why_len, -EINVAL, "%s",
 				 why.detail);
 		goto out;
 	}
@@ -352,14 +352,14 @@ static int put_top(struct packer *p, const char *path)
 	}
 	p->tops[p->n_tops] = strdup(p->path);
 	if (!p->tops[p->n_tops]) {
-		err = sl_env_say(p->why, p->why_len, -ENOMEM, "out of memory");
+		err = sl_errf(p->why, p->why_len, -ENOMEM, "out of memory");
 		goto out;
 	}
 	p->n_tops++;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
-		err = sl_env_say(p->why, p->why_len, -errno, "\"%s\": %s",
+		err = sl_errf(p->why, p->why_len, -errno, "\"%s\": %s",
 				 path, strerror(errno));
 		goto out;
 	}
@@ -368,7 +368,7 @@ static int put_top(struct packer *p, const char *path)
 	else if (S_ISDIR(st.st_mode))
 		err = put_dir(p, fd, &st);
 	else
-		err = sl_env_say(p->why, p->why_len, -EINVAL,
+		err = sl_errf(p->why, p->why_len, -EINVAL,
 				 "\"%s\" is a device, FIFO or socket: only files, directories and symbolic links can be sent",
 				 path);
 out:
@@ -390,10 +390,10 @@ static int start_zstd(struct packer *p, int level)
 	p->zout_len = ZSTD_CStreamOutSize();
 	p->zout = malloc(p->zout_len);
 	if (!p->z || !p->zout)
-		return sl_env_say(p->why, p->why_len, -ENOMEM, "out of memory");
+		return sl_errf(p->why, p->why_len, -ENOMEM, "out of memory");
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(p->z, ZSTD_c_compressionLevel,
 						level)))
-		return sl_env_say(p->why, p->why_len, -EIO,
+		return sl_errf(p->why, p->why_len, -EIO,
 				  "zstd refuses level %d", level);
 	return 0;
 }
@@ -402,7 +402,7 @@ static int start_archive(struct packer *p)
 {
 	p->a = archive_write_new();
 	if (!p->a)
-		return sl_env_say(p->why, p->why_len, -ENOMEM, "out of memory");
+		return sl_errf(p->why, p->why_len, -ENOMEM, "out of memory");
 	/* pax, raw names, no padding to a tape block at the end. */
 	if (archive_write_set_format_pax_restricted(p->a) != ARCHIVE_OK ||
 	    archive_write_set_format_option(p->a, "pax", "hdrcharset",
@@ -428,15 +428,15 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 		opts = &none;
 	level = opts->level ? opts->level : SL_ENV_ZSTD_LEVEL_DEFAULT;
 	if (level < 1 || level > SL_ENV_ZSTD_LEVEL_MAX)
-		return sl_env_say(why, why_len, -EINVAL,
+		return sl_errf(why, why_len, -EINVAL,
 				  "compression level %d: choose 1 to %d",
 				  level, SL_ENV_ZSTD_LEVEL_MAX);
 	if (!n_paths)
-		return sl_env_say(why, why_len, -EINVAL, "nothing to send");
+		return sl_errf(why, why_len, -EINVAL, "nothing to send");
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->tops = calloc(n_paths, sizeof(*p->tops)))) {
 		free(p);
-		return sl_env_say(why, why_len, -ENOMEM, "out of memory");
+		return sl_errf(why, why_len, -ENOMEM, "out of memory");
 	}
 	p->why = why;
 	p->why_len = why_len;
@@ -452,7 +452,7 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 	if (!err) {
 		err = sl_env_writer_new(&p->w, out_fd, me, to, &hin);
 		if (err)
-			sl_env_say(why, why_len, err,
+			sl_errf(why, why_len, err,
 				   "starting the envelope: %s", strerror(-err));
 	}
 	if (!err)
@@ -467,7 +467,7 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 		err = sl_env_writer_finish(p->w, &out->bytes, &out->chunks,
 					   out->sha256);
 		if (err)
-			sl_env_say(why, why_len, err,
+			sl_errf(why, why_len, err,
 				   "writing the envelope: %s", strerror(-err));
 	}
 	if (!err) {

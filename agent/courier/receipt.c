@@ -58,9 +58,9 @@ static int format_body(char *out, size_t size, const struct sl_rcpt *r)
 	if (!is_account(r->sender) || !is_account(r->recipient) ||
 	    !utc(when, r->delivered))
 		return -EINVAL;
-	sl_env_hex(id, r->id, sizeof(r->id));
-	sl_env_hex(hash, r->sha256, sizeof(r->sha256));
-	sl_env_hex(key, r->key, sizeof(r->key));
+	sl_hex_encode(id, r->id, sizeof(r->id));
+	sl_hex_encode(hash, r->sha256, sizeof(r->sha256));
+	sl_hex_encode(key, r->key, sizeof(r->key));
 	n = snprintf(out, size,
 		     SL_RCPT_MAGIC "\n"
 		     "envelope %s\n"
@@ -86,37 +86,18 @@ int sl_rcpt_sign(char *out, size_t size, size_t *len, struct sl_rcpt *r,
 	memcpy(r->key, k->pub, SL_SIGN_PUB_LEN);
 	n = format_body(out, size, r);
 	if (n < 0)
-		return sl_env_say(why, why_len, -EINVAL,
+		return sl_errf(why, why_len, -EINVAL,
 				  "a receipt needs two 12-digit accounts and a time from 1970 to 9999");
 	err = sl_sign(r->sig, k, out, (size_t)n);
 	if (err)
-		return sl_env_say(why, why_len, err, "signing: %s",
+		return sl_errf(why, why_len, err, "signing: %s",
 				  strerror(-err));
-	sl_env_hex(sig, r->sig, sizeof(r->sig));
+	sl_hex_encode(sig, r->sig, sizeof(r->sig));
 	if ((size_t)n + strlen("signature \n") + strlen(sig) + 1 > size)
-		return sl_env_say(why, why_len, -ENOSPC,
+		return sl_errf(why, why_len, -ENOSPC,
 				  "no room for the receipt");
 	n += snprintf(out + n, size - (size_t)n, "signature %s\n", sig);
 	*len = (size_t)n;
-	return 0;
-}
-
-static int unhex(uint8_t *out, size_t n, const char *s, size_t len)
-{
-	if (len != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0' :
-			c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return -EINVAL;
-		if (i % 2)
-			out[i / 2] = (uint8_t)(out[i / 2] << 4 | v);
-		else
-			out[i / 2] = (uint8_t)v;
-	}
 	return 0;
 }
 
@@ -192,7 +173,7 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 
 	memset(r, 0, sizeof(*r));
 	if (!text || len > SL_RCPT_MAX_LEN)
-		return sl_env_say(why, why_len, -EINVAL,
+		return sl_errf(why, why_len, -EINVAL,
 				  "not a receipt: over %d bytes",
 				  SL_RCPT_MAX_LEN);
 	for (int i = 0; i < LINES; i++) {
@@ -201,12 +182,12 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 
 		nl = memchr(line, '\n', len - off);
 		if (!nl)
-			return sl_env_say(why, why_len, -EINVAL,
+			return sl_errf(why, why_len, -EINVAL,
 					  "not a receipt: line %d (\"%s\") missing or unterminated",
 					  i + 1, names[i]);
 		if ((size_t)(nl - line) <= name_len + 1 ||
 		    memcmp(line, names[i], name_len) || line[name_len] != ' ')
-			return sl_env_say(why, why_len, -EINVAL,
+			return sl_errf(why, why_len, -EINVAL,
 					  "not a receipt: line %d is not \"%s ...\"",
 					  i + 1, names[i]);
 		val = line + name_len + 1;
@@ -216,10 +197,10 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 			err = vlen == 1 && val[0] == '1' ? 0 : -EINVAL;
 			break;
 		case 1:
-			err = unhex(r->id, sizeof(r->id), val, vlen);
+			err = sl_hex_decode(r->id, sizeof(r->id), val, vlen);
 			break;
 		case 2:
-			err = unhex(r->sha256, sizeof(r->sha256), val, vlen);
+			err = sl_hex_decode(r->sha256, sizeof(r->sha256), val, vlen);
 			break;
 		case 3:
 			err = decimal(&r->size, val, vlen);
@@ -240,14 +221,14 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 			err = decimal(&r->bytes, val, vlen);
 			break;
 		case 9:
-			err = unhex(r->key, sizeof(r->key), val, vlen);
+			err = sl_hex_decode(r->key, sizeof(r->key), val, vlen);
 			break;
 		default:
-			err = unhex(r->sig, sizeof(r->sig), val, vlen);
+			err = sl_hex_decode(r->sig, sizeof(r->sig), val, vlen);
 			break;
 		}
 		if (err)
-			return sl_env_say(why, why_len, -EINVAL,
+			return sl_errf(why, why_len, -EINVAL,
 					  "not a receipt: bad value in line %d (\"%s\")",
 					  i + 1, names[i]);
 		off = (size_t)(nl - text) + 1;
@@ -255,22 +236,22 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 			signed_len = off;
 	}
 	if (off != len)
-		return sl_env_say(why, why_len, -EINVAL,
+		return sl_errf(why, why_len, -EINVAL,
 				  "not a receipt: %zu bytes after its last line",
 				  len - off);
 	n = format_body(body, sizeof(body), r);
 	if (n < 0 || (size_t)n != signed_len || memcmp(body, text, signed_len))
-		return sl_env_say(why, why_len, -EINVAL,
+		return sl_errf(why, why_len, -EINVAL,
 				  "not a receipt: not in its one canonical form");
 	if (expected_key && !sl_ct_memeq(expected_key, r->key, SL_SIGN_PUB_LEN))
-		return sl_env_say(why, why_len, -EKEYREJECTED,
+		return sl_errf(why, why_len, -EKEYREJECTED,
 				  "signed with another key than the recipient's");
 	err = sl_sign_verify(r->key, text, signed_len, r->sig);
 	if (err == -EBADMSG)
-		return sl_env_say(why, why_len, err,
+		return sl_errf(why, why_len, err,
 				  "the signature does not verify: the receipt was changed or not signed by its key");
 	if (err)
-		return sl_env_say(why, why_len, err, "verifying: %s",
+		return sl_errf(why, why_len, err, "verifying: %s",
 				  strerror(-err));
 	return 0;
 }

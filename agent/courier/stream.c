@@ -43,7 +43,7 @@ struct sl_env_reader {
 
 static int emit(struct sl_env_writer *w, const uint8_t *p, size_t len)
 {
-	int err = sl_env_write_all(w->fd, p, len);
+	int err = sl_write_all(w->fd, p, len);
 
 	if (!err) {
 		gcry_md_write(w->md, p, len);
@@ -171,7 +171,7 @@ static enum sl_env_reason fail(struct sl_env_reader *r,
 static enum sl_env_reason take(struct sl_env_reader *r, uint8_t *buf,
 			       size_t len, size_t *got)
 {
-	ssize_t n = sl_env_read_full(r->fd, buf, len);
+	ssize_t n = sl_read_full(r->fd, buf, len);
 
 	*got = 0;
 	if (n < 0)

@@ -252,7 +252,7 @@ enum sl_env_reason sl_env_unpack(int env_fd, int staging_fd,
 	if (res)
 		return res;
 	h = sl_env_reader_header(r);
-	sl_env_hex(out->name, h->id, SL_ENV_ID_LEN);
+	sl_hex_encode(out->name, h->id, SL_ENV_ID_LEN);
 	if (rx->delivered && rx->delivered(rx->ctx, h->id)) {
 		res = sl_env_refuse(why, SL_ENV_REPLAY,
 				    "envelope %s from %s was delivered before",

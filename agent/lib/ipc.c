@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "ipc.h"
 #include "log.h"
 
@@ -137,17 +138,6 @@ bool sl_ipc_escape(char *out, size_t size, const char *s)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int sl_ipc_unescape(char *s)
 {
 	char *w = s;
@@ -157,7 +147,8 @@ int sl_ipc_unescape(char *s)
 			*w++ = *s;
 			continue;
 		}
-		int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+		int hi = sl_hex_digit((unsigned char)s[1]);
+		int lo = hi >= 0 ? sl_hex_digit((unsigned char)s[2]) : -1;
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return -EINVAL;

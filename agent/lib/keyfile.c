@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "hex.h"
 #include "keyfile.h"
 
 static bool is_space(char c)
@@ -27,23 +28,6 @@ static bool is_hex(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 	       (c >= 'A' && c <= 'F');
-}
-
-/*
- * One hex digit to its value without a branch or table lookup that depends
- * on it, so decoding takes the same time whatever the key. Returns -1 for a
- * non-hex character (whose class the caller has already checked anyway).
- * Each mask is -1 exactly when c lies in its range: (lo - 1 - c) and
- * (c - hi - 1) are both negative only then, and >> 8 smears the sign.
- */
-static int hex_value(unsigned char c)
-{
-	int lc = c | 0x20;
-	int digit = ((('0' - 1) - (int)c) & ((int)c - ('9' + 1))) >> 8;
-	int alpha = ((('a' - 1) - lc) & (lc - ('f' + 1))) >> 8;
-
-	return (digit & ((int)c - '0')) | (alpha & (lc - 'a' + 10)) |
-	       ~(digit | alpha);
 }
 
 /*
@@ -88,8 +72,8 @@ int sl_key_parse_hex(const char *text, size_t len, uint8_t key[SEALINE_KEY_LEN],
 	}
 
 	for (i = 0; i < SEALINE_KEY_LEN; ++i) {
-		int hi = hex_value((unsigned char)text[start + 2 * i]);
-		int lo = hex_value((unsigned char)text[start + 2 * i + 1]);
+		int hi = sl_hex_digit((unsigned char)text[start + 2 * i]);
+		int lo = sl_hex_digit((unsigned char)text[start + 2 * i + 1]);
 
 		bad |= hi | lo;
 		key[i] = (uint8_t)((hi << 4) | lo);
@@ -191,18 +175,4 @@ int sl_key_generate(uint8_t key[SEALINE_KEY_LEN])
 		got += (size_t)n;
 	}
 	return 0;
-}
-
-/* Lower-case hex, with the same care as hex_value(): no branch on the key. */
-void sl_key_to_hex(char hex[SL_KEY_HEX_LEN + 1], const uint8_t key[SEALINE_KEY_LEN])
-{
-	size_t i;
-
-	for (i = 0; i < 2 * SEALINE_KEY_LEN; ++i) {
-		int n = (key[i / 2] >> (i % 2 ? 0 : 4)) & 0xf;
-
-		/* '0' + n, plus the distance from '9' + 1 to 'a' when n > 9. */
-		hex[i] = (char)('0' + n + ((('9' - '0' - n) >> 8) & ('a' - '9' - 1)));
-	}
-	hex[SL_KEY_HEX_LEN] = '\0';
 }

@@ -27,6 +27,5 @@ int sl_key_read(const char *path, uint8_t key[SEALINE_KEY_LEN],
 int sl_key_parse_hex(const char *text, size_t len, uint8_t key[SEALINE_KEY_LEN],
 		     char *why, size_t why_len);
 int sl_key_generate(uint8_t key[SEALINE_KEY_LEN]);
-void sl_key_to_hex(char hex[SL_KEY_HEX_LEN + 1], const uint8_t key[SEALINE_KEY_LEN]);
 
 #endif

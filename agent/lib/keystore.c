@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "keystore.h"
 #include "keystore_file.h"
 #include "log.h"
@@ -37,7 +38,7 @@ void sl_ks_fingerprint(char out[SL_KS_FINGERPRINT_LEN + 1],
 		snprintf(out, SL_KS_FINGERPRINT_LEN + 1, "%s", "unknown");
 		return;
 	}
-	sl_ksf_to_hex(hex, h, 8);
+	sl_hex_encode(hex, h, 8);
 	for (size_t i = 0; i < 16; ++i) {
 		if (i && !(i % 4))
 			out[o++] = '-';
@@ -103,11 +104,11 @@ static int id_kv(const char *key, const char *val, void *arg)
 		return ret;
 	if (!strcmp(key, "public")) {
 		ret = mark(&ip->seen, K_PUBLIC);
-		return ret ? ret : sl_ksf_from_hex(id->pub, sizeof(id->pub), val);
+		return ret ? ret : sl_hex_decode(id->pub, sizeof(id->pub), val, strlen(val));
 	}
 	if (!strcmp(key, "private")) {
 		ret = mark(&ip->seen, K_PRIVATE);
-		return ret ? ret : sl_ksf_from_hex(id->priv, SL_X25519_KEY_LEN, val);
+		return ret ? ret : sl_hex_decode(id->priv, SL_X25519_KEY_LEN, val, strlen(val));
 	}
 	if (!strcmp(key, "created")) {
 		ret = mark(&ip->seen, K_CREATED);
@@ -185,8 +186,8 @@ static int write_identity(struct sl_keystore *ks)
 		sl_secure_free(priv, hex_size);
 		return -ENOMEM;
 	}
-	sl_ksf_to_hex(pub, ks->id.pub, sizeof(ks->id.pub));
-	sl_ksf_to_hex(priv, ks->id.priv, SL_X25519_KEY_LEN);
+	sl_hex_encode(pub, ks->id.pub, sizeof(ks->id.pub));
+	sl_hex_encode(priv, ks->id.priv, SL_X25519_KEY_LEN);
 	n = snprintf(buf, size,
 		     "# sealined identity: this installation's account and static X25519 key pair.\n"
 		     "# Secret. Do not edit, do not copy to another machine.\n"
@@ -262,7 +263,7 @@ static int peer_kv(const char *key, const char *val, void *arg)
 		if (ret)
 			return ret;
 		peer->has_pub = true;
-		return sl_ksf_from_hex(peer->pub, sizeof(peer->pub), val);
+		return sl_hex_decode(peer->pub, sizeof(peer->pub), val, strlen(val));
 	}
 	if (!strcmp(key, "ltk")) {
 		ret = mark(&pp->seen, K_LTK);
@@ -271,7 +272,7 @@ static int peer_kv(const char *key, const char *val, void *arg)
 		peer->ltk = sl_secure_alloc(SL_X25519_KEY_LEN);
 		if (!peer->ltk)
 			return -ENOMEM;
-		return sl_ksf_from_hex(peer->ltk, SL_X25519_KEY_LEN, val);
+		return sl_hex_decode(peer->ltk, SL_X25519_KEY_LEN, val, strlen(val));
 	}
 	if (!strcmp(key, "authorised")) {
 		ret = mark(&pp->seen, K_AUTHORISED);
@@ -410,9 +411,9 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 		return -ENOMEM;
 	}
 	if (peer->has_pub)
-		sl_ksf_to_hex(pub, peer->pub, sizeof(peer->pub));
+		sl_hex_encode(pub, peer->pub, sizeof(peer->pub));
 	if (peer->ltk)
-		sl_ksf_to_hex(ltk, peer->ltk, SL_X25519_KEY_LEN);
+		sl_hex_encode(ltk, peer->ltk, SL_X25519_KEY_LEN);
 	n = snprintf(buf, size,
 		     "# sealined peer record. The ltk line is secret.\n"
 		     "version %d\naccount %s\n%s%s%s%s%s%s"

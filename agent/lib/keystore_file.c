@@ -15,46 +15,10 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fdio.h"
 #include "keystore.h"
 #include "keystore_file.h"
 #include "log.h"
-
-void sl_ksf_to_hex(char *out, const uint8_t *in, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; ++i) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2 * len hex digits. */
-int sl_ksf_from_hex(uint8_t *out, size_t len, const char *hex)
-{
-	if (strlen(hex) != 2 * len)
-		return -EINVAL;
-	for (size_t i = 0; i < len; ++i) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
 
 int sl_ksf_parse_time(const char *s, int64_t *out)
 {
@@ -82,23 +46,6 @@ int sl_ksf_parse_yesno(const char *s, bool *out)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int sl_ks_write_atomic(int dirfd, const char *name, const void *data,
 		       size_t len)
 {
@@ -117,7 +64,7 @@ int sl_ks_write_atomic(int dirfd, const char *name, const void *data,
 		ret = -errno;
 		goto fail;
 	}
-	ret = write_all(fd, data, len);
+	ret = sl_write_all(fd, data, len);
 	if (ret)
 		goto fail;
 	if (fsync(fd) < 0) {

@@ -13,10 +13,6 @@
 /* Temporary files of sl_ks_write_atomic(), removed at open. */
 #define SL_KSF_TMP_PREFIX	".tmp-"
 
-/* len bytes as 2 * len lowercase hex digits and a NUL. */
-void sl_ksf_to_hex(char *out, const uint8_t *in, size_t len);
-/* Exactly 2 * len hex digits into out: 0 or -EINVAL. */
-int sl_ksf_from_hex(uint8_t *out, size_t len, const char *hex);
 /* Seconds since the epoch, in decimal: 0 or -EINVAL. */
 int sl_ksf_parse_time(const char *s, int64_t *out);
 /* "yes" or "no": 0 or -EINVAL. */

@@ -217,9 +217,8 @@ int sl_noise_encrypt_and_hash(struct sl_noise_symmetric *ss,
 				 len + (ss->cs.has_k ? SL_NOISE_TAG_LEN : 0));
 }
 
-/* in (len bytes, tag included if there is a key) to out. */
-static int decrypt_and_hash(struct sl_noise_symmetric *ss, const uint8_t *in,
-			    size_t len, uint8_t *out)
+int sl_noise_decrypt_and_hash(struct sl_noise_symmetric *ss,
+			      const uint8_t *in, size_t len, uint8_t *out)
 {
 	uint8_t h[SL_NOISE_HASH_LEN];
 	int err;
@@ -489,7 +488,8 @@ static int do_read(struct sl_noise_hs *hs, const uint8_t *msg, size_t len,
 		case T_S:
 			n = SL_NOISE_KEY_LEN +
 			    (hs->ss.cs.has_k ? SL_NOISE_TAG_LEN : 0);
-			err = decrypt_and_hash(&hs->ss, msg + off, n, hs->rs);
+			err = sl_noise_decrypt_and_hash(&hs->ss, msg + off, n,
+							hs->rs);
 			hs->has_rs = !err;
 			off += n;
 			break;
@@ -501,7 +501,7 @@ static int do_read(struct sl_noise_hs *hs, const uint8_t *msg, size_t len,
 			return err;
 	}
 	n = len - off;
-	err = decrypt_and_hash(&hs->ss, msg + off, n, payload);
+	err = sl_noise_decrypt_and_hash(&hs->ss, msg + off, n, payload);
 	if (err)
 		return err;
 	*payload_len = n - (hs->ss.cs.has_k ? SL_NOISE_TAG_LEN : 0);

@@ -169,6 +169,9 @@ int sl_noise_mix_key(struct sl_noise_symmetric *ss, const uint8_t *ikm,
 		     size_t len);
 int sl_noise_encrypt_and_hash(struct sl_noise_symmetric *ss,
 			      const uint8_t *in, size_t len, uint8_t *out);
+/* in (len bytes, tag included if there is a key) to out, out != in. */
+int sl_noise_decrypt_and_hash(struct sl_noise_symmetric *ss,
+			      const uint8_t *in, size_t len, uint8_t *out);
 
 /* The 12-byte ChaChaPoly nonce of counter n. */
 void sl_noise_nonce(uint8_t nonce[12], uint64_t n);

@@ -20,13 +20,17 @@
 
 /* ------------------------------------------------------------ call */
 
-/* Sends request and prints info records until ok or err; a call's ok
- * says who answered. */
-static int conversation(struct sl_conn *c, const char *cmd, const char *request,
+/* Sends request to the daemon at sock and prints info records until ok
+ * or err; a call's ok says who answered. */
+static int conversation(const char *sock, const char *cmd, const char *request,
 			bool is_call)
 {
-	int ret = sl_ipc_write_request(c->fd, request);
+	struct sl_conn conn, *c = &conn;
+	int ret = sl_conn_open(c, cmd, sl_client_socket(sock));
 
+	if (ret)
+		return ret;
+	ret = sl_ipc_write_request(c->fd, request);
 	if (ret) {
 		sl_conn_close(c);
 		return sl_failure("%s: cannot send to sealined: %s", cmd,
@@ -71,10 +75,9 @@ int sl_cmd_call(int argc, char *argv[])
 	const char *sock = NULL;
 	char request[SL_IPC_MAX_LINE];
 	struct sl_line_ref ref;
-	struct sl_conn c;
 	int ret;
 
-	ret = sl_client_options(argc, argv, "call", sl_help_call, NULL, &sock, 2);
+	ret = sl_common_options(argc, argv, "call", sl_help_call, NULL, &sock, 2);
 	if (ret)
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind >= argc)
@@ -90,10 +93,7 @@ int sl_cmd_call(int argc, char *argv[])
 	} else {
 		snprintf(request, sizeof(request), "call %s", argv[optind]);
 	}
-	ret = sl_conn_open(&c, "call", sl_client_socket(sock));
-	if (ret)
-		return ret;
-	return conversation(&c, "call", request, true);
+	return conversation(sock, "call", request, true);
 }
 
 int sl_cmd_hangup(int argc, char *argv[])
@@ -101,10 +101,9 @@ int sl_cmd_hangup(int argc, char *argv[])
 	const char *sock = NULL;
 	char request[SL_IPC_MAX_LINE];
 	struct sl_line_ref ref;
-	struct sl_conn c;
 	int ret;
 
-	ret = sl_client_options(argc, argv, "hangup", sl_help_hangup, NULL, &sock, 1);
+	ret = sl_common_options(argc, argv, "hangup", sl_help_hangup, NULL, &sock, 1);
 	if (ret)
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind >= argc)
@@ -113,10 +112,7 @@ int sl_cmd_hangup(int argc, char *argv[])
 	if (ret)
 		return ret;
 	snprintf(request, sizeof(request), "hangup %s", ref.tty);
-	ret = sl_conn_open(&c, "hangup", sl_client_socket(sock));
-	if (ret)
-		return ret;
-	return conversation(&c, "hangup", request, false);
+	return conversation(sock, "hangup", request, false);
 }
 
 void sl_help_call(FILE *f)

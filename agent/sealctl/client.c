@@ -149,42 +149,6 @@ int sl_finish_output(const char *cmd)
 	return SL_EXIT_OK;
 }
 
-int sl_client_options(int argc, char *argv[], const char *cmd,
-		      void (*help)(FILE *), bool *json, const char **sock,
-		      int max_args)
-{
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	int opt;
-
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":js:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			if (!json)
-				return sl_usage_error(cmd, "--json does not apply to %s",
-						      cmd);
-			*json = true;
-			break;
-		case 's':
-			*sock = optarg;
-			break;
-		case 'h':
-			help(stdout);
-			return -1;
-		default:
-			return sl_option_error(cmd, opt, argv);
-		}
-	}
-	if (argc - optind > max_args)
-		return sl_usage_error(cmd, "too many arguments");
-	return 0;
-}
-
 int sl_client_line(const char *cmd, const char *arg, struct sl_line_ref *ref)
 {
 	int ret = sl_parse_line(cmd, arg, ref);

@@ -44,14 +44,6 @@ const char *sl_get(const struct sl_ipc_record *rec, const char *key,
 /* stdout flushed: SL_EXIT_OK, or a failure if it could not be written. */
 int sl_finish_output(const char *cmd);
 
-/*
- * The options every daemon command takes (--json if json is not NULL,
- * --socket, --help) and at most max_args arguments: 0, -1 after --help,
- * or an exit status after a usage error.
- */
-int sl_client_options(int argc, char *argv[], const char *cmd,
-		      void (*help)(FILE *), bool *json, const char **sock,
-		      int max_args);
 /* LINE on the command line: a physical tty, not a virtual one. */
 int sl_client_line(const char *cmd, const char *arg, struct sl_line_ref *ref);
 

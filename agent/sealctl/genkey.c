@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "hex.h"
 #include "keyfile.h"
 #include "sealctl.h"
 
@@ -45,7 +46,7 @@ int sl_cmd_genkey(int argc, char *argv[])
 	ret = sl_key_generate(key);
 	if (ret)
 		return sl_failure("%s: getrandom: %s", cmd, strerror(-ret));
-	sl_key_to_hex(hex, key);
+	sl_hex_encode(hex, key, SEALINE_KEY_LEN);
 	explicit_bzero(key, sizeof(key));
 
 	/* write(2), not stdio, so no copy stays in a FILE buffer. */

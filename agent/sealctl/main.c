@@ -204,6 +204,50 @@ int sl_option_error(const char *cmd, int opt, char *argv[])
 	return sl_usage_error(cmd, "unknown option '%s'", arg);
 }
 
+/*
+ * The options most commands take: --json (if json is not NULL),
+ * --socket (if sock is not NULL), --help; and at most max_args
+ * arguments. 0, -1 after --help, or an exit status after a usage error.
+ */
+int sl_common_options(int argc, char *argv[], const char *cmd,
+		      void (*help)(FILE *), bool *json, const char **sock,
+		      int max_args)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":js:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			if (!json)
+				return sl_usage_error(cmd, "--json does not apply to %s",
+						      cmd);
+			*json = true;
+			break;
+		case 's':
+			if (!sock)
+				return sl_usage_error(cmd, "--socket does not apply to %s (it talks to the kernel)",
+						      cmd);
+			*sock = optarg;
+			break;
+		case 'h':
+			help(stdout);
+			return -1;
+		default:
+			return sl_option_error(cmd, opt, argv);
+		}
+	}
+	if (argc - optind > max_args)
+		return sl_usage_error(cmd, "too many arguments");
+	return 0;
+}
+
 int sl_parse_line(const char *cmd, const char *arg, struct sl_line_ref *line)
 {
 	int ret = sl_line_parse(arg, line);

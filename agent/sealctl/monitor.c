@@ -9,7 +9,6 @@
  * that arrives between two waits is not lost.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -111,33 +110,17 @@ static int on_event(const struct sl_attrs *a, void *arg)
 
 int sl_cmd_monitor(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	struct monitor_ctx ctx = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	const char *line_arg = NULL;
 	sigset_t stop_set, wait_mask;
 	struct sl_nl nl;
-	int opt, ret;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			ctx.json = true;
-			break;
-		case 'h':
-			sl_help_monitor(stdout);
-			return SL_EXIT_OK;
-		default:
-			return sl_option_error(cmd_name, opt, argv);
-		}
-	}
-	if (argc - optind > 1)
-		return sl_usage_error(cmd_name, "too many arguments");
+	ret = sl_common_options(argc, argv, cmd_name, sl_help_monitor,
+				&ctx.json, NULL, 1);
+	if (ret)
+		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind < argc) {
 		line_arg = argv[optind];
 		ret = sl_parse_line(cmd_name, line_arg, &ctx.line);

@@ -61,7 +61,7 @@ int sl_cmd_peers(int argc, char *argv[])
 	struct sl_conn c;
 	int ret;
 
-	ret = sl_client_options(argc, argv, "peers", sl_help_peers, &ctx.json, &sock, 2);
+	ret = sl_common_options(argc, argv, "peers", sl_help_peers, &ctx.json, &sock, 2);
 	if (ret)
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind < argc)

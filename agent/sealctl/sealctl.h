@@ -7,6 +7,7 @@
 #define SEALINE_AGENT_SEALCTL_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "lineref.h"
@@ -59,6 +60,9 @@ int sl_usage_error(const char *cmd, const char *fmt, ...)
 int sl_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sl_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sl_option_error(const char *cmd, int opt, char *argv[]);
+int sl_common_options(int argc, char *argv[], const char *cmd,
+		      void (*help)(FILE *), bool *json, const char **sock,
+		      int max_args);
 
 int sl_parse_line(const char *cmd, const char *arg, struct sl_line_ref *line);
 int sl_parse_u32(const char *cmd, const char *what, const char *arg,

@@ -8,7 +8,6 @@
  * bare value ("sealctl show ttyS1 auth_failures" prints "3").
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -348,32 +347,16 @@ static int parse_selector(const char *arg, struct selector *sel)
 
 int sl_cmd_show(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	struct show_ctx ctx = { 0 };
 	const char *line_arg = NULL;
 	struct sl_nl nl;
 	struct nl_msg *msg;
-	int opt, ret;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			ctx.json = true;
-			break;
-		case 'h':
-			sl_help_show(stdout);
-			return SL_EXIT_OK;
-		default:
-			return sl_option_error(cmd_name, opt, argv);
-		}
-	}
-	if (argc - optind > 2)
-		return sl_usage_error(cmd_name, "too many arguments");
+	ret = sl_common_options(argc, argv, cmd_name, sl_help_show, &ctx.json,
+				NULL, 2);
+	if (ret)
+		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind < argc) {
 		line_arg = argv[optind];
 		ret = sl_parse_line(cmd_name, line_arg, &ctx.line);

@@ -39,6 +39,19 @@ static void print_duration(const char *secs)
 	printf("%lus", s % 60);
 }
 
+/* "sealined 0.1.0, pid 42 (name), up 3 min" and its configuration. */
+static void print_daemon(const struct sl_ipc_record *rec, const char *program,
+			 const char *role)
+{
+	printf("%s %s%s, pid %s", program, sl_get(rec, "version", "?"), role,
+	       sl_get(rec, "pid", "?"));
+	if (sl_ipc_get(rec, "name"))
+		printf(" (%s)", sl_get(rec, "name", ""));
+	fputs(", up ", stdout);
+	print_duration(sl_get(rec, "uptime", "0"));
+	printf("\n  config:       %s\n", sl_get(rec, "config", "?"));
+}
+
 static int status_record(struct sl_ipc_record *rec, void *arg)
 {
 	struct status_ctx *ctx = arg;
@@ -57,13 +70,7 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 	if (!strcmp(rec->type, "daemon") &&
 	    !strcmp(sl_get(rec, "role", ""), "tsp")) {
 		ctx->tsp = true;
-		printf("sealtspd %s (TSP), pid %s", sl_get(rec, "version", "?"),
-		       sl_get(rec, "pid", "?"));
-		if (sl_ipc_get(rec, "name"))
-			printf(" (%s)", sl_get(rec, "name", ""));
-		fputs(", up ", stdout);
-		print_duration(sl_get(rec, "uptime", "0"));
-		printf("\n  config:       %s\n", sl_get(rec, "config", "?"));
+		print_daemon(rec, "sealtspd", " (TSP)");
 		printf("  static key:   %s\n", sl_get(rec, "public_key", "?"));
 		printf("  fingerprint:  %s\n", sl_get(rec, "fingerprint", "?"));
 		printf("  state dir:    %s\n", sl_get(rec, "state_dir", "?"));
@@ -89,13 +96,7 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 		const char *hs = sl_get(rec, "handshake", "?");
 		const char *nl = sl_get(rec, "netlink", "?");
 
-		printf("sealined %s, pid %s", sl_get(rec, "version", "?"),
-		       sl_get(rec, "pid", "?"));
-		if (sl_ipc_get(rec, "name"))
-			printf(" (%s)", sl_get(rec, "name", ""));
-		fputs(", up ", stdout);
-		print_duration(sl_get(rec, "uptime", "0"));
-		printf("\n  config:       %s\n", sl_get(rec, "config", "?"));
+		print_daemon(rec, "sealined", "");
 		printf("  account:      %s\n", sl_get(rec, "account", "?"));
 		printf("  key:          %s\n", sl_get(rec, "fingerprint", "?"));
 		printf("  state dir:    %s\n", sl_get(rec, "state_dir", "?"));
@@ -173,8 +174,8 @@ int sl_cmd_status(int argc, char *argv[])
 	struct sl_conn c;
 	int ret;
 
-	ret = sl_client_options(argc, argv, "status", sl_help_status, &ctx.json,
-			   &sock, 0);
+	ret = sl_common_options(argc, argv, "status", sl_help_status, &ctx.json,
+				&sock, 0);
 	if (ret)
 		return ret < 0 ? SL_EXIT_OK : ret;
 	ret = sl_conn_open(&c, "status", sl_client_socket(sock));

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
 #include "json.h"
 #include "keyfile.h"
 #include "sealctl.h"
@@ -157,7 +158,7 @@ static int print_account_json(struct sl_tsp_store *st,
 	struct kind_filter k = { SL_TSP_BIND_CALLER_ID, &c };
 	int ret;
 
-	sl_key_to_hex(hex, a->pub);
+	sl_hex_encode(hex, a->pub, SEALINE_KEY_LEN);
 	sl_tsp_time_format(created, a->created_ms);
 	fputs("{\"number\": ", stdout);
 	sl_json_string(stdout, a->number);
@@ -208,7 +209,7 @@ static int print_account_text(struct sl_tsp_store *st,
 	struct show_ctx c = { 0 };
 	int ret;
 
-	sl_key_to_hex(hex, a->pub);
+	sl_hex_encode(hex, a->pub, SEALINE_KEY_LEN);
 	sl_tsp_time_format(created, a->created_ms);
 	printf("account %s: %s\n", a->number, a->enabled ? "enabled" : "disabled");
 	printf("  %-18s %s\n", "name:", a->name);

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "hs_driver.h"
 #include "config.h"
 #include "crypto.h"
@@ -222,8 +223,7 @@ static void send_daemon_record(struct daemon *d, struct sl_ipc_client *c)
 		authorised += sl_ks_peer_allowed(&d->ks.peers[i]);
 		revoked += d->ks.peers[i].revoked;
 	}
-	for (size_t i = 0; i < SL_X25519_KEY_LEN; ++i)
-		snprintf(hex + 2 * i, 3, "%02x", d->ks.id.pub[i]);
+	sl_hex_encode(hex, d->ks.id.pub, SL_X25519_KEY_LEN);
 	sl_ks_fingerprint(fp, d->ks.id.pub);
 
 	sl_ipc_build(&b, "daemon");

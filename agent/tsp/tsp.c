@@ -22,6 +22,7 @@
 
 #include "crypto.h"
 #include "daemon.h"
+#include "hex.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "tsp_internal.h"
@@ -37,8 +38,7 @@ static void send_status(struct tsp *t, struct sl_ipc_client *c)
 	char hex[2 * SL_X25519_KEY_LEN + 1], fp[SL_KS_FINGERPRINT_LEN + 1];
 	struct sl_ipc_builder b;
 
-	for (int i = 0; i < SL_X25519_KEY_LEN; ++i)
-		snprintf(hex + 2 * i, 3, "%02x", t->ks.id.pub[i]);
+	sl_hex_encode(hex, t->ks.id.pub, SL_X25519_KEY_LEN);
 	sl_ks_fingerprint(fp, t->ks.id.pub);
 	sl_ipc_build(&b, "daemon");
 	sl_ipc_addf(&b, "pid", "%ld", (long)getpid());
@@ -395,8 +395,7 @@ int sl_tsp_main(const struct sl_config *cfg)
 		goto out_ks;
 	}
 	sl_ks_fingerprint(fp, t.ks.id.pub);
-	for (int i = 0; i < SL_X25519_KEY_LEN; ++i)
-		snprintf(hex + 2 * i, 3, "%02x", t.ks.id.pub[i]);
+	sl_hex_encode(hex, t.ks.id.pub, SL_X25519_KEY_LEN);
 	sl_log(LOG_NOTICE, "TSP %s starting: %u lines, store %s (%u open call records from before closed as interrupted), static key %s (fingerprint %s): endpoints pin this key",
 	       instance, t.n, cfg->tsp.database, t.st.recovered, hex, fp);
 

@@ -16,6 +16,7 @@
 #   test_keystore      lib/keystore.c
 #   test_sessionlog    lib/sessionlog.c
 #   test_ipc           lib/ipc.c, the control socket
+#   test_hex           lib/hex.c, lib/fdio.c
 #   test_lines         sealined/lines.c, line_hs.c, operator.c with a fake
 #                      kernel and a fake handshake core
 #   test_dialer        sealined/dialer.c, demand.c without a modem
@@ -25,7 +26,7 @@ AGENT := ../../agent
 LINE := ../line
 include $(AGENT)/sources.mk
 
-DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc \
+DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc test_hex \
 	test_lines test_dialer
 AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise \
 	test_call test_pair_grind test_modem $(DAEMON_TESTS) test_tspstore

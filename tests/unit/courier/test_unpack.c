@@ -478,7 +478,7 @@ TEST(commit_once_replay_refused)
 	path_in(p, sizeof(p), src, "letter");
 	fd = seal_fd(paths, 1, &s, err, sizeof(err));
 	/* A leftover of an earlier attempt is replaced. */
-	sl_env_hex(junk, s.id, SL_ENV_ID_LEN);
+	sl_hex_encode(junk, s.id, SL_ENV_ID_LEN);
 	mkdirat(staging_fd, junk, 0700);
 	snprintf(p, sizeof(p), "%s/%.32s/junk", staging, junk);
 	write_file(p, "j", 1);
