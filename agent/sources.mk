@@ -34,7 +34,7 @@ PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
 PROTO_WIRE_SRCS := proto/wire.c
 # The end-to-end handshakes (pairing, session, rekey) of one line.
-PROTO_HS_SRCS := proto/handshake.c
+PROTO_HS_SRCS := proto/hs_engine.c
 # Call setup through a TSP, both sides of a leg.
 PROTO_CALL_SRCS := proto/call.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \

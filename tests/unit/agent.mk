@@ -7,7 +7,7 @@
 #
 #   test_agent_crypto  proto/crypto.c, sas.c against libgcrypt (RFC KATs)
 #   test_noise         proto/noise.c (Cacophony vectors)
-#   test_handshake     proto/handshake.c: pairing, sessions, rekeys
+#   test_hs_session    proto/hs_engine.c: pairing, sessions, rekeys
 #   test_hs_noise      sealined/hs_noise.c, the driver of hs_driver.h
 #   test_call          proto/call.c: call setup through a TSP
 #   test_pair_grind    a grinding man in the middle (tests/line)
@@ -21,7 +21,7 @@ AGENT := ../../agent
 LINE := ../line
 include $(AGENT)/sources.mk
 
-AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise \
+AGENT_TESTS := test_agent_crypto test_noise test_hs_session test_hs_noise \
 	test_call test_pair_grind test_modem test_daemon test_tspstore
 
 # The agent's include paths instead of the kernel's.
@@ -50,7 +50,7 @@ $(BUILD)/test_agent_crypto: test_agent_crypto.c $(TEST_CRYPTO_SRCS) \
 $(BUILD)/test_noise: test_noise.c $(TEST_HS_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_HS_SRCS) $(GCRYPT_LIBS)
 
-$(BUILD)/test_handshake: test_handshake.c $(TEST_HS_SRCS) \
+$(BUILD)/test_hs_session: test_hs_session.c $(TEST_HS_SRCS) \
 		$(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_HS_SRCS) $(GCRYPT_LIBS)
 
