@@ -33,8 +33,10 @@ LIB_DAEMON_SRCS := lib/keystore.c lib/modem.c
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
 PROTO_WIRE_SRCS := proto/wire.c
-# The end-to-end handshakes (pairing, session, rekey) of one line.
-PROTO_HS_SRCS := proto/hs_engine.c
+# The end-to-end handshakes (pairing, session, rekey) of one line: one
+# engine in four files (proto/hs_internal.h says which holds what).
+PROTO_HS_SRCS := proto/hs_engine.c proto/hs_input.c proto/hs_pair.c \
+	proto/hs_session.c
 # Call setup through a TSP, both sides of a leg.
 PROTO_CALL_SRCS := proto/call.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
