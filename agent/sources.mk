@@ -37,8 +37,9 @@ PROTO_WIRE_SRCS := proto/wire.c
 # engine in four files (proto/hs_internal.h says which holds what).
 PROTO_HS_SRCS := proto/hs_engine.c proto/hs_input.c proto/hs_pair.c \
 	proto/hs_session.c
-# Call setup through a TSP, both sides of a leg.
-PROTO_CALL_SRCS := proto/call.c
+# Call setup through a TSP, both sides of a leg: what they share, the
+# endpoint's side, the TSP's side.
+PROTO_CALL_SRCS := proto/call.c proto/call_endpoint.c proto/call_leg.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
 # The kernel's frame layer, plain C, for lines framed in user space.
