@@ -14,7 +14,7 @@
 #   test_hs_robust     NAKs, line faults, crossings, local failures
 #                      (these four share hs_world.h)
 #   test_hs_noise      sealined/hs_noise.c, the driver of hs_driver.h
-#   test_call          proto/call.c: call setup through a TSP
+#   test_call          proto/call*.c: call setup through a TSP
 #   test_pair_grind    a grinding man in the middle (tests/line)
 #   test_modem         lib/modem.c against a fake modem
 #   test_daemon        lib/ and sealined/: config, key store, session log,
