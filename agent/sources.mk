@@ -43,10 +43,13 @@ LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c lib/byteq.c \
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
 PROTO_WIRE_SRCS := proto/wire.c
-# The end-to-end handshakes (pairing, session, rekey) of one line.
-PROTO_HS_SRCS := proto/handshake.c
-# Call setup through a TSP, both sides of a leg.
-PROTO_CALL_SRCS := proto/call.c
+# The end-to-end handshakes (pairing, session, rekey) of one line: one
+# engine in four files (proto/hs_internal.h says which holds what).
+PROTO_HS_SRCS := proto/hs_engine.c proto/hs_input.c proto/hs_pair.c \
+	proto/hs_session.c
+# Call setup through a TSP, both sides of a leg: what they share, the
+# endpoint's side, the TSP's side.
+PROTO_CALL_SRCS := proto/call.c proto/call_endpoint.c proto/call_leg.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
 # The courier's engine, and what it needs from the other rooms.

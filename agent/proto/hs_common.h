@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * What the two message engines share: the end-to-end handshake
- * (handshake.c) and call setup through a TSP (call.c) speak the same
+ * (hs_*.c) and call setup through a TSP (call*.c) speak the same
  * envelope, sealed-message layout, version ranges and retransmission
  * timing (Documentation/handshake.rst), so one copy of those rules
  * serves both.
  *
  * Header-only on purpose: the helpers are a few lines each, and every
- * build that compiles handshake.c or call.c (the agent, the unit, fuzz,
- * line and TSP tests, the benchmarks) gets them without one more object
- * to list.
+ * build that compiles the handshake or call setup (the agent, the unit,
+ * fuzz, line and TSP tests, the benchmarks) gets them without one more
+ * object to list.
  */
 #ifndef SL_HS_COMMON_H
 #define SL_HS_COMMON_H

@@ -5,16 +5,16 @@
  *
  *	Noise_XX_25519_ChaChaPoly_SHA256	pairing
  *	Noise_KKpsk0_25519_ChaChaPoly_SHA256	session and rekey
- *	Noise_XK_25519_ChaChaPoly_SHA256	call setup through a TSP (the
- *						pattern only: handshake.c does
- *						not speak the CALL_* messages
- *						yet)
+ *	Noise_XK_25519_ChaChaPoly_SHA256	call setup through a TSP
+ *						(call*.c; the handshake
+ *						engine, hs_*.c, does not
+ *						speak the CALL_* messages)
  *
  * This is the framework's CipherState, SymmetricState and HandshakeState
  * (Noise specification, section 5), nothing sealine-specific: message
  * envelopes, commitments, the SAS and the key schedule after Split() live
- * in handshake.c. The three patterns are checked against the published
- * Cacophony vectors (tests/unit/test_noise.c).
+ * in the handshake engine (hs_*.c). The three patterns are checked
+ * against the published Cacophony vectors (tests/unit/test_noise.c).
  *
  * Conventions
  *

@@ -82,7 +82,7 @@
  *
  * A build links one driver: sl_hs_builtin_driver() returns it, or NULL.
  * The default build links hs_noise.c (agent/Makefile: SEALINED_HS_OBJS),
- * the adapter of the core in handshake.c and noise.c. A build whose
+ * the adapter of the core in proto/hs_*.c and noise.c. A build whose
  * driver returns NULL still works: sealined then registers as the lines'
  * agent and keeps the lines fail-closed, and says in its log and in
  * `sealctl status` that pairing and sessions are not available. It never

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hscpu - the CPU cost of sealined's session handshake, without a line:
- * two engines of the protocol core (agent/handshake.c), initiator and
+ * two engines of the protocol core (agent/proto/hs_*.c), initiator and
  * responder, run SESSION_INIT .. SESSION_DONE in one process, the
  * messages handed over in memory. Run in the VM by tests/bench/
  * handshake.sh, it tells how much of a session's time on the line is

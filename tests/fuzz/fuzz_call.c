@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Call setup through a TSP (agent/call.c): every CALL_* parser on both
+ * Call setup through a TSP (agent/proto/call*.c): every CALL_* parser on both
  * sides and the receive procedures, reached through real calls. Four
  * engines: the caller C and T's leg T1, T's leg T2 and the answerer B.
  * The input is a program that delivers, drops, duplicates, damages,

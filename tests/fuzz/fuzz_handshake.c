@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sealined's protocol core (agent/handshake.c, agent/noise.c): every
+ * sealined's protocol core (agent/proto/hs_*.c, noise.c): every
  * message parser and the receive procedure, reached through real
  * handshakes. Two engines, A and B, that have paired before (and may pair
  * again), with simulated kernels; the input is a program that delivers,

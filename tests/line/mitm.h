@@ -2,7 +2,7 @@
 /*
  * A man in the middle for sealine-wire's "mitm" mode: it takes every
  * control frame off the line and runs two handshakes of its own, with
- * sealined's own protocol core (agent/handshake.c) and its own keys:
+ * sealined's own protocol core (agent/proto/hs_*.c) and its own keys:
  *
  *	A  <-- leg A: M is the responder, claims account B -->  M
  *	M  <-- leg B: M is the initiator, claims account A -->  B

@@ -7,8 +7,9 @@
  * (tests/exchange), its own account number and static X25519 key (both
  * derived from --seed and its index, so that the test script can enrol
  * them with "sim-endpoints keys"), and runs the agent's real modem driver
- * (agent/lib/modem.c) and call-setup engine (agent/proto/call.c), with control
- * frames framed in user space (agent/tsp/rawline.c). No kernel support.
+ * (agent/lib/modem.c) and call-setup engine (agent/proto/call*.c), with
+ * control frames framed in user space (agent/tsp/rawline.c). No kernel
+ * support.
  *
  * A caller dials the TSP, names its recipient in call setup and, once
  * CONNECTED, sends one end-to-end control message (the TSP relays byte

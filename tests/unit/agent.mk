@@ -7,9 +7,14 @@
 #
 #   test_agent_crypto  proto/crypto.c, sas.c against libgcrypt (RFC KATs)
 #   test_noise         proto/noise.c (Cacophony vectors)
-#   test_handshake     proto/handshake.c: pairing, sessions, rekeys
+#   test_hs_wire       proto/hs_*.c, the handshake engine: message table,
+#                      configuration, fixed vectors, versions
+#   test_hs_pair       pairing
+#   test_hs_session    sessions, rekeys, invalid content (step 6)
+#   test_hs_robust     NAKs, line faults, crossings, local failures
+#                      (these four share hs_world.h)
 #   test_hs_noise      sealined/hs_noise.c, the driver of hs_driver.h
-#   test_call          proto/call.c: call setup through a TSP
+#   test_call          proto/call*.c: call setup through a TSP
 #   test_pair_grind    a grinding man in the middle (tests/line)
 #   test_modem         lib/modem.c against a fake modem
 #   test_config        lib/config.c
@@ -28,7 +33,8 @@ include $(AGENT)/sources.mk
 
 DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc test_hex \
 	test_lines test_dialer
-AGENT_TESTS := test_agent_crypto test_noise test_handshake test_hs_noise \
+HS_TESTS := test_hs_wire test_hs_pair test_hs_session test_hs_robust
+AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
 	test_call test_pair_grind test_modem $(DAEMON_TESTS) test_tspstore
 
 # The agent's include paths instead of the kernel's.
@@ -58,7 +64,8 @@ $(BUILD)/test_agent_crypto: test_agent_crypto.c $(TEST_CRYPTO_SRCS) \
 $(BUILD)/test_noise: test_noise.c $(TEST_HS_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_HS_SRCS) $(GCRYPT_LIBS)
 
-$(BUILD)/test_handshake: test_handshake.c $(TEST_HS_SRCS) \
+# The handshake engine in the simulated world of hs_world.h.
+$(HS_TESTS:%=$(BUILD)/%): $(BUILD)/%: %.c hs_world.h $(TEST_HS_SRCS) \
 		$(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_HS_SRCS) $(GCRYPT_LIBS)
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the agent's tests (test_agent_crypto.c, test_noise.c,
- * test_handshake.c, test_hs_noise.c, test_call.c): hex vectors, libgcrypt
+ * test_hs_*.c, test_hs_noise.c, test_call.c): hex vectors, libgcrypt
  * set-up, and a check that all secure memory was given back. Include after check.h and crypto.h.
  */
 #ifndef SEALINE_TEST_AGENT_TEST_H

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Call setup through a TSP (agent/call.c): the caller C, T's two legs and
- * the answerer B in one process, with the TSP daemon's decisions made by
- * the test, and an independent Noise_XK party built from agent/noise.c
- * that plays a fake T or a fake E to check the byte layouts of
- * handshake.rst and to send authentic messages with invalid content.
+ * Call setup through a TSP (agent/proto/call*.c): the caller C, T's two
+ * legs and the answerer B in one process, with the TSP daemon's decisions
+ * made by the test, and an independent Noise_XK party built from
+ * agent/noise.c that plays a fake T or a fake E to check the byte layouts
+ * of handshake.rst and to send authentic messages with invalid content.
  */
 #include <errno.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A man in the middle who grinds the SAS, as an attacker would do it:
- * two real ends (agent/handshake.c engines, A pairing with B) and,
+ * two real ends (agent/proto/hs_*.c engines, A pairing with B) and,
  * between them, tests/line/mitm.c (the same engines on both legs) with
  * grind.c choosing its static keys late, knowing B's static public key
  * and account, with 2^16 candidate keys per leg.

@@ -5,14 +5,14 @@ An independent implementation of sealine's version 2 handshakes
 (Documentation/handshake.rst) with python3-cryptography, written from the
 specification and the Noise Protocol Framework (revision 34), not from
 agent/*.c. It generates the fixed transcripts that tests/unit/
-test_handshake.c must reproduce byte for byte:
+test_hs_wire.c must reproduce byte for byte:
 
     handshake_v2.py                 print the vectors as JSON
     handshake_v2.py --write         write tests/vectors/handshake-v2.json
     handshake_v2.py --check         recompute and compare with that file,
                                     and check the Noise core against the
                                     Cacophony vectors (noise-cacophony.json)
-    handshake_v2.py --c             the constants for test_handshake.c
+    handshake_v2.py --c             the constants for test_hs_wire.c
 
 Covered: pairing (XX with the commitment, reversed roles, SAS, LTK), the
 first session (KKpsk0 with the LTK, epoch and cipher choice, kernel keys)
@@ -442,7 +442,7 @@ def vectors():
 
 
 def c_constants(v):
-    """The expected bytes for test_handshake.c, as C initialisers."""
+    """The expected bytes for test_hs_wire.c, as C initialisers."""
     out = []
     for name in ("pairing", "session", "rekey"):
         t = v[name]
