@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A man in the middle's SAS grinding (grind.h), with agent/noise.c's own
+ * A man in the middle's SAS grinding (grind.h), with agent/proto/noise.c's own
  * operations: for each candidate static key, each leg's transcript as
  * both ends will compute it, and the code of each SAS definition.
  */

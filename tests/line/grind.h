@@ -15,7 +15,7 @@
  * attacker is assumed to know (every TSP and every peer of B has them).
  *
  * For each of n candidate static keys, each leg's transcript is computed
- * exactly as the two ends will compute it (with agent/noise.c's own
+ * exactly as the two ends will compute it (with agent/proto/noise.c's own
  * operations), and the two SAS definitions are evaluated on it:
  *
  *   old (version 1): SHA-256("sealine v1 SAS" || h), h the handshake

@@ -14,7 +14,10 @@
 #   test_hs_robust     NAKs, line faults, crossings, local failures
 #                      (these four share hs_world.h)
 #   test_hs_noise      sealined/hs_noise.c, the driver of hs_driver.h
-#   test_call          proto/call*.c: call setup through a TSP
+#   test_call          proto/call*.c: call setup through a TSP, whole calls
+#   test_call_wire     the same against an independent Noise_XK party:
+#                      byte layouts, authentic invalid content (these two
+#                      share call_world.h)
 #   test_pair_grind    a grinding man in the middle (tests/line)
 #   test_modem         lib/modem.c against a fake modem
 #   test_config        lib/config.c
@@ -35,7 +38,8 @@ DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc test_hex \
 	test_lines test_dialer
 HS_TESTS := test_hs_wire test_hs_pair test_hs_session test_hs_robust
 AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
-	test_call test_pair_grind test_modem $(DAEMON_TESTS) test_tspstore
+	test_call test_call_wire test_pair_grind test_modem $(DAEMON_TESTS) \
+	test_tspstore
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
@@ -74,7 +78,8 @@ $(BUILD)/test_hs_noise: test_hs_noise.c $(AGENT)/sealined/hs_noise.c \
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/sealined/hs_noise.c \
 		$(TEST_HS_SRCS) $(GCRYPT_LIBS)
 
-$(BUILD)/test_call: test_call.c $(TEST_CALL_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
+$(BUILD)/test_call $(BUILD)/test_call_wire: $(BUILD)/%: %.c call_world.h \
+		$(TEST_CALL_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_CALL_SRCS) $(GCRYPT_LIBS)
 
 # The grinding man in the middle of sealine-wire (tests/line), between two

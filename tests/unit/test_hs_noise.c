@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The handshake driver "noise-v1" (agent/hs_noise.c), driven through the
+ * The handshake driver "noise-v1" (agent/sealined/hs_noise.c), driven through the
  * seam of agent/sealined/hs_driver.h exactly as sealined's line manager drives it: two
  * driver objects with in-memory configurations and key stores, a
  * simulated kernel each, the daemon's rules for batches (secret buffers

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The Noise core of sealined (agent/noise.c) against the published
+ * The Noise core of sealined (agent/proto/noise.c) against the published
  * Cacophony vectors for the three protocols it implements
  * (tests/vectors/noise-cacophony.json), and its properties: reads and
  * writes that fail leave the state untouched, low-order keys are refused,

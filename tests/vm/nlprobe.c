@@ -6,7 +6,7 @@
  * control messages: that the registered agent receives them, that it alone
  * can send them, that a socket which did not register never sees them, and
  * that every command is refused without CAP_NET_ADMIN. It is built on the
- * same netlink library as sealctl (agent/netlink.c), so the probe exercises
+ * same netlink library as sealctl (agent/lib/netlink.c), so the probe exercises
  * the code the daemon will run.
  *
  * Output is for scripts: received control messages go to stdout as one hex

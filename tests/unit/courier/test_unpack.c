@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Files to an envelope and back (agent/proto/courier: pack.c, unpack.c,
+ * Files to an envelope and back (agent/courier: pack.c, unpack.c,
  * extract.c): round trips of real trees (odd names, binary and text,
  * empty files and directories, links, modes, times; 20 MiB streamed with
  * bounded memory), the commit into the inbox and replays, what the
@@ -9,6 +9,10 @@
  * out, links written through, devices, duplicates, a zstd bomb, a huge
  * window, limits. After each refusal nothing may be left in the staging
  * directory or the inbox, and nothing written anywhere else.
+ *
+ * Why one file of about 1,100 lines: it tests one path, files in and
+ * files out, and most cases are one crafted archive each built with the
+ * same few helpers.
  */
 #include <pthread.h>
 #include <sys/socket.h>
