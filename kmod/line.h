@@ -25,8 +25,12 @@
  * flip buffers; N_TTY holds another 4 KiB). Past it the line stops reading
  * the physical tty and throttles it, so a stalled reader slows the line
  * instead of growing kernel memory (the tty core's default is 640 KiB).
+ * Frames are opened as they arrive up to this limit: a reader that is only
+ * slow for a moment (a loaded machine) leaves no ciphertext behind that a
+ * rekey in the meantime could make unreadable. 32 frames: 5.7 s of a
+ * 115200 baud line.
  */
-#define SEALINE_RX_BUFFER_LIMIT	(4 * SEALINE_MAX_PAYLOAD)
+#define SEALINE_RX_BUFFER_LIMIT	(32 * SEALINE_MAX_PAYLOAD)
 
 /* Size of each of a line's frame buffers (tx_raw, tx_wire, the decoder). */
 #define SEALINE_FRAME_BUF_SIZE	sizeof(struct sealine_decoder)

@@ -1,0 +1,161 @@
+#!/bin/bash
+# 64-vtty-lifetime: what the virtual tty and the line owe their users when
+# keys go, lines go and users come back:
+#   - SET_KEY with equal transmit and receive keys is refused (EINVAL,
+#     "transmit and receive keys are equal") and stages nothing;
+#   - CLEAR_KEYS wakes a tcdrain() that waits for plaintext queued under
+#     an expired key (it returns at once instead of never), and so does
+#     the registered agent's socket closing;
+#   - a hangup of the virtual tty wipes what its user queued: the next
+#     user's new key never carries it to the peer;
+#   - a new line at a reused index starts in cooked mode (the previous
+#     line's user left it raw); within a line, "stty raw" persists;
+#   - after a detach, the physical tty's next line discipline (N_TTY) gets
+#     no write wakeup it did not ask for (no SIGIO from a stale
+#     TTY_DO_WRITE_WAKEUP);
+#   - reopening a virtual tty held open across its line's detach fails
+#     with ENODEV, and the tty core finds the port count balanced (no
+#     "bad port count" / "port count" complaint);
+#   - REGISTER_AGENT names a live line only.
+set -euo pipefail
+. "$SEALINE_ROOT/tests/vm/lib.sh"
+. "$SEALINE_ROOT/tests/vm/pair.sh"
+
+PROBE=$SEALINE_ROOT/tests/vm/ttyprobe.py
+NLPROBE=$SEALINE_ROOT/tests/vm/nlprobe
+export SEALCTL SL_KEYDIR
+t=$(mktemp -d)
+BG_PIDS=()
+cleanup() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	sl_wire pace 0 >/dev/null 2>&1 || true
+	return 0
+}
+trap 'rc_=$?; cleanup; (exit "$rc_"); _sl_on_exit' EXIT
+
+field() { "$SEALCTL" show "$1" "$2"; }
+keys() { # NAME: two fresh keys in $t/NAME.tx, $t/NAME.rx
+	umask 077
+	"$SEALCTL" genkey >"$t/$1.tx"
+	"$SEALCTL" genkey >"$t/$1.rx"
+}
+
+sl_drain_wire || true
+# A key sends its activation keepalive (counter 0) and one data frame,
+# then it is refused: whatever else was queued stays queued.
+LIMITS=(rekey_after_messages=1 reject_after_messages=2)
+sl_pair_up "${LIMITS[@]}"
+
+# ---------------------------------------------------------------- equal keys
+# (sealctl refuses such keys itself: ask the kernel directly)
+rc=0
+out=$("$NLPROBE" raw set_key --line "$SL_TTY_A" --keys same 2>&1) || rc=$?
+sl_log "SET_KEY with tx = rx: status $rc: $out"
+sl_assert "SET_KEY with equal tx and rx keys is refused with EINVAL" grep -q '^EINVAL' <<<"$out"
+sl_assert "and the kernel says why" grep -q 'transmit and receive keys are equal' <<<"$out"
+sl_assert_eq "nothing staged after the refusal" none "$(field "$SL_TTY_A" staged_epoch)"
+sl_assert_eq "SET_KEY with different keys is taken" ok \
+	"$("$NLPROBE" raw set_key --line "$SL_TTY_A" --keys differ 2>/dev/null)"
+"$SEALCTL" clear-keys "$SL_TTY_A"
+
+# ---------------------------------------------------------------- tcdrain
+# A alone keyed: 4 KiB written, one frame leaves, the rest stays queued.
+keys a1
+"$SEALCTL" set-key "$SL_TTY_A" --epoch 1 --tx "$t/a1.tx" --rx "$t/a1.rx" --activate
+out=$(timeout 30 python3 "$PROBE" tcdrain "$SL_VTTY_A" 4096 8 -- \
+	"$SEALCTL" clear-keys "$SL_TTY_A" 2>&1) || true
+sl_log "tcdrain across CLEAR_KEYS: $out"
+sl_assert "CLEAR_KEYS: a tcdrain() waiting on queued plaintext returns" \
+	grep -q 'returned=yes' <<<"$out"
+sl_assert_eq "CLEAR_KEYS: state nokey" nokey "$(field "$SL_TTY_A" state)"
+
+keys a2
+"$NLPROBE" register "$SL_TTY_A" --ready-file "$t/agent.ready" >/dev/null 2>"$t/agent.err" &
+agent=$!
+BG_PIDS+=("$agent")
+sl_wait_for "agent registered" 10 test -e "$t/agent.ready" || sl_die "nlprobe register: $(cat "$t/agent.err")"
+"$SEALCTL" set-key "$SL_TTY_A" --epoch 2 --tx "$t/a2.tx" --rx "$t/a2.rx" --activate
+out=$(timeout 30 python3 "$PROBE" tcdrain "$SL_VTTY_A" 4096 8 -- \
+	kill "$agent" 2>&1) || true
+sl_log "tcdrain across the agent's exit: $out"
+sl_assert "agent exit: a tcdrain() waiting on queued plaintext returns" \
+	grep -q 'returned=yes' <<<"$out"
+wait "$agent" 2>/dev/null || true
+sl_pair_down
+
+# ---------------------------------------------------------------- hangup wipes
+sl_drain_wire || true
+sl_pair_up "${LIMITS[@]}"
+sl_assert "keys installed and activated (epoch 1)" sl_pair_key 1
+exec {rd}<"$SL_VTTY_B"
+cat <&"$rd" >"$t/b.got" &
+BG_PIDS+=($!)
+# one frame of filler leaves, then the key expires: the secret behind it
+# stays queued on A until the hangup
+python3 - "$SL_VTTY_A" <<'EOF'
+import fcntl, os, sys, time, tty
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+tty.setraw(fd)
+os.write(fd, b"f" * 2048 + b"SECRET-OF-THE-FIRST-USER" * 10)
+time.sleep(2)
+fcntl.ioctl(fd, 0x5437, 0)  # TIOCVHANGUP: the port shuts down
+EOF
+sl_assert_eq "hangup: A's key had expired" expired "$(field "$SL_TTY_A" state)"
+keys h2
+"$SEALCTL" set-key "$SL_TTY_A" --epoch 2 --tx "$t/h2.tx" --rx "$t/h2.rx"
+"$SEALCTL" set-key "$SL_TTY_B" --epoch 2 --tx "$t/h2.rx" --rx "$t/h2.tx"
+"$SEALCTL" activate "$SL_TTY_A" --epoch 2
+sleep 3
+sl_log "B received $(stat -c %s "$t/b.got") bytes"
+sl_assert "hangup: the first user's queued plaintext never reaches B" \
+	sh -c "! grep -q SECRET-OF-THE-FIRST-USER '$t/b.got'"
+exec {rd}<&-
+
+# ---------------------------------------------------------------- termios
+stty -F "$SL_VTTY_A" raw -echo
+sl_assert "stty raw persists between opens of one line" \
+	sh -c "stty -F '$SL_VTTY_A' -a | grep -q -- '-icanon'"
+sl_pair_down
+sl_drain_wire || true
+sl_setup_lines
+sl_load_module
+sl_attach "$SL_TTY_A"
+sl_assert_eq "the new line reuses index 0" 0 "$(field "$SL_TTY_A" index)"
+sl_wait_for "ttySL0" 5 test -c /dev/ttySL0 || true
+modes=$(stty -F /dev/ttySL0 -a)
+sl_log "modes of a fresh ttySL0: $(tr '\n' ' ' <<<"$modes")"
+sl_assert "a new line starts in cooked mode (icanon)" grep -Eq '(^| )icanon' <<<"$modes"
+sl_assert "a new line starts with echo" grep -Eq '(^| )echo( |$)' <<<"$modes"
+sl_pair_down
+
+# ---------------------------------------------------------------- write wakeup
+sl_setup_lines
+sl_load_module
+sl_wire pace 9600 >/dev/null
+n=$(timeout 40 python3 "$PROBE" sigio-after-detach "$SL_TTY_A" /dev 6 2>"$t/sigio.err") || n="error: $(cat "$t/sigio.err")"
+sl_wire pace 0 >/dev/null
+sl_log "SIGIOs after the detach: $n"
+sl_assert_eq "detach leaves no stale write wakeup (no SIGIO to N_TTY's user)" 0 "$n"
+sl_unload_module
+
+# ---------------------------------------------------------------- reopen held
+sl_drain_wire || true
+sl_pair_up
+mark=$(dmesg | wc -l)
+out=$(timeout 30 python3 "$PROBE" reopen-held "$SL_VTTY_A" -- kill "${SL_LDATTACH_PIDS[0]}" 2>&1) || true
+wait "${SL_LDATTACH_PIDS[0]}" 2>/dev/null || true
+sl_log "reopen of a held ttySL after its detach: $out"
+sl_assert_eq "reopening a detached line's held vtty fails with ENODEV" ENODEV "$out"
+bad=$(dmesg | tail -n +"$((mark + 1))" | grep -E 'port count' || true)
+sl_assert_eq "the tty core found the port count balanced" "" "$bad"
+
+# ---------------------------------------------------------------- dead line
+rc=0
+out=$("$NLPROBE" raw register_agent --line "$SL_TTY_A" 2>&1) || rc=$?
+sl_assert "REGISTER_AGENT on a detached line fails ($out)" test "$rc" -ne 0
+sl_pair_down
+sl_check_dmesg
+rm -rf "$t"
