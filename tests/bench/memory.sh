@@ -32,11 +32,16 @@ exec 3>"$OUT/memory-slabs.txt"
 
 slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
 free_kb() { awk '/^MemFree:/ { print $2 }' /proc/meminfo; }
+# Drop clean caches, then give every slab cache's empty slabs back, so
+# freed objects do not count (SLUB keeps some slabs for reuse).
 settle() {
+	local f
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null || true
+	done
 	sleep 1
-	echo 3 >/proc/sys/vm/drop_caches
 }
 slabs() { # cache -> bytes in use
 	awk 'NR > 2 { print $1, $3 * $4 }' /proc/slabinfo | sort
@@ -144,7 +149,7 @@ perfree() { echo $(((${FREE[$1]} - ${FREE[$2]}) * 1024 / LINES)); }
 } >"$OUT/memory.figures"
 row() { printf '%-44s %10s %10s\n' "$1" "$2" "$3"; }
 {
-	echo "Kernel memory per line, $LINES lines on pty pairs (bytes per line; Slab after drop_caches)"
+	echo "Kernel memory per line, $LINES lines on pty pairs (bytes per line; Slab after drop_caches and shrinking every cache)"
 	row "stage" "slab" "MemFree"
 	row "line attached, no key (fixed)" "$(per start attach)" "$(perfree start attach)"
 	row "+ ChaCha20-Poly1305 key (current)" "$(per attach chacha)" "$(perfree attach chacha)"

@@ -19,7 +19,7 @@ t=$(mktemp -d)
 NS=slpeer
 BG_PIDS=()
 TRAFFIC_SECS=${SL_IP_TRAFFIC_SECS:-20}
-BULK=${SL_IP_BULK_BYTES:-131072}
+BULK=${SL_IP_BULK_BYTES:-65536}
 
 cleanup() {
 	local pid
@@ -38,26 +38,30 @@ trap 'rc_=$?; cleanup; (exit "$rc_"); _sl_on_exit' EXIT
 in_ns() { ip netns exec "$NS" "$@"; }
 
 # bulk_both LOCAL_IP PEER_IP PORT LABEL: BULK random bytes each way at once
-# over TCP, with a ping flood each way during it; checks byte-exactness.
+# over TCP, with a ping flood each way during it (small pings: at 100 a
+# second they would fill the line by themselves and starve TCP's SYNs);
+# checks byte-exactness.
 bulk_both() {
 	local lip=$1 pip=$2 port=$3 label=$4 s1 s2 c1 c2 p1 p2 rc=0
+	local limit=$((TRAFFIC_SECS * 10))
 	head -c "$BULK" /dev/urandom >"$t/up"
 	head -c "$BULK" /dev/urandom >"$t/down"
 	rm -f "$t/up.got" "$t/down.got"
-	in_ns socat -u "TCP-LISTEN:$port,bind=$pip,reuseaddr" "OPEN:$t/up.got,creat,trunc" &
+	timeout "$limit" ip netns exec "$NS" socat -u "TCP-LISTEN:$port,bind=$pip,reuseaddr" "OPEN:$t/up.got,creat,trunc" &
 	s1=$!
-	socat -u "TCP-LISTEN:$((port + 1)),bind=$lip,reuseaddr" "OPEN:$t/down.got,creat,trunc" &
+	timeout "$limit" socat -u "TCP-LISTEN:$((port + 1)),bind=$lip,reuseaddr" "OPEN:$t/down.got,creat,trunc" &
 	s2=$!
 	BG_PIDS+=("$s1" "$s2")
 	sleep 1
-	ping -q -f -s 200 -w "$TRAFFIC_SECS" "$pip" >"$t/ping1" 2>&1 &
-	p1=$!
-	in_ns ping -q -f -s 200 -w "$TRAFFIC_SECS" "$lip" >"$t/ping2" 2>&1 &
-	p2=$!
-	timeout $((TRAFFIC_SECS * 6)) socat -u "FILE:$t/up" "TCP:$pip:$port,connect-timeout=20" &
+	timeout "$limit" socat -u "FILE:$t/up" "TCP:$pip:$port,connect-timeout=60" &
 	c1=$!
-	timeout $((TRAFFIC_SECS * 6)) ip netns exec "$NS" socat -u "FILE:$t/down" "TCP:$lip:$((port + 1)),connect-timeout=20" &
+	timeout "$limit" ip netns exec "$NS" socat -u "FILE:$t/down" "TCP:$lip:$((port + 1)),connect-timeout=60" &
 	c2=$!
+	sleep 2
+	ping -q -f -s 16 -w "$TRAFFIC_SECS" "$pip" >"$t/ping1" 2>&1 &
+	p1=$!
+	in_ns ping -q -f -s 16 -w "$TRAFFIC_SECS" "$lip" >"$t/ping2" 2>&1 &
+	p2=$!
 	wait "$c1" || rc=1
 	wait "$c2" || rc=1
 	wait "$s1" || rc=1
