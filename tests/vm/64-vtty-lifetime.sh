@@ -44,9 +44,12 @@ keys() { # NAME: two fresh keys in $t/NAME.tx, $t/NAME.rx
 }
 
 sl_drain_wire || true
-# A key sends its activation keepalive (counter 0) and one data frame,
-# then it is refused: whatever else was queued stays queued.
-LIMITS=(rekey_after_messages=1 reject_after_messages=2)
+# A key is refused 8 s after its activation; with the wire paced at 1200
+# baud, plaintext written in those 8 s is still queued then, and stays.
+# (A message limit would not do: the transmit work seals each 2 KiB chunk
+# N_TTY hands over before the next comes, and the frame that reaches the
+# limit closes the FIFO behind it.)
+LIMITS=(rekey_after_seconds=1 reject_after_seconds=8)
 sl_pair_up "${LIMITS[@]}"
 
 # ---------------------------------------------------------------- equal keys
@@ -62,9 +65,10 @@ sl_assert_eq "SET_KEY with different keys is taken" ok \
 "$SEALCTL" clear-keys "$SL_TTY_A"
 
 # ---------------------------------------------------------------- tcdrain
-# A alone keyed: 4 KiB written (N_TTY hands it over in two 2 KiB chunks),
-# one frame leaves, the key expires, the rest stays queued. If the first
-# frame left before the second chunk came, nothing is stuck: try again.
+# A alone keyed, the wire slow: 8 KiB written, two frames go to the UART,
+# the rest waits in the FIFO; 8 s in, the key expires, the frame in
+# flight ends, and the FIFO's 4 KiB stay: tcdrain() waits on them until
+# CMD. If the probe came too late (the key had expired), try again.
 # stuck_tcdrain CMD...: prints the probe's last verdict
 epoch=0
 stuck_tcdrain() {
@@ -74,11 +78,12 @@ stuck_tcdrain() {
 		keys "e$epoch"
 		"$SEALCTL" set-key "$SL_TTY_A" --epoch "$epoch" --tx "$t/e$epoch.tx" \
 			--rx "$t/e$epoch.rx" --activate >/dev/null
-		out=$(timeout 30 python3 "$PROBE" tcdrain "$SL_VTTY_A" 4096 8 -- "$@" 2>&1) || true
+		out=$(TTYPROBE_WAIT=10 timeout 60 python3 "$PROBE" tcdrain "$SL_VTTY_A" 8192 8 -- "$@" 2>&1) || true
 		[[ $out == *"nothing was stuck"* ]] || break
 	done
 	echo "$out (try $try)"
 }
+sl_wire pace 1200 >/dev/null
 out=$(stuck_tcdrain "$SEALCTL" clear-keys "$SL_TTY_A")
 sl_log "tcdrain across CLEAR_KEYS: $out"
 sl_assert "CLEAR_KEYS: a tcdrain() waiting on queued plaintext returns" \
@@ -95,6 +100,7 @@ sl_log "tcdrain across the agent's exit: $out"
 sl_assert "agent exit: a tcdrain() waiting on queued plaintext returns" \
 	grep -q 'returned=yes' <<<"$out"
 wait "$agent" 2>/dev/null || true
+sl_wire pace 0 >/dev/null
 sl_pair_down
 
 # ---------------------------------------------------------------- hangup wipes
@@ -104,25 +110,28 @@ sl_assert "keys installed and activated (epoch 1)" sl_pair_key 1
 exec {rd}<"$SL_VTTY_B"
 cat <&"$rd" >"$t/b.got" &
 BG_PIDS+=($!)
-# one frame of filler leaves, then the key expires: the secret behind it
-# stays queued on A until the hangup
+# the wire slow: two frames of filler go to the UART, a third waits in
+# flight, and the secret behind it is still queued on A when the key
+# expires (8 s after its activation) and when the virtual tty hangs up
 # (again N_TTY's two chunks race the first frame: retry until the secret
 # got queued)
 for try in 1 2 3 4 5 6; do
+	sl_wire pace 1200 >/dev/null
 	got=$(python3 - "$SL_VTTY_A" <<'EOF'
 import fcntl, os, sys, time, tty
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
 tty.setraw(fd)
-msg = b"f" * 2048 + b"SECRET-OF-THE-FIRST-USER" * 10
+msg = b"f" * 6144 + b"SECRET-OF-THE-FIRST-USER" * 10
 try:
     n = os.write(fd, msg)
 except BlockingIOError:
     n = 0
-time.sleep(2)
+time.sleep(10)
 fcntl.ioctl(fd, 0x5437, 0)  # TIOCVHANGUP: the port shuts down
 print("queued" if n == len(msg) else "sent")
 EOF
 )
+	sl_wire pace 0 >/dev/null
 	[[ $got == queued ]] && break
 	sl_assert "re-key A and B (epoch $((try + 1)))" sl_pair_key $((try + 1))
 done

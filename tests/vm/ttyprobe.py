@@ -13,7 +13,8 @@
 #       line on stdin attaches or detaches them all, "ok ..." on stderr.
 #   ttyprobe.py tcdrain VTTY BYTES SECONDS -- CMD...
 #       open VTTY raw, write BYTES (non-blocking: what fits), run CMD one
-#       second into a tcdrain(), and print how many seconds tcdrain() took
+#       second ($TTYPROBE_WAIT) into a tcdrain(), and print how many
+#       seconds tcdrain() took
 #       after CMD; exit 1 if it did not return within SECONDS after CMD.
 #   ttyprobe.py sigio-after-detach PHYS VTTY_DIR SECONDS
 #       open PHYS, attach sealine, key it (sealctl in $SEALCTL), fill its
@@ -24,6 +25,10 @@
 #       hold VTTY open, run CMD (which detaches its line), then open the
 #       held tty again through /proc/self/fd and print the errno name
 #       ("ok" if the open succeeded).
+#   ttyprobe.py gsm VTTY SECONDS
+#       attach n_gsm to VTTY as the mux initiator for SECONDS (its SABM
+#       frames, retransmitted from a timer, go out through VTTY), then
+#       detach it.
 #   ttyprobe.py flow WRITER_VTTY READER_VTTY STALL_SECONDS BYTES
 #       open READER_VTTY raw and do not read it; write BYTES of a pattern
 #       to WRITER_VTTY (raw, non-blocking) for STALL_SECONDS and print how
@@ -121,7 +126,7 @@ def cmd_tcdrain(args):
 
     th = threading.Thread(target=drain, daemon=True)
     th.start()
-    time.sleep(1)
+    time.sleep(float(os.environ.get("TTYPROBE_WAIT", "1")))
     if done.is_set():
         print("queued=%d tcdrain returned before the command: nothing was stuck" % sent)
         return 2
@@ -195,6 +200,27 @@ def cmd_reopen(args):
     return 0
 
 
+def cmd_gsm(args):
+    """n_gsm on VTTY as the initiator for SECONDS: it opens DLC0 with SABM
+    frames, retransmitted from its T1 timer (interrupts off, tx_lock held)
+    while nobody answers."""
+    vtty, secs = args[0], float(args[1])
+    fd = os.open(vtty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    raw(fd)
+    setd(fd, 21)  # N_GSM0710
+    size = 19 * 4  # struct gsm_config: 11 fields and 8 unused, all u32
+    getconf = 0x80000000 | (size << 16) | (ord("G") << 8) | 0
+    setconf = 0x40000000 | (size << 16) | (ord("G") << 8) | 1
+    conf = bytearray(fcntl.ioctl(fd, getconf, bytes(size)))
+    conf[8:12] = (1).to_bytes(4, sys.byteorder)  # initiator
+    fcntl.ioctl(fd, setconf, bytes(conf))
+    time.sleep(secs)
+    setd(fd, N_TTY)
+    os.close(fd)
+    print("ok")
+    return 0
+
+
 def pattern(n):
     block = bytes(range(251)) * 64
     out = bytearray()
@@ -244,7 +270,7 @@ def main():
         return 2
     cmds = {"ptys": cmd_ptys, "tcdrain": cmd_tcdrain,
             "sigio-after-detach": cmd_sigio, "reopen-held": cmd_reopen,
-            "flow": cmd_flow}
+            "flow": cmd_flow, "gsm": cmd_gsm}
     if sys.argv[1] not in cmds:
         print("ttyprobe.py: unknown command %s" % sys.argv[1], file=sys.stderr)
         return 2
