@@ -169,7 +169,7 @@ sl_pair_down
 sl_setup_lines
 sl_load_module
 sl_wire pace 9600 >/dev/null
-n=$(timeout 40 python3 "$PROBE" sigio-after-detach "$SL_TTY_A" /dev 6 2>"$t/sigio.err") || n="error: $(cat "$t/sigio.err")"
+n=$(timeout 120 python3 "$PROBE" sigio-after-detach "$SL_TTY_A" /dev 6 2>"$t/sigio.err") || n="${n:-error: $(cat "$t/sigio.err")}"
 sl_wire pace 0 >/dev/null
 sl_log "SIGIOs after the detach: $n"
 sl_assert_eq "detach leaves no stale write wakeup (no SIGIO to N_TTY's user)" 0 "$n"

@@ -42,7 +42,6 @@ import signal
 import subprocess
 import sys
 import termios
-import threading
 import time
 import tty as ttymod
 
@@ -118,25 +117,36 @@ def cmd_tcdrain(args):
         pass
     time.sleep(1)  # what may leave has left
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-    done = threading.Event()
-
-    def drain():
+    # tcdrain() in a child: Python's termios.tcdrain() keeps the GIL
+    # while it blocks
+    child = os.fork()
+    if child == 0:
         termios.tcdrain(fd)
-        done.set()
+        os._exit(0)
 
-    th = threading.Thread(target=drain, daemon=True)
-    th.start()
-    time.sleep(float(os.environ.get("TTYPROBE_WAIT", "1")))
-    if done.is_set():
+    def returned(wait):
+        end = time.monotonic() + wait
+        while True:
+            pid, _ = os.waitpid(child, os.WNOHANG)
+            if pid:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.05)
+
+    if returned(float(os.environ.get("TTYPROBE_WAIT", "1"))):
         print("queued=%d tcdrain returned before the command: nothing was stuck" % sent)
         return 2
     subprocess.run(cmd, check=False)
     t0 = time.monotonic()
-    ok = done.wait(secs)
+    ok = returned(secs)
     took = time.monotonic() - t0
-    print("queued=%d tcdrain_after=%.2f returned=%s" % (sent, took, "yes" if ok else "no"))
+    print("queued=%d tcdrain_after=%.2f returned=%s" % (sent, took, "yes" if ok else "no"),
+          flush=True)
     if not ok:
-        os._exit(1)  # the drain thread is stuck in the kernel
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        return 1
     os.close(fd)
     return 0
 
@@ -178,9 +188,10 @@ def cmd_sigio(args):
     end = time.monotonic() + secs
     while time.monotonic() < end:
         time.sleep(0.1)
-    print(count[0])
+    print(count[0], flush=True)
+    signal.signal(signal.SIGIO, signal.SIG_IGN)
     os.close(v)
-    os.close(fd)
+    os.close(fd)  # waits for the UART to drain (closing_wait)
     return 0
 
 
@@ -213,6 +224,7 @@ def cmd_gsm(args):
     setconf = 0x40000000 | (size << 16) | (ord("G") << 8) | 1
     conf = bytearray(fcntl.ioctl(fd, getconf, bytes(size)))
     conf[8:12] = (1).to_bytes(4, sys.byteorder)  # initiator
+    conf[36:40] = bytes(4)  # k: GETCONF reports it, SETCONF refuses it
     fcntl.ioctl(fd, setconf, bytes(conf))
     time.sleep(secs)
     setd(fd, N_TTY)
