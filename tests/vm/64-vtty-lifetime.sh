@@ -44,8 +44,9 @@ keys() { # NAME: two fresh keys in $t/NAME.tx, $t/NAME.rx
 }
 
 sl_drain_wire || true
-# A key is refused 8 s after its activation; with the wire paced at 1200
-# baud, plaintext written in those 8 s is still queued then, and stays.
+# A key is refused 8 s after its activation; plaintext written in those
+# 8 s while A's UART is stopped (TCOOFF) is still queued then, and stays
+# once the UART runs again.
 # (A message limit would not do: the transmit work seals each 2 KiB chunk
 # N_TTY hands over before the next comes, and the frame that reaches the
 # limit closes the FIFO behind it.)
@@ -65,10 +66,11 @@ sl_assert_eq "SET_KEY with different keys is taken" ok \
 "$SEALCTL" clear-keys "$SL_TTY_A"
 
 # ---------------------------------------------------------------- tcdrain
-# A alone keyed, the wire slow: 8 KiB written, two frames go to the UART,
-# the rest waits in the FIFO; 8 s in, the key expires, the frame in
-# flight ends, and the FIFO's 4 KiB stay: tcdrain() waits on them until
-# CMD. If the probe came too late (the key had expired), try again.
+# A alone keyed, A's UART stopped: 8 KiB written, two frames go to the
+# UART's buffer, the rest waits in the FIFO; 8 s in, the key expires, the
+# UART restarts and the frame in flight leaves, and the FIFO's 4 KiB
+# stay: tcdrain() waits on them until CMD. If the probe came too late
+# (the key had expired), try again.
 # stuck_tcdrain CMD...: prints the probe's last verdict
 epoch=0
 stuck_tcdrain() {
@@ -78,12 +80,12 @@ stuck_tcdrain() {
 		keys "e$epoch"
 		"$SEALCTL" set-key "$SL_TTY_A" --epoch "$epoch" --tx "$t/e$epoch.tx" \
 			--rx "$t/e$epoch.rx" --activate >/dev/null
-		out=$(TTYPROBE_WAIT=10 timeout 60 python3 "$PROBE" tcdrain "$SL_VTTY_A" 8192 8 -- "$@" 2>&1) || true
+		out=$(TTYPROBE_STOP=$SL_TTY_A TTYPROBE_WAIT=10 timeout 60 \
+			python3 "$PROBE" tcdrain "$SL_VTTY_A" 8192 8 -- "$@" 2>&1) || true
 		[[ $out == *"nothing was stuck"* ]] || break
 	done
 	echo "$out (try $try)"
 }
-sl_wire pace 1200 >/dev/null
 out=$(stuck_tcdrain "$SEALCTL" clear-keys "$SL_TTY_A")
 sl_log "tcdrain across CLEAR_KEYS: $out"
 sl_assert "CLEAR_KEYS: a tcdrain() waiting on queued plaintext returns" \
@@ -100,7 +102,6 @@ sl_log "tcdrain across the agent's exit: $out"
 sl_assert "agent exit: a tcdrain() waiting on queued plaintext returns" \
 	grep -q 'returned=yes' <<<"$out"
 wait "$agent" 2>/dev/null || true
-sl_wire pace 0 >/dev/null
 sl_pair_down
 
 # ---------------------------------------------------------------- hangup wipes
@@ -171,7 +172,7 @@ sl_load_module
 sl_wire pace 9600 >/dev/null
 n=$(timeout 120 python3 "$PROBE" sigio-after-detach "$SL_TTY_A" /dev 6 2>"$t/sigio.err") || n="${n:-error: $(cat "$t/sigio.err")}"
 sl_wire pace 0 >/dev/null
-sl_log "SIGIOs after the detach: $n"
+sl_log "SIGIOs after the detach: $n ($(tr '\n' ' ' <"$t/sigio.err"))"
 sl_assert_eq "detach leaves no stale write wakeup (no SIGIO to N_TTY's user)" 0 "$n"
 sl_unload_module
 

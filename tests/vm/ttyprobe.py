@@ -107,6 +107,14 @@ def cmd_ptys(args):
 def cmd_tcdrain(args):
     vtty, nbytes, secs = args[0], int(args[1]), float(args[2])
     cmd = args[args.index("--") + 1:]
+    # TTYPROBE_STOP=PHYS: stop PHYS's output (TCOOFF) while writing, so
+    # the plaintext waits in sealine's FIFO; restart it (TCOON) just
+    # before CMD, so nothing is in flight then.
+    stop = os.environ.get("TTYPROBE_STOP")
+    phys = None
+    if stop:
+        phys = os.open(stop, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        termios.tcflow(phys, termios.TCOOFF)
     fd = os.open(vtty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     raw(fd)
     sent = 0
@@ -137,6 +145,11 @@ def cmd_tcdrain(args):
     if returned(float(os.environ.get("TTYPROBE_WAIT", "1"))):
         print("queued=%d tcdrain returned before the command: nothing was stuck" % sent)
         return 2
+    if phys is not None:
+        termios.tcflow(phys, termios.TCOON)
+        if returned(3):
+            print("queued=%d tcdrain returned once the line moved: nothing was stuck" % sent)
+            return 2
     subprocess.run(cmd, check=False)
     t0 = time.monotonic()
     ok = returned(secs)
@@ -153,11 +166,16 @@ def cmd_tcdrain(args):
 
 def cmd_sigio(args):
     phys, secs = args[0], float(args[2])
+
+    def step(what):
+        print("sigio-after-detach: " + what, file=sys.stderr, flush=True)
+
     sealctl = os.environ["SEALCTL"]
     keydir = os.environ.get("SL_KEYDIR", "/tmp/sealine-keys")
     fd = os.open(phys, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     raw(fd)
     setd(fd, N_SEALINE)
+    step("attached")
     name = os.path.basename(phys)
     os.makedirs(keydir, exist_ok=True)
     for k in ("sig-tx", "sig-rx"):
@@ -169,6 +187,7 @@ def cmd_sigio(args):
                    check=True)
     index = subprocess.run([sealctl, "show", name, "index"], check=True,
                            capture_output=True, text=True).stdout.strip()
+    step("keyed, line %s" % index)
     v = os.open("/dev/ttySL" + index, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     raw(v)
     try:
@@ -184,7 +203,9 @@ def cmd_sigio(args):
     signal.signal(signal.SIGIO, on_sigio)
     fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    step("detaching")
     setd(fd, N_TTY)  # detach
+    step("detached")
     end = time.monotonic() + secs
     while time.monotonic() < end:
         time.sleep(0.1)
