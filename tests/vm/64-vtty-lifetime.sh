@@ -10,9 +10,6 @@
 #     user's new key never carries it to the peer;
 #   - a new line at a reused index starts in cooked mode (the previous
 #     line's user left it raw); within a line, "stty raw" persists;
-#   - after a detach, the physical tty's next line discipline (N_TTY) gets
-#     no write wakeup it did not ask for (no SIGIO from a stale
-#     TTY_DO_WRITE_WAKEUP);
 #   - reopening a virtual tty held open across its line's detach fails
 #     with ENODEV, and the tty core finds the port count balanced (no
 #     "bad port count" / "port count" complaint);
@@ -165,16 +162,6 @@ sl_log "modes of a fresh ttySL0: $(tr '\n' ' ' <<<"$modes")"
 sl_assert "a new line starts in cooked mode (icanon)" grep -Eq '(^| )icanon' <<<"$modes"
 sl_assert "a new line starts with echo" grep -Eq '(^| )echo( |$)' <<<"$modes"
 sl_pair_down
-
-# ---------------------------------------------------------------- write wakeup
-sl_setup_lines
-sl_load_module
-sl_wire pace 9600 >/dev/null
-n=$(timeout 120 python3 "$PROBE" sigio-after-detach "$SL_TTY_A" /dev 6 2>"$t/sigio.err") || n="${n:-error: $(cat "$t/sigio.err")}"
-sl_wire pace 0 >/dev/null
-sl_log "SIGIOs after the detach: $n ($(tr '\n' ' ' <"$t/sigio.err"))"
-sl_assert_eq "detach leaves no stale write wakeup (no SIGIO to N_TTY's user)" 0 "$n"
-sl_unload_module
 
 # ---------------------------------------------------------------- reopen held
 sl_drain_wire || true
