@@ -17,7 +17,9 @@
  */
 #include <linux/idr.h>
 #include <linux/jiffies.h>
+#include <linux/math64.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/tty_flip.h>
 #include <net/net_namespace.h>
@@ -26,9 +28,52 @@
 
 /* Index of /dev/ttySL<n> -> line. An index stays taken until the line is
  * freed, so a new line never meets a virtual tty still open on an old one.
+ * A line being attached holds its index with a NULL entry until its
+ * virtual tty is registered: lookups never see a half-built line.
  */
 static DEFINE_IDR(sealine_lines);
 static DEFINE_MUTEX(sealine_lines_mutex);
+
+/* The three frame-sized buffers of a line (a kmalloc of their size would
+ * take a 4 KiB slab object each).
+ */
+static struct kmem_cache *sealine_frame_cache;
+static_assert(sizeof(struct sealine_decoder) >= SEALINE_FRAME_MAX_WIRE + 1);
+static_assert(sizeof(struct sealine_decoder) >= SEALINE_FRAME_MAX_RAW);
+
+int sealine_line_init(void)
+{
+	sealine_frame_cache = kmem_cache_create("sealine_frame",
+						SEALINE_FRAME_BUF_SIZE, 0,
+						SLAB_HWCACHE_ALIGN, NULL);
+	return sealine_frame_cache ? 0 : -ENOMEM;
+}
+
+void sealine_line_exit(void)
+{
+	kmem_cache_destroy(sealine_frame_cache);
+}
+
+static void *sealine_frame_buf_alloc(void)
+{
+	return kmem_cache_zalloc(sealine_frame_cache, GFP_KERNEL);
+}
+
+static void sealine_frame_buf_free(void *buf)
+{
+	if (!buf)
+		return;
+	memzero_explicit(buf, SEALINE_FRAME_BUF_SIZE);
+	kmem_cache_free(sealine_frame_cache, buf);
+}
+
+/* Seconds since a key was activated, from 64-bit jiffies (no wrap). */
+static u32 sealine_key_age(const struct sealine_key *key)
+{
+	u64 secs = div_u64(get_jiffies_64() - key->born, HZ);
+
+	return min_t(u64, secs, U32_MAX);
+}
 
 /* A staged key does not age: it may wait as long as the peer needs. */
 static bool sealine_key_past(const struct sealine_key *key, u64 messages,
@@ -40,7 +85,8 @@ static bool sealine_key_past(const struct sealine_key *key, u64 messages,
 		return true;
 	}
 	if (key->active &&
-	    time_after_eq(jiffies, key->born + second_limit * HZ)) {
+	    time_after_eq64(get_jiffies_64(),
+			    key->born + (u64)second_limit * HZ)) {
 		*which = SEALINE_LIMIT_AGE;
 		return true;
 	}
@@ -70,26 +116,29 @@ static enum sealine_line_state sealine_state_locked(struct sealine_line *line)
 enum sealine_line_state sealine_line_state(struct sealine_line *line)
 {
 	enum sealine_line_state state;
+	unsigned long flags;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	state = sealine_state_locked(line);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	return state;
 }
 
 void sealine_line_snapshot(struct sealine_line *line,
 			   struct sealine_line_info *info)
 {
+	unsigned long flags;
+	int i;
+
 	memset(info, 0, sizeof(*info));
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	info->state = sealine_state_locked(line);
 	if (line->cur) {
 		info->has_cur = true;
 		info->cipher = line->cur->cipher;
 		info->epoch = line->cur->epoch;
 		info->tx_counter = line->cur->tx_counter;
-		info->key_age = jiffies_to_msecs(jiffies - line->cur->born) /
-				MSEC_PER_SEC;
+		info->key_age = sealine_key_age(line->cur);
 	}
 	if (line->next) {
 		info->has_next = true;
@@ -98,17 +147,20 @@ void sealine_line_snapshot(struct sealine_line *line,
 			info->cipher = line->next->cipher;
 	}
 	info->agent_portid = line->agent_portid;
-	memcpy(&info->stats, &line->stats, sizeof(info->stats));
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
+	for (i = 0; i < ARRAY_SIZE(info->stats.v); i++)
+		info->stats.v[i] = atomic64_read(&line->stats.v[i]);
 }
 
 /* Runs the transmit work unless the line is going away. */
 void sealine_line_kick(struct sealine_line *line)
 {
-	spin_lock(&line->lock);
+	unsigned long flags;
+
+	spin_lock_irqsave(&line->lock, flags);
 	if (!line->dead)
 		schedule_work(&line->tx_work);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 }
 
 /* Schedules limit_work for the current key's next age limit. Lock held. */
@@ -116,15 +168,16 @@ static void sealine_arm_limits_locked(struct sealine_line *line)
 {
 	struct sealine_key *key = line->cur;
 	unsigned int seconds;
-	unsigned long deadline;
+	u64 deadline, now;
 
 	if (line->dead || !key || key->expired)
 		return;
 	seconds = key->rekey_signalled ? sealine_limits.reject_after_seconds :
 					 sealine_limits.rekey_after_seconds;
-	deadline = key->born + seconds * HZ;
+	deadline = key->born + (u64)seconds * HZ;
+	now = get_jiffies_64();
 	mod_delayed_work(system_wq, &line->limit_work,
-			 time_after(deadline, jiffies) ? deadline - jiffies : 0);
+			 time_after64(deadline, now) ? deadline - now : 0);
 }
 
 /*
@@ -139,10 +192,11 @@ static void sealine_limit_work(struct work_struct *work)
 						 limit_work);
 	enum sealine_limit which = SEALINE_LIMIT_NONE;
 	struct sealine_key *key;
+	unsigned long flags;
 	u8 event = 0;
 	u32 epoch = 0;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	key = line->cur;
 	if (!line->dead && key && !key->expired) {
 		epoch = key->epoch;
@@ -159,7 +213,7 @@ static void sealine_limit_work(struct work_struct *work)
 		}
 		sealine_arm_limits_locked(line);
 	}
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	if (event)
 		sealine_nl_key_event(line, event, epoch, which);
 }
@@ -174,9 +228,9 @@ static struct sealine_key *sealine_promote_locked(struct sealine_line *line)
 	line->prev = line->cur;
 	line->cur = line->next;
 	line->next = NULL;
-	line->cur->born = jiffies;
+	line->cur->born = get_jiffies_64();
 	line->cur->active = true;
-	line->stats.v[SEALINE_STAT_REKEYS]++;
+	sealine_stat_add(line, SEALINE_STAT_REKEYS, 1);
 	sealine_arm_limits_locked(line);
 	return old;
 }
@@ -192,7 +246,8 @@ static bool sealine_tx_build(struct sealine_line *line)
 	bool rekey = false;
 	enum sealine_frame_type type;
 	struct sealine_key *key;
-	size_t raw_len, len = 0;
+	size_t raw_len, wire_len, len = 0;
+	unsigned long flags;
 	struct sk_buff *skb;
 	u64 counter;
 	u32 epoch;
@@ -207,10 +262,10 @@ static bool sealine_tx_build(struct sealine_line *line)
 		goto encode;
 	}
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	key = line->cur;
 	if (line->dead || !key || key->expired) {
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		return false;
 	}
 	if (sealine_key_tx_expired(key, &which)) {
@@ -219,7 +274,7 @@ static bool sealine_tx_build(struct sealine_line *line)
 		 */
 		key->expired = true;
 		epoch = key->epoch;
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		sealine_nl_key_event(line, SEALINE_CMD_KEY_EXPIRED, epoch,
 				     which);
 		return false;
@@ -231,7 +286,7 @@ static bool sealine_tx_build(struct sealine_line *line)
 		len = kfifo_out(&line->tx_fifo, line->tx_raw + SEALINE_AAD_LEN,
 				SEALINE_MAX_PAYLOAD);
 		if (!len) {
-			spin_unlock(&line->lock);
+			spin_unlock_irqrestore(&line->lock, flags);
 			return false;
 		}
 		type = SEALINE_FRAME_DATA;
@@ -247,7 +302,7 @@ static bool sealine_tx_build(struct sealine_line *line)
 	}
 	epoch = key->epoch;
 	kref_get(&key->refcount);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 
 	if (len)
 		tty_port_tty_wakeup(&line->port);	/* room for writers */
@@ -277,17 +332,21 @@ static bool sealine_tx_build(struct sealine_line *line)
 				     which);
 
 encode:
-	line->tx_wire_len = 0;
+	wire_len = 0;
 	if (!line->sent_first_delimiter) {
 		/* Ends whatever the peer's decoder saw before we attached. */
-		line->tx_wire[line->tx_wire_len++] = 0;
+		line->tx_wire[wire_len++] = 0;
 		line->sent_first_delimiter = true;
 	}
-	line->tx_wire_len += sealine_cobs_encode(line->tx_raw, raw_len,
-						 line->tx_wire +
-						 line->tx_wire_len);
-	line->tx_wire[line->tx_wire_len++] = 0;
+	wire_len += sealine_cobs_encode(line->tx_raw, raw_len,
+					line->tx_wire + wire_len);
+	line->tx_wire[wire_len++] = 0;
+	memzero_explicit(line->tx_raw, raw_len);
+	/* chars_in_buffer() reads these two: set them together. */
+	spin_lock_irqsave(&line->lock, flags);
+	line->tx_wire_len = wire_len;
 	line->tx_wire_off = 0;
+	spin_unlock_irqrestore(&line->lock, flags);
 	return true;
 }
 
@@ -301,13 +360,14 @@ static void sealine_tx_work(struct work_struct *work)
 	struct sealine_line *line = container_of(work, struct sealine_line,
 						 tx_work);
 	struct tty_struct *tty;
+	unsigned long flags;
 
 	/* line->tty stays valid while we run: detach clears it and then
 	 * waits for this work with cancel_work_sync().
 	 */
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	tty = line->tty;
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	if (!tty)
 		return;
 
@@ -322,19 +382,23 @@ static void sealine_tx_work(struct work_struct *work)
 			set_bit(TTY_DO_WRITE_WAKEUP, &tty->flags);
 			n = tty->ops->write(tty, line->tx_wire +
 					    line->tx_wire_off, left);
-			if (n < 0) {
-				/* The driver refused (hung up): drop it. */
-				line->tx_wire_off = line->tx_wire_len;
-				break;
-			}
+			if (n < 0)	/* the driver refused (hung up): drop it */
+				n = left;
+			spin_lock_irqsave(&line->lock, flags);
 			line->tx_wire_off += n;
+			spin_unlock_irqrestore(&line->lock, flags);
 			sealine_stat_add(line, SEALINE_STAT_TX_WIRE_BYTES, n);
 			if ((size_t)n < left)
 				return;	/* write_wakeup brings us back */
 			/* chars_in_buffer() fell: poll() may now report the
-			 * virtual tty writable.
+			 * virtual tty writable, tcdrain() may return.
 			 */
 			tty_port_tty_wakeup(&line->port);
+			/* A fast line (a pty) takes every frame at once and a
+			 * writer may refill the FIFO as fast: give the CPU
+			 * away between frames.
+			 */
+			cond_resched();
 			continue;
 		}
 		if (!sealine_tx_build(line))
@@ -345,11 +409,12 @@ static void sealine_tx_work(struct work_struct *work)
 
 int sealine_line_write(struct sealine_line *line, const u8 *buf, int count)
 {
+	unsigned long flags;
 	int n = 0;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (line->dead) {
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		return -EIO;
 	}
 	if (sealine_state_locked(line) == SEALINE_STATE_KEYED) {
@@ -357,7 +422,7 @@ int sealine_line_write(struct sealine_line *line, const u8 *buf, int count)
 		if (n)
 			schedule_work(&line->tx_work);
 	}
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	return n;
 }
 
@@ -365,25 +430,26 @@ int sealine_line_write(struct sealine_line *line, const u8 *buf, int count)
 unsigned int sealine_line_write_room(struct sealine_line *line)
 {
 	unsigned int room = 0;
+	unsigned long flags;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (sealine_state_locked(line) == SEALINE_STATE_KEYED)
 		room = kfifo_avail(&line->tx_fifo);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	return room;
 }
 
 unsigned int sealine_line_chars_in_buffer(struct sealine_line *line)
 {
+	unsigned long flags;
 	unsigned int n = 0;
 
 	/* A detached line sends nothing more: let close() go at once. */
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (!line->dead)
 		n = kfifo_len(&line->tx_fifo) +
-		    (unsigned int)(READ_ONCE(line->tx_wire_len) -
-				   READ_ONCE(line->tx_wire_off));
-	spin_unlock(&line->lock);
+		    (line->tx_wire_len - line->tx_wire_off);
+	spin_unlock_irqrestore(&line->lock, flags);
 	return n;
 }
 
@@ -396,11 +462,171 @@ static void sealine_flush_tx_locked(struct sealine_line *line)
 
 void sealine_line_flush_tx(struct sealine_line *line)
 {
-	spin_lock(&line->lock);
+	unsigned long flags;
+
+	spin_lock_irqsave(&line->lock, flags);
 	sealine_flush_tx_locked(line);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	tty_port_tty_wakeup(&line->port);
 }
+
+/*
+ * Receive flow control. The physical tty's receive path stops before a
+ * frame the virtual tty could not take (its reader stalled), leaves the
+ * rest in the physical tty's buffer and throttles it (RTS drops with
+ * crtscts; a pty's writer blocks). The virtual tty's N_TTY unthrottling
+ * it, or its ldisc taking bytes, or its closing restarts the receive path
+ * from rx_work. Nothing is dropped and nothing grows past
+ * SEALINE_RX_BUFFER_LIMIT.
+ *
+ * tty_throttle_safe() and tty_unthrottle_safe() are not exported; these
+ * do what they do for a tty whose only throttler is us.
+ */
+static void sealine_phys_throttle(struct tty_struct *tty, bool throttle)
+{
+	mutex_lock(&tty->throttle_mutex);
+	if (throttle && !test_and_set_bit(TTY_THROTTLED, &tty->flags)) {
+		if (tty->ops->throttle)
+			tty->ops->throttle(tty);
+	} else if (!throttle && test_and_clear_bit(TTY_THROTTLED, &tty->flags)) {
+		if (tty->ops->unthrottle)
+			tty->ops->unthrottle(tty);
+	}
+	mutex_unlock(&tty->throttle_mutex);
+}
+
+/* Resumes a stalled receive path. Lock held; true if rx_work must run. */
+static bool sealine_rx_resume_locked(struct sealine_line *line)
+{
+	if (!line->rx_stalled || line->dead)
+		return false;
+	line->rx_stalled = false;
+	return true;
+}
+
+static void sealine_rx_work(struct work_struct *work)
+{
+	struct sealine_line *line = container_of(work, struct sealine_line,
+						 rx_work);
+	struct tty_struct *tty;
+	unsigned long flags;
+
+	/* Valid while we run: detach waits for this work. */
+	spin_lock_irqsave(&line->lock, flags);
+	tty = line->tty;
+	spin_unlock_irqrestore(&line->lock, flags);
+	if (!tty)
+		return;
+	sealine_phys_throttle(tty, false);
+	/* Runs the physical tty's receive path again over what it holds
+	 * (as speakup's ldisc does after refusing bytes).
+	 */
+	tty_flip_buffer_push(tty->port);
+}
+
+/* Whether the receive path must stop before the next frame. */
+static bool sealine_rx_must_wait(struct sealine_line *line)
+{
+	struct tty_struct *vtty = tty_port_tty_get(&line->port);
+	unsigned long flags;
+	bool wait = false;
+
+	/* Nobody has the virtual tty open: frames are dropped, as a UART
+	 * nobody opened drops what arrives.
+	 */
+	if (!vtty)
+		return false;
+	spin_lock_irqsave(&line->lock, flags);
+	if (!line->dead &&
+	    (line->rx_throttled ||
+	     tty_buffer_space_avail(&line->port) < SEALINE_MAX_PAYLOAD)) {
+		line->rx_stalled = true;
+		wait = true;
+	}
+	spin_unlock_irqrestore(&line->lock, flags);
+	tty_kref_put(vtty);
+	return wait;
+}
+
+/* The virtual tty's N_TTY throttles (its buffer is full) or unthrottles. */
+void sealine_line_throttle(struct sealine_line *line, bool throttled)
+{
+	unsigned long flags;
+	bool resume = false;
+
+	spin_lock_irqsave(&line->lock, flags);
+	line->rx_throttled = throttled;
+	if (!throttled)
+		resume = sealine_rx_resume_locked(line);
+	spin_unlock_irqrestore(&line->lock, flags);
+	if (resume)
+		schedule_work(&line->rx_work);
+}
+
+/* The virtual tty's ldisc took bytes from its buffer: room again. */
+static void sealine_line_rx_consumed(struct sealine_line *line)
+{
+	unsigned long flags;
+	bool resume = false;
+
+	spin_lock_irqsave(&line->lock, flags);
+	if (!line->rx_throttled)
+		resume = sealine_rx_resume_locked(line);
+	spin_unlock_irqrestore(&line->lock, flags);
+	if (resume)
+		schedule_work(&line->rx_work);
+}
+
+/*
+ * The virtual tty's last user closed it, or it hung up: plaintext still
+ * queued for sending goes (wiped), and the receive path runs freely again
+ * (dropping what arrives until the next open).
+ */
+void sealine_line_vtty_closed(struct sealine_line *line)
+{
+	unsigned long flags;
+	bool resume;
+
+	spin_lock_irqsave(&line->lock, flags);
+	sealine_flush_tx_locked(line);
+	line->rx_throttled = false;
+	resume = sealine_rx_resume_locked(line);
+	spin_unlock_irqrestore(&line->lock, flags);
+	if (resume)
+		schedule_work(&line->rx_work);
+}
+
+/* The virtual tty's port feeds its ldisc through these (client ops). */
+static int sealine_vtty_receive_buf(struct tty_port *port,
+				    const unsigned char *p,
+				    const unsigned char *f, size_t count)
+{
+	int n = tty_port_default_client_ops.receive_buf(port, p, f, count);
+
+	if (n > 0)
+		sealine_line_rx_consumed(container_of(port, struct sealine_line,
+						      port));
+	return n;
+}
+
+static void sealine_vtty_lookahead_buf(struct tty_port *port,
+				       const unsigned char *p,
+				       const unsigned char *f,
+				       unsigned int count)
+{
+	tty_port_default_client_ops.lookahead_buf(port, p, f, count);
+}
+
+static void sealine_vtty_write_wakeup(struct tty_port *port)
+{
+	tty_port_default_client_ops.write_wakeup(port);
+}
+
+static const struct tty_port_client_operations sealine_vtty_client_ops = {
+	.receive_buf = sealine_vtty_receive_buf,
+	.lookahead_buf = sealine_vtty_lookahead_buf,
+	.write_wakeup = sealine_vtty_write_wakeup,
+};
 
 static struct sealine_key *sealine_key_by_epoch4(struct sealine_line *line,
 						 u8 epoch4)
@@ -449,12 +675,13 @@ static void sealine_rx_sealed(struct sealine_line *line,
 	enum sealine_stat drop = SEALINE_STAT_UNSPEC;
 	enum sealine_limit which;
 	bool promoted = false;
+	unsigned long flags;
 	u64 counter;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	key = sealine_key_by_epoch4(line, f->epoch4);
 	if (!key) {
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		sealine_stat_add(line, SEALINE_STAT_NOKEY_DROPS, 1);
 		return;
 	}
@@ -462,17 +689,17 @@ static void sealine_rx_sealed(struct sealine_line *line,
 	if (sealine_key_past(key, counter,
 			     sealine_limits.reject_after_messages,
 			     sealine_limits.reject_after_seconds, &which)) {
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		sealine_stat_add(line, SEALINE_STAT_EXPIRED_DROPS, 1);
 		return;
 	}
 	if (!sealine_replay_check(&key->replay, counter)) {
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		sealine_stat_add(line, SEALINE_STAT_REPLAYS, 1);
 		return;
 	}
 	kref_get(&key->refcount);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 
 	if (sealine_key_open(key, raw, len, counter)) {
 		sealine_key_put(key);
@@ -480,7 +707,7 @@ static void sealine_rx_sealed(struct sealine_line *line,
 		goto wipe;	/* decryption ran in place */
 	}
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (!sealine_key_in_slots(line, key)) {
 		drop = SEALINE_STAT_NOKEY_DROPS;	/* cleared meanwhile */
 	} else if (!sealine_replay_accept(&key->replay, counter)) {
@@ -490,7 +717,7 @@ static void sealine_rx_sealed(struct sealine_line *line,
 		old = sealine_promote_locked(line);
 		promoted = true;
 	}
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	sealine_key_put(key);
 	sealine_key_put(old);
 
@@ -529,18 +756,27 @@ static void sealine_rx_frame(struct sealine_line *line, u8 *raw, size_t len)
 /*
  * Receive path, called from the physical tty's buffer work (process
  * context, one call at a time per tty). fp flags bytes the driver saw
- * damaged; the frame they land in is dropped.
+ * damaged; the frame they land in is dropped. Returns how many bytes it
+ * took: fewer than count when the virtual tty's reader stalled (the rest
+ * stays in the physical tty's buffer, see sealine_rx_must_wait()).
  */
-void sealine_line_receive(struct sealine_line *line, const u8 *cp,
-			  const u8 *fp, size_t count)
+size_t sealine_line_receive(struct sealine_line *line, const u8 *cp,
+			    const u8 *fp, size_t count)
 {
 	struct sealine_decoder *d = line->decoder;
 	size_t i = 0;
 
-	sealine_stat_add(line, SEALINE_STAT_RX_WIRE_BYTES, count);
 	while (i < count) {
 		enum sealine_decode_event event;
 		size_t n = count - i;
+
+		if (sealine_rx_must_wait(line)) {
+			sealine_phys_throttle(line->tty, true);
+			/* Unless the reader took bytes meanwhile. */
+			if (sealine_rx_must_wait(line))
+				break;
+			sealine_phys_throttle(line->tty, false);
+		}
 
 		if (fp) {
 			size_t clean = 0;
@@ -560,6 +796,8 @@ void sealine_line_receive(struct sealine_line *line, const u8 *cp,
 		else if (event == SEALINE_DECODE_RESYNC)
 			sealine_stat_add(line, SEALINE_STAT_RESYNCS, 1);
 	}
+	sealine_stat_add(line, SEALINE_STAT_RX_WIRE_BYTES, i);
+	return i;
 }
 
 int sealine_line_set_key(struct sealine_line *line,
@@ -570,10 +808,12 @@ int sealine_line_set_key(struct sealine_line *line,
 	u8 epoch4 = epoch & SEALINE_EPOCH_WIRE_MASK;
 	int ret = 0;
 
+	unsigned long flags;
+
 	key = sealine_key_create(cipher, epoch, tx_key, rx_key);
 	if (IS_ERR(key))
 		return PTR_ERR(key);
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (line->dead) {
 		ret = -ENODEV;
 	} else if ((line->cur &&
@@ -584,13 +824,13 @@ int sealine_line_set_key(struct sealine_line *line,
 		ret = -EEXIST;
 	}
 	if (ret) {
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		sealine_key_put(key);
 		return ret;
 	}
 	old = line->next;
 	line->next = key;
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	sealine_key_put(old);
 	return 0;
 }
@@ -598,9 +838,10 @@ int sealine_line_set_key(struct sealine_line *line,
 int sealine_line_activate_key(struct sealine_line *line, u32 epoch)
 {
 	struct sealine_key *old = NULL;
+	unsigned long flags;
 	int ret = 0;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (line->dead) {
 		ret = -ENODEV;
 	} else if (line->next && line->next->epoch == epoch) {
@@ -615,7 +856,7 @@ int sealine_line_activate_key(struct sealine_line *line, u32 epoch)
 	} else {
 		ret = line->next ? -ESTALE : -ENOKEY;
 	}
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	sealine_key_put(old);
 	if (!ret)
 		tty_port_tty_wakeup(&line->port);
@@ -625,8 +866,9 @@ int sealine_line_activate_key(struct sealine_line *line, u32 epoch)
 void sealine_line_clear_keys(struct sealine_line *line)
 {
 	struct sealine_key *prev, *cur, *next;
+	unsigned long flags;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	prev = line->prev;
 	cur = line->cur;
 	next = line->next;
@@ -636,15 +878,20 @@ void sealine_line_clear_keys(struct sealine_line *line)
 	line->keepalive_pending = false;
 	/* Plaintext queued for the old keys must not leave under new ones. */
 	sealine_flush_tx_locked(line);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	sealine_key_put(prev);
 	sealine_key_put(cur);
 	sealine_key_put(next);
+	/* Nothing is queued any more: tcdrain() and close() return now, and
+	 * writers wait for the next key instead of for the flushed bytes.
+	 */
+	tty_port_tty_wakeup(&line->port);
 }
 
 int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
 			       size_t len)
 {
+	unsigned long flags;
 	struct sk_buff *skb;
 	int ret = 0;
 
@@ -653,7 +900,7 @@ int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
 		return -ENOMEM;
 	skb_put_data(skb, msg, len);
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	if (line->dead)
 		ret = -ENODEV;
 	else if (skb_queue_len(&line->control_queue) >=
@@ -663,10 +910,34 @@ int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
 		skb_queue_tail(&line->control_queue, skb);
 	if (!ret)
 		schedule_work(&line->tx_work);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	if (ret)
 		kfree_skb(skb);
 	return ret;
+}
+
+/* The socket portid in net becomes the line's agent; not on a dead line. */
+int sealine_line_register_agent(struct sealine_line *line, struct net *net,
+				u32 portid)
+{
+	unsigned long flags;
+	int ret = 0;
+
+	spin_lock_irqsave(&line->lock, flags);
+	if (line->dead) {
+		ret = -ENODEV;
+	} else {
+		line->agent_portid = portid;
+		line->agent_net = net;
+	}
+	spin_unlock_irqrestore(&line->lock, flags);
+	return ret;
+}
+
+/* A reference unless the line is dead or already on its way out. */
+static bool sealine_line_try_get(struct sealine_line *line)
+{
+	return line && !READ_ONCE(line->dead) && tty_port_get(&line->port);
 }
 
 struct sealine_line *sealine_line_get(unsigned int index)
@@ -675,9 +946,7 @@ struct sealine_line *sealine_line_get(unsigned int index)
 
 	mutex_lock(&sealine_lines_mutex);
 	line = idr_find(&sealine_lines, index);
-	if (line && !READ_ONCE(line->dead))
-		tty_port_get(&line->port);
-	else
+	if (!sealine_line_try_get(line))
 		line = NULL;
 	mutex_unlock(&sealine_lines_mutex);
 	return line;
@@ -690,9 +959,9 @@ struct sealine_line *sealine_line_get_by_tty(const char *name)
 
 	mutex_lock(&sealine_lines_mutex);
 	idr_for_each_entry(&sealine_lines, line, id) {
-		if (!READ_ONCE(line->dead) && !strcmp(line->tty_name, name)) {
+		if (!strcmp(line->tty_name, name) &&
+		    sealine_line_try_get(line)) {
 			found = line;
-			tty_port_get(&found->port);
 			break;
 		}
 	}
@@ -708,12 +977,10 @@ struct sealine_line *sealine_line_get_next(unsigned int *index)
 
 	mutex_lock(&sealine_lines_mutex);
 	idr_for_each_entry_continue(&sealine_lines, line, id)
-		if (!READ_ONCE(line->dead))
+		if (sealine_line_try_get(line))
 			break;
-	if (line) {
-		tty_port_get(&line->port);
+	if (line)
 		*index = id;
-	}
 	mutex_unlock(&sealine_lines_mutex);
 	return line;
 }
@@ -731,23 +998,27 @@ void sealine_agent_released(struct net *net, u32 portid)
 
 	mutex_lock(&sealine_lines_mutex);
 	idr_for_each_entry(&sealine_lines, line, id) {
+		unsigned long flags;
 		bool orphaned;
 
-		spin_lock(&line->lock);
+		spin_lock_irqsave(&line->lock, flags);
 		orphaned = line->agent_portid == portid &&
 			   net_eq(line->agent_net, net);
 		if (orphaned) {
 			line->agent_portid = 0;
 			line->agent_net = NULL;
 		}
-		spin_unlock(&line->lock);
+		spin_unlock_irqrestore(&line->lock, flags);
 		if (orphaned)
 			sealine_line_clear_keys(line);
 	}
 	mutex_unlock(&sealine_lines_mutex);
 }
 
-/* Called by the port's destruct when the last reference is gone. */
+/*
+ * Called by the port's destruct when the last reference is gone, also for
+ * a line whose attach failed half-way: it undoes whatever exists.
+ */
 void sealine_line_destroy(struct sealine_line *line)
 {
 	if (line->index < SEALINE_MAX_LINES) {
@@ -755,10 +1026,17 @@ void sealine_line_destroy(struct sealine_line *line)
 		idr_remove(&sealine_lines, line->index);
 		mutex_unlock(&sealine_lines_mutex);
 	}
+	/* Detach did this already for a line that was attached. */
+	cancel_work_sync(&line->tx_work);
+	cancel_work_sync(&line->rx_work);
+	cancel_delayed_work_sync(&line->limit_work);
+	sealine_key_put(line->prev);
+	sealine_key_put(line->cur);
+	sealine_key_put(line->next);
 	skb_queue_purge(&line->control_queue);
-	kfree_sensitive(line->decoder);
-	kfree_sensitive(line->tx_wire);
-	kfree_sensitive(line->tx_raw);
+	sealine_frame_buf_free(line->decoder);
+	sealine_frame_buf_free(line->tx_wire);
+	sealine_frame_buf_free(line->tx_raw);
 	kfree_sensitive(line->tx_fifo_buf);
 	kfree(line);
 }
@@ -777,18 +1055,20 @@ int sealine_line_attach(struct tty_struct *tty)
 		return -ENOMEM;
 	tty_port_init(&line->port);
 	line->port.ops = &sealine_port_ops;
+	line->port.client_ops = &sealine_vtty_client_ops;
 	/* From here on the port's reference count owns the line. */
 	line->index = SEALINE_MAX_LINES;
 	spin_lock_init(&line->lock);
 	INIT_WORK(&line->tx_work, sealine_tx_work);
+	INIT_WORK(&line->rx_work, sealine_rx_work);
 	INIT_DELAYED_WORK(&line->limit_work, sealine_limit_work);
 	skb_queue_head_init(&line->control_queue);
 	strscpy(line->tty_name, tty_name(tty), sizeof(line->tty_name));
 
 	line->tx_fifo_buf = kzalloc(SEALINE_TX_FIFO_SIZE, GFP_KERNEL);
-	line->tx_raw = kzalloc(SEALINE_FRAME_MAX_RAW, GFP_KERNEL);
-	line->tx_wire = kzalloc(SEALINE_FRAME_MAX_WIRE + 1, GFP_KERNEL);
-	line->decoder = kzalloc(sizeof(*line->decoder), GFP_KERNEL);
+	line->tx_raw = sealine_frame_buf_alloc();
+	line->tx_wire = sealine_frame_buf_alloc();
+	line->decoder = sealine_frame_buf_alloc();
 	if (!line->tx_fifo_buf || !line->tx_raw || !line->tx_wire ||
 	    !line->decoder) {
 		ret = -ENOMEM;
@@ -799,10 +1079,14 @@ int sealine_line_attach(struct tty_struct *tty)
 	if (ret)
 		goto err_put_line;
 	sealine_decoder_init(line->decoder);
+	ret = tty_buffer_set_limit(&line->port, SEALINE_RX_BUFFER_LIMIT);
+	if (ret)
+		goto err_put_line;
 	line->tty = tty;
 
+	/* Reserve the index; lookups see the line once it is complete. */
 	mutex_lock(&sealine_lines_mutex);
-	ret = idr_alloc(&sealine_lines, line, 0, SEALINE_MAX_LINES,
+	ret = idr_alloc(&sealine_lines, NULL, 0, SEALINE_MAX_LINES,
 			GFP_KERNEL);
 	if (ret >= 0)
 		line->index = ret;
@@ -810,20 +1094,25 @@ int sealine_line_attach(struct tty_struct *tty)
 	if (ret < 0)
 		goto err_put_line;
 
+	sealine_vtty_forget_termios(line->index);
 	dev = tty_port_register_device(&line->port, sealine_tty_driver,
 				       line->index, NULL);
 	if (IS_ERR(dev)) {
 		ret = PTR_ERR(dev);
-		goto err_put_line;
+		goto err_unlink_port;
 	}
 
 	tty->disc_data = line;
-	/* Without it the tty core never calls our receive_buf. */
-	tty->receive_room = 65536;
+	mutex_lock(&sealine_lines_mutex);
+	idr_replace(&sealine_lines, line, line->index);
+	mutex_unlock(&sealine_lines_mutex);
 	sealine_nl_line_event(line, SEALINE_CMD_LINE_UP);
 	return 0;
 
+err_unlink_port:
+	sealine_tty_driver->ports[line->index] = NULL;
 err_put_line:
+	line->tty = NULL;
 	tty_port_put(&line->port);
 	return ret;
 }
@@ -840,9 +1129,12 @@ void sealine_line_hangup(struct sealine_line *line)
 void sealine_line_detach(struct sealine_line *line)
 {
 	struct sealine_key *prev, *cur, *next;
+	struct tty_struct *tty;
+	unsigned long flags;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	line->dead = true;
+	tty = line->tty;
 	line->tty = NULL;
 	prev = line->prev;
 	cur = line->cur;
@@ -853,18 +1145,31 @@ void sealine_line_detach(struct sealine_line *line)
 	line->agent_portid = 0;
 	line->agent_net = NULL;
 	sealine_flush_tx_locked(line);
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 
 	/* No new work can be queued now; wait for the running ones. */
 	cancel_work_sync(&line->tx_work);
+	cancel_work_sync(&line->rx_work);
 	cancel_delayed_work_sync(&line->limit_work);
 	sealine_key_put(prev);
 	sealine_key_put(cur);
 	sealine_key_put(next);
 	skb_queue_purge(&line->control_queue);
+	/* The next line discipline gets the tty as we found it: no write
+	 * wakeups it did not ask for, not throttled.
+	 */
+	clear_bit(TTY_DO_WRITE_WAKEUP, &tty->flags);
+	sealine_phys_throttle(tty, false);
 
+	/* A virtual tty opened before this point is hung up here; one
+	 * opened later sees dead (sealine_vtty_open()).
+	 */
 	tty_port_tty_hangup(&line->port, false);
 	tty_unregister_device(sealine_tty_driver, line->index);
+	/* tty_port_register_device() left the port there; the line may be
+	 * freed long before the driver.
+	 */
+	sealine_tty_driver->ports[line->index] = NULL;
 	sealine_nl_line_event(line, SEALINE_CMD_LINE_DOWN);
 	sealine_line_put(line);
 }
