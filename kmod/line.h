@@ -145,29 +145,50 @@ struct sealine_line *sealine_line_get(unsigned int index);
 struct sealine_line *sealine_line_get_by_tty(const char *name);
 void sealine_line_put(struct sealine_line *line);
 struct sealine_line *sealine_line_get_next(unsigned int *index);
-void sealine_line_kick(struct sealine_line *line);
 void sealine_line_destroy(struct sealine_line *line);
-int sealine_line_write(struct sealine_line *line, const u8 *buf, int count);
-unsigned int sealine_line_write_room(struct sealine_line *line);
-unsigned int sealine_line_chars_in_buffer(struct sealine_line *line);
-void sealine_line_flush_tx(struct sealine_line *line);
-size_t sealine_line_receive(struct sealine_line *line, const u8 *cp,
-			    const u8 *fp, size_t count);
-void sealine_line_throttle(struct sealine_line *line, bool throttled);
-void sealine_line_vtty_closed(struct sealine_line *line);
 int sealine_line_register_agent(struct sealine_line *line, struct net *net,
 				u32 portid);
+enum sealine_line_state sealine_line_state(struct sealine_line *line);
+void sealine_line_snapshot(struct sealine_line *line,
+			   struct sealine_line_info *info);
+void sealine_agent_released(struct net *net, u32 portid);
+
+/* keys.c */
+u32 sealine_key_age(const struct sealine_key *key);
+bool sealine_key_past(const struct sealine_key *key, u64 messages,
+		      u64 message_limit, unsigned int second_limit,
+		      enum sealine_limit *which);
+bool sealine_key_tx_expired(const struct sealine_key *key,
+			    enum sealine_limit *which);
+enum sealine_line_state sealine_state_locked(struct sealine_line *line);
+void sealine_limit_work(struct work_struct *work);
+void sealine_arm_limits_locked(struct sealine_line *line);
+struct sealine_key *sealine_promote_locked(struct sealine_line *line);
 int sealine_line_set_key(struct sealine_line *line,
 			 enum sealine_cipher cipher, u32 epoch,
 			 const u8 *tx_key, const u8 *rx_key);
 int sealine_line_activate_key(struct sealine_line *line, u32 epoch);
 void sealine_line_clear_keys(struct sealine_line *line);
+
+/* send.c */
+void sealine_line_kick(struct sealine_line *line);
+void sealine_tx_work(struct work_struct *work);
+int sealine_line_write(struct sealine_line *line, const u8 *buf, int count);
+unsigned int sealine_line_write_room(struct sealine_line *line);
+unsigned int sealine_line_chars_in_buffer(struct sealine_line *line);
+void sealine_flush_tx_locked(struct sealine_line *line);
+void sealine_line_flush_tx(struct sealine_line *line);
 int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
 			       size_t len);
-enum sealine_line_state sealine_line_state(struct sealine_line *line);
-void sealine_line_snapshot(struct sealine_line *line,
-			   struct sealine_line_info *info);
-void sealine_agent_released(struct net *net, u32 portid);
+
+/* receive.c */
+extern const struct tty_port_client_operations sealine_vtty_client_ops;
+void sealine_phys_throttle(struct tty_struct *tty, bool throttle);
+void sealine_rx_work(struct work_struct *work);
+size_t sealine_line_receive(struct sealine_line *line, const u8 *cp,
+			    const u8 *fp, size_t count);
+void sealine_line_throttle(struct sealine_line *line, bool throttled);
+void sealine_line_vtty_closed(struct sealine_line *line);
 
 /* vtty.c */
 extern struct tty_driver *sealine_tty_driver;
