@@ -19,7 +19,7 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/pair.sh"
 
 PROBE=$SEALINE_ROOT/tests/vm/ttyprobe.py
-NLPROBE=$SEALINE_ROOT/tests/vm/nlprobe
+NLPROBE=$SEALINE_ROOT/build/bin/nlprobe
 export SEALCTL SL_KEYDIR
 t=$(mktemp -d)
 BG_PIDS=()
