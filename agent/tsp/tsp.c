@@ -30,8 +30,9 @@
 
 /* ------------------------------------------------------------ control */
 
-/* The epoll tag of the control socket and its clients. */
-static char ipc_tag;
+/* The epoll tags of the control socket and its clients, and of the
+ * store's answers. */
+static char ipc_tag, store_tag;
 
 static void send_status(struct tsp *t, struct sl_ipc_client *c)
 {
@@ -48,7 +49,10 @@ static void send_status(struct tsp *t, struct sl_ipc_client *c)
 		sl_ipc_add(&b, "name", t->cfg->name);
 	sl_ipc_add(&b, "config", t->cfg->path);
 	sl_ipc_add(&b, "state_dir", t->cfg->state_dir);
-	sl_ipc_add(&b, "database", t->cfg->tsp.database);
+	sl_ipc_add(&b, "store", t->store_shown);
+	sl_ipc_add(&b, "instance", t->instance);
+	sl_ipc_add(&b, "store_state", sl_tspq_up(t->q) ? "up" : "unreachable");
+	sl_ipc_addf(&b, "backlog", "%u", sl_tspq_backlog(t->q));
 	sl_ipc_add(&b, "public_key", hex);
 	sl_ipc_add(&b, "fingerprint", fp);
 	sl_ipc_addf(&b, "uptime", "%" PRId64, (int64_t)time(NULL) - t->started);
@@ -278,6 +282,18 @@ static void update_interest(struct tsp *t)
 	}
 }
 
+/* The store answered checks: carry them out, in order. */
+static void store_answers(struct tsp *t)
+{
+	struct sl_tspq_req *r;
+
+	sl_tspq_ack(t->q);
+	while ((r = sl_tspq_answer(t->q))) {
+		sl_tspd_store_answer(t, r);
+		free(r);
+	}
+}
+
 static int loop(struct tsp *t)
 {
 	struct epoll_event evs[64];
@@ -318,6 +334,10 @@ static int loop(struct tsp *t)
 				ipc_ready(t);
 				continue;
 			}
+			if ((void *)l == &store_tag) {
+				store_answers(t);
+				continue;
+			}
 			if (l->fd < 0)
 				continue;
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -351,12 +371,54 @@ static void shutdown_calls(struct tsp *t)
 	}
 }
 
+/* Open the store and start its thread (tspq.h). */
+static int start_store(struct tsp *t, char *err, size_t err_len)
+{
+	const struct sl_tsp_conf *tc = &t->cfg->tsp;
+	char backlog[PATH_MAX];
+	struct sl_tspq_conf qc = {
+		.backlog = backlog, .lease_ms = (int64_t)tc->lease * 1000,
+	};
+	struct sl_tspq_started s;
+	struct sl_tsp_store st;
+	int ret, n;
+
+	if (tc->backlog[0])
+		n = snprintf(backlog, sizeof(backlog), "%s", tc->backlog);
+	else
+		n = snprintf(backlog, sizeof(backlog), "%s/%s",
+			     t->cfg->state_dir, SL_TSP_BACKLOG_NAME);
+	if (n < 0 || (size_t)n >= sizeof(backlog)) {
+		snprintf(err, err_len, "backlog: path too long");
+		return -ENAMETOOLONG;
+	}
+	sl_tsp_store_redact(t->store_shown, sizeof(t->store_shown), tc->store);
+	ret = sl_tsp_store_open(&st, tc->store, t->instance,
+				SL_TSP_OPEN_CREATE | SL_TSP_OPEN_SERVER, err,
+				err_len);
+	if (ret)
+		return ret;
+	ret = sl_tspq_start(&t->q, &st, &qc, &t->qfd, &s, err, err_len);
+	if (ret)
+		return ret;
+	if (s.lease_held)
+		sl_log(LOG_WARNING, "instance %s: its lease in the store had not expired: an earlier run did not stop cleanly, or another TSP uses the same instance name (give each its own)",
+		       t->instance);
+	if (s.replayed)
+		sl_log(LOG_NOTICE, "%u record events of an earlier run written from the backlog %s",
+		       s.replayed, backlog);
+	sl_log(LOG_NOTICE, "store %s: %u open call records from before closed as interrupted",
+	       t->store_shown, s.recovered);
+	return 0;
+}
+
 int sl_tsp_main(const struct sl_config *cfg)
 {
-	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = -1 };
+	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = -1, .qfd = -1 };
 	const char *instance = cfg->tsp.instance;
 	char err[1024], host[SL_CONF_TSP_INSTANCE_MAX + 1] = "";
 	char fp[SL_KS_FINGERPRINT_LEN + 1], hex[2 * SL_X25519_KEY_LEN + 1];
+	struct sl_tspq_req *r;
 	struct rlimit rl;
 	int ret, status = 1;
 
@@ -387,17 +449,16 @@ int sl_tsp_main(const struct sl_config *cfg)
 				*p = '-';
 		instance = host[0] ? host : "tsp";
 	}
-	ret = sl_tsp_store_open(&t.st, cfg->tsp.database, instance,
-				SL_TSP_OPEN_CREATE | SL_TSP_OPEN_SERVER, err,
-				sizeof(err));
+	snprintf(t.instance, sizeof(t.instance), "%s", instance);
+	ret = start_store(&t, err, sizeof(err));
 	if (ret) {
 		sl_log(LOG_ERR, "account store: %s", err);
 		goto out_ks;
 	}
 	sl_ks_fingerprint(fp, t.ks.id.pub);
 	sl_hex_encode(hex, t.ks.id.pub, SL_X25519_KEY_LEN);
-	sl_log(LOG_NOTICE, "TSP %s starting: %u lines, store %s (%u open call records from before closed as interrupted), static key %s (fingerprint %s): endpoints pin this key",
-	       instance, t.n, cfg->tsp.database, t.st.recovered, hex, fp);
+	sl_log(LOG_NOTICE, "TSP %s starting: %u lines, store %s, static key %s (fingerprint %s): endpoints pin this key",
+	       t.instance, t.n, t.store_shown, hex, fp);
 
 	t.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (t.ep < 0) {
@@ -417,9 +478,12 @@ int sl_tsp_main(const struct sl_config *cfg)
 	{
 		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &ipc_tag };
 
+		struct epoll_event qe = { .events = EPOLLIN, .data.ptr = &store_tag };
+
 		for (int i = 0; i < SL_IPC_MAX_CLIENTS; ++i)
 			t.ipc_fds[i] = -1;
-		if (epoll_ctl(t.ep, EPOLL_CTL_ADD, t.ipc.fd, &e) < 0) {
+		if (epoll_ctl(t.ep, EPOLL_CTL_ADD, t.ipc.fd, &e) < 0 ||
+		    epoll_ctl(t.ep, EPOLL_CTL_ADD, t.qfd, &qe) < 0) {
 			sl_log(LOG_ERR, "epoll: %s", strerror(errno));
 			goto out_ipc;
 		}
@@ -442,7 +506,14 @@ out_ep:
 		close(t.sigfd);
 	close(t.ep);
 out_store:
-	sl_tsp_store_close(&t.st);
+	/* Every record event written (or in the backlog), then the
+	 * calls whose checks were still out can go. */
+	sl_tspq_stop(t.q);
+	while ((r = sl_tspq_answer(t.q))) {
+		sl_tspd_store_answer(&t, r);
+		free(r);
+	}
+	sl_tspq_free(t.q);
 out_ks:
 	sl_ks_close(&t.ks);
 out_lines:

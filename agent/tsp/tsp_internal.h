@@ -31,6 +31,11 @@
  * A call links the caller's line (the one that rang) and, once dialled,
  * the recipient's. Its record is opened when the caller's line answers and
  * closed exactly once (sl_tspd_call_end()), whatever ends it first.
+ *
+ * The loop never calls the store (tspq.h): record events are queued, and
+ * the checks of a call are asked and answered later (routing.c). A call
+ * that ends while a check is out stays allocated, marked ended, until
+ * the answer comes back and finds it so.
  */
 #ifndef SEALINE_AGENT_TSP_INTERNAL_H
 #define SEALINE_AGENT_TSP_INTERNAL_H
@@ -47,6 +52,7 @@
 #include "modem.h"
 #include "rawline.h"
 #include "tsp.h"
+#include "tspq.h"
 #include "tspstore.h"
 
 enum tl_state {
@@ -102,6 +108,8 @@ struct tsp_call {
 	bool connected;
 	uint64_t up, down;		/* relayed bytes: to the recipient, back */
 	int64_t cdr_saved;		/* bytes last written to the record */
+	unsigned int asking;		/* store checks not answered yet */
+	bool ended;			/* sl_tspd_call_end() was called */
 };
 
 struct tsp {
@@ -110,7 +118,10 @@ struct tsp {
 	int ipc_fds[SL_IPC_MAX_CLIENTS];	/* client fds in the epoll set */
 	int64_t started;		/* wall clock, s */
 	struct sl_keystore ks;
-	struct sl_tsp_store st;
+	struct sl_tspq *q;		/* the store, on its own thread */
+	int qfd;			/* its answers' eventfd */
+	char instance[SL_TSP_INSTANCE_MAX + 1];
+	char store_shown[SL_TSP_ERR_MAX];	/* the location, no password */
 	struct tsp_line *lines;
 	unsigned int n;
 	unsigned int next_out;		/* round robin for dialling out */
@@ -165,6 +176,8 @@ void sl_tspd_dial_out(struct tsp *t, struct tsp_call *c,
 /* Carry out what the line's leg engine asks (call.h). */
 void sl_tspd_leg_actions(struct tsp_line *l, const struct sl_call_actions *out,
 			 int64_t now);
+/* A check the store answered (tspq.h). */
+void sl_tspd_store_answer(struct tsp *t, struct sl_tspq_req *r);
 /* Bytes the line's modem passed on in data mode. */
 void sl_tspd_data_in(struct tsp_line *l, const uint8_t *p, size_t n);
 /* NO CARRIER in data mode: the far end hung up. */

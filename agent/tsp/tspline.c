@@ -108,11 +108,19 @@ static void incoming_connected(struct tsp_line *l, int64_t now)
 		       strerror(-err));
 		goto fail_call;
 	}
-	if (sl_tsp_cdr_open(&t->st, &s, &c->id)) {
-		sl_log(LOG_ERR, "line %s: cannot open a call record: %s",
-		       l->name, sl_tsp_store_error(&t->st));
+	/* What a record cannot hold the call cannot have (tspstore.h). */
+	if (l->cid[0] && !sl_tsp_caller_id_valid(l->cid)) {
+		sl_log(LOG_WARNING, "line %s: caller ID '%.40s' is not 1 to %d printable characters: call refused",
+		       l->name, l->cid, SL_TSP_CALLER_ID_MAX);
 		goto fail_leg;
 	}
+	err = sl_tsp_tracking_new(&c->id);
+	if (err) {
+		sl_log(LOG_ERR, "line %s: no tracking id: %s", l->name,
+		       strerror(-err));
+		goto fail_leg;
+	}
+	sl_tspq_cdr_open(t->q, c->id, &s);
 	c->caller = l;
 	l->call = c;
 	t->calls++;
@@ -533,9 +541,7 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 		};
 
 		c->cdr_saved = now;
-		if (sl_tsp_cdr_update(&l->t->st, c->id, &u))
-			sl_log(LOG_ERR, "call %016" PRIx64 ": record: %s", c->id,
-			       sl_tsp_store_error(&l->t->st));
+		sl_tspq_cdr_update(l->t->q, c->id, &u);
 	}
 	if (l->st == TL_CLOSING && now >= l->close_at &&
 	    (!sl_byteq_len(&l->out) || now >= l->close_at + SL_TSP_DRAIN_MS))

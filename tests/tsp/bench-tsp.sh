@@ -46,7 +46,7 @@ for baud in 115200 9600; do
 			[ $i -ge "$n" ] && "$SEALCTL" tsp --db "$d/tsp.db" accounts authorise "$acct" "$(printf '%012d' $((100000000000 + i - n)))" >/dev/null
 			i=$((i + 1))
 		done <"$d/keys"
-		printf '[agent]\n[tsp]\ndatabase = %s\ninstance = bench\nlines = %s/tsp-*\nbaud = %s\n' "$d/tsp.db" "$d" "$baud" >"$d/conf"
+		printf '[agent]\n[tsp]\nstore = %s\ninstance = bench\nlines = %s/tsp-*\nbaud = %s\n' "$d/tsp.db" "$d" "$baud" >"$d/conf"
 		sleep 0.3
 		"$SEALTSPD" -f -c "$d/conf" --state-dir "$d/state" --socket "$d/sock" 2>"$d/tsp.log" & TSP_PID=$!
 		for ((k = 0; k < 100; k++)); do [ -s "$d/state/identity" ] && break; sleep 0.1; done

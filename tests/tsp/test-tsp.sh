@@ -97,7 +97,7 @@ start_tsp() {
 	[agent]
 	log_level = debug
 	[tsp]
-	database = $d/tsp.db
+	store = $d/tsp.db
 	instance = test
 	lines = $d/tsp-*
 	baud = 115200

@@ -43,7 +43,7 @@ AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
-	$(NL_CFLAGS) $(GCRYPT_CFLAGS) $(SQLITE_CFLAGS)
+	$(NL_CFLAGS) $(GCRYPT_CFLAGS) $(STORE_CFLAGS)
 AGENT_TEST_DEPS = $(AGENT_HDRS) agent_test.h check.h agent.mk Makefile
 
 TEST_CRYPTO_SRCS := $(call agent_srcs,$(PROTO_CRYPTO_SRCS))
@@ -115,5 +115,5 @@ $(DAEMON_TESTS:%=$(BUILD)/%): $(BUILD)/%: %.c daemon_test.h \
 
 $(BUILD)/test_tspstore: test_tspstore.c $(TEST_TSPSTORE_SRCS) \
 		$(AGENT_TEST_DEPS) | $(BUILD)
-	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_TSPSTORE_SRCS) $(SQLITE_LIBS) \
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_TSPSTORE_SRCS) $(STORE_LIBS) \
 		$(NL_LIBS)
