@@ -417,7 +417,8 @@ bool sl_tsp_cdr_same(const struct sl_tsp_cdr *a, const struct sl_tsp_cdr *b);
  * every instance sharing the store: in one transaction, count the open
  * records of admitted calls each account takes part in (as caller or
  * recipient); if both are under their max_calls, mark record id admitted
- * (it counts from then until it is closed) and return 0; otherwise
+ * with both accounts (it counts from then until it is closed) and return
+ * 0; otherwise
  * -EUSERS with *limited saying whose limit it is.
  */
 int sl_tsp_call_admit(struct sl_tsp_store *st, uint64_t id, const char *caller,

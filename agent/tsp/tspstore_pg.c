@@ -26,8 +26,9 @@
  * The limit of concurrent calls is enforced across instances by locking
  * both accounts' rows (FOR UPDATE, in number order, so two admissions
  * never wait for each other crosswise) while the open calls are counted.
- * Large lists (accounts, the records of a whole cluster) are streamed
- * row by row (single-row mode), never held whole in memory.
+ * Large lists (accounts, the records of a whole cluster) are read in
+ * pages of PG_PAGE_ROWS rows (keyset pagination), never whole: a list's
+ * callback may call the store itself (sealctl's account list does).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -232,6 +233,19 @@ static int exec_simple(struct sl_tsp_store *st, const char *sql,
 	return ret;
 }
 
+/* Several statements, no parameters (a migration), in a transaction. */
+static int exec_script(struct sl_tsp_store *st, const char *sql,
+		       const char *what)
+{
+	PGresult *res = PQexec(conn_of(st), sql);
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return 0;
+	}
+	return pg_fail(st, res, what);
+}
+
 /* Rows an UPDATE/DELETE changed. */
 static long changed(PGresult *res)
 {
@@ -300,44 +314,8 @@ static bool col_bytes(uint8_t *out, size_t len, PGresult *res, int row, int col)
 	return true;
 }
 
-/*
- * Stream the rows of a query to row(), one at a time (single-row mode);
- * row's non-zero value stops the calls (the rest is read and dropped).
- */
-typedef int (*row_fn)(struct sl_tsp_store *st, PGresult *res, void *arg);
-
-static int stream(struct sl_tsp_store *st, const char *sql,
-		  const struct params *p, row_fn row, void *arg,
-		  const char *what)
-{
-	PGconn *conn;
-	PGresult *res;
-	int ret = ensure_conn(st);
-
-	if (ret)
-		return ret;
-	conn = conn_of(st);
-	if (!PQsendQueryParams(conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0))
-		return pg_fail(st, NULL, what);
-	PQsetSingleRowMode(conn);
-	while ((res = PQgetResult(conn))) {
-		ExecStatusType s = PQresultStatus(res);
-
-		if (s == PGRES_SINGLE_TUPLE) {
-			if (!ret)
-				ret = row(st, res, arg);
-			PQclear(res);
-		} else if (s == PGRES_TUPLES_OK) {
-			PQclear(res);
-		} else {
-			int err = pg_fail(st, res, what);
-
-			if (!ret)
-				ret = err;
-		}
-	}
-	return ret;
-}
+/* Rows of a list fetched at once, at most: larger lists come in pages. */
+#define PG_PAGE_ROWS		1000
 
 /* ------------------------------------------------------------ open */
 
@@ -404,8 +382,8 @@ static int migrate(struct sl_tsp_store *st, unsigned int flags)
 					  (long long)v, sl_tsp_schema_latest);
 		if (ret || v >= limit)
 			return end_tx(st, ret);
-		ret = exec_simple(st, sl_tsp_migrations[v].postgresql, NULL,
-				  true, "migrating the schema");
+		ret = exec_script(st, sl_tsp_migrations[v].postgresql,
+				  "migrating the schema");
 		p_int(&q, v + 1);
 		if (!ret)
 			ret = exec_simple(st, v ? "UPDATE sealine_schema SET version = $1" :
@@ -618,29 +596,34 @@ static int pg_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *
 	return end_tx(st, ret);
 }
 
-struct list_arg {
-	sl_tsp_account_fn fn;
-	void *arg;
-};
-
-static int account_row(struct sl_tsp_store *st, PGresult *res, void *arg)
-{
-	struct list_arg *l = arg;
-	struct sl_tsp_account a;
-
-	(void)st;
-	row_account(res, 0, &a);
-	return l->fn(&a, l->arg);
-}
-
 static int pg_account_list(struct sl_tsp_store *st, sl_tsp_account_fn fn,
 			   void *arg)
 {
-	static const struct params none;
-	struct list_arg l = { fn, arg };
+	char last[SL_ACCOUNT_LEN + 1] = "";
+	int ret = 0, n;
 
-	return stream(st, "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY number",
-		      &none, account_row, &l, "listing accounts");
+	do {
+		struct params p = { 0 };
+		PGresult *res;
+
+		p_text(&p, last);
+		p_int(&p, PG_PAGE_ROWS);
+		res = run(st, "SELECT " ACCOUNT_COLS " FROM accounts WHERE number > $1"
+			  " ORDER BY number LIMIT $2", &p, false, &ret,
+			  "listing accounts");
+		if (!res)
+			return ret;
+		n = PQntuples(res);
+		for (int i = 0; i < n && !ret; ++i) {
+			struct sl_tsp_account a;
+
+			row_account(res, i, &a);
+			memcpy(last, a.number, sizeof(last));
+			ret = fn(&a, arg);
+		}
+		PQclear(res);
+	} while (!ret && n == PG_PAGE_ROWS);
+	return ret;
 }
 
 /* An UPDATE/DELETE of one account; -ENOENT if it changed nothing. */
@@ -795,29 +778,24 @@ static int pg_binding_remove(struct sl_tsp_store *st, const char *number,
 	return ret;
 }
 
-struct binding_arg {
-	sl_tsp_binding_fn fn;
-	void *arg;
-};
-
-static int binding_row(struct sl_tsp_store *st, PGresult *res, void *arg)
-{
-	struct binding_arg *b = arg;
-
-	(void)st;
-	return b->fn(!strcmp(PQgetvalue(res, 0, 0), "line") ? SL_TSP_BIND_LINE :
-		     SL_TSP_BIND_CALLER_ID, PQgetvalue(res, 0, 1), b->arg);
-}
-
 static int pg_binding_list(struct sl_tsp_store *st, const char *number,
 			   sl_tsp_binding_fn fn, void *arg)
 {
-	struct binding_arg b = { fn, arg };
 	struct params p = { 0 };
+	int ret;
+	PGresult *res;
 
+	/* At most SL_TSP_MAX_BINDINGS rows. */
 	p_text(&p, number);
-	return stream(st, "SELECT kind, value FROM bindings WHERE account = $1 ORDER BY kind, value",
-		      &p, binding_row, &b, "listing bindings");
+	res = run(st, "SELECT kind, value FROM bindings WHERE account = $1 ORDER BY kind, value",
+		  &p, false, &ret, "listing bindings");
+	if (!res)
+		return ret;
+	for (int i = 0; i < PQntuples(res) && !ret; ++i)
+		ret = fn(!strcmp(PQgetvalue(res, i, 0), "line") ? SL_TSP_BIND_LINE :
+			 SL_TSP_BIND_CALLER_ID, PQgetvalue(res, i, 1), arg);
+	PQclear(res);
+	return ret;
 }
 
 static int pg_binding_check(struct sl_tsp_store *st, const char *number,
@@ -890,28 +868,23 @@ static int pg_auth_remove(struct sl_tsp_store *st, const char *recipient,
 	return ret;
 }
 
-struct number_arg {
-	sl_tsp_number_fn fn;
-	void *arg;
-};
-
-static int number_row(struct sl_tsp_store *st, PGresult *res, void *arg)
-{
-	struct number_arg *n = arg;
-
-	(void)st;
-	return n->fn(PQgetvalue(res, 0, 0), n->arg);
-}
-
 static int pg_auth_list(struct sl_tsp_store *st, const char *recipient,
 			sl_tsp_number_fn fn, void *arg)
 {
-	struct number_arg n = { fn, arg };
 	struct params p = { 0 };
+	int ret;
+	PGresult *res;
 
+	/* At most SL_TSP_MAX_AUTHORISED rows. */
 	p_text(&p, recipient);
-	return stream(st, "SELECT caller FROM authorised_callers WHERE recipient = $1 ORDER BY caller",
-		      &p, number_row, &n, "listing authorised callers");
+	res = run(st, "SELECT caller FROM authorised_callers WHERE recipient = $1 ORDER BY caller",
+		  &p, false, &ret, "listing authorised callers");
+	if (!res)
+		return ret;
+	for (int i = 0; i < PQntuples(res) && !ret; ++i)
+		ret = fn(PQgetvalue(res, i, 0), arg);
+	PQclear(res);
+	return ret;
 }
 
 static int pg_auth_check(struct sl_tsp_store *st, const char *recipient,
@@ -1106,31 +1079,47 @@ static int pg_cdr_close(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
 			  &p, id, end_ms, "closing a call record");
 }
 
-struct cdr_arg {
-	sl_tsp_cdr_fn fn;
-	void *arg;
-};
-
-static int cdr_row(struct sl_tsp_store *st, PGresult *res, void *arg)
-{
-	struct cdr_arg *a = arg;
-	struct sl_tsp_cdr c;
-	int ret = row_cdr(st, res, 0, &c);
-
-	return ret ? ret : a->fn(&c, a->arg);
-}
-
 static int pg_cdr_list(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
 		       sl_tsp_cdr_fn fn, void *arg)
 {
-	struct cdr_arg a = { fn, arg };
-	struct params p = { 0 };
+	int64_t last_ring = from_ms, last_id = 0;
+	bool first = true;
+	int ret = 0, n;
 
-	p_int(&p, from_ms);
-	p_int(&p, to_ms);
-	return stream(st, "SELECT " CDR_COLS " FROM cdrs WHERE ring_ms BETWEEN $1 AND $2"
-		      " ORDER BY ring_ms, tracking_id", &p, cdr_row, &a,
-		      "listing call records");
+	/* The first page from from_ms on, each next one after the last
+	 * (ring time, tracking id) seen. */
+	do {
+		struct params p = { 0 };
+		PGresult *res;
+
+		p_int(&p, last_ring);
+		p_int(&p, last_id);
+		p_int(&p, to_ms);
+		p_int(&p, PG_PAGE_ROWS);
+		res = run(st, first ?
+			  "SELECT " CDR_COLS " FROM cdrs WHERE ring_ms >= $1 AND $2 = $2"
+			  " AND ring_ms <= $3 ORDER BY ring_ms, tracking_id LIMIT $4" :
+			  "SELECT " CDR_COLS " FROM cdrs"
+			  " WHERE (ring_ms, tracking_id) > ($1, $2) AND ring_ms <= $3"
+			  " ORDER BY ring_ms, tracking_id LIMIT $4", &p, false, &ret,
+			  "listing call records");
+		first = false;
+		if (!res)
+			return ret;
+		n = PQntuples(res);
+		for (int i = 0; i < n && !ret; ++i) {
+			struct sl_tsp_cdr c;
+
+			ret = row_cdr(st, res, i, &c);
+			if (ret)
+				break;
+			last_ring = c.ring_ms;
+			last_id = (int64_t)c.tracking_id;
+			ret = fn(&c, arg);
+		}
+		PQclear(res);
+	} while (!ret && n == PG_PAGE_ROWS);
+	return ret;
 }
 
 static int pg_cdr_put(struct sl_tsp_store *st, const struct sl_tsp_cdr *c)
@@ -1240,7 +1229,10 @@ static int pg_call_admit(struct sl_tsp_store *st, uint64_t id,
 	if (ret)
 		return end_tx(st, ret);
 	p_id(&q, id);
-	res = run(st, "UPDATE cdrs SET admitted = true WHERE tracking_id = $1 AND end_ms IS NULL",
+	p_text(&q, caller);
+	p_text(&q, recipient);
+	res = run(st, "UPDATE cdrs SET admitted = true, caller_account = $2, recipient_account = $3"
+		  " WHERE tracking_id = $1 AND end_ms IS NULL",
 		  &q, true, &ret, "admitting a call");
 	if (res && !changed(res))
 		ret = cdr_unchanged(st, id, 0);

@@ -1158,11 +1158,13 @@ static int sq_call_admit(struct sl_tsp_store *st, uint64_t id,
 	}
 	if (ret)
 		goto out_end_tx;
-	ret = prepare(st, "UPDATE cdrs SET admitted = 1 WHERE tracking_id = ? AND end_ms IS NULL",
-		      &stmt);
+	ret = prepare(st, "UPDATE cdrs SET admitted = 1, caller_account = ?2, recipient_account = ?3"
+		      " WHERE tracking_id = ?1 AND end_ms IS NULL", &stmt);
 	if (ret)
 		goto out_end_tx;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(stmt, 2, caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, recipient, -1, SQLITE_STATIC);
 	ret = step_done(st, stmt, "admitting a call");
 	if (!ret && !sqlite3_changes(db_of(st)))
 		ret = cdr_unchanged(st, id, 0);
