@@ -12,6 +12,7 @@
 #                          (the machine never crashes under them).
 #   pg_stop [MODE]         stop it (fast, or immediate: as if it crashed)
 #   pg_start               start it again
+#   pg_createdb NAME       another database; prints its connection string
 #   pg_psql SQL...         run SQL as "sealine" on the database
 #   pg_teardown            stop it (if running)
 
@@ -55,6 +56,11 @@ pg_start() {
 pg_stop() {
 	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m "${1:-fast}" -w -t 60 \
 		stop >/dev/null
+}
+
+pg_createdb() {
+	"$PG_BIN/createdb" -h "$PG_DIR" -U sealine "$1" &&
+		echo "host=$PG_DIR user=sealine dbname=$1"
 }
 
 pg_psql() {
