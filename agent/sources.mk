@@ -67,7 +67,7 @@ KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
 	tsp/tspstore_pg.c
 SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
-	tsp/rawline.c tsp/tspq.c $(TSP_STORE_SRCS)
+	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
 	sealined/demand.c sealined/hs_noise.c

@@ -171,6 +171,21 @@ static void ipc_interest(struct tsp *t)
 
 /* ------------------------------------------------------------ main */
 
+/* A terminal server's port joins the glob's list as it is. */
+static int glob_append(glob_t *g, const char *spec)
+{
+	char **v = realloc(g->gl_pathv, (g->gl_pathc + 2) * sizeof(*v));
+
+	if (!v)
+		return GLOB_NOSPACE;
+	g->gl_pathv = v;
+	v[g->gl_pathc] = strdup(spec);
+	if (!v[g->gl_pathc])
+		return GLOB_NOSPACE;
+	v[++g->gl_pathc] = NULL;
+	return 0;
+}
+
 static int add_lines(struct tsp *t, char *err, size_t err_len)
 {
 	const struct sl_tsp_conf *tc = &t->cfg->tsp;
@@ -178,7 +193,13 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 	int ret = 0;
 
 	for (unsigned int i = 0; i < tc->n_lines; ++i) {
-		int r = glob(tc->lines[i], GLOB_APPEND | GLOB_NOCHECK, NULL, &g);
+		int r;
+
+		/* Terminal servers' ports are no paths to expand. */
+		if (strstr(tc->lines[i], "://"))
+			r = glob_append(&g, tc->lines[i]);
+		else
+			r = glob(tc->lines[i], GLOB_APPEND | GLOB_NOCHECK, NULL, &g);
 
 		if (r && r != GLOB_NOMATCH) {
 			snprintf(err, err_len, "lines: cannot expand '%.200s'",
@@ -203,13 +224,27 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 		struct tsp_line *l = &t->lines[t->n];
 		const char *base = strrchr(g.gl_pathv[i], '/');
 
-		base = base ? base + 1 : g.gl_pathv[i];
-		if (strlen(g.gl_pathv[i]) >= sizeof(l->path) ||
-		    !sl_tsp_line_valid(base)) {
-			snprintf(err, err_len, "lines: '%.200s' is not a usable serial port name",
-				 g.gl_pathv[i]);
-			ret = -EINVAL;
-			goto out;
+		l->t = t;
+		l->fd = -1;
+		if (strstr(g.gl_pathv[i], "://")) {
+			char why[512];
+
+			ret = sl_tspd_port_parse(l, g.gl_pathv[i], why, sizeof(why));
+			if (ret) {
+				snprintf(err, err_len, "lines: %s", why);
+				goto out;
+			}
+			base = l->name;
+		} else {
+			base = base ? base + 1 : g.gl_pathv[i];
+			if (strlen(g.gl_pathv[i]) >= sizeof(l->path) ||
+			    !sl_tsp_line_valid(base)) {
+				snprintf(err, err_len, "lines: '%.200s' is not a usable serial port name",
+					 g.gl_pathv[i]);
+				ret = -EINVAL;
+				goto out;
+			}
+			snprintf(l->path, sizeof(l->path), "%s", g.gl_pathv[i]);
 		}
 		for (unsigned int j = 0; j < t->n; ++j) {
 			if (!strcmp(t->lines[j].name, base)) {
@@ -219,11 +254,9 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 				goto out;
 			}
 		}
-		l->t = t;
-		l->fd = -1;
 		sl_byteq_init(&l->out, SL_OUTQ_MAX);
-		snprintf(l->path, sizeof(l->path), "%s", g.gl_pathv[i]);
-		snprintf(l->name, sizeof(l->name), "%s", base);
+		if (base != l->name)
+			snprintf(l->name, sizeof(l->name), "%s", base);
 		t->n++;
 	}
 out:
@@ -521,6 +554,8 @@ out_lines:
 		sl_byteq_free(&t.lines[i].out);
 		sl_tspd_line_close_fd(&t.lines[i]);
 	}
+	for (unsigned int i = 0; i < t.n; ++i)
+		free(t.lines[i].tn);
 	free(t.lines);
 	sl_log(status ? LOG_ERR : LOG_NOTICE, "TSP %s", status ? "failed" : "stopped");
 	return status;

@@ -43,6 +43,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "call.h"
 #include "clock.h"
@@ -51,6 +52,7 @@
 #include "keystore.h"
 #include "modem.h"
 #include "rawline.h"
+#include "telnet.h"
 #include "tsp.h"
 #include "tspq.h"
 #include "tspstore.h"
@@ -72,12 +74,27 @@ enum tl_state {
 struct tsp;
 struct tsp_call;
 
+/* Where a line is: a serial port of this machine, or a terminal
+ * server's port (tspport.c). */
+enum tl_port {
+	TL_PORT_TTY,
+	TL_PORT_TCP,		/* raw TCP: the bytes as they are */
+	TL_PORT_RFC2217,	/* Telnet with Com Port Control (telnet.h) */
+};
+
 struct tsp_line {
 	struct tsp *t;
-	char path[PATH_MAX];
-	char name[SL_TSP_LINE_MAX + 1];	/* basename: logs, records */
+	char path[PATH_MAX];		/* the tty, or the port's URL */
+	char name[SL_TSP_LINE_MAX + 1];	/* logs, records, bindings */
 	int fd;
 	bool has_dtr;			/* TIOCMBIC works: hang up by DTR */
+	enum tl_port port;
+	struct sockaddr_storage addr;	/* a terminal server's port */
+	socklen_t addr_len;
+	bool connecting;		/* connect() in progress */
+	int64_t connect_deadline;
+	struct sl_telnet *tn;		/* RFC 2217 lines' Telnet state */
+	struct sl_byteq wire;		/* RFC 2217: escaped bytes, commands */
 	bool ep_added;			/* fd is in the epoll set */
 	uint32_t ep_mask;		/* with these events */
 	enum tl_state st;
@@ -137,6 +154,26 @@ static inline struct tsp_line *sl_tspd_partner(const struct tsp_line *l)
 		return NULL;
 	return l->call->caller == l ? l->call->callee : l->call->caller;
 }
+
+/* tspport.c: where a line is. */
+/* Parse a configured [NAME=]SCHEME://HOST:PORT into l (name, path,
+ * address: resolved now, before the loop runs). 0 or -errno, err set. */
+int sl_tspd_port_parse(struct tsp_line *l, const char *spec, char *err,
+		       size_t err_len);
+/* Open l's port: a tty, or a connection started (EPOLLOUT tells when it
+ * is up: sl_tspd_port_connected()). 0 or -errno with err set. */
+int sl_tspd_port_open(struct tsp_line *l, char *err, size_t err_len);
+/* The connection is up (0), or failed (-errno, err set). */
+int sl_tspd_port_connected(struct tsp_line *l, char *err, size_t err_len);
+/* Bytes read from the port: Telnet decoded in place; the data's length. */
+size_t sl_tspd_port_input(struct tsp_line *l, uint8_t *buf, size_t n);
+/* Write what the line has queued; bytes of l->out written, or -errno. */
+ssize_t sl_tspd_port_flush(struct tsp_line *l);
+/* Before the port is closed to hang up: drop DTR where that is known. */
+void sl_tspd_port_hangup(struct tsp_line *l);
+/* Something still to write (Telnet's own bytes included)? */
+bool sl_tspd_port_pending(const struct tsp_line *l);
+void sl_tspd_port_close(struct tsp_line *l);
 
 /* tspline.c: a line's state machine. */
 const char *sl_tspd_state_name(enum tl_state st);

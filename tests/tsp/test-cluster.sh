@@ -19,6 +19,11 @@
 #   gets NAK UNAVAILABLE, the records wait in each TSP's backlog on disk;
 #   the database restarted: every record written, nothing lost;
 #   three instances serving calls at once, one export;
+#   a fourth instance whose lines are ports of ser2net (Debian's) in front
+#   of exchange lines, one over RFC 2217 (Telnet, Com Port Control), one
+#   raw TCP: calls answered on the one and dialled out on the other, the
+#   data (every byte value, 0xFF too) exact, the lines back after each
+#   hangup;
 #   sealctl status of each instance; no sanitizer report.
 #
 # Prints "ok"/"FAIL" lines and last "tsp-cluster: N passed, N failed";
@@ -58,7 +63,7 @@ D=$W
 EX_PID=
 declare -A TSP_PID=()
 passed=0 failed=0
-NEP=48
+NEP=52
 
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
@@ -80,6 +85,7 @@ cleanup() {
 	local n
 	for n in "${!TSP_PID[@]}"; do stop_tsp "$n"; done
 	[ -n "$EX_PID" ] && { kill "$EX_PID" 2>/dev/null; wait "$EX_PID" 2>/dev/null; }
+	[ -n "${S2N_PID:-}" ] && kill "$S2N_PID" 2>/dev/null
 	pg_teardown
 	if [ "$KEEP" = 1 ] || [ "$failed" != 0 ]; then echo "test-cluster: files kept in $W" >&2
 	else rm -rf "$W"; fi
@@ -94,6 +100,8 @@ trap cleanup EXIT
 	for i in 4 5; do echo "110=pty:$D/a-$i"; done
 	for i in 4 5; do echo "120=pty:$D/b-$i"; done
 	for i in 0 1 2 3; do echo "130=pty:$D/c-$i"; done
+	echo "140=pty:$D/ts-0"
+	echo "141=pty:$D/ts-1"
 	for ((i = 0; i < NEP; i++)); do echo "$((5550000 + i))=pty:$D/ep$i"; done
 } >"$D/lines"
 "$EXCHANGE" --lines-file "$D/lines" --control "$D/ctl" --log "$D/exchange.log" --ring-interval 0.4 &
@@ -340,9 +348,56 @@ whole_export() {
 }
 check "sealctl tsp cdr --csv exports the whole cluster (connection string)" whole_export
 
-for s in a b c; do check "instance $s stops cleanly on SIGTERM" stop_tsp $s; done
-if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$D"/[abc]/tsp.log; then
-	bad "sanitizers: a sealtspd log has a report"; grep -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$D"/[abc]/tsp.log
+# ---------------------------------------------------------------- 7 terminal server
+# ser2net serves exchange lines 140 (RFC 2217) and 141 (raw TCP); the
+# fourth instance, s, has only those two lines.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+P0=$(free_port) P1=$(free_port)
+{
+	echo "connection: &ts0"
+	echo "  accepter: telnet(rfc2217),tcp,127.0.0.1,$P0"
+	echo "  connector: serialdev,$D/ts-0,115200n81,local"
+	echo "connection: &ts1"
+	echo "  accepter: tcp,127.0.0.1,$P1"
+	echo "  connector: serialdev,$D/ts-1,115200n81,local"
+} >"$D/ser2net.yaml"
+ser2net -n -u -c "$D/ser2net.yaml" -P "$D/ser2net.pid" >"$D/ser2net.log" 2>&1 &
+S2N_PID=$!
+authorise_pair "$PG" 48 49
+authorise_pair "$PG" 50 51
+mkdir -p "$D/s/state"
+cp "$D/identity" "$D/s/state/identity"
+printf '[agent]\nlog_level = debug\n[tsp]\nstore = %s\ninstance = s\nlines = ts0=rfc2217://127.0.0.1:%s, ts1=tcp://localhost:%s\nbaud = 115200\nanswer_timeout = 10\n' \
+	"$PG" "$P0" "$P1" >"$D/s/sealtspd.conf"
+ts_idle() { # both lines connected and idle
+	local t
+	for ((t = 0; t < 300; t++)); do
+		status_of s 2>/dev/null | jq -e '[.lines[] | select(.state == "idle" and .modem == "ready")] | length == 2' >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the terminal server's lines are not idle"; tail -n 20 "$D/s/tsp.log"; return 1
+}
+"$SEALTSPD" -f -c "$D/s/sealtspd.conf" --state-dir "$D/s/state" --socket "$D/s/sock" 2>>"$D/s/tsp.log" &
+TSP_PID[s]=$!
+check "terminal server: both lines (RFC 2217, raw TCP) connect through ser2net and come up" ts_idle
+run_sim 140 "$D/ts1.out" --call "48 49 connected bytes=20000" --timeout 60
+check "terminal server: a call answered over RFC 2217, dialled out over TCP, data exact" sim_ok "$D/ts1.out"
+ts_record() {
+	check_cdrs "$D/ts1.out" || return 1
+	[ "$(record_field 48 line)" = ts0 ] || { echo "line $(record_field 48 line)"; return 1; }
+	grep -q 'line ts0: connected to rfc2217://127.0.0.1' "$D/s/tsp.log" &&
+		grep -q 'line ts1: connected to tcp://localhost' "$D/s/tsp.log"
+}
+check "terminal server: the record names line ts0, bytes as sent" ts_record
+check "terminal server: the lines come back after the hangup" ts_idle
+run_sim 140 "$D/ts2.out" --call "50 51 connected bytes=5000" --timeout 60
+check "terminal server: a second call through the same ports" sim_ok "$D/ts2.out"
+
+for s in a b c s; do check "instance $s stops cleanly on SIGTERM" stop_tsp $s; done
+kill "$S2N_PID" 2>/dev/null
+wait "$S2N_PID" 2>/dev/null
+if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$D"/[abcs]/tsp.log; then
+	bad "sanitizers: a sealtspd log has a report"; grep -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$D"/[abcs]/tsp.log
 else ok "sanitizers: no report from any sealtspd"; fi
 
 echo "tsp-cluster: $passed passed, $failed failed"
