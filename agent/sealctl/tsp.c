@@ -6,6 +6,11 @@
  * (tspstore.h: an SQLite file or a PostgreSQL database, the same
  * commands for both), never through a running TSP, and never as a TSP
  * instance: it cannot close the calls a running TSP has open.
+ *
+ * Why one file of about 1,100 lines: it is one command group with one
+ * manual (sl_help_tsp()); its three parts (accounts, cdr, migrate) share
+ * the store's opening, the checks of numbers, keys and limits, and the
+ * output helpers, which split files would have to export to each other.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -609,7 +614,7 @@ static int run_accounts(const char *db, int argc, char *argv[])
 	}
 
 	if (!strcmp(op, "limit")) {
-		unsigned int n;
+		unsigned int n = 0;
 
 		ret = only(op, &o, 0);
 		if (ret)

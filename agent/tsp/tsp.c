@@ -215,7 +215,8 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 		goto out;
 	}
 	t->lines = calloc(g.gl_pathc, sizeof(*t->lines));
-	if (!t->lines) {
+	t->dirty = calloc(g.gl_pathc ? g.gl_pathc : 1, sizeof(*t->dirty));
+	if (!t->lines || !t->dirty) {
 		ret = -ENOMEM;
 		snprintf(err, err_len, "out of memory");
 		goto out;
@@ -293,26 +294,86 @@ static void on_signal(struct tsp *t)
 	}
 }
 
-static void update_interest(struct tsp *t)
+/* The events l waits for, given to epoll if they changed. */
+static void line_interest(struct tsp *t, struct tsp_line *l)
 {
-	for (unsigned int i = 0; i < t->n; ++i) {
-		struct tsp_line *l = &t->lines[i];
-		uint32_t want = sl_tspd_line_wanted(l);
-		struct epoll_event e = { .events = want, .data.ptr = l };
+	uint32_t want = sl_tspd_line_wanted(l);
+	struct epoll_event e = { .events = want, .data.ptr = l };
 
-		if (l->fd < 0 || (l->ep_added && want == l->ep_mask))
-			continue;
-		/* A relayed line whose partner is backed up stays in the
-		 * set with no events (hangups are still reported). */
-		if (epoll_ctl(t->ep, l->ep_added ? EPOLL_CTL_MOD :
-			      EPOLL_CTL_ADD, l->fd, &e) < 0) {
-			sl_log(LOG_ERR, "line %s: epoll: %s", l->name,
-			       strerror(errno));
-			continue;
-		}
-		l->ep_added = true;
-		l->ep_mask = want;
+	l->dirty = false;
+	if (l->fd < 0 || (l->ep_added && want == l->ep_mask))
+		return;
+	/* A relayed line whose partner is backed up stays in the set
+	 * with no events (hangups are still reported). */
+	if (epoll_ctl(t->ep, l->ep_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      l->fd, &e) < 0) {
+		sl_log(LOG_ERR, "line %s: epoll: %s", l->name, strerror(errno));
+		return;
 	}
+	l->ep_added = true;
+	l->ep_mask = want;
+}
+
+static void touch_one(struct tsp *t, struct tsp_line *l)
+{
+	if (l->dirty || t->n_dirty >= t->n)
+		return;
+	l->dirty = true;
+	t->dirty[t->n_dirty++] = (unsigned int)(l - t->lines);
+}
+
+/* A relayed line reads only while its partner's queue has room: what
+ * changes one changes the other's interest too. */
+void sl_tspd_line_touch(struct tsp_line *l)
+{
+	struct tsp_line *o = sl_tspd_partner(l);
+
+	touch_one(l->t, l);
+	if (o)
+		touch_one(l->t, o);
+}
+
+/*
+ * Every line's timers and interest: when a timer is due, and at least
+ * every SL_TSP_SCAN_MS. In between only the lines something happened to
+ * (sl_tspd_line_touch()) are looked at, so that a busy TSP's work per
+ * event does not grow with its number of lines. Returns the earliest
+ * timer of all lines (0: none).
+ */
+static int64_t full_scan(struct tsp *t, int64_t now)
+{
+	int64_t next = 0;
+
+	for (unsigned int i = 0; i < t->n; ++i)
+		sl_tspd_line_timers(&t->lines[i], now);
+	for (unsigned int i = 0; i < t->n; ++i) {
+		int64_t d;
+
+		line_interest(t, &t->lines[i]);
+		d = sl_tspd_line_next_timer(&t->lines[i]);
+		if (d && (!next || d < next))
+			next = d;
+	}
+	t->n_dirty = 0;
+	t->last_scan = now;
+	return next;
+}
+
+/* Only the touched lines: their interest, and their timers lower the
+ * earliest (a timer moved later is found by the next full scan). */
+static int64_t touched(struct tsp *t, int64_t next)
+{
+	for (unsigned int i = 0; i < t->n_dirty; ++i) {
+		struct tsp_line *l = &t->lines[t->dirty[i]];
+		int64_t d;
+
+		line_interest(t, l);
+		d = sl_tspd_line_next_timer(l);
+		if (d && (!next || d < next))
+			next = d;
+	}
+	t->n_dirty = 0;
+	return next;
 }
 
 /* The store answered checks: carry them out, in order. */
@@ -329,26 +390,22 @@ static void store_answers(struct tsp *t)
 
 static int loop(struct tsp *t)
 {
-	struct epoll_event evs[64];
+	struct epoll_event evs[SL_TSP_EVENTS];
+	int64_t next = 0;
 
 	while (!t->stop) {
-		int64_t now = sl_now_ms(), next = 0, timeout;
+		int64_t now = sl_now_ms(), timeout;
 		int n;
 
-		for (unsigned int i = 0; i < t->n; ++i)
-			sl_tspd_line_timers(&t->lines[i], now);
-		update_interest(t);
+		if ((next && now >= next) || now - t->last_scan >= SL_TSP_SCAN_MS)
+			next = full_scan(t, now);
+		else
+			next = touched(t, next);
 		ipc_interest(t);
-		for (unsigned int i = 0; i < t->n; ++i) {
-			int64_t d = sl_tspd_line_next_timer(&t->lines[i]);
-
-			if (d && (!next || d < next))
-				next = d;
-		}
 		timeout = !next ? 1000 : next > now ? next - now : 0;
 		if (timeout > 1000)
 			timeout = 1000;
-		n = epoll_wait(t->ep, evs, 64, (int)timeout);
+		n = epoll_wait(t->ep, evs, SL_TSP_EVENTS, (int)timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -373,6 +430,7 @@ static int loop(struct tsp *t)
 			}
 			if (l->fd < 0)
 				continue;
+			sl_tspd_line_touch(l);
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				sl_tspd_line_readable(l, now);
 			if (l->fd >= 0 && (evs[i].events & EPOLLOUT))
@@ -557,6 +615,7 @@ out_lines:
 	for (unsigned int i = 0; i < t.n; ++i)
 		free(t.lines[i].tn);
 	free(t.lines);
+	free(t.dirty);
 	sl_log(status ? LOG_ERR : LOG_NOTICE, "TSP %s", status ? "failed" : "stopped");
 	return status;
 }

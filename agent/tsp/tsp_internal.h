@@ -97,6 +97,7 @@ struct tsp_line {
 	struct sl_byteq wire;		/* RFC 2217: escaped bytes, commands */
 	bool ep_added;			/* fd is in the epoll set */
 	uint32_t ep_mask;		/* with these events */
+	bool dirty;			/* in t->dirty: look at its interest */
 	enum tl_state st;
 	struct sl_modem modem;
 	struct sl_rawline rl;
@@ -141,6 +142,9 @@ struct tsp {
 	char store_shown[SL_TSP_ERR_MAX];	/* the location, no password */
 	struct tsp_line *lines;
 	unsigned int n;
+	unsigned int *dirty;		/* lines touched since the last look */
+	unsigned int n_dirty;
+	int64_t last_scan;		/* the last look at every line */
 	unsigned int next_out;		/* round robin for dialling out */
 	int ep, sigfd;
 	bool stop;
@@ -174,6 +178,11 @@ void sl_tspd_port_hangup(struct tsp_line *l);
 /* Something still to write (Telnet's own bytes included)? */
 bool sl_tspd_port_pending(const struct tsp_line *l);
 void sl_tspd_port_close(struct tsp_line *l);
+
+/* tsp.c: something happened to l: the loop looks at its interest and
+ * timers before it waits again (lines it did not touch it looks at only
+ * every SL_TSP_SCAN_MS, or when a timer is due). */
+void sl_tspd_line_touch(struct tsp_line *l);
 
 /* tspline.c: a line's state machine. */
 const char *sl_tspd_state_name(enum tl_state st);

@@ -31,6 +31,7 @@ const char *sl_tspd_state_name(enum tl_state st)
 
 void sl_tspd_line_set(struct tsp_line *l, enum tl_state st)
 {
+	sl_tspd_line_touch(l);
 	if (l->st != st)
 		sl_log(LOG_DEBUG, "line %s: %s -> %s", l->name,
 		       sl_tspd_state_name(l->st), sl_tspd_state_name(st));
@@ -50,6 +51,7 @@ void sl_tspd_line_flush(struct tsp_line *l)
 {
 	ssize_t n;
 
+	sl_tspd_line_touch(l);
 	if (l->fd < 0 || !sl_tspd_port_pending(l))
 		return;
 	n = sl_tspd_port_flush(l);
@@ -189,6 +191,7 @@ static void line_down(struct tsp_line *l, const char *why, int64_t now);
 void sl_tspd_modem_events(struct tsp_line *l, const struct sl_modem_events *ev,
 			  int64_t now)
 {
+	sl_tspd_line_touch(l);
 	for (unsigned int i = 0; i < ev->n && l->fd >= 0; ++i) {
 		const struct sl_modem_event *e = &ev->ev[i];
 		char text[256];
@@ -299,6 +302,7 @@ void sl_tspd_line_hangup(struct tsp_line *l, int64_t now)
 {
 	struct sl_modem_events ev;
 
+	sl_tspd_line_touch(l);
 	sl_tsp_leg_free(l->leg);
 	l->leg = NULL;
 	l->leg_timer = 0;
@@ -345,6 +349,7 @@ void sl_tspd_line_close_fd(struct tsp_line *l)
 {
 	if (l->fd < 0)
 		return;
+	sl_tspd_line_touch(l);
 	epoll_ctl(l->t->ep, EPOLL_CTL_DEL, l->fd, NULL);
 	sl_modem_release(&l->modem);
 	sl_tspd_port_close(l);

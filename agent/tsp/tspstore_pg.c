@@ -3,7 +3,7 @@
  * The PostgreSQL backend of the TSP's store (tspstore.h): one database
  * shared by several TSP instances (servers), through libpq.
  *
- * Why one file of about 1,000 lines: it is one backend of one interface
+ * Why one file of about 1,300 lines: it is one backend of one interface
  * (struct sl_tsp_store_ops), the SQL of every operation next to its
  * parameters; it mirrors tspstore_sqlite.c operation by operation, which
  * is easiest to check with each in one file.
@@ -964,7 +964,7 @@ static int pg_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s
 		       uint64_t id)
 {
 	const char *cid = s->caller_id ? s->caller_id : "";
-	struct sl_tsp_cdr c;
+	struct sl_tsp_cdr c = { 0 };
 	struct params p = { 0 };
 	int ret;
 	PGresult *res;
@@ -1124,7 +1124,7 @@ static int pg_cdr_list(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
 
 static int pg_cdr_put(struct sl_tsp_store *st, const struct sl_tsp_cdr *c)
 {
-	struct sl_tsp_cdr old;
+	struct sl_tsp_cdr old = { 0 };
 	struct params p = { 0 };
 	int ret;
 	PGresult *res;

@@ -2,7 +2,7 @@
 /*
  * The SQLite backend of the TSP's store (tspstore.h).
  *
- * Why one file of about 1,100 lines: it is one backend of one interface
+ * Why one file of about 1,200 lines: it is one backend of one interface
  * (struct sl_tsp_store_ops), its SQL statements prepared together at
  * open and used by every operation; the schema, its migrations and the
  * statements are easiest to check against each other in one place.
@@ -866,7 +866,7 @@ static int sq_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s
 		       uint64_t id)
 {
 	const char *cid = s->caller_id ? s->caller_id : "";
-	struct sl_tsp_cdr c;
+	struct sl_tsp_cdr c = { 0 };
 	sqlite3_stmt *stmt;
 	int ret;
 
@@ -1050,7 +1050,7 @@ static void bind_opt_int(sqlite3_stmt *stmt, int i, int64_t v)
 
 static int sq_cdr_put(struct sl_tsp_store *st, const struct sl_tsp_cdr *c)
 {
-	struct sl_tsp_cdr old;
+	struct sl_tsp_cdr old = { 0 };
 	sqlite3_stmt *stmt;
 	int ret;
 

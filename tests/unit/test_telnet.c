@@ -35,7 +35,7 @@ static size_t drain(struct sl_byteq *q, uint8_t *out, size_t max)
 
 TEST(data_round_trip)
 {
-	uint8_t data[512], wire[SL_TELNET_ESCAPED(512)], back[1024];
+	uint8_t data[512], wire[SL_TELNET_ESCAPED(512)], back[1024] = { 0 };
 	struct sl_telnet t;
 	struct sl_byteq reply;
 	size_t n, got = 0;
