@@ -53,6 +53,7 @@ static void send_status(struct tsp *t, struct sl_ipc_client *c)
 	sl_ipc_add(&b, "instance", t->instance);
 	sl_ipc_add(&b, "store_state", sl_tspq_up(t->q) ? "up" : "unreachable");
 	sl_ipc_addf(&b, "backlog", "%u", sl_tspq_backlog(t->q));
+	sl_ipc_addf(&b, "store_queue", "%u", sl_tspq_pending(t->q));
 	sl_ipc_add(&b, "public_key", hex);
 	sl_ipc_add(&b, "fingerprint", fp);
 	sl_ipc_addf(&b, "uptime", "%" PRId64, (int64_t)time(NULL) - t->started);

@@ -164,7 +164,23 @@ run_sim() { # run_sim NUMBER OUT ARGS...
 sim_ok() {
 	tail -n 1 "$1" | grep -q ' calls, [0-9]* as expected, 0 not$' || { cat "$1" "$1.err" | tail -n 30; return 1; }
 }
+# records_written: wait until every running instance has no call in
+# progress and an empty store queue (records are written on the store's
+# thread, after the lines have moved on).
+records_written() {
+	local n t
+	for n in "${!TSP_PID[@]}"; do
+		for ((t = 0; t < 1200; t++)); do
+			status_of "$n" 2>/dev/null |
+				jq -e '.daemon.calls == "0" and .daemon.store_queue == "0"' >/dev/null && continue 2
+			sleep 0.1
+		done
+		echo "instance $n still has calls in progress or store requests queued"
+		return 1
+	done
+}
 check_cdrs() { # check_cdrs SIM-OUTPUT [--instances LIST]
+	records_written || return 1
 	cdr_json >"$W/cdr.json" || return 1
 	"$HERE/check-cdrs.py" "$W/cdr.json" "$@"
 }

@@ -143,9 +143,26 @@ run_sim() {
 	"$SIM" run --tsp-key "$TSP_KEY" --tsp-number 100 --lines "$d/ep%u" "$@" >"$out" 2>"$out.err"
 }
 
+# records_written DIR: wait until the TSP has no call in progress and its
+# store's queue is empty, so that every record event of the calls the
+# endpoints finished is in the store (the TSP writes records on the
+# store's thread, after the lines have moved on).
+records_written() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		"$SEALCTL" status --json --socket "$1/sealtspd.sock" 2>/dev/null |
+			jq -e '.daemon.calls == "0" and .daemon.store_queue == "0"' >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the TSP still has calls in progress or store requests queued:"
+	"$SEALCTL" status --socket "$1/sealtspd.sock" | head -n 8
+	return 1
+}
+
 # Checks each sim result line against the CDR with the caller's caller ID.
 # Arguments: DIR SIM-OUTPUT; prints one problem per line, status 1 if any.
 check_cdrs() {
+	records_written "$1" || return 1
 	cdr_json "$1" >"$1/cdr.json" || return 1
 	"$HERE/check-cdrs.py" "$1/cdr.json" "$2"
 }
@@ -254,6 +271,7 @@ glare_tries() {
 	local n
 	n=$(grep -c 'NO DIALTONE' "$D/tsp.log")
 	[ "$n" -eq 3 ] || { echo "$n NO DIALTONE events, expected 3 (one per line tried)"; return 1; }
+	records_written "$D" || return 1
 	cdr_json "$D" >"$D/cdr.glare"
 	[ "$(cdr_field "$D/cdr.glare" 5550017 outcome)" = busy ] || { echo "record: $(cdr_field "$D/cdr.glare" 5550017 outcome)"; return 1; }
 }
