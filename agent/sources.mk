@@ -14,7 +14,8 @@
 #   proto/     pure engines and cryptography, no I/O of their own: the
 #              wire vocabulary, Noise, the handshakes, call setup
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
-#   tsp/       the TSP daemon, sealtspd, and its account store (SQLite)
+#   tsp/       the TSP daemon, sealtspd, and its account store (SQLite,
+#              PostgreSQL)
 #   courier/   the courier's engine: envelopes (one-way Noise, STREAM
 #              chunks), packing and safe extraction (libarchive, zstd),
 #              Ed25519 receipts
@@ -61,11 +62,12 @@ COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \
 # The kernel's frame layer, plain C, for lines framed in user space.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
 
-# The two daemons. Only sealtspd links the account store (SQLite): an
-# endpoint never needs it.
-TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
+# The two daemons. Only sealtspd (and sealctl) link the account store
+# (SQLite, PostgreSQL): an endpoint never needs it.
+TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
+	tsp/tspstore_pg.c
 SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
-	tsp/rawline.c $(TSP_STORE_SRCS)
+	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
 	sealined/demand.c sealined/hs_noise.c
@@ -81,6 +83,11 @@ GCRYPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgcrypt 2>/dev/null)
 GCRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libgcrypt 2>/dev/null)
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+# The TSP's store: both backends, always together.
+STORE_CFLAGS := $(SQLITE_CFLAGS) $(PQ_CFLAGS)
+STORE_LIBS := $(SQLITE_LIBS) $(PQ_LIBS)
 COURIER_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libzstd 2>/dev/null)
 COURIER_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libzstd 2>/dev/null)
 ifeq ($(NL_LIBS),)
@@ -91,6 +98,9 @@ $(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev (scripts/i
 endif
 ifeq ($(SQLITE_LIBS),)
 $(error sqlite3 not found by $(PKG_CONFIG): install libsqlite3-dev (scripts/install-deps))
+endif
+ifeq ($(PQ_LIBS),)
+$(error libpq not found by $(PKG_CONFIG): install libpq-dev (scripts/install-deps))
 endif
 ifeq ($(COURIER_LIBS),)
 $(error libarchive or libzstd not found by $(PKG_CONFIG): install libarchive-dev libzstd-dev (scripts/install-deps))

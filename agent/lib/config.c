@@ -73,8 +73,9 @@ void sl_config_defaults(struct sl_config *cfg)
 		 SL_CONF_DEFAULT_SOCKET);
 	cfg->log_targets = SL_LOG_SYSLOG;
 	cfg->log_level = LOG_INFO;
-	snprintf(cfg->tsp.database, sizeof(cfg->tsp.database), "%s",
+	snprintf(cfg->tsp.store, sizeof(cfg->tsp.store), "%s",
 		 SL_TSP_DEFAULT_DB);
+	cfg->tsp.lease = SL_CONF_TSP_LEASE_DEFAULT;
 	cfg->tsp.baud = SL_CONF_TSP_BAUD_DEFAULT;
 	cfg->tsp.answer_timeout = SL_CONF_TSP_ANSWER_DEFAULT;
 }
@@ -425,10 +426,79 @@ static const struct key_def line_keys[] = {
 	{ "cipher", line_cipher },
 };
 
+/*
+ * The store: an SQLite file (an absolute path, or sqlite:PATH), or
+ * PostgreSQL (a postgresql:// or postgres:// URI, or a libpq connection
+ * string: KEY=VALUE ..., "service=NAME"). tspstore.c opens it.
+ */
+static int tsp_store(struct parser *p, const char *key, char *val)
+{
+	struct sl_tsp_conf *t = &p->cfg->tsp;
+	const char *path = val;
+
+	if (!strncmp(val, "postgresql://", 13) || !strncmp(val, "postgres://", 11) ||
+	    (strchr(val, '=') && val[0] != '/')) {
+		if (strlen(val) >= sizeof(t->store))
+			return fail(p, "%s is too long (at most %zu characters)",
+				    key, sizeof(t->store) - 1);
+		snprintf(t->store, sizeof(t->store), "%s", val);
+		return 0;
+	}
+	if (!strncmp(val, "sqlite:", 7))
+		path = val + 7;
+	if (path[0] != '/')
+		return fail(p, "%s is an SQLite file's absolute path (or sqlite:PATH), a postgresql:// URI or a libpq connection string such as 'service=sealine', not '%s'",
+			    key, val);
+	return set_path(p, key, path, t->store, sizeof(t->store));
+}
+
 static int tsp_database(struct parser *p, const char *key, char *val)
 {
-	return set_path(p, key, val, p->cfg->tsp.database,
-			sizeof(p->cfg->tsp.database));
+	(void)val;
+	return fail(p, "'%s' is now called 'store' (an SQLite path or a PostgreSQL connection)",
+		    key);
+}
+
+static int tsp_lease(struct parser *p, const char *key, char *val)
+{
+	int ret = parse_duration(p, key, val, &p->cfg->tsp.lease);
+
+	if (!ret && (p->cfg->tsp.lease < SL_CONF_TSP_LEASE_MIN ||
+		     p->cfg->tsp.lease > SL_CONF_TSP_LEASE_MAX))
+		return fail(p, "%s must be from %d s to %d s", key,
+			    SL_CONF_TSP_LEASE_MIN, SL_CONF_TSP_LEASE_MAX);
+	return ret;
+}
+
+static int tsp_backlog(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->tsp.backlog,
+			sizeof(p->cfg->tsp.backlog));
+}
+
+/*
+ * A terminal server's port: [NAME=]rfc2217://HOST:PORT or
+ * [NAME=]tcp://HOST:PORT (tspport.h checks the rest when it opens it).
+ */
+static int tsp_net_line(struct parser *p, const char *key, const char *tok)
+{
+	const char *url = strstr(tok, "://"), *eq = strchr(tok, '=');
+	const char *scheme = eq && eq < url ? eq + 1 : tok;
+
+	if (eq && eq < url) {
+		for (const char *c = tok; c < eq; ++c)
+			if (!isalnum((unsigned char)*c) && !strchr("-_.", *c))
+				return fail(p, "%s: line name '%.*s' may only hold letters, digits, '-', '_' and '.'",
+					    key, (int)(eq - tok), tok);
+		if (eq == tok || eq - tok > 63)
+			return fail(p, "%s: a line name is 1 to 63 characters", key);
+	}
+	if (strncmp(scheme, "rfc2217://", 10) && strncmp(scheme, "tcp://", 6))
+		return fail(p, "%s: '%s' is not a terminal server port (rfc2217://HOST:PORT or tcp://HOST:PORT)",
+			    key, tok);
+	if (!strrchr(url + 3, ':') || !strrchr(url + 3, ':')[1])
+		return fail(p, "%s: '%s' needs a port (HOST:PORT)", key, tok);
+	return 0;
 }
 
 static int tsp_instance(struct parser *p, const char *key, char *val)
@@ -453,9 +523,16 @@ static int tsp_lines(struct parser *p, const char *key, char *val)
 		if (t->n_lines == SL_CONF_TSP_MAX_PATTERNS)
 			return fail(p, "%s names too many paths (at most %d; use a glob such as /dev/ttyUSB*)",
 				    key, SL_CONF_TSP_MAX_PATTERNS);
-		if (set_path(p, key, tok, t->lines[t->n_lines],
-			     sizeof(t->lines[0])))
+		if (strstr(tok, "://")) {
+			if (tsp_net_line(p, key, tok))
+				return -EINVAL;
+			if (strlen(tok) >= sizeof(t->lines[0]))
+				return fail(p, "%s: '%.40s...' is too long", key, tok);
+			snprintf(t->lines[t->n_lines], sizeof(t->lines[0]), "%s", tok);
+		} else if (set_path(p, key, tok, t->lines[t->n_lines],
+				    sizeof(t->lines[0]))) {
 			return -EINVAL;
+		}
 		t->n_lines++;
 	}
 	return 0;
@@ -482,8 +559,11 @@ static int tsp_answer_timeout(struct parser *p, const char *key, char *val)
 }
 
 static const struct key_def tsp_keys[] = {
+	{ "store", tsp_store },
 	{ "database", tsp_database },
 	{ "instance", tsp_instance },
+	{ "lease", tsp_lease },
+	{ "backlog", tsp_backlog },
 	{ "lines", tsp_lines },
 	{ "baud", tsp_baud },
 	{ "init", tsp_init },

@@ -35,9 +35,17 @@
  *
  *	[tsp]				sealtspd's, a TSP (tsp.h); sealined
  *					refuses a file with this section
- *	database = /var/lib/sealine/tsp/accounts.db	accounts and call records
+ *	store = /var/lib/sealine/tsp/accounts.db	accounts and call records:
+ *					an SQLite file, postgresql://... or a
+ *					libpq connection string (tspstore.h)
  *	instance = tsp1			names this server in call records
- *	lines = /dev/ttyS1, /dev/ttyS2	its modems' serial ports (globs allowed)
+ *	lease = 30			seconds its calls outlive it in a shared
+ *					store before another closes them
+ *	backlog = <state_dir>/cdr-backlog	records kept while the store is
+ *					unreachable
+ *	lines = /dev/ttyS1, /dev/ttyS2	its modems' serial ports (globs allowed),
+ *					or ports of terminal servers:
+ *					[NAME=]rfc2217://HOST:PORT, [NAME=]tcp://HOST:PORT
  *	baud = 115200			serial port speed
  *	init = ATE0V1Q0&D2S0=0		modem init string
  *	answer_timeout = 60		seconds for the recipient to answer
@@ -66,6 +74,8 @@
 #define SL_CONF_SESSION_LOG_NAME	"sessions.log"
 /* The TSP's account store ([tsp] store) unless configured. */
 #define SL_TSP_DEFAULT_DB	"/var/lib/sealine/tsp/accounts.db"
+/* The TSP's record backlog, in its state_dir unless configured. */
+#define SL_TSP_BACKLOG_NAME	"cdr-backlog"
 
 /* Largest configuration file read, and longest line in it. */
 #define SL_CONF_MAX_SIZE	(1024 * 1024)
@@ -95,6 +105,12 @@ enum sl_role {
 #define SL_CONF_TSP_INSTANCE_MAX	63
 #define SL_CONF_TSP_BAUD_DEFAULT	115200
 #define SL_CONF_TSP_ANSWER_DEFAULT	60	/* handshake.rst: 60 s */
+/* [tsp] store: a path or a libpq connection string. */
+#define SL_CONF_TSP_STORE_MAX		1024
+/* [tsp] lease: seconds, default and range. */
+#define SL_CONF_TSP_LEASE_DEFAULT	30
+#define SL_CONF_TSP_LEASE_MIN		10
+#define SL_CONF_TSP_LEASE_MAX		3600
 
 #define SL_CONF_NUMBER_MAX	40	/* modem.h: SL_MODEM_NUMBER_MAX */
 #define SL_CONF_KEY_LEN		32
@@ -132,9 +148,12 @@ struct sl_line_conf {
 
 struct sl_tsp_conf {
 	bool enabled;			/* the section is present */
-	char database[PATH_MAX];
+	char store[SL_CONF_TSP_STORE_MAX];
 	char instance[SL_CONF_TSP_INSTANCE_MAX + 1];	/* "" : hostname */
-	char lines[SL_CONF_TSP_MAX_PATTERNS][PATH_MAX];	/* paths or globs */
+	uint32_t lease;			/* seconds */
+	char backlog[PATH_MAX];		/* "" : in state_dir */
+	/* Paths or globs, or [NAME=]rfc2217://HOST:PORT, [NAME=]tcp://... */
+	char lines[SL_CONF_TSP_MAX_PATTERNS][PATH_MAX];
 	unsigned int n_lines;
 	unsigned int baud;
 	char init[SL_CONF_TSP_INIT_MAX + 1];	/* "" : the driver's default */

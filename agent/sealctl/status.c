@@ -74,7 +74,10 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 		printf("  static key:   %s\n", sl_get(rec, "public_key", "?"));
 		printf("  fingerprint:  %s\n", sl_get(rec, "fingerprint", "?"));
 		printf("  state dir:    %s\n", sl_get(rec, "state_dir", "?"));
-		printf("  database:     %s\n", sl_get(rec, "database", "?"));
+		printf("  instance:     %s\n", sl_get(rec, "instance", "?"));
+		printf("  store:        %s (%s, %s requests queued, %s record events in the backlog)\n",
+		       sl_get(rec, "store", "?"), sl_get(rec, "store_state", "?"),
+		       sl_get(rec, "store_queue", "0"), sl_get(rec, "backlog", "0"));
 		printf("  lines:        %s, calls in progress: %s\n",
 		       sl_get(rec, "lines", "0"), sl_get(rec, "calls", "0"));
 		return 0;

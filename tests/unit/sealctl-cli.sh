@@ -82,7 +82,7 @@ daemon_notify_check() {
 	{
 		printf '[agent]\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = debug\n' "$d" "$d"
 		if [[ $name == sealtspd ]]; then
-			printf '[tsp]\ndatabase = %s/accounts.db\ninstance = cli\nlines = %s/no-such-tty\n' "$d" "$d"
+			printf '[tsp]\nstore = %s/accounts.db\ninstance = cli\nlines = %s/no-such-tty\n' "$d" "$d"
 		fi
 	} >"$d/conf"
 	python3 - "$d/notify" "$d/notified" <<-'EOF' &
