@@ -101,9 +101,13 @@ static void wipe_action(struct sl_drv_action *a)
 		sl_wipe(a->key_tx, SEALINE_KEY_LEN);
 	if (a->key_rx)
 		sl_wipe(a->key_rx, SEALINE_KEY_LEN);
+	if (a->courier_tx)
+		sl_wipe(a->courier_tx, SEALINE_KEY_LEN);
+	if (a->courier_rx)
+		sl_wipe(a->courier_rx, SEALINE_KEY_LEN);
 	if (a->ltk)
 		sl_wipe(a->ltk, SL_X25519_KEY_LEN);
-	a->key_tx = a->key_rx = a->ltk = NULL;
+	a->key_tx = a->key_rx = a->courier_tx = a->courier_rx = a->ltk = NULL;
 }
 
 static void report_done(struct sl_lines *L, struct sl_line *line,

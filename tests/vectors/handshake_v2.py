@@ -15,8 +15,8 @@ test_hs_wire.c must reproduce byte for byte:
     handshake_v2.py --c             the constants for test_hs_wire.c
 
 Covered: pairing (XX with the commitment, reversed roles, SAS, LTK), the
-first session (KKpsk0 with the LTK, epoch and cipher choice, kernel keys)
-and a rekey (kind 2). Call setup is not implemented in C yet.
+first session (KKpsk0 with the LTK, epoch and cipher choice, kernel keys,
+courier keys) and a rekey (kind 2). Call setup is not implemented in C yet.
 
 Not needed by "make check"; needs python3-cryptography.
 """
@@ -387,6 +387,7 @@ def session(inp, ltk):
     assert ni.h == nr.h and ni.ck == nr.ck
     c_i2r, c_r2i = ni.split()
     kk = hkdf_rfc5869(ni.ck, ni.h, b"sealine v1 kernel keys", 64)
+    cc = hkdf_rfc5869(ni.ck, ni.h, b"sealine v1 courier keys", 64)
     t.add("SESSION_CONFIRM", "I", sealed(ver, 0x22, hsid, 0, c_i2r))
     t.add("SESSION_DONE", "R", sealed(ver, 0x23, hsid, 0, c_r2i))
     return {
@@ -397,6 +398,7 @@ def session(inp, ltk):
         "c_i2r": c_i2r.hex(), "c_r2i": c_r2i.hex(),
         "cipher": cipher, "epoch": e,
         "k_i2r": kk[:32].hex(), "k_r2i": kk[32:].hex(),
+        "courier_i2r": cc[:32].hex(), "courier_r2i": cc[32:].hex(),
         "messages": t.msgs,
     }
 
@@ -460,6 +462,8 @@ def c_constants(v):
     for n, t in (("SESSION", s), ("REKEY", r)):
         out.append('#define VEC_%s_K_I2R "%s"' % (n, t["k_i2r"]))
         out.append('#define VEC_%s_K_R2I "%s"' % (n, t["k_r2i"]))
+        out.append('#define VEC_%s_C_I2R "%s"' % (n, t["courier_i2r"]))
+        out.append('#define VEC_%s_C_R2I "%s"' % (n, t["courier_r2i"]))
         out.append('#define VEC_%s_EPOCH %d' % (n, t["epoch"]))
         out.append('#define VEC_%s_CIPHER %d' % (n, t["cipher"]))
     return "\n".join(out)
