@@ -12,7 +12,8 @@
 #              key files, the key store, the Hayes modem driver,
 #              systemd's readiness protocol, the daemons' start-up
 #   proto/     pure engines and cryptography, no I/O of their own: the
-#              wire vocabulary, Noise, the handshakes, call setup
+#              wire vocabulary, Noise, the handshakes, call setup, the
+#              courier's channel and transfer protocol
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
 #   tsp/       the TSP daemon, sealtspd, and its account store (SQLite)
 #   courier/   the courier's engine: envelopes (one-way Noise, STREAM
@@ -50,16 +51,21 @@ PROTO_HS_SRCS := proto/hs_engine.c proto/hs_input.c proto/hs_pair.c \
 # Call setup through a TSP, both sides of a leg: what they share, the
 # endpoint's side, the TSP's side.
 PROTO_CALL_SRCS := proto/call.c proto/call_endpoint.c proto/call_leg.c
+# The courier's channel (its messages sealed under a session's courier
+# keys) and its transfer protocol: pure, as the handshakes.
+PROTO_COURIER_SRCS := proto/cchan.c proto/xfer.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
-	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
+	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS) $(PROTO_COURIER_SRCS)
 # The courier's engine, and what it needs from the other rooms.
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
 	courier/unpack.c courier/sign.c courier/receipt.c
 COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \
 	$(PROTO_NOISE_SRCS)
-# The kernel's frame layer, plain C, for lines framed in user space.
+# The kernel's frame layer, plain C, for lines framed in user space; its
+# replay window, for the courier channel.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
+KREPLAY_SRC := $(AGENT_TOP)/kmod/replay.c
 
 # The two daemons. Only sealtspd links the account store (SQLite): an
 # endpoint never needs it.
