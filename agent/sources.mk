@@ -60,6 +60,8 @@ PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
 	courier/unpack.c courier/sign.c courier/receipt.c
+# sealined's durable stores of the courier: outbox, spool, their logs.
+COURIER_STORE_SRCS := sealined/cstore.c sealined/outbox.c sealined/spool.c
 COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \
 	$(PROTO_NOISE_SRCS)
 # The kernel's frame layer, plain C, for lines framed in user space; its
