@@ -5,6 +5,9 @@
 #   make demo       install what is missing, build, show sealine in a VM
 #   make bench      measure goodput, latency and throughput (VM)
 #   make lint       checkpatch --strict and sparse on the kernel code
+#   make debug-kernel   build (once, cached outside the clone) the debug kernel
+#   make fuzz-long  10^8 fuzzing executions (1-2 h)
+#   make churn      1,000 attach/detach/unload cycles on the debug kernel
 
 all: kmod agent tools
 
@@ -37,6 +40,17 @@ bench: deps
 	$(MAKE) all
 	scripts/bench
 
+debug-kernel:
+	scripts/debug-kernel --module
+
+fuzz-long: deps
+	$(MAKE) -C tests/fuzz long
+
+churn: deps
+	$(MAKE) all
+	scripts/vm-run --debug-kernel --env SL_CHURN_CYCLES=1000 --test-timeout 14400 \
+		--out build/vm/churn tests/vm/66-churn.sh tests/vm/99-kmemleak.sh
+
 clean:
 	$(MAKE) -C kmod clean
 	$(MAKE) -C agent clean
@@ -47,4 +61,5 @@ clean:
 	$(MAKE) -C tests/fuzz clean
 	rm -rf build
 
-.PHONY: all deps kmod agent tools lint check demo bench clean
+.PHONY: all deps kmod agent tools lint check demo bench clean debug-kernel \
+	fuzz-long churn

@@ -24,7 +24,7 @@ struct sealine_key {
 	struct aead_request *rx_req;
 	u64 tx_counter;			/* next counter to send */
 	struct sealine_replay replay;	/* receive counters */
-	unsigned long born;		/* jiffies when activated */
+	u64 born;			/* jiffies64 when activated */
 	bool active;			/* has been the current key */
 	bool rekey_signalled;
 	bool expired;

@@ -28,11 +28,21 @@ static void sealine_ldisc_hangup(struct tty_struct *tty)
 	sealine_line_hangup(tty->disc_data);
 }
 
-static void sealine_ldisc_receive_buf(struct tty_struct *tty,
+/* Returns how much it took: less when the virtual tty's reader stalls. */
+static int sealine_ldisc_receive_buf2(struct tty_struct *tty,
 				      const unsigned char *cp,
 				      const char *fp, int count)
 {
-	sealine_line_receive(tty->disc_data, cp, (const u8 *)fp, count);
+	int n = sealine_line_receive(tty->disc_data, cp, (const u8 *)fp,
+				     count);
+
+	/* A pty's other end may wait for room in our buffer, and nobody but
+	 * the reader can tell it there is some: N_TTY wakes it when it
+	 * reads (n_tty_check_unthrottle()), so must we.
+	 */
+	if (n > 0 && tty->driver->type == TTY_DRIVER_TYPE_PTY && tty->link)
+		tty_wakeup(tty->link);
+	return n;
 }
 
 /*
@@ -79,7 +89,7 @@ static struct tty_ldisc_ops sealine_ldisc_ops = {
 	.read = sealine_ldisc_read,
 	.write = sealine_ldisc_write,
 	.ioctl = sealine_ldisc_ioctl,
-	.receive_buf = sealine_ldisc_receive_buf,
+	.receive_buf2 = sealine_ldisc_receive_buf2,
 	.write_wakeup = sealine_ldisc_write_wakeup,
 };
 

@@ -2,6 +2,7 @@
 #ifndef SEALINE_LINE_H
 #define SEALINE_LINE_H
 
+#include <linux/atomic.h>
 #include <linux/kfifo.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
@@ -12,10 +13,35 @@
 #include "crypto.h"
 #include "frame.h"
 
-/* Application bytes queued on the virtual tty before they are framed. */
-#define SEALINE_TX_FIFO_SIZE	8192
+/*
+ * Application bytes queued on the virtual tty before they are framed: two
+ * full frames, so the transmit work always has the next frame's bytes at
+ * hand while the previous one drains to the UART.
+ */
+#define SEALINE_TX_FIFO_SIZE	(2 * SEALINE_MAX_PAYLOAD)
 
+/*
+ * Clear text received but not yet taken by the virtual tty's reader (its
+ * flip buffers; N_TTY holds another 4 KiB). Past it the line stops reading
+ * the physical tty and throttles it, so a stalled reader slows the line
+ * instead of growing kernel memory (the tty core's default is 640 KiB).
+ * Frames are opened as they arrive up to this limit: a reader that is only
+ * slow for a moment (a loaded machine) leaves no ciphertext behind that a
+ * rekey in the meantime could make unreadable. 32 frames: 5.7 s of a
+ * 115200 baud line.
+ */
+#define SEALINE_RX_BUFFER_LIMIT	(32 * SEALINE_MAX_PAYLOAD)
+
+/* Size of each of a line's frame buffers (tx_raw, tx_wire, the decoder). */
+#define SEALINE_FRAME_BUF_SIZE	sizeof(struct sealine_decoder)
+
+/* Counters, each updated and read on its own (no lock, no torn values). */
 struct sealine_stats {
+	atomic64_t v[__SEALINE_STAT_MAX];
+};
+
+/* Plain values, as GET_LINE reports them. */
+struct sealine_stats_snapshot {
 	u64 v[__SEALINE_STAT_MAX];
 };
 
@@ -43,8 +69,14 @@ struct sealine_line {
 
 	/*
 	 * lock protects: dead, tty, the key slots and the keys' counters,
-	 * tx_fifo, keepalive_pending, the agent registration and the stats
-	 * written outside the receive path and transmit work.
+	 * tx_fifo, keepalive_pending, tx_wire_len/tx_wire_off (not the bytes),
+	 * the receive flow control state and the agent registration.
+	 *
+	 * Taken with interrupts off everywhere: the virtual tty's write side
+	 * (write, write_room, chars_in_buffer, flush_buffer) is called from
+	 * softirq by ppp_async's tasklet and slip, and with interrupts
+	 * disabled by n_gsm (under its tx_lock). Never call into another tty
+	 * (wakeups, writes) with it held.
 	 */
 	spinlock_t lock;
 	bool dead;
@@ -68,6 +100,15 @@ struct sealine_line {
 
 	/* Receive: used only by the physical tty's receive path. */
 	struct sealine_decoder *decoder;
+	/*
+	 * Receive flow control. rx_throttled: the virtual tty's N_TTY asked
+	 * us to stop (its buffer is full). rx_stalled: the receive path left
+	 * bytes in the physical tty's buffer and throttled it; rx_work
+	 * unthrottles it and restarts the receive path.
+	 */
+	bool rx_throttled;
+	bool rx_stalled;
+	struct work_struct rx_work;
 
 	/* The agent that receives control messages and key events. */
 	u32 agent_portid;
@@ -85,16 +126,18 @@ struct sealine_line_info {
 	u64 tx_counter;
 	u32 key_age;
 	u32 agent_portid;
-	struct sealine_stats stats;
+	struct sealine_stats_snapshot stats;
 };
 
 static inline void sealine_stat_add(struct sealine_line *line,
 				    enum sealine_stat stat, u64 n)
 {
-	WRITE_ONCE(line->stats.v[stat], line->stats.v[stat] + n);
+	atomic64_add(n, &line->stats.v[stat]);
 }
 
 /* line.c */
+int sealine_line_init(void);
+void sealine_line_exit(void);
 int sealine_line_attach(struct tty_struct *tty);
 void sealine_line_detach(struct sealine_line *line);
 void sealine_line_hangup(struct sealine_line *line);
@@ -102,30 +145,56 @@ struct sealine_line *sealine_line_get(unsigned int index);
 struct sealine_line *sealine_line_get_by_tty(const char *name);
 void sealine_line_put(struct sealine_line *line);
 struct sealine_line *sealine_line_get_next(unsigned int *index);
-void sealine_line_kick(struct sealine_line *line);
 void sealine_line_destroy(struct sealine_line *line);
-int sealine_line_write(struct sealine_line *line, const u8 *buf, int count);
-unsigned int sealine_line_write_room(struct sealine_line *line);
-unsigned int sealine_line_chars_in_buffer(struct sealine_line *line);
-void sealine_line_flush_tx(struct sealine_line *line);
-void sealine_line_receive(struct sealine_line *line, const u8 *cp,
-			  const u8 *fp, size_t count);
-int sealine_line_set_key(struct sealine_line *line,
-			 enum sealine_cipher cipher, u32 epoch,
-			 const u8 *tx_key, const u8 *rx_key);
-int sealine_line_activate_key(struct sealine_line *line, u32 epoch);
-void sealine_line_clear_keys(struct sealine_line *line);
-int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
-			       size_t len);
+int sealine_line_register_agent(struct sealine_line *line, struct net *net,
+				u32 portid);
 enum sealine_line_state sealine_line_state(struct sealine_line *line);
 void sealine_line_snapshot(struct sealine_line *line,
 			   struct sealine_line_info *info);
 void sealine_agent_released(struct net *net, u32 portid);
 
+/* keys.c */
+u32 sealine_key_age(const struct sealine_key *key);
+bool sealine_key_past(const struct sealine_key *key, u64 messages,
+		      u64 message_limit, unsigned int second_limit,
+		      enum sealine_limit *which);
+bool sealine_key_tx_expired(const struct sealine_key *key,
+			    enum sealine_limit *which);
+enum sealine_line_state sealine_state_locked(struct sealine_line *line);
+void sealine_limit_work(struct work_struct *work);
+void sealine_arm_limits_locked(struct sealine_line *line);
+struct sealine_key *sealine_promote_locked(struct sealine_line *line);
+int sealine_line_set_key(struct sealine_line *line,
+			 enum sealine_cipher cipher, u32 epoch,
+			 const u8 *tx_key, const u8 *rx_key);
+int sealine_line_activate_key(struct sealine_line *line, u32 epoch);
+void sealine_line_clear_keys(struct sealine_line *line);
+
+/* send.c */
+void sealine_line_kick(struct sealine_line *line);
+void sealine_tx_work(struct work_struct *work);
+int sealine_line_write(struct sealine_line *line, const u8 *buf, int count);
+unsigned int sealine_line_write_room(struct sealine_line *line);
+unsigned int sealine_line_chars_in_buffer(struct sealine_line *line);
+void sealine_flush_tx_locked(struct sealine_line *line);
+void sealine_line_flush_tx(struct sealine_line *line);
+int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
+			       size_t len);
+
+/* receive.c */
+extern const struct tty_port_client_operations sealine_vtty_client_ops;
+void sealine_phys_throttle(struct tty_struct *tty, bool throttle);
+void sealine_rx_work(struct work_struct *work);
+size_t sealine_line_receive(struct sealine_line *line, const u8 *cp,
+			    const u8 *fp, size_t count);
+void sealine_line_throttle(struct sealine_line *line, bool throttled);
+void sealine_line_vtty_closed(struct sealine_line *line);
+
 /* vtty.c */
 extern struct tty_driver *sealine_tty_driver;
 extern const struct tty_port_operations sealine_port_ops;
 int sealine_vtty_init(void);
+void sealine_vtty_forget_termios(unsigned int index);
 void sealine_vtty_exit(void);
 
 /* netlink.c */

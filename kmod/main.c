@@ -65,9 +65,12 @@ static int __init sealine_init(void)
 	if (ret)
 		return ret;
 
-	ret = sealine_vtty_init();
+	ret = sealine_line_init();
 	if (ret)
 		return ret;
+	ret = sealine_vtty_init();
+	if (ret)
+		goto err_line;
 	ret = sealine_netlink_init();
 	if (ret)
 		goto err_vtty;
@@ -85,6 +88,8 @@ err_netlink:
 	sealine_netlink_exit();
 err_vtty:
 	sealine_vtty_exit();
+err_line:
+	sealine_line_exit();
 	return ret;
 }
 
@@ -96,6 +101,7 @@ static void __exit sealine_exit(void)
 	sealine_ldisc_exit();
 	sealine_netlink_exit();
 	sealine_vtty_exit();
+	sealine_line_exit();
 }
 
 module_init(sealine_init);

@@ -3,6 +3,7 @@
  * Generic netlink family "sealine": the only interface between the line
  * discipline and its agent. uapi/linux/sealine.h documents every command.
  */
+#include <crypto/algapi.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
@@ -188,6 +189,16 @@ static int sealine_nl_set_key(struct sk_buff *skb, struct genl_info *info)
 		ret = -EINVAL;
 		goto out_wipe;
 	}
+	/* One key for both directions would send and receive under the
+	 * same key and nonces: a frame sent could be reflected back and
+	 * accepted. The agent derives two keys; refuse anything else.
+	 */
+	if (!crypto_memneq(nla_data(tx), nla_data(rx), SEALINE_KEY_LEN)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "transmit and receive keys are equal");
+		ret = -EINVAL;
+		goto out_wipe;
+	}
 	cipher = info->attrs[SEALINE_A_CIPHER] ?
 		 nla_get_u8(info->attrs[SEALINE_A_CIPHER]) :
 		 SEALINE_CIPHER_CHACHA20POLY1305;
@@ -248,22 +259,24 @@ static int sealine_nl_register_agent(struct sk_buff *skb,
 				     struct genl_info *info)
 {
 	struct sealine_line *line;
+	int ret;
 
 	line = sealine_nl_line(info->attrs, info->extack);
 	if (IS_ERR(line))
 		return PTR_ERR(line);
-	spin_lock(&line->lock);
-	line->agent_portid = info->snd_portid;
-	line->agent_net = genl_info_net(info);
-	spin_unlock(&line->lock);
+	ret = sealine_line_register_agent(line, genl_info_net(info),
+					  info->snd_portid);
+	if (ret == -ENODEV)
+		NL_SET_ERR_MSG(info->extack, "the line is being detached");
 	sealine_line_put(line);
-	return 0;
+	return ret;
 }
 
 static int sealine_nl_send_control(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *msg = info->attrs[SEALINE_A_CONTROL];
 	struct sealine_line *line;
+	unsigned long flags;
 	bool is_agent;
 	u32 agent;
 	int ret;
@@ -273,11 +286,11 @@ static int sealine_nl_send_control(struct sk_buff *skb, struct genl_info *info)
 	line = sealine_nl_line(info->attrs, info->extack);
 	if (IS_ERR(line))
 		return PTR_ERR(line);
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	agent = line->agent_portid;
 	is_agent = agent == info->snd_portid &&
 		   net_eq(line->agent_net, genl_info_net(info));
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	if (!agent) {
 		NL_SET_ERR_MSG(info->extack, "no agent registered on the line");
 		ret = -ENOTCONN;
@@ -375,14 +388,15 @@ void sealine_nl_line_event(struct sealine_line *line, u8 cmd)
 /* Unicast to the line's agent; forgets an agent whose socket is gone. */
 static int sealine_nl_to_agent(struct sealine_line *line, struct sk_buff *skb)
 {
+	unsigned long flags;
 	struct net *net;
 	u32 portid;
 	int ret;
 
-	spin_lock(&line->lock);
+	spin_lock_irqsave(&line->lock, flags);
 	portid = line->agent_portid;
 	net = line->agent_net;
-	spin_unlock(&line->lock);
+	spin_unlock_irqrestore(&line->lock, flags);
 	if (!portid) {
 		nlmsg_free(skb);
 		return -ENOTCONN;

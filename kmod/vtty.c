@@ -4,6 +4,7 @@
  * so N_TTY sits on top and every serial program works unchanged.
  */
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/tty.h>
 #include <linux/tty_driver.h>
 
@@ -11,12 +12,36 @@
 
 struct tty_driver *sealine_tty_driver;
 
+/*
+ * A new line starts from init_termios: the tty core kept the modes the
+ * last user of an earlier line at the same index left (raw, no echo...).
+ * Within one line the modes persist between opens, as on a serial port,
+ * so "stty -F /dev/ttySL0 raw -echo" before a program still works.
+ * (TTY_DRIVER_RESET_TERMIOS would reset them at every first open.)
+ * Called for a reserved index before it is registered: the tty core
+ * saved the modes before the last tty of the index was released (and so
+ * before the index was freed), and no tty of it can be installed until
+ * the line is published (sealine_vtty_install()).
+ */
+void sealine_vtty_forget_termios(unsigned int index)
+{
+	kfree(sealine_tty_driver->termios[index]);
+	sealine_tty_driver->termios[index] = NULL;
+}
+
 static void sealine_port_destruct(struct tty_port *port)
 {
 	sealine_line_destroy(container_of(port, struct sealine_line, port));
 }
 
+/* Last close (after closing_wait for what is queued) and hangup. */
+static void sealine_port_shutdown(struct tty_port *port)
+{
+	sealine_line_vtty_closed(container_of(port, struct sealine_line, port));
+}
+
 const struct tty_port_operations sealine_port_ops = {
+	.shutdown = sealine_port_shutdown,
 	.destruct = sealine_port_destruct,
 };
 
@@ -47,13 +72,24 @@ static void sealine_vtty_cleanup(struct tty_struct *tty)
 	sealine_line_put(line);
 }
 
+/*
+ * tty_port_open() first, even on a dead line: the tty core calls close()
+ * after a failed open, and tty_port_close() counts the open it undoes.
+ * Detach marks the line dead and then hangs up the port's tty: an open
+ * that got in before the hangup is hung up by it, one that comes after
+ * sees dead here.
+ */
 static int sealine_vtty_open(struct tty_struct *tty, struct file *filp)
 {
 	struct sealine_line *line = tty->driver_data;
+	int ret;
 
+	ret = tty_port_open(&line->port, tty, filp);
+	if (ret)
+		return ret;
 	if (READ_ONCE(line->dead))
 		return -ENODEV;
-	return tty_port_open(&line->port, tty, filp);
+	return 0;
 }
 
 static void sealine_vtty_close(struct tty_struct *tty, struct file *filp)
@@ -91,6 +127,16 @@ static void sealine_vtty_flush_buffer(struct tty_struct *tty)
 	sealine_line_flush_tx(tty->driver_data);
 }
 
+static void sealine_vtty_throttle(struct tty_struct *tty)
+{
+	sealine_line_throttle(tty->driver_data, true);
+}
+
+static void sealine_vtty_unthrottle(struct tty_struct *tty)
+{
+	sealine_line_throttle(tty->driver_data, false);
+}
+
 static const struct tty_operations sealine_vtty_ops = {
 	.install = sealine_vtty_install,
 	.open = sealine_vtty_open,
@@ -101,6 +147,8 @@ static const struct tty_operations sealine_vtty_ops = {
 	.write_room = sealine_vtty_write_room,
 	.chars_in_buffer = sealine_vtty_chars_in_buffer,
 	.flush_buffer = sealine_vtty_flush_buffer,
+	.throttle = sealine_vtty_throttle,
+	.unthrottle = sealine_vtty_unthrottle,
 };
 
 int sealine_vtty_init(void)

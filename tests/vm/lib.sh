@@ -46,7 +46,9 @@
 # Variables (override before sourcing where it makes sense):
 #   SEALINE_ROOT     repository path (exported by vm-run)
 #   SEALINE_KVER     running kernel version (exported by vm-run)
-#   SEALINE_KO       module to load (default $SEALINE_ROOT/kmod/sealine.ko)
+#   SEALINE_KO       module to load (default $SEALINE_ROOT/kmod/sealine.ko;
+#                    vm-run --debug-kernel sets the one built for it)
+#   SEALINE_DEBUG_KERNEL  1 on vm-run --debug-kernel's kernel
 #   SL_TTY_A, SL_TTY_B, SL_TTY_CTL   the three serial ports above
 #   SL_WIRE_TIMEOUT  seconds sl_wire waits for a reply (default 10)
 #   SL_NAME          test name (file name without .sh)
@@ -67,7 +69,7 @@ SL_NAME=${SL_NAME%.sh}
 SL_NOBODY_UID=65534
 SL_NOBODY_GID=65534
 # Kernel log lines that fail a test (same list as vm-run's console scan).
-SL_KERNEL_BAD='WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|lockdep|possible circular locking|general protection fault|refcount_t'
+SL_KERNEL_BAD='WARNING:|BUG:|Oops|Kernel panic|KASAN|UBSAN|locking correctness validator|possible circular locking|general protection fault|refcount_t|detected stalls|blocked for more than'
 
 _sl_passed=0
 _sl_failed=0
@@ -341,6 +343,8 @@ sl_install_module() {
 	[[ -f $ko ]] || sl_die "$ko not found: build the module first"
 	sl_uninstall_module
 	mkdir -p "$rw/upper" "$rw/work"
+	# (the debug kernel has no module tree on the host)
+	mkdir -p "$dir"
 	if [[ -n $idx && -f $idx/extra/sealine.ko ]] &&
 		[[ $(_sl_modkeys "$ko") == "$(_sl_modkeys "$idx/extra/sealine.ko")" ]]; then
 		mount -t overlay -o "lowerdir=$idx:$dir,upperdir=$rw/upper,workdir=$rw/work" \

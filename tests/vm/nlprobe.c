@@ -65,6 +65,7 @@ struct probe {
 	unsigned long received;
 	unsigned long leaks;
 	bool listen_only;
+	const char *keys;	/* raw: "same" or "differ" */
 };
 
 static void usage(FILE *f)
@@ -94,7 +95,7 @@ static void usage(FILE *f)
 		"      WITHOUT registering and listen until killed or S seconds. Any\n"
 		"      control message that arrives is printed as hex and is a leak\n"
 		"      (exit 4); other events are reported on stderr.\n"
-		"  %1$s raw CMD [--line LINE] [--dump]\n"
+		"  %1$s raw CMD [--line LINE] [--dump] [--keys same|differ]\n"
 		"      Send command number CMD (or its name: get_line, set_key, ...)\n"
 		"      with an optional line attribute, as a dump with --dump, and print\n"
 		"      the outcome on stdout: \"ok\" or the errno name (e.g. EPERM, as\n"
@@ -114,6 +115,8 @@ static void usage(FILE *f)
 		"  -R, --no-register    send without registering first\n"
 		"  -l, --line LINE      raw: add the line attribute\n"
 		"  -d, --dump           raw: send as a dump request (NLM_F_DUMP)\n"
+		"  -k, --keys MODE      raw: add KEY_EPOCH 1, KEY_TX and KEY_RX (random;\n"
+		"                       MODE same: KEY_RX equals KEY_TX), for set_key\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"Exit status:\n"
@@ -402,6 +405,27 @@ static int do_raw(struct probe *p, uint8_t cmd)
 		sl_nl_free_msg(msg);
 		return kernel_error(p, "raw", -EMSGSIZE);
 	}
+	if (p->keys) {
+		uint8_t tx[SEALINE_KEY_LEN], rx[SEALINE_KEY_LEN];
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || read(fd, tx, sizeof(tx)) != sizeof(tx) ||
+		    read(fd, rx, sizeof(rx)) != sizeof(rx)) {
+			if (fd >= 0)
+				close(fd);
+			sl_nl_free_msg(msg);
+			return kernel_error(p, "raw", -EIO);
+		}
+		close(fd);
+		if (!strcmp(p->keys, "same"))
+			memcpy(rx, tx, sizeof(rx));
+		if (nla_put_u32(msg, SEALINE_A_KEY_EPOCH, 1) ||
+		    nla_put(msg, SEALINE_A_KEY_TX, sizeof(tx), tx) ||
+		    nla_put(msg, SEALINE_A_KEY_RX, sizeof(rx), rx)) {
+			sl_nl_free_msg(msg);
+			return kernel_error(p, "raw", -EMSGSIZE);
+		}
+	}
 	ret = sl_nl_request(&p->nl, msg, NULL, NULL);
 	if (ret) {
 		printf("%s\n", sl_nl_errno_name(ret));
@@ -420,6 +444,7 @@ int main(int argc, char *argv[])
 		{ "no-register", no_argument, NULL, 'R' },
 		{ "line", required_argument, NULL, 'l' },
 		{ "dump", no_argument, NULL, 'd' },
+		{ "keys", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -442,7 +467,7 @@ int main(int argc, char *argv[])
 
 	opterr = 0;
 	/* The command is argv[0] of the option parser, as git does it. */
-	while ((opt = getopt_long(argc - 1, av, ":n:t:r:Rl:dh", longopts,
+	while ((opt = getopt_long(argc - 1, av, ":n:t:r:Rl:dk:h", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -464,6 +489,11 @@ int main(int argc, char *argv[])
 			break;
 		case 'd':
 			p->dump = true;
+			break;
+		case 'k':
+			if (strcmp(optarg, "same") && strcmp(optarg, "differ"))
+				return usage_error("--keys wants same or differ, not '%s'", optarg);
+			p->keys = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -503,8 +533,8 @@ int main(int argc, char *argv[])
 					   args[0]);
 		if (wants_hex && (ret = parse_hex(args[1], p)))
 			return ret;
-		if (raw_line || p->dump)
-			return usage_error("--line and --dump are for raw only");
+		if (raw_line || p->dump || p->keys)
+			return usage_error("--line, --dump and --keys are for raw only");
 		if (p->no_register && strcmp(p->cmd, "send"))
 			return usage_error("--no-register is for send only");
 	}

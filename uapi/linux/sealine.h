@@ -53,7 +53,9 @@
  *	authenticated frame under the new key arrives from the peer, so a
  *	rekey loses no byte. Replaces (and wipes) any key already staged.
  *	The epoch must differ in its low 4 bits from the current and previous
- *	keys' epochs (-EEXIST otherwise).
+ *	keys' epochs (-EEXIST otherwise). KEY_TX and KEY_RX must differ
+ *	(-EINVAL otherwise): under one key for both directions a frame sent
+ *	could be reflected back to its sender and accepted.
  * @SEALINE_CMD_ACTIVATE_KEY: request: promote the staged key (whose epoch
  *	must equal KEY_EPOCH) to current: the old current becomes previous
  *	(receive only), the old previous is wiped, and a keepalive under the
@@ -64,7 +66,8 @@
  *	fail-closed again until a key is activated.
  * @SEALINE_CMD_REGISTER_AGENT: request: the sending socket becomes the
  *	line's agent: control messages received on the line and key events
- *	are unicast to it and to no one else. Replaces an earlier agent. The
+ *	are unicast to it and to no one else. Replaces an earlier agent.
+ *	-ENODEV on a line that is being detached. The
  *	registration ends when the socket closes; the line's keys are then
  *	wiped (an unsupervised line must not go on with keys nobody rotates).
  * @SEALINE_CMD_SEND_CONTROL: request: frame CONTROL (1..SEALINE_MAX_CONTROL

@@ -1,0 +1,2 @@
+/work/main/agent/crypto.o: crypto.c crypto.h
+crypto.h:

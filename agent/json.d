@@ -1,0 +1,2 @@
+/work/main/agent/json.o: json.c json.h
+json.h:

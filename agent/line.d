@@ -1,0 +1,3 @@
+/work/main/agent/line.o: line.c line.h /work/main/uapi/linux/sealine.h
+line.h:
+/work/main/uapi/linux/sealine.h:

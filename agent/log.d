@@ -1,0 +1,2 @@
+/work/main/agent/log.o: log.c log.h
+log.h:

@@ -1,0 +1,2 @@
+/work/main/agent/modem.o: modem.c modem.h
+modem.h:

@@ -1,0 +1,3 @@
+/work/main/agent/noise.o: noise.c crypto.h noise.h
+crypto.h:
+noise.h:

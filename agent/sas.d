@@ -1,0 +1,2 @@
+/work/main/agent/sas.o: sas.c crypto.h
+crypto.h:
