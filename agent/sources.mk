@@ -81,7 +81,9 @@ SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/courier_intake.c sealined/unpacker.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
-	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c
+	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \
+	sealctl/send.c sealctl/outbox.c sealctl/inbox.c sealctl/receipt.c \
+	sealctl/clog.c
 
 # Library probes (pkg-config), shared by all.
 PKG_CONFIG ?= pkg-config
