@@ -365,8 +365,8 @@ int sl_cmd_send(int argc, char *argv[])
 	if (quiet)
 		printf("%s\n", id);
 	else if (wait)
-		printf("%s delivered; its receipt: sealctl outbox receipt %s\n",
-		       id, id);
+		printf("%s: its receipt: %s outbox receipt %s\n", id, sl_prog,
+		       id);
 	return sl_finish_output("send");
 }
 

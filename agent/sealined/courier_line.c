@@ -597,6 +597,27 @@ static void hook_session(void *ctx, struct sl_line *line, const char *peer,
 
 	if (!cl)
 		return;
+	if (fresh && cl->xs) {
+		/* A new session, not a rekey, while sending: the other side
+		 * started it because it lost its keys (a restarted daemon),
+		 * and with them the transfer. Start again at once rather than
+		 * wait for this one to time out: the recipient's spool says
+		 * where to resume. */
+		struct sl_ob_item *it = sl_outbox_get(&c->ob, cl->xs_id);
+
+		sl_xsend_free(cl->xs);
+		cl->xs = NULL;
+		close(cl->env_fd);
+		cl->env_fd = -1;
+		if (it && !sl_ob_final(it->state)) {
+			it->wire_bytes += cl->xs_wire;
+			it->state = SL_OB_QUEUED;
+			it->next_try = wall();
+			sl_outbox_save(&c->ob, it);
+			sl_log(LOG_NOTICE, "%s: envelope %s: a new session with %s; its transfer starts again",
+			       sl_line_tty(line), it->hex, peer);
+		}
+	}
 	if (fresh || strcmp(cl->peer, peer)) {
 		snprintf(cl->peer, sizeof(cl->peer), "%s", peer);
 		/* A new session: the peer may be back; try at once what

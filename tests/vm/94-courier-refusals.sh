@@ -1,9 +1,10 @@
 #!/bin/bash
 # 94-courier-refusals: the courier on a direct line when things go wrong,
 # driven with sealctl (A on ttyS1 sends, B on ttyS2 receives; default
-# configuration but for the limits set below):
+# configuration, role auto on both ends, but for the limits set below):
 #   - recipient down, then up: an envelope sent while B's daemon is
-#     stopped waits in A's outbox (queued) and arrives once B runs again;
+#     stopped waits in A's outbox and arrives once B runs again (B's new
+#     session makes A start the transfer again at once);
 #   - replay: A's outbox record of that delivered envelope restored (as
 #     if A had crashed before it saw the receipt) and A restarted: B
 #     answers with the receipt it gave, its inbox keeps one copy;
@@ -21,25 +22,35 @@ set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/daemon.sh"
 . "$SEALINE_ROOT/tests/vm/courier.sh"
 
+# The default role (auto) on both ends: a restarted, keyless daemon
+# starts the next session itself.
 fresh_pair_conf
+write_conf a "$ACCT_A" ttyS1 "$ACCT_B"
+write_conf b "$ACCT_B" ttyS2 "$ACCT_A"
 sl_pair_up
 start_both
-sl_assert "A and B pair" pair_ab
+sl_assert "A and B pair" pair_either a ttyS1 b ttyS2
+sl_assert "the daemons key both lines" sl_wait_for "session keys" 30 both_keyed_same_epoch
 
 # ---------------------------------------------------------------- recipient down, then up
-sl_assert "A stops cleanly" stop a
+# B's daemon stops; A's line still has its keys and A tries at once: no
+# answer. B's restarted daemon, keyless, starts a session; A takes that
+# as the sign to start the transfer again.
 sl_assert "B stops cleanly" stop b
-start a
-sl_assert "A registers again" sl_wait_for "A registered" 20 line_registered a
 printf 'while B was away\n' >"$D/later.txt"
 out=$(ctl a send --to "$ACCT_B" "$D/later.txt" 2>&1)
 id4=$(send_id "$out")
+sl_log "envelope $id4 queued: $out"
 cp -a "$(state a)/outbox/$id4.state" "$(state a)/outbox/$id4.env" \
 	"$(state a)/outbox/$id4.files" "$D/"
 sleep 3
-sl_assert "with B down the envelope waits in A's outbox" outbox_state_is a "$id4" queued
+sl_assert "with B down the envelope waits in A's outbox" \
+	test "$(outbox_field a "$id4" state)" != delivered
+sl_assert "... and is nowhere at B" test ! -e "$(state b)/inbox/$id4"
 start b
 sl_assert "B back: delivered" sl_wait_for "delivered once B is back" 120 outbox_state_is a "$id4" delivered
+sl_assert "A started the transfer again on B's new session" \
+	grep -q "envelope $id4: a new session with $ACCT_B; its transfer starts again" "$D/a.log"
 sl_assert "... into B's inbox" cmp "$D/later.txt" "$(state b)/inbox/$id4/later.txt"
 
 # ---------------------------------------------------------------- replay
