@@ -159,6 +159,9 @@ courier_check() {
 	expect "status shows the courier's inbox" 0 "\"inbox\": \"$d/in\"" stdout
 	key=$(grep -o '"receipt_key": "[0-9a-f]*"' <<<"$out" | cut -d'"' -f4)
 	if [[ ${#key} -eq 64 ]]; then pass "status shows a receipt key"; else fail "status shows a receipt key"; fi
+	run "$SEALCTL" status "${S[@]}"
+	expect "status (text) shows the receipt key" 0 "^  receipt key:  $key$" stdout
+	expect "status (text) shows the courier" 0 "^  courier:      inbox $d/in, receiving yes, 0 envelopes waiting in the outbox$" stdout
 	if [[ -d $d/in && -d $d/state/outbox && -d $d/state/spool ]]; then
 		pass "sealined creates inbox, outbox and spool"
 	else
