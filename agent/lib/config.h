@@ -33,6 +33,15 @@
  *	idle_hangup = 300		dial_on_demand: hang up after this long
  *					without application data; 0: never
  *
+ *	[courier]			the courier (see struct sl_courier_conf):
+ *	receive = yes			take envelopes from peers
+ *	inbox = <state_dir>/inbox	delivered envelopes, one directory each
+ *	staging, spool, outbox, receipts, sent_log, received_log: paths
+ *	max_envelope = 1G, max_unpacked = 4G, max_files = 10000,
+ *	max_ratio = 1000, min_free = 64M	limits of incoming envelopes
+ *	attempts = 30, retry = 30, retry_max = 1h	sending
+ *	keep_days = 30			final outbox records kept
+ *
  *	[tsp]				sealtspd's, a TSP (tsp.h); sealined
  *					refuses a file with this section
  *	store = /var/lib/sealine/tsp/accounts.db	accounts and call records:
@@ -161,6 +170,44 @@ struct sl_tsp_conf {
 	unsigned int lineno;
 };
 
+/*
+ * [courier] (Documentation/courier.rst, admin-guide.rst "The courier"):
+ * where envelopes wait and arrive, the limits an incoming envelope must
+ * keep, how often a delivery is tried. Paths "" are the defaults, under
+ * state_dir (resolved when the daemon starts, so --state-dir moves them).
+ * The limits' defaults are the engine's (envelope.h).
+ */
+#define SL_CONF_COURIER_MAX_ENVELOPE	(1ULL << 30)
+#define SL_CONF_COURIER_MAX_UNPACKED	(4ULL << 30)
+#define SL_CONF_COURIER_MAX_FILES	10000
+#define SL_CONF_COURIER_MAX_RATIO	1000
+#define SL_CONF_COURIER_MIN_FREE	(64ULL << 20)
+#define SL_CONF_COURIER_ATTEMPTS	30
+#define SL_CONF_COURIER_RETRY		30	/* s, then doubling ... */
+#define SL_CONF_COURIER_RETRY_MAX	3600	/* ... up to this */
+#define SL_CONF_COURIER_KEEP_DAYS	30
+
+struct sl_courier_conf {
+	bool receive;			/* take envelopes at all */
+	char outbox[PATH_MAX];
+	char spool[PATH_MAX];
+	char staging[PATH_MAX];		/* one file system with inbox */
+	char inbox[PATH_MAX];
+	char receipts[PATH_MAX];
+	char sent_log[PATH_MAX];
+	char received_log[PATH_MAX];
+	uint64_t max_envelope;
+	uint64_t max_unpacked;
+	uint64_t max_files;
+	uint32_t max_ratio;		/* 0: no ratio limit */
+	uint64_t min_free;
+	uint32_t attempts;		/* per envelope, then failed */
+	uint32_t retry;			/* seconds before the 2nd attempt */
+	uint32_t retry_max;
+	uint32_t keep_days;		/* final outbox records kept */
+	unsigned int lineno;		/* of [courier], 0: absent */
+};
+
 struct sl_config {
 	char path[PATH_MAX];		/* the file it came from */
 	char account[SL_ACCOUNT_LEN + 1];	/* "" when not configured */
@@ -173,6 +220,7 @@ struct sl_config {
 	unsigned int n_lines;
 	struct sl_line_conf lines[SL_CONF_MAX_LINES];
 	struct sl_tsp_conf tsp;
+	struct sl_courier_conf courier;
 };
 
 /* The defaults above, no lines. */

@@ -105,7 +105,9 @@ static bool numeric_key(const char *key)
 		"pid", "uptime", "portid", "lines", "peers", "peers_authorised",
 		"peers_revoked", "index", "agent_portid", "key_epoch",
 		"staged_epoch", "rekey_interval", "session_tx", "session_rx",
-		"rekeys", "control_dropped", NULL,
+		"rekeys", "control_dropped", "size", "files", "content_bytes",
+		"chunks", "acked", "attempts", "wire_bytes", "outbox_pending",
+		NULL,
 	};
 
 	for (size_t i = 0; keys[i]; ++i)

@@ -400,6 +400,63 @@ TEST(config_example_parses)
 	free(cfg);
 }
 
+TEST(config_courier)
+{
+	static const char *const bad[][2] = {
+		{ "[courier]\nmax_envelope = 12Q\n", "a size in bytes" },
+		{ "[courier]\nmax_envelope = 512\n", "out of range" },
+		{ "[courier]\nmax_envelope = 99999999999T\n", "out of range" },
+		{ "[courier]\nmax_files = 0\n", "a number from 1" },
+		{ "[courier]\nmax_files = -3\n", "a number from 1" },
+		{ "[courier]\nretry = 0\n", "cannot be 0" },
+		{ "[courier]\nretry_max = 0\n", "cannot be 0" },
+		{ "[courier]\nattempts = 0\n", "a number from 1" },
+		{ "[courier]\ninbox = relative/in\n", "absolute" },
+		{ "[courier]\nreceive = perhaps\n", "yes or no" },
+		{ "[courier]\nfrob = 1\n", "unknown setting 'frob' in [courier]" },
+		{ "[courier]\nmax_files = 3\nmax_files = 4\n", "set twice" },
+		{ "[courier]\n[courier]\n", "appears twice" },
+	};
+	struct sl_config *cfg = new_cfg();
+	char err[1024];
+
+	if (CHECKF(!parse(cfg, "", err, sizeof(err)), "%s", err)) {
+		CHECK(cfg->courier.receive);
+		CHECK(!cfg->courier.inbox[0]);	/* under state_dir */
+		CHECK_EQ(cfg->courier.max_envelope, SL_CONF_COURIER_MAX_ENVELOPE);
+		CHECK_EQ(cfg->courier.max_files, (uint64_t)SL_CONF_COURIER_MAX_FILES);
+		CHECK_EQ(cfg->courier.attempts, (uint32_t)SL_CONF_COURIER_ATTEMPTS);
+		CHECK_EQ(cfg->courier.retry, (uint32_t)SL_CONF_COURIER_RETRY);
+	}
+	if (CHECKF(!parse(cfg, "[courier]\nreceive = no\ninbox = /srv/in\n"
+			  "staging = /srv/staging\nmax_envelope = 64M\n"
+			  "max_unpacked = 2GiB\nmax_files = 12\nmax_ratio = 0\n"
+			  "min_free = 0\nattempts = 5\nretry = 1m\n"
+			  "retry_max = 2h\nkeep_days = 7\n",
+			  err, sizeof(err)), "%s", err)) {
+		CHECK(!cfg->courier.receive);
+		CHECK(!strcmp(cfg->courier.inbox, "/srv/in"));
+		CHECK(!strcmp(cfg->courier.staging, "/srv/staging"));
+		CHECK_EQ(cfg->courier.max_envelope, 64ULL << 20);
+		CHECK_EQ(cfg->courier.max_unpacked, 2ULL << 30);
+		CHECK_EQ(cfg->courier.max_files, 12u);
+		CHECK_EQ(cfg->courier.max_ratio, 0u);
+		CHECK_EQ(cfg->courier.min_free, 0u);
+		CHECK_EQ(cfg->courier.attempts, 5u);
+		CHECK_EQ(cfg->courier.retry, 60u);
+		CHECK_EQ(cfg->courier.retry_max, 7200u);
+		CHECK_EQ(cfg->courier.keep_days, 7u);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = parse(cfg, bad[i][0], err, sizeof(err));
+
+		if (CHECKF(ret, "accepted: %s", bad[i][0]))
+			CHECKF(strstr(err, bad[i][1]), "'%s' -> '%s'", bad[i][0],
+			       err);
+	}
+	free(cfg);
+}
+
 int main(int argc, char **argv)
 {
 	daemon_test_start(argc, argv, "test_config");
@@ -409,6 +466,7 @@ int main(int argc, char **argv)
 	RUN(config_binary_and_long);
 	RUN(config_tsp_and_modem);
 	RUN(config_tsp_store);
+	RUN(config_courier);
 	RUN(config_dial_on_demand);
 	RUN(config_load);
 	RUN(config_example_parses);
