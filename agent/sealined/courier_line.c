@@ -337,7 +337,8 @@ static void on_offer(struct sl_courier *c, struct sl_cline *cl,
 	}
 	if (!room_for(c->conf.spool, o->size, c->limits.min_free_bytes)) {
 		snprintf(why.detail, sizeof(why.detail),
-			 "no room for %" PRIu64 " bytes", o->size);
+			 "no room for %" PRIu64 " bytes with %" PRIu64 " kept free ([courier] min_free)",
+			 o->size, c->limits.min_free_bytes);
 		refuse_offer(c, cl, id, op.sender, o->size, SL_ENV_NO_SPACE,
 			     why.detail, now);
 		goto out;

@@ -11,7 +11,7 @@
 #     B's key given, and on B, a forged one does not; outbox, inbox,
 #     inbox show and both logs say so;
 #   - sharing the line: an application's 128 KiB through the virtual
-#     ttys while a 512 KiB envelope goes over the same line: both intact;
+#     ttys while a 256 KiB envelope goes over the same line: both intact;
 #   - a cut: A killed (kill -9) in the middle of a transfer; restarted,
 #     it resumes at B's first chunk not durable (B's log says where) and
 #     sends only the rest (A's bytes on the wire for it), byte-exact;
@@ -105,7 +105,7 @@ sl_assert "B's receive log: received from A, with its names" \
 
 # ---------------------------------------------------------------- sharing the line
 sl_random_file "$D/app.bin" $((128 * 1024))
-sl_random_file "$D/one.bin" $((512 * 1024))
+sl_random_file "$D/one.bin" $((256 * 1024))
 ctl a send --to "$ACCT_B" --wait "$D/one.bin" >"$D/send2.out" 2>&1 &
 send2=$!
 BG+=("$send2")
@@ -119,12 +119,12 @@ id2=$(send_id "$(cat "$D/send2.out")")
 sl_assert "... byte-exact" cmp "$D/one.bin" "$(state b)/inbox/$id2/one.bin"
 
 # ---------------------------------------------------------------- a cut, resumed
-sl_random_file "$D/cut.bin" $((1024 * 1024))
+sl_random_file "$D/cut.bin" $((640 * 1024))
 out=$(ctl a send --to "$ACCT_B" "$D/cut.bin" 2>&1)
 id3=$(send_id "$out")
 sl_log "envelope $id3 queued: $out"
-# A killed once B made at least 6 chunks durable (B's status says so)
-sl_assert "B holds 6 chunks of the transfer" sl_wait_for "6 chunks" 120 chunks_at_b_ge 6
+# A killed once B made at least 4 chunks durable (B's status says so)
+sl_assert "B holds 4 chunks of the transfer" sl_wait_for "4 chunks" 120 chunks_at_b_ge 4
 kill -9 "${PID[a]}"
 wait "${PID[a]}" 2>/dev/null || true
 unset "PID[a]"
@@ -133,7 +133,7 @@ mv "$D/a.log" "$D/a.log.1"
 start a
 sl_assert "the restarted A delivers it" sl_wait_for "delivered after the cut" 180 outbox_state_is a "$id3" delivered
 sl_assert "B resumed at a chunk after those it held" \
-	grep -Eq "receiving envelope $id3 from $ACCT_A \\([0-9]+ bytes, resuming at chunk ([6-9]|[1-9][0-9]) of" "$D/b.log"
+	grep -Eq "receiving envelope $id3 from $ACCT_A \\([0-9]+ bytes, resuming at chunk ([4-9]|[1-9][0-9]) of" "$D/b.log"
 wire=$(outbox_field a "$id3" wire_bytes)
 size=$(outbox_field a "$id3" size)
 from=$(sed -n "s/.*receiving envelope $id3 from $ACCT_A ([0-9]* bytes, resuming at chunk \([0-9]*\) of.*/\1/p" "$D/b.log" | tail -n 1)

@@ -13,7 +13,11 @@
 #     (TOO_BIG, at the offer, before the bulk; A keeps the envelope and
 #     sealctl send --wait exits 1 naming it) and max_files
 #     (TOO_MANY_FILES, after the transfer); a bit flipped in A's stored
-#     envelope (DAMAGED); then sealctl outbox cancel withdraws that one.
+#     envelope (DAMAGED); then sealctl outbox cancel withdraws that one;
+#     no room (min_free over the disk: NO_SPACE, at the offer);
+#   - a noisy line: every 20000th byte A -> B has a bit flipped; the
+#     kernel drops the damaged frames, the courier resends, byte-exact;
+#     sealctl send --wait on a terminal (script(1)) draws a progress bar.
 # (Traversal, links out, devices, duplicates, bombs, other recipients:
 # what a real sealctl never packs, tests/unit/courier feeds the engine.)
 set -euo pipefail
@@ -67,6 +71,23 @@ ctl a outbox receipt "$id4" >"$D/r4" || true
 sl_assert "the receipt is the one B gave" cmp "$D/r4" "$(state b)/receipts/$id4.receipt"
 sl_assert_eq "B's inbox holds no second copy" "$n_in" "$(inbox_count)"
 
+# ---------------------------------------------------------------- a noisy line
+# Damaged frames are dropped by the kernel (CRC, AEAD); the courier
+# resends the pieces they carried.
+sl_random_file "$D/noisy.bin" $((256 * 1024))
+sl_assert "the wire flips a bit in every 20000th byte A -> B" sl_wire flip a2b 20000
+# (on a terminal, as script(1) gives it: sealctl draws a progress bar)
+out=$(script -qfec "$SEALCTL send --to $ACCT_B --wait $D/noisy.bin --socket $(sock a)" /dev/null 2>&1) && rc=0 || rc=$?
+flipped=$(sl_wire_stat a2b flipped || echo 0)
+sl_wire flip a2b 0 >/dev/null || true
+sl_log "over the noisy line (status $rc, $flipped bits flipped): $out"
+id9=$(send_id "$out")
+sl_assert_eq "delivered over a noisy line" 0 "$rc"
+sl_assert "the wire did flip bits" test "${flipped:-0}" -gt 0
+sl_assert "... byte-exact" cmp "$D/noisy.bin" "$(state b)/inbox/$id9/noisy.bin"
+sl_assert "on a terminal sealctl send --wait draws a progress bar" \
+	grep -Eq '\[#* *\] +[0-9.]+% [0-9.]+ [KM]?i?B of [0-9.]+ KiB, [0-9.]+ [KM]?i?B/s, ([0-9]+:[0-9]{2}|\?) left' <<<"$out"
+
 # ---------------------------------------------------------------- refusals
 sl_assert "A stops cleanly" stop a
 sl_assert "B stops cleanly" stop b
@@ -111,6 +132,17 @@ sl_assert "nothing of it in B's inbox" test ! -e "$(state b)/inbox/$id7"
 sl_assert "A cancels it" ctl a outbox cancel "${id7:0:8}"
 sl_assert "the cancelled envelope is deleted" sl_wait_for "deleted" 10 test ! -e "$env7"
 sl_assert "A's send log has the cancel" has a "\"id\": \"$id7\".*\"outcome\": \"cancelled\"" log --sent --json
+
+# no room: B keeps more free than its file system has (min_free)
+sl_assert "B stops cleanly" stop b
+printf 'min_free = 1T\n' >>"$D/b.conf"
+start b
+out=$(ctl a send --to "$ACCT_B" "$D/later.txt" 2>&1)
+id8=$(send_id "$out")
+sl_assert "no room at B: refused as NO_SPACE before the bulk, saying why" \
+	sl_wait_for "NO_SPACE" 120 has b "\"id\": \"$id8\".*\"reason\": \"no_space\", \"detail\": \"no room for [0-9]+ bytes with 1099511627776 kept free" log --received --json
+sl_assert "A learns why" sl_wait_for "NO_SPACE at A" 30 has a "$id8.*NO_SPACE" outbox
+sl_assert "A cancels it" ctl a outbox cancel "$id8"
 
 # ---------------------------------------------------------------- end
 print_logs | grep -Ei 'courier|envelope|receipt' | tail -n 60 || true
