@@ -8,14 +8,20 @@
 #
 #   capacity   N calls (--calls, default 100) bridged at once, data
 #              streaming through each at the full line rate (the
-#              directions take turns, 3 s each); the TSP's CPU time
-#              (utime + stime of all its threads, /proc/PID/stat) over a
-#              window in which every call streams; calls per core =
-#              N / its share of one core. SQLite is the baseline of the
-#              ratio PostgreSQL / SQLite.
+#              directions take turns, STREAM_S = 20 s each; the calls
+#              placed 50 ms apart, STAGGER_MS); the TSP's
+#              CPU time (utime + stime of all its threads,
+#              /proc/PID/stat) over a window of WINDOW_S = 6 s that
+#              starts once 90 % of the calls relay (or no more come:
+#              on a loaded host some fail to set up); the calls
+#              relaying, counted just before and just after the
+#              window and averaged; calls per core =
+#              those calls / the TSP's share of one core. SQLite is the
+#              baseline of the ratio PostgreSQL / SQLite.
 #   setup      the call-setup time of P probe calls (--probes, default
 #              10) with 0, then L1 and L2 (--loads, default "100 500")
-#              calls in progress on the same TSP (bridged, held); setup:
+#              calls in progress on the same TSP (bridged, held; placed
+#              STAGGER_MS apart); setup:
 #              the endpoint's ATDT to its first byte relayed to the
 #              answerer (median), ring delays included; each load's
 #              ratio to the time with no load (the baseline).
@@ -38,7 +44,7 @@ while [ $# -gt 0 ]; do
 	--probes) PROBES=$2; shift 2 ;;
 	--loads) LOADS=$2; shift 2 ;;
 	--stores) STORES=$2; shift 2 ;;
-	-h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 done
@@ -52,23 +58,30 @@ make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
 make -s -C "$TOP/agent" sealctl sealtspd >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange SEALCTL=$TOP/build/bin/sealctl
 SEALTSPD=${SEALTSPD:-$TOP/build/bin/sealtspd} SIM=$HERE/build/sim-endpoints
-BAUD=115200 RING=0.2 HZ=$(getconf CLK_TCK)
+BAUD=115200 RING=0.2 HZ=$(getconf CLK_TCK) STREAM_S=20 WINDOW_S=6 STAGGER_MS=50
 # shellcheck source=pg.sh
 . "$HERE/pg.sh"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd -P)
 W=$(mktemp -d /tmp/sealine-tspbench.XXXXXX)
-EX_PID= TSP_PID= SIMS=()
+EX_PID= TSP_PID= SIMS=() FAILED=0
 cleanup() {
 	local p
 	for p in "${SIMS[@]}" $TSP_PID $EX_PID; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	pg_teardown
+	# What a failed run leaves to look at: the simulators' reports and
+	# the TSPs' logs.
+	if [ "$FAILED" != 0 ]; then
+		rm -rf "$OUT/failed"
+		mkdir -p "$OUT/failed"
+		(cd "$W" && find . -maxdepth 2 \( -name '*.out' -o -name tsp.log \) -print0 |
+			xargs -0 -r cp --parents -t "$OUT/failed")
+	fi
 	rm -rf "$W"
 }
 trap cleanup EXIT
 declare -A F
-FAILED=0
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 now() { date +%s.%N; }
 
@@ -115,10 +128,16 @@ lines_in() { # lines_in DIR STATE: how many TSP lines are in it
 	"$SEALCTL" status --json --socket "$1/sock" 2>/dev/null |
 		jq "[.lines[] | select(.state == \"$2\")] | length" 2>/dev/null || echo 0
 }
-wait_lines() { # wait_lines DIR STATE N: until N lines are in STATE
-	local k
-	for ((k = 0; k < 1800; k++)); do
-		[ "$(lines_in "$1" "$2")" -ge "$3" ] && return 0
+wait_lines() { # wait_lines DIR STATE N [PID]: until N lines are in STATE
+	local k n best=0 still=0
+	for ((k = 0; k < 3000; k++)); do
+		n=$(lines_in "$1" "$2")
+		[ "$n" -ge "$3" ] && return 0
+		# the simulator that makes the calls gave up or finished
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
+		# no line more for 300 looks: the calls still missing failed
+		if [ "$n" -gt "$best" ]; then best=$n still=0
+		elif [ $((still += 1)) -ge 300 ]; then break; fi
 		sleep 0.1
 	done
 	echo "bench-tsp: only $(lines_in "$1" "$2") of $3 lines reached $2" >&2
@@ -145,21 +164,37 @@ store_for() { # store_for DIR STORE
 
 # ---------------------------------------------------------------- capacity
 capacity() { # capacity STORE
-	local s=$1 d=$W/cap-$1 store bytes=$((BAUD / 10 * 3)) c0 c1 t0 t1 ok
+	local s=$1 d=$W/cap-$1 store bytes=$((BAUD / 10 * STREAM_S)) c0 c1 t0 t1 ok k
+	local relaying=0 samples=0
 	setup_world "$d" "$CALLS"
 	store=$(store_for "$d" "$s") || { FAILED=1; return; }
 	start_tsp "$d" "$store" $((2 * CALLS)) || { FAILED=1; stop_world; return; }
-	"$SIM" run --tsp-key "$KEY" --tsp-number 100 --lines "$d/ep%u" --pairs "$CALLS" \
-		--bytes $bytes --baud $BAUD --timeout 600 >"$d/sim.out" 2>&1 &
+	# I calls CALLS + I, the calls placed STAGGER_MS apart: setting up
+	# every call in the same instant measures the simulator's key
+	# exchanges on a shared host, not the TSP's relaying.
+	for ((k = 0; k < CALLS; k++)); do
+		echo "$k $((CALLS + k)) connected bytes=$bytes at=$((k * STAGGER_MS))"
+	done >"$d/calls"
+	"$SIM" run --tsp-key "$KEY" --tsp-number 100 --lines "$d/ep%u" --scenario "$d/calls" \
+		--baud $BAUD --timeout 900 >"$d/sim.out" 2>&1 &
 	SIMS=($!)
-	# Every call relaying, the callers streaming: a window of 2 s of
-	# their 3 (the answerers stream after them).
-	if wait_lines "$d" relay $((2 * CALLS)); then
+	# The calls relaying, one side of each streaming at the line rate
+	# (the callers first, then the answerers): from 90 % of them on,
+	# for WINDOW_S seconds, counted every second.
+	# (On a host too loaded for the simulator some calls fail to set
+	# up: then the window measures the calls that did.)
+	wait_lines "$d" relay $((2 * CALLS * 9 / 10)) "${SIMS[0]}"
+	# The calls relaying are counted just before and just after the
+	# window, not in it: answering sealctl status costs the TSP CPU too.
+	relaying=$(lines_in "$d" relay)
+	if [ "$relaying" -ge 2 ]; then
 		c0=$(cpu_ticks "$TSP_PID") t0=$(now)
-		sleep 2
+		sleep "$WINDOW_S"
 		c1=$(cpu_ticks "$TSP_PID") t1=$(now)
+		relaying=$((relaying + $(lines_in "$d" relay))) samples=2
 	else
-		c0=0 c1=0 t0=0 t1=1
+		echo "bench-tsp: $s: no call relayed" >&2
+		c0=0 c1=0 t0=0 t1=1 FAILED=1
 	fi
 	wait "${SIMS[0]}"
 	SIMS=()
@@ -167,8 +202,9 @@ capacity() { # capacity STORE
 	sim_ok "$d/sim.out" || FAILED=1
 	F[cap_${s}_calls]=$CALLS
 	F[cap_${s}_ok]=$ok
+	F[cap_${s}_relaying]=$(awk "BEGIN { printf \"%.0f\", ($samples ? $relaying / $samples / 2 : 0) }")
 	F[cap_${s}_cpu_pct]=$(awk "BEGIN { printf \"%.1f\", ($c1 - $c0) / $HZ / ($t1 - $t0) * 100 }")
-	F[cap_${s}_calls_per_core]=$(awk "BEGIN { c = ($c1 - $c0) / $HZ / ($t1 - $t0); printf \"%.0f\", c > 0 ? $CALLS / c : 0 }")
+	F[cap_${s}_calls_per_core]=$(awk "BEGIN { c = ($c1 - $c0) / $HZ / ($t1 - $t0); n = $samples ? $relaying / $samples / 2 : 0; printf \"%.0f\", (c > 0 ? n / c : 0) }")
 	stop_world
 }
 
@@ -207,13 +243,15 @@ setup_under_load() { # setup_under_load STORE
 		# More held calls, up to l in progress.
 		: >"$d/load-$l"
 		for ((i = 2 * have; i < 2 * l; i += 2)); do
-			echo "$i $((i + 1)) connected bytes=200 hold=900000" >>"$d/load-$l"
+			echo "$i $((i + 1)) connected bytes=200 hold=900000 at=$(((i - 2 * have) / 2 * STAGGER_MS))" >>"$d/load-$l"
 		done
 		"$SIM" run --tsp-key "$KEY" --tsp-number 100 --lines "$d/ep%u" --scenario "$d/load-$l" \
 			--baud $BAUD --timeout 1200 >"$d/load-$l.out" 2>&1 &
 		SIMS+=($!)
-		wait_lines "$d" relay $((2 * l)) || FAILED=1
+		wait_lines "$d" relay $((2 * l)) "${SIMS[-1]}" || FAILED=1
 		have=$l
+		# the calls actually in progress around the probes
+		F[setup_${S}_${l}_calls]=$(($(lines_in "$d" relay) / 2))
 		probe "$d" "$l"
 	done
 	stop_world
@@ -242,10 +280,10 @@ F[cap_pg_over_sqlite]=$(ratio "$(g cap_postgresql_calls_per_core)" "$(g cap_sqli
 for k in "${!F[@]}"; do printf '%s %s\n' "$k" "${F[$k]}"; done | sort >"$OUT/figures"
 {
 	echo "TSP benchmark, $(g date), $(g cores) cores ($(g cpu)); line rate $BAUD baud, paced"
-	printf '%-12s %8s %10s %10s %14s\n' store calls "as expected" "TSP CPU" "calls/core"
+	printf '%-12s %8s %12s %10s %10s %14s\n' store calls "as expected" relaying "TSP CPU" "calls/core"
 	for S in $STORES; do
-		printf '%-12s %8s %10s %9s%% %14s\n' "$S" "$(g cap_${S}_calls)" "$(g cap_${S}_ok)" \
-			"$(g cap_${S}_cpu_pct)" "$(g cap_${S}_calls_per_core)"
+		printf '%-12s %8s %12s %10s %9s%% %14s\n' "$S" "$(g cap_${S}_calls)" "$(g cap_${S}_ok)" \
+			"$(g cap_${S}_relaying)" "$(g cap_${S}_cpu_pct)" "$(g cap_${S}_calls_per_core)"
 	done
 	echo "calls per core, PostgreSQL / SQLite: $(g cap_pg_over_sqlite) (target: at least 1000 calls per core)"
 	printf '%-12s %12s' store "setup, 0 (s)"
@@ -253,34 +291,35 @@ for k in "${!F[@]}"; do printf '%s %s\n' "$k" "${F[$k]}"; done | sort >"$OUT/fig
 	echo
 	for S in $STORES; do
 		printf '%-12s %12s' "$S" "$(g setup_${S}_0_s)"
-		for l in $LOADS; do printf ' %9s (x%s)' "$(g setup_${S}_${l}_s)" "$(g setup_${S}_${l}_ratio)"; done
+		for l in $LOADS; do printf ' %9s (x%s, %s up)' "$(g setup_${S}_${l}_s)" "$(g setup_${S}_${l}_ratio)" "$(g setup_${S}_${l}_calls)"; done
 		echo
 	done
-	echo "(x: ratio to the setup time with no call in progress; target: not growing with the load)"
+	echo "(x: ratio to the setup time with no call in progress; target: not growing with the load;"
+	echo " up: the calls actually in progress during the probes, when fewer were set up)"
 } >"$OUT/summary.txt"
 {
 	echo "Measured $(g date) on $(g cores) cores ($(g cpu)), line rate $BAUD baud (paced):"
 	echo
-	echo "==========  =====  ===========  =======  ==========="
-	echo "store       calls  as expected  TSP CPU  calls/core"
-	echo "==========  =====  ===========  =======  ==========="
+	echo "==========  =====  ===========  ========  =======  ==========="
+	echo "store       calls  as expected  relaying  TSP CPU  calls/core"
+	echo "==========  =====  ===========  ========  =======  ==========="
 	for S in $STORES; do
-		printf '%-10s  %-5s  %-11s  %-7s  %s\n' "$S" "$(g cap_${S}_calls)" "$(g cap_${S}_ok)" \
-			"$(g cap_${S}_cpu_pct) %" "$(g cap_${S}_calls_per_core)"
+		printf '%-10s  %-5s  %-11s  %-8s  %-7s  %s\n' "$S" "$(g cap_${S}_calls)" "$(g cap_${S}_ok)" \
+			"$(g cap_${S}_relaying)" "$(g cap_${S}_cpu_pct) %" "$(g cap_${S}_calls_per_core)"
 	done
-	echo "==========  =====  ===========  =======  ==========="
+	echo "==========  =====  ===========  ========  =======  ==========="
 	echo
 	echo "PostgreSQL / SQLite, calls per core: $(g cap_pg_over_sqlite)."
 	echo
-	printf '==========  ============'; for l in $LOADS; do printf '  ==================='; done; echo
-	printf 'store       setup, 0 (s)'; for l in $LOADS; do printf '  %-19s' "$l calls (s, ratio)"; done; echo
-	printf '==========  ============'; for l in $LOADS; do printf '  ==================='; done; echo
+	printf '==========  ============'; for l in $LOADS; do printf '  ========================='; done; echo
+	printf 'store       setup, 0 (s)'; for l in $LOADS; do printf '  %-25s' "$l calls (s, ratio, up)"; done; echo
+	printf '==========  ============'; for l in $LOADS; do printf '  ========================='; done; echo
 	for S in $STORES; do
 		printf '%-10s  %-12s' "$S" "$(g setup_${S}_0_s)"
-		for l in $LOADS; do printf '  %-19s' "$(g setup_${S}_${l}_s) (x$(g setup_${S}_${l}_ratio))"; done
+		for l in $LOADS; do printf '  %-25s' "$(g setup_${S}_${l}_s) (x$(g setup_${S}_${l}_ratio), $(g setup_${S}_${l}_calls) up)"; done
 		echo
 	done
-	printf '==========  ============'; for l in $LOADS; do printf '  ==================='; done; echo
+	printf '==========  ============'; for l in $LOADS; do printf '  ========================='; done; echo
 } >"$OUT/summary.rst"
 cat "$OUT/summary.txt"
-[ "$FAILED" = 0 ] || { echo "bench-tsp: FAILED: a call did not end as expected (files in $W are gone; rerun with fewer calls to look)" >&2; exit 1; }
+[ "$FAILED" = 0 ] || { echo "bench-tsp: FAILED: a call did not end as expected (the simulators' reports and the TSPs' logs are in $OUT/failed)" >&2; exit 1; }
