@@ -8,6 +8,8 @@
 #   make debug-kernel   build (once, cached outside the clone) the debug kernel
 #   make fuzz-long  10^8 fuzzing executions (1-2 h)
 #   make churn      1,000 attach/detach/unload cycles on the debug kernel
+#   make install    install (DESTDIR, PREFIX, SYSCONFDIR, ...: agent/dirs.mk)
+#   make uninstall  remove what make install put there
 
 all: kmod agent tools
 
@@ -51,6 +53,12 @@ churn: deps
 	scripts/vm-run --debug-kernel --env SL_CHURN_CYCLES=1000 --test-timeout 14400 \
 		--out build/vm/churn tests/vm/66-churn.sh tests/vm/99-kmemleak.sh
 
+install:
+	$(MAKE) -C agent install
+
+uninstall:
+	$(MAKE) -C agent uninstall
+
 clean:
 	$(MAKE) -C kmod clean
 	$(MAKE) -C agent clean
@@ -62,4 +70,4 @@ clean:
 	rm -rf build
 
 .PHONY: all deps kmod agent tools lint check demo bench clean debug-kernel \
-	fuzz-long churn
+	fuzz-long churn install uninstall

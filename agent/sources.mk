@@ -24,9 +24,16 @@
 AGENT ?= $(dir $(lastword $(MAKEFILE_LIST)))
 AGENT_TOP := $(patsubst %/,%,$(AGENT))/..
 
+# The one version of everything (lib/version.h).
+SEALINE_VERSION := $(shell cat $(AGENT_TOP)/VERSION)
+ifeq ($(SEALINE_VERSION),)
+$(error cannot read the version from $(AGENT_TOP)/VERSION)
+endif
+
 AGENT_ROOMS := lib proto sealined tsp sealctl courier
 AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
-	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
+	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE \
+	-DSEALINE_VERSION='"$(SEALINE_VERSION)"'
 # The warnings every file of the agent builds with (errors, always).
 AGENT_WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes
@@ -68,7 +75,7 @@ SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
 	tsp/rawline.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
-	sealined/demand.c sealined/hs_noise.c
+	sealined/demand.c sealined/hs_noise.c sealined/cli.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c

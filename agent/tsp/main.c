@@ -9,6 +9,7 @@
  * tests. Several instances run side by side when each has its own
  * configuration, state directory, control socket, store and lines.
  */
+#include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,8 @@ static void usage(FILE *f)
 		"socket listens and its lines are open.\n"
 		"\n"
 		"Exit status: 0 after a clean stop or a good -t, 1 on failure, 2 on a usage\n"
-		"error.\n",
+		"error, 78 (EX_CONFIG) when the configuration cannot be read or used\n"
+		"(sealtspd.service does not restart it then).\n",
 		prog, SL_CONF_TSP_DEFAULT_PATH);
 }
 
@@ -76,8 +78,19 @@ static void print_config(const struct sl_config *cfg)
 	printf("  database        %s\n", t->database);
 	printf("  instance        %s\n", t->instance[0] ? t->instance :
 	       "(the host name)");
-	for (unsigned int i = 0; i < t->n_lines; ++i)
-		printf("  lines           %s\n", t->lines[i]);
+	for (unsigned int i = 0; i < t->n_lines; ++i) {
+		glob_t g;
+		size_t n = 0;
+
+		if (!glob(t->lines[i], GLOB_NOSORT, NULL, &g)) {
+			n = g.gl_pathc;
+			globfree(&g);
+		}
+		printf("  lines           %s (%zu now)\n", t->lines[i], n);
+		if (!n)
+			fprintf(stderr, "%s: warning: %s:%u: lines: nothing matches %s now (sealtspd expands the patterns when it starts)\n",
+				prog, cfg->path, t->lineno, t->lines[i]);
+	}
 	printf("  baud            %u\n", t->baud);
 	printf("  init            %s\n", t->init[0] ? t->init :
 	       SL_TSP_DEFAULT_INIT " (the default)");
@@ -111,8 +124,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	if (sl_daemon_setup(&sealtspd, &opts, cfg))
+	status = sl_daemon_setup(&sealtspd, &opts, cfg);
+	if (status)
 		goto out;
+	status = SL_EXIT_CONFIG;
 	if (!cfg->tsp.enabled) {
 		fprintf(stderr, "%s: %s is not a TSP configuration (it has no [tsp] section): run sealined -c %s\n",
 			prog, cfg->path, cfg->path);
@@ -124,6 +139,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	status = 1;
 	sl_daemon_log_setup(&sealtspd, &opts, cfg);
 	sl_log(LOG_NOTICE, "sealtspd %s, configuration %s", SEALINE_VERSION,
 	       cfg->path);

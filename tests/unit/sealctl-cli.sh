@@ -76,6 +76,16 @@ expect() {
 # with a configuration of its own under DIR (no line it could reach),
 # reports READY=1 to $NOTIFY_SOCKET as systemd's Type=notify expects,
 # answers sealctl status, then STOPPING=1 and exit 0 on SIGTERM.
+# sl_wait_log FILE REGEX: up to 10 s for REGEX to appear in FILE.
+sl_wait_log() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 daemon_notify_check() {
 	local name=$1 prog=$2 d=$3 pid listener i
 	mkdir -p "$d"
@@ -121,6 +131,30 @@ daemon_notify_check() {
 		expect "sealctl status on sealtspd's socket" 0 "^sealtspd [0-9.]+ \\(TSP\\), pid $pid" stdout
 	else
 		expect "sealctl status on sealined's socket" 0 "^sealined [0-9.]+, pid $pid" stdout
+	fi
+	if [[ $name == sealined ]]; then
+		# SIGHUP (systemctl reload): the file is read again; a changed
+		# [line] waits for a restart, a broken file keeps the running
+		# configuration, and the daemon stays up throughout.
+		printf '[agent]\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = notice\n[line ttyS7]\n' "$d" "$d" >"$d/conf"
+		kill -HUP "$pid"
+		sl_wait_log "$d/log" "applying the new log settings"
+		if grep -q 'reload: the \[line ...\] sections changed; they apply at the next restart' "$d/log"; then
+			pass "sealined SIGHUP: a changed [line] is logged as waiting for a restart"
+		else
+			fail "sealined SIGHUP: a changed [line] is logged as waiting for a restart"
+		fi
+		if grep -q '^RELOADING=1$' "$d/notified"; then pass "sealined SIGHUP sends RELOADING=1"; else fail "sealined SIGHUP sends RELOADING=1"; fi
+		printf '[agent]\nlog_level = loud\n' >"$d/conf"
+		kill -HUP "$pid"
+		if sl_wait_log "$d/log" "conf:2: .*keeping the running configuration"; then
+			pass "sealined SIGHUP with a broken file names it and keeps running"
+		else
+			fail "sealined SIGHUP with a broken file names it and keeps running"
+			tail -n 5 "$d/log"
+		fi
+		run "$SEALCTL" status --socket "$d/ctl.sock"
+		expect "sealined still serves after a broken reload" 0 "^sealined [0-9.]+, pid $pid" stdout
 	fi
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
@@ -451,17 +485,36 @@ if [[ -x $SEALINED ]]; then
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example"
 	expect "sealined -t accepts the example configuration" 0 "is valid" stdout
 	run "$SEALINED" -t -c "$tmp/no-such.conf"
-	expect "sealined -t on a missing file: exit 1" 1 "no-such.conf: No such file"
+	expect "sealined -t on a missing file: exit 78 (EX_CONFIG)" 78 "no-such.conf: No such file"
 	printf '[agent]\n\n[line ttyS1]\nrole = boss\n' >"$tmp/bad.conf"
 	run "$SEALINED" -t -c "$tmp/bad.conf"
-	expect "sealined -t names file and line" 1 "bad.conf:4: role must be auto, initiator or responder"
+	expect "sealined -t names file and line, exit 78" 78 "bad.conf:4: role must be auto, initiator or responder"
+	# -t checks and shows every section: a dial-up line with dial on
+	# demand, and a tty that is not there yet (a warning, not an error).
+	key=$(printf 'ab%.0s' {1..32})
+	printf '[agent]\n[line ttyNOSUCH9]\nmodem = yes\ntsp_number = 5550100\ntsp_key = %s\nbaud = 9600\ndial_on_demand = 210987654321\nidle_hangup = 5m\n' \
+		"$key" >"$tmp/modem.conf"
+	run "$SEALINED" -t -c "$tmp/modem.conf"
+	expect "sealined -t shows a modem line's TSP and pinned key" 0 \
+		"modem: dials the TSP at 5550100, pins its key $key" stdout
+	expect "sealined -t shows a modem line's speed" 0 "modem: 9600 baud" stdout
+	expect "sealined -t shows dial on demand" 0 \
+		"dial on demand: calls 210987654321 when /run/sealine/ttyNOSUCH9.line is written, idle hangup after 300 s" stdout
+	expect "sealined -t warns of a tty that does not exist" 0 \
+		"warning: .*modem.conf:2: /dev/ttyNOSUCH9 does not exist \\(yet\\)"
+	printf '[agent]\n[line ttyS1]\nmodem = yes\ntsp_number = 5550100\n' >"$tmp/modem-nokey.conf"
+	run "$SEALINED" -t -c "$tmp/modem-nokey.conf"
+	expect "sealined -t: a modem line needs tsp_key (exit 78)" 78 "needs tsp_number and tsp_key"
+	printf '[agent]\n[line ttyS1]\nmodem = yes\ntsp_number = 5550100\ntsp_key = %s\nmodem_init = ATZ\x01\n' "$key" >"$tmp/modem-init.conf"
+	run "$SEALINED" -t -c "$tmp/modem-init.conf"
+	expect "sealined -t checks modem_init (exit 78)" 78 "modem-init.conf:6:"
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example" --socket relative
-	expect "sealined --socket must be absolute: exit 1" 1 "must be an absolute path"
+	expect "sealined --socket must be absolute: exit 2" 2 "must be an absolute path"
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealtspd.conf.example"
-	expect "sealined -t refuses a TSP's configuration, naming sealtspd" 1 \
+	expect "sealined -t refuses a TSP's configuration, naming sealtspd" 78 \
 		"sealtspd.conf.example is a TSP configuration \\(\\[tsp\\] at line [0-9]+\\): run it with sealtspd -c "
 	run "$SEALINED" -f -c "$ROOT/agent/dist/sealtspd.conf.example"
-	expect "sealined refuses to run a TSP's configuration" 1 "run it with sealtspd"
+	expect "sealined refuses to run a TSP's configuration: exit 78" 78 "run it with sealtspd"
 	# An endpoint never links the TSP's account store.
 	run ldd "$SEALINED"
 	if [[ $rc -eq 0 ]] && ! grep -q libsqlite3 <<<"$out"; then
@@ -494,20 +547,20 @@ if [[ -x $SEALTSPD ]]; then
 	expect "sealtspd -t accepts the example configuration" 0 "is valid: a TSP" stdout
 	expect "sealtspd -t shows its lines" 0 "lines +/dev/ttyUSB\\*" stdout
 	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealined.conf.example"
-	expect "sealtspd -t refuses an endpoint's configuration, naming sealined" 1 \
+	expect "sealtspd -t refuses an endpoint's configuration, naming sealined" 78 \
 		"sealined.conf.example is not a TSP configuration \\(it has no \\[tsp\\] section\\): run sealined -c "
 	run "$SEALTSPD" -f -c "$ROOT/agent/dist/sealined.conf.example"
-	expect "sealtspd refuses to run an endpoint's configuration" 1 "is not a TSP configuration"
+	expect "sealtspd refuses to run an endpoint's configuration: exit 78" 78 "is not a TSP configuration"
 	run "$SEALTSPD" -t -c "$tmp/no-such.conf"
-	expect "sealtspd -t on a missing file: exit 1" 1 "no-such.conf: No such file"
+	expect "sealtspd -t on a missing file: exit 78" 78 "no-such.conf: No such file"
 	printf '[agent]\n[tsp]\nlines = /dev/ttyS1\n[line ttyS2]\n' >"$tmp/tsp-lines.conf"
 	run "$SEALTSPD" -t -c "$tmp/tsp-lines.conf"
-	expect "sealtspd -t: a TSP keys no lines of its own" 1 "keys no lines of its own"
+	expect "sealtspd -t: a TSP keys no lines of its own" 78 "keys no lines of its own"
 	printf '[agent]\n[tsp]\nanswer_timeout = 5\nlines = /dev/ttyS1\n' >"$tmp/tsp-bad.conf"
 	run "$SEALTSPD" -t -c "$tmp/tsp-bad.conf"
-	expect "sealtspd -t names file and line" 1 "tsp-bad.conf:3: answer_timeout"
+	expect "sealtspd -t names file and line" 78 "tsp-bad.conf:3: answer_timeout"
 	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealtspd.conf.example" --state-dir relative
-	expect "sealtspd --state-dir must be absolute: exit 1" 1 "must be an absolute path"
+	expect "sealtspd --state-dir must be absolute: exit 2" 2 "must be an absolute path"
 	run ldd "$SEALTSPD"
 	if [[ $rc -eq 0 ]] && grep -q libsqlite3 <<<"$out" && ! grep -q libnl <<<"$out"; then
 		pass "sealtspd links libsqlite3 and not libnl (ldd)"
