@@ -139,7 +139,6 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	status = 1;
 	sl_daemon_log_setup(&sealtspd, &opts, cfg);
 	sl_log(LOG_NOTICE, "sealtspd %s, configuration %s", SEALINE_VERSION,
 	       cfg->path);

@@ -20,6 +20,10 @@
 #     for both daemons, RuntimeDirectoryPreserve=, Documentation=man:;
 #   - DESTDIR with PREFIX=/usr (the packages' layout): where each file
 #     lands, modes;
+#   - the manual pages render without warnings and document every option
+#     and command; the bash completion completes commands, fields,
+#     options and lines; the DKMS tree builds the module on its own and
+#     it reports VERSION;
 #   - "make uninstall" removes every file "make install" put there.
 #
 # The staged programs build with -O0 into build/install-test/ (their paths
@@ -41,11 +45,12 @@ check() {
 	if out=$("$@" 2>&1); then pass "$desc"; else fail "$desc" "$out"; fi
 }
 
+version=$(<"$ROOT/VERSION")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 stage=$tmp/stage
 dirs=(PREFIX="$stage/usr" SYSCONFDIR="$stage/etc" LOCALSTATEDIR="$stage/var"
-	RUNSTATEDIR="$stage/run")
+	RUNSTATEDIR="$stage/run" DKMSSRCDIR="$stage/usr/src")
 
 # ------------------------------------------------------------ staged build
 if ! out=$(make -s -C "$ROOT" BUILD="$BUILD" CFLAGS="-O0" "${dirs[@]}" install 2>&1); then
@@ -62,12 +67,16 @@ for f in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd \
 	usr/lib/systemd/system/sealine-attach@.service \
 	usr/lib/udev/rules.d/90-sealine.rules \
 	usr/lib/modules-load.d/sealine.conf \
+	usr/share/man/man8/sealctl.8 usr/share/man/man8/sealined.8 \
+	usr/share/man/man8/sealtspd.8 usr/share/man/man5/sealined.conf.5 \
+	usr/share/bash-completion/completions/sealctl \
+	etc/sealine/sealined.conf etc/logrotate.d/sealine \
 	etc/sealine/sealined.conf.example etc/sealine/sealtspd.conf.example; do
 	if [[ -f $stage/$f ]]; then pass "installed $f"; else fail "installed $f"; fi
 done
 
 # The compiled-in defaults follow SYSCONFDIR, LOCALSTATEDIR, RUNSTATEDIR.
-cp "$stage/etc/sealine/sealined.conf.example" "$stage/etc/sealine/sealined.conf"
+# The default configuration it installs is valid as it is.
 out=$("$stage/usr/sbin/sealined" -t 2>&1)
 if grep -q "configuration $stage/etc/sealine/sealined.conf is valid" <<<"$out" &&
 	grep -q "state_dir    $stage/var/lib/sealine" <<<"$out" &&
@@ -90,7 +99,6 @@ if grep -q "$stage/run/sealine/sealined.sock" <<<"$out"; then
 else
 	fail "sealctl's default socket is under RUNSTATEDIR" "$out"
 fi
-version=$(<"$ROOT/VERSION")
 for p in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd; do
 	out=$("$stage/$p" --version 2>&1)
 	if [[ $out == "${p##*/} $version "* ]]; then
@@ -99,6 +107,90 @@ for p in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd; do
 		fail "${p##*/} --version says $version (VERSION)" "$out"
 	fi
 done
+
+# ------------------------------------------------------------ manual pages
+# man(1) renders each without a groff warning, with the version and the
+# staged directories filled in.
+for m in man8/sealctl.8 man8/sealined.8 man8/sealtspd.8 man5/sealined.conf.5; do
+	f=$stage/usr/share/man/$m
+	out=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >"$tmp/rendered")
+	if [[ -z $out ]] && grep -q "$version" "$tmp/rendered" && ! grep -q '@[A-Z]*@' "$tmp/rendered"; then
+		pass "man ${m#*/}: renders cleanly, version and paths filled in"
+	else
+		fail "man ${m#*/}: renders cleanly, version and paths filled in" "$out$(grep '@[A-Z]*@' "$tmp/rendered")"
+	fi
+done
+if MANWIDTH=80 man -l "$stage/usr/share/man/man5/sealined.conf.5" 2>/dev/null | grep -q "$stage/etc/sealine/sealined.conf"; then
+	pass "sealined.conf(5) names the configured SYSCONFDIR"
+else
+	fail "sealined.conf(5) names the configured SYSCONFDIR"
+fi
+# Every long option of every daemon's --help is in its page.
+for p in sealined sealtspd; do
+	missing=
+	for o in $("$stage/usr/sbin/$p" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		MANWIDTH=200 man -l "$stage/usr/share/man/man8/$p.8" 2>/dev/null | grep -q -- "$o" || missing+=" $o"
+	done
+	if [[ -z $missing ]]; then pass "$p(8) documents every option of --help"; else fail "$p(8) documents every option of --help:$missing"; fi
+done
+missing=
+for c in $("$stage/usr/bin/sealctl" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }'); do
+	MANWIDTH=200 man -l "$stage/usr/share/man/man8/sealctl.8" 2>/dev/null | grep -q "^ *$c\b" || missing+=" $c"
+done
+if [[ -z $missing ]]; then pass "sealctl(8) documents every command"; else fail "sealctl(8) documents every command:$missing"; fi
+
+# ------------------------------------------------------------ completion
+# complete_words LINE: what the installed completion offers at the end of
+# LINE (bash-completion's own loader, as an interactive shell has it).
+complete_words() {
+	bash --norc --noprofile -c '
+		source /usr/share/bash-completion/bash_completion
+		source "$1"
+		read -ra COMP_WORDS <<<"$2"
+		[[ $2 == *" " ]] && COMP_WORDS+=("")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		COMP_LINE=$2 COMP_POINT=${#2}
+		_sealctl sealctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		printf "%s\n" "${COMPREPLY[@]}"
+	' _ "$stage/usr/share/bash-completion/completions/sealctl" "$1" | sort | tr '\n' ' '
+}
+comp=$stage/usr/share/bash-completion/completions/sealctl
+if [[ -f /usr/share/bash-completion/bash_completion ]]; then
+	out=$(complete_words "sealctl s")
+	[[ $out == "set-key show status " ]] && pass "completion: commands (sealctl s -> $out)" || fail "completion: commands" "$out"
+	out=$(complete_words "sealctl show ttyS0 auth")
+	[[ $out == "auth_failures " ]] && pass "completion: show LINE FIELD" || fail "completion: show LINE FIELD" "$out"
+	out=$(complete_words "sealctl set-key ttyS1 --cipher ")
+	[[ $out == "aes256gcm chacha20poly1305 " ]] && pass "completion: --cipher values" || fail "completion: --cipher values" "$out"
+	out=$(complete_words "sealctl peers ")
+	[[ $out == "authorise forget list revoke " ]] && pass "completion: peers subcommands" || fail "completion: peers subcommands" "$out"
+	out=$(complete_words "sealctl tsp accounts a")
+	[[ $out == "add authorise " ]] && pass "completion: tsp accounts subcommands" || fail "completion: tsp accounts subcommands" "$out"
+	out=$(complete_words "sealctl pair ttyS1 --")
+	[[ $out == "--help --replace --socket --wait " ]] && pass "completion: pair options" || fail "completion: pair options" "$out"
+	if compgen -G '/dev/ttyS[0-9]*' >/dev/null; then
+		out=$(complete_words "sealctl show tty")
+		[[ $out == *ttyS0* ]] && pass "completion: LINE offers the serial ports" || fail "completion: LINE offers the serial ports" "$out"
+	fi
+else
+	fail "bash-completion is installed (scripts/install-deps)"
+fi
+
+# ------------------------------------------------------------ DKMS source
+# The installed tree builds the module on its own (as dkms runs it), and
+# the module reports VERSION.
+tree=$stage/usr/src/sealine-$version
+check "dkms.conf in /usr/src/sealine-$version names version $version" \
+	grep -qx "PACKAGE_VERSION=\"$version\"" "$tree/dkms.conf"
+kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | head -n 1)
+if [[ -n $kdir ]] && out=$(make -C "$tree/kmod" KDIR="$kdir" 2>&1); then
+	pass "the DKMS tree builds sealine.ko against $kdir"
+	out=$(/sbin/modinfo -F version "$tree/kmod/sealine.ko" 2>&1)
+	[[ $out == "$version" ]] && pass "modinfo: version $version (VERSION)" || fail "modinfo: version $version (VERSION)" "$out"
+else
+	fail "the DKMS tree builds sealine.ko against ${kdir:-(no headers)}" "$out"
+fi
+make -s -C "$tree/kmod" KDIR="$kdir" clean >/dev/null 2>&1
 
 # ------------------------------------------------------------ the units
 for u in sealined sealtspd; do
@@ -153,11 +245,22 @@ for u in sealined.service sealtspd.service sealine-attach@ttyS1.service; do
 done
 rm "$unitdir/sealine-attach@ttyS1.service"
 
+check "the logrotate file names the staged session log and reloads sealined" \
+	grep -q "^$stage/var/lib/sealine/sessions.log {" "$stage/etc/logrotate.d/sealine"
+
+# An administrator's sealined.conf survives another make install.
+echo '# mine' >>"$stage/etc/sealine/sealined.conf"
+make -s -C "$ROOT" BUILD="$BUILD" CFLAGS="-O0" "${dirs[@]}" install >/dev/null 2>&1
+check "make install again keeps the administrator's sealined.conf" \
+	grep -qx '# mine' "$stage/etc/sealine/sealined.conf"
+
 # ------------------------------------------------------------ uninstall
 out=$(make -s -C "$ROOT" BUILD="$BUILD" CFLAGS="-O0" "${dirs[@]}" uninstall 2>&1)
 check "make uninstall" test -z "$out"
+check "make uninstall keeps the administrator's sealined.conf" \
+	grep -qx '# mine' "$stage/etc/sealine/sealined.conf"
 rm -f "$stage/etc/sealine/sealined.conf" "$stage/etc/sealine/sealtspd.conf"
-left=$(find "$stage" -type f -o -type l)
+left=$(find "$stage" \( -type f -o -type l \) -print)
 if [[ -z $left ]]; then
 	pass "make uninstall removes every file make install put there"
 else
