@@ -10,6 +10,7 @@
 #   make churn      1,000 attach/detach/unload cycles on the debug kernel
 #   make install    install (DESTDIR, PREFIX, SYSCONFDIR, ...: agent/dirs.mk)
 #   make uninstall  remove what make install put there
+#   make deb        the packages sealine and sealine-dkms, checked by lintian
 
 all: kmod agent tools
 
@@ -91,7 +92,7 @@ install-dkms:
 	$(INSTALL) -m 0644 $(KMOD_SRCS) $(DKMS_TREE)/kmod/
 	$(INSTALL) -m 0644 uapi/linux/sealine.h $(DKMS_TREE)/uapi/linux/
 	$(INSTALL) -m 0644 VERSION $(DKMS_TREE)/VERSION
-	sed 's|@VERSION@|$(VERSION)|g' kmod/dkms.conf >$(DKMS_TREE)/dkms.conf
+	sed 's|#MODULE_VERSION#|$(VERSION)|g' kmod/dkms.conf >$(DKMS_TREE)/dkms.conf
 	chmod 0644 $(DKMS_TREE)/dkms.conf
 
 install-tools: man
@@ -104,6 +105,9 @@ install-tools: man
 		$(DESTDIR)$(BASHCOMPDIR)/sealctl
 
 install: install-tools install-dkms
+
+deb:
+	scripts/deb
 
 uninstall:
 	$(MAKE) -C agent uninstall
@@ -123,4 +127,4 @@ clean:
 	rm -rf build
 
 .PHONY: all deps kmod agent tools lint check demo bench clean debug-kernel \
-	fuzz-long churn man install install-tools install-dkms uninstall FORCE
+	fuzz-long churn man install install-tools install-dkms uninstall deb FORCE
