@@ -131,6 +131,7 @@ daemon_notify_check() {
 		expect "sealctl status on sealtspd's socket" 0 "^sealtspd [0-9.]+ \\(TSP\\), pid $pid" stdout
 	else
 		expect "sealctl status on sealined's socket" 0 "^sealined [0-9.]+, pid $pid" stdout
+		expect "sealctl status shows the public key a TSP enrols" 0 "public key: +[0-9a-f]{64}$" stdout
 	fi
 	if [[ $name == sealined ]]; then
 		# SIGHUP (systemctl reload): the file is read again; a changed
