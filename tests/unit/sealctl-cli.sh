@@ -651,6 +651,31 @@ run "$SEALCTL" tsp --db "$db" accounts show 200000000002 --json
 expect "tsp accounts show --json" 0 '"enabled": false.*"lines": \["ttyS3"\], "authorised_callers": \["100000000001"\]' stdout
 run "$SEALCTL" tsp --db "$db" accounts list
 expect "tsp accounts list" 0 '100000000001 +enabled +5551001 +ACME, "Inc."' stdout
+# JSON keeps UTF-8 as UTF-8 and stays valid with any name: a real parser
+# reads it back, types checked.
+printf '%s\n' "$(printf 'ab%.0s' {1..16})$(printf 'cd%.0s' {1..16})" >"$tmp/acct4.key"
+run "$SEALCTL" tsp --db "$db" accounts add 400000000004 --name 'Müller GmbH "\ ü' \
+	--key "$tmp/acct4.key" --phone 5554004
+expect "tsp accounts add with a UTF-8 name" 0 'account 400000000004 added' stdout
+"$SEALCTL" tsp --db "$db" accounts list --json >"$tmp/list.json" 2>&1
+"$SEALCTL" tsp --db "$db" accounts show 400000000004 --json >"$tmp/show.json" 2>&1
+if out=$(python3 - "$tmp/list.json" "$tmp/show.json" 2>&1 <<-'EOF'
+	import json, sys
+	accounts = json.load(open(sys.argv[1], encoding="utf-8"))
+	one = json.load(open(sys.argv[2], encoding="utf-8"))
+	m = [a for a in accounts if a["number"] == "400000000004"]
+	assert len(m) == 1, accounts
+	assert m[0]["name"] == 'Müller GmbH "\\ ü', repr(m[0]["name"])
+	assert one["name"] == m[0]["name"], repr(one["name"])
+	assert isinstance(one["enabled"], bool), one
+	assert "Müller".encode() in open(sys.argv[1], "rb").read(), "not UTF-8 as is"
+	EOF
+); then
+	pass "tsp accounts list/show --json: UTF-8 kept, valid JSON, types right"
+else
+	fail "tsp accounts list/show --json: UTF-8 kept, valid JSON, types right"
+	printf '  %s\n' "$out" "$(head -c 400 "$tmp/list.json")"
+fi
 run "$SEALCTL" tsp --db "$db" cdr --csv --from 2026-01-01 --to 2026-01-31
 expect "tsp cdr --csv header" 0 '^tracking_id,tsp_instance,line,caller_id,ring_time' stdout
 run "$SEALCTL" tsp --db "$db" cdr --from 2026-02-30
