@@ -99,7 +99,7 @@ daemon_notify_check() {
 	import socket, sys
 	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 	s.bind(sys.argv[1])
-	s.settimeout(30)
+	s.settimeout(120)
 	with open(sys.argv[2], "w") as f:
 	    while True:
 	        try:
@@ -133,6 +133,31 @@ daemon_notify_check() {
 		expect "sealctl status on sealined's socket" 0 "^sealined [0-9.]+, pid $pid" stdout
 		expect "sealctl status shows the public key a TSP enrols" 0 "public key: +[0-9a-f]{64}$" stdout
 	fi
+	# status --json read by a real parser, the types checked.
+	"$SEALCTL" status --json --socket "$d/ctl.sock" >"$d/status.json" 2>&1
+	if out=$(python3 - "$d/status.json" "$name" 2>&1 <<-'EOF'
+	import json, sys
+	s = json.load(open(sys.argv[1], encoding="utf-8"))
+	d = s["daemon"]
+	for k in ("pid", "uptime"):
+	    assert type(d[k]) is int, (k, d)
+	if sys.argv[2] == "sealtspd":
+	    for k in ("lines", "calls"):
+	        assert type(d[k]) is int, (k, d)
+	else:
+	    for k in ("peers", "peers_authorised", "peers_revoked"):
+	        assert type(d[k]) is int, (k, d)
+	for k, v in d.items():
+	    assert v != "", ("empty string instead of null", k)
+	    assert v not in ("yes", "no"), ("yes/no left as a string", k)
+	assert isinstance(s["lines"], list)
+	EOF
+	); then
+		pass "$name: status --json parses, numbers are numbers"
+	else
+		fail "$name: status --json parses, numbers are numbers"
+		printf '  %s\n' "$out" "$(head -c 600 "$d/status.json")"
+	fi
 	if [[ $name == sealined ]]; then
 		# SIGHUP (systemctl reload): the file is read again; a changed
 		# [line] waits for a restart, a broken file keeps the running
@@ -145,7 +170,7 @@ daemon_notify_check() {
 		else
 			fail "sealined SIGHUP: a changed [line] is logged as waiting for a restart"
 		fi
-		if grep -q '^RELOADING=1$' "$d/notified"; then pass "sealined SIGHUP sends RELOADING=1"; else fail "sealined SIGHUP sends RELOADING=1"; fi
+		if sl_wait_log "$d/notified" '^RELOADING=1$'; then pass "sealined SIGHUP sends RELOADING=1"; else fail "sealined SIGHUP sends RELOADING=1"; fi
 		printf '[agent]\nlog_level = loud\n' >"$d/conf"
 		kill -HUP "$pid"
 		if sl_wait_log "$d/log" "conf:2: .*keeping the running configuration"; then
