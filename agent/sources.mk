@@ -12,9 +12,11 @@
 #              key files, the key store, the Hayes modem driver,
 #              systemd's readiness protocol, the daemons' start-up
 #   proto/     pure engines and cryptography, no I/O of their own: the
-#              wire vocabulary, Noise, the handshakes, call setup
+#              wire vocabulary, Noise, the handshakes, call setup, the
+#              courier's channel and transfer protocol
 #   sealined/  the endpoint daemon: lines, the handshake driver, dial-up
-#   tsp/       the TSP daemon, sealtspd, and its account store (SQLite)
+#   tsp/       the TSP daemon, sealtspd, and its account store (SQLite,
+#              PostgreSQL)
 #   courier/   the courier's engine: envelopes (one-way Noise, STREAM
 #              chunks), packing and safe extraction (libarchive, zstd),
 #              Ed25519 receipts
@@ -60,28 +62,40 @@ PROTO_HS_SRCS := proto/hs_engine.c proto/hs_input.c proto/hs_pair.c \
 # Call setup through a TSP, both sides of a leg: what they share, the
 # endpoint's side, the TSP's side.
 PROTO_CALL_SRCS := proto/call.c proto/call_endpoint.c proto/call_leg.c
+# The courier's channel (its messages sealed under a session's courier
+# keys) and its transfer protocol: pure, as the handshakes.
+PROTO_COURIER_SRCS := proto/cchan.c proto/xfer.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
-	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS)
+	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS) $(PROTO_COURIER_SRCS)
 # The courier's engine, and what it needs from the other rooms.
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
 	courier/unpack.c courier/sign.c courier/receipt.c
+# sealined's durable stores of the courier: outbox, spool, their logs.
+COURIER_STORE_SRCS := sealined/cstore.c sealined/outbox.c sealined/spool.c
 COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \
 	$(PROTO_NOISE_SRCS)
-# The kernel's frame layer, plain C, for lines framed in user space.
+# The kernel's frame layer, plain C, for lines framed in user space; its
+# replay window, for the courier channel.
 KFRAME_SRC := $(AGENT_TOP)/kmod/frame.c
+KREPLAY_SRC := $(AGENT_TOP)/kmod/replay.c
 
-# The two daemons. Only sealtspd links the account store (SQLite): an
-# endpoint never needs it.
-TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_sqlite.c
+# The two daemons. Only sealtspd (and sealctl) link the account store
+# (SQLite, PostgreSQL): an endpoint never needs it.
+TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
+	tsp/tspstore_pg.c
 SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
-	tsp/rawline.c $(TSP_STORE_SRCS)
+	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
-	sealined/demand.c sealined/hs_noise.c sealined/cli.c
+	sealined/demand.c sealined/hs_noise.c sealined/cli.c \
+	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
+	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
-	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c
+	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \
+	sealctl/send.c sealctl/outbox.c sealctl/inbox.c sealctl/receipt.c \
+	sealctl/clog.c
 
 # Library probes (pkg-config), shared by all.
 PKG_CONFIG ?= pkg-config
@@ -91,6 +105,11 @@ GCRYPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgcrypt 2>/dev/null)
 GCRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libgcrypt 2>/dev/null)
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+# The TSP's store: both backends, always together.
+STORE_CFLAGS := $(SQLITE_CFLAGS) $(PQ_CFLAGS)
+STORE_LIBS := $(SQLITE_LIBS) $(PQ_LIBS)
 COURIER_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libzstd 2>/dev/null)
 COURIER_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libzstd 2>/dev/null)
 ifeq ($(NL_LIBS),)
@@ -101,6 +120,9 @@ $(error libgcrypt not found by $(PKG_CONFIG): install libgcrypt20-dev (scripts/i
 endif
 ifeq ($(SQLITE_LIBS),)
 $(error sqlite3 not found by $(PKG_CONFIG): install libsqlite3-dev (scripts/install-deps))
+endif
+ifeq ($(PQ_LIBS),)
+$(error libpq not found by $(PKG_CONFIG): install libpq-dev (scripts/install-deps))
 endif
 ifeq ($(COURIER_LIBS),)
 $(error libarchive or libzstd not found by $(PKG_CONFIG): install libarchive-dev libzstd-dev (scripts/install-deps))

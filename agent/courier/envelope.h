@@ -336,6 +336,40 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 		size_t n_paths, const struct sl_env_seal_opts *opts,
 		struct sl_env_sealed *out, char *why, size_t why_len);
 
+/*
+ * The packing alone: paths -> pax -> zstd, the payload of an envelope,
+ * handed to out->write in pieces, and each archive entry to out->entry
+ * (may be NULL) as it is written. The same rules as sl_env_seal(); level
+ * 0 is the default. 0 or a negative errno (the first one a callback
+ * returned, or the packer's) with a sentence in why. This is what an
+ * unprivileged packer runs (sealctl send): it needs no key; the daemon
+ * seals the payload (sl_env_writer_*) without reading a file.
+ */
+enum sl_env_entry_type {
+	SL_ENV_ENTRY_FILE = 'f',
+	SL_ENV_ENTRY_DIR = 'd',
+	SL_ENV_ENTRY_LINK = 'l',
+};
+
+struct sl_env_entry {
+	const char *name;		/* as in the archive: relative */
+	enum sl_env_entry_type type;
+	uint32_t mode;			/* permission bits */
+	uint64_t size;			/* regular files */
+	int64_t mtime;
+	const char *target;		/* links */
+};
+
+struct sl_env_pack_out {
+	int (*write)(void *ctx, const void *buf, size_t len);
+	int (*entry)(void *ctx, const struct sl_env_entry *e);
+	void *ctx;
+};
+
+int sl_env_pack(const char *const *paths, size_t n_paths, int level,
+		const struct sl_env_pack_out *out, uint64_t *files,
+		uint64_t *content_bytes, char *why, size_t why_len);
+
 /* ---- Recipient: an envelope to the inbox ----------------------------- */
 
 struct sl_env_limits {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The sender's side: files and directories -> pax archive (libarchive)
- * -> zstd stream (libzstd) -> sealed chunks (stream.c) -> out_fd.
+ * -> zstd stream (libzstd) -> a sink: sealed chunks (stream.c) -> out_fd
+ * in sl_env_seal(), or whatever the caller takes the payload to
+ * (sl_env_pack(): sealctl packs as the user and hands the payload to
+ * sealined, which seals it).
  *
  * Everything flows through in pieces: a file is read 64 KiB at a time,
  * libarchive hands its blocks to zstd as it writes them, zstd's output
@@ -34,7 +37,7 @@
 
 struct packer {
 	struct archive *a;
-	struct sl_env_writer *w;
+	const struct sl_env_pack_out *out;
 	ZSTD_CCtx *z;
 	uint8_t *zout;
 	size_t zout_len;
@@ -63,7 +66,7 @@ static int compress(struct packer *p, const void *buf, size_t len,
 		if (ZSTD_isError(left))
 			return sl_errf(p->why, p->why_len, -EIO, "zstd: %s",
 					  ZSTD_getErrorName(left));
-		err = sl_env_writer_write(p->w, p->zout, out.pos);
+		err = p->out->write(p->out->ctx, p->zout, out.pos);
 		if (err)
 			return sl_errf(p->why, p->why_len, err,
 					  "writing the envelope: %s",
@@ -117,6 +120,20 @@ static int put_header(struct packer *p, const struct stat *st,
 	if (r != ARCHIVE_OK)
 		return archive_failed(p, "archiving");
 	p->files++;
+	if (p->out->entry) {
+		struct sl_env_entry ent = {
+			.name = p->path,
+			.type = type == AE_IFREG ? SL_ENV_ENTRY_FILE :
+				type == AE_IFDIR ? SL_ENV_ENTRY_DIR :
+				SL_ENV_ENTRY_LINK,
+			.mode = (uint32_t)(st->st_mode & 0777),
+			.size = type == AE_IFREG ? (uint64_t)size : 0,
+			.mtime = st->st_mtim.tv_sec,
+			.target = target,
+		};
+
+		return p->out->entry(p->out->ctx, &ent);
+	}
 	return 0;
 }
 
@@ -413,20 +430,15 @@ static int start_archive(struct packer *p)
 	return 0;
 }
 
-int sl_env_seal(int out_fd, const struct sl_env_self *me,
-		const struct sl_env_peer *to, const char *const *paths,
-		size_t n_paths, const struct sl_env_seal_opts *opts,
-		struct sl_env_sealed *out, char *why, size_t why_len)
+int sl_env_pack(const char *const *paths, size_t n_paths, int level,
+		const struct sl_env_pack_out *out, uint64_t *files,
+		uint64_t *content_bytes, char *why, size_t why_len)
 {
-	struct sl_env_seal_opts none = { 0 };
-	struct sl_env_header_in hin = { 0 };
 	struct packer *p;
-	int err, level;
+	int err;
 
-	memset(out, 0, sizeof(*out));
-	if (!opts)
-		opts = &none;
-	level = opts->level ? opts->level : SL_ENV_ZSTD_LEVEL_DEFAULT;
+	if (!level)
+		level = SL_ENV_ZSTD_LEVEL_DEFAULT;
 	if (level < 1 || level > SL_ENV_ZSTD_LEVEL_MAX)
 		return sl_errf(why, why_len, -EINVAL,
 				  "compression level %d: choose 1 to %d",
@@ -440,21 +452,9 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 	}
 	p->why = why;
 	p->why_len = why_len;
-
-	if (opts->id)
-		memcpy(hin.id, opts->id, SL_ENV_ID_LEN);
-	else
-		gcry_randomize(hin.id, SL_ENV_ID_LEN, GCRY_STRONG_RANDOM);
-	hin.created = opts->created ? opts->created : (int64_t)time(NULL);
-	hin.ephemeral = opts->ephemeral;
+	p->out = out;
 
 	err = start_zstd(p, level);
-	if (!err) {
-		err = sl_env_writer_new(&p->w, out_fd, me, to, &hin);
-		if (err)
-			sl_errf(why, why_len, err,
-				   "starting the envelope: %s", strerror(-err));
-	}
 	if (!err)
 		err = start_archive(p);
 	for (size_t i = 0; !err && i < n_paths; i++)
@@ -464,7 +464,67 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 	if (!err)
 		err = compress(p, NULL, 0, ZSTD_e_end);
 	if (!err) {
-		err = sl_env_writer_finish(p->w, &out->bytes, &out->chunks,
+		if (files)
+			*files = p->files;
+		if (content_bytes)
+			*content_bytes = p->content_bytes;
+	}
+
+	if (p->a)
+		archive_write_free(p->a);
+	ZSTD_freeCCtx(p->z);
+	if (p->zout)
+		sl_wipe(p->zout, p->zout_len);
+	free(p->zout);
+	free_names(p->tops, p->n_tops);
+	sl_wipe(p, sizeof(*p));
+	free(p);
+	return err;
+}
+
+static int to_writer(void *ctx, const void *buf, size_t len)
+{
+	return sl_env_writer_write(ctx, buf, len);
+}
+
+int sl_env_seal(int out_fd, const struct sl_env_self *me,
+		const struct sl_env_peer *to, const char *const *paths,
+		size_t n_paths, const struct sl_env_seal_opts *opts,
+		struct sl_env_sealed *out, char *why, size_t why_len)
+{
+	struct sl_env_seal_opts none = { 0 };
+	struct sl_env_header_in hin = { 0 };
+	struct sl_env_writer *w = NULL;
+	struct sl_env_pack_out sink = { .write = to_writer };
+	int err, level;
+
+	memset(out, 0, sizeof(*out));
+	if (!opts)
+		opts = &none;
+	level = opts->level ? opts->level : SL_ENV_ZSTD_LEVEL_DEFAULT;
+	if (level < 1 || level > SL_ENV_ZSTD_LEVEL_MAX)
+		return sl_errf(why, why_len, -EINVAL,
+				  "compression level %d: choose 1 to %d",
+				  level, SL_ENV_ZSTD_LEVEL_MAX);
+	if (!n_paths)
+		return sl_errf(why, why_len, -EINVAL, "nothing to send");
+
+	if (opts->id)
+		memcpy(hin.id, opts->id, SL_ENV_ID_LEN);
+	else
+		gcry_randomize(hin.id, SL_ENV_ID_LEN, GCRY_STRONG_RANDOM);
+	hin.created = opts->created ? opts->created : (int64_t)time(NULL);
+	hin.ephemeral = opts->ephemeral;
+
+	err = sl_env_writer_new(&w, out_fd, me, to, &hin);
+	if (err)
+		return sl_errf(why, why_len, err, "starting the envelope: %s",
+			       strerror(-err));
+	sink.ctx = w;
+	err = sl_env_pack(paths, n_paths, level, &sink, &out->files,
+			  &out->content_bytes, why, why_len);
+	if (!err) {
+		err = sl_env_writer_finish(w, &out->bytes, &out->chunks,
 					   out->sha256);
 		if (err)
 			sl_errf(why, why_len, err,
@@ -473,19 +533,9 @@ int sl_env_seal(int out_fd, const struct sl_env_self *me,
 	if (!err) {
 		memcpy(out->id, hin.id, SL_ENV_ID_LEN);
 		out->created = hin.created;
-		out->files = p->files;
-		out->content_bytes = p->content_bytes;
+	} else {
+		out->files = out->content_bytes = 0;
 	}
-
-	if (p->a)
-		archive_write_free(p->a);
-	sl_env_writer_free(p->w);
-	ZSTD_freeCCtx(p->z);
-	if (p->zout)
-		sl_wipe(p->zout, p->zout_len);
-	free(p->zout);
-	free_names(p->tops, p->n_tops);
-	sl_wipe(p, sizeof(*p));
-	free(p);
+	sl_env_writer_free(w);
 	return err;
 }

@@ -67,14 +67,39 @@ ssize_t sl_byteq_fill(struct sl_byteq *q, int fd)
 	return r;
 }
 
+size_t sl_byteq_peek(const struct sl_byteq *q, const uint8_t **p)
+{
+	*p = q->buf + q->head;
+	return q->head + q->len > q->size ? q->size - q->head : q->len;
+}
+
+void sl_byteq_consume(struct sl_byteq *q, size_t n)
+{
+	if (n > q->len)
+		n = q->len;
+	while (n) {
+		const uint8_t *p;
+		size_t k = sl_byteq_peek(q, &p);
+
+		if (k > n)
+			k = n;
+		sl_wipe(q->buf + q->head, k);
+		q->head = (q->head + k) % q->size;
+		q->len -= k;
+		n -= k;
+	}
+	if (!q->len)
+		q->head = 0;
+}
+
 ssize_t sl_byteq_flush(struct sl_byteq *q, int fd)
 {
 	ssize_t total = 0;
 
 	while (q->len) {
-		size_t n = q->head + q->len > q->size ? q->size - q->head :
-							q->len;
-		ssize_t w = write(fd, q->buf + q->head, n);
+		const uint8_t *p;
+		size_t n = sl_byteq_peek(q, &p);
+		ssize_t w = write(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -84,13 +109,9 @@ ssize_t sl_byteq_flush(struct sl_byteq *q, int fd)
 			return -errno;
 		if (!w)
 			break;
-		sl_wipe(q->buf + q->head, (size_t)w);
-		q->head = (q->head + (size_t)w) % q->size;
-		q->len -= (size_t)w;
+		sl_byteq_consume(q, (size_t)w);
 		total += w;
 	}
-	if (!q->len)
-		q->head = 0;
 	return total;
 }
 

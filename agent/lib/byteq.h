@@ -31,6 +31,10 @@ ssize_t sl_byteq_fill(struct sl_byteq *q, int fd);
 /* write(2) from the queue to fd, as much as fd takes: bytes written (0:
  * empty, or fd would block), or -errno (the descriptor is gone). */
 ssize_t sl_byteq_flush(struct sl_byteq *q, int fd);
+/* The queue's first contiguous bytes: *p, and how many (0: empty). */
+size_t sl_byteq_peek(const struct sl_byteq *q, const uint8_t **p);
+/* Take n <= sl_byteq_len() bytes off the front (wiped). */
+void sl_byteq_consume(struct sl_byteq *q, size_t n);
 /* Empty it (the bytes wiped); the memory stays. */
 void sl_byteq_drop(struct sl_byteq *q);
 /* Empty it and free its memory. */

@@ -2,6 +2,12 @@
 /*
  * sealined's configuration file. See config.h for the format and
  * sealined.conf.example for every setting.
+ *
+ * Why one file of about 1,070 lines: it is one strict parser whose four
+ * sections ([agent], [line], [courier], [tsp]) are tables of setters over
+ * the same value parsers (paths, yes/no, durations, sizes, accounts),
+ * which every section shares; split, those would be an API of their own
+ * for no caller but this parser.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,7 +28,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-enum section { SEC_NONE, SEC_AGENT, SEC_LINE, SEC_TSP };
+enum section { SEC_NONE, SEC_AGENT, SEC_LINE, SEC_TSP, SEC_COURIER };
 
 struct parser {
 	struct sl_config *cfg;
@@ -32,7 +38,7 @@ struct parser {
 	struct sl_line_conf *line;	/* SEC_LINE: the line being read */
 	unsigned int agent_lineno;	/* where [agent] was, 0 if not yet */
 	/* Where each key of the current section was set, for duplicates. */
-	unsigned int seen[16];
+	unsigned int seen[24];
 	char *err;
 	size_t err_len;
 };
@@ -73,10 +79,21 @@ void sl_config_defaults(struct sl_config *cfg)
 		 SL_CONF_DEFAULT_SOCKET);
 	cfg->log_targets = SL_LOG_SYSLOG;
 	cfg->log_level = LOG_INFO;
-	snprintf(cfg->tsp.database, sizeof(cfg->tsp.database), "%s",
+	snprintf(cfg->tsp.store, sizeof(cfg->tsp.store), "%s",
 		 SL_TSP_DEFAULT_DB);
+	cfg->tsp.lease = SL_CONF_TSP_LEASE_DEFAULT;
 	cfg->tsp.baud = SL_CONF_TSP_BAUD_DEFAULT;
 	cfg->tsp.answer_timeout = SL_CONF_TSP_ANSWER_DEFAULT;
+	cfg->courier.receive = true;
+	cfg->courier.max_envelope = SL_CONF_COURIER_MAX_ENVELOPE;
+	cfg->courier.max_unpacked = SL_CONF_COURIER_MAX_UNPACKED;
+	cfg->courier.max_files = SL_CONF_COURIER_MAX_FILES;
+	cfg->courier.max_ratio = SL_CONF_COURIER_MAX_RATIO;
+	cfg->courier.min_free = SL_CONF_COURIER_MIN_FREE;
+	cfg->courier.attempts = SL_CONF_COURIER_ATTEMPTS;
+	cfg->courier.retry = SL_CONF_COURIER_RETRY;
+	cfg->courier.retry_max = SL_CONF_COURIER_RETRY_MAX;
+	cfg->courier.keep_days = SL_CONF_COURIER_KEEP_DAYS;
 }
 
 /* ------------------------------------------------------------ values */
@@ -148,6 +165,62 @@ bad:
 range:
 	return fail(p, "%s '%s' is out of range: 0 (off) or %u to %u seconds",
 		    key, val, SL_CONF_REKEY_MIN, SL_CONF_REKEY_MAX);
+}
+
+/* "1048576", "64K", "512M", "1G", "2T" (powers of 1024): bytes, in
+ * [lo, hi]. */
+static int parse_size(struct parser *p, const char *key, const char *val,
+		      uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	unsigned long long v = 0;
+	const char *s = val;
+	unsigned int shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		goto bad;
+	for (; isdigit((unsigned char)*s); ++s) {
+		if (v > (UINT64_MAX - 9) / 10)
+			goto range;
+		v = v * 10 + (unsigned int)(*s - '0');
+	}
+	if (*s) {
+		const char *units = "KMGT";
+		const char *u = strchr(units, toupper((unsigned char)*s));
+
+		if (!u || (s[1] && strcasecmp(s + 1, "iB") && strcasecmp(s + 1, "B")))
+			goto bad;
+		shift = 10 * (unsigned int)(u - units + 1);
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		goto range;
+	v <<= shift;
+	if (v < lo || v > hi)
+		goto range;
+	*out = v;
+	return 0;
+bad:
+	return fail(p, "%s must be a size in bytes (or with K, M, G, T), not '%s'",
+		    key, val);
+range:
+	return fail(p, "%s '%s' is out of range (%llu to %llu bytes)", key, val,
+		    (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* A count in [lo, hi]. */
+static int parse_count(struct parser *p, const char *key, const char *val,
+		       uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (errno || *end || !isdigit((unsigned char)*val) || v < lo || v > hi)
+		return fail(p, "%s must be a number from %llu to %llu, not '%s'",
+			    key, (unsigned long long)lo,
+			    (unsigned long long)hi, val);
+	*out = v;
+	return 0;
 }
 
 static int parse_account(struct parser *p, const char *key, const char *val,
@@ -425,10 +498,79 @@ static const struct key_def line_keys[] = {
 	{ "cipher", line_cipher },
 };
 
+/*
+ * The store: an SQLite file (an absolute path, or sqlite:PATH), or
+ * PostgreSQL (a postgresql:// or postgres:// URI, or a libpq connection
+ * string: KEY=VALUE ..., "service=NAME"). tspstore.c opens it.
+ */
+static int tsp_store(struct parser *p, const char *key, char *val)
+{
+	struct sl_tsp_conf *t = &p->cfg->tsp;
+	const char *path = val;
+
+	if (!strncmp(val, "postgresql://", 13) || !strncmp(val, "postgres://", 11) ||
+	    (strchr(val, '=') && val[0] != '/')) {
+		if (strlen(val) >= sizeof(t->store))
+			return fail(p, "%s is too long (at most %zu characters)",
+				    key, sizeof(t->store) - 1);
+		snprintf(t->store, sizeof(t->store), "%s", val);
+		return 0;
+	}
+	if (!strncmp(val, "sqlite:", 7))
+		path = val + 7;
+	if (path[0] != '/')
+		return fail(p, "%s is an SQLite file's absolute path (or sqlite:PATH), a postgresql:// URI or a libpq connection string such as 'service=sealine', not '%s'",
+			    key, val);
+	return set_path(p, key, path, t->store, sizeof(t->store));
+}
+
 static int tsp_database(struct parser *p, const char *key, char *val)
 {
-	return set_path(p, key, val, p->cfg->tsp.database,
-			sizeof(p->cfg->tsp.database));
+	(void)val;
+	return fail(p, "'%s' is now called 'store' (an SQLite path or a PostgreSQL connection)",
+		    key);
+}
+
+static int tsp_lease(struct parser *p, const char *key, char *val)
+{
+	int ret = parse_duration(p, key, val, &p->cfg->tsp.lease);
+
+	if (!ret && (p->cfg->tsp.lease < SL_CONF_TSP_LEASE_MIN ||
+		     p->cfg->tsp.lease > SL_CONF_TSP_LEASE_MAX))
+		return fail(p, "%s must be from %d s to %d s", key,
+			    SL_CONF_TSP_LEASE_MIN, SL_CONF_TSP_LEASE_MAX);
+	return ret;
+}
+
+static int tsp_backlog(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->tsp.backlog,
+			sizeof(p->cfg->tsp.backlog));
+}
+
+/*
+ * A terminal server's port: [NAME=]rfc2217://HOST:PORT or
+ * [NAME=]tcp://HOST:PORT (tspport.h checks the rest when it opens it).
+ */
+static int tsp_net_line(struct parser *p, const char *key, const char *tok)
+{
+	const char *url = strstr(tok, "://"), *eq = strchr(tok, '=');
+	const char *scheme = eq && eq < url ? eq + 1 : tok;
+
+	if (eq && eq < url) {
+		for (const char *c = tok; c < eq; ++c)
+			if (!isalnum((unsigned char)*c) && !strchr("-_.", *c))
+				return fail(p, "%s: line name '%.*s' may only hold letters, digits, '-', '_' and '.'",
+					    key, (int)(eq - tok), tok);
+		if (eq == tok || eq - tok > 63)
+			return fail(p, "%s: a line name is 1 to 63 characters", key);
+	}
+	if (strncmp(scheme, "rfc2217://", 10) && strncmp(scheme, "tcp://", 6))
+		return fail(p, "%s: '%s' is not a terminal server port (rfc2217://HOST:PORT or tcp://HOST:PORT)",
+			    key, tok);
+	if (!strrchr(url + 3, ':') || !strrchr(url + 3, ':')[1])
+		return fail(p, "%s: '%s' needs a port (HOST:PORT)", key, tok);
+	return 0;
 }
 
 static int tsp_instance(struct parser *p, const char *key, char *val)
@@ -453,9 +595,16 @@ static int tsp_lines(struct parser *p, const char *key, char *val)
 		if (t->n_lines == SL_CONF_TSP_MAX_PATTERNS)
 			return fail(p, "%s names too many paths (at most %d; use a glob such as /dev/ttyUSB*)",
 				    key, SL_CONF_TSP_MAX_PATTERNS);
-		if (set_path(p, key, tok, t->lines[t->n_lines],
-			     sizeof(t->lines[0])))
+		if (strstr(tok, "://")) {
+			if (tsp_net_line(p, key, tok))
+				return -EINVAL;
+			if (strlen(tok) >= sizeof(t->lines[0]))
+				return fail(p, "%s: '%.40s...' is too long", key, tok);
+			snprintf(t->lines[t->n_lines], sizeof(t->lines[0]), "%s", tok);
+		} else if (set_path(p, key, tok, t->lines[t->n_lines],
+				    sizeof(t->lines[0]))) {
 			return -EINVAL;
+		}
 		t->n_lines++;
 	}
 	return 0;
@@ -482,16 +631,122 @@ static int tsp_answer_timeout(struct parser *p, const char *key, char *val)
 }
 
 static const struct key_def tsp_keys[] = {
+	{ "store", tsp_store },
 	{ "database", tsp_database },
 	{ "instance", tsp_instance },
+	{ "lease", tsp_lease },
+	{ "backlog", tsp_backlog },
 	{ "lines", tsp_lines },
 	{ "baud", tsp_baud },
 	{ "init", tsp_init },
 	{ "answer_timeout", tsp_answer_timeout },
 };
 
-_Static_assert(ARRAY_SIZE(agent_keys) <= 16 && ARRAY_SIZE(line_keys) <= 16 &&
-	       ARRAY_SIZE(tsp_keys) <= 16,
+/* [courier] */
+
+#define COURIER_PATH(field)						\
+static int courier_##field(struct parser *p, const char *key, char *val)	\
+{									\
+	return set_path(p, key, val, p->cfg->courier.field,		\
+			sizeof(p->cfg->courier.field));			\
+}
+COURIER_PATH(outbox)
+COURIER_PATH(spool)
+COURIER_PATH(staging)
+COURIER_PATH(inbox)
+COURIER_PATH(receipts)
+COURIER_PATH(sent_log)
+COURIER_PATH(received_log)
+#undef COURIER_PATH
+
+static int courier_receive(struct parser *p, const char *key, char *val)
+{
+	return parse_bool(p, key, val, &p->cfg->courier.receive);
+}
+
+static int courier_max_envelope(struct parser *p, const char *key, char *val)
+{
+	return parse_size(p, key, val, 1 << 10, 1ULL << 50,
+			  &p->cfg->courier.max_envelope);
+}
+
+static int courier_max_unpacked(struct parser *p, const char *key, char *val)
+{
+	return parse_size(p, key, val, 1 << 10, 1ULL << 50,
+			  &p->cfg->courier.max_unpacked);
+}
+
+static int courier_min_free(struct parser *p, const char *key, char *val)
+{
+	return parse_size(p, key, val, 0, 1ULL << 50,
+			  &p->cfg->courier.min_free);
+}
+
+static int courier_max_files(struct parser *p, const char *key, char *val)
+{
+	return parse_count(p, key, val, 1, 10000000,
+			   &p->cfg->courier.max_files);
+}
+
+static int courier_u32(struct parser *p, const char *key, const char *val,
+		       uint64_t lo, uint64_t hi, uint32_t *out)
+{
+	uint64_t v = 0;
+	int ret = parse_count(p, key, val, lo, hi, &v);
+
+	if (!ret)
+		*out = (uint32_t)v;
+	return ret;
+}
+
+static int courier_max_ratio(struct parser *p, const char *key, char *val)
+{
+	return courier_u32(p, key, val, 0, 1000000, &p->cfg->courier.max_ratio);
+}
+
+static int courier_attempts(struct parser *p, const char *key, char *val)
+{
+	return courier_u32(p, key, val, 1, 100000, &p->cfg->courier.attempts);
+}
+
+static int courier_keep_days(struct parser *p, const char *key, char *val)
+{
+	return courier_u32(p, key, val, 1, 36500, &p->cfg->courier.keep_days);
+}
+
+static int courier_retry(struct parser *p, const char *key, char *val)
+{
+	uint32_t *dst = !strcmp(key, "retry") ? &p->cfg->courier.retry :
+			&p->cfg->courier.retry_max;
+	int ret = parse_duration(p, key, val, dst);
+
+	if (!ret && !*dst)
+		return fail(p, "%s cannot be 0", key);
+	return ret;
+}
+
+static const struct key_def courier_keys[] = {
+	{ "receive", courier_receive },
+	{ "outbox", courier_outbox },
+	{ "spool", courier_spool },
+	{ "staging", courier_staging },
+	{ "inbox", courier_inbox },
+	{ "receipts", courier_receipts },
+	{ "sent_log", courier_sent_log },
+	{ "received_log", courier_received_log },
+	{ "max_envelope", courier_max_envelope },
+	{ "max_unpacked", courier_max_unpacked },
+	{ "max_files", courier_max_files },
+	{ "max_ratio", courier_max_ratio },
+	{ "min_free", courier_min_free },
+	{ "attempts", courier_attempts },
+	{ "retry", courier_retry },
+	{ "retry_max", courier_retry },
+	{ "keep_days", courier_keep_days },
+};
+
+_Static_assert(ARRAY_SIZE(agent_keys) <= 24 && ARRAY_SIZE(line_keys) <= 24 &&
+	       ARRAY_SIZE(tsp_keys) <= 24 && ARRAY_SIZE(courier_keys) <= 24,
 	       "parser.seen is too small");
 
 static char *trim(char *s)
@@ -515,7 +770,7 @@ static int start_section(struct parser *p, char *hdr)
 	int ret;
 
 	if (!close || *trim(close + 1))
-		return fail(p, "a section header is '[agent]', '[line TTY]' or '[tsp]'");
+		return fail(p, "a section header is '[agent]', '[line TTY]', '[courier]' or '[tsp]'");
 	*close = '\0';
 	name = trim(hdr + 1);
 	memset(p->seen, 0, sizeof(p->seen));
@@ -526,6 +781,14 @@ static int start_section(struct parser *p, char *hdr)
 				    p->agent_lineno);
 		p->agent_lineno = p->lineno;
 		p->section = SEC_AGENT;
+		return 0;
+	}
+	if (!strcmp(name, "courier")) {
+		if (p->cfg->courier.lineno)
+			return fail(p, "[courier] appears twice (first at line %u)",
+				    p->cfg->courier.lineno);
+		p->cfg->courier.lineno = p->lineno;
+		p->section = SEC_COURIER;
 		return 0;
 	}
 	if (!strcmp(name, "tsp")) {
@@ -539,7 +802,7 @@ static int start_section(struct parser *p, char *hdr)
 	}
 	if (strncmp(name, "line", 4) || (name[4] && name[4] != ' ' &&
 					 name[4] != '\t'))
-		return fail(p, "unknown section [%s] (sections are [agent], [line TTY] and [tsp])",
+		return fail(p, "unknown section [%s] (sections are [agent], [line TTY], [courier] and [tsp])",
 			    name);
 	arg = trim(name + 4);
 	if (!*arg)
@@ -601,6 +864,10 @@ static int set_key(struct parser *p, char *text)
 		keys = tsp_keys;
 		n_keys = ARRAY_SIZE(tsp_keys);
 		break;
+	case SEC_COURIER:
+		keys = courier_keys;
+		n_keys = ARRAY_SIZE(courier_keys);
+		break;
 	default:
 		return fail(p, "'%s' is outside a section: put it under [agent] or [line TTY]",
 			    key);
@@ -611,7 +878,8 @@ static int set_key(struct parser *p, char *text)
 	if (i == n_keys)
 		return fail(p, "unknown setting '%s' in [%s]", key,
 			    p->section == SEC_AGENT ? "agent" :
-			    p->section == SEC_TSP ? "tsp" : "line");
+			    p->section == SEC_TSP ? "tsp" :
+			    p->section == SEC_COURIER ? "courier" : "line");
 	if (p->seen[i])
 		return fail(p, "'%s' is set twice in this section (first at line %u)",
 			    key, p->seen[i]);

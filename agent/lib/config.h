@@ -33,11 +33,28 @@
  *	idle_hangup = 300		dial_on_demand: hang up after this long
  *					without application data; 0: never
  *
+ *	[courier]			the courier (see struct sl_courier_conf):
+ *	receive = yes			take envelopes from peers
+ *	inbox = <state_dir>/inbox	delivered envelopes, one directory each
+ *	staging, spool, outbox, receipts, sent_log, received_log: paths
+ *	max_envelope = 1G, max_unpacked = 4G, max_files = 10000,
+ *	max_ratio = 1000, min_free = 64M	limits of incoming envelopes
+ *	attempts = 30, retry = 30, retry_max = 1h	sending
+ *	keep_days = 30			final outbox records kept
+ *
  *	[tsp]				sealtspd's, a TSP (tsp.h); sealined
  *					refuses a file with this section
- *	database = /var/lib/sealine/tsp/accounts.db	accounts and call records
+ *	store = /var/lib/sealine/tsp/accounts.db	accounts and call records:
+ *					an SQLite file, postgresql://... or a
+ *					libpq connection string (tspstore.h)
  *	instance = tsp1			names this server in call records
- *	lines = /dev/ttyS1, /dev/ttyS2	its modems' serial ports (globs allowed)
+ *	lease = 30			seconds its calls outlive it in a shared
+ *					store before another closes them
+ *	backlog = <state_dir>/cdr-backlog	records kept while the store is
+ *					unreachable
+ *	lines = /dev/ttyS1, /dev/ttyS2	its modems' serial ports (globs allowed),
+ *					or ports of terminal servers:
+ *					[NAME=]rfc2217://HOST:PORT, [NAME=]tcp://HOST:PORT
  *	baud = 115200			serial port speed
  *	init = ATE0V1Q0&D2S0=0		modem init string
  *	answer_timeout = 60		seconds for the recipient to answer
@@ -81,6 +98,8 @@
 #define SL_CONF_SESSION_LOG_NAME	"sessions.log"
 /* The TSP's account store ([tsp] store) unless configured. */
 #define SL_TSP_DEFAULT_DB	SL_LOCALSTATEDIR "/lib/sealine/tsp/accounts.db"
+/* The TSP's record backlog, in its state_dir unless configured. */
+#define SL_TSP_BACKLOG_NAME	"cdr-backlog"
 
 /* Largest configuration file read, and longest line in it. */
 #define SL_CONF_MAX_SIZE	(1024 * 1024)
@@ -110,6 +129,12 @@ enum sl_role {
 #define SL_CONF_TSP_INSTANCE_MAX	63
 #define SL_CONF_TSP_BAUD_DEFAULT	115200
 #define SL_CONF_TSP_ANSWER_DEFAULT	60	/* handshake.rst: 60 s */
+/* [tsp] store: a path or a libpq connection string. */
+#define SL_CONF_TSP_STORE_MAX		1024
+/* [tsp] lease: seconds, default and range. */
+#define SL_CONF_TSP_LEASE_DEFAULT	30
+#define SL_CONF_TSP_LEASE_MIN		10
+#define SL_CONF_TSP_LEASE_MAX		3600
 
 #define SL_CONF_NUMBER_MAX	40	/* modem.h: SL_MODEM_NUMBER_MAX */
 #define SL_CONF_KEY_LEN		32
@@ -147,14 +172,55 @@ struct sl_line_conf {
 
 struct sl_tsp_conf {
 	bool enabled;			/* the section is present */
-	char database[PATH_MAX];
+	char store[SL_CONF_TSP_STORE_MAX];
 	char instance[SL_CONF_TSP_INSTANCE_MAX + 1];	/* "" : hostname */
-	char lines[SL_CONF_TSP_MAX_PATTERNS][PATH_MAX];	/* paths or globs */
+	uint32_t lease;			/* seconds */
+	char backlog[PATH_MAX];		/* "" : in state_dir */
+	/* Paths or globs, or [NAME=]rfc2217://HOST:PORT, [NAME=]tcp://... */
+	char lines[SL_CONF_TSP_MAX_PATTERNS][PATH_MAX];
 	unsigned int n_lines;
 	unsigned int baud;
 	char init[SL_CONF_TSP_INIT_MAX + 1];	/* "" : the driver's default */
 	uint32_t answer_timeout;	/* seconds */
 	unsigned int lineno;
+};
+
+/*
+ * [courier] (Documentation/courier.rst, admin-guide.rst "The courier"):
+ * where envelopes wait and arrive, the limits an incoming envelope must
+ * keep, how often a delivery is tried. Paths "" are the defaults, under
+ * state_dir (resolved when the daemon starts, so --state-dir moves them).
+ * The limits' defaults are the engine's (envelope.h).
+ */
+#define SL_CONF_COURIER_MAX_ENVELOPE	(1ULL << 30)
+#define SL_CONF_COURIER_MAX_UNPACKED	(4ULL << 30)
+#define SL_CONF_COURIER_MAX_FILES	10000
+#define SL_CONF_COURIER_MAX_RATIO	1000
+#define SL_CONF_COURIER_MIN_FREE	(64ULL << 20)
+#define SL_CONF_COURIER_ATTEMPTS	30
+#define SL_CONF_COURIER_RETRY		30	/* s, then doubling ... */
+#define SL_CONF_COURIER_RETRY_MAX	3600	/* ... up to this */
+#define SL_CONF_COURIER_KEEP_DAYS	30
+
+struct sl_courier_conf {
+	bool receive;			/* take envelopes at all */
+	char outbox[PATH_MAX];
+	char spool[PATH_MAX];
+	char staging[PATH_MAX];		/* one file system with inbox */
+	char inbox[PATH_MAX];
+	char receipts[PATH_MAX];
+	char sent_log[PATH_MAX];
+	char received_log[PATH_MAX];
+	uint64_t max_envelope;
+	uint64_t max_unpacked;
+	uint64_t max_files;
+	uint32_t max_ratio;		/* 0: no ratio limit */
+	uint64_t min_free;
+	uint32_t attempts;		/* per envelope, then failed */
+	uint32_t retry;			/* seconds before the 2nd attempt */
+	uint32_t retry_max;
+	uint32_t keep_days;		/* final outbox records kept */
+	unsigned int lineno;		/* of [courier], 0: absent */
 };
 
 struct sl_config {
@@ -169,6 +235,7 @@ struct sl_config {
 	unsigned int n_lines;
 	struct sl_line_conf lines[SL_CONF_MAX_LINES];
 	struct sl_tsp_conf tsp;
+	struct sl_courier_conf courier;
 };
 
 /* The defaults above, no lines. */

@@ -81,6 +81,15 @@ static const struct sl_ipc_verb verbs[] = {
 	{ "sas", 1, 1, "sas TEXT" },
 	{ "call", 1, 2, "call ACCOUNT [LINE]" },
 	{ "hangup", 1, 1, "hangup LINE" },
+	{ "send", 1, 3, "send ACCOUNT [line=TTY|call] [wait]" },
+	{ "outbox", 0, 0, "outbox" },
+	{ "outbox-cancel", 1, 1, "outbox-cancel ID" },
+	{ "outbox-retry", 1, 1, "outbox-retry ID" },
+	{ "outbox-receipt", 1, 1, "outbox-receipt ID" },
+	{ "inbox", 0, 0, "inbox" },
+	{ "inbox-show", 1, 1, "inbox-show ID" },
+	{ "courier-log", 1, 2, "courier-log sent|received [COUNT]" },
+	{ "peer-name", 1, 2, "peer-name ACCOUNT [NAME]" },
 };
 
 const struct sl_ipc_verb *sl_ipc_lookup(const struct sl_ipc_req *req,
@@ -187,7 +196,7 @@ int sl_ipc_parse_record(char *line, struct sl_ipc_record *rec)
 		rec->text = p;
 		return *rec->errname ? 0 : -EINVAL;
 	}
-	if (!strcmp(rec->type, "session")) {
+	if (!strcmp(rec->type, "session") || !strcmp(rec->type, "entry")) {
 		/* The rest is a JSON record, kept whole. */
 		rec->text = p;
 		return 0;
@@ -382,8 +391,30 @@ fail:
 	return ret;
 }
 
+static void close_fds(struct sl_ipc_client *c)
+{
+	for (int i = 0; i < c->n_fds; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	c->n_fds = 0;
+}
+
+int sl_ipc_take_fd(struct sl_ipc_client *c)
+{
+	for (int i = 0; i < c->n_fds; i++) {
+		int fd = c->fds[i];
+
+		if (fd >= 0) {
+			c->fds[i] = -1;
+			return fd;
+		}
+	}
+	return -1;
+}
+
 static void free_client(struct sl_ipc_client *c)
 {
+	close_fds(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->out);
@@ -492,8 +523,39 @@ int sl_ipc_client_read(struct sl_ipc_client *c, sl_ipc_line_fn fn, void *arg,
 {
 	for (;;) {
 		size_t room = sizeof(c->in) - 1 - c->in_len;
-		ssize_t n = read(c->fd, c->in + c->in_len, room);
+		union {
+			char buf[CMSG_SPACE(SL_IPC_MAX_FDS * sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { c->in + c->in_len, room };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+		};
+		ssize_t n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 		char *nl;
+
+		/* Descriptors passed along: kept for the request they came
+		 * with (closed after it); more than allowed are closed. */
+		for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+		     cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			size_t k;
+
+			if (cm->cmsg_level != SOL_SOCKET ||
+			    cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(int));
+				if (c->n_fds < SL_IPC_MAX_FDS)
+					c->fds[c->n_fds++] = fd;
+				else
+					close(fd);
+			}
+		}
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -512,6 +574,7 @@ int sl_ipc_client_read(struct sl_ipc_client *c, sl_ipc_line_fn fn, void *arg,
 				*nl = '\0';
 				fn(c, c->in, len, arg);
 			}
+			close_fds(c);
 			memmove(c->in, nl + 1, c->in_len - len - 1);
 			c->in_len -= len + 1;
 		}
@@ -679,6 +742,54 @@ int sl_ipc_write_request(int fd, const char *line)
 		if (n < 0)
 			return -errno;
 		off += (size_t)n;
+	}
+	return 0;
+}
+
+int sl_ipc_write_request_fd(int fd, const char *line, int pass)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	size_t len = strlen(line);
+	char buf[SL_IPC_MAX_LINE + 2];
+	struct iovec iov = { buf, len + 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	if (len > SL_IPC_MAX_LINE)
+		return -EMSGSIZE;
+	memcpy(buf, line, len);
+	buf[len] = '\n';
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+	do {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* The descriptor went with the first byte; the rest plainly. */
+	if ((size_t)n < len + 1) {
+		const char *rest = buf + n;
+		size_t left = len + 1 - (size_t)n;
+
+		while (left) {
+			ssize_t m = send(fd, rest, left, MSG_NOSIGNAL);
+
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0)
+				return -errno;
+			rest += m;
+			left -= (size_t)m;
+		}
 	}
 	return 0;
 }

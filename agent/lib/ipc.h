@@ -43,6 +43,37 @@
  *                                   call is bridged, or err (dialer.h)
  *   hangup LINE                  -> ok: the call on LINE ends
  *
+ * The courier (Documentation/courier.rst, "sealctl and sealined"):
+ *
+ *   send ACCOUNT [line=TTY|call] [wait]
+ *                                with one file descriptor passed
+ *                                (SCM_RIGHTS): the read end of a pipe on
+ *                                which sealctl writes the packed files
+ *                                (records below); -> ready id=HEX, then,
+ *                                once sealed into the outbox, queued
+ *                                id=HEX size=N chunks=N files=N, then ok
+ *                                id=HEX (or, with wait, state and
+ *                                progress records until the envelope is
+ *                                delivered, refused or failed, then ok or
+ *                                err)
+ *   outbox                       -> envelope ... (one per envelope)
+ *   outbox-cancel ID             -> ok: withdrawn (ID: a unique prefix)
+ *   outbox-retry ID              -> ok: a refused or failed one queued
+ *   outbox-receipt ID            -> receipt text=..., ok
+ *   inbox                        -> envelope ... (one per delivered one)
+ *   inbox-show ID                -> file name=... type=... size=... mtime=...
+ *   peer-name ACCOUNT [NAME]     -> ok: the operator's name for a peer
+ *                                (NAME %-encoded; none: removed)
+ *   courier-log sent|received [COUNT]
+ *                                -> entry JSON (the last COUNT records)
+ *
+ * The pipe of "send" carries records "TYPE LEN(4, big-endian) BYTES":
+ * 'D' payload bytes (the zstd stream, at most 64 KiB a record), 'F' one
+ * archive entry ("TYPE MODE SIZE MTIME NAME", NAME %-encoded), 'E' the
+ * end (files and content bytes, 8 bytes each), 'X' packing failed (a
+ * reason). The daemon never opens a file of the user's: it seals what
+ * arrives.
+ *
  * "pair LINE" attaches the connection to the line's pairing as its
  * operator: the line is armed (answers the other side's pairing) and, by
  * its role, starts one, for as long as the connection stays and at most
@@ -84,7 +115,11 @@
 
 #define SL_IPC_VERSION		1
 #define SL_IPC_MAX_LINE		1024
-#define SL_IPC_MAX_RESPONSE	4096
+/* A response line at most: a courier log record with its file names
+ * (cstore.h: SL_CS_LOG_RECORD_MAX) and its prefix. */
+#define SL_IPC_MAX_RESPONSE	(64 * 1024)
+/* File descriptors one request may pass (SCM_RIGHTS): "send" passes one. */
+#define SL_IPC_MAX_FDS		2
 #define SL_IPC_MAX_ARGS		8
 #define SL_IPC_MAX_CLIENTS	32
 /* pair ... wait=S: how long an operator waits for the other side, by
@@ -186,6 +221,11 @@ struct sl_ipc_client {
 	bool closing;		/* close once out is flushed */
 	int64_t last_active;	/* monotonic seconds */
 	void *pairing;		/* the line it is operator of, or NULL */
+	void *courier;		/* a send it waits for, or NULL */
+	/* Descriptors passed with the request being handled (SCM_RIGHTS);
+	 * what the handler does not take is closed after it. */
+	int fds[SL_IPC_MAX_FDS];
+	int n_fds;
 };
 
 struct sl_ipc_server {
@@ -245,5 +285,9 @@ struct sl_ipc_reader {
  * timeout_ms (-1: forever): 0, -ETIMEDOUT, -EPIPE (closed), -EMSGSIZE. */
 int sl_ipc_read_line(struct sl_ipc_reader *r, char **line, int timeout_ms);
 int sl_ipc_write_request(int fd, const char *line);
+/* The same with a file descriptor passed along (SCM_RIGHTS). */
+int sl_ipc_write_request_fd(int fd, const char *line, int pass);
+/* Takes the request's passed descriptor (the server's side): it or -1. */
+int sl_ipc_take_fd(struct sl_ipc_client *c);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hex.h"
+#include "ipc.h"
 #include "keystore.h"
 #include "keystore_file.h"
 #include "log.h"
@@ -56,7 +57,8 @@ struct id_parse {
 
 enum { K_VERSION = 1, K_ACCOUNT = 2, K_PUBLIC = 4, K_PRIVATE = 8,
        K_CREATED = 16, K_LTK = 32, K_AUTHORISED = 64, K_REVOKED = 128,
-       K_PAIRED = 256, K_CHANGED = 512 };
+       K_PAIRED = 256, K_CHANGED = 512,
+       K_RECEIPT_KEY = 1024, K_NAME = 2048 };
 
 static int mark(unsigned int *seen, unsigned int bit)
 {
@@ -290,6 +292,23 @@ static int peer_kv(const char *key, const char *val, void *arg)
 		ret = mark(&pp->seen, K_CHANGED);
 		return ret ? ret : sl_ksf_parse_time(val, &peer->changed);
 	}
+	if (!strcmp(key, "receipt_key")) {
+		ret = mark(&pp->seen, K_RECEIPT_KEY);
+		if (ret)
+			return ret;
+		peer->has_receipt_key = true;
+		return sl_hex_decode(peer->receipt_key,
+				     sizeof(peer->receipt_key), val, strlen(val));
+	}
+	if (!strcmp(key, "name")) {
+		ret = mark(&pp->seen, K_NAME);
+		if (ret)
+			return ret;
+		if (strlen(val) >= sizeof(peer->name))
+			return -EINVAL;
+		snprintf(peer->name, sizeof(peer->name), "%s", val);
+		return sl_ipc_unescape(peer->name);
+	}
 	return -ENOKEY;
 }
 
@@ -403,6 +422,8 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 	char *buf = sl_secure_alloc(size);
 	char *ltk = sl_secure_alloc(hex_size);
 	char pub[2 * SL_X25519_KEY_LEN + 1] = "";
+	char rkey[2 * SL_X25519_KEY_LEN + 1] = "";
+	char name[3 * SL_KS_NAME_MAX + 1] = "";
 	int n, ret;
 
 	if (!buf || !ltk) {
@@ -414,17 +435,25 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 		sl_hex_encode(pub, peer->pub, sizeof(peer->pub));
 	if (peer->ltk)
 		sl_hex_encode(ltk, peer->ltk, SL_X25519_KEY_LEN);
+	if (peer->has_receipt_key)
+		sl_hex_encode(rkey, peer->receipt_key, sizeof(peer->receipt_key));
+	if (peer->name[0] && !sl_ipc_escape(name, sizeof(name), peer->name))
+		name[0] = 0;
 	n = snprintf(buf, size,
 		     "# sealined peer record. The ltk line is secret.\n"
 		     "version %d\naccount %s\n%s%s%s%s%s%s"
-		     "authorised %s\nrevoked %s\npaired %" PRId64 "\nchanged %" PRId64 "\n",
+		     "authorised %s\nrevoked %s\npaired %" PRId64 "\nchanged %" PRId64 "\n"
+		     "%s%s%s%s%s%s",
 		     FORMAT_VERSION, peer->account,
 		     peer->has_pub ? "public " : "", pub,
 		     peer->has_pub ? "\n" : "",
 		     peer->ltk ? "ltk " : "", peer->ltk ? ltk : "",
 		     peer->ltk ? "\n" : "",
 		     peer->authorised ? "yes" : "no",
-		     peer->revoked ? "yes" : "no", peer->paired, peer->changed);
+		     peer->revoked ? "yes" : "no", peer->paired, peer->changed,
+		     peer->has_receipt_key ? "receipt_key " : "", rkey,
+		     peer->has_receipt_key ? "\n" : "",
+		     name[0] ? "name " : "", name, name[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= size)
 		ret = -EOVERFLOW;
 	else
@@ -631,6 +660,7 @@ int sl_ks_store_pair(struct sl_keystore *ks, const char *account,
 		     const uint8_t ltk[SL_X25519_KEY_LEN],
 		     char *err, size_t err_len)
 {
+	const struct sl_peer *old;
 	struct sl_peer rec;
 	int ret;
 
@@ -648,6 +678,58 @@ int sl_ks_store_pair(struct sl_keystore *ks, const char *account,
 	rec.authorised = true;
 	rec.revoked = false;
 	rec.paired = rec.changed = (int64_t)time(NULL);
+	/* A new pairing may be another installation: its receipts are
+	 * learnt again; the operator's name for the account stays. */
+	old = sl_ks_find(ks, account);
+	if (old)
+		memcpy(rec.name, old->name, sizeof(rec.name));
+	return commit_peer(ks, &rec, err, err_len);
+}
+
+int sl_ks_set_receipt_key(struct sl_keystore *ks, const char *account,
+			  const uint8_t key[32], char *err, size_t err_len)
+{
+	struct sl_peer rec;
+	bool existed;
+	int ret;
+
+	if (!sl_ks_find(ks, account))
+		return sl_errf(err, err_len, -ENOENT, "no peer with account %s",
+			       account);
+	ret = copy_peer(ks, account, &rec, &existed);
+	if (ret)
+		return sl_errf(err, err_len, ret, "out of secure memory");
+	rec.has_receipt_key = true;
+	memcpy(rec.receipt_key, key, sizeof(rec.receipt_key));
+	rec.changed = (int64_t)time(NULL);
+	return commit_peer(ks, &rec, err, err_len);
+}
+
+int sl_ks_set_name(struct sl_keystore *ks, const char *account,
+		   const char *name, char *err, size_t err_len)
+{
+	struct sl_peer rec;
+	bool existed;
+	int ret;
+
+	ret = check_account(ks, account, err, err_len);
+	if (ret)
+		return ret;
+	if (strlen(name) >= sizeof(rec.name))
+		return sl_errf(err, err_len, -ENAMETOOLONG,
+			       "a name of at most %d bytes", SL_KS_NAME_MAX - 1);
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return sl_errf(err, err_len, -EINVAL,
+				       "a name without control characters");
+	if (!sl_ks_find(ks, account))
+		return sl_errf(err, err_len, -ENOENT, "no peer with account %s",
+			       account);
+	ret = copy_peer(ks, account, &rec, &existed);
+	if (ret)
+		return sl_errf(err, err_len, ret, "out of secure memory");
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	rec.changed = (int64_t)time(NULL);
 	return commit_peer(ks, &rec, err, err_len);
 }
 

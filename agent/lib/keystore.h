@@ -16,7 +16,8 @@
  *	           created (Unix time)
  *	peer:      version 1, account, public (optional), ltk (optional,
  *	           secret), authorised yes|no, revoked yes|no, paired (Unix
- *	           time, 0 = never), changed (Unix time)
+ *	           time, 0 = never), changed (Unix time), receipt_key
+ *	           (optional, 64 hex), name (optional, %-encoded)
  *
  * Every file is written atomically: a temporary file in the same
  * directory (mode 0600 from its creation), written, fsync()ed, renamed over
@@ -62,8 +63,12 @@ struct sl_identity {
 	int64_t created;
 };
 
+/* A peer's name as the operator gave it (sealctl peers name), for logs. */
+#define SL_KS_NAME_MAX		64
+
 struct sl_peer {
 	char account[SL_ACCOUNT_LEN + 1];
+	char name[SL_KS_NAME_MAX];	/* "" if none */
 	bool has_pub;
 	uint8_t pub[SL_X25519_KEY_LEN];	/* the peer's static key */
 	uint8_t *ltk;		/* secure memory, SL_X25519_KEY_LEN bytes; or NULL */
@@ -71,6 +76,11 @@ struct sl_peer {
 	bool revoked;
 	int64_t paired;		/* when the LTK was stored; 0: never */
 	int64_t changed;	/* last change of the record */
+	/* The Ed25519 key its receipts are signed with (courier.rst),
+	 * learnt from its first receipt over an authenticated session;
+	 * forgotten when it pairs again. */
+	bool has_receipt_key;
+	uint8_t receipt_key[32];
 };
 
 struct sl_keystore {
@@ -134,6 +144,13 @@ int sl_ks_store_pair(struct sl_keystore *ks, const char *account,
 		     const uint8_t pub[SL_X25519_KEY_LEN],
 		     const uint8_t ltk[SL_X25519_KEY_LEN],
 		     char *err, size_t err_len);
+
+/* The key the peer's receipts are signed with, once learnt. */
+int sl_ks_set_receipt_key(struct sl_keystore *ks, const char *account,
+			  const uint8_t key[32], char *err, size_t err_len);
+/* The operator's name for a peer ("" removes it). */
+int sl_ks_set_name(struct sl_keystore *ks, const char *account,
+		   const char *name, char *err, size_t err_len);
 
 void sl_ks_fingerprint(char out[SL_KS_FINGERPRINT_LEN + 1],
 		       const uint8_t pub[SL_X25519_KEY_LEN]);

@@ -459,7 +459,8 @@ int sl_tsp_leg_refuse(struct sl_tsp_leg *leg, uint8_t reason,
 	call_begin(out);
 	if (leg->st == T_WAIT_HELLO || leg->st == T_CONNECTED ||
 	    leg->st == T_ENDED || !reason ||
-	    reason > SL_NAK_IDENTITY_MISMATCH || detail > 2)
+	    (reason > SL_NAK_IDENTITY_MISMATCH &&
+	     reason != SL_NAK_UNAVAILABLE) || detail > 2)
 		return -EINVAL;
 	leg_nak(leg, out, now, reason, detail,
 		leg->st == T_WAIT_ACCEPT || leg->st == T_ACCEPTED ?

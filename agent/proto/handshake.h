@@ -46,13 +46,14 @@
  * I's STAGE_KEY, SESSION_DONE after R's ACTIVATE_KEY, PAIR_DONE after R's
  * STORE_PEER) leaves if that key or peer is not in place.
  *
- * Key material in actions (STAGE_KEY's tx/rx, STORE_PEER's ltk) points
- * into the engine's secure memory and is valid only until
- * sl_hs_actions_done() or the next call on hs, which wipe it (the agent
- * keeps no copy once SET_KEY has the keys). Call sl_hs_actions_done()
- * right after carrying out a list (also after sl_hs_action_failed()'s).
- * The daemon must not copy the keys anywhere but into the SET_KEY request
- * or its key store.
+ * Key material in actions (STAGE_KEY's tx/rx and courier keys,
+ * STORE_PEER's ltk) points into the engine's secure memory and is valid
+ * only until sl_hs_actions_done() or the next call on hs, which wipe it
+ * (the agent keeps no copy once SET_KEY has the keys). Call
+ * sl_hs_actions_done() right after carrying out a list (also after
+ * sl_hs_action_failed()'s). The daemon must not copy the keys anywhere
+ * but into the SET_KEY request, its key store, or (the courier keys) the
+ * secure memory of the line's courier channel (cchan.h).
  *
  * Secrets (our static key, ephemeral keys, chaining keys, Noise cipher
  * keys, LTKs, kernel keys) live in libgcrypt's secure memory
@@ -241,7 +242,10 @@ enum sl_hs_act {
 	 * of 3; fewer: the last one was wrong), until deadline, then call
 	 * sl_hs_sas_typed(). The SAS is never shown on this side. */
 	SL_HS_ACT_ASK_SAS,
-	/* SET_KEY: stage epoch with cipher, tx and rx keys. */
+	/* SET_KEY: stage epoch with cipher, tx and rx keys; and give the
+	 * courier the session's own pair of keys (courier_tx, courier_rx,
+	 * Documentation/courier.rst "Transfer"), under the same epoch and
+	 * the handshake's hsid. */
 	SL_HS_ACT_STAGE_KEY,
 	/* ACTIVATE_KEY epoch. */
 	SL_HS_ACT_ACTIVATE_KEY,
@@ -330,7 +334,11 @@ struct sl_hs_action {
 		struct {
 			uint8_t cipher;		/* SEALINE_CIPHER_* */
 			uint32_t epoch;
+			uint32_t hsid;		/* the session's handshake */
 			const uint8_t *tx, *rx;	/* 32 bytes, secure */
+			/* The courier's keys of this session, 32 bytes
+			 * each, secure; wiped like tx and rx. */
+			const uint8_t *courier_tx, *courier_rx;
 		} stage;
 		struct {
 			uint32_t epoch;

@@ -190,15 +190,24 @@ static void apply_activate(struct line_state *ls, uint32_t epoch)
 		ls->epoch_staged = 0;
 }
 
+/*
+ * The keys of a session (the run's kk and cc, both directions i2r || r2i)
+ * go out in our own direction: tx is what we send under.
+ */
 void hs_act_stage(struct sl_hs *hs, struct sl_hs_actions *out,
-		  struct run *r, const uint8_t *tx, const uint8_t *rx)
+		  struct run *r)
 {
 	struct sl_hs_action *a = hs_push(out, SL_HS_ACT_STAGE_KEY);
+	size_t tx = r->initiator ? 0 : SL_HS_KEY_LEN;
+	size_t rx = r->initiator ? SL_HS_KEY_LEN : 0;
 
 	a->stage.cipher = r->cipher;
 	a->stage.epoch = r->epoch;
-	a->stage.tx = tx;
-	a->stage.rx = rx;
+	a->stage.hsid = r->hsid;
+	a->stage.tx = r->sec->kk + tx;
+	a->stage.rx = r->sec->kk + rx;
+	a->stage.courier_tx = r->sec->cc + tx;
+	a->stage.courier_rx = r->sec->cc + rx;
 	r->keys_out = true;
 	apply_stage(&hs->ls, r->epoch);
 	hs_note_batch(hs, SL_HS_ACT_STAGE_KEY, r->epoch);
@@ -354,7 +363,7 @@ void hs_end_failed(struct sl_hs *hs, struct sl_hs_actions *out,
 	r->linger_until = now + SL_HS_LINGER_MS;
 	if (!r->keys_out)
 		sl_wipe(sec, sizeof(*sec));
-	else	/* kk goes on the next call, when SET_KEY has it */
+	else	/* kk and cc go on the next call, when SET_KEY has them */
 		sl_wipe(&sec->noise, sizeof(sec->noise));
 }
 
@@ -511,6 +520,7 @@ static void wipe_handed_out(struct sl_hs *hs)
 
 		if (r->keys_out) {
 			sl_wipe(r->sec->kk, sizeof(r->sec->kk));
+			sl_wipe(r->sec->cc, sizeof(r->sec->cc));
 			r->keys_out = false;
 			if (r->st == ST_ENDED)
 				sl_wipe(r->sec, sizeof(*r->sec));

@@ -43,6 +43,7 @@
 #define L_SAS		"sealine v2 SAS"
 #define L_LTK		"sealine v1 LTK"
 #define L_KEYS		"sealine v1 kernel keys"
+#define L_COURIER	"sealine v1 courier keys"
 
 /* ---- State ------------------------------------------------------- */
 
@@ -66,6 +67,7 @@ struct run_secrets {
 	struct sl_noise_hs noise;
 	struct sl_noise_cipher c_i2r, c_r2i;
 	uint8_t kk[2 * SL_HS_KEY_LEN];	/* k_i2r || k_r2i */
+	uint8_t cc[2 * SL_HS_KEY_LEN];	/* courier: cc_i2r || cc_r2i */
 	uint8_t ltk[SL_HS_KEY_LEN];	/* pairing: derived; session: psk */
 	uint8_t e[SL_HS_KEY_LEN];	/* our ephemeral private key */
 };
@@ -306,7 +308,7 @@ void hs_act_send(struct sl_hs *hs, struct sl_hs_actions *out,
 		 const uint8_t *msg, size_t len);
 void hs_note_batch(struct sl_hs *hs, enum sl_hs_act type, uint32_t epoch);
 void hs_act_stage(struct sl_hs *hs, struct sl_hs_actions *out,
-		  struct run *r, const uint8_t *tx, const uint8_t *rx);
+		  struct run *r);
 void hs_act_activate(struct sl_hs *hs, struct sl_hs_actions *out,
 		     uint32_t epoch);
 void hs_send_nak(struct sl_hs *hs, struct sl_hs_actions *out,

@@ -151,6 +151,9 @@ static int session_values(struct run *r)
 	if (!err)
 		err = hs_derive(&r->sec->noise, L_KEYS, r->sec->kk,
 				sizeof(r->sec->kk));
+	if (!err)
+		err = hs_derive(&r->sec->noise, L_COURIER, r->sec->cc,
+				sizeof(r->sec->cc));
 	sl_noise_hs_wipe(&r->sec->noise);
 	return err;
 }
@@ -355,7 +358,7 @@ int hs_on_session_resp(struct sl_hs *hs, struct run *r, const uint8_t *m,
 	}
 	if (activate_f)
 		hs_act_activate(hs, out, f);
-	hs_act_stage(hs, out, r, r->sec->kk, r->sec->kk + SL_HS_KEY_LEN);
+	hs_act_stage(hs, out, r);
 	memcpy(r->out, msg, SEALED_LEN(0));
 	r->out_len = SEALED_LEN(0);
 	r->st = ST_I_WAIT_DONE;
@@ -378,7 +381,7 @@ int hs_on_session_confirm(struct sl_hs *hs, struct run *r,
 		return 0;
 	}
 	hs_accept_in(r, m, len, true, now);
-	hs_act_stage(hs, out, r, r->sec->kk + SL_HS_KEY_LEN, r->sec->kk);
+	hs_act_stage(hs, out, r);
 	hs_act_activate(hs, out, r->epoch);
 	memcpy(r->out, msg, SEALED_LEN(0));
 	r->out_len = SEALED_LEN(0);

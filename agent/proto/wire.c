@@ -82,6 +82,7 @@ static const struct {
 				       "identity_mismatch" },
 	[SL_NAK_NOT_ARMED] = { "NOT_ARMED", "not_armed" },
 	[SL_NAK_REFUSED] = { "REFUSED", "refused" },
+	[SL_NAK_UNAVAILABLE] = { "UNAVAILABLE", "unavailable" },
 };
 
 const char *sl_nak_reason_name(uint8_t reason)

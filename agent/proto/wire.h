@@ -86,6 +86,7 @@ enum sl_nak_reason {
 	SL_NAK_IDENTITY_MISMATCH	= 14,
 	SL_NAK_NOT_ARMED		= 15,
 	SL_NAK_REFUSED			= 16,
+	SL_NAK_UNAVAILABLE		= 17,
 };
 
 /* NAK REFUSED's detail: why the other side's pairing refused. */

@@ -117,12 +117,17 @@ static const char *const numeric_keys[] = {
 	"peers_revoked", "index", "agent_portid", "key_epoch",
 	"staged_epoch", "rekey_interval", "session_tx", "session_rx",
 	"rekeys", "control_dropped", "calls", "bytes_up", "bytes_down",
-	"attempts", "bad_lines", "records", "seconds", NULL,
+	"attempts", "bad_lines", "records", "seconds",
+	/* the courier's */
+	"size", "files", "content_bytes", "chunks", "acked", "durable",
+	"wire_bytes", "outbox_pending", "courier_sent",
+	/* the TSP's store */
+	"backlog", "store_queue", NULL,
 };
 
 static const char *const boolean_keys[] = {
 	"authorised", "revoked", "ltk", "truncated", "created", "pairing",
-	"pair_armed", "operator", NULL,
+	"pair_armed", "operator", "receive", NULL,
 };
 
 void sl_print_json_record(const struct sl_ipc_record *rec)

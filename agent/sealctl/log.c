@@ -98,17 +98,26 @@ int sl_cmd_log(int argc, char *argv[])
 		{ "socket", required_argument, NULL, 's' },
 		{ "file", required_argument, NULL, 'F' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "sent", no_argument, NULL, 'S' },
+		{ "received", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct log_ctx ctx = { 0 };
 	const char *sock = NULL, *file = NULL;
 	uint32_t count = 0;
+	bool sent = false, received = false;
 	int opt, ret;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":js:F:n:h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'S':
+			sent = true;
+			break;
+		case 'R':
+			received = true;
+			break;
 		case 'j':
 			ctx.json = true;
 			break;
@@ -136,6 +145,10 @@ int sl_cmd_log(int argc, char *argv[])
 		return sl_usage_error("log", "too many arguments");
 	if (file && sock)
 		return sl_usage_error("log", "--file and --socket exclude each other");
+	if (sent && received)
+		return sl_usage_error("log", "--sent and --received exclude each other: one log at a time");
+	if (sent || received)
+		return sl_courier_log(sent, ctx.json, count, file, sock);
 
 	if (file) {
 		struct file_ring ring = { .cap = count ? count : 100000 };
@@ -201,11 +214,11 @@ void sl_help_log(FILE *f)
 {
 	fprintf(f,
 		"NAME\n"
-		"    %1$s log - the session log: who connected when, bytes, outcome\n"
+		"    %1$s log - the session log, and the courier's send and receive logs\n"
 		"\n"
 		"SYNOPSIS\n"
-		"    %1$s log [--json] [-n COUNT] [--socket PATH]\n"
-		"    %1$s log [--json] [-n COUNT] --file PATH\n"
+		"    %1$s log [--sent | --received] [--json] [-n COUNT] [--socket PATH]\n"
+		"    %1$s log [--sent | --received] [--json] [-n COUNT] --file PATH\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    sealined appends a record to its session log for every session\n"
@@ -217,7 +230,24 @@ void sl_help_log(FILE *f)
 		"    (sealined need not run; the file is STATE_DIR/sessions.log unless\n"
 		"    configured otherwise, readable by root only).\n"
 		"\n"
+		"    With --sent or --received it prints the courier's send or receive\n"
+		"    log instead (STATE_DIR/sent.log, received.log; [courier] sent_log,\n"
+		"    received_log): one record per envelope and outcome, with the\n"
+		"    envelope's id, the peer's account and name ('peer-name'), the time,\n"
+		"    the files (count, bytes, and below the record each name with its\n"
+		"    type and size; control characters shown as \\xHH), the bytes the\n"
+		"    transfer took on the line, the outcome (delivered, refused, failed,\n"
+		"    cancelled; received or refused) with the refusal's reason and\n"
+		"    detail, and the receipt.\n"
+		"\n"
 		"OPTIONS\n"
+		"    --sent, --received\n"
+		"        The courier's send or receive log instead of the session log.\n"
+		"        As JSON (--json) each record is one object per line, as stored:\n"
+		"        time, id, peer, outcome, reason, detail, size (the sealed\n"
+		"        envelope), wire_bytes, files, content_bytes, receipt (its text),\n"
+		"        names (name, type, size of each entry), names_complete; the send\n"
+		"        log also queued, via and attempts, the receive log inbox.\n"
 		"    -j, --json\n"
 		"        The records as JSON lines, one object per line, as stored:\n"
 		"        start, end (UTC, ISO 8601), line, kind (session, pairing,\n"

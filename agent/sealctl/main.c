@@ -51,11 +51,11 @@ static const struct sl_command commands[] = {
 	  "status [--json] [--socket PATH]",
 	  "what the daemon reports about itself and its lines" },
 	{ "peers", sl_cmd_peers, sl_help_peers,
-	  "peers [list|authorise ACCOUNT|revoke ACCOUNT|forget ACCOUNT] [--json]",
+	  "peers [list|authorise ACCOUNT|revoke ACCOUNT|forget ACCOUNT|name ACCOUNT [NAME]] [--json]",
 	  "list or change sealined's peers (authorised, revoked, forgotten)" },
 	{ "log", sl_cmd_log, sl_help_log,
-	  "log [--json] [-n COUNT] [--socket PATH | --file PATH]",
-	  "sealined's session log: start, end, peer, bytes each way, outcome" },
+	  "log [--sent|--received] [--json] [-n COUNT] [--socket PATH | --file PATH]",
+	  "sealined's session log, or the courier's send or receive log" },
 	{ "pair", sl_cmd_pair, sl_help_pair,
 	  "pair LINE [--socket PATH]",
 	  "pair with the other end of a line, comparing a spoken code" },
@@ -65,6 +65,18 @@ static const struct sl_command commands[] = {
 	{ "hangup", sl_cmd_hangup, sl_help_hangup,
 	  "hangup LINE [--socket PATH]",
 	  "end the call on a dial-up line" },
+	{ "send", sl_cmd_send, sl_help_send,
+	  "send --to ACCOUNT [--line LINE | --call] [--wait] FILE...",
+	  "send files to an account, sealed end to end, with a receipt" },
+	{ "outbox", sl_cmd_outbox, sl_help_outbox,
+	  "outbox [list|cancel ID|retry ID|receipt ID] [--json]",
+	  "envelopes being delivered and what became of them" },
+	{ "inbox", sl_cmd_inbox, sl_help_inbox,
+	  "inbox [list|show ID] [--json]",
+	  "envelopes received, and the files of one" },
+	{ "receipt", sl_cmd_receipt, sl_help_receipt,
+	  "receipt verify FILE [--key HEX]",
+	  "check a delivery receipt's signature" },
 	{ "tsp", sl_cmd_tsp, sl_help_tsp,
 	  "tsp [--db PATH] accounts|cdr ...",
 	  "the TSP's account store and call records (billing export)" },
@@ -87,7 +99,8 @@ static void global_help(FILE *f)
 		"lines, installs and activates their session keys, and follows the events\n"
 		"the kernel reports. It talks to the module over generic netlink (family\n"
 		"\"%s\", version %d); show, set-key, activate, clear-keys and monitor need\n"
-		"CAP_NET_ADMIN. status, peers, log and pair talk to the keying agent\n"
+		"CAP_NET_ADMIN. status, peers, log, pair, call, hangup and the courier's\n"
+		"commands (send, outbox, inbox) talk to the keying agent\n"
 		"sealined over its control socket (root only; --socket or $SEALINE_SOCKET\n"
 		"name another instance's).\n"
 		"\n"
@@ -314,7 +327,8 @@ int main(int argc, char *argv[])
 	if (argc < 2) {
 		fprintf(stderr, "Usage: %s COMMAND [ARGUMENTS...]\n"
 			"Commands: show, genkey, set-key, activate, clear-keys, monitor, status,\n"
-			"          peers, log, pair, call, hangup, tsp, help.\n"
+			"          peers, log, pair, call, hangup, send, outbox, inbox, receipt,\n"
+			"          tsp, help.\n"
 			"Try '%s --help'.\n", sl_prog, sl_prog);
 		return SL_EXIT_USAGE;
 	}

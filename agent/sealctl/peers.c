@@ -39,17 +39,17 @@ static int peer_record(struct sl_ipc_record *rec, void *arg)
 		return 0;
 	}
 	if (!ctx->count++)
-		printf("%-13s %-15s %-4s %-20s %s\n", "ACCOUNT", "STATUS", "LTK",
-		       "FINGERPRINT", "PAIRED");
+		printf("%-13s %-15s %-4s %-20s %-20s %s\n", "ACCOUNT", "STATUS",
+		       "LTK", "FINGERPRINT", "PAIRED", "NAME");
 	if (!strcmp(sl_get(rec, "revoked", "no"), "yes"))
 		status = "revoked";
 	else if (!strcmp(sl_get(rec, "authorised", "no"), "yes"))
 		status = "authorised";
 	else
 		status = "not authorised";
-	printf("%-13s %-15s %-4s %-20s %s\n", sl_get(rec, "account", "?"), status,
-	       sl_get(rec, "ltk", "?"), sl_get(rec, "fingerprint", "-"),
-	       sl_get(rec, "paired", "never"));
+	printf("%-13s %-15s %-4s %-20s %-20s %s\n", sl_get(rec, "account", "?"),
+	       status, sl_get(rec, "ltk", "?"), sl_get(rec, "fingerprint", "-"),
+	       sl_get(rec, "paired", "never"), sl_get(rec, "name", "-"));
 	return 0;
 }
 
@@ -57,11 +57,11 @@ int sl_cmd_peers(int argc, char *argv[])
 {
 	struct peers_ctx ctx = { 0 };
 	const char *sock = NULL, *op = "list", *account = NULL;
-	char request[128];
+	char request[256];
 	struct sl_conn c;
 	int ret;
 
-	ret = sl_common_options(argc, argv, "peers", sl_help_peers, &ctx.json, &sock, 2);
+	ret = sl_common_options(argc, argv, "peers", sl_help_peers, &ctx.json, &sock, 3);
 	if (ret)
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind < argc)
@@ -72,7 +72,9 @@ int sl_cmd_peers(int argc, char *argv[])
 		if (argc - optind > 1)
 			return sl_usage_error("peers", "list takes no argument");
 	} else if (!strcmp(op, "authorise") || !strcmp(op, "revoke") ||
-		   !strcmp(op, "forget")) {
+		   !strcmp(op, "forget") || !strcmp(op, "name")) {
+		if (argc - optind > (!strcmp(op, "name") ? 3 : 2))
+			return sl_usage_error("peers", "too many arguments");
 		if (argc - optind < 2)
 			return sl_usage_error("peers", "%s needs an ACCOUNT", op);
 		account = argv[optind + 1];
@@ -84,7 +86,7 @@ int sl_cmd_peers(int argc, char *argv[])
 			return sl_usage_error("peers", "--json only goes with list");
 	} else {
 		return sl_usage_error("peers",
-				      "unknown operation '%s' (list, authorise, revoke, forget)",
+				      "unknown operation '%s' (list, authorise, revoke, forget, name)",
 				      op);
 	}
 
@@ -102,7 +104,19 @@ int sl_cmd_peers(int argc, char *argv[])
 			printf("no peers\n");
 		return sl_finish_output("peers");
 	}
-	snprintf(request, sizeof(request), "%s %s", op, account);
+	if (!strcmp(op, "name")) {
+		const char *name = argc - optind > 2 ? argv[optind + 2] : "";
+		char enc[3 * 64 + 1];
+
+		if (!sl_ipc_escape(enc, sizeof(enc), name) || strlen(name) >= 64) {
+			sl_conn_close(&c);
+			return sl_usage_error("peers", "a name has at most 63 bytes");
+		}
+		snprintf(request, sizeof(request), "peer-name %s%s%s", account,
+			 *name ? " " : "", enc);
+	} else {
+		snprintf(request, sizeof(request), "%s %s", op, account);
+	}
 	{
 		struct sl_ipc_record final;
 		char buf[SL_IPC_MAX_LINE + 1];
@@ -115,6 +129,12 @@ int sl_cmd_peers(int argc, char *argv[])
 			printf("%s authorised%s\n", account,
 			       !strcmp(sl_get(&final, "created", "no"), "yes") ?
 			       " (not paired yet: pair to connect)" : "");
+		else if (!strcmp(op, "name") && argc - optind > 2 &&
+			 *argv[optind + 2])
+			printf("%s is called '%s' in the inbox and the logs\n",
+			       account, argv[optind + 2]);
+		else if (!strcmp(op, "name"))
+			printf("%s has no name any more\n", account);
 		else if (!strcmp(op, "revoke"))
 			printf("%s revoked: sessions are refused; its long-term key is kept (forget deletes it)\n",
 			       account);
@@ -136,6 +156,7 @@ void sl_help_peers(FILE *f)
 		"    %1$s peers authorise ACCOUNT [--socket PATH]\n"
 		"    %1$s peers revoke ACCOUNT [--socket PATH]\n"
 		"    %1$s peers forget ACCOUNT [--socket PATH]\n"
+		"    %1$s peers name ACCOUNT [NAME] [--socket PATH]\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    A peer is another installation known by its 12-digit account number.\n"
@@ -153,6 +174,9 @@ void sl_help_peers(FILE *f)
 		"               session attempt is refused as revoked, not as unknown\n"
 		"    forget     delete ACCOUNT's record and wipe its LTK: a new\n"
 		"               connection needs a new pairing\n"
+		"    name       call ACCOUNT NAME (at most 63 bytes, no control\n"
+		"               characters) in the courier's inbox and logs; without\n"
+		"               NAME, remove its name\n"
 		"\n"
 		"    Changes are written to the state directory (atomically, mode 0600)\n"
 		"    before sealined acts on them.\n"

@@ -41,6 +41,10 @@ int sl_cmd_log(int argc, char *argv[]);
 int sl_cmd_pair(int argc, char *argv[]);
 int sl_cmd_call(int argc, char *argv[]);
 int sl_cmd_hangup(int argc, char *argv[]);
+int sl_cmd_send(int argc, char *argv[]);
+int sl_cmd_outbox(int argc, char *argv[]);
+int sl_cmd_inbox(int argc, char *argv[]);
+int sl_cmd_receipt(int argc, char *argv[]);
 
 void sl_help_show(FILE *f);
 void sl_help_genkey(FILE *f);
@@ -54,6 +58,14 @@ void sl_help_log(FILE *f);
 void sl_help_pair(FILE *f);
 void sl_help_call(FILE *f);
 void sl_help_hangup(FILE *f);
+void sl_help_send(FILE *f);
+void sl_help_outbox(FILE *f);
+void sl_help_inbox(FILE *f);
+void sl_help_receipt(FILE *f);
+
+/* clog.c: log --sent / --received. */
+int sl_courier_log(bool sent, bool json, uint32_t count, const char *file,
+		   const char *sock);
 
 int sl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -74,7 +74,10 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 		printf("  static key:   %s\n", sl_get(rec, "public_key", "?"));
 		printf("  fingerprint:  %s\n", sl_get(rec, "fingerprint", "?"));
 		printf("  state dir:    %s\n", sl_get(rec, "state_dir", "?"));
-		printf("  database:     %s\n", sl_get(rec, "database", "?"));
+		printf("  instance:     %s\n", sl_get(rec, "instance", "?"));
+		printf("  store:        %s (%s, %s requests queued, %s record events in the backlog)\n",
+		       sl_get(rec, "store", "?"), sl_get(rec, "store_state", "?"),
+		       sl_get(rec, "store_queue", "0"), sl_get(rec, "backlog", "0"));
 		printf("  lines:        %s, calls in progress: %s\n",
 		       sl_get(rec, "lines", "0"), sl_get(rec, "calls", "0"));
 		return 0;
@@ -116,6 +119,12 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 		printf("  peers:        %s (%s authorised, %s revoked)\n",
 		       sl_get(rec, "peers", "0"), sl_get(rec, "peers_authorised", "0"),
 		       sl_get(rec, "peers_revoked", "0"));
+		if (sl_ipc_get(rec, "receipt_key")) {
+			printf("  receipt key:  %s\n", sl_get(rec, "receipt_key", "?"));
+			printf("  courier:      inbox %s, receiving %s, %s envelopes waiting in the outbox\n",
+			       sl_get(rec, "inbox", "?"), sl_get(rec, "receive", "?"),
+			       sl_get(rec, "outbox_pending", "0"));
+		}
 		return 0;
 	}
 	if (!strcmp(rec->type, "line")) {
@@ -135,6 +144,13 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 			       sl_get(rec, "key_epoch", "none"),
 			       sl_get(rec, "staged_epoch", "none"));
 		printf("  handshake:    %s\n", sl_get(rec, "handshake", "?"));
+		if (sl_ipc_get(rec, "courier_sending"))
+			printf("  courier:      sending envelope %s\n",
+			       sl_get(rec, "courier_sending", "?"));
+		if (sl_ipc_get(rec, "courier_receiving"))
+			printf("  courier:      receiving envelope %s (chunks durable: %s)\n",
+			       sl_get(rec, "courier_receiving", "?"),
+			       sl_get(rec, "courier_chunks", "?"));
 		if (!strcmp(sl_get(rec, "pair_armed", "no"), "yes"))
 			printf("  pairing:      armed (answers the other side's pairing now)\n");
 		printf("  peer:         %s (role %s, rekey every %s s, pairing %s)\n",

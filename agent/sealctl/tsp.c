@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * sealctl tsp: the TSP operator's view of its account store (enrol and
- * manage accounts) and of its call records (the billing export). It opens
- * the store directly (tspstore.h), never through a running TSP, and never
- * as a TSP instance: it cannot close the calls a running TSP has open.
+ * manage accounts) and of its call records (the billing export), and the
+ * move of a store from SQLite to PostgreSQL. It opens the store directly
+ * (tspstore.h: an SQLite file or a PostgreSQL database, the same
+ * commands for both), never through a running TSP, and never as a TSP
+ * instance: it cannot close the calls a running TSP has open.
+ *
+ * Why one file of about 1,100 lines: it is one command group with one
+ * manual (sl_help_tsp()); its three parts (accounts, cdr, migrate) share
+ * the store's opening, the checks of numbers, keys and limits, and the
+ * output helpers, which split files would have to export to each other.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -93,6 +100,21 @@ static int check_line(const char *s)
 			      s, SL_TSP_LINE_MAX);
 }
 
+/* A limit of concurrent calls: 0 (none) to SL_TSP_MAX_CALLS_LIMIT. */
+static int parse_max_calls(const char *s, unsigned int *n)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *s == '-' || *end || errno || v > SL_TSP_MAX_CALLS_LIMIT)
+		return sl_usage_error(CMD, "'%s' is not a limit of concurrent calls (0 for none, up to %d)",
+				      s, SL_TSP_MAX_CALLS_LIMIT);
+	*n = (unsigned int)v;
+	return 0;
+}
+
 /* An account's public key: 64 hex digits from a file or "-" (stdin). */
 static int read_key(const char *path, uint8_t key[SL_TSP_KEY_LEN])
 {
@@ -166,8 +188,8 @@ static int print_account_json(struct sl_tsp_store *st,
 	sl_json_string(stdout, a->name);
 	fputs(", \"phone\": ", stdout);
 	sl_json_string(stdout, a->phone);
-	printf(", \"public_key\": \"%s\", \"enabled\": %s, \"created\": \"%s\"",
-	       hex, a->enabled ? "true" : "false", created);
+	printf(", \"public_key\": \"%s\", \"enabled\": %s, \"created\": \"%s\", \"max_calls\": %u",
+	       hex, a->enabled ? "true" : "false", created, a->max_calls);
 	fputs(", \"caller_ids\": [", stdout);
 	ret = sl_tsp_binding_list(st, a->number, binding_of_kind, &k);
 	fputs("], \"lines\": [", stdout);
@@ -216,6 +238,11 @@ static int print_account_text(struct sl_tsp_store *st,
 	printf("  %-18s %s\n", "phone:", a->phone);
 	printf("  %-18s %s\n", "public key:", hex);
 	printf("  %-18s %s\n", "created:", created);
+	if (a->max_calls)
+		printf("  %-18s %u at once, on every TSP sharing this store\n",
+		       "calls:", a->max_calls);
+	else
+		printf("  %-18s no limit\n", "calls:");
 	ret = sl_tsp_binding_list(st, a->number, print_binding_text, &c);
 	if (ret)
 		return ret;
@@ -254,11 +281,11 @@ static int list_one(const struct sl_tsp_account *a, void *arg)
 
 enum {
 	OPT_NAME = 256, OPT_KEY, OPT_PHONE, OPT_CALLER_ID, OPT_LINE,
-	OPT_DISABLED, OPT_JSON,
+	OPT_DISABLED, OPT_JSON, OPT_MAX_CALLS,
 };
 
 struct acct_opts {
-	const char *name, *key, *phone;
+	const char *name, *key, *phone, *max_calls;
 	const char *caller_ids[TSPCTL_MAX_ADD_BINDINGS];
 	unsigned int n_caller_ids;
 	const char *lines[TSPCTL_MAX_ADD_BINDINGS];
@@ -277,6 +304,7 @@ static int parse_acct_opts(int argc, char *argv[], struct acct_opts *o)
 		{ "line", required_argument, NULL, OPT_LINE },
 		{ "disabled", no_argument, NULL, OPT_DISABLED },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "max-calls", required_argument, NULL, OPT_MAX_CALLS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -310,6 +338,9 @@ static int parse_acct_opts(int argc, char *argv[], struct acct_opts *o)
 		case OPT_DISABLED:
 			o->disabled = true;
 			break;
+		case OPT_MAX_CALLS:
+			o->max_calls = optarg;
+			break;
 		case 'j':
 		case OPT_JSON:
 			o->json = true;
@@ -332,6 +363,7 @@ static int parse_acct_opts(int argc, char *argv[], struct acct_opts *o)
 #define A_LINE		(1u << 4)
 #define A_DISABLED	(1u << 5)
 #define A_JSON		(1u << 6)
+#define A_MAX_CALLS	(1u << 7)
 
 static int only(const char *op, const struct acct_opts *o, unsigned int allowed)
 {
@@ -339,12 +371,14 @@ static int only(const char *op, const struct acct_opts *o, unsigned int allowed)
 		{ A_NAME, "--name" }, { A_KEY, "--key" }, { A_PHONE, "--phone" },
 		{ A_CALLER_ID, "--caller-id" }, { A_LINE, "--line" },
 		{ A_DISABLED, "--disabled" }, { A_JSON, "--json" },
+		{ A_MAX_CALLS, "--max-calls" },
 	};
 	unsigned int given = (o->name ? A_NAME : 0) | (o->key ? A_KEY : 0) |
 			     (o->phone ? A_PHONE : 0) |
 			     (o->n_caller_ids ? A_CALLER_ID : 0) |
 			     (o->n_lines ? A_LINE : 0) |
-			     (o->disabled ? A_DISABLED : 0) | (o->json ? A_JSON : 0);
+			     (o->disabled ? A_DISABLED : 0) | (o->json ? A_JSON : 0) |
+			     (o->max_calls ? A_MAX_CALLS : 0);
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i)
 		if ((given & names[i].bit) && !(allowed & names[i].bit))
@@ -361,8 +395,10 @@ static int acct_add(const char *db, const char *number, struct acct_opts *o)
 	int ret;
 
 	ret = only("add", o, A_NAME | A_KEY | A_PHONE | A_CALLER_ID | A_LINE |
-		   A_DISABLED);
+		   A_DISABLED | A_MAX_CALLS);
 	if (ret)
+		return ret;
+	if (o->max_calls && (ret = parse_max_calls(o->max_calls, &a.max_calls)))
 		return ret;
 	if (!o->name || !o->key || !o->phone)
 		return sl_usage_error(CMD, "accounts add needs --name, --key and --phone");
@@ -472,7 +508,7 @@ static int run_accounts(const char *db, int argc, char *argv[])
 	}
 	nargs = argc - optind;
 	if (nargs < 1)
-		return sl_usage_error(CMD, "accounts needs an operation (add, list, show, enable, disable, bind, unbind, authorise, deauthorise, set-key, remove)");
+		return sl_usage_error(CMD, "accounts needs an operation (add, list, show, enable, disable, bind, unbind, authorise, deauthorise, set-key, limit, remove)");
 	op = argv[optind];
 	a1 = nargs > 1 ? argv[optind + 1] : NULL;
 	a2 = nargs > 2 ? argv[optind + 2] : NULL;
@@ -490,7 +526,7 @@ static int run_accounts(const char *db, int argc, char *argv[])
 	if (strcmp(op, "add") && strcmp(op, "show") && strcmp(op, "enable") &&
 	    strcmp(op, "disable") && strcmp(op, "bind") && strcmp(op, "unbind") &&
 	    strcmp(op, "authorise") && strcmp(op, "deauthorise") &&
-	    strcmp(op, "set-key") && strcmp(op, "remove"))
+	    strcmp(op, "set-key") && strcmp(op, "limit") && strcmp(op, "remove"))
 		return sl_usage_error(CMD, "unknown accounts operation '%s'", op);
 	if (!a1)
 		return sl_usage_error(CMD, "accounts %s needs an account NUMBER", op);
@@ -574,6 +610,29 @@ static int run_accounts(const char *db, int argc, char *argv[])
 			return store_failed(&st);
 		printf(!strcmp(op, "authorise") ? "%s may now call %s\n" :
 		       "%s may no longer call %s\n", a2, a1);
+		return finish(&st);
+	}
+
+	if (!strcmp(op, "limit")) {
+		unsigned int n = 0;
+
+		ret = only(op, &o, 0);
+		if (ret)
+			return ret;
+		if (!a2 || nargs > 3)
+			return sl_usage_error(CMD, "accounts limit takes NUMBER and a number of calls (0: no limit)");
+		ret = parse_max_calls(a2, &n);
+		if (ret)
+			return ret;
+		ret = store_open(&st, db, false);
+		if (ret)
+			return ret;
+		if (sl_tsp_account_set_max_calls(&st, a1, n))
+			return store_failed(&st);
+		if (n)
+			printf("account %s may take part in %u calls at once\n", a1, n);
+		else
+			printf("account %s has no limit of concurrent calls\n", a1);
 		return finish(&st);
 	}
 
@@ -682,6 +741,177 @@ bad_time:
 			      optarg);
 }
 
+/* ------------------------------------------------------------ migrate */
+
+struct migration {
+	struct sl_tsp_store *from, *to;
+	struct sl_tsp_store *failed;	/* the one that said no */
+	unsigned int accounts, bindings, auths, records, open, conflicts;
+	const char *number;	/* the account being copied */
+};
+
+static bool account_same(const struct sl_tsp_account *a,
+			 const struct sl_tsp_account *b)
+{
+	return !strcmp(a->name, b->name) && !memcmp(a->pub, b->pub, sizeof(a->pub)) &&
+	       !strcmp(a->phone, b->phone) && a->enabled == b->enabled &&
+	       a->created_ms == b->created_ms && a->max_calls == b->max_calls;
+}
+
+static int copy_binding(enum sl_tsp_binding_kind kind, const char *value,
+			void *arg)
+{
+	struct migration *m = arg;
+	int ret = sl_tsp_binding_add(m->to, m->number, kind, value);
+
+	if (ret && ret != -EEXIST) {
+		m->failed = m->to;
+		return ret;
+	}
+	m->bindings++;
+	return 0;
+}
+
+static int copy_auth(const char *caller, void *arg)
+{
+	struct migration *m = arg;
+	int ret = sl_tsp_auth_add(m->to, m->number, caller);
+
+	if (ret && ret != -EEXIST) {
+		m->failed = m->to;
+		return ret;
+	}
+	m->auths++;
+	return 0;
+}
+
+/* An account as it is, or one the destination has already, unchanged. */
+static int copy_account(const struct sl_tsp_account *a, void *arg)
+{
+	struct migration *m = arg;
+	struct sl_tsp_account old;
+	int ret = sl_tsp_account_get(m->to, a->number, &old);
+
+	if (ret == -ENOENT)
+		ret = sl_tsp_account_add(m->to, a);
+	else if (!ret && !account_same(a, &old)) {
+		fprintf(stderr, "%s: " CMD ": account %s differs in the destination: left as it is there\n",
+			sl_prog, a->number);
+		m->conflicts++;
+	}
+	if (ret) {
+		m->failed = m->to;
+		return ret;
+	}
+	m->accounts++;
+	return 0;
+}
+
+/* Bindings and authorisations once every account is there (an
+ * authorisation names two). */
+static int copy_lists(const struct sl_tsp_account *a, void *arg)
+{
+	struct migration *m = arg;
+	int ret;
+
+	m->number = a->number;
+	ret = sl_tsp_binding_list(m->from, a->number, copy_binding, m);
+	if (!ret)
+		ret = sl_tsp_auth_list(m->from, a->number, copy_auth, m);
+	return ret;
+}
+
+static int copy_record(const struct sl_tsp_cdr *c, void *arg)
+{
+	struct migration *m = arg;
+	int ret = sl_tsp_cdr_put(m->to, c);
+
+	if (ret == -EEXIST) {
+		fprintf(stderr, "%s: " CMD ": %s\n", sl_prog,
+			sl_tsp_store_error(m->to));
+		m->conflicts++;
+		return 0;
+	}
+	if (ret) {
+		m->failed = m->to;
+		return ret;
+	}
+	m->records++;
+	m->open += c->outcome == SL_TSP_OUTCOME_OPEN;
+	return 0;
+}
+
+static int run_migrate(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct sl_tsp_store from, to;
+	struct migration m = { .from = &from, .to = &to };
+	const char *src = NULL, *dst = NULL;
+	char err[SL_TSP_ERR_MAX + 64];
+	int opt, ret;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":f:t:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			src = optarg;
+			break;
+		case 't':
+			dst = optarg;
+			break;
+		case 'h':
+			sl_help_tsp(stdout);
+			return SL_EXIT_OK;
+		default:
+			return sl_option_error(CMD, opt, argv);
+		}
+	}
+	if (optind < argc)
+		return sl_usage_error(CMD, "migrate takes no argument ('%s')", argv[optind]);
+	if (!src || !dst || !*src || !*dst)
+		return sl_usage_error(CMD, "migrate needs --from STORE and --to STORE (such as --from sqlite:/var/lib/sealine/tsp/accounts.db --to postgresql://tsp@db1/sealine)");
+	if (!strcmp(src, dst))
+		return sl_usage_error(CMD, "--from and --to name the same store");
+	if (sl_tsp_store_open(&from, src, NULL, 0, err, sizeof(err)))
+		return sl_failure(CMD ": --from: %s", err);
+	if (sl_tsp_store_open(&to, dst, NULL, SL_TSP_OPEN_CREATE, err,
+			      sizeof(err))) {
+		sl_tsp_store_close(&from);
+		return sl_failure(CMD ": --to: %s", err);
+	}
+	ret = sl_tsp_account_list(&from, copy_account, &m);
+	if (!ret)
+		ret = sl_tsp_account_list(&from, copy_lists, &m);
+	if (!ret)
+		ret = sl_tsp_cdr_list(&from, INT64_MIN, INT64_MAX, copy_record, &m);
+	if (ret) {
+		ret = sl_failure(CMD ": migrate: %s: %s (run it again to go on: what is copied already is kept and checked)",
+				 m.failed ? "--to" : "--from",
+				 sl_tsp_store_error(m.failed ? &to : &from));
+		sl_tsp_store_close(&to);
+		sl_tsp_store_close(&from);
+		return ret;
+	}
+	sl_tsp_store_close(&from);
+	printf("%u accounts, %u bindings, %u authorisations and %u call records are in the destination, each the same as in the source\n",
+	       m.accounts, m.bindings, m.auths, m.records);
+	if (m.open)
+		printf("%u records are still open (calls in progress when the source's TSP stopped): the TSP instance that wrote them closes them as interrupted when it starts on the new store\n",
+		       m.open);
+	if (m.conflicts) {
+		sl_tsp_store_close(&to);
+		return sl_failure(CMD ": migrate: %u items differ between the two stores (listed above); nothing was overwritten",
+				  m.conflicts);
+	}
+	return finish(&to);
+}
+
 /* ------------------------------------------------------------ entry */
 
 int sl_cmd_tsp(int argc, char *argv[])
@@ -708,53 +938,66 @@ int sl_cmd_tsp(int argc, char *argv[])
 					      argv[i]);
 		}
 		if (db && !*db)
-			return sl_usage_error(CMD, "--db needs a path");
+			return sl_usage_error(CMD, "--db needs a store (a path, postgresql://... or a connection string)");
 	}
 	if (i >= argc)
-		return sl_usage_error(CMD, "which part: accounts or cdr?");
+		return sl_usage_error(CMD, "which part: accounts, cdr or migrate?");
 	if (!strcmp(argv[i], "accounts"))
 		return run_accounts(db_path(db), argc - i, argv + i);
 	if (!strcmp(argv[i], "cdr"))
 		return run_cdr(db_path(db), argc - i, argv + i);
+	if (!strcmp(argv[i], "migrate")) {
+		if (db)
+			return sl_usage_error(CMD, "migrate names its stores with --from and --to, not --db");
+		return run_migrate(argc - i, argv + i);
+	}
 	if (!strcmp(argv[i], "help")) {
 		sl_help_tsp(stdout);
 		return SL_EXIT_OK;
 	}
-	return sl_usage_error(CMD, "unknown part '%s' (accounts or cdr)", argv[i]);
+	return sl_usage_error(CMD, "unknown part '%s' (accounts, cdr or migrate)", argv[i]);
 }
 
 void sl_help_tsp(FILE *f)
 {
-	/* cppcheck-suppress invalidPrintfArgType_s ; positional %2$d, %3$s */
+	/* cppcheck-suppress invalidPrintfArgType_s ; positional %2$d, %3$s, %4$d */
 	fprintf(f,
 		"NAME\n"
 		"    %1$s tsp - the TSP's account store and call records\n"
 		"\n"
 		"SYNOPSIS\n"
-		"    %1$s tsp [--db PATH] accounts add NUMBER --name NAME --key FILE|-\n"
+		"    %1$s tsp [--db STORE] accounts add NUMBER --name NAME --key FILE|-\n"
 		"                 --phone DIGITS [--caller-id DIGITS]... [--line LINE]...\n"
-		"                 [--disabled]\n"
-		"    %1$s tsp [--db PATH] accounts list [--json]\n"
-		"    %1$s tsp [--db PATH] accounts show NUMBER [--json]\n"
-		"    %1$s tsp [--db PATH] accounts enable|disable|remove NUMBER\n"
-		"    %1$s tsp [--db PATH] accounts bind|unbind NUMBER CALLER-ID\n"
-		"    %1$s tsp [--db PATH] accounts bind|unbind NUMBER --line LINE\n"
-		"    %1$s tsp [--db PATH] accounts authorise|deauthorise RECIPIENT CALLER\n"
-		"    %1$s tsp [--db PATH] accounts set-key NUMBER FILE|-\n"
-		"    %1$s tsp [--db PATH] cdr [--csv|--json] [--from TIME] [--to TIME]\n"
+		"                 [--max-calls N] [--disabled]\n"
+		"    %1$s tsp [--db STORE] accounts list [--json]\n"
+		"    %1$s tsp [--db STORE] accounts show NUMBER [--json]\n"
+		"    %1$s tsp [--db STORE] accounts enable|disable|remove NUMBER\n"
+		"    %1$s tsp [--db STORE] accounts bind|unbind NUMBER CALLER-ID\n"
+		"    %1$s tsp [--db STORE] accounts bind|unbind NUMBER --line LINE\n"
+		"    %1$s tsp [--db STORE] accounts authorise|deauthorise RECIPIENT CALLER\n"
+		"    %1$s tsp [--db STORE] accounts set-key NUMBER FILE|-\n"
+		"    %1$s tsp [--db STORE] accounts limit NUMBER N\n"
+		"    %1$s tsp [--db STORE] cdr [--csv|--json] [--from TIME] [--to TIME]\n"
+		"    %1$s tsp migrate --from STORE --to STORE\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    A trusted service provider (TSP) routes calls between accounts. Its\n"
 		"    store holds the accounts it serves and a call detail record (CDR) of\n"
 		"    every call. This command enrols and manages the accounts and exports\n"
-		"    the records for billing. It works on the store file directly, also\n"
-		"    while the TSP runs (SQLite in WAL mode; writes wait up to %2$d ms for\n"
-		"    the TSP's), and never closes the records of calls in progress.\n"
+		"    the records for billing. It works on the store directly, also while\n"
+		"    TSPs run, and never closes the records of calls in progress.\n"
+		"\n"
+		"    The store is an SQLite file (one TSP; writes wait up to %2$d ms for\n"
+		"    the TSP's) or a PostgreSQL database that several TSP servers share:\n"
+		"    accounts are then edited once for all of them and cdr exports the\n"
+		"    records of the whole cluster, each with the instance that wrote it.\n"
+		"    The commands are the same for both.\n"
 		"\n"
 		"    An account is a 12-digit NUMBER with a NAME (person or company), the\n"
 		"    static X25519 public KEY it authenticates with (unique), the PHONE\n"
-		"    number the TSP dials to reach it, and an enabled flag. Two lists\n"
-		"    decide who may call whom, both refusing what they do not list:\n"
+		"    number the TSP dials to reach it, an enabled flag and a limit of\n"
+		"    concurrent calls. Two lists decide who may call whom, both refusing\n"
+		"    what they do not list:\n"
 		"\n"
 		"    bindings\n"
 		"        The caller IDs (as the exchange delivers them, digits) and TSP\n"
@@ -767,10 +1010,12 @@ void sl_help_tsp(FILE *f)
 		"\n"
 		"ACCOUNT OPERATIONS\n"
 		"    add          enrol NUMBER; --caller-id and --line bind at once, and\n"
-		"                 may be repeated; --disabled enrols it disabled. Creates\n"
-		"                 the store (directory 0700, file 0600) if needed.\n"
+		"                 may be repeated; --max-calls sets the limit (below);\n"
+		"                 --disabled enrols it disabled. Creates the store if\n"
+		"                 needed (an SQLite file: directory 0700, file 0600; a\n"
+		"                 PostgreSQL database: its tables).\n"
 		"    list         every account: number, status, phone, name\n"
-		"    show         one account with its key, bindings and callers\n"
+		"    show         one account with its key, limit, bindings and callers\n"
 		"    enable, disable\n"
 		"                 a disabled account can neither call nor be called\n"
 		"    bind, unbind add or remove one caller ID, or with --line one line\n"
@@ -779,6 +1024,10 @@ void sl_help_tsp(FILE *f)
 		"                 works too)\n"
 		"    set-key      replace NUMBER's public key (after a key change at the\n"
 		"                 account's end)\n"
+		"    limit        the calls NUMBER may take part in at once, as caller or\n"
+		"                 recipient, counted on every TSP sharing the store; a\n"
+		"                 call beyond it is refused with NAK BUSY (its record:\n"
+		"                 busy). 0: no limit (the default); at most %4$d.\n"
 		"    remove       delete NUMBER with its bindings and every authorisation\n"
 		"                 naming it; its call records stay for billing\n"
 		"\n"
@@ -802,17 +1051,35 @@ void sl_help_tsp(FILE *f)
 		"    bytes_recipient_to_caller, outcome, nak_reason.\n"
 		"\n"
 		"    Outcomes: completed, busy, no-answer, nak (nak_reason names the\n"
-		"    refusal, e.g. CALLER_ID_MISMATCH), abandoned (the caller hung up\n"
-		"    first), failed (line or modem error), interrupted (the TSP stopped\n"
-		"    during the call; end_time is its last update), open (in progress).\n"
+		"    refusal, e.g. CALLER_ID_MISMATCH, or UNAVAILABLE when the store\n"
+		"    could not be reached), abandoned (the caller hung up first), failed\n"
+		"    (line or modem error), interrupted (the TSP stopped during the call,\n"
+		"    or died and its lease expired; end_time is its last update), open\n"
+		"    (in progress).\n"
 		"\n"
 		"    --json prints the same fields as a JSON array, one object per line;\n"
 		"    missing values are null.\n"
 		"\n"
+		"MIGRATE\n"
+		"    migrate copies a store into another, typically a single TSP's SQLite\n"
+		"    file into the PostgreSQL database of a cluster: every account with\n"
+		"    its key, limit, bindings and authorised callers, and every call\n"
+		"    record as it is. Stop the TSP that writes the source first. The\n"
+		"    destination may hold other data already (another TSP's); an account\n"
+		"    or record that is there already must be the same, and what differs\n"
+		"    is listed and never overwritten (exit status 1). It can be run again:\n"
+		"    what was copied is checked, what was not is copied, so an\n"
+		"    interrupted migration is finished by running it once more.\n"
+		"\n"
 		"OPTIONS\n"
-		"    --db PATH\n"
-		"        The store (before the operation). Default: $SEALINE_TSP_DB, else\n"
-		"        %3$s.\n"
+		"    --db STORE\n"
+		"        The store (before the operation): an SQLite file's PATH (or\n"
+		"        sqlite:PATH), a PostgreSQL URI (postgresql://USER@HOST/DB?...)\n"
+		"        or a libpq connection string (\"service=sealine\", \"host=db1\n"
+		"        dbname=tsp\"; passwords best in ~/.pgpass, not here). Default:\n"
+		"        $SEALINE_TSP_DB, else %3$s.\n"
+		"    --from STORE, --to STORE\n"
+		"        migrate's source and destination, in the same forms.\n"
 		"    -j, --json\n"
 		"        JSON output for accounts list, accounts show and cdr.\n"
 		"    -h, --help\n"
@@ -820,7 +1087,9 @@ void sl_help_tsp(FILE *f)
 		"\n"
 		"EXIT STATUS\n"
 		"    0 on success; 1 if the store cannot be opened or refuses (unknown\n"
-		"    account, duplicate number or key, unreadable key file, ...); 2 on a\n"
-		"    usage error (malformed NUMBER, phone, caller ID, line or time).\n",
-		sl_prog, SL_TSP_BUSY_TIMEOUT_MS, SL_TSP_DEFAULT_DB);
+		"    account, duplicate number or key, unreadable key file, a store that\n"
+		"    cannot be reached, a migration conflict, ...); 2 on a usage error\n"
+		"    (malformed NUMBER, phone, caller ID, line, limit or time).\n",
+		sl_prog, SL_TSP_BUSY_TIMEOUT_MS, SL_TSP_DEFAULT_DB,
+		SL_TSP_MAX_CALLS_LIMIT);
 }

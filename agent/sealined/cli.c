@@ -3,6 +3,7 @@
  * sealined's command line: see cli.h.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -107,6 +108,45 @@ static void print_line(const struct sl_line_conf *l)
 		printf("no idle hangup\n");
 }
 
+/* A [courier] path as sealined will use it: configured, or in state_dir. */
+static void courier_path(char *out, size_t size, const struct sl_config *cfg,
+			 const char *conf, const char *name)
+{
+	if (conf[0])
+		snprintf(out, size, "%s", conf);
+	else
+		snprintf(out, size, "%s/%s", cfg->state_dir, name);
+}
+
+static void print_courier(const struct sl_config *cfg)
+{
+	const struct sl_courier_conf *k = &cfg->courier;
+	static const char *const names[] = {
+		"outbox", "spool", "staging", "inbox", "receipts", "sent_log",
+		"received_log",
+	};
+	const char *const conf[] = {
+		k->outbox, k->spool, k->staging, k->inbox, k->receipts,
+		k->sent_log, k->received_log,
+	};
+	static const char *const files[] = {
+		"outbox", "spool", "staging", "inbox", "receipts", "sent.log",
+		"received.log",
+	};
+	char path[PATH_MAX + 16];
+
+	printf("  courier      receive %s; %" PRIu32 " attempts, retry after %" PRIu32 " s doubling up to %" PRIu32 " s; outbox records kept %" PRIu32 " days\n",
+	       k->receive ? "yes" : "no", k->attempts, k->retry, k->retry_max,
+	       k->keep_days);
+	printf("    limits: %" PRIu64 " bytes sealed, %" PRIu64 " unpacked, %" PRIu64 " files, ratio %" PRIu32 "%s, %" PRIu64 " bytes kept free\n",
+	       k->max_envelope, k->max_unpacked, k->max_files, k->max_ratio,
+	       k->max_ratio ? "" : " (none)", k->min_free);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
+		courier_path(path, sizeof(path), cfg, conf[i], files[i]);
+		printf("    %-13s%s\n", names[i], path);
+	}
+}
+
 void sl_sealined_print_config(const struct sl_config *cfg)
 {
 	printf("configuration %s is valid\n", cfg->path);
@@ -116,6 +156,7 @@ void sl_sealined_print_config(const struct sl_config *cfg)
 	       cfg->state_dir, cfg->socket_path, cfg->session_log);
 	for (unsigned int i = 0; i < cfg->n_lines; ++i)
 		print_line(&cfg->lines[i]);
+	print_courier(cfg);
 }
 
 static void version(void)

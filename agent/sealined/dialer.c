@@ -93,6 +93,8 @@ void sl_dialer_end_call(struct sl_dialer *d, const char *why, int64_t now)
 {
 	struct sl_modem_events ev;
 	int ldisc = N_TTY;
+	bool attempt = d->st == DL_DIALLING || d->st == DL_ANSWERING ||
+		       d->st == DL_SETUP || d->st == DL_CONNECTED;
 
 	sl_demand_call_over(d, why, now);
 	if (d->call) {
@@ -111,6 +113,8 @@ void sl_dialer_end_call(struct sl_dialer *d, const char *why, int64_t now)
 		       sl_dialer_tty(d), d->peer[0] ? d->peer : "(not known yet)",
 		       d->tracking, why);
 	}
+	if (attempt && d->ops->ended)
+		d->ops->ended(d->ctx, why, now);
 	memset(d->peer, 0, sizeof(d->peer));
 	memset(d->recipient, 0, sizeof(d->recipient));
 	d->tracking = 0;
@@ -207,6 +211,18 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 bool sl_dialer_connected(const struct sl_dialer *d)
 {
 	return d->st == DL_CONNECTED;
+}
+
+bool sl_dialer_idle(const struct sl_dialer *d)
+{
+	return d->st == DL_IDLE;
+}
+
+const char *sl_dialer_peer(const struct sl_dialer *d)
+{
+	if (d->peer[0])
+		return d->peer;
+	return d->recipient;
 }
 
 bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,

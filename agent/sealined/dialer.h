@@ -61,6 +61,9 @@ struct sl_dialer_ops {
 	/* Whether the call's session is keyed, and then the index of its
 	 * /dev/ttySL<index> (dial-on-demand relays to it). */
 	bool (*keyed)(void *ctx, uint32_t *index);
+	/* A call attempt ended, whether it ever connected or not (busy, no
+	 * answer, call setup refused, hung up): why. May be NULL. */
+	void (*ended)(void *ctx, const char *why, int64_t now_ms);
 };
 
 /* Timing (milliseconds). */
@@ -98,6 +101,10 @@ int64_t sl_dialer_next_timer(const struct sl_dialer *d);
 void sl_dialer_line_up(struct sl_dialer *d, int64_t now_ms);
 /* Whether the call is bridged (the line's handshake may run). */
 bool sl_dialer_connected(const struct sl_dialer *d);
+/* Whether the modem waits for a call to place or answer. */
+bool sl_dialer_idle(const struct sl_dialer *d);
+/* The account of the call in progress (called or calling), "" if none. */
+const char *sl_dialer_peer(const struct sl_dialer *d);
 /* A control message: true if it was call setup's (taken), false if it
  * belongs to the line's handshake. */
 bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,

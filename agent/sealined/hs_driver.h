@@ -43,12 +43,14 @@
  *    errno; it then typically sends NAK INTERNAL and reports FAILED. A
  *    failed SEND is only logged: the retransmission timer covers losses.
  *  - QUERY_LINE is answered with a LINE_INFO input once the batch is done.
- *  - Pointers in an action (msg, key_tx, key_rx, ltk) point into memory
- *    the core owns and must stay valid until the next call into the core.
- *    Secret buffers (key_tx, key_rx, ltk) must be secure memory
- *    (sl_secure_alloc); the daemon wipes them (sl_wipe) as soon as the
- *    action ran, whether it succeeded or not, and never copies them except
- *    into the kernel (SET_KEY) or the key store (STORE_PEER).
+ *  - Pointers in an action (msg, key_tx, key_rx, courier_tx, courier_rx,
+ *    ltk) point into memory the core owns and must stay valid until the
+ *    next call into the core. Secret buffers (the keys, ltk) must be
+ *    secure memory (sl_secure_alloc); the daemon wipes them (sl_wipe) as
+ *    soon as the action ran, whether it succeeded or not, and never copies
+ *    them except into the kernel (SET_KEY), the key store (STORE_PEER) or
+ *    the line's courier channel (the courier keys of a STAGE_KEY, into its
+ *    own secure memory: cchan.h).
  *  - The core has one timer: TIMER with ms > 0 (re)arms it, ms = 0
  *    cancels it. Time in inputs is CLOCK_MONOTONIC in milliseconds.
  *  - The key store (env->ks) may be read at any time inside a call
@@ -210,7 +212,9 @@ struct sl_drv_input {
 
 enum sl_drv_action_type {
 	SL_DRV_SEND = 1,		/* msg, len (1..SEALINE_MAX_CONTROL) */
-	SL_DRV_STAGE_KEY,	/* epoch, cipher, key_tx, key_rx */
+	SL_DRV_STAGE_KEY,	/* epoch, cipher, key_tx, key_rx; hsid,
+				 * courier_tx, courier_rx (the session's
+				 * courier keys, Documentation/courier.rst) */
 	SL_DRV_ACTIVATE,		/* epoch */
 	SL_DRV_QUERY_LINE,
 	SL_DRV_STORE_PEER,	/* peer, peer_pub, ltk */
@@ -234,6 +238,9 @@ struct sl_drv_action {
 	uint8_t cipher;			/* enum sealine_cipher */
 	uint8_t *key_tx;		/* SEALINE_KEY_LEN, secure memory */
 	uint8_t *key_rx;		/* SEALINE_KEY_LEN, secure memory */
+	uint8_t *courier_tx;		/* SEALINE_KEY_LEN, secure memory */
+	uint8_t *courier_rx;		/* SEALINE_KEY_LEN, secure memory */
+	uint32_t hsid;			/* STAGE_KEY: the session's handshake */
 	char peer[SL_ACCOUNT_LEN + 1];	/* "" if not known */
 	uint8_t peer_pub[SL_X25519_KEY_LEN];
 	uint8_t *ltk;			/* SL_X25519_KEY_LEN, secure memory */

@@ -326,6 +326,9 @@ static int translate(struct hsn *s, int64_t now, struct sl_drv_actions *acts)
 			d->cipher = a->stage.cipher;
 			d->key_tx = (uint8_t *)a->stage.tx;
 			d->key_rx = (uint8_t *)a->stage.rx;
+			d->courier_tx = (uint8_t *)a->stage.courier_tx;
+			d->courier_rx = (uint8_t *)a->stage.courier_rx;
+			d->hsid = a->stage.hsid;
 			break;
 		case SL_HS_ACT_ACTIVATE_KEY:
 			d->epoch = a->activate.epoch;

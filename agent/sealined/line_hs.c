@@ -101,16 +101,22 @@ static void wipe_action(struct sl_drv_action *a)
 		sl_wipe(a->key_tx, SEALINE_KEY_LEN);
 	if (a->key_rx)
 		sl_wipe(a->key_rx, SEALINE_KEY_LEN);
+	if (a->courier_tx)
+		sl_wipe(a->courier_tx, SEALINE_KEY_LEN);
+	if (a->courier_rx)
+		sl_wipe(a->courier_rx, SEALINE_KEY_LEN);
 	if (a->ltk)
 		sl_wipe(a->ltk, SL_X25519_KEY_LEN);
-	a->key_tx = a->key_rx = a->ltk = NULL;
+	a->key_tx = a->key_rx = a->courier_tx = a->courier_rx = a->ltk = NULL;
 }
 
 static void report_done(struct sl_lines *L, struct sl_line *line,
-			const struct sl_drv_action *a)
+			const struct sl_drv_action *a, int64_t now_ms)
 {
 	const char *peer = a->peer[0] ? a->peer : "unknown peer";
 	const char *cipher = sl_cipher_name(a->cipher);
+
+	bool fresh = a->kind == SL_DRV_KIND_SESSION || !line->in_session;
 
 	switch (a->kind) {
 	case SL_DRV_KIND_SESSION:
@@ -143,6 +149,9 @@ static void report_done(struct sl_lines *L, struct sl_line *line,
 		break;
 	}
 	}
+	if (a->kind != SL_DRV_KIND_PAIRING && a->peer[0] && L->hooks &&
+	    L->hooks->session)
+		L->hooks->session(L->hooks->ctx, line, a->peer, fresh, now_ms);
 }
 
 static void report_failed(struct sl_lines *L, struct sl_line *line,
@@ -189,7 +198,8 @@ static void report_failed(struct sl_lines *L, struct sl_line *line,
  * threw away until that key's hard limit.
  */
 static void peer_closed(struct sl_lines *L, struct sl_line *line,
-			const struct sl_drv_action *a, bool alive)
+			const struct sl_drv_action *a, bool alive,
+			int64_t now_ms)
 {
 	const char *why = a->reason == SL_CLOSE_REVOKED ? "revoked" :
 			  a->reason == SL_CLOSE_FORGOTTEN ? "forgotten" :
@@ -197,6 +207,7 @@ static void peer_closed(struct sl_lines *L, struct sl_line *line,
 	char detail[160];
 	int ret = -ENODEV;
 
+	sl_line_hook_down(L, line, "the peer closed the session", now_ms);
 	if (alive) {
 		sl_line_refresh(L, line);
 		ret = L->kops->clear_keys ?
@@ -300,17 +311,20 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			ret = alive ? L->kops->set_key(L->kctx, tty, a->epoch,
 						       a->cipher, a->key_tx,
 						       a->key_rx) : -ENODEV;
-			wipe_action(a);
 			if (ret) {
 				sl_log(LOG_ERR, "%s: staging key epoch %" PRIu32 " failed: %s",
 				       tty, a->epoch, sl_nl_strerror(ret));
 				*fu = (struct followup){ true, a->type, ret, a->epoch, false };
 				skip = true;
+				wipe_action(a);
 			} else {
 				sl_log(LOG_DEBUG, "%s: key epoch %" PRIu32 " staged",
 				       tty, a->epoch);
 				epoch_note(L, line, a->epoch);
 			}
+			if (!ret && L->hooks && L->hooks->stage)
+				L->hooks->stage(L->hooks->ctx, line, a);
+			wipe_action(a);
 			break;
 		case SL_DRV_ACTIVATE:
 			ret = alive ? L->kops->activate_key(L->kctx, tty, a->epoch) :
@@ -323,6 +337,9 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			} else {
 				sl_log(LOG_DEBUG, "%s: key epoch %" PRIu32 " active",
 				       tty, a->epoch);
+				if (L->hooks && L->hooks->activate)
+					L->hooks->activate(L->hooks->ctx, line,
+							   a->epoch);
 			}
 			break;
 		case SL_DRV_QUERY_LINE:
@@ -374,13 +391,13 @@ static void run_actions(struct sl_lines *L, struct sl_line *line,
 			}
 			break;
 		case SL_DRV_CLEAR_KEYS:
-			peer_closed(L, line, a, alive);
+			peer_closed(L, line, a, alive, now_ms);
 			break;
 		case SL_DRV_TIMER:
 			line->timer_ms = a->ms ? now_ms + a->ms : 0;
 			break;
 		case SL_DRV_DONE:
-			report_done(L, line, a);
+			report_done(L, line, a, now_ms);
 			break;
 		case SL_DRV_FAILED:
 			report_failed(L, line, a);

@@ -97,6 +97,7 @@ static void call_over(void *ctx, const char *why, int64_t now_ms)
 	struct sl_line *line = ctx;
 	struct sl_lines *L = line->owner;
 
+	sl_line_hook_down(L, line, why, now_ms);
 	if (line->hs) {
 		sl_line_feed_simple(L, line, SL_DRV_IN_LINE_DOWN, now_ms);
 		sl_line_destroy_hs(L, line);
@@ -118,13 +119,30 @@ static bool call_keyed(void *ctx, uint32_t *index)
 	return line->in_session && line->status == SL_LINE_REGISTERED;
 }
 
+static void call_ended(void *ctx, const char *why, int64_t now_ms)
+{
+	struct sl_line *line = ctx;
+	struct sl_lines *L = line->owner;
+
+	if (L->hooks && L->hooks->call_ended)
+		L->hooks->call_ended(L->hooks->ctx, line, why, now_ms);
+}
+
 static const struct sl_dialer_ops dialer_ops = {
 	.send_control = call_send_control,
 	.attached = call_attached,
 	.connected = call_connected,
 	.over = call_over,
 	.keyed = call_keyed,
+	.ended = call_ended,
 };
+
+void sl_line_hook_down(struct sl_lines *L, struct sl_line *line,
+		       const char *why, int64_t now_ms)
+{
+	if (L->hooks && L->hooks->down)
+		L->hooks->down(L->hooks->ctx, line, why, now_ms);
+}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -303,6 +321,7 @@ static void attach(struct sl_lines *L, struct sl_line *line, int64_t now_ms)
 static void line_gone(struct sl_lines *L, struct sl_line *line,
 		      const char *why, int64_t now_ms)
 {
+	sl_line_hook_down(L, line, why, now_ms);
 	if (line->hs) {
 		sl_line_feed_simple(L, line, SL_DRV_IN_LINE_DOWN, now_ms);
 		sl_line_destroy_hs(L, line);
@@ -366,6 +385,7 @@ void sl_lines_fini(struct sl_lines *L, const char *why)
 
 		if (line->status == SL_LINE_REGISTERED)
 			sl_line_refresh(L, line);
+		sl_line_hook_down(L, line, why, now);
 		if (line->hs) {
 			sl_line_feed_simple(L, line, SL_DRV_IN_LINE_DOWN, now);
 			sl_line_destroy_hs(L, line);
@@ -474,6 +494,10 @@ static void control_received(struct sl_lines *L, struct sl_line *line,
 	if (line->dial && sl_dialer_control(line->dial, a->control,
 					    a->control_len, now_ms))
 		return;
+	if (L->hooks && L->hooks->control &&
+	    L->hooks->control(L->hooks->ctx, line, a->control, a->control_len,
+			      now_ms))
+		return;
 	if (!line->hs) {
 		line->control_dropped++;
 		if (!line->drop_logged_ms ||
@@ -510,6 +534,7 @@ static void key_event(struct sl_lines *L, struct sl_line *line,
 	       L->drv ? "" : "; no handshake implementation to rekey it");
 	if (expired) {
 		sl_line_refresh(L, line);
+		sl_line_hook_down(L, line, "the key expired", now_ms);
 		sl_line_end_session(L, line, "expired", "key passed its hard limit");
 	}
 	if (line->hs)
@@ -744,6 +769,8 @@ void sl_lines_status(struct sl_lines *L, struct sl_ipc_client *c)
 			sl_ipc_add(&b, "operator", "yes");
 		if (line->dial)
 			sl_dialer_status(line->dial, &b);
+		if (L->hooks && L->hooks->status)
+			L->hooks->status(L->hooks->ctx, line, &b);
 		sl_ipc_addf(&b, "control_dropped", "%" PRIu64,
 			    line->control_dropped);
 		sl_ipc_send_record(c, &b);
@@ -774,6 +801,7 @@ static void cut_session(struct sl_lines *L, struct sl_line *line,
 	int ret;
 
 	sl_line_refresh(L, line);		/* the byte counts up to now */
+	sl_line_hook_down(L, line, "the peer may no longer connect", now_ms);
 	if (line->hs)
 		sl_line_feed(L, line, &close, now_ms);
 	ret = L->kops->clear_keys ? L->kops->clear_keys(L->kctx, sl_line_tty(line)) :

@@ -99,6 +99,37 @@ struct sl_line {
 
 	uint64_t control_dropped;	/* no handshake to take them */
 	int64_t drop_logged_ms;
+
+	void *courier;			/* the courier's state of the line */
+};
+
+/*
+ * What the rest of the daemon (the courier, courier.h) hears of a line,
+ * without lines.c knowing it: all optional, ctx is theirs. stage: a
+ * STAGE_KEY went into the kernel (the action's courier keys, hsid and
+ * epoch; they are wiped after the call); activate: an ACTIVATE did;
+ * session: a session (fresh) or rekey (not fresh) completed with peer;
+ * down: the line's keys are gone (line down, call over, keys cleared or
+ * expired, the daemon stopping); control: a control message that is not
+ * the handshake's, true if taken; call_ended: a call attempt on a dial-up
+ * line ended, connected or not; status: fields for its status record.
+ */
+struct sl_drv_action;
+struct sl_line_hooks {
+	void *ctx;
+	void (*stage)(void *ctx, struct sl_line *line,
+		      const struct sl_drv_action *a);
+	void (*activate)(void *ctx, struct sl_line *line, uint32_t epoch);
+	void (*session)(void *ctx, struct sl_line *line, const char *peer,
+			bool fresh, int64_t now_ms);
+	void (*down)(void *ctx, struct sl_line *line, const char *why,
+		     int64_t now_ms);
+	bool (*control)(void *ctx, struct sl_line *line, const uint8_t *msg,
+			size_t len, int64_t now_ms);
+	void (*call_ended)(void *ctx, struct sl_line *line, const char *why,
+			   int64_t now_ms);
+	void (*status)(void *ctx, struct sl_line *line,
+		       struct sl_ipc_builder *b);
 };
 
 struct sl_event {
@@ -121,6 +152,7 @@ struct sl_lines {
 	struct sl_event *q_head, *q_tail;
 	unsigned int q_len;
 	uint64_t q_dropped;
+	const struct sl_line_hooks *hooks;	/* NULL: none */
 };
 
 int sl_lines_init(struct sl_lines *L, const struct sl_config *cfg,

@@ -13,6 +13,10 @@ const char *sl_line_tty(const struct sl_line *line);
 /* GET_LINE into line->info and the byte counts: 0 or a negative errno. */
 int sl_line_refresh(struct sl_lines *L, struct sl_line *line);
 
+/* The line's keys are gone: the hooks hear of it (lines.h). */
+void sl_line_hook_down(struct sl_lines *L, struct sl_line *line,
+		       const char *why, int64_t now_ms);
+
 /* line_hs.c: the line's handshake object and its actions. */
 int sl_line_create_hs(struct sl_lines *L, struct sl_line *line);
 void sl_line_destroy_hs(struct sl_lines *L, struct sl_line *line);

@@ -28,7 +28,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "courier.h"
 #include "hex.h"
 #include "hs_driver.h"
 #include "config.h"
@@ -62,6 +62,7 @@ struct daemon {
 	struct sl_keystore ks;
 	struct sl_slog slog;
 	struct sl_lines lines;
+	struct sl_courier *courier;
 	struct sl_ipc_server ipc;
 	const struct sl_hs_driver *drv;
 
@@ -252,6 +253,8 @@ static void send_daemon_record(struct daemon *d, struct sl_ipc_client *c)
 	sl_ipc_addf(&b, "peers", "%zu", d->ks.n_peers);
 	sl_ipc_addf(&b, "peers_authorised", "%zu", authorised);
 	sl_ipc_addf(&b, "peers_revoked", "%zu", revoked);
+	if (d->courier)
+		sl_courier_status(d->courier, &b);
 	sl_ipc_send_record(c, &b);
 }
 
@@ -280,6 +283,14 @@ static void send_peers(struct daemon *d, struct sl_ipc_client *c)
 		if (p->changed) {
 			sl_slog_time(when, p->changed);
 			sl_ipc_add(&b, "changed", when);
+		}
+		if (p->name[0])
+			sl_ipc_add(&b, "name", p->name);
+		if (p->has_receipt_key) {
+			char rk[2 * sizeof(p->receipt_key) + 1];
+
+			sl_hex_encode(rk, p->receipt_key, sizeof(p->receipt_key));
+			sl_ipc_add(&b, "receipt_key", rk);
 		}
 		sl_ipc_send_record(c, &b);
 	}
@@ -426,6 +437,8 @@ static void reload(struct daemon *d, int64_t now_ms)
 	ret = sl_slog_reopen(&d->slog, err, sizeof(err));
 	if (ret)
 		sl_log(LOG_ERR, "reload: session log: %s", err);
+	if (d->courier)
+		sl_courier_reload(d->courier);
 	sl_lines_peers_changed(&d->lines, now_ms);
 }
 
@@ -508,7 +521,24 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 		return;
 	}
 
-	if (!strcmp(v, "hello")) {
+	if (d->courier && sl_courier_request(d->courier, c, &req, now)) {
+		/* the courier's (courier_ipc.c) */
+	} else if (!strcmp(v, "peer-name")) {
+		char name[SL_IPC_MAX_LINE] = "";
+
+		if (req.argc > 2) {
+			snprintf(name, sizeof(name), "%s", req.argv[2]);
+			if (sl_ipc_unescape(name)) {
+				sl_ipc_send_err(c, -EINVAL, "a bad %%-encoding in the name");
+				goto out;
+			}
+		}
+		ret = sl_ks_set_name(&d->ks, req.argv[1], name, err, sizeof(err));
+		if (ret)
+			sl_ipc_send_err(c, ret, "%s", err);
+		else
+			sl_ipc_send_ok(c);
+	} else if (!strcmp(v, "hello")) {
 		sl_ipc_sendf(c, "ok version=%d daemon=sealined pid=%ld",
 			     SL_IPC_VERSION, (long)getpid());
 	} else if (!strcmp(v, "status")) {
@@ -617,6 +647,8 @@ static void client_gone(struct daemon *d, struct sl_ipc_client *c,
 {
 	if (c->pairing)
 		sl_lines_operator_gone(&d->lines, c, now_ms);
+	if (d->courier)
+		sl_courier_client_gone(d->courier, c);
 	sl_ipc_drop(&d->ipc, c);
 }
 
@@ -655,7 +687,8 @@ enum { FD_SIG, FD_AGENT, FD_MON, FD_LISTEN, FD_CLIENTS };
 
 static int run(struct daemon *d)
 {
-	struct pollfd pfd[FD_CLIENTS + SL_IPC_MAX_CLIENTS + SL_CONF_MAX_LINES];
+	struct pollfd pfd[FD_CLIENTS + SL_IPC_MAX_CLIENTS + SL_CONF_MAX_LINES +
+			  SL_COURIER_MAX_POLLFDS];
 	struct sl_ipc_client *who[SL_IPC_MAX_CLIENTS];
 
 	while (!d->stop) {
@@ -665,6 +698,8 @@ static int run(struct daemon *d)
 
 		sl_lines_timers(&d->lines, now);
 		sl_lines_process(&d->lines, now);
+		if (d->courier)
+			sl_courier_timers(d->courier, now);
 		if (now >= d->next_rescan_ms)
 			rescan(d, now);
 
@@ -672,7 +707,7 @@ static int run(struct daemon *d)
 		for (size_t i = 0; i < SL_IPC_MAX_CLIENTS; ++i) {
 			struct sl_ipc_client *c = d->ipc.clients[i];
 
-			if (c && !c->pairing &&
+			if (c && !c->pairing && !c->courier &&
 			    now / 1000 - c->last_active > SL_IPC_IDLE_TIMEOUT)
 				client_gone(d, c, now);
 		}
@@ -700,13 +735,22 @@ static int run(struct daemon *d)
 		/* Dial-up lines' serial ports (dialer.h) come last. */
 		nfds_t n_dial = sl_lines_pollfds(&d->lines, pfd + n,
 						 SL_CONF_MAX_LINES);
-		nfds_t first_dial = n;
+		nfds_t first_dial = n, first_courier, n_courier = 0;
 
 		n += n_dial;
+		first_courier = n;
+		if (d->courier) {
+			n_courier = sl_courier_pollfds(d->courier, pfd + n,
+						       SL_COURIER_MAX_POLLFDS);
+			n += n_courier;
+		}
 		next = d->next_rescan_ms;
 		if (sl_lines_next_timer(&d->lines) &&
 		    sl_lines_next_timer(&d->lines) < next)
 			next = sl_lines_next_timer(&d->lines);
+		if (d->courier && sl_courier_next_timer(d->courier) &&
+		    sl_courier_next_timer(d->courier) < next)
+			next = sl_courier_next_timer(d->courier);
 		timeout = next > now ? next - now : 0;
 		if (timeout > 1000)
 			timeout = 1000;	/* idle connections, coarse */
@@ -729,6 +773,11 @@ static int run(struct daemon *d)
 		sl_lines_poll_done(&d->lines, pfd + first_dial,
 				   (unsigned int)n_dial, now);
 		sl_lines_process(&d->lines, now);
+		if (d->courier) {
+			sl_courier_poll_done(d->courier, pfd + first_courier,
+					     (unsigned int)n_courier, now);
+			sl_lines_process(&d->lines, now);
+		}
 		for (nfds_t i = FD_CLIENTS; i < first_dial; ++i) {
 			struct sl_ipc_client *c = who[i - FD_CLIENTS];
 			short re = pfd[i].revents;
@@ -839,6 +888,12 @@ int main(int argc, char *argv[])
 		sl_log(LOG_WARNING, "%s names no line ([line TTY] sections): nothing to key",
 		       d.cfg->path);
 	sl_sealined_missing_ttys(d.cfg, false);
+	ret = sl_courier_init(&d.courier, d.cfg, &d.ks, &d.lines, err,
+			      sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "courier: %s", err);
+		goto out_lines;
+	}
 	if (!d.drv)
 		sl_log(LOG_WARNING, "this sealined has no handshake implementation: it registers as its lines' agent and keeps them fail-closed, but pairing and sessions are not available yet");
 	else
@@ -865,6 +920,7 @@ int main(int argc, char *argv[])
 	sl_ipc_close(&d.ipc);
 out_lines:
 	sl_lines_fini(&d.lines, "agent stopped");
+	sl_courier_fini(d.courier);
 	if (d.nl_open) {
 		/* Closing the agent socket ends our registrations, and the
 		 * kernel wipes those lines' keys. */

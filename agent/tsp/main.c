@@ -13,12 +13,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
 #include "tsp.h"
+#include "tspstore.h"
 #include "version.h"
 
 static const char *prog = "sealtspd";
@@ -38,9 +40,12 @@ static void usage(FILE *f)
 		"the callers' data. Its accounts and records: sealctl tsp; its state:\n"
 		"sealctl status.\n"
 		"\n"
-		"The configuration has sealined's format with a [tsp] section (database,\n"
-		"instance, lines, baud, init, answer_timeout) and no [line] sections; a\n"
-		"file without [tsp] is an endpoint's, for sealined.\n"
+		"The configuration has sealined's format with a [tsp] section (store,\n"
+		"instance, lease, backlog, lines, baud, init, answer_timeout) and no [line]\n"
+		"sections; a file without [tsp] is an endpoint's, for sealined. The store\n"
+		"is an SQLite file (one TSP) or a PostgreSQL database that several TSPs\n"
+		"share (postgresql://... or a libpq connection string); lines are serial\n"
+		"ports or ports of terminal servers (rfc2217://HOST:PORT, tcp://HOST:PORT).\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE     configuration (default %2$s)\n"
@@ -71,17 +76,29 @@ static void usage(FILE *f)
 static void print_config(const struct sl_config *cfg)
 {
 	const struct sl_tsp_conf *t = &cfg->tsp;
+	char store[SL_TSP_ERR_MAX];
 
 	printf("configuration %s is valid: a TSP\n", cfg->path);
 	printf("  state_dir       %s\n  socket          %s\n",
 	       cfg->state_dir, cfg->socket_path);
-	printf("  database        %s\n", t->database);
+	sl_tsp_store_redact(store, sizeof(store), t->store);
+	printf("  store           %s (%s)\n", store,
+	       t->store[0] == '/' ? "an SQLite file" : "PostgreSQL");
 	printf("  instance        %s\n", t->instance[0] ? t->instance :
 	       "(the host name)");
+	printf("  lease           %" PRIu32 " s\n", t->lease);
+	printf("  backlog         %s\n", t->backlog[0] ? t->backlog :
+	       "(state_dir/" SL_TSP_BACKLOG_NAME ")");
 	for (unsigned int i = 0; i < t->n_lines; ++i) {
 		glob_t g;
 		size_t n = 0;
 
+		/* A terminal server's port is resolved when sealtspd starts. */
+		if (strstr(t->lines[i], "://")) {
+			printf("  lines           %s (a terminal server's port)\n",
+			       t->lines[i]);
+			continue;
+		}
 		if (!glob(t->lines[i], GLOB_NOSORT, NULL, &g)) {
 			n = g.gl_pathc;
 			globfree(&g);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * Calls through the TSP (tsp_internal.h): the checks of handshake.rst on
- * the caller's and the answerer's keys against the account store, dialling
- * the recipient on a free line, bridging the two legs and relaying them,
- * and the call detail record, closed exactly once whatever ends the call.
+ * the caller's and the answerer's keys against the account store (asked
+ * of the store's thread, tspq.c, and carried out when it answers),
+ * dialling the recipient on a free line, bridging the two legs and
+ * relaying them, and the call detail record, closed exactly once whatever
+ * ends the call.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,7 +24,6 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 		      enum sl_tsp_outcome outcome, const char *nak, int64_t now)
 {
 	struct tsp_line *legs[2] = { c->caller, c->callee };
-	int ret;
 
 	if (c->connected) {
 		struct sl_tsp_cdr_update u = {
@@ -30,15 +31,9 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 			.bytes_down = c->down, .now_ms = sl_wall_ms(),
 		};
 
-		ret = sl_tsp_cdr_update(&t->st, c->id, &u);
-		if (ret)
-			sl_log(LOG_ERR, "call %016" PRIx64 ": record: %s", c->id,
-			       sl_tsp_store_error(&t->st));
+		sl_tspq_cdr_update(t->q, c->id, &u);
 	}
-	ret = sl_tsp_cdr_close(&t->st, c->id, sl_wall_ms(), outcome, nak);
-	if (ret)
-		sl_log(LOG_ERR, "call %016" PRIx64 ": closing its record: %s",
-		       c->id, sl_tsp_store_error(&t->st));
+	sl_tspq_cdr_close(t->q, c->id, sl_wall_ms(), outcome, nak);
 	sl_log(LOG_NOTICE, "call %016" PRIx64 ": ended, %s%s%s, %" PRIu64 " bytes to the recipient, %" PRIu64 " back",
 	       c->id, sl_tsp_outcome_name(outcome), nak ? " " : "",
 	       nak ? nak : "", c->up, c->down);
@@ -55,8 +50,12 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 		    l->st == TL_BRIDGED || l->st == TL_RELAY)
 			sl_tspd_line_hangup(l, now);
 	}
-	free(c);
+	c->caller = c->callee = NULL;
+	c->ended = true;
 	t->calls--;
+	/* A check still out comes back to it: freed then. */
+	if (!c->asking)
+		free(c);
 }
 
 /* Refuse the caller (a NAK on its leg, then hangup) and end the call. */
@@ -139,100 +138,72 @@ void sl_tspd_dial_out(struct tsp *t, struct tsp_call *c,
 	sl_tspd_modem_events(out_line, &ev, now);
 }
 
-/* The caller proved its key: the checks of handshake.rst, in order. */
+/* The answerer is not the recipient (or could not be checked): NAK its
+ * leg, and tell the caller no one answered. */
+static void answerer_refused(struct tsp_line *l, const char *claims,
+			     const char *key_of, int64_t now)
+{
+	struct tsp *t = l->t;
+	struct tsp_call *c = l->call;
+	struct sl_call_actions out;
+
+	sl_log(LOG_WARNING, "line %s: the answerer is not account %s (key %s, claims %s)",
+	       l->name, c->recipient, key_of, claims);
+	if (!sl_tsp_leg_refuse(l->leg, SL_NAK_IDENTITY_MISMATCH, 0,
+			       (uint64_t)now, &out)) {
+		c->callee = NULL;
+		l->call = NULL;
+		sl_tspd_leg_actions(l, &out, now);
+	}
+	sl_tspd_call_refuse(t, c, SL_NAK_NO_ANSWER, SL_NAK_DETAIL_RECIPIENT,
+			    SL_TSP_OUTCOME_NAK, now);
+}
+
+/* The caller proved its key: the store checks it (tspq.c, check_caller()
+ * has the checks of handshake.rst, in order). */
 static void caller_authenticated(struct tsp_line *l,
 				 const struct sl_call_action *a, int64_t now)
 {
 	struct tsp *t = l->t;
 	struct tsp_call *c = l->call;
-	struct sl_tsp_account caller, rcpt;
-	struct sl_call_actions out;
-	struct sl_tsp_cdr_update u = { 0 };
-	struct tsp_line *out_line;
-	bool ok;
-	int ret;
+	struct sl_tspq_req *r;
 
 	if (a->purpose != SL_CALL_PURPOSE_CALL) {
 		sl_tspd_call_refuse(t, c, SL_NAK_BAD_MESSAGE, 0,
 				    SL_TSP_OUTCOME_NAK, now);
 		return;
 	}
-	ret = sl_tsp_account_by_key(&t->st, a->static_pub, &caller);
-	if (ret == -ENOENT) {
-		sl_tspd_call_refuse(t, c, SL_NAK_UNKNOWN_ACCOUNT,
-				    SL_NAK_DETAIL_CALLER, SL_TSP_OUTCOME_NAK,
-				    now);
+	r = sl_tspq_req_new(SL_TSPQ_CHECK_CALLER, c->id, c);
+	if (!r) {
+		sl_tspd_call_refuse(t, c, SL_NAK_INTERNAL, 0,
+				    SL_TSP_OUTCOME_FAILED, now);
 		return;
 	}
-	if (ret)
-		goto store_failed;
-	/* From here on the record names the caller, whatever follows. */
-	u.set = SL_TSP_CDR_SET_CALLER;
-	u.caller_account = caller.number;
-	u.now_ms = sl_wall_ms();
-	if (sl_tsp_cdr_update(&t->st, c->id, &u))
-		goto store_failed;
-	memcpy(c->caller_acct, caller.number, sizeof(c->caller_acct));
-	if (strcmp(caller.number, a->account)) {
-		sl_log(LOG_WARNING, "line %s: the caller's key is account %s's, but it claims %s: possible impersonation",
-		       l->name, caller.number, a->account);
-		sl_tspd_call_refuse(t, c, SL_NAK_IDENTITY_MISMATCH,
-				    SL_NAK_DETAIL_CALLER, SL_TSP_OUTCOME_NAK,
-				    now);
-		return;
-	}
-	if (!caller.enabled) {
-		sl_tspd_call_refuse(t, c, SL_NAK_ACCOUNT_DISABLED,
-				    SL_NAK_DETAIL_CALLER, SL_TSP_OUTCOME_NAK,
-				    now);
-		return;
-	}
-	ret = sl_tsp_caller_bound(&t->st, caller.number, l->cid, l->name, &ok);
-	if (ret)
-		goto store_failed;
-	if (!ok) {
-		sl_log(LOG_WARNING, "line %s: account %s called from caller ID '%s', which is not bound to it",
-		       l->name, caller.number, l->cid[0] ? l->cid : "(none)");
-		sl_tspd_call_refuse(t, c, SL_NAK_CALLER_ID_MISMATCH,
-				    SL_NAK_DETAIL_CALLER, SL_TSP_OUTCOME_NAK,
-				    now);
-		return;
-	}
-	ret = sl_tsp_account_get(&t->st, a->peer, &rcpt);
-	if (ret == -ENOENT) {
-		sl_tspd_call_refuse(t, c, SL_NAK_UNKNOWN_ACCOUNT,
-				    SL_NAK_DETAIL_RECIPIENT, SL_TSP_OUTCOME_NAK,
-				    now);
-		return;
-	}
-	if (ret)
-		goto store_failed;
-	u.set = SL_TSP_CDR_SET_RECIPIENT;
-	u.recipient_account = rcpt.number;
-	u.now_ms = sl_wall_ms();
-	if (sl_tsp_cdr_update(&t->st, c->id, &u))
-		goto store_failed;
-	if (!rcpt.enabled) {
-		sl_tspd_call_refuse(t, c, SL_NAK_ACCOUNT_DISABLED,
-				    SL_NAK_DETAIL_RECIPIENT, SL_TSP_OUTCOME_NAK,
-				    now);
-		return;
-	}
-	ret = sl_tsp_caller_authorised(&t->st, rcpt.number, caller.number, &ok);
-	if (ret)
-		goto store_failed;
-	if (!ok) {
-		sl_tspd_call_refuse(t, c, SL_NAK_NOT_AUTHORISED,
-				    SL_NAK_DETAIL_RECIPIENT, SL_TSP_OUTCOME_NAK,
-				    now);
-		return;
-	}
-	if (!rcpt.phone[0]) {
-		sl_log(LOG_WARNING, "call %016" PRIx64 ": account %s has no phone number",
-		       c->id, rcpt.number);
-		sl_tspd_call_refuse(t, c, SL_NAK_NO_ANSWER,
-				    SL_NAK_DETAIL_RECIPIENT,
-				    SL_TSP_OUTCOME_NO_ANSWER, now);
+	memcpy(r->caller.pub, a->static_pub, sizeof(r->caller.pub));
+	snprintf(r->caller.claimed, sizeof(r->caller.claimed), "%s", a->account);
+	snprintf(r->caller.peer, sizeof(r->caller.peer), "%s", a->peer);
+	snprintf(r->caller.caller_id, sizeof(r->caller.caller_id), "%s", l->cid);
+	snprintf(r->caller.line, sizeof(r->caller.line), "%s", l->name);
+	c->asking++;
+	sl_tspq_ask(t->q, r);
+}
+
+/* The store's answer about the caller: refuse, or dial the recipient. */
+static void caller_checked(struct tsp *t, struct tsp_call *c,
+			   const struct sl_tspq_caller *k, int64_t now)
+{
+	struct tsp_line *l = c->caller, *out_line;
+	struct sl_call_actions out;
+
+	if (k->caller[0])
+		memcpy(c->caller_acct, k->caller, sizeof(c->caller_acct));
+	if (k->why[0])
+		sl_log(k->reason == SL_NAK_UNAVAILABLE ||
+		       k->reason == SL_NAK_INTERNAL ? LOG_ERR : LOG_WARNING,
+		       "call %016" PRIx64 " on line %s: %s", c->id,
+		       l ? l->name : "-", k->why);
+	if (k->reason != SL_NAK_NONE) {
+		sl_tspd_call_refuse(t, c, k->reason, k->detail, k->outcome, now);
 		return;
 	}
 	out_line = sl_tspd_free_line(t);
@@ -243,53 +214,75 @@ static void caller_authenticated(struct tsp_line *l,
 				    SL_TSP_OUTCOME_BUSY, now);
 		return;
 	}
-	memcpy(c->recipient, rcpt.number, sizeof(c->recipient));
-	snprintf(c->phone, sizeof(c->phone), "%s", rcpt.phone);
-	if (sl_tsp_leg_dialling(l->leg, c->id, (uint64_t)now, &out) == 0)
+	memcpy(c->recipient, k->recipient, sizeof(c->recipient));
+	snprintf(c->phone, sizeof(c->phone), "%s", k->phone);
+	if (l && l->leg &&
+	    sl_tsp_leg_dialling(l->leg, c->id, (uint64_t)now, &out) == 0)
 		sl_tspd_leg_actions(l, &out, now);
-	if (!l->call)
+	if (!l || !l->call)
 		return;		/* the caller went away meanwhile */
 	sl_tspd_dial_out(t, c, out_line, now);
-	return;
-
-store_failed:
-	sl_log(LOG_ERR, "call %016" PRIx64 ": account store: %s", c->id,
-	       sl_tsp_store_error(&t->st));
-	sl_tspd_call_refuse(t, c, SL_NAK_INTERNAL, 0, SL_TSP_OUTCOME_FAILED,
-			    now);
 }
 
-/* The dialled line's answerer proved its key: it must be the recipient. */
+/* The dialled line's answerer proved its key: the store says whose. */
 static void answerer_authenticated(struct tsp_line *l,
 				   const struct sl_call_action *a, int64_t now)
 {
 	struct tsp *t = l->t;
 	struct tsp_call *c = l->call;
-	struct sl_tsp_account acct;
-	struct sl_call_actions out;
-	int ret;
+	struct sl_tspq_req *r;
 
-	ret = sl_tsp_account_by_key(&t->st, a->static_pub, &acct);
-	if (a->purpose != SL_CALL_PURPOSE_ANSWER || ret ||
-	    strcmp(acct.number, c->recipient) ||
+	if (a->purpose != SL_CALL_PURPOSE_ANSWER ||
 	    strcmp(a->account, c->recipient)) {
-		sl_log(LOG_WARNING, "line %s: the answerer is not account %s (key %s, claims %s)",
-		       l->name, c->recipient,
-		       ret ? "unknown" : acct.number, a->account);
-		if (!sl_tsp_leg_refuse(l->leg, SL_NAK_IDENTITY_MISMATCH, 0,
-				       (uint64_t)now, &out)) {
-			c->callee = NULL;
-			l->call = NULL;
-			sl_tspd_leg_actions(l, &out, now);
-		}
-		sl_tspd_call_refuse(t, c, SL_NAK_NO_ANSWER,
-				    SL_NAK_DETAIL_RECIPIENT, SL_TSP_OUTCOME_NAK,
-				    now);
+		answerer_refused(l, a->account, "-", now);
+		return;
+	}
+	r = sl_tspq_req_new(SL_TSPQ_CHECK_ANSWERER, c->id, c);
+	if (!r) {
+		answerer_refused(l, a->account, "unchecked", now);
+		return;
+	}
+	memcpy(r->answerer.pub, a->static_pub, sizeof(r->answerer.pub));
+	c->asking++;
+	sl_tspq_ask(t->q, r);
+}
+
+/* The store's answer about the answerer: offer it the call if it is the
+ * recipient. */
+static void answerer_checked(struct tsp *t, struct tsp_call *c,
+			     const struct sl_tspq_answerer *k, int64_t now)
+{
+	struct tsp_line *l = c->callee;
+	struct sl_call_actions out;
+
+	(void)t;
+	if (!l || !l->leg || l->st != TL_SETUP)
+		return;		/* the leg went away meanwhile */
+	if (k->unavailable || strcmp(k->account, c->recipient)) {
+		answerer_refused(l, c->recipient, k->unavailable ? "unchecked" :
+				 k->account[0] ? k->account : "unknown", now);
 		return;
 	}
 	if (sl_tsp_leg_offer(l->leg, c->caller_acct, c->id, (uint64_t)now,
 			     &out) == 0)
 		sl_tspd_leg_actions(l, &out, now);
+}
+
+void sl_tspd_store_answer(struct tsp *t, struct sl_tspq_req *r)
+{
+	struct tsp_call *c = r->ctx;
+	int64_t now = sl_now_ms();
+
+	c->asking--;
+	if (c->ended) {
+		if (!c->asking)
+			free(c);
+		return;
+	}
+	if (r->type == SL_TSPQ_CHECK_CALLER)
+		caller_checked(t, c, &r->caller, now);
+	else if (r->type == SL_TSPQ_CHECK_ANSWERER)
+		answerer_checked(t, c, &r->answerer, now);
 }
 
 /* The recipient accepted: tell both, answerer first (handshake.rst). */
@@ -303,9 +296,7 @@ static void call_accepted(struct tsp_line *l, int64_t now)
 	struct sl_call_actions out;
 
 	u.now_ms = u.answer_ms;
-	if (sl_tsp_cdr_update(&t->st, c->id, &u))
-		sl_log(LOG_ERR, "call %016" PRIx64 ": record: %s", c->id,
-		       sl_tsp_store_error(&t->st));
+	sl_tspq_cdr_update(t->q, c->id, &u);
 	c->connected = true;
 	c->cdr_saved = now;
 	sl_tspd_line_set(c->callee, TL_BRIDGED);

@@ -30,8 +30,9 @@
 
 /* ------------------------------------------------------------ control */
 
-/* The epoll tag of the control socket and its clients. */
-static char ipc_tag;
+/* The epoll tags of the control socket and its clients, and of the
+ * store's answers. */
+static char ipc_tag, store_tag;
 
 static void send_status(struct tsp *t, struct sl_ipc_client *c)
 {
@@ -48,7 +49,11 @@ static void send_status(struct tsp *t, struct sl_ipc_client *c)
 		sl_ipc_add(&b, "name", t->cfg->name);
 	sl_ipc_add(&b, "config", t->cfg->path);
 	sl_ipc_add(&b, "state_dir", t->cfg->state_dir);
-	sl_ipc_add(&b, "database", t->cfg->tsp.database);
+	sl_ipc_add(&b, "store", t->store_shown);
+	sl_ipc_add(&b, "instance", t->instance);
+	sl_ipc_add(&b, "store_state", sl_tspq_up(t->q) ? "up" : "unreachable");
+	sl_ipc_addf(&b, "backlog", "%u", sl_tspq_backlog(t->q));
+	sl_ipc_addf(&b, "store_queue", "%u", sl_tspq_pending(t->q));
 	sl_ipc_add(&b, "public_key", hex);
 	sl_ipc_add(&b, "fingerprint", fp);
 	sl_ipc_addf(&b, "uptime", "%" PRId64, (int64_t)time(NULL) - t->started);
@@ -167,6 +172,21 @@ static void ipc_interest(struct tsp *t)
 
 /* ------------------------------------------------------------ main */
 
+/* A terminal server's port joins the glob's list as it is. */
+static int glob_append(glob_t *g, const char *spec)
+{
+	char **v = realloc(g->gl_pathv, (g->gl_pathc + 2) * sizeof(*v));
+
+	if (!v)
+		return GLOB_NOSPACE;
+	g->gl_pathv = v;
+	v[g->gl_pathc] = strdup(spec);
+	if (!v[g->gl_pathc])
+		return GLOB_NOSPACE;
+	v[++g->gl_pathc] = NULL;
+	return 0;
+}
+
 static int add_lines(struct tsp *t, char *err, size_t err_len)
 {
 	const struct sl_tsp_conf *tc = &t->cfg->tsp;
@@ -174,7 +194,13 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 	int ret = 0;
 
 	for (unsigned int i = 0; i < tc->n_lines; ++i) {
-		int r = glob(tc->lines[i], GLOB_APPEND | GLOB_NOCHECK, NULL, &g);
+		int r;
+
+		/* Terminal servers' ports are no paths to expand. */
+		if (strstr(tc->lines[i], "://"))
+			r = glob_append(&g, tc->lines[i]);
+		else
+			r = glob(tc->lines[i], GLOB_APPEND | GLOB_NOCHECK, NULL, &g);
 
 		if (r && r != GLOB_NOMATCH) {
 			snprintf(err, err_len, "lines: cannot expand '%.200s'",
@@ -190,7 +216,8 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 		goto out;
 	}
 	t->lines = calloc(g.gl_pathc, sizeof(*t->lines));
-	if (!t->lines) {
+	t->dirty = calloc(g.gl_pathc ? g.gl_pathc : 1, sizeof(*t->dirty));
+	if (!t->lines || !t->dirty) {
 		ret = -ENOMEM;
 		snprintf(err, err_len, "out of memory");
 		goto out;
@@ -199,13 +226,27 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 		struct tsp_line *l = &t->lines[t->n];
 		const char *base = strrchr(g.gl_pathv[i], '/');
 
-		base = base ? base + 1 : g.gl_pathv[i];
-		if (strlen(g.gl_pathv[i]) >= sizeof(l->path) ||
-		    !sl_tsp_line_valid(base)) {
-			snprintf(err, err_len, "lines: '%.200s' is not a usable serial port name",
-				 g.gl_pathv[i]);
-			ret = -EINVAL;
-			goto out;
+		l->t = t;
+		l->fd = -1;
+		if (strstr(g.gl_pathv[i], "://")) {
+			char why[512];
+
+			ret = sl_tspd_port_parse(l, g.gl_pathv[i], why, sizeof(why));
+			if (ret) {
+				snprintf(err, err_len, "lines: %s", why);
+				goto out;
+			}
+			base = l->name;
+		} else {
+			base = base ? base + 1 : g.gl_pathv[i];
+			if (strlen(g.gl_pathv[i]) >= sizeof(l->path) ||
+			    !sl_tsp_line_valid(base)) {
+				snprintf(err, err_len, "lines: '%.200s' is not a usable serial port name",
+					 g.gl_pathv[i]);
+				ret = -EINVAL;
+				goto out;
+			}
+			snprintf(l->path, sizeof(l->path), "%s", g.gl_pathv[i]);
 		}
 		for (unsigned int j = 0; j < t->n; ++j) {
 			if (!strcmp(t->lines[j].name, base)) {
@@ -215,11 +256,9 @@ static int add_lines(struct tsp *t, char *err, size_t err_len)
 				goto out;
 			}
 		}
-		l->t = t;
-		l->fd = -1;
 		sl_byteq_init(&l->out, SL_OUTQ_MAX);
-		snprintf(l->path, sizeof(l->path), "%s", g.gl_pathv[i]);
-		snprintf(l->name, sizeof(l->name), "%s", base);
+		if (base != l->name)
+			snprintf(l->name, sizeof(l->name), "%s", base);
 		t->n++;
 	}
 out:
@@ -256,50 +295,118 @@ static void on_signal(struct tsp *t)
 	}
 }
 
-static void update_interest(struct tsp *t)
+/* The events l waits for, given to epoll if they changed. */
+static void line_interest(struct tsp *t, struct tsp_line *l)
 {
-	for (unsigned int i = 0; i < t->n; ++i) {
-		struct tsp_line *l = &t->lines[i];
-		uint32_t want = sl_tspd_line_wanted(l);
-		struct epoll_event e = { .events = want, .data.ptr = l };
+	uint32_t want = sl_tspd_line_wanted(l);
+	struct epoll_event e = { .events = want, .data.ptr = l };
 
-		if (l->fd < 0 || (l->ep_added && want == l->ep_mask))
-			continue;
-		/* A relayed line whose partner is backed up stays in the
-		 * set with no events (hangups are still reported). */
-		if (epoll_ctl(t->ep, l->ep_added ? EPOLL_CTL_MOD :
-			      EPOLL_CTL_ADD, l->fd, &e) < 0) {
-			sl_log(LOG_ERR, "line %s: epoll: %s", l->name,
-			       strerror(errno));
-			continue;
-		}
-		l->ep_added = true;
-		l->ep_mask = want;
+	l->dirty = false;
+	if (l->fd < 0 || (l->ep_added && want == l->ep_mask))
+		return;
+	/* A relayed line whose partner is backed up stays in the set
+	 * with no events (hangups are still reported). */
+	if (epoll_ctl(t->ep, l->ep_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      l->fd, &e) < 0) {
+		sl_log(LOG_ERR, "line %s: epoll: %s", l->name, strerror(errno));
+		return;
+	}
+	l->ep_added = true;
+	l->ep_mask = want;
+}
+
+static void touch_one(struct tsp *t, struct tsp_line *l)
+{
+	if (l->dirty || t->n_dirty >= t->n)
+		return;
+	l->dirty = true;
+	t->dirty[t->n_dirty++] = (unsigned int)(l - t->lines);
+}
+
+/* A relayed line reads only while its partner's queue has room: what
+ * changes one changes the other's interest too. */
+void sl_tspd_line_touch(struct tsp_line *l)
+{
+	struct tsp_line *o = sl_tspd_partner(l);
+
+	touch_one(l->t, l);
+	if (o)
+		touch_one(l->t, o);
+}
+
+/*
+ * Every line's timers and interest: when a timer is due, and at least
+ * every SL_TSP_SCAN_MS. In between only the lines something happened to
+ * (sl_tspd_line_touch()) are looked at, so that a busy TSP's work per
+ * event does not grow with its number of lines. Returns the earliest
+ * timer of all lines (0: none).
+ */
+static int64_t full_scan(struct tsp *t, int64_t now)
+{
+	int64_t next = 0;
+
+	for (unsigned int i = 0; i < t->n; ++i)
+		sl_tspd_line_timers(&t->lines[i], now);
+	for (unsigned int i = 0; i < t->n; ++i) {
+		int64_t d;
+
+		line_interest(t, &t->lines[i]);
+		d = sl_tspd_line_next_timer(&t->lines[i]);
+		if (d && (!next || d < next))
+			next = d;
+	}
+	t->n_dirty = 0;
+	t->last_scan = now;
+	return next;
+}
+
+/* Only the touched lines: their interest, and their timers lower the
+ * earliest (a timer moved later is found by the next full scan). */
+static int64_t touched(struct tsp *t, int64_t next)
+{
+	for (unsigned int i = 0; i < t->n_dirty; ++i) {
+		struct tsp_line *l = &t->lines[t->dirty[i]];
+		int64_t d;
+
+		line_interest(t, l);
+		d = sl_tspd_line_next_timer(l);
+		if (d && (!next || d < next))
+			next = d;
+	}
+	t->n_dirty = 0;
+	return next;
+}
+
+/* The store answered checks: carry them out, in order. */
+static void store_answers(struct tsp *t)
+{
+	struct sl_tspq_req *r;
+
+	sl_tspq_ack(t->q);
+	while ((r = sl_tspq_answer(t->q))) {
+		sl_tspd_store_answer(t, r);
+		free(r);
 	}
 }
 
 static int loop(struct tsp *t)
 {
-	struct epoll_event evs[64];
+	struct epoll_event evs[SL_TSP_EVENTS];
+	int64_t next = 0;
 
 	while (!t->stop) {
-		int64_t now = sl_now_ms(), next = 0, timeout;
+		int64_t now = sl_now_ms(), timeout;
 		int n;
 
-		for (unsigned int i = 0; i < t->n; ++i)
-			sl_tspd_line_timers(&t->lines[i], now);
-		update_interest(t);
+		if ((next && now >= next) || now - t->last_scan >= SL_TSP_SCAN_MS)
+			next = full_scan(t, now);
+		else
+			next = touched(t, next);
 		ipc_interest(t);
-		for (unsigned int i = 0; i < t->n; ++i) {
-			int64_t d = sl_tspd_line_next_timer(&t->lines[i]);
-
-			if (d && (!next || d < next))
-				next = d;
-		}
 		timeout = !next ? 1000 : next > now ? next - now : 0;
 		if (timeout > 1000)
 			timeout = 1000;
-		n = epoll_wait(t->ep, evs, 64, (int)timeout);
+		n = epoll_wait(t->ep, evs, SL_TSP_EVENTS, (int)timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -318,8 +425,13 @@ static int loop(struct tsp *t)
 				ipc_ready(t);
 				continue;
 			}
+			if ((void *)l == &store_tag) {
+				store_answers(t);
+				continue;
+			}
 			if (l->fd < 0)
 				continue;
+			sl_tspd_line_touch(l);
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				sl_tspd_line_readable(l, now);
 			if (l->fd >= 0 && (evs[i].events & EPOLLOUT))
@@ -351,12 +463,54 @@ static void shutdown_calls(struct tsp *t)
 	}
 }
 
+/* Open the store and start its thread (tspq.h). */
+static int start_store(struct tsp *t, char *err, size_t err_len)
+{
+	const struct sl_tsp_conf *tc = &t->cfg->tsp;
+	char backlog[PATH_MAX];
+	struct sl_tspq_conf qc = {
+		.backlog = backlog, .lease_ms = (int64_t)tc->lease * 1000,
+	};
+	struct sl_tspq_started s;
+	struct sl_tsp_store st;
+	int ret, n;
+
+	if (tc->backlog[0])
+		n = snprintf(backlog, sizeof(backlog), "%s", tc->backlog);
+	else
+		n = snprintf(backlog, sizeof(backlog), "%s/%s",
+			     t->cfg->state_dir, SL_TSP_BACKLOG_NAME);
+	if (n < 0 || (size_t)n >= sizeof(backlog)) {
+		snprintf(err, err_len, "backlog: path too long");
+		return -ENAMETOOLONG;
+	}
+	sl_tsp_store_redact(t->store_shown, sizeof(t->store_shown), tc->store);
+	ret = sl_tsp_store_open(&st, tc->store, t->instance,
+				SL_TSP_OPEN_CREATE | SL_TSP_OPEN_SERVER, err,
+				err_len);
+	if (ret)
+		return ret;
+	ret = sl_tspq_start(&t->q, &st, &qc, &t->qfd, &s, err, err_len);
+	if (ret)
+		return ret;
+	if (s.lease_held)
+		sl_log(LOG_WARNING, "instance %s: its lease in the store had not expired: an earlier run did not stop cleanly, or another TSP uses the same instance name (give each its own)",
+		       t->instance);
+	if (s.replayed)
+		sl_log(LOG_NOTICE, "%u record events of an earlier run written from the backlog %s",
+		       s.replayed, backlog);
+	sl_log(LOG_NOTICE, "store %s: %u open call records from before closed as interrupted",
+	       t->store_shown, s.recovered);
+	return 0;
+}
+
 int sl_tsp_main(const struct sl_config *cfg)
 {
-	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = -1 };
+	struct tsp t = { .cfg = cfg, .ep = -1, .sigfd = -1, .qfd = -1 };
 	const char *instance = cfg->tsp.instance;
 	char err[1024], host[SL_CONF_TSP_INSTANCE_MAX + 1] = "";
 	char fp[SL_KS_FINGERPRINT_LEN + 1], hex[2 * SL_X25519_KEY_LEN + 1];
+	struct sl_tspq_req *r;
 	struct rlimit rl;
 	int ret, status = 1;
 
@@ -387,17 +541,16 @@ int sl_tsp_main(const struct sl_config *cfg)
 				*p = '-';
 		instance = host[0] ? host : "tsp";
 	}
-	ret = sl_tsp_store_open(&t.st, cfg->tsp.database, instance,
-				SL_TSP_OPEN_CREATE | SL_TSP_OPEN_SERVER, err,
-				sizeof(err));
+	snprintf(t.instance, sizeof(t.instance), "%s", instance);
+	ret = start_store(&t, err, sizeof(err));
 	if (ret) {
 		sl_log(LOG_ERR, "account store: %s", err);
 		goto out_ks;
 	}
 	sl_ks_fingerprint(fp, t.ks.id.pub);
 	sl_hex_encode(hex, t.ks.id.pub, SL_X25519_KEY_LEN);
-	sl_log(LOG_NOTICE, "TSP %s starting: %u lines, store %s (%u open call records from before closed as interrupted), static key %s (fingerprint %s): endpoints pin this key",
-	       instance, t.n, cfg->tsp.database, t.st.recovered, hex, fp);
+	sl_log(LOG_NOTICE, "TSP %s starting: %u lines, store %s, static key %s (fingerprint %s): endpoints pin this key",
+	       t.instance, t.n, t.store_shown, hex, fp);
 
 	t.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (t.ep < 0) {
@@ -417,9 +570,12 @@ int sl_tsp_main(const struct sl_config *cfg)
 	{
 		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &ipc_tag };
 
+		struct epoll_event qe = { .events = EPOLLIN, .data.ptr = &store_tag };
+
 		for (int i = 0; i < SL_IPC_MAX_CLIENTS; ++i)
 			t.ipc_fds[i] = -1;
-		if (epoll_ctl(t.ep, EPOLL_CTL_ADD, t.ipc.fd, &e) < 0) {
+		if (epoll_ctl(t.ep, EPOLL_CTL_ADD, t.ipc.fd, &e) < 0 ||
+		    epoll_ctl(t.ep, EPOLL_CTL_ADD, t.qfd, &qe) < 0) {
 			sl_log(LOG_ERR, "epoll: %s", strerror(errno));
 			goto out_ipc;
 		}
@@ -442,7 +598,14 @@ out_ep:
 		close(t.sigfd);
 	close(t.ep);
 out_store:
-	sl_tsp_store_close(&t.st);
+	/* Every record event written (or in the backlog), then the
+	 * calls whose checks were still out can go. */
+	sl_tspq_stop(t.q);
+	while ((r = sl_tspq_answer(t.q))) {
+		sl_tspd_store_answer(&t, r);
+		free(r);
+	}
+	sl_tspq_free(t.q);
 out_ks:
 	sl_ks_close(&t.ks);
 out_lines:
@@ -450,7 +613,10 @@ out_lines:
 		sl_byteq_free(&t.lines[i].out);
 		sl_tspd_line_close_fd(&t.lines[i]);
 	}
+	for (unsigned int i = 0; i < t.n; ++i)
+		free(t.lines[i].tn);
 	free(t.lines);
+	free(t.dirty);
 	sl_log(status ? LOG_ERR : LOG_NOTICE, "TSP %s", status ? "failed" : "stopped");
 	return status;
 }

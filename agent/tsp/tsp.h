@@ -41,7 +41,9 @@ int sl_tsp_main(const struct sl_config *cfg);
 
 /* Bytes relayed per read, and the lines one TSP serves at most. */
 #define SL_TSP_READ_CHUNK	4096
-#define SL_TSP_MAX_LINES	1024
+#define SL_TSP_MAX_LINES	2048
+/* Events taken per epoll_wait(). */
+#define SL_TSP_EVENTS		256
 
 /* Timing (all milliseconds). */
 #define SL_TSP_NAK_HANGUP_MS	100	/* handshake.rst: a NAK, then hang up */
@@ -50,6 +52,10 @@ int sl_tsp_main(const struct sl_config *cfg);
 #define SL_TSP_DRAIN_MS		2000	/* output still queued at hangup */
 #define SL_TSP_CDR_BYTES_MS	10000	/* byte counts saved while bridged */
 #define SL_TSP_CLOSE_HANGUP_MS	300	/* no DTR: closed this long */
+#define SL_TSP_SCAN_MS		1000	/* every line looked at, at least */
+#define SL_TSP_CONNECT_MS	10000	/* a terminal server's port */
+/* Escaped bytes queued for a Telnet line, beyond its output queue. */
+#define SL_TSP_WIRE_MAX		(2 * SL_TSP_READ_CHUNK)
 /* Lines one call may try to dial out on (NO DIALTONE: glare). */
 #define SL_TSP_DIAL_TRIES	3
 

@@ -31,6 +31,11 @@
  * A call links the caller's line (the one that rang) and, once dialled,
  * the recipient's. Its record is opened when the caller's line answers and
  * closed exactly once (sl_tspd_call_end()), whatever ends it first.
+ *
+ * The loop never calls the store (tspq.h): record events are queued, and
+ * the checks of a call are asked and answered later (routing.c). A call
+ * that ends while a check is out stays allocated, marked ended, until
+ * the answer comes back and finds it so.
  */
 #ifndef SEALINE_AGENT_TSP_INTERNAL_H
 #define SEALINE_AGENT_TSP_INTERNAL_H
@@ -38,6 +43,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "call.h"
 #include "clock.h"
@@ -46,7 +52,9 @@
 #include "keystore.h"
 #include "modem.h"
 #include "rawline.h"
+#include "telnet.h"
 #include "tsp.h"
+#include "tspq.h"
 #include "tspstore.h"
 
 enum tl_state {
@@ -66,14 +74,30 @@ enum tl_state {
 struct tsp;
 struct tsp_call;
 
+/* Where a line is: a serial port of this machine, or a terminal
+ * server's port (tspport.c). */
+enum tl_port {
+	TL_PORT_TTY,
+	TL_PORT_TCP,		/* raw TCP: the bytes as they are */
+	TL_PORT_RFC2217,	/* Telnet with Com Port Control (telnet.h) */
+};
+
 struct tsp_line {
 	struct tsp *t;
-	char path[PATH_MAX];
-	char name[SL_TSP_LINE_MAX + 1];	/* basename: logs, records */
+	char path[PATH_MAX];		/* the tty, or the port's URL */
+	char name[SL_TSP_LINE_MAX + 1];	/* logs, records, bindings */
 	int fd;
 	bool has_dtr;			/* TIOCMBIC works: hang up by DTR */
+	enum tl_port port;
+	struct sockaddr_storage addr;	/* a terminal server's port */
+	socklen_t addr_len;
+	bool connecting;		/* connect() in progress */
+	int64_t connect_deadline;
+	struct sl_telnet *tn;		/* RFC 2217 lines' Telnet state */
+	struct sl_byteq wire;		/* RFC 2217: escaped bytes, commands */
 	bool ep_added;			/* fd is in the epoll set */
 	uint32_t ep_mask;		/* with these events */
+	bool dirty;			/* in t->dirty: look at its interest */
 	enum tl_state st;
 	struct sl_modem modem;
 	struct sl_rawline rl;
@@ -102,6 +126,8 @@ struct tsp_call {
 	bool connected;
 	uint64_t up, down;		/* relayed bytes: to the recipient, back */
 	int64_t cdr_saved;		/* bytes last written to the record */
+	unsigned int asking;		/* store checks not answered yet */
+	bool ended;			/* sl_tspd_call_end() was called */
 };
 
 struct tsp {
@@ -110,9 +136,15 @@ struct tsp {
 	int ipc_fds[SL_IPC_MAX_CLIENTS];	/* client fds in the epoll set */
 	int64_t started;		/* wall clock, s */
 	struct sl_keystore ks;
-	struct sl_tsp_store st;
+	struct sl_tspq *q;		/* the store, on its own thread */
+	int qfd;			/* its answers' eventfd */
+	char instance[SL_TSP_INSTANCE_MAX + 1];
+	char store_shown[SL_TSP_ERR_MAX];	/* the location, no password */
 	struct tsp_line *lines;
 	unsigned int n;
+	unsigned int *dirty;		/* lines touched since the last look */
+	unsigned int n_dirty;
+	int64_t last_scan;		/* the last look at every line */
 	unsigned int next_out;		/* round robin for dialling out */
 	int ep, sigfd;
 	bool stop;
@@ -126,6 +158,31 @@ static inline struct tsp_line *sl_tspd_partner(const struct tsp_line *l)
 		return NULL;
 	return l->call->caller == l ? l->call->callee : l->call->caller;
 }
+
+/* tspport.c: where a line is. */
+/* Parse a configured [NAME=]SCHEME://HOST:PORT into l (name, path,
+ * address: resolved now, before the loop runs). 0 or -errno, err set. */
+int sl_tspd_port_parse(struct tsp_line *l, const char *spec, char *err,
+		       size_t err_len);
+/* Open l's port: a tty, or a connection started (EPOLLOUT tells when it
+ * is up: sl_tspd_port_connected()). 0 or -errno with err set. */
+int sl_tspd_port_open(struct tsp_line *l, char *err, size_t err_len);
+/* The connection is up (0), or failed (-errno, err set). */
+int sl_tspd_port_connected(struct tsp_line *l, char *err, size_t err_len);
+/* Bytes read from the port: Telnet decoded in place; the data's length. */
+size_t sl_tspd_port_input(struct tsp_line *l, uint8_t *buf, size_t n);
+/* Write what the line has queued; bytes of l->out written, or -errno. */
+ssize_t sl_tspd_port_flush(struct tsp_line *l);
+/* Before the port is closed to hang up: drop DTR where that is known. */
+void sl_tspd_port_hangup(struct tsp_line *l);
+/* Something still to write (Telnet's own bytes included)? */
+bool sl_tspd_port_pending(const struct tsp_line *l);
+void sl_tspd_port_close(struct tsp_line *l);
+
+/* tsp.c: something happened to l: the loop looks at its interest and
+ * timers before it waits again (lines it did not touch it looks at only
+ * every SL_TSP_SCAN_MS, or when a timer is due). */
+void sl_tspd_line_touch(struct tsp_line *l);
 
 /* tspline.c: a line's state machine. */
 const char *sl_tspd_state_name(enum tl_state st);
@@ -165,6 +222,8 @@ void sl_tspd_dial_out(struct tsp *t, struct tsp_call *c,
 /* Carry out what the line's leg engine asks (call.h). */
 void sl_tspd_leg_actions(struct tsp_line *l, const struct sl_call_actions *out,
 			 int64_t now);
+/* A check the store answered (tspq.h). */
+void sl_tspd_store_answer(struct tsp *t, struct sl_tspq_req *r);
 /* Bytes the line's modem passed on in data mode. */
 void sl_tspd_data_in(struct tsp_line *l, const uint8_t *p, size_t n);
 /* NO CARRIER in data mode: the far end hung up. */

@@ -31,6 +31,7 @@ const char *sl_tspd_state_name(enum tl_state st)
 
 void sl_tspd_line_set(struct tsp_line *l, enum tl_state st)
 {
+	sl_tspd_line_touch(l);
 	if (l->st != st)
 		sl_log(LOG_DEBUG, "line %s: %s -> %s", l->name,
 		       sl_tspd_state_name(l->st), sl_tspd_state_name(st));
@@ -50,9 +51,10 @@ void sl_tspd_line_flush(struct tsp_line *l)
 {
 	ssize_t n;
 
-	if (l->fd < 0 || !sl_byteq_len(&l->out))
+	sl_tspd_line_touch(l);
+	if (l->fd < 0 || !sl_tspd_port_pending(l))
 		return;
-	n = sl_byteq_flush(&l->out, l->fd);
+	n = sl_tspd_port_flush(l);
 	if (n < 0) {
 		sl_log(LOG_WARNING, "line %s: write: %s", l->name,
 		       strerror((int)-n));
@@ -108,11 +110,19 @@ static void incoming_connected(struct tsp_line *l, int64_t now)
 		       strerror(-err));
 		goto fail_call;
 	}
-	if (sl_tsp_cdr_open(&t->st, &s, &c->id)) {
-		sl_log(LOG_ERR, "line %s: cannot open a call record: %s",
-		       l->name, sl_tsp_store_error(&t->st));
+	/* What a record cannot hold the call cannot have (tspstore.h). */
+	if (l->cid[0] && !sl_tsp_caller_id_valid(l->cid)) {
+		sl_log(LOG_WARNING, "line %s: caller ID '%.40s' is not 1 to %d printable characters: call refused",
+		       l->name, l->cid, SL_TSP_CALLER_ID_MAX);
 		goto fail_leg;
 	}
+	err = sl_tsp_tracking_new(&c->id);
+	if (err) {
+		sl_log(LOG_ERR, "line %s: no tracking id: %s", l->name,
+		       strerror(-err));
+		goto fail_leg;
+	}
+	sl_tspq_cdr_open(t->q, c->id, &s);
 	c->caller = l;
 	l->call = c;
 	t->calls++;
@@ -181,6 +191,7 @@ static void line_down(struct tsp_line *l, const char *why, int64_t now);
 void sl_tspd_modem_events(struct tsp_line *l, const struct sl_modem_events *ev,
 			  int64_t now)
 {
+	sl_tspd_line_touch(l);
 	for (unsigned int i = 0; i < ev->n && l->fd >= 0; ++i) {
 		const struct sl_modem_event *e = &ev->ev[i];
 		char text[256];
@@ -291,6 +302,7 @@ void sl_tspd_line_hangup(struct tsp_line *l, int64_t now)
 {
 	struct sl_modem_events ev;
 
+	sl_tspd_line_touch(l);
 	sl_tsp_leg_free(l->leg);
 	l->leg = NULL;
 	l->leg_timer = 0;
@@ -319,6 +331,7 @@ void sl_tspd_line_hangup(struct tsp_line *l, int64_t now)
 		 * sees the close. */
 		sl_log(LOG_INFO, "line %s: no DTR: hanging up by closing the port",
 		       l->name);
+		sl_tspd_port_hangup(l);
 		sl_tspd_line_close_fd(l);
 		sl_tspd_line_set(l, TL_DOWN);
 		l->retry_at = now + SL_TSP_CLOSE_HANGUP_MS;
@@ -336,10 +349,10 @@ void sl_tspd_line_close_fd(struct tsp_line *l)
 {
 	if (l->fd < 0)
 		return;
+	sl_tspd_line_touch(l);
 	epoll_ctl(l->t->ep, EPOLL_CTL_DEL, l->fd, NULL);
 	sl_modem_release(&l->modem);
-	close(l->fd);
-	l->fd = -1;
+	sl_tspd_port_close(l);
 	l->ep_added = false;
 	l->ep_mask = 0;
 }
@@ -378,32 +391,36 @@ static void line_log(void *ctx, int level, const char *msg)
 	sl_log(level, "%s", msg);
 }
 
-void sl_tspd_line_open(struct tsp_line *l, int64_t now)
+/* The port is open (a terminal server's: connected): init the modem. */
+static void start_modem(struct tsp_line *l, int64_t now)
 {
 	struct sl_modem_events ev;
-	char err[256];
-	int ret;
 
-	ret = sl_modem_open_tty(l->path, l->t->cfg->tsp.baud, false, &l->fd,
-				err, sizeof(err));
-	if (ret) {
-		l->fd = -1;
-		line_down(l, err, now);
-		return;
-	}
-	{
-		int bits;
-
-		l->has_dtr = !ioctl(l->fd, TIOCMGET, &bits);
-	}
-	sl_modem_setup(&l->modem, l->name, l->fd, line_log, NULL);
-	sl_rawline_init(&l->rl);
-	sl_tspd_line_set(l, TL_INIT);
 	if (sl_modem_init(&l->modem, tsp_init_string(l->t), now, &ev)) {
 		line_down(l, "modem init failed", now);
 		return;
 	}
 	sl_tspd_modem_events(l, &ev, now);
+}
+
+void sl_tspd_line_open(struct tsp_line *l, int64_t now)
+{
+	char err[256];
+	int ret;
+
+	ret = sl_tspd_port_open(l, err, sizeof(err));
+	if (ret) {
+		line_down(l, err, now);
+		return;
+	}
+	sl_modem_setup(&l->modem, l->name, l->fd, line_log, NULL);
+	sl_rawline_init(&l->rl);
+	sl_tspd_line_set(l, TL_INIT);
+	if (l->connecting) {
+		l->connect_deadline = now + SL_TSP_CONNECT_MS;
+		return;		/* EPOLLOUT: connected */
+	}
+	start_modem(l, now);
 }
 
 void sl_tspd_line_readable(struct tsp_line *l, int64_t now)
@@ -421,6 +438,20 @@ void sl_tspd_line_readable(struct tsp_line *l, int64_t now)
 	if (n == 0) {
 		line_down(l, "end of file (the port was hung up)", now);
 		return;
+	}
+	n = (ssize_t)sl_tspd_port_input(l, buf, (size_t)n);
+	if (l->tn && l->tn->carrier_lost) {
+		l->tn->carrier_lost = false;
+		if (l->st == TL_SETUP || l->st == TL_BRIDGED ||
+		    l->st == TL_RELAY || l->st == TL_CLOSING) {
+			/* The terminal server saw DCD drop: the far end is
+			 * gone, whatever the modem says or does not say. */
+			sl_log(LOG_INFO, "line %s: carrier lost (RFC 2217)",
+			       l->name);
+			sl_tspd_remote_hangup(l, now);
+			sl_tspd_line_hangup(l, now);
+			return;
+		}
 	}
 	while (off < (size_t)n && l->fd >= 0) {
 		struct sl_modem_events ev;
@@ -460,6 +491,18 @@ void sl_tspd_line_writable(struct tsp_line *l, int64_t now)
 {
 	struct sl_modem_events ev;
 
+	if (l->connecting) {
+		char err[256];
+
+		if (sl_tspd_port_connected(l, err, sizeof(err))) {
+			line_down(l, err, now);
+			return;
+		}
+		sl_log(LOG_INFO, "line %s: connected to %s", l->name, l->path);
+		sl_tspd_line_flush(l);
+		start_modem(l, now);
+		return;
+	}
 	sl_tspd_line_flush(l);
 	if (l->fd >= 0 && sl_modem_wants_write(&l->modem)) {
 		sl_modem_output(&l->modem, now, &ev);
@@ -475,6 +518,11 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 	if (l->st == TL_DOWN) {
 		if (now >= l->retry_at)
 			sl_tspd_line_open(l, now);
+		return;
+	}
+	if (l->connecting) {
+		if (now >= l->connect_deadline)
+			line_down(l, "no connection to the terminal server's port", now);
 		return;
 	}
 	due = sl_modem_next_timer(&l->modem);
@@ -533,9 +581,7 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 		};
 
 		c->cdr_saved = now;
-		if (sl_tsp_cdr_update(&l->t->st, c->id, &u))
-			sl_log(LOG_ERR, "call %016" PRIx64 ": record: %s", c->id,
-			       sl_tsp_store_error(&l->t->st));
+		sl_tspq_cdr_update(l->t->q, c->id, &u);
 	}
 	if (l->st == TL_CLOSING && now >= l->close_at &&
 	    (!sl_byteq_len(&l->out) || now >= l->close_at + SL_TSP_DRAIN_MS))
@@ -545,7 +591,8 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 int64_t sl_tspd_line_next_timer(const struct tsp_line *l)
 {
 	int64_t next = 0;
-	int64_t cand[6] = {
+	int64_t cand[7] = {
+		l->connecting ? l->connect_deadline : 0,
 		l->st == TL_DOWN ? l->retry_at : 0,
 		l->fd >= 0 ? sl_modem_next_timer(&l->modem) : 0,
 		l->leg ? l->leg_timer : 0,
@@ -555,7 +602,7 @@ int64_t sl_tspd_line_next_timer(const struct tsp_line *l)
 		l->st == TL_CLOSING ? l->close_at : 0,
 	};
 
-	for (int i = 0; i < 6; ++i)
+	for (int i = 0; i < 7; ++i)
 		if (cand[i] && (!next || cand[i] < next))
 			next = cand[i];
 	if (l->call && l->call->caller == l && l->call->connected) {
@@ -573,6 +620,8 @@ uint32_t sl_tspd_line_wanted(const struct tsp_line *l)
 
 	if (l->fd < 0)
 		return 0;
+	if (l->connecting)
+		return EPOLLOUT;
 	if (l->st == TL_RELAY) {
 		const struct tsp_line *o = sl_tspd_partner(l);
 
@@ -581,7 +630,7 @@ uint32_t sl_tspd_line_wanted(const struct tsp_line *l)
 	} else {
 		m |= EPOLLIN;
 	}
-	if (sl_byteq_len(&l->out) || sl_modem_wants_write(&l->modem))
+	if (sl_tspd_port_pending(l) || sl_modem_wants_write(&l->modem))
 		m |= EPOLLOUT;
 	return m;
 }

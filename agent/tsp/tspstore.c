@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 
 #include "json.h"
 #include "tspstore.h"
@@ -26,10 +27,8 @@ static const char *const outcome_names[SL_TSP_OUTCOME_COUNT] = {
 	[SL_TSP_OUTCOME_INTERRUPTED] = "interrupted",
 };
 
-/* The backends, by the prefix of a location ("sqlite:PATH"). */
-static const struct sl_tsp_store_ops *const backends[] = {
-	&sl_tsp_sqlite_ops,
-};
+/* Retries of a random tracking id that collided with an existing one. */
+#define SL_TSP_ID_TRIES		8
 
 int sl_tsp_fail(struct sl_tsp_store *st, int ret, const char *fmt, ...)
 {
@@ -162,12 +161,88 @@ static int check_binding(struct sl_tsp_store *st,
 
 /* ------------------------------------------------------------ open */
 
+bool sl_tsp_store_transient(int err)
+{
+	switch (err) {
+	case 0:
+	case -EINVAL:
+	case -EEXIST:
+	case -ENOENT:
+	case -EALREADY:
+	case -EUSERS:
+	case -ENOSPC:
+	case -EPROTO:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/*
+ * Which backend a location names, and what it passes on (tspstore.h):
+ * PostgreSQL for a URI or a libpq connection string (a '=' before any
+ * '/'), SQLite for "sqlite:PATH" or any other path.
+ */
+static const struct sl_tsp_store_ops *backend_of(const char **location,
+						 char *err, size_t err_len)
+{
+	const char *loc = *location, *eq = strchr(loc, '='),
+		   *slash = strchr(loc, '/'), *colon = strchr(loc, ':');
+
+	if (starts_with(loc, "postgresql://") || starts_with(loc, "postgres://"))
+		return &sl_tsp_pg_ops;
+	if (starts_with(loc, "sqlite:")) {
+		*location = loc + strlen("sqlite:");
+		return &sl_tsp_sqlite_ops;
+	}
+	/* "NAME:REST" names an unknown backend unless it looks like a path
+	 * or a connection string ("hostaddr=::1"). */
+	if (colon && (!slash || colon < slash) && (!eq || colon < eq)) {
+		snprintf(err, err_len,
+			 "unknown store backend '%.*s' in '%.200s' (sqlite:PATH, postgresql://..., or a libpq connection string such as 'service=NAME')",
+			 (int)(colon - loc), loc, loc);
+		return NULL;
+	}
+	if (eq && (!slash || eq < slash) && loc[0] != '.')
+		return &sl_tsp_pg_ops;
+	return &sl_tsp_sqlite_ops;
+}
+
+void sl_tsp_store_redact(char *out, size_t len, const char *location)
+{
+	const char *p, *at, *colon, *end;
+	size_t n;
+
+	/* "password=SECRET" in a connection string. */
+	p = strstr(location, "password=");
+	if (p && (p == location || p[-1] == ' ')) {
+		end = strchr(p, ' ');
+		n = (size_t)(p - location) + strlen("password=");
+		snprintf(out, len, "%.*sxxx%s", (int)n, location, end ? end : "");
+		return;
+	}
+	/* "scheme://user:SECRET@host" in a URI. */
+	p = strstr(location, "://");
+	at = p ? strchr(p + 3, '@') : NULL;
+	colon = p ? strchr(p + 3, ':') : NULL;
+	if (at && colon && colon < at) {
+		snprintf(out, len, "%.*sxxx%s", (int)(colon + 1 - location),
+			 location, at);
+		return;
+	}
+	snprintf(out, len, "%s", location);
+}
+
 int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
 		      const char *instance, unsigned int flags, char *err,
 		      size_t err_len)
 {
-	const struct sl_tsp_store_ops *ops = backends[0];
-	const char *colon;
+	const struct sl_tsp_store_ops *ops;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
@@ -175,24 +250,12 @@ int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
 		snprintf(err, err_len, "no store location given");
 		return -EINVAL;
 	}
-	/* "NAME:REST" names a backend unless it looks like a path. */
-	colon = strchr(location, ':');
-	if (colon && !memchr(location, '/', (size_t)(colon - location))) {
-		size_t n = (size_t)(colon - location);
-
-		ops = NULL;
-		for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); ++i) {
-			if (strlen(backends[i]->name) == n &&
-			    !strncmp(location, backends[i]->name, n))
-				ops = backends[i];
-		}
-		if (!ops) {
-			snprintf(err, err_len,
-				 "unknown store backend '%.*s' in '%s' (this build has: sqlite)",
-				 (int)n, location, location);
-			return -EPROTONOSUPPORT;
-		}
-		location = colon + 1;
+	ops = backend_of(&location, err, err_len);
+	if (!ops)
+		return -EPROTONOSUPPORT;
+	if (!*location) {
+		snprintf(err, err_len, "sqlite: needs a path");
+		return -EINVAL;
 	}
 	if (instance && *instance) {
 		if (!sl_tsp_instance_valid(instance)) {
@@ -208,20 +271,10 @@ int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
 	}
 	st->ops = ops;
 	ret = ops->open(st, location, flags);
-	if (ret)
-		goto fail;
-	if (flags & SL_TSP_OPEN_SERVER) {
-		ret = ops->cdr_recover(st, &st->recovered);
-		if (ret) {
-			ops->close(st);
-			goto fail;
-		}
+	if (ret) {
+		snprintf(err, err_len, "%s", sl_tsp_store_error(st));
+		memset(st, 0, sizeof(*st));
 	}
-	return 0;
-
-fail:
-	snprintf(err, err_len, "%s", sl_tsp_store_error(st));
-	memset(st, 0, sizeof(*st));
 	return ret;
 }
 
@@ -232,6 +285,45 @@ void sl_tsp_store_close(struct sl_tsp_store *st)
 	memset(st, 0, sizeof(*st));
 }
 
+static int need_instance(struct sl_tsp_store *st)
+{
+	if (!st->instance[0])
+		return sl_tsp_fail(st, -EINVAL,
+				   "this needs a store opened with a TSP instance id");
+	return 0;
+}
+
+int sl_tsp_lease_renew(struct sl_tsp_store *st, int64_t now_ms,
+		       int64_t lease_ms, bool *held)
+{
+	bool was = false;
+	int ret = need_instance(st);
+
+	if (!ret && (now_ms < 0 || lease_ms <= 0))
+		ret = sl_tsp_fail(st, -EINVAL, "a lease needs a time and a length");
+	if (!ret)
+		ret = st->ops->lease_renew(st, now_ms, now_ms + lease_ms, &was);
+	if (held)
+		*held = was;
+	return ret;
+}
+
+int sl_tsp_lease_release(struct sl_tsp_store *st)
+{
+	int ret = need_instance(st);
+
+	return ret ? ret : st->ops->lease_release(st);
+}
+
+int sl_tsp_store_recover(struct sl_tsp_store *st, int64_t now_ms, bool own,
+			 unsigned int *n)
+{
+	int ret = need_instance(st);
+
+	*n = 0;
+	return ret ? ret : st->ops->cdr_recover(st, now_ms, own, n);
+}
+
 int sl_tsp_store_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -239,6 +331,16 @@ int sl_tsp_store_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info)
 }
 
 /* ------------------------------------------------------------ accounts */
+
+static int check_max_calls(struct sl_tsp_store *st, unsigned int n)
+{
+	if (n > SL_TSP_MAX_CALLS_LIMIT)
+		return sl_tsp_fail(st, -EINVAL,
+				   "a limit of concurrent calls is 0 (none) to %d",
+				   SL_TSP_MAX_CALLS_LIMIT);
+	return 0;
+}
+
 
 int sl_tsp_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *a)
 {
@@ -254,7 +356,8 @@ int sl_tsp_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *a)
 		return sl_tsp_fail(st, -EINVAL,
 				   "phone number '%s' is not 1 to %d digits",
 				   a->phone, SL_TSP_PHONE_MAX);
-	return st->ops->account_add(st, a);
+	ret = check_max_calls(st, a->max_calls);
+	return ret ? ret : st->ops->account_add(st, a);
 }
 
 int sl_tsp_account_get(struct sl_tsp_store *st, const char *number,
@@ -301,6 +404,16 @@ int sl_tsp_account_remove(struct sl_tsp_store *st, const char *number)
 	int ret = check_number(st, "account", number);
 
 	return ret ? ret : st->ops->account_remove(st, number);
+}
+
+int sl_tsp_account_set_max_calls(struct sl_tsp_store *st, const char *number,
+				 unsigned int n)
+{
+	int ret = check_number(st, "account", number);
+
+	if (!ret)
+		ret = check_max_calls(st, n);
+	return ret ? ret : st->ops->account_set_max_calls(st, number, n);
 }
 
 /* ------------------------------------------------------------ bindings */
@@ -413,13 +526,24 @@ int sl_tsp_caller_authorised(struct sl_tsp_store *st, const char *recipient,
 
 /* ------------------------------------------------------------ CDRs */
 
-int sl_tsp_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
-		    uint64_t *id)
+int sl_tsp_tracking_new(uint64_t *id)
 {
-	*id = 0;
-	if (!st->instance[0])
-		return sl_tsp_fail(st, -EINVAL,
-				   "call records need a store opened with a TSP instance id");
+	do {
+		if (getrandom(id, sizeof(*id), 0) != sizeof(*id))
+			return errno ? -errno : -EIO;
+	} while (!*id);	/* 0 means "no record" to callers */
+	return 0;
+}
+
+int sl_tsp_cdr_open_id(struct sl_tsp_store *st,
+		       const struct sl_tsp_cdr_start *s, uint64_t id)
+{
+	int ret = need_instance(st);
+
+	if (ret)
+		return ret;
+	if (!id)
+		return sl_tsp_fail(st, -EINVAL, "tracking id 0 is no record's");
 	if (!sl_tsp_line_valid(s->line))
 		return check_binding(st, SL_TSP_BIND_LINE, s->line);
 	if (s->caller_id && *s->caller_id && !sl_tsp_caller_id_valid(s->caller_id))
@@ -429,6 +553,26 @@ int sl_tsp_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
 	if (s->ring_ms < 0)
 		return sl_tsp_fail(st, -EINVAL, "ring time before 1970");
 	return st->ops->cdr_open(st, s, id);
+}
+
+int sl_tsp_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
+		    uint64_t *id)
+{
+	int ret = -EEXIST;
+
+	*id = 0;
+	for (int i = 0; i < SL_TSP_ID_TRIES && ret == -EEXIST; ++i) {
+		uint64_t try;
+
+		ret = sl_tsp_tracking_new(&try);
+		if (ret)
+			return sl_tsp_fail(st, ret, "no random tracking id: %s",
+					   strerror(-ret));
+		ret = sl_tsp_cdr_open_id(st, s, try);
+		if (!ret)
+			*id = try;
+	}
+	return ret;
 }
 
 int sl_tsp_cdr_update(struct sl_tsp_store *st, uint64_t id,
@@ -487,6 +631,52 @@ int sl_tsp_cdr_list(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
 		    sl_tsp_cdr_fn fn, void *arg)
 {
 	return st->ops->cdr_list(st, from_ms, to_ms, fn, arg);
+}
+
+bool sl_tsp_cdr_same(const struct sl_tsp_cdr *a, const struct sl_tsp_cdr *b)
+{
+	return a->tracking_id == b->tracking_id &&
+	       !strcmp(a->instance, b->instance) && !strcmp(a->line, b->line) &&
+	       !strcmp(a->caller_id, b->caller_id) && a->ring_ms == b->ring_ms &&
+	       a->answer_ms == b->answer_ms && a->end_ms == b->end_ms &&
+	       a->updated_ms == b->updated_ms &&
+	       !strcmp(a->caller_account, b->caller_account) &&
+	       !strcmp(a->recipient_account, b->recipient_account) &&
+	       a->bytes_up == b->bytes_up && a->bytes_down == b->bytes_down &&
+	       a->outcome == b->outcome && !strcmp(a->nak_reason, b->nak_reason);
+}
+
+int sl_tsp_cdr_put(struct sl_tsp_store *st, const struct sl_tsp_cdr *c)
+{
+	bool open = c->outcome == SL_TSP_OUTCOME_OPEN;
+
+	if (!c->tracking_id || !sl_tsp_instance_valid(c->instance) ||
+	    !sl_tsp_line_valid(c->line) ||
+	    (c->caller_id[0] && !sl_tsp_caller_id_valid(c->caller_id)) ||
+	    (c->caller_account[0] && !sl_account_valid(c->caller_account)) ||
+	    (c->recipient_account[0] && !sl_account_valid(c->recipient_account)) ||
+	    (unsigned int)c->outcome >= SL_TSP_OUTCOME_COUNT ||
+	    open != !c->end_ms || c->ring_ms < 0 || c->answer_ms < 0 ||
+	    c->end_ms < 0 || c->updated_ms < 0 || c->bytes_up > INT64_MAX ||
+	    c->bytes_down > INT64_MAX ||
+	    (c->outcome == SL_TSP_OUTCOME_NAK) != !!c->nak_reason[0] ||
+	    (c->nak_reason[0] && !all_in(c->nak_reason, SL_TSP_REASON_MAX,
+					 is_name_char)))
+		return sl_tsp_fail(st, -EINVAL, "call record %016llx is malformed",
+				   (unsigned long long)c->tracking_id);
+	return st->ops->cdr_put(st, c);
+}
+
+int sl_tsp_call_admit(struct sl_tsp_store *st, uint64_t id, const char *caller,
+		      const char *recipient, enum sl_tsp_limited *limited)
+{
+	int ret = check_number(st, "caller", caller);
+
+	*limited = SL_TSP_LIMIT_NONE;
+	if (!ret)
+		ret = check_number(st, "recipient", recipient);
+	return ret ? ret : st->ops->call_admit(st, id, caller, recipient,
+					       limited);
 }
 
 int64_t sl_tsp_cdr_duration_ms(const struct sl_tsp_cdr *c)

@@ -3,19 +3,21 @@
  * The TSP's account store and call detail records (CDRs).
  *
  * Callers see accounts, bindings, authorisations and call records, never
- * SQL: every operation goes through struct sl_tsp_store_ops, so another
- * backend (PostgreSQL, for several TSP servers sharing one store) plugs in
- * beside the SQLite one (tspstore_sqlite.c) without touching the TSP or
- * sealctl. tspstore.c holds what does not depend on the backend: the
- * checks of every input, the tracking id's wire form, time parsing and the
- * CSV/JSON export.
+ * SQL: every operation goes through struct sl_tsp_store_ops, with two
+ * backends: SQLite (tspstore_sqlite.c), one file, the default for one TSP
+ * server; PostgreSQL (tspstore_pg.c), one database that several TSP
+ * servers (instances) share. Both have the same schema and migrations
+ * (tspstore_schema.c). tspstore.c holds what does not depend on the
+ * backend: the checks of every input, the tracking id's wire form, time
+ * parsing and the CSV/JSON export.
  *
  * Accounts: a 12-digit number, a name (person or company), the static
  * X25519 public key the account authenticates with (unique), a phone
  * number (digits; the TSP dials it to reach the account), bindings (the
  * caller IDs and TSP line names the account may call from: the original
  * system's ANI check), the list of accounts authorised to call it, an
- * enabled flag and the creation time.
+ * enabled flag, the creation time and a limit of concurrent calls (0:
+ * none), counted over every instance sharing the store.
  *
  * Two refusal rules the TSP relies on, both "deny unless listed":
  *  - an account with no binding at all may not call: the ANI check needs
@@ -27,11 +29,16 @@
  * CALL_OFFER, big-endian: sl_tsp_tracking_to_bytes), updated as the call
  * progresses and closed with an outcome. Each of the three is its own
  * committed (fsync()ed) transaction, so a TSP killed at any moment loses
- * no closed record. A store opened with SL_TSP_OPEN_SERVER closes every
- * record its instance (tsp instance id) left open as "interrupted", with
- * the end time of its last update; records of other instances sharing the
- * store are left alone. sealctl opens without that flag: it must never
- * close the calls of a running TSP.
+ * no closed record.
+ *
+ * Leases: a running TSP instance holds a lease in the store, renewed well
+ * before it expires (sl_tsp_lease_renew()). sl_tsp_store_recover() closes
+ * as "interrupted", with the end time of their last update, the open
+ * records of this instance (at start: they are a dead run's) and of every
+ * instance whose lease has expired (it died, or lost the store for longer
+ * than its lease). An instance whose records were closed that way while
+ * it lived may still update and close them: its word is the last. sealctl
+ * never recovers: it must never close the calls of a running TSP.
  *
  * Times are milliseconds since the Unix epoch, UTC, given by the caller
  * (the store never reads the clock for a record, so tests are exact).
@@ -72,6 +79,8 @@
 #define SL_TSP_TRACKING_LEN	8
 /* "2026-01-02T03:04:05.678Z" */
 #define SL_TSP_TIME_STR_LEN	24
+/* An account's concurrent-call limit at most (0: no limit). */
+#define SL_TSP_MAX_CALLS_LIMIT	100000
 
 struct sl_tsp_account {
 	char number[SL_ACCOUNT_LEN + 1];
@@ -80,6 +89,7 @@ struct sl_tsp_account {
 	char phone[SL_TSP_PHONE_MAX + 1];
 	bool enabled;
 	int64_t created_ms;
+	unsigned int max_calls;	/* concurrent calls, 0: no limit */
 };
 
 enum sl_tsp_binding_kind {
@@ -138,15 +148,23 @@ struct sl_tsp_cdr_update {
 	int64_t now_ms;			/* becomes updated_ms */
 };
 
+/* sl_tsp_call_admit(): whose limit refused the call. */
+enum sl_tsp_limited {
+	SL_TSP_LIMIT_NONE,
+	SL_TSP_LIMIT_CALLER,
+	SL_TSP_LIMIT_RECIPIENT,
+};
+
 /* What the backend reports about itself (for tests and diagnostics). */
 struct sl_tsp_store_info {
 	char backend[16];
 	int schema_version;
 	int schema_latest;
-	char journal_mode[16];	/* "wal" */
-	int synchronous;	/* 2: FULL */
+	char journal_mode[16];	/* SQLite: "wal" */
+	int synchronous;	/* SQLite: 2, FULL; PostgreSQL: 2, on */
 	bool foreign_keys;
-	int busy_timeout_ms;
+	int busy_timeout_ms;	/* SQLite: lock wait; PostgreSQL: lock_timeout */
+	char server[64];	/* PostgreSQL: its version */
 };
 
 struct sl_tsp_store;
@@ -184,6 +202,8 @@ struct sl_tsp_store_ops {
 	int (*account_set_key)(struct sl_tsp_store *st, const char *number,
 			       const uint8_t pub[SL_TSP_KEY_LEN]);
 	int (*account_remove)(struct sl_tsp_store *st, const char *number);
+	int (*account_set_max_calls)(struct sl_tsp_store *st,
+				     const char *number, unsigned int n);
 
 	int (*binding_add)(struct sl_tsp_store *st, const char *number,
 			   enum sl_tsp_binding_kind kind, const char *value);
@@ -205,8 +225,10 @@ struct sl_tsp_store_ops {
 	int (*auth_check)(struct sl_tsp_store *st, const char *recipient,
 			  const char *caller, bool *allowed);
 
+	/* Open the record id; 0 also when this very record (same
+	 * instance, line and ring time) is there already. */
 	int (*cdr_open)(struct sl_tsp_store *st,
-			const struct sl_tsp_cdr_start *s, uint64_t *id);
+			const struct sl_tsp_cdr_start *s, uint64_t id);
 	int (*cdr_update)(struct sl_tsp_store *st, uint64_t id,
 			  const struct sl_tsp_cdr_update *u);
 	int (*cdr_close)(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
@@ -215,40 +237,83 @@ struct sl_tsp_store_ops {
 		       struct sl_tsp_cdr *c);
 	int (*cdr_list)(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
 			sl_tsp_cdr_fn fn, void *arg);
-	/* Close this instance's open records as interrupted; *n: how many. */
-	int (*cdr_recover)(struct sl_tsp_store *st, unsigned int *n);
+	/* Store a whole record as it is (a migration); 0 also when an
+	 * identical one is there. */
+	int (*cdr_put)(struct sl_tsp_store *st, const struct sl_tsp_cdr *c);
+	/* Close as interrupted the open records of instances whose lease
+	 * expired before now_ms, and this instance's if own; *n: how many. */
+	int (*cdr_recover)(struct sl_tsp_store *st, int64_t now_ms, bool own,
+			   unsigned int *n);
+	/* In one transaction: count the admitted open calls of both
+	 * accounts; within their limits, mark record id admitted. */
+	int (*call_admit)(struct sl_tsp_store *st, uint64_t id,
+			  const char *caller, const char *recipient,
+			  enum sl_tsp_limited *limited);
+	/* This instance's lease until until_ms; *held: it was still
+	 * held (unexpired at now_ms) before. */
+	int (*lease_renew)(struct sl_tsp_store *st, int64_t now_ms,
+			   int64_t until_ms, bool *held);
+	int (*lease_release)(struct sl_tsp_store *st);
 };
 
 struct sl_tsp_store {
 	const struct sl_tsp_store_ops *ops;
 	void *backend;			/* the backend's own state */
 	char instance[SL_TSP_INSTANCE_MAX + 1];
-	unsigned int recovered;		/* records closed as interrupted */
 	char err[SL_TSP_ERR_MAX];
 };
 
 /* sl_tsp_store_open() flags. */
 #define SL_TSP_OPEN_CREATE	(1u << 0)	/* create the store if missing */
-#define SL_TSP_OPEN_SERVER	(1u << 1)	/* the TSP itself: recover */
+#define SL_TSP_OPEN_SERVER	(1u << 1)	/* the TSP itself: an instance */
 
 extern const struct sl_tsp_store_ops sl_tsp_sqlite_ops;
-/* Test hook: the SQLite backend migrates no further than this schema
- * version (0: to the latest). */
-extern int sl_tsp_sqlite_schema_limit;
+extern const struct sl_tsp_store_ops sl_tsp_pg_ops;
+/* Test hook: the backends migrate no further than this schema version
+ * (0: to the latest). */
+extern int sl_tsp_schema_limit;
+
+/*
+ * The schema, both dialects side by side (tspstore_schema.c): step i
+ * brings version i to i + 1. Each backend runs a step in one transaction
+ * together with its new version number.
+ */
+struct sl_tsp_migration {
+	const char *sqlite;
+	const char *postgresql;
+};
+extern const struct sl_tsp_migration sl_tsp_migrations[];
+extern const int sl_tsp_schema_latest;
 
 /* For backends: set st->err from fmt and return ret. */
 int sl_tsp_fail(struct sl_tsp_store *st, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* For backends: the version to migrate to (sl_tsp_schema_limit). */
+int sl_tsp_schema_target(void);
 
 /*
- * Open the store at location: a file path, or "sqlite:PATH" (the only
- * backend today). instance: this TSP's id in shared stores (1 to
- * SL_TSP_INSTANCE_MAX of [A-Za-z0-9._-]); required with
- * SL_TSP_OPEN_SERVER, may be NULL otherwise. SL_TSP_OPEN_CREATE makes a
- * missing store (missing directories 0700, the file 0600); without it a
- * missing store is -ENOENT. Every open brings an older schema up to date
- * and narrows the file's mode to 0600. On failure err says why and the
- * store is closed.
+ * Errors a TSP treats as the store being unreachable for now (the
+ * database is down, the file locked past the busy timeout): it queues
+ * its records on local disk and refuses new calls until the store
+ * answers again. The others (a duplicate, a missing account, a closed
+ * record, a bad input) are the request's own fault.
+ */
+bool sl_tsp_store_transient(int err);
+
+/*
+ * Open the store at location:
+ *   PATH, sqlite:PATH            an SQLite file (the default backend)
+ *   postgresql://..., postgres://...
+ *                                a PostgreSQL URI (libpq)
+ *   KEY=VALUE ...                a libpq connection string, such as
+ *                                "service=sealine" or "host=db1 dbname=tsp"
+ * instance: this TSP's id in shared stores (1 to SL_TSP_INSTANCE_MAX of
+ * [A-Za-z0-9._-]); required with SL_TSP_OPEN_SERVER, may be NULL
+ * otherwise. SL_TSP_OPEN_CREATE makes a missing SQLite store (missing
+ * directories 0700, the file 0600) and an empty PostgreSQL database's
+ * tables; without it a missing store is -ENOENT. Every open brings an
+ * older schema up to date (and narrows an SQLite file's mode to 0600). On
+ * failure err says why and the store is closed.
  */
 int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
 		      const char *instance, unsigned int flags, char *err,
@@ -256,6 +321,23 @@ int sl_tsp_store_open(struct sl_tsp_store *st, const char *location,
 void sl_tsp_store_close(struct sl_tsp_store *st);
 const char *sl_tsp_store_error(const struct sl_tsp_store *st);
 int sl_tsp_store_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info);
+/* The location with any password replaced by "xxx", for logs. */
+void sl_tsp_store_redact(char *out, size_t len, const char *location);
+
+/*
+ * Leases (an instance's, SL_TSP_OPEN_SERVER): renew this instance's lease
+ * to now_ms + lease_ms; *held (may be NULL): it had not expired yet (at
+ * start: an earlier run that did not stop cleanly, or another server
+ * using the same instance name). Release it at a clean stop.
+ */
+int sl_tsp_lease_renew(struct sl_tsp_store *st, int64_t now_ms,
+		       int64_t lease_ms, bool *held);
+int sl_tsp_lease_release(struct sl_tsp_store *st);
+/* Close as interrupted the open records of every instance whose lease
+ * expired before now_ms and, if own, this instance's (at its start);
+ * *n: how many. */
+int sl_tsp_store_recover(struct sl_tsp_store *st, int64_t now_ms, bool own,
+			 unsigned int *n);
 
 int sl_tsp_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *a);
 int sl_tsp_account_get(struct sl_tsp_store *st, const char *number,
@@ -272,6 +354,9 @@ int sl_tsp_account_set_key(struct sl_tsp_store *st, const char *number,
 /* Also removes its bindings and every authorisation naming it; its CDRs
  * stay (billing outlives the account). */
 int sl_tsp_account_remove(struct sl_tsp_store *st, const char *number);
+/* 0 to SL_TSP_MAX_CALLS_LIMIT concurrent calls; 0: no limit. */
+int sl_tsp_account_set_max_calls(struct sl_tsp_store *st, const char *number,
+				 unsigned int n);
 
 int sl_tsp_binding_add(struct sl_tsp_store *st, const char *number,
 		       enum sl_tsp_binding_kind kind, const char *value);
@@ -300,8 +385,16 @@ int sl_tsp_auth_list(struct sl_tsp_store *st, const char *recipient,
 int sl_tsp_caller_authorised(struct sl_tsp_store *st, const char *recipient,
 			     const char *caller, bool *allowed);
 
+/* A new record with a fresh random tracking id (a collision is retried). */
 int sl_tsp_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
 		    uint64_t *id);
+/* A new record with the tracking id given (sl_tsp_tracking_new()): 0 also
+ * when this very record is there already (a replay), -EEXIST when another
+ * record has the id. */
+int sl_tsp_cdr_open_id(struct sl_tsp_store *st,
+		       const struct sl_tsp_cdr_start *s, uint64_t id);
+/* A random non-zero tracking id; 0 or -errno. */
+int sl_tsp_tracking_new(uint64_t *id);
 int sl_tsp_cdr_update(struct sl_tsp_store *st, uint64_t id,
 		      const struct sl_tsp_cdr_update *u);
 /* nak_reason: a reason code name, required with SL_TSP_OUTCOME_NAK and
@@ -312,6 +405,24 @@ int sl_tsp_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c);
 /* Records that rang in [from_ms, to_ms], both inclusive. */
 int sl_tsp_cdr_list(struct sl_tsp_store *st, int64_t from_ms, int64_t to_ms,
 		    sl_tsp_cdr_fn fn, void *arg);
+/* Store a whole record from another store (sealctl tsp migrate): 0 also
+ * when an identical one is there, -EEXIST when a different one has its
+ * tracking id. */
+int sl_tsp_cdr_put(struct sl_tsp_store *st, const struct sl_tsp_cdr *c);
+/* Every field of the two records is the same. */
+bool sl_tsp_cdr_same(const struct sl_tsp_cdr *a, const struct sl_tsp_cdr *b);
+
+/*
+ * The concurrent-call limits of a call's two accounts, enforced across
+ * every instance sharing the store: in one transaction, count the open
+ * records of admitted calls each account takes part in (as caller or
+ * recipient); if both are under their max_calls, mark record id admitted
+ * with both accounts (it counts from then until it is closed) and return
+ * 0; otherwise
+ * -EUSERS with *limited saying whose limit it is.
+ */
+int sl_tsp_call_admit(struct sl_tsp_store *st, uint64_t id, const char *caller,
+		      const char *recipient, enum sl_tsp_limited *limited);
 
 /* The call's billable duration in ms: end - answer, 0 if never answered
  * or still open. */

@@ -2,7 +2,7 @@
 /*
  * The SQLite backend of the TSP's store (tspstore.h).
  *
- * Why one file of about 1,100 lines: it is one backend of one interface
+ * Why one file of about 1,200 lines: it is one backend of one interface
  * (struct sl_tsp_store_ops), its SQL statements prepared together at
  * open and used by every operation; the schema, its migrations and the
  * statements are easiest to check against each other in one place.
@@ -14,85 +14,23 @@
  * its bindings and authorisations with it; a busy timeout, so a writer
  * waits for another instead of failing at once.
  *
- * The schema is versioned in PRAGMA user_version. migrations[] lists the
- * steps in order; step i brings version i to i + 1, each in its own
- * transaction together with the new user_version, so a crash leaves the
- * store at one version or the next, never between. A store whose version
- * is newer than this code knows is refused: an older sealine must not
- * write into a schema it does not understand.
+ * The schema (tspstore_schema.c) is versioned in PRAGMA user_version;
+ * each step of its migrations runs in its own transaction together with
+ * the new user_version.
  *
- * Tracking ids are random (getrandom), so ids from several TSP servers
- * sharing a store do not collide in practice (a collision is retried) and
- * an id says nothing about how many calls the TSP handles. They are kept
- * as SQLite's signed 64-bit INTEGER, the same 64 bits.
+ * Tracking ids are kept as SQLite's signed 64-bit INTEGER, the same 64
+ * bits.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "tspstore.h"
-
-/* Retries of a tracking id that collided with an existing one. */
-#define SQLITE_ID_TRIES		8
-
-static const char *const migrations[] = {
-	/* 0 -> 1: accounts, their bindings and authorised callers. */
-	"CREATE TABLE accounts ("
-	"  number TEXT PRIMARY KEY NOT NULL"
-	"    CHECK (length(number) = 12 AND number NOT GLOB '*[^0-9]*'),"
-	"  name TEXT NOT NULL,"
-	"  pubkey BLOB NOT NULL UNIQUE CHECK (length(pubkey) = 32),"
-	"  phone TEXT NOT NULL,"
-	"  enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
-	"  created_ms INTEGER NOT NULL"
-	");"
-	"CREATE TABLE bindings ("
-	"  account TEXT NOT NULL REFERENCES accounts(number) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('caller-id', 'line')),"
-	"  value TEXT NOT NULL,"
-	"  PRIMARY KEY (account, kind, value)"
-	");"
-	"CREATE TABLE authorised_callers ("
-	"  recipient TEXT NOT NULL REFERENCES accounts(number) ON DELETE CASCADE,"
-	"  caller TEXT NOT NULL REFERENCES accounts(number) ON DELETE CASCADE,"
-	"  PRIMARY KEY (recipient, caller)"
-	");"
-	/* For the cascade when a caller's account is removed. */
-	"CREATE INDEX authorised_callers_caller ON authorised_callers(caller);",
-
-	/* 1 -> 2: call detail records. */
-	"CREATE TABLE cdrs ("
-	"  tracking_id INTEGER PRIMARY KEY NOT NULL,"
-	"  instance TEXT NOT NULL,"
-	"  line TEXT NOT NULL,"
-	"  caller_id TEXT NOT NULL DEFAULT '',"
-	"  ring_ms INTEGER NOT NULL,"
-	"  answer_ms INTEGER,"
-	"  end_ms INTEGER,"
-	"  updated_ms INTEGER NOT NULL,"
-	"  caller_account TEXT,"
-	"  recipient_account TEXT,"
-	"  bytes_up INTEGER NOT NULL DEFAULT 0,"
-	"  bytes_down INTEGER NOT NULL DEFAULT 0,"
-	"  outcome TEXT,"
-	"  nak_reason TEXT,"
-	"  CHECK ((end_ms IS NULL) = (outcome IS NULL))"
-	");"
-	"CREATE INDEX cdrs_ring ON cdrs(ring_ms);"
-	/* Recovery looks for the open records of one instance. */
-	"CREATE INDEX cdrs_open ON cdrs(instance) WHERE end_ms IS NULL;",
-};
-
-#define SCHEMA_LATEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-/* Test hook: stop migrating at this version (0: the latest). */
-int sl_tsp_sqlite_schema_limit;
 
 static sqlite3 *db_of(struct sl_tsp_store *st)
 {
@@ -289,19 +227,17 @@ static int prepare_file(struct sl_tsp_store *st, const char *path,
 
 static int migrate(struct sl_tsp_store *st, const char *path)
 {
-	int limit = SCHEMA_LATEST;
+	int limit = sl_tsp_schema_target();
 	int64_t version;
 	int ret;
 
-	if (sl_tsp_sqlite_schema_limit > 0 && sl_tsp_sqlite_schema_limit < limit)
-		limit = sl_tsp_sqlite_schema_limit;
 	ret = query_int(st, "PRAGMA user_version", NULL, &version);
 	if (ret)
 		return ret;
-	if (version > SCHEMA_LATEST)
+	if (version > sl_tsp_schema_latest)
 		return sl_tsp_fail(st, -EPROTO,
 				   "%s has schema version %lld, newer than the %d this sealine knows: upgrade sealine (or restore a store it wrote)",
-				   path, (long long)version, SCHEMA_LATEST);
+				   path, (long long)version, sl_tsp_schema_latest);
 	if (version < 0)
 		return sl_tsp_fail(st, -EPROTO, "%s has an invalid schema version %lld",
 				   path, (long long)version);
@@ -312,7 +248,7 @@ static int migrate(struct sl_tsp_store *st, const char *path)
 		if (ret)
 			return ret;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		ret = exec(st, migrations[v], "migrating the schema");
+		ret = exec(st, sl_tsp_migrations[v].sqlite, "migrating the schema");
 		if (!ret)
 			ret = exec(st, sql, "migrating the schema");
 		if (!ret)
@@ -398,7 +334,7 @@ static int sq_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info)
 	sqlite3_stmt *stmt;
 
 	snprintf(info->backend, sizeof(info->backend), "sqlite");
-	info->schema_latest = SCHEMA_LATEST;
+	info->schema_latest = sl_tsp_schema_latest;
 	ret = query_int(st, "PRAGMA user_version", NULL, &v);
 	if (ret)
 		return ret;
@@ -426,7 +362,7 @@ static int sq_info(struct sl_tsp_store *st, struct sl_tsp_store_info *info)
 
 /* ------------------------------------------------------------ accounts */
 
-#define ACCOUNT_COLS "number, name, pubkey, phone, enabled, created_ms"
+#define ACCOUNT_COLS "number, name, pubkey, phone, enabled, created_ms, max_calls"
 
 static void row_account(sqlite3_stmt *stmt, struct sl_tsp_account *a)
 {
@@ -440,6 +376,7 @@ static void row_account(sqlite3_stmt *stmt, struct sl_tsp_account *a)
 	copy_text(a->phone, sizeof(a->phone), stmt, 3);
 	a->enabled = sqlite3_column_int(stmt, 4) != 0;
 	a->created_ms = sqlite3_column_int64(stmt, 5);
+	a->max_calls = (unsigned int)sqlite3_column_int(stmt, 6);
 }
 
 /* Fetch one account by a text or blob parameter; -ENOENT if none. */
@@ -530,7 +467,7 @@ static int sq_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *
 	if (ret)
 		goto out_end_tx;
 	ret = prepare(st, "INSERT INTO accounts (" ACCOUNT_COLS
-		      ") VALUES (?, ?, ?, ?, ?, ?)", &stmt);
+		      ") VALUES (?, ?, ?, ?, ?, ?, ?)", &stmt);
 	if (ret)
 		goto out_end_tx;
 	sqlite3_bind_text(stmt, 1, a->number, -1, SQLITE_STATIC);
@@ -539,6 +476,7 @@ static int sq_account_add(struct sl_tsp_store *st, const struct sl_tsp_account *
 	sqlite3_bind_text(stmt, 4, a->phone, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 5, a->enabled);
 	sqlite3_bind_int64(stmt, 6, a->created_ms);
+	sqlite3_bind_int(stmt, 7, (int)a->max_calls);
 	ret = step_done(st, stmt, "adding the account");
 
 out_end_tx:
@@ -591,6 +529,20 @@ static int sq_account_set_enabled(struct sl_tsp_store *st, const char *number,
 	sqlite3_bind_int(stmt, 1, enabled);
 	sqlite3_bind_text(stmt, 2, number, -1, SQLITE_STATIC);
 	return account_change(st, stmt, number, "changing the account");
+}
+
+static int sq_account_set_max_calls(struct sl_tsp_store *st,
+				    const char *number, unsigned int n)
+{
+	sqlite3_stmt *stmt;
+	int ret = prepare(st, "UPDATE accounts SET max_calls = ? WHERE number = ?",
+			  &stmt);
+
+	if (ret)
+		return ret;
+	sqlite3_bind_int(stmt, 1, (int)n);
+	sqlite3_bind_text(stmt, 2, number, -1, SQLITE_STATIC);
+	return account_change(st, stmt, number, "changing the limit");
 }
 
 static int sq_account_set_key(struct sl_tsp_store *st, const char *number,
@@ -907,47 +859,43 @@ static int row_cdr(struct sl_tsp_store *st, sqlite3_stmt *stmt,
 	return 0;
 }
 
-static int random_id(struct sl_tsp_store *st, uint64_t *id)
+/* The record id as it is stored, or -ENOENT. */
+static int cdr_fetch(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c);
+
+static int sq_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
+		       uint64_t id)
 {
-	do {
-		if (getrandom(id, sizeof(*id), 0) != sizeof(*id))
-			return sl_tsp_fail(st, -EIO, "no random tracking id: %s",
-					   strerror(errno));
-	} while (!*id);	/* 0 means "no record" to callers */
+	const char *cid = s->caller_id ? s->caller_id : "";
+	struct sl_tsp_cdr c = { 0 };
+	sqlite3_stmt *stmt;
+	int ret;
+
+	ret = prepare(st, "INSERT INTO cdrs (tracking_id, instance, line, caller_id, ring_ms, updated_ms)"
+		      " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tracking_id) DO NOTHING",
+		      &stmt);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(stmt, 2, st->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, s->line, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, s->ring_ms);
+	sqlite3_bind_int64(stmt, 6, s->ring_ms);
+	ret = step_done(st, stmt, "opening a call record");
+	if (ret || sqlite3_changes(db_of(st)))
+		return ret;
+	/* There already: the same record (a replay), or a collision. */
+	ret = cdr_fetch(st, id, &c);
+	if (ret)
+		return ret;
+	if (strcmp(c.instance, st->instance) || strcmp(c.line, s->line) ||
+	    strcmp(c.caller_id, cid) || c.ring_ms != s->ring_ms)
+		return sl_tsp_fail(st, -EEXIST, "tracking id %016llx belongs to another record",
+				   (unsigned long long)id);
 	return 0;
 }
 
-static int sq_cdr_open(struct sl_tsp_store *st, const struct sl_tsp_cdr_start *s,
-		       uint64_t *id)
-{
-	int ret = -EEXIST;
-
-	for (int i = 0; i < SQLITE_ID_TRIES && ret == -EEXIST; ++i) {
-		sqlite3_stmt *stmt;
-		uint64_t try;
-
-		ret = random_id(st, &try);
-		if (ret)
-			return ret;
-		ret = prepare(st, "INSERT INTO cdrs (tracking_id, instance, line, caller_id, ring_ms, updated_ms)"
-			      " VALUES (?, ?, ?, ?, ?, ?)", &stmt);
-		if (ret)
-			return ret;
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)try);
-		sqlite3_bind_text(stmt, 2, st->instance, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, s->line, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 4, s->caller_id ? s->caller_id : "", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 5, s->ring_ms);
-		sqlite3_bind_int64(stmt, 6, s->ring_ms);
-		ret = step_done(st, stmt, "opening a call record");
-		if (!ret)
-			*id = try;
-	}
-	return ret;
-}
-
-static int sq_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c)
+static int cdr_fetch(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c)
 {
 	sqlite3_stmt *stmt;
 	int ret = prepare(st, "SELECT " CDR_COLS " FROM cdrs WHERE tracking_id = ?",
@@ -968,11 +916,16 @@ static int sq_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c
 	return ret;
 }
 
+static int sq_cdr_get(struct sl_tsp_store *st, uint64_t id, struct sl_tsp_cdr *c)
+{
+	return cdr_fetch(st, id, c);
+}
+
 /* Why an update of an open record changed nothing. */
 static int cdr_unchanged(struct sl_tsp_store *st, uint64_t id, int64_t end_ms)
 {
 	struct sl_tsp_cdr c = { 0 };
-	int ret = sq_cdr_get(st, id, &c);
+	int ret = cdr_fetch(st, id, &c);
 
 	if (ret)
 		return ret;
@@ -991,15 +944,19 @@ static int sq_cdr_update(struct sl_tsp_store *st, uint64_t id,
 	sqlite3_stmt *stmt;
 	int ret;
 
-	/* One statement, so one transaction; the flags pick the fields. */
+	/* One statement, so one transaction; the flags pick the fields. A
+	 * record recovery closed is still its own instance's to update
+	 * (tspstore.h, "Leases"), its end moving with its last update. */
 	ret = prepare(st, "UPDATE cdrs SET"
 		      " caller_account = CASE WHEN ?1 THEN ?2 ELSE caller_account END,"
 		      " recipient_account = CASE WHEN ?3 THEN ?4 ELSE recipient_account END,"
 		      " answer_ms = CASE WHEN ?5 THEN ?6 ELSE answer_ms END,"
 		      " bytes_up = CASE WHEN ?7 THEN ?8 ELSE bytes_up END,"
 		      " bytes_down = CASE WHEN ?7 THEN ?9 ELSE bytes_down END,"
-		      " updated_ms = max(updated_ms, ?10)"
-		      " WHERE tracking_id = ?11 AND end_ms IS NULL"
+		      " updated_ms = max(updated_ms, ?10),"
+		      " end_ms = CASE WHEN recovered THEN max(end_ms, ?10) END"
+		      " WHERE tracking_id = ?11"
+		      " AND (end_ms IS NULL OR (recovered AND instance = ?12))"
 		      " AND ring_ms <= ?10 AND (NOT ?5 OR ring_ms <= ?6)", &stmt);
 	if (ret)
 		return ret;
@@ -1014,6 +971,7 @@ static int sq_cdr_update(struct sl_tsp_store *st, uint64_t id,
 	sqlite3_bind_int64(stmt, 9, (sqlite3_int64)u->bytes_down);
 	sqlite3_bind_int64(stmt, 10, u->now_ms);
 	sqlite3_bind_int64(stmt, 11, (sqlite3_int64)id);
+	sqlite3_bind_text(stmt, 12, st->instance, -1, SQLITE_STATIC);
 	ret = step_done(st, stmt, "updating a call record");
 	if (!ret && !sqlite3_changes(db_of(st)))
 		ret = cdr_unchanged(st, id, u->now_ms);
@@ -1027,9 +985,11 @@ static int sq_cdr_close(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
 	int ret;
 
 	ret = prepare(st, "UPDATE cdrs SET end_ms = ?1, updated_ms = max(updated_ms, ?1),"
-		      " outcome = ?2, nak_reason = ?3"
-		      " WHERE tracking_id = ?4 AND end_ms IS NULL AND ring_ms <= ?1"
-		      " AND (answer_ms IS NULL OR answer_ms <= ?1)", &stmt);
+		      " outcome = ?2, nak_reason = ?3, recovered = 0"
+		      " WHERE tracking_id = ?4"
+		      " AND (end_ms IS NULL OR (recovered AND instance = ?5))"
+		      " AND ring_ms <= ?1 AND (answer_ms IS NULL OR answer_ms <= ?1)",
+		      &stmt);
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(stmt, 1, end_ms);
@@ -1039,6 +999,7 @@ static int sq_cdr_close(struct sl_tsp_store *st, uint64_t id, int64_t end_ms,
 	else
 		sqlite3_bind_null(stmt, 3);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)id);
+	sqlite3_bind_text(stmt, 5, st->instance, -1, SQLITE_STATIC);
 	ret = step_done(st, stmt, "closing a call record");
 	if (!ret && !sqlite3_changes(db_of(st)))
 		ret = cdr_unchanged(st, id, end_ms);
@@ -1071,20 +1032,191 @@ out:
 	return ret;
 }
 
-static int sq_cdr_recover(struct sl_tsp_store *st, unsigned int *n)
+static void bind_opt_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (*s)
+		sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *stmt, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(stmt, i, v);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static int sq_cdr_put(struct sl_tsp_store *st, const struct sl_tsp_cdr *c)
+{
+	struct sl_tsp_cdr old = { 0 };
+	sqlite3_stmt *stmt;
+	int ret;
+
+	ret = prepare(st, "INSERT INTO cdrs (" CDR_COLS ") VALUES"
+		      " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		      " ON CONFLICT (tracking_id) DO NOTHING", &stmt);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)c->tracking_id);
+	sqlite3_bind_text(stmt, 2, c->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, c->line, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, c->caller_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, c->ring_ms);
+	bind_opt_int(stmt, 6, c->answer_ms);
+	bind_opt_int(stmt, 7, c->end_ms);
+	sqlite3_bind_int64(stmt, 8, c->updated_ms);
+	bind_opt_text(stmt, 9, c->caller_account);
+	bind_opt_text(stmt, 10, c->recipient_account);
+	sqlite3_bind_int64(stmt, 11, (sqlite3_int64)c->bytes_up);
+	sqlite3_bind_int64(stmt, 12, (sqlite3_int64)c->bytes_down);
+	if (c->outcome == SL_TSP_OUTCOME_OPEN)
+		sqlite3_bind_null(stmt, 13);
+	else
+		sqlite3_bind_text(stmt, 13, sl_tsp_outcome_name(c->outcome), -1,
+				  SQLITE_STATIC);
+	bind_opt_text(stmt, 14, c->nak_reason);
+	ret = step_done(st, stmt, "storing a call record");
+	if (ret || sqlite3_changes(db_of(st)))
+		return ret;
+	ret = cdr_fetch(st, c->tracking_id, &old);
+	if (!ret && !sl_tsp_cdr_same(&old, c))
+		ret = sl_tsp_fail(st, -EEXIST, "another call record %016llx is there already",
+				  (unsigned long long)c->tracking_id);
+	return ret;
+}
+
+static int sq_cdr_recover(struct sl_tsp_store *st, int64_t now_ms, bool own,
+			  unsigned int *n)
 {
 	sqlite3_stmt *stmt;
-	int ret = prepare(st, "UPDATE cdrs SET end_ms = updated_ms, outcome = 'interrupted'"
-			  " WHERE instance = ? AND end_ms IS NULL", &stmt);
+	int ret = prepare(st, "UPDATE cdrs SET end_ms = updated_ms, outcome = 'interrupted',"
+			  " recovered = 1 WHERE end_ms IS NULL"
+			  " AND ((?3 AND instance = ?1) OR (instance <> ?1 AND NOT EXISTS"
+			  " (SELECT 1 FROM leases WHERE leases.instance = cdrs.instance"
+			  " AND expires_ms >= ?2)))", &stmt);
 
 	*n = 0;
 	if (ret)
 		return ret;
 	sqlite3_bind_text(stmt, 1, st->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now_ms);
+	sqlite3_bind_int(stmt, 3, own);
 	ret = step_done(st, stmt, "closing interrupted call records");
 	if (!ret)
 		*n = (unsigned int)sqlite3_changes(db_of(st));
 	return ret;
+}
+
+/* In a transaction: the admitted open calls account takes part in. */
+static int open_calls(struct sl_tsp_store *st, const char *number, uint64_t id,
+		      int64_t *n)
+{
+	sqlite3_stmt *stmt;
+	int ret = prepare(st, "SELECT count(*) FROM cdrs WHERE end_ms IS NULL AND admitted"
+			  " AND tracking_id <> ?2"
+			  " AND (caller_account = ?1 OR recipient_account = ?1)", &stmt), rc;
+
+	*n = 0;
+	if (ret)
+		return ret;
+	sqlite3_bind_text(stmt, 1, number, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(stmt, 0);
+	else
+		ret = db_fail(st, rc, "counting calls");
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+static int sq_call_admit(struct sl_tsp_store *st, uint64_t id,
+			 const char *caller, const char *recipient,
+			 enum sl_tsp_limited *limited)
+{
+	const char *who[2] = { caller, recipient };
+	sqlite3_stmt *stmt;
+	int ret = begin(st);
+
+	if (ret)
+		return ret;
+	for (int i = 0; i < 2 && !ret; ++i) {
+		int64_t max, n;
+
+		ret = query_int(st, "SELECT coalesce((SELECT max_calls FROM accounts WHERE number = ?), 0)",
+				who[i], &max);
+		if (ret || max <= 0)
+			continue;
+		ret = open_calls(st, who[i], id, &n);
+		if (!ret && n >= max) {
+			*limited = i ? SL_TSP_LIMIT_RECIPIENT : SL_TSP_LIMIT_CALLER;
+			ret = sl_tsp_fail(st, -EUSERS, "account %s has %lld calls in progress, its limit",
+					  who[i], (long long)n);
+		}
+	}
+	if (ret)
+		goto out_end_tx;
+	ret = prepare(st, "UPDATE cdrs SET admitted = 1, caller_account = ?2, recipient_account = ?3"
+		      " WHERE tracking_id = ?1 AND end_ms IS NULL", &stmt);
+	if (ret)
+		goto out_end_tx;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(stmt, 2, caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, recipient, -1, SQLITE_STATIC);
+	ret = step_done(st, stmt, "admitting a call");
+	if (!ret && !sqlite3_changes(db_of(st)))
+		ret = cdr_unchanged(st, id, 0);
+
+out_end_tx:
+	return end_tx(st, ret);
+}
+
+static int sq_lease_renew(struct sl_tsp_store *st, int64_t now_ms,
+			  int64_t until_ms, bool *held)
+{
+	sqlite3_stmt *stmt;
+	int64_t n;
+	int ret = begin(st);
+
+	if (ret)
+		return ret;
+	ret = prepare(st, "SELECT count(*) FROM leases WHERE instance = ? AND expires_ms >= ?",
+		      &stmt);
+	if (ret)
+		goto out_end_tx;
+	sqlite3_bind_text(stmt, 1, st->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now_ms);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	else
+		n = 0;
+	sqlite3_finalize(stmt);
+	*held = n > 0;
+	ret = prepare(st, "INSERT INTO leases (instance, expires_ms, renewed_ms) VALUES (?1, ?2, ?3)"
+		      " ON CONFLICT (instance) DO UPDATE SET expires_ms = ?2, renewed_ms = ?3",
+		      &stmt);
+	if (ret)
+		goto out_end_tx;
+	sqlite3_bind_text(stmt, 1, st->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, until_ms);
+	sqlite3_bind_int64(stmt, 3, now_ms);
+	ret = step_done(st, stmt, "renewing the lease");
+
+out_end_tx:
+	return end_tx(st, ret);
+}
+
+static int sq_lease_release(struct sl_tsp_store *st)
+{
+	sqlite3_stmt *stmt;
+	int ret = prepare(st, "DELETE FROM leases WHERE instance = ?", &stmt);
+
+	if (ret)
+		return ret;
+	sqlite3_bind_text(stmt, 1, st->instance, -1, SQLITE_STATIC);
+	return step_done(st, stmt, "releasing the lease");
 }
 
 const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
@@ -1099,6 +1231,7 @@ const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
 	.account_set_enabled = sq_account_set_enabled,
 	.account_set_key = sq_account_set_key,
 	.account_remove = sq_account_remove,
+	.account_set_max_calls = sq_account_set_max_calls,
 	.binding_add = sq_binding_add,
 	.binding_remove = sq_binding_remove,
 	.binding_list = sq_binding_list,
@@ -1112,5 +1245,9 @@ const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
 	.cdr_close = sq_cdr_close,
 	.cdr_get = sq_cdr_get,
 	.cdr_list = sq_cdr_list,
+	.cdr_put = sq_cdr_put,
 	.cdr_recover = sq_cdr_recover,
+	.call_admit = sq_call_admit,
+	.lease_renew = sq_lease_renew,
+	.lease_release = sq_lease_release,
 };

@@ -330,6 +330,43 @@ static void arq_seeds(void)
 	put("fuzz_arq", "bytes", bytes, sizeof(bytes));
 }
 
+/*
+ * Programs for fuzz_xfer (see its header): the envelope's size (2
+ * bytes) and piece size choice, then 1 sender -> recipient, 3 back,
+ * 4 the daemon takes or stores a chunk, 5 1 F accepts from F, 6 C a
+ * result, 0 T the clock.
+ */
+static void xfer_seeds(void)
+{
+	static const uint8_t small[] = {
+		0, 200, 1,
+		1, 5, 1, 0, 3, 1, 1, 3, 1, 4, 4, 3, 1, 0, 2, 3, 1,
+		6, 0, 3, 1, 1, 3, 1,
+	};
+	uint8_t two[3 + 2 * 40 * 4 + 40];
+	size_t n = 0;
+
+	/* Two chunks, default pieces: 38 DATA, ACKs, both chunks, result. */
+	two[n++] = 70, two[n++] = 0, two[n++] = 1;
+	two[n++] = 1, two[n++] = 5, two[n++] = 1, two[n++] = 0;
+	two[n++] = 3, two[n++] = 1;
+	for (int i = 0; i < 38; i++) {
+		two[n++] = 1;
+		two[n++] = i % 4 == 3 ? 2 : 0;	/* every fourth: lost */
+		if (i % 4 == 3)
+			two[n++] = 2;
+		two[n++] = 3, two[n++] = 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		two[n++] = 0, two[n++] = 40;	/* 4 s: resends */
+		two[n++] = 1, two[n++] = 1, two[n++] = 3, two[n++] = 1;
+	}
+	two[n++] = 4, two[n++] = 4, two[n++] = 4, two[n++] = 4;
+	two[n++] = 6, two[n++] = 0, two[n++] = 3, two[n++] = 1;
+	put("fuzz_xfer", "small", small, sizeof(small));
+	put("fuzz_xfer", "two-chunks", two, n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -347,5 +384,6 @@ int main(int argc, char **argv)
 	handshake_seeds();
 	call_seeds();
 	arq_seeds();
+	xfer_seeds();
 	return 0;
 }

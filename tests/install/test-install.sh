@@ -88,7 +88,7 @@ fi
 cp "$stage/etc/sealine/sealtspd.conf.example" "$stage/etc/sealine/sealtspd.conf"
 out=$("$stage/usr/sbin/sealtspd" -t 2>&1)
 if grep -q "configuration $stage/etc/sealine/sealtspd.conf is valid" <<<"$out" &&
-	grep -q "database        $stage/var/lib/sealine/tsp/accounts.db" <<<"$out"; then
+	grep -q "store           $stage/var/lib/sealine/tsp/accounts.db (an SQLite file)" <<<"$out"; then
 	pass "sealtspd's default configuration and store are under SYSCONFDIR, LOCALSTATEDIR"
 else
 	fail "sealtspd's default configuration and store are under SYSCONFDIR, LOCALSTATEDIR" "$out"

@@ -55,7 +55,7 @@
 
 /* ---- Limits (all in one place) ----------------------------------- */
 
-#define SIM_MAX_ENDPOINTS	1000	/* accounts ACCOUNT_BASE + 0..999 */
+#define SIM_MAX_ENDPOINTS	1100	/* accounts ACCOUNT_BASE + 0..1099 */
 #define SIM_MAX_CALLS		SIM_MAX_ENDPOINTS
 #define SIM_ACCOUNT_BASE	100000000000ULL
 #define SIM_PHONE_BASE		5550000UL	/* --phone-base default */
@@ -1211,7 +1211,7 @@ static void usage(FILE *f)
 "    (tests/exchange/sealine-exchange, pty lines), with the agent's own\n"
 "    modem driver and call-setup engine and no kernel support.\n"
 "\n"
-"    Endpoint I (0 to 999) has account 100000000000+I, phone number\n"
+"    Endpoint I (0 to 1099) has account 100000000000+I, phone number\n"
 "    P+I (--phone-base, default 5550000) and a static X25519 key derived\n"
 "    from the seed and I with HKDF-SHA-256, so every run with the same\n"
 "    --seed has the same identities.\n"

@@ -28,7 +28,13 @@
 #   test_lines         sealined/lines.c, line_hs.c, operator.c with a fake
 #                      kernel and a fake handshake core
 #   test_dialer        sealined/dialer.c, demand.c without a modem
-#   test_tspstore      tsp/tspstore*.c: accounts and call records
+#   test_tspstore      tsp/tspstore*.c: accounts and call records (SQLite)
+#   test_tspstore_shared  the same as several instances share it, on SQLite
+#                      and (SEALINE_TEST_PG) PostgreSQL: limits, leases
+#   test_tspq          tsp/tspq.c: the store's thread and record backlog
+#   test_telnet        tsp/telnet.c: Telnet and RFC 2217 for terminal servers
+#   test_xfer          proto/cchan.c, xfer.c: the courier's channel and
+#                      transfer protocol on a simulated lossy line
 
 AGENT := ../../agent
 LINE := ../line
@@ -39,11 +45,11 @@ DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc test_hex \
 HS_TESTS := test_hs_wire test_hs_pair test_hs_session test_hs_robust
 AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
 	test_call test_call_wire test_pair_grind test_modem $(DAEMON_TESTS) \
-	test_tspstore
+	test_tspstore test_tspstore_shared test_tspq test_telnet test_xfer
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
-	$(NL_CFLAGS) $(GCRYPT_CFLAGS) $(SQLITE_CFLAGS)
+	$(NL_CFLAGS) $(GCRYPT_CFLAGS) $(STORE_CFLAGS)
 AGENT_TEST_DEPS = $(AGENT_HDRS) agent_test.h check.h agent.mk Makefile
 
 TEST_CRYPTO_SRCS := $(call agent_srcs,$(PROTO_CRYPTO_SRCS))
@@ -53,6 +59,8 @@ TEST_CALL_SRCS := $(TEST_HS_SRCS) $(call agent_srcs,$(PROTO_CALL_SRCS))
 TEST_DAEMON_SRCS := $(call agent_srcs,$(LIB_CORE_SRCS) $(LIB_DAEMON_SRCS) \
 	$(PROTO_SRCS) sealined/lines.c sealined/line_hs.c sealined/operator.c \
 	sealined/kernel_nl.c sealined/dialer.c sealined/demand.c)
+TEST_XFER_SRCS := $(call agent_srcs,$(PROTO_CRYPTO_SRCS) \
+	$(PROTO_COURIER_SRCS)) $(KREPLAY_SRC)
 TEST_TSPSTORE_SRCS := $(call agent_srcs,$(TSP_STORE_SRCS) $(LIB_CORE_SRCS) \
 	$(PROTO_WIRE_SRCS))
 
@@ -96,10 +104,18 @@ $(BUILD)/test_pair_grind: test_pair_grind.c $(LINE)/mitm.c $(LINE)/grind.c \
 $(BUILD)/test_modem: test_modem.c $(AGENT)/lib/modem.c $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/lib/modem.c
 
+$(BUILD)/test_xfer: test_xfer.c $(TEST_XFER_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_XFER_SRCS) $(GCRYPT_LIBS)
+
 # sealined's infrastructure, compiled once (with the tests' sanitizers)
 # into an archive for the six programs that test it.
 DAEMON_TEST_OBJS := $(patsubst $(AGENT)/%.c,$(BUILD)/agent/%.o,$(TEST_DAEMON_SRCS))
 $(BUILD)/agent/%.o: $(AGENT)/%.c $(AGENT_TEST_DEPS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
+
+DAEMON_TEST_OBJS += $(BUILD)/agent/kreplay.o
+$(BUILD)/agent/kreplay.o: $(KREPLAY_SRC) $(AGENT_TEST_DEPS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
 
@@ -113,7 +129,17 @@ $(DAEMON_TESTS:%=$(BUILD)/%): $(BUILD)/%: %.c daemon_test.h \
 		-DSEALINE_AGENT_DIR='"$(abspath $(AGENT))"' -o $@ $< \
 		$(BUILD)/libdaemon-test.a $(NL_LIBS) $(GCRYPT_LIBS)
 
-$(BUILD)/test_tspstore: test_tspstore.c $(TEST_TSPSTORE_SRCS) \
-		$(AGENT_TEST_DEPS) | $(BUILD)
-	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_TSPSTORE_SRCS) $(SQLITE_LIBS) \
+$(BUILD)/test_tspstore $(BUILD)/test_tspstore_shared: $(BUILD)/%: %.c \
+		$(TEST_TSPSTORE_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_TSPSTORE_SRCS) $(STORE_LIBS) \
 		$(NL_LIBS)
+
+$(BUILD)/test_telnet: test_telnet.c $(AGENT)/tsp/telnet.c $(AGENT)/lib/byteq.c \
+		$(TEST_CRYPTO_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/tsp/telnet.c \
+		$(AGENT)/lib/byteq.c $(TEST_CRYPTO_SRCS) $(GCRYPT_LIBS)
+
+$(BUILD)/test_tspq: test_tspq.c $(TEST_TSPSTORE_SRCS) $(AGENT)/tsp/tspq.c \
+		$(AGENT_TEST_DEPS) | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/tsp/tspq.c \
+		$(TEST_TSPSTORE_SRCS) $(STORE_LIBS) $(NL_LIBS) -lpthread

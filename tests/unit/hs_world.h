@@ -42,6 +42,8 @@ struct kslot {
 	uint32_t epoch;
 	uint8_t cipher;
 	uint8_t tx[32], rx[32];
+	uint32_t hsid;
+	uint8_t courier_tx[32], courier_rx[32];	/* the courier's, with it */
 };
 
 struct kernel {
@@ -320,7 +322,15 @@ static inline int kernel_set_key(struct side *s, const struct sl_hs_action *a)
 	    (k->prev.used && (k->prev.epoch & 15) == low))
 		return -EEXIST;
 	CHECK(memcmp(a->stage.tx, a->stage.rx, 32));
+	CHECK(a->stage.courier_tx && a->stage.courier_rx);
+	CHECK(memcmp(a->stage.courier_tx, a->stage.courier_rx, 32));
+	CHECK(memcmp(a->stage.courier_tx, a->stage.tx, 32));
+	CHECK(memcmp(a->stage.courier_rx, a->stage.rx, 32));
+	CHECK(a->stage.hsid != 0);
 	k->next.used = true;
+	k->next.hsid = a->stage.hsid;
+	memcpy(k->next.courier_tx, a->stage.courier_tx, 32);
+	memcpy(k->next.courier_rx, a->stage.courier_rx, 32);
 	k->next.epoch = a->stage.epoch;
 	k->next.cipher = a->stage.cipher;
 	memcpy(k->next.tx, a->stage.tx, 32);
@@ -423,7 +433,7 @@ static inline bool all_zero(const uint8_t *p, size_t n)
 static inline void apply(int i, struct sl_hs_actions *out)
 {
 	struct side *s = &W.s[i];
-	const uint8_t *handed[8];
+	const uint8_t *handed[12];
 	int n_handed = 0;
 
 	CHECKF(out->n <= SL_HS_MAX_ACTIONS, "%u actions", out->n);
@@ -509,6 +519,8 @@ static inline void apply(int i, struct sl_hs_actions *out)
 			s->n_stage++;
 			handed[n_handed++] = a->stage.tx;
 			handed[n_handed++] = a->stage.rx;
+			handed[n_handed++] = a->stage.courier_tx;
+			handed[n_handed++] = a->stage.courier_rx;
 			err = kernel_set_key(s, a);
 			if (err) {
 				fail_action(i, a->type, err);
@@ -689,7 +701,10 @@ static inline bool keys_match(int a, int b)
 	       CHECK_EQ(ka->cur.cipher, kb->cur.cipher) &&
 	       CHECK(!memcmp(ka->cur.tx, kb->cur.rx, 32)) &&
 	       CHECK(!memcmp(ka->cur.rx, kb->cur.tx, 32)) &&
-	       CHECK(memcmp(ka->cur.tx, ka->cur.rx, 32));
+	       CHECK(memcmp(ka->cur.tx, ka->cur.rx, 32)) &&
+	       CHECK_EQ(ka->cur.hsid, kb->cur.hsid) &&
+	       CHECK(!memcmp(ka->cur.courier_tx, kb->cur.courier_rx, 32)) &&
+	       CHECK(!memcmp(ka->cur.courier_rx, kb->cur.courier_tx, 32));
 }
 
 static inline void start_session(int a, int b)

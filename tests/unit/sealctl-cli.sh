@@ -92,7 +92,7 @@ daemon_notify_check() {
 	{
 		printf '[agent]\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = debug\n' "$d" "$d"
 		if [[ $name == sealtspd ]]; then
-			printf '[tsp]\ndatabase = %s/accounts.db\ninstance = cli\nlines = %s/no-such-tty\n' "$d" "$d"
+			printf '[tsp]\nstore = %s/accounts.db\ninstance = cli\nlines = %s/no-such-tty\n' "$d" "$d"
 		fi
 	} >"$d/conf"
 	python3 - "$d/notify" "$d/notified" <<-'EOF' &
@@ -192,6 +192,103 @@ daemon_notify_check() {
 	else
 		fail "$name sends STOPPING=1 when it stops"
 	fi
+}
+
+# courier_check DIR: the courier's commands against a sealined with no
+# line (tests/vm/93-courier.sh delivers envelopes): [courier] settings
+# checked, refusals before anything is packed, empty outbox, inbox and
+# logs, the daemon's receipt key, receipts verified with --key.
+courier_check() {
+	local d=$1 pid i key vec
+	mkdir -p "$d"
+	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[courier]\nmax_envelope = 12Q\n' "$d" "$d" >"$d/bad.conf"
+	run "$SEALINED" -t -c "$d/bad.conf"
+	expect "sealined -t: a bad size in [courier] (exit 78)" 78 "bad.conf:6: max_envelope must be a size in bytes \\(or with K, M, G, T\\), not '12Q'"
+	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[courier]\nretry = 0\n' "$d" "$d" >"$d/bad.conf"
+	run "$SEALINED" -t -c "$d/bad.conf"
+	expect "sealined -t: retry = 0 refused (exit 78)" 78 "retry cannot be 0"
+	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[courier]\ninbox = %s/in\nmax_files = 5\n[courier]\n' "$d" "$d" "$d" >"$d/bad.conf"
+	run "$SEALINED" -t -c "$d/bad.conf"
+	expect "sealined -t: [courier] twice (exit 78)" 78 "\\[courier\\] appears twice \\(first at line 5\\)"
+	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = debug\n[courier]\ninbox = %s/in\nmax_envelope = 64M\n' "$d" "$d" "$d" >"$d/conf"
+	"$SEALINED" -f -c "$d/conf" 2>"$d/log" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $d/ctl.sock ]] && break; sleep 0.1; done
+	local S=(--socket "$d/ctl.sock")
+	run "$SEALCTL" status --json "${S[@]}"
+	expect "status shows the courier's inbox" 0 "\"inbox\": \"$d/in\"" stdout
+	key=$(grep -o '"receipt_key": "[0-9a-f]*"' <<<"$out" | cut -d'"' -f4)
+	if [[ ${#key} -eq 64 ]]; then pass "status shows a receipt key"; else fail "status shows a receipt key"; fi
+	run "$SEALCTL" status "${S[@]}"
+	expect "status (text) shows the receipt key" 0 "^  receipt key:  $key$" stdout
+	expect "status (text) shows the courier" 0 "^  courier:      inbox $d/in, receiving yes, 0 envelopes waiting in the outbox$" stdout
+	if [[ -d $d/in && -d $d/state/outbox && -d $d/state/spool ]]; then
+		pass "sealined creates inbox, outbox and spool"
+	else
+		fail "sealined creates inbox, outbox and spool"
+	fi
+	run "$SEALCTL" send --to 210987654321 /etc/hostname "${S[@]}"
+	expect "send to an account not paired: exit 1" 1 "210987654321 is not paired with this installation"
+	run "$SEALCTL" send --to 123456789012 /etc/hostname "${S[@]}"
+	expect "send to our own account: exit 1" 1 "this installation's own account"
+	run "$SEALCTL" send --to 210987654321 --line ttyS9 /etc/hostname "${S[@]}"
+	expect "send on a line sealined does not have: exit 1" 1 "ttyS9 is not a line of this sealined"
+	run "$SEALCTL" outbox "${S[@]}"
+	expect "an empty outbox" 0 "^the outbox is empty$" stdout
+	run "$SEALCTL" outbox --json "${S[@]}"
+	expect "an empty outbox as JSON" 0 "^\\[\\]$" stdout
+	run "$SEALCTL" outbox cancel 0123abcd "${S[@]}"
+	expect "outbox cancel of no envelope: exit 1" 1 "no envelope 0123abcd in the outbox"
+	run "$SEALCTL" outbox receipt 0123 "${S[@]}"
+	expect "outbox receipt of no envelope: exit 1" 1 "no envelope 0123"
+	run "$SEALCTL" inbox "${S[@]}"
+	expect "an empty inbox" 0 "^the inbox is empty$" stdout
+	run "$SEALCTL" inbox show 0123456789abcdef0123456789abcdef "${S[@]}"
+	expect "inbox show of no envelope: exit 1" 1 "no envelope 0123456789abcdef0123456789abcdef in the inbox"
+	run "$SEALCTL" log --sent "${S[@]}"
+	expect "an empty send log" 0 "^the send log is empty$" stdout
+	run "$SEALCTL" log --received --json "${S[@]}"
+	expect "an empty receive log as JSON" 0 "" stdout
+	run "$SEALCTL" peers name 210987654321 "Plant 2" "${S[@]}"
+	expect "peers name of an unknown peer: exit 1" 1 "no peer with account 210987654321"
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$? out= err=
+	expect "sealined with the courier stops on SIGTERM with status 0" 0
+
+	# Receipts: the vector of tests/unit/courier (envelope_v1.py).
+	python3 - "$ROOT/tests/unit/courier/vectors.h" "$d" <<-'EOF'
+	import re, sys
+	src = open(sys.argv[1]).read()
+	def literal(name):
+	    body = re.search(r"%s\[\] =\n(.*?);" % name, src, re.S).group(1)
+	    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).encode().decode("unicode_escape")
+	open(sys.argv[2] + "/r.receipt", "w").write(literal("V_RECEIPT"))
+	open(sys.argv[2] + "/r.key", "w").write(literal("V_SIGN_PUB"))
+	EOF
+	vec=$(<"$d/r.key")
+	run "$SEALCTL" receipt verify "$d/r.receipt" --key "$vec"
+	expect "receipt verify: the vector verifies" 0 "^receipt verified: signed by 000000000002's key $vec" stdout
+	expect "receipt verify prints what it states" 0 "files     3 \\(70000 bytes\\)" stdout
+	out=$("$SEALCTL" receipt verify - --key "$vec" <"$d/r.receipt" 2>"$tmp/stderr")
+	rc=$? err=$(<"$tmp/stderr")
+	expect "receipt verify reads standard input" 0 "^envelope  101112131415161718191a1b1c1d1e1f$" stdout
+	sed 's/^files 3$/files 4/' "$d/r.receipt" >"$d/forged.receipt"
+	run "$SEALCTL" receipt verify "$d/forged.receipt" --key "$vec"
+	expect "receipt verify: a changed field does not verify" 1 "does not verify"
+	run "$SEALCTL" receipt verify "$d/r.receipt" --key "$key"
+	expect "receipt verify: another recipient's key is refused" 1 "does not verify"
+	printf 'sealine-receipt 1\r\n' >"$d/junk.receipt"
+	run "$SEALCTL" receipt verify "$d/junk.receipt" --key "$vec"
+	expect "receipt verify: junk is refused" 1 "does not verify"
+	run "$SEALCTL" receipt verify "$d/r.receipt" --key 12
+	expect "receipt verify --key that is not a key: exit 2" 2 "64 hex digits"
+	run "$SEALCTL" receipt verify "$d/no-such.receipt" --key "$vec"
+	expect "receipt verify of a missing file: exit 1" 1 "No such file"
+	run "$SEALCTL" receipt verify "$d/r.receipt" --socket "$d/no-such.sock"
+	expect "receipt verify without --key or daemon: exit 1" 1 "sealined is not running"
+	run "$SEALCTL" receipt check "$d/r.receipt"
+	expect "receipt unknown operation: exit 2" 2 "unknown operation 'check'"
 }
 
 module_loaded=0
@@ -496,6 +593,51 @@ run "$SEALCTL" pair ttyS1 ttyS2
 expect "pair with two lines: exit 2" 2 "too many arguments"
 run "$SEALCTL" pair ttyS1 --socket "$nosock"
 expect "pair without a daemon: exit 1" 1 "sealined is not running"
+run "$SEALCTL" send /etc/hostname
+expect "send without --to: exit 2" 2 "--to ACCOUNT is required"
+run "$SEALCTL" send --to 12345 /etc/hostname
+expect "send to a short account: exit 2" 2 "12 digits, not '12345'"
+run "$SEALCTL" send --to 123456789012
+expect "send without files: exit 2" 2 "name the files or directories"
+run "$SEALCTL" send --to 123456789012 --line ttyS1 --call /etc/hostname
+expect "send --line with --call: exit 2" 2 "exclude each other"
+run "$SEALCTL" send --to 123456789012 --level 40 /etc/hostname
+expect "send --level out of range: exit 2" 2 "--level is 1 to"
+run "$SEALCTL" send --to 123456789012 "$tmp/no-such-file"
+expect "send of a missing file: exit 1, before asking the daemon" 1 "no-such-file: No such file"
+run "$SEALCTL" send --to 123456789012 /etc/hostname --socket "$nosock"
+expect "send without a daemon: exit 1" 1 "sealined is not running"
+run "$SEALCTL" outbox frob
+expect "outbox unknown operation: exit 2" 2 "unknown operation 'frob'"
+run "$SEALCTL" outbox cancel
+expect "outbox cancel without ID: exit 2" 2 "cancel needs the envelope's ID"
+run "$SEALCTL" outbox cancel xyz1
+expect "outbox cancel of a bad ID: exit 2" 2 "is not an envelope id"
+run "$SEALCTL" outbox retry 1234 --json
+expect "outbox retry --json: exit 2" 2 "only goes with the list"
+run "$SEALCTL" inbox show 1234
+expect "inbox show of a short ID: exit 2" 2 "32 hex digits"
+run "$SEALCTL" inbox --socket "$nosock"
+expect "inbox without a daemon: exit 1" 1 "sealined is not running"
+run "$SEALCTL" log --sent --received
+expect "log --sent --received: exit 2" 2 "exclude each other"
+run "$SEALCTL" receipt
+expect "receipt without operation: exit 2" 2 "verify FILE"
+for c in send outbox inbox receipt; do
+	run "$SEALCTL" "$c" --help
+	expect "$c --help is a manual" 0 "^SYNOPSIS" stdout
+	expect "$c --help has EXIT STATUS" 0 "^EXIT STATUS" stdout
+done
+printf '%s\n' '{"time": "2026-12-01T10:00:00Z", "id": "00112233445566778899aabbccddeeff", "peer": "210987654321", "outcome": "delivered", "reason": null, "detail": null, "size": 400, "wire_bytes": 520, "files": 2, "content_bytes": 12, "inbox": "/x", "receipt": "r", "names": [{"name": "dir", "type": "directory"}, {"name": "dir/a\u000ab", "type": "file", "size": 12}], "names_complete": true}' \
+	'{"time": "2026-12-01T11:00:00Z", "id": "ffeeddccbbaa99887766554433221100", "peer": null, "outcome": "refused", "reason": "not_for_us", "detail": "sealed for another installation", "size": 300, "wire_bytes": 0}' \
+	>"$tmp/received.log"
+printf '%s' '{"time": "2026-12-01T1' >>"$tmp/received.log"
+run "$SEALCTL" log --received --file "$tmp/received.log"
+expect "log --received --file: a delivery" 0 "^2026-12-01T10:00:00Z 00112233445566778899aabbccddeeff  210987654321 +- +delivered +2 +12 +520$" stdout
+expect "log --received --file: names, control characters escaped" 0 "^    file +12  dir/a\\\\x0ab$" stdout
+expect "log --received --file: a refusal with its reason" 0 "^    not_for_us: sealed for another installation$" stdout
+run "$SEALCTL" log --received --file "$tmp/received.log" --json -n 1
+expect "log --received --json -n 1: the last whole record" 0 '^\{"time": "2026-12-01T11:00:00Z"' stdout
 
 # ------------------------------------------------------------------ sealined
 SEALINED=${SEALINED:-$ROOT/build/bin/sealined}
@@ -551,6 +693,7 @@ if [[ -x $SEALINED ]]; then
 	# sd_notify(3): READY=1 once it serves, STOPPING=1 on SIGTERM, with no
 	# module and no line (it waits for both).
 	daemon_notify_check sealined "$SEALINED" "$tmp/ep"
+	courier_check "$tmp/courier"
 else
 	fail "sealined is built ($SEALINED)"
 fi

@@ -200,15 +200,21 @@ TEST(config_tsp_and_modem)
 	char err[1024];
 
 	if (CHECKF(!parse(cfg, "[agent]\nname = t\n[tsp]\n"
-			  "database = /var/lib/t/a.db\ninstance = tsp-1\n"
-			  "lines = /dev/ttyS1, /dev/ttyUSB*\nbaud = 9600\n"
-			  "init = ATE0V1S2=128\nanswer_timeout = 1m\n",
+			  "store = /var/lib/t/a.db\ninstance = tsp-1\n"
+			  "lines = /dev/ttyS1, /dev/ttyUSB*, bank1=rfc2217://ts1.example:2001,"
+			  " tcp://[2001:db8::1]:4001\nbaud = 9600\n"
+			  "init = ATE0V1S2=128\nanswer_timeout = 1m\nlease = 2m\n"
+			  "backlog = /var/spool/t/backlog\n",
 			  err, sizeof(err)), "%s", err)) {
 		CHECK(cfg->tsp.enabled);
-		CHECK(!strcmp(cfg->tsp.database, "/var/lib/t/a.db"));
+		CHECK(!strcmp(cfg->tsp.store, "/var/lib/t/a.db"));
 		CHECK(!strcmp(cfg->tsp.instance, "tsp-1"));
-		CHECK_EQ(cfg->tsp.n_lines, 2u);
+		CHECK_EQ(cfg->tsp.n_lines, 4u);
 		CHECK(!strcmp(cfg->tsp.lines[1], "/dev/ttyUSB*"));
+		CHECK(!strcmp(cfg->tsp.lines[2], "bank1=rfc2217://ts1.example:2001"));
+		CHECK(!strcmp(cfg->tsp.lines[3], "tcp://[2001:db8::1]:4001"));
+		CHECK_EQ(cfg->tsp.lease, 120u);
+		CHECK(!strcmp(cfg->tsp.backlog, "/var/spool/t/backlog"));
 		CHECK_EQ(cfg->tsp.baud, 9600u);
 		CHECK(!strcmp(cfg->tsp.init, "ATE0V1S2=128"));
 		CHECK_EQ(cfg->tsp.answer_timeout, 60u);
@@ -231,6 +237,60 @@ TEST(config_tsp_and_modem)
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
 		if (!CHECKF(parse(cfg, bad[i][0], err, sizeof(err)) == -EINVAL,
+			    "case %zu accepted: %s", i, bad[i][0]))
+			continue;
+		CHECKF(strstr(err, bad[i][1]) != NULL,
+		       "case %zu: '%s' lacks '%s'", i, err, bad[i][1]);
+	}
+	free(cfg);
+}
+
+/* [tsp] store: SQLite paths, PostgreSQL URIs and connection strings. */
+TEST(config_tsp_store)
+{
+	static const char *const good[][2] = {
+		{ "store = sqlite:/var/lib/t/b.db\n", "/var/lib/t/b.db" },
+		{ "store = postgresql://tsp@db1.example/sealine?sslmode=verify-full\n",
+		  "postgresql://tsp@db1.example/sealine?sslmode=verify-full" },
+		{ "store = postgres:///sealine\n", "postgres:///sealine" },
+		{ "store = service=sealine\n", "service=sealine" },
+		{ "store = host=/run/postgresql dbname=tsp\n",
+		  "host=/run/postgresql dbname=tsp" },
+	};
+	static const char *const bad[][2] = {
+		{ "store = accounts.db\n", "absolute path" },
+		{ "store = sqlite:accounts.db\n", "absolute path" },
+		{ "store = mysql://db1/tsp\n", "a postgresql:// URI" },
+		{ "database = /var/lib/t/a.db\n", "is now called 'store'" },
+		{ "lease = 1\n", "out of range" },
+		{ "lease = 2h\n", "from 10 s to 3600 s" },
+		{ "backlog = backlog\n", "absolute path" },
+		{ "lines = ftp://ts1:21\n", "not a terminal server port" },
+		{ "lines = rfc2217://ts1\n", "needs a port" },
+		{ "lines = rfc2217://ts1:\n", "needs a port" },
+		{ "lines = bad name=tcp://ts1:4001\n", "line name" },
+	};
+	struct sl_config *cfg = new_cfg();
+	char text[1200], err[1024];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); ++i) {
+		snprintf(text, sizeof(text), "[tsp]\nlines = /dev/ttyS1\n%s",
+			 good[i][0]);
+		if (CHECKF(!parse(cfg, text, err, sizeof(err)), "%s", err))
+			CHECKF(!strcmp(cfg->tsp.store, good[i][1]), "case %zu: %s",
+			       i, cfg->tsp.store);
+	}
+	/* The defaults. */
+	if (CHECKF(!parse(cfg, "[tsp]\nlines = /dev/ttyS1\n", err, sizeof(err)),
+		   "%s", err)) {
+		CHECK(!strcmp(cfg->tsp.store, SL_TSP_DEFAULT_DB));
+		CHECK_EQ(cfg->tsp.lease, (uint32_t)SL_CONF_TSP_LEASE_DEFAULT);
+		CHECK(!cfg->tsp.backlog[0]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+		snprintf(text, sizeof(text), "[tsp]\n%s%s", bad[i][0],
+			 strncmp(bad[i][0], "lines", 5) ? "lines = /dev/ttyS1\n" : "");
+		if (!CHECKF(parse(cfg, text, err, sizeof(err)) == -EINVAL,
 			    "case %zu accepted: %s", i, bad[i][0]))
 			continue;
 		CHECKF(strstr(err, bad[i][1]) != NULL,
@@ -340,6 +400,63 @@ TEST(config_example_parses)
 	free(cfg);
 }
 
+TEST(config_courier)
+{
+	static const char *const bad[][2] = {
+		{ "[courier]\nmax_envelope = 12Q\n", "a size in bytes" },
+		{ "[courier]\nmax_envelope = 512\n", "out of range" },
+		{ "[courier]\nmax_envelope = 99999999999T\n", "out of range" },
+		{ "[courier]\nmax_files = 0\n", "a number from 1" },
+		{ "[courier]\nmax_files = -3\n", "a number from 1" },
+		{ "[courier]\nretry = 0\n", "cannot be 0" },
+		{ "[courier]\nretry_max = 0\n", "cannot be 0" },
+		{ "[courier]\nattempts = 0\n", "a number from 1" },
+		{ "[courier]\ninbox = relative/in\n", "absolute" },
+		{ "[courier]\nreceive = perhaps\n", "yes or no" },
+		{ "[courier]\nfrob = 1\n", "unknown setting 'frob' in [courier]" },
+		{ "[courier]\nmax_files = 3\nmax_files = 4\n", "set twice" },
+		{ "[courier]\n[courier]\n", "appears twice" },
+	};
+	struct sl_config *cfg = new_cfg();
+	char err[1024];
+
+	if (CHECKF(!parse(cfg, "", err, sizeof(err)), "%s", err)) {
+		CHECK(cfg->courier.receive);
+		CHECK(!cfg->courier.inbox[0]);	/* under state_dir */
+		CHECK_EQ(cfg->courier.max_envelope, SL_CONF_COURIER_MAX_ENVELOPE);
+		CHECK_EQ(cfg->courier.max_files, (uint64_t)SL_CONF_COURIER_MAX_FILES);
+		CHECK_EQ(cfg->courier.attempts, (uint32_t)SL_CONF_COURIER_ATTEMPTS);
+		CHECK_EQ(cfg->courier.retry, (uint32_t)SL_CONF_COURIER_RETRY);
+	}
+	if (CHECKF(!parse(cfg, "[courier]\nreceive = no\ninbox = /srv/in\n"
+			  "staging = /srv/staging\nmax_envelope = 64M\n"
+			  "max_unpacked = 2GiB\nmax_files = 12\nmax_ratio = 0\n"
+			  "min_free = 0\nattempts = 5\nretry = 1m\n"
+			  "retry_max = 2h\nkeep_days = 7\n",
+			  err, sizeof(err)), "%s", err)) {
+		CHECK(!cfg->courier.receive);
+		CHECK(!strcmp(cfg->courier.inbox, "/srv/in"));
+		CHECK(!strcmp(cfg->courier.staging, "/srv/staging"));
+		CHECK_EQ(cfg->courier.max_envelope, 64ULL << 20);
+		CHECK_EQ(cfg->courier.max_unpacked, 2ULL << 30);
+		CHECK_EQ(cfg->courier.max_files, 12u);
+		CHECK_EQ(cfg->courier.max_ratio, 0u);
+		CHECK_EQ(cfg->courier.min_free, 0u);
+		CHECK_EQ(cfg->courier.attempts, 5u);
+		CHECK_EQ(cfg->courier.retry, 60u);
+		CHECK_EQ(cfg->courier.retry_max, 7200u);
+		CHECK_EQ(cfg->courier.keep_days, 7u);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = parse(cfg, bad[i][0], err, sizeof(err));
+
+		if (CHECKF(ret, "accepted: %s", bad[i][0]))
+			CHECKF(strstr(err, bad[i][1]), "'%s' -> '%s'", bad[i][0],
+			       err);
+	}
+	free(cfg);
+}
+
 int main(int argc, char **argv)
 {
 	daemon_test_start(argc, argv, "test_config");
@@ -348,6 +465,8 @@ int main(int argc, char **argv)
 	RUN(config_errors);
 	RUN(config_binary_and_long);
 	RUN(config_tsp_and_modem);
+	RUN(config_tsp_store);
+	RUN(config_courier);
 	RUN(config_dial_on_demand);
 	RUN(config_load);
 	RUN(config_example_parses);

@@ -69,11 +69,15 @@ static const char *const vec_rekey_msgs[] = {
 #define VEC_SAS "A4PG4"
 #define VEC_LTK "6d259b03be072ae001d0d52e0ebac558c52090c78b1d1001de348918efeb4d26"
 #define VEC_SESSION_K_I2R "3421a31591f2a4fc5396457c91eca7a64094adddecde64969dc52a6be8131ff7"
+#define VEC_SESSION_C_I2R "822f5858b3f17cb4aaf9f39b3eb9d9745ebe21c812ea8896584678ec2704fb70"
 #define VEC_SESSION_K_R2I "a1318a15976ddcfe004f1eee7f89ed179426357fe9c57253879e466548ccdf83"
+#define VEC_SESSION_C_R2I "3d3eb6d04f5ff1a1da1010e66404dc7cdddb643bdb82cbec1774c85133611f7d"
 #define VEC_SESSION_EPOCH 1
 #define VEC_SESSION_CIPHER 2
 #define VEC_REKEY_K_I2R "8d9d16bc888e21e5b60157f6e41c15ab51aef0524393f0d006e11bf9d5e5c0e4"
+#define VEC_REKEY_C_I2R "575a17635619f16a9a2d1223ddef76312c05eea817ca1c96957b96fe750dad87"
 #define VEC_REKEY_K_R2I "72db3b479a852028f8db752f00ea165b0f09ffc25f8c40c11cee76ad70d5a6a3"
+#define VEC_REKEY_C_R2I "ec99079535a5b9b1a3090153ee6ad714add9fc30a13841ebe50571867249e6f0"
 #define VEC_REKEY_EPOCH 2
 #define VEC_REKEY_CIPHER 2
 
@@ -235,6 +239,13 @@ TEST(vectors_pairing_session_rekey)
 	keys_match(0, 1);
 	CHECK_HEX(a->k.cur.tx, 32, VEC_SESSION_K_I2R);
 	CHECK_HEX(a->k.cur.rx, 32, VEC_SESSION_K_R2I);
+	/* The courier's keys of the session, with the handshake's hsid. */
+	CHECK_HEX(a->k.cur.courier_tx, 32, VEC_SESSION_C_I2R);
+	CHECK_HEX(a->k.cur.courier_rx, 32, VEC_SESSION_C_R2I);
+	CHECK_HEX(b->k.cur.courier_tx, 32, VEC_SESSION_C_R2I);
+	CHECK_HEX(b->k.cur.courier_rx, 32, VEC_SESSION_C_I2R);
+	CHECK_EQ(a->k.cur.hsid, 0x5ea11e02u);
+	CHECK_EQ(b->k.cur.hsid, 0x5ea11e02u);
 
 	/* The rekey (the kernel's REKEY_NEEDED on the initiator). */
 	CHECK_EQ(sl_hs_rekey_needed(a->hs, SEALINE_LIMIT_AGE, W.now, &out), 0);
@@ -248,6 +259,9 @@ TEST(vectors_pairing_session_rekey)
 	CHECK_EQ(a->k.cur.cipher, VEC_REKEY_CIPHER);
 	CHECK_HEX(a->k.cur.tx, 32, VEC_REKEY_K_I2R);
 	CHECK_HEX(b->k.cur.tx, 32, VEC_REKEY_K_R2I);
+	CHECK_HEX(a->k.cur.courier_tx, 32, VEC_REKEY_C_I2R);
+	CHECK_HEX(b->k.cur.courier_tx, 32, VEC_REKEY_C_R2I);
+	CHECK_EQ(b->k.cur.hsid, 0x5ea11e03u);
 	CHECK_HEX(a->k.prev.tx, 32, VEC_SESSION_K_I2R);
 	CHECK_HEX(b->k.prev.tx, 32, VEC_SESSION_K_R2I);
 

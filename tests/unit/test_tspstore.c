@@ -118,8 +118,8 @@ TEST(fresh_store_settings_and_permissions)
 		return;
 	CHECK(!sl_tsp_store_info(&st, &info));
 	CHECK(!strcmp(info.backend, "sqlite"));
-	CHECK_EQ(info.schema_version, 2);
-	CHECK_EQ(info.schema_latest, 2);
+	CHECK_EQ(info.schema_version, 3);
+	CHECK_EQ(info.schema_latest, 3);
 	CHECKF(!strcmp(info.journal_mode, "wal"), "journal mode %s",
 	       info.journal_mode);
 	CHECK_EQ(info.synchronous, 2);	/* FULL */
@@ -148,39 +148,64 @@ TEST(fresh_store_settings_and_permissions)
 	CHECK_EQ(mode_of(path), 0600);
 	CHECK(!sl_tsp_account_get(&st, "100000000001", &a));
 	CHECK(!sl_tsp_store_info(&st, &info));
-	CHECK_EQ(info.schema_version, 2);
+	CHECK_EQ(info.schema_version, 3);
 	sl_tsp_store_close(&st);
 }
 
+/* Run sql on the SQLite file at path, outside the store's code. */
+static bool raw_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	bool ok;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return false;
+	ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(db);
+	return ok;
+}
+
+/* Each step keeps what the earlier schema held: an account of version 1,
+ * a record of version 2, both as the code of their time wrote them. */
 TEST(migrations_step_by_step)
 {
 	struct sl_tsp_store st;
 	struct sl_tsp_store_info info;
 	struct sl_tsp_account a;
-	struct sl_tsp_cdr_start s = { .line = "ttyS1", .ring_ms = 1000 };
+	struct sl_tsp_cdr c;
 	char path[512];
-	uint64_t id;
 
-	sl_tsp_sqlite_schema_limit = 1;
+	sl_tsp_schema_limit = 1;
 	if (!CHECK(!open_new(&st, path, sizeof(path), NULL, 0)))
 		goto out;
 	CHECK(!sl_tsp_store_info(&st, &info));
 	CHECK_EQ(info.schema_version, 1);
-	make_account(&a, "100000000001", 1);
-	CHECK(!sl_tsp_account_add(&st, &a));
 	sl_tsp_store_close(&st);
+	CHECK(raw_sql(path, "INSERT INTO accounts (number, name, pubkey, phone, enabled, created_ms)"
+		      " VALUES ('100000000001', 'Account 100000000001', zeroblob(32), '5550001', 1, 7)"));
 
-	sl_tsp_sqlite_schema_limit = 0;
-	if (!CHECK(!reopen(&st, path, "tsp-a", SL_TSP_OPEN_SERVER)))
+	sl_tsp_schema_limit = 2;
+	if (!CHECK(!reopen(&st, path, NULL, 0)))
 		goto out;
 	CHECK(!sl_tsp_store_info(&st, &info));
 	CHECK_EQ(info.schema_version, 2);
+	sl_tsp_store_close(&st);
+	CHECK(raw_sql(path, "INSERT INTO cdrs (tracking_id, instance, line, ring_ms, updated_ms)"
+		      " VALUES (4660, 'tsp-a', 'ttyS1', 1000, 1000)"));
+
+	sl_tsp_schema_limit = 0;
+	if (!CHECK(!reopen(&st, path, "tsp-a", SL_TSP_OPEN_SERVER)))
+		goto out;
+	CHECK(!sl_tsp_store_info(&st, &info));
+	CHECK_EQ(info.schema_version, 3);
 	CHECK(!sl_tsp_account_get(&st, "100000000001", &a));
 	CHECK(!strcmp(a.name, "Account 100000000001"));
-	CHECK(!sl_tsp_cdr_open(&st, &s, &id));
+	CHECK_EQ(a.max_calls, 0u);
+	CHECK(!sl_tsp_cdr_get(&st, 4660, &c));
+	CHECK_EQ(c.outcome, SL_TSP_OUTCOME_OPEN);
 	sl_tsp_store_close(&st);
 out:
-	sl_tsp_sqlite_schema_limit = 0;
+	sl_tsp_schema_limit = 0;
 }
 
 TEST(newer_schema_is_refused)
@@ -213,9 +238,10 @@ TEST(open_refusals)
 	CHECK_EQ(sl_tsp_store_open(&st, path, NULL, 0, err, sizeof(err)), -ENOENT);
 	CHECKF(strstr(err, "no TSP account store"), "message: %s", err);
 	CHECK_EQ(mode_of(path), 0xffff);	/* not created */
-	CHECK_EQ(sl_tsp_store_open(&st, "postgresql:host=db", NULL, 0, err,
+	CHECK_EQ(sl_tsp_store_open(&st, "mysql:host=db", NULL, 0, err,
 				   sizeof(err)), -EPROTONOSUPPORT);
-	CHECKF(strstr(err, "postgresql"), "message: %s", err);
+	CHECKF(strstr(err, "unknown store backend 'mysql'") &&
+	       strstr(err, "postgresql://"), "message: %s", err);
 	CHECK_EQ(sl_tsp_store_open(&st, path, NULL,
 				   SL_TSP_OPEN_CREATE | SL_TSP_OPEN_SERVER,
 				   err, sizeof(err)), -EINVAL);
@@ -578,7 +604,6 @@ TEST(cdr_lifecycle)
 
 	if (!CHECK(!open_new(&st, path, sizeof(path), "tsp-a", SL_TSP_OPEN_SERVER)))
 		return;
-	CHECK_EQ(st.recovered, 0);
 	CHECK(!sl_tsp_cdr_open(&st, &s, &id));
 	CHECK(id != 0);
 	CHECK(!sl_tsp_cdr_get(&st, id, &c));
@@ -745,14 +770,17 @@ TEST(sigkill_mid_call)
 	struct sl_tsp_cdr c;
 	char path[512];
 	uint64_t ids[4], other;
+	unsigned int recovered;
 	int fds[2], status;
 	pid_t pid;
 	ssize_t n;
 
-	/* Another TSP instance sharing the store has a call open. */
+	/* Another TSP instance sharing the store has a call open, and
+	 * its lease until 2,000,000. */
 	if (!CHECK(!open_new(&st, path, sizeof(path), "tsp-b", SL_TSP_OPEN_SERVER)))
 		return;
 	CHECK(!sl_tsp_cdr_open(&st, &s, &other));
+	CHECK(!sl_tsp_lease_renew(&st, 1000000, 1000000, NULL));
 	/* No connection may cross fork(). */
 	sl_tsp_store_close(&st);
 
@@ -783,10 +811,11 @@ TEST(sigkill_mid_call)
 	CHECK_EQ(c.outcome, SL_TSP_OUTCOME_OPEN);
 	sl_tsp_store_close(&st);
 
-	/* The TSP comes back. */
+	/* The TSP comes back, while tsp-b's lease holds. */
 	if (!CHECK(!reopen(&st, path, "tsp-a", SL_TSP_OPEN_SERVER)))
 		return;
-	CHECK_EQ(st.recovered, 2);
+	CHECK(!sl_tsp_store_recover(&st, 1500000, true, &recovered));
+	CHECK_EQ(recovered, 2);
 	CHECK(!sl_tsp_cdr_get(&st, ids[0], &c));
 	CHECK_EQ(c.outcome, SL_TSP_OUTCOME_COMPLETED);
 	CHECK_EQ(c.end_ms, 1500000);
@@ -802,15 +831,23 @@ TEST(sigkill_mid_call)
 	CHECK(!sl_tsp_cdr_get(&st, ids[3], &c));
 	CHECK_EQ(c.outcome, SL_TSP_OUTCOME_INTERRUPTED);
 	CHECK_EQ(c.end_ms, 1003000);	/* never updated: its ring time */
-	/* The other instance's call is not this TSP's to close. */
+	/* The other instance's call is not this TSP's to close while its
+	 * lease holds. */
 	CHECK(!sl_tsp_cdr_get(&st, other, &c));
 	CHECK_EQ(c.outcome, SL_TSP_OUTCOME_OPEN);
 	sl_tsp_store_close(&st);
 
-	/* Recovery happens once. */
+	/* Recovery happens once; tsp-b's lease expires, and its call is
+	 * closed by the next recovery of any instance. */
 	if (!CHECK(!reopen(&st, path, "tsp-a", SL_TSP_OPEN_SERVER)))
 		return;
-	CHECK_EQ(st.recovered, 0);
+	CHECK(!sl_tsp_store_recover(&st, 2000000, true, &recovered));
+	CHECK_EQ(recovered, 0);
+	CHECK(!sl_tsp_store_recover(&st, 2000001, false, &recovered));
+	CHECK_EQ(recovered, 1);
+	CHECK(!sl_tsp_cdr_get(&st, other, &c));
+	CHECK_EQ(c.outcome, SL_TSP_OUTCOME_INTERRUPTED);
+	CHECK_EQ(c.end_ms, 999000);
 	sl_tsp_store_close(&st);
 }
 

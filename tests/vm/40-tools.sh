@@ -10,15 +10,9 @@ sl_pair_up
 sl_assert "keys" sl_pair_key 1
 
 # --- picocom ----------------------------------------------------------------
-(sleep 2; printf 'typed-on-B-SEALINE-TEXT'; sleep 4) |
-	timeout 20 picocom -q -b 115200 -x 4000 -t "hello-from-B-SEALINE-TEXT" \
-		"$SL_VTTY_B" >/tmp/pico.b 2>&1 &
-pb=$!
-sleep 0.5
-(sleep 2; printf 'typed-on-A-SEALINE-TEXT'; sleep 4) |
-	timeout 20 picocom -q -b 115200 -x 4000 -t "hello-from-A-SEALINE-TEXT" \
-		"$SL_VTTY_A" >/tmp/pico.a 2>&1 || true
-wait "$pb" || true
+sl_picocom_both "$SL_VTTY_A" /tmp/pico.a typed-on-A-SEALINE-TEXT \
+	"$SL_VTTY_B" /tmp/pico.b typed-on-B-SEALINE-TEXT \
+	hello-from-A-SEALINE-TEXT hello-from-B-SEALINE-TEXT
 sl_log "picocom on A saw: $(tr -cd '[:print:]' </tmp/pico.a)"
 sl_log "picocom on B saw: $(tr -cd '[:print:]' </tmp/pico.b)"
 sl_assert "picocom on B got A's init string" grep -q hello-from-A-SEALINE-TEXT /tmp/pico.b

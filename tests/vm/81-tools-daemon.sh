@@ -20,16 +20,9 @@ sl_assert "A and B pair with the SAS and the daemons key the line" pair_ab
 sl_log "keyed at epoch $("$SEALCTL" show ttyS1 epoch); no sealctl set-key was run"
 
 # ---------------------------------------------------------------- picocom
-(sleep 2; printf 'typed-on-B-SEALINE-TEXT'; sleep 4) |
-	timeout 20 picocom -q -b 115200 -x 4000 -t "hello-from-B-SEALINE-TEXT" \
-		"$SL_VTTY_B" >"$D/pico.b" 2>&1 &
-pb=$!
-BG+=("$pb")
-sleep 0.5
-(sleep 2; printf 'typed-on-A-SEALINE-TEXT'; sleep 4) |
-	timeout 20 picocom -q -b 115200 -x 4000 -t "hello-from-A-SEALINE-TEXT" \
-		"$SL_VTTY_A" >"$D/pico.a" 2>&1 || true
-wait "$pb" || true
+sl_picocom_both "$SL_VTTY_A" "$D/pico.a" typed-on-A-SEALINE-TEXT \
+	"$SL_VTTY_B" "$D/pico.b" typed-on-B-SEALINE-TEXT \
+	hello-from-A-SEALINE-TEXT hello-from-B-SEALINE-TEXT
 sl_log "picocom on A saw: $(tr -cd '[:print:]' <"$D/pico.a")"
 sl_log "picocom on B saw: $(tr -cd '[:print:]' <"$D/pico.b")"
 sl_assert "picocom on B got A's init string" grep -q hello-from-A-SEALINE-TEXT "$D/pico.b"

@@ -60,14 +60,8 @@ VB=$(sl_vtty_of ttyS7)
 sl_log "call 1 keyed at epoch $EPOCH1: C on $VC, B on $VB"
 
 # picocom both ways through the call
-(sleep 2; printf 'typed-on-B-SEALINE-TEXT'; sleep 4) |
-	timeout 20 picocom -q -b 115200 -x 4000 "$VB" >"$D/pico.b" 2>&1 &
-pb=$!
-BG+=("$pb")
-sleep 0.5
-(sleep 2; printf 'typed-on-C-SEALINE-TEXT'; sleep 4) |
-	timeout 20 picocom -q -b 115200 -x 4000 "$VC" >"$D/pico.c" 2>&1 || true
-wait "$pb" || true
+sl_picocom_both "$VC" "$D/pico.c" typed-on-C-SEALINE-TEXT \
+	"$VB" "$D/pico.b" typed-on-B-SEALINE-TEXT
 sl_assert "picocom on B got what was typed on C" grep -q typed-on-C-SEALINE-TEXT "$D/pico.b"
 sl_assert "picocom on C got what was typed on B" grep -q typed-on-B-SEALINE-TEXT "$D/pico.c"
 

@@ -171,6 +171,47 @@ sl_wait_for() {
 	done
 }
 
+# sl_tty_held DEV...: true when some process holds every DEV open.
+sl_tty_held() {
+	local dev f held
+	for dev; do
+		held=0
+		# -ef: same device and inode, without a fork per descriptor
+		# (an exec from the 9p root takes seconds on a loaded host)
+		for f in /proc/[0-9]*/fd/*; do
+			if [[ $f -ef $dev ]]; then
+				held=1
+				break
+			fi
+		done
+		[[ $held -eq 1 ]] || return 1
+	done
+}
+
+# sl_picocom_both DEV_A OUT_A TEXT_A DEV_B OUT_B TEXT_B [INIT_A [INIT_B]]:
+# picocom on DEV_B, then, once DEV_B is held open, picocom on DEV_A (so
+# that A's init string INIT_A reaches a held tty: a line delivers nothing
+# to a virtual tty no one holds open). Each types its TEXT once both are
+# held open, listens 4 s more and exits after 8 s of quiet; what each saw
+# is in OUT_A and OUT_B. No fixed sleeps: a loaded machine only waits.
+sl_picocom_both() {
+	local da=$1 oa=$2 ta=$3 db=$4 ob=$5 tb=$6 ia=${7:-} ib=${8:-} pb
+	local -a xa=() xb=()
+	[[ -z $ia ]] || xa=(-t "$ia")
+	[[ -z $ib ]] || xb=(-t "$ib")
+	(sl_wait_for "picocom on $da and $db" 60 sl_tty_held "$da" "$db" >&2
+	 printf '%s' "$tb"
+	 sleep 4) |
+		timeout 120 picocom -q -b 115200 -x 8000 "${xb[@]}" "$db" >"$ob" 2>&1 &
+	pb=$!
+	sl_wait_for "picocom on $db" 60 sl_tty_held "$db" || true
+	(sl_wait_for "picocom on $da and $db" 60 sl_tty_held "$da" "$db" >&2
+	 printf '%s' "$ta"
+	 sleep 4) |
+		timeout 120 picocom -q -b 115200 -x 8000 "${xa[@]}" "$da" >"$oa" 2>&1 || true
+	wait "$pb" || true
+}
+
 _sl_on_err() {
 	# only meaningful when the test runs with set -e: say where it died
 	[[ $- == *e* ]] && sl_log "error: line $1: '$2' exited with status $3"

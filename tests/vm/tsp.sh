@@ -40,7 +40,7 @@ name = t
 log_level = debug
 
 [tsp]
-database = $DB
+store = $DB
 instance = $1
 lines = /dev/ttyS5, /dev/ttyS6
 answer_timeout = 15

@@ -1,2 +1,0 @@
-/work/main/agent/crypto.o: crypto.c crypto.h
-crypto.h:

@@ -1,2 +1,0 @@
-/work/main/agent/json.o: json.c json.h
-json.h:

@@ -1,3 +1,0 @@
-/work/main/agent/line.o: line.c line.h /work/main/uapi/linux/sealine.h
-line.h:
-/work/main/uapi/linux/sealine.h:

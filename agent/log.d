@@ -1,2 +1,0 @@
-/work/main/agent/log.o: log.c log.h
-log.h:

@@ -1,2 +1,0 @@
-/work/main/agent/modem.o: modem.c modem.h
-modem.h:

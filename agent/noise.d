@@ -1,3 +1,0 @@
-/work/main/agent/noise.o: noise.c crypto.h noise.h
-crypto.h:
-noise.h:

@@ -1,2 +1,0 @@
-/work/main/agent/sas.o: sas.c crypto.h
-crypto.h:
