@@ -167,6 +167,7 @@ struct sl_line_conf {
 	bool pairing;			/* answer PAIR_COMMIT unarmed */
 	uint8_t ciphers[SL_CONF_MAX_CIPHERS];	/* SEALINE_CIPHER_*, preferred first */
 	unsigned int n_ciphers;
+	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* line of its [line ...] header */
 };
 
@@ -220,6 +221,7 @@ struct sl_courier_conf {
 	uint32_t retry;			/* seconds before the 2nd attempt */
 	uint32_t retry_max;
 	uint32_t keep_days;		/* final outbox records kept */
+	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* of [courier], 0: absent */
 };
 

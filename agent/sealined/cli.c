@@ -2,10 +2,12 @@
 /*
  * sealined's command line: see cli.h.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "hex.h"
@@ -157,6 +159,23 @@ void sl_sealined_print_config(const struct sl_config *cfg)
 	for (unsigned int i = 0; i < cfg->n_lines; ++i)
 		print_line(&cfg->lines[i]);
 	print_courier(cfg);
+}
+
+int sl_sealined_check_courier(const struct sl_config *cfg)
+{
+	char staging[PATH_MAX + 16], inbox[PATH_MAX + 16];
+	struct stat a, b;
+
+	courier_path(staging, sizeof(staging), cfg, cfg->courier.staging,
+		     "staging");
+	courier_path(inbox, sizeof(inbox), cfg, cfg->courier.inbox, "inbox");
+	/* sealined makes them when they are missing; the rest it checks
+	 * then. */
+	if (stat(staging, &a) || stat(inbox, &b) || a.st_dev == b.st_dev)
+		return 0;
+	fprintf(stderr, "sealined: %s: [courier] staging %s and inbox %s are on different file systems: an envelope must move into the inbox whole, by one rename (sealined would not start)\n",
+		cfg->path, staging, inbox);
+	return -EXDEV;
 }
 
 static void version(void)

@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +444,23 @@ static void reload(struct daemon *d, int64_t now_ms)
 }
 
 /*
+ * The same settings, wherever in the file they stand: lineno comes last
+ * in both structures (config.h), and the parser fills calloc()ed ones,
+ * padding zero.
+ */
+static bool line_conf_same(const struct sl_line_conf *a,
+			   const struct sl_line_conf *b)
+{
+	return !memcmp(a, b, offsetof(struct sl_line_conf, lineno));
+}
+
+static bool courier_conf_same(const struct sl_courier_conf *a,
+			      const struct sl_courier_conf *b)
+{
+	return !memcmp(a, b, offsetof(struct sl_courier_conf, lineno));
+}
+
+/*
  * SIGHUP: read the configuration file again. The log settings apply now;
  * anything else that changed (lines, account, paths) is named in the log
  * and waits for a restart, since applying it would drop keyed lines. A
@@ -472,11 +490,13 @@ static void reread_config(struct daemon *d)
 		       cfg->path);
 		goto out;
 	}
-	lines_changed = cfg->n_lines != old->n_lines ||
-		memcmp(cfg->lines, old->lines,
-		       cfg->n_lines * sizeof(cfg->lines[0]));
+	lines_changed = cfg->n_lines != old->n_lines;
+	for (unsigned int i = 0; i < cfg->n_lines && !lines_changed; ++i)
+		lines_changed = !line_conf_same(&cfg->lines[i], &old->lines[i]);
 	if (lines_changed)
 		sl_log(LOG_WARNING, "reload: the [line ...] sections changed; they apply at the next restart (systemctl restart sealined), which ends every keyed session");
+	if (!courier_conf_same(&cfg->courier, &old->courier))
+		sl_log(LOG_WARNING, "reload: [courier] changed; it applies at the next restart (envelopes being sent or received then resume where they stopped)");
 	if (strcmp(cfg->account, old->account) ||
 	    strcmp(cfg->state_dir, old->state_dir) ||
 	    strcmp(cfg->socket_path, old->socket_path) ||
@@ -843,6 +863,8 @@ int main(int argc, char *argv[])
 		goto out_free;
 	}
 	if (opts.check) {
+		if (sl_sealined_check_courier(d.cfg))
+			goto out_free;
 		sl_sealined_print_config(d.cfg);
 		sl_sealined_missing_ttys(d.cfg, true);
 		status = 0;
