@@ -222,6 +222,15 @@ done
 for c in ttyS ttyUSB ttyACM ttySL pts; do
 	check "sealined.service: DeviceAllow=char-$c" grep -qx "DeviceAllow=char-$c rw" "$unitdir/sealined.service"
 done
+# The TSP's store may be PostgreSQL and its lines terminal servers' ports:
+# both over IP, after the network is up; libpq's password file where
+# ProtectHome=yes does not hide it.
+check "sealtspd.service: AF_INET and AF_INET6 (a PostgreSQL store, terminal servers)" \
+	grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' "$unitdir/sealtspd.service"
+check "sealtspd.service: after network-online.target" \
+	grep -qx 'After=network-online.target postgresql.service' "$unitdir/sealtspd.service"
+check "sealtspd.service: PGPASSFILE under SYSCONFDIR" \
+	grep -qx "Environment=PGPASSFILE=$stage/etc/sealine/pgpass" "$unitdir/sealtspd.service"
 check "sealine-attach@.service sets clocal before ldattach" \
 	grep -qx "ExecStartPre=/bin/stty -F /dev/%I clocal" "$unitdir/sealine-attach@.service"
 
