@@ -157,13 +157,29 @@ complete_words() {
 comp=$stage/usr/share/bash-completion/completions/sealctl
 if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl s")
-	[[ $out == "set-key show status " ]] && pass "completion: commands (sealctl s -> $out)" || fail "completion: commands" "$out"
+	[[ $out == "send set-key show status " ]] && pass "completion: commands (sealctl s -> $out)" || fail "completion: commands" "$out"
 	out=$(complete_words "sealctl show ttyS0 auth")
 	[[ $out == "auth_failures " ]] && pass "completion: show LINE FIELD" || fail "completion: show LINE FIELD" "$out"
 	out=$(complete_words "sealctl set-key ttyS1 --cipher ")
 	[[ $out == "aes256gcm chacha20poly1305 " ]] && pass "completion: --cipher values" || fail "completion: --cipher values" "$out"
 	out=$(complete_words "sealctl peers ")
-	[[ $out == "authorise forget list revoke " ]] && pass "completion: peers subcommands" || fail "completion: peers subcommands" "$out"
+	[[ $out == "authorise forget list name revoke " ]] && pass "completion: peers subcommands" || fail "completion: peers subcommands" "$out"
+	out=$(complete_words "sealctl outbox ")
+	[[ $out == "cancel list receipt retry " ]] && pass "completion: outbox subcommands" || fail "completion: outbox subcommands" "$out"
+	out=$(complete_words "sealctl inbox ")
+	[[ $out == "list show " ]] && pass "completion: inbox subcommands" || fail "completion: inbox subcommands" "$out"
+	out=$(complete_words "sealctl receipt ")
+	[[ $out == "verify " ]] && pass "completion: receipt subcommands" || fail "completion: receipt subcommands" "$out"
+	out=$(complete_words "sealctl log --")
+	[[ $out == "--count --file --help --json --received --sent --socket " ]] && pass "completion: log options (--sent, --received)" || fail "completion: log options (--sent, --received)" "$out"
+	out=$(complete_words "sealctl send --to 210987654321 --call --")
+	[[ $out == "--call --help --level --line --quiet --socket --to --wait " ]] && pass "completion: send options (--call takes no argument)" || fail "completion: send options (--call takes no argument)" "$out"
+	out=$(complete_words "sealctl send --to 210987654321 --wait $ROOT/VERS")
+	[[ $out == "$ROOT/VERSION " ]] && pass "completion: send FILE after --wait" || fail "completion: send FILE after --wait" "$out"
+	out=$(complete_words "sealctl tsp ")
+	[[ $out == "accounts cdr migrate " ]] && pass "completion: tsp parts" || fail "completion: tsp parts" "$out"
+	out=$(complete_words "sealctl tsp migrate --")
+	[[ $out == "--from --help --to " ]] && pass "completion: tsp migrate options" || fail "completion: tsp migrate options" "$out"
 	out=$(complete_words "sealctl tsp accounts a")
 	[[ $out == "add authorise " ]] && pass "completion: tsp accounts subcommands" || fail "completion: tsp accounts subcommands" "$out"
 	out=$(complete_words "sealctl pair ttyS1 --")
