@@ -85,7 +85,9 @@ $(BUILD)/man/.dirs: FORCE
 # The module's source for DKMS, in the repository's layout (kmod/,
 # uapi/linux/sealine.h, VERSION) with dkms.conf on top.
 DKMS_TREE = $(DESTDIR)$(DKMSSRCDIR)/sealine-$(VERSION)
-KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild kmod/Makefile
+# (Not Kbuild's generated sealine.mod.c of a module built in the tree.)
+KMOD_SRCS := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h)) kmod/Kbuild \
+	kmod/Makefile
 
 install-dkms:
 	$(INSTALL) -d $(DKMS_TREE)/kmod $(DKMS_TREE)/uapi/linux

@@ -7,8 +7,8 @@
 # versions from VERSION, the conffiles, the units, manual pages and
 # completion, the DKMS tree with dkms.conf, dkms's maintainer scripts and
 # dependency, and that the programs were built without -Werror but with
-# Debian's hardening flags. tests/vm/95-packages.sh installs them in a VM
-# booted with systemd.
+# Debian's hardening flags. tests/vm-systemd/10-packages.sh installs them
+# in a VM booted with systemd.
 #
 # Prints "N passed, N failed" last; exit status 0 only if all passed.
 set -uo pipefail
@@ -52,6 +52,24 @@ for c in /etc/sealine/sealined.conf /etc/sealine/sealined.conf.example /etc/logr
 done
 grep -q 'deb-systemd-helper.*enable.*sealined.service\|sealined.service' "$tmp/ctl/postinst" &&
 	pass "postinst enables sealined.service" || fail "postinst enables sealined.service"
+# Every library the programs link (sources.mk's pkg-config probes: libnl,
+# libgcrypt, SQLite, libpq, libarchive, libzstd) is a dependency, through
+# shlibs, and its -dev package a Build-Depends (dpkg-buildpackage only
+# checks those listed, so one missing builds here and fails elsewhere).
+depends=$(dpkg-deb -f "$deb" Depends)
+for l in libnl-genl-3-200 libgcrypt20 libsqlite3-0 libpq5 libarchive13 libzstd1; do
+	grep -q "\b$l\b" <<<"$depends" && pass "sealine depends on $l" || fail "sealine depends on $l" "$depends"
+done
+bdeps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$ROOT/debian/control")
+for pc in $(grep -o 'PKG_CONFIG) --cflags [a-z0-9. -]*2>' "$ROOT/agent/sources.mk" |
+	sed 's/.*--cflags //; s/ *2>$//'); do
+	dev=$(dpkg -S "/$(pkg-config --variable=pcfiledir "$pc" | sed 's|^/||')/$pc.pc" 2>/dev/null | cut -d: -f1 | head -n 1)
+	if [[ -n $dev ]] && grep -q "\b$dev\b" <<<"$bdeps"; then
+		pass "Build-Depends has $dev (pkg-config $pc)"
+	else
+		fail "Build-Depends has ${dev:-the package of $pc.pc} (pkg-config $pc)"
+	fi
+done
 dpkg-deb -x "$deb" "$tmp/root"
 out=$("$tmp/root/usr/sbin/sealined" --version)
 [[ $out == "sealined $version "* ]] && pass "packaged sealined --version: $version" || fail "packaged sealined --version" "$out"
@@ -66,7 +84,9 @@ else
 fi
 
 dfiles=$(dpkg-deb -c "$dkms" | awk '{ print $6 }')
-for f in dkms.conf VERSION kmod/Kbuild kmod/Makefile kmod/main.c uapi/linux/sealine.h; do
+# The module's whole source as the repository has it (kmod/ was split
+# into keys.c, send.c, receive.c: every file must be there for DKMS).
+for f in dkms.conf VERSION uapi/linux/sealine.h $(cd "$ROOT" && git ls-files kmod | grep -Ev '^kmod/dkms\.conf$'); do
 	grep -qx -- "./usr/src/sealine-$version/$f" <<<"$dfiles" && pass "sealine-dkms holds /usr/src/sealine-$version/$f" || fail "sealine-dkms holds /usr/src/sealine-$version/$f"
 done
 dpkg-deb -e "$dkms" "$tmp/dctl"

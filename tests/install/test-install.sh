@@ -198,6 +198,15 @@ fi
 tree=$stage/usr/src/sealine-$version
 check "dkms.conf in /usr/src/sealine-$version names version $version" \
 	grep -qx "PACKAGE_VERSION=\"$version\"" "$tree/dkms.conf"
+# Exactly the module's source as git has it (kmod/ was split into more
+# files; a module built in the tree leaves generated ones beside them).
+want=$(cd "$ROOT" && git ls-files kmod | grep -vx kmod/dkms.conf | sed 's|^kmod/||' | sort)
+have=$(ls "$tree/kmod" | sort)
+if [[ $have == "$want" ]]; then
+	pass "the DKMS tree's kmod/ holds every source file of the module, nothing generated"
+else
+	fail "the DKMS tree's kmod/ holds every source file of the module, nothing generated" "$(diff <(echo "$want") <(echo "$have"))"
+fi
 kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | head -n 1)
 if [[ -n $kdir ]] && out=$(make -C "$tree/kmod" KDIR="$kdir" 2>&1); then
 	pass "the DKMS tree builds sealine.ko against $kdir"
