@@ -974,6 +974,9 @@ if out=$(python3 - "$tmp/list.json" "$tmp/show.json" 2>&1 <<-'EOF'
 	assert m[0]["name"] == 'Müller GmbH "\\ ü', repr(m[0]["name"])
 	assert one["name"] == m[0]["name"], repr(one["name"])
 	assert isinstance(one["enabled"], bool), one
+	assert type(one["max_calls"]) is int, one
+	for k in ("caller_ids", "lines", "authorised_callers"):
+	    assert isinstance(one[k], list), (k, one)
 	assert "Müller".encode() in open(sys.argv[1], "rb").read(), "not UTF-8 as is"
 	EOF
 ); then
