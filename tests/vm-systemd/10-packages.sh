@@ -145,7 +145,7 @@ state_dir = /var/lib/sealine/tsp-state
 socket = /run/sealine/sealtspd.sock
 
 [tsp]
-database = /var/lib/sealine/tsp/accounts.db
+store = /var/lib/sealine/tsp/accounts.db
 lines = /dev/$tsp_tty
 EOF
 sl_assert "sealtspd -t accepts its configuration" sealtspd -t
