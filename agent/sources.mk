@@ -26,12 +26,22 @@
 AGENT ?= $(dir $(lastword $(MAKEFILE_LIST)))
 AGENT_TOP := $(patsubst %/,%,$(AGENT))/..
 
+# The one version of everything (lib/version.h).
+SEALINE_VERSION := $(shell cat $(AGENT_TOP)/VERSION)
+ifeq ($(SEALINE_VERSION),)
+$(error cannot read the version from $(AGENT_TOP)/VERSION)
+endif
+
 AGENT_ROOMS := lib proto sealined tsp sealctl courier
 AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
-	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE
-# The warnings every file of the agent builds with (errors, always).
-AGENT_WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
-	-Wmissing-prototypes
+	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE \
+	-DSEALINE_VERSION='"$(SEALINE_VERSION)"'
+# The warnings every file of the agent builds with: errors, unless
+# WERROR=0 (for distributions, whose newer compilers may warn of more:
+# debian/rules sets it).
+WERROR ?= 1
+AGENT_WARN := -Wall -Wextra $(if $(filter 0,$(WERROR)),,-Werror) -Wshadow \
+	-Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 
 # Sources, relative to $(AGENT). LIB_CORE_SRCS need no library beyond
 # libc and libnl; the key store, the modem driver, the byte queue,
@@ -78,9 +88,9 @@ SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
 	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
-	sealined/demand.c sealined/hs_noise.c $(COURIER_STORE_SRCS) \
-	sealined/courier.c sealined/courier_line.c sealined/courier_ipc.c \
-	sealined/courier_intake.c sealined/unpacker.c
+	sealined/demand.c sealined/hs_noise.c sealined/cli.c \
+	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
+	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \

@@ -75,14 +75,29 @@
 
 #include "wire.h"		/* SL_ACCOUNT_LEN, sl_account_valid() */
 
-#define SL_CONF_DEFAULT_PATH		"/etc/sealine/sealined.conf"
+/*
+ * The installation's directories (GNU names), compiled in: agent/Makefile
+ * passes what "make SYSCONFDIR=... LOCALSTATEDIR=... RUNSTATEDIR=..."
+ * says; these are its defaults.
+ */
+#ifndef SL_SYSCONFDIR
+#define SL_SYSCONFDIR		"/etc"
+#endif
+#ifndef SL_LOCALSTATEDIR
+#define SL_LOCALSTATEDIR	"/var"
+#endif
+#ifndef SL_RUNSTATEDIR
+#define SL_RUNSTATEDIR		"/run"
+#endif
+
+#define SL_CONF_DEFAULT_PATH		SL_SYSCONFDIR "/sealine/sealined.conf"
 /* sealtspd's: the same format, with a [tsp] section. */
-#define SL_CONF_TSP_DEFAULT_PATH	"/etc/sealine/sealtspd.conf"
-#define SL_CONF_DEFAULT_STATE_DIR	"/var/lib/sealine"
-#define SL_CONF_DEFAULT_SOCKET		"/run/sealine/sealined.sock"
+#define SL_CONF_TSP_DEFAULT_PATH	SL_SYSCONFDIR "/sealine/sealtspd.conf"
+#define SL_CONF_DEFAULT_STATE_DIR	SL_LOCALSTATEDIR "/lib/sealine"
+#define SL_CONF_DEFAULT_SOCKET		SL_RUNSTATEDIR "/sealine/sealined.sock"
 #define SL_CONF_SESSION_LOG_NAME	"sessions.log"
 /* The TSP's account store ([tsp] store) unless configured. */
-#define SL_TSP_DEFAULT_DB	"/var/lib/sealine/tsp/accounts.db"
+#define SL_TSP_DEFAULT_DB	SL_LOCALSTATEDIR "/lib/sealine/tsp/accounts.db"
 /* The TSP's record backlog, in its state_dir unless configured. */
 #define SL_TSP_BACKLOG_NAME	"cdr-backlog"
 
@@ -127,7 +142,7 @@ enum sl_role {
 /* dial_on_demand (dialer.h): where the demand link goes unless
  * demand_link names it ("<dir>/<tty>.line", next to the default socket),
  * and idle_hangup's default (0 turns it off). */
-#define SL_CONF_DEMAND_DIR		"/run/sealine"
+#define SL_CONF_DEMAND_DIR		SL_RUNSTATEDIR "/sealine"
 #define SL_CONF_IDLE_HANGUP_DEFAULT	300
 
 struct sl_line_conf {
@@ -152,6 +167,7 @@ struct sl_line_conf {
 	bool pairing;			/* answer PAIR_COMMIT unarmed */
 	uint8_t ciphers[SL_CONF_MAX_CIPHERS];	/* SEALINE_CIPHER_*, preferred first */
 	unsigned int n_ciphers;
+	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* line of its [line ...] header */
 };
 
@@ -205,6 +221,7 @@ struct sl_courier_conf {
 	uint32_t retry;			/* seconds before the 2nd attempt */
 	uint32_t retry_max;
 	uint32_t keep_days;		/* final outbox records kept */
+	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* of [courier], 0: absent */
 };
 

@@ -62,12 +62,16 @@ int sl_daemon_setup(const struct sl_daemon_prog *p,
 	umask(077);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	ret = sl_config_load(cfg, o->config_path, err, sizeof(err));
-	if (!ret)
-		ret = sl_config_override(cfg, o->state_dir, o->socket_path,
-					 err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", p->name, err);
-		return -1;
+		return SL_EXIT_CONFIG;
+	}
+	ret = sl_config_override(cfg, o->state_dir, o->socket_path,
+				 err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s: %s\nTry '%s --help'.\n", p->name, err,
+			p->name);
+		return 2;
 	}
 	return 0;
 }

@@ -13,6 +13,13 @@
 
 #include "config.h"
 
+/*
+ * Exit status for a configuration the daemon cannot use (sysexits.h's
+ * EX_CONFIG): the units' RestartPreventExitStatus=78 stops systemd from
+ * restarting a daemon whose file is broken, which would fail again.
+ */
+#define SL_EXIT_CONFIG	78
+
 struct sl_daemon_prog {
 	const char *name;		/* "sealined": messages, syslog tag */
 	const char *default_config;	/* -c's default */
@@ -40,7 +47,9 @@ int sl_daemon_options(const struct sl_daemon_prog *p, int argc, char *argv[],
 /*
  * Files private to the daemon (umask 077), no core dumps nor ptrace by
  * other users (memory holds keys); then the configuration, with the
- * options' overrides, into cfg. 0, or -1 with the reason on stderr.
+ * options' overrides, into cfg. 0, or the exit status with the reason on
+ * stderr: SL_EXIT_CONFIG for a file it cannot read or use, 2 for a bad
+ * --state-dir or --socket.
  */
 int sl_daemon_setup(const struct sl_daemon_prog *p,
 		    const struct sl_daemon_opts *o, struct sl_config *cfg);

@@ -1,24 +1,119 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The one JSON primitive the tools need beyond printf: a quoted string.
- * tty names come from the kernel and are not promised to be ASCII; bytes
- * outside printable ASCII are escaped one by one, so the output stays valid
- * JSON (if not the same Unicode) whatever they hold.
+ * The JSON string writer: see json.h.
  */
+#include <string.h>
+
 #include "json.h"
+
+struct sink {
+	FILE *f;		/* or, when NULL, buf */
+	char *buf;
+	size_t size, len;
+};
+
+static void emit(struct sink *k, const char *p, size_t n)
+{
+	if (k->f) {
+		fwrite(p, 1, n, k->f);
+		return;
+	}
+	for (size_t i = 0; i < n; ++i, ++k->len)
+		if (k->len + 1 < k->size)
+			k->buf[k->len] = p[i];
+}
+
+/*
+ * The length of the valid UTF-8 sequence at s (1 to 4), or 0 if there is
+ * none (RFC 3629: no overlong forms, no surrogates, nothing over
+ * U+10FFFF).
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; ++i)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static void quote(struct sink *k, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	char esc[8];
+
+	emit(k, "\"", 1);
+	while (*s) {
+		size_t n = utf8_len(s);
+
+		if (!n) {
+			emit(k, "\\ufffd", 6);
+			++s;
+		} else if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0) {
+			/* C1 controls (U+0080-U+009F) steer terminals as
+			 * C0 ones do: escaped alike. */
+			snprintf(esc, sizeof(esc), "\\u%04x", s[1]);
+			emit(k, esc, 6);
+			s += 2;
+		} else if (n > 1) {
+			emit(k, (const char *)s, n);
+			s += n;
+		} else if (*s == '"' || *s == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*s++;
+			emit(k, esc, 2);
+		} else if (*s == '\n') {
+			emit(k, "\\n", 2);
+			++s;
+		} else if (*s == '\t') {
+			emit(k, "\\t", 2);
+			++s;
+		} else if (*s < 0x20 || *s == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *s++);
+			emit(k, esc, 6);
+		} else {
+			emit(k, (const char *)s++, 1);
+		}
+	}
+	emit(k, "\"", 1);
+}
 
 void sl_json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; ++s) {
-		unsigned char c = (unsigned char)*s;
+	struct sink k = { .f = f };
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	quote(&k, s);
+}
+
+size_t sl_json_quote(char *buf, size_t size, const char *s)
+{
+	struct sink k = { .buf = buf, .size = size };
+
+	quote(&k, s);
+	if (size)
+		buf[k.len < size ? k.len : size - 1] = '\0';
+	return k.len;
 }

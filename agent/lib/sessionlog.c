@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "sessionlog.h"
 
 int sl_slog_open(struct sl_slog *log, const char *path, char *err,
@@ -112,18 +113,15 @@ static void put_string(struct out *o, const char *key, const char *s,
 		put(o, "null");
 		return;
 	}
-	put(o, "\"");
-	for (; *s; ++s) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
+	if (o->overflow)
+		return;
+	/* The writer all JSON output shares (json.h). */
+	if (sl_json_quote(o->buf + o->len, o->size - o->len, s) >=
+	    o->size - o->len) {
+		o->overflow = true;
+		return;
 	}
-	put(o, "\"");
+	o->len += strlen(o->buf + o->len);
 }
 
 static void put_time(struct out *o, const char *key, int64_t t)

@@ -284,7 +284,7 @@ static int on_nak(struct sl_call *c, const uint8_t *m, size_t len,
 		}
 	}
 	call_log_nak_in(out, m, true);
-	call_failed(c, out, m[6], m[7], true, "T refused the call (NAK)");
+	call_failed(c, out, m[6], m[7], true, "the TSP refused the call");
 	return 0;
 }
 

@@ -99,36 +99,53 @@ int sl_client_call(struct sl_conn *c, const char *request, sl_record_fn fn,
 
 /* ------------------------------------------------------------ JSON */
 
-static bool numeric_key(const char *key)
+/*
+ * The control protocol carries text (ipc.h); JSON types its values by key.
+ * A key not listed is a string (tracking ids, times, names: even one that
+ * reads "no" or "123"), and an empty value is null.
+ */
+static bool key_in(const char *key, const char *const *keys)
 {
-	static const char *const keys[] = {
-		"pid", "uptime", "portid", "lines", "peers", "peers_authorised",
-		"peers_revoked", "index", "agent_portid", "key_epoch",
-		"staged_epoch", "rekey_interval", "session_tx", "session_rx",
-		"rekeys", "control_dropped", "size", "files", "content_bytes",
-		"chunks", "acked", "attempts", "wire_bytes", "outbox_pending",
-		NULL,
-	};
-
 	for (size_t i = 0; keys[i]; ++i)
 		if (!strcmp(key, keys[i]))
 			return true;
 	return false;
 }
 
+static const char *const numeric_keys[] = {
+	"pid", "uptime", "portid", "lines", "peers", "peers_authorised",
+	"peers_revoked", "index", "agent_portid", "key_epoch",
+	"staged_epoch", "rekey_interval", "session_tx", "session_rx",
+	"rekeys", "control_dropped", "calls", "bytes_up", "bytes_down",
+	"attempts", "bad_lines", "records", "seconds",
+	/* the courier's */
+	"size", "files", "content_bytes", "chunks", "acked", "durable",
+	"wire_bytes", "outbox_pending", "courier_sent",
+	/* the TSP's store */
+	"backlog", "store_queue", NULL,
+};
+
+static const char *const boolean_keys[] = {
+	"authorised", "revoked", "ltk", "truncated", "created", "pairing",
+	"pair_armed", "operator", "receive", NULL,
+};
+
 void sl_print_json_record(const struct sl_ipc_record *rec)
 {
 	putchar('{');
 	for (int i = 0; i < rec->n; ++i) {
-		const char *v = rec->kv[i].val;
+		const char *k = rec->kv[i].key, *v = rec->kv[i].val;
 
 		printf("%s", i ? ", " : "");
-		sl_json_string(stdout, rec->kv[i].key);
+		sl_json_string(stdout, k);
 		fputs(": ", stdout);
-		if (numeric_key(rec->kv[i].key) && *v &&
-		    strspn(v, "0123456789") == strlen(v))
+		if (!*v)
+			fputs("null", stdout);
+		else if (key_in(k, numeric_keys) &&
+			 strspn(v, "0123456789") == strlen(v))
 			fputs(v, stdout);
-		else if (!strcmp(v, "yes") || !strcmp(v, "no"))
+		else if (key_in(k, boolean_keys) &&
+			 (!strcmp(v, "yes") || !strcmp(v, "no")))
 			fputs(v[0] == 'y' ? "true" : "false", stdout);
 		else
 			sl_json_string(stdout, v);

@@ -36,8 +36,36 @@ struct clog_ctx {
 
 /* ---- A JSON object, flat reading ---------------------------------------- */
 
+/* c as UTF-8 into out[n...] (room permitting): the number of bytes. */
+static size_t put_utf8(char *out, size_t n, size_t size, unsigned int c)
+{
+	char u[3];
+	size_t len;
+
+	if (c < 0x80) {
+		u[0] = (char)c;
+		len = 1;
+	} else if (c < 0x800) {
+		u[0] = (char)(0xc0 | c >> 6);
+		u[1] = (char)(0x80 | (c & 0x3f));
+		len = 2;
+	} else {
+		u[0] = (char)(0xe0 | c >> 12);
+		u[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (c & 0x3f));
+		len = 3;
+	}
+	if (!out || n + len >= size)
+		return 0;
+	memcpy(out + n, u, len);
+	return len;
+}
+
 /* Past the JSON string starting at p (at its opening quote); its decoded
- * value into out (may be NULL). NULL if malformed. */
+ * value into out (may be NULL). NULL if malformed. sealined's writer
+ * (json.h) keeps UTF-8 as it is and escapes only controls and U+FFFD
+ * this way, so no surrogate pair is expected: one would come out as two
+ * U+FFFD. */
 static const char *json_string(const char *p, char *out, size_t size)
 {
 	size_t n = 0;
@@ -64,11 +92,10 @@ static const char *json_string(const char *p, char *out, size_t size)
 					hex[i] = *p++;
 				}
 				c = (unsigned int)strtoul(hex, NULL, 16);
-				/* sealined escapes only control bytes and
-				 * bytes that are not UTF-8 this way */
-				if (c > 0xff)
-					c = '?';
-				break;
+				if (!c || (c >= 0xd800 && c <= 0xdfff))
+					c = 0xfffd;
+				n += put_utf8(out, n, size, c);
+				continue;
 			}
 			case 0:
 				return NULL;
@@ -155,6 +182,8 @@ static bool json_get(const char *obj, const char *key, char *out, size_t size,
 	}
 }
 
+/* s for a terminal: controls (C0, DEL and C1, which is 0xc2 0x80-0x9f in
+ * UTF-8) as \\xHH. */
 static void print_escaped(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -162,6 +191,8 @@ static void print_escaped(const char *s)
 			fputs("\\\\", stdout);
 		else if (*p < 0x20 || *p == 0x7f)
 			printf("\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			printf("\\x%02x", *++p);
 		else
 			putchar(*p);
 	}

@@ -137,7 +137,7 @@ void sl_help_inbox(FILE *f)
 		"    once the whole envelope has arrived, verified and unpacked within\n"
 		"    the limits of [courier] (max_envelope, max_unpacked, max_files,\n"
 		"    max_ratio, min_free), it moves it in one step into INBOX/ID/\n"
-		"    (/var/lib/sealine/inbox by default, [courier] inbox) and returns a\n"
+		"    (%3$s/inbox by default, [courier] inbox) and returns a\n"
 		"    receipt signed with its identity key. Nothing partial or\n"
 		"    unverified ever appears in the inbox.\n"
 		"\n"
@@ -168,5 +168,5 @@ void sl_help_inbox(FILE *f)
 		"EXIT STATUS\n"
 		"    0 on success (also for an empty inbox), 1 if sealined is not\n"
 		"    running or has no such envelope, 2 on a usage error.\n",
-		sl_prog, SL_CONF_DEFAULT_SOCKET);
+		sl_prog, SL_CONF_DEFAULT_SOCKET, SL_CONF_DEFAULT_STATE_DIR);
 }

@@ -78,7 +78,7 @@ static const struct sl_command commands[] = {
 	  "receipt verify FILE [--key HEX]",
 	  "check a delivery receipt's signature" },
 	{ "tsp", sl_cmd_tsp, sl_help_tsp,
-	  "tsp [--db PATH] accounts|cdr ...",
+	  "tsp [--db STORE] accounts|cdr|migrate ...",
 	  "the TSP's account store and call records (billing export)" },
 };
 

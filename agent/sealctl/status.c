@@ -102,6 +102,9 @@ static int status_record(struct sl_ipc_record *rec, void *arg)
 		print_daemon(rec, "sealined", "");
 		printf("  account:      %s\n", sl_get(rec, "account", "?"));
 		printf("  key:          %s\n", sl_get(rec, "fingerprint", "?"));
+		/* What a TSP enrols this account with (sealctl tsp accounts
+		 * add --key). */
+		printf("  public key:   %s\n", sl_get(rec, "public_key", "?"));
 		printf("  state dir:    %s\n", sl_get(rec, "state_dir", "?"));
 		printf("  session log:  %s\n", sl_get(rec, "session_log", "?"));
 		if (!strcmp(hs, "unavailable"))

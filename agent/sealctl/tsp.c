@@ -875,7 +875,8 @@ static int run_migrate(int argc, char *argv[])
 	if (optind < argc)
 		return sl_usage_error(CMD, "migrate takes no argument ('%s')", argv[optind]);
 	if (!src || !dst || !*src || !*dst)
-		return sl_usage_error(CMD, "migrate needs --from STORE and --to STORE (such as --from sqlite:/var/lib/sealine/tsp/accounts.db --to postgresql://tsp@db1/sealine)");
+		return sl_usage_error(CMD, "migrate needs --from STORE and --to STORE (such as --from sqlite:%s --to postgresql://tsp@db1/sealine)",
+				      SL_TSP_DEFAULT_DB);
 	if (!strcmp(src, dst))
 		return sl_usage_error(CMD, "--from and --to name the same store");
 	if (sl_tsp_store_open(&from, src, NULL, 0, err, sizeof(err)))

@@ -18,6 +18,7 @@
 #include "fdio.h"
 #include "hex.h"
 #include "ipc.h"
+#include "json.h"
 #include "keystore.h"
 #include "keystore_file.h"
 #include "log.h"
@@ -311,25 +312,23 @@ void sl_jb_raw(struct sl_jb *j, const char *s)
 	jput(j, s, strlen(s));
 }
 
+/* The shared writer's (json.h): UTF-8 kept, controls escaped, bytes that
+ * are not UTF-8 U+FFFD. */
 static void jstring(struct sl_jb *j, const char *s)
 {
-	jput(j, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[8];
+	size_t n = sl_json_quote(NULL, 0, s);
+	char *q;
 
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			jput(j, esc, 2);
-		} else if (c < 0x20 || c >= 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			jput(j, esc, 6);
-		} else {
-			jput(j, (const char *)&c, 1);
-		}
+	if (j->overflow)
+		return;
+	q = malloc(n + 1);
+	if (!q) {
+		j->overflow = true;
+		return;
 	}
-	jput(j, "\"", 1);
+	sl_json_quote(q, n + 1, s);
+	jput(j, q, n);
+	free(q);
 }
 
 void sl_jb_key(struct sl_jb *j, const char *key)

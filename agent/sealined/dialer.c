@@ -258,6 +258,64 @@ static bool accept_caller(struct sl_dialer *d, const char *caller)
 	return d->base->pairing;
 }
 
+/*
+ * What the operator reads when a call fails (sealctl call, the log): the
+ * TSP's refusal in words, its reason's protocol name in parentheses (what
+ * the TSP's log and call record say).
+ */
+static void call_failure_text(char *out, size_t size,
+			      const struct sl_call_action *a)
+{
+	bool rcpt = a->detail == SL_NAK_DETAIL_RECIPIENT;
+	const char *whose = rcpt ? "the recipient's" : "your";
+	const char *what;
+	char buf[96];
+
+	switch (a->reason) {
+	case SL_NAK_NONE:
+		snprintf(out, size, "call setup failed: %s",
+			 a->text ? a->text : "unknown error");
+		return;
+	case SL_NAK_UNKNOWN_ACCOUNT:
+		snprintf(buf, sizeof(buf), "%s account is not known to the TSP",
+			 whose);
+		what = buf;
+		break;
+	case SL_NAK_ACCOUNT_DISABLED:
+		snprintf(buf, sizeof(buf), "%s account is disabled", whose);
+		what = buf;
+		break;
+	case SL_NAK_CALLER_ID_MISMATCH:
+		what = "this line's caller ID is not bound to your account";
+		break;
+	case SL_NAK_NOT_AUTHORISED:
+		what = "the recipient does not take calls from your account";
+		break;
+	case SL_NAK_IDENTITY_MISMATCH:
+		what = "your key is not the one the TSP has for your account";
+		break;
+	case SL_NAK_BUSY:
+	case SL_NAK_NO_ANSWER:
+		/* Not a refusal: the TSP tried. */
+		snprintf(out, size, "the call did not go through: %s (%s)",
+			 a->reason == SL_NAK_BUSY ? "the recipient's line is busy" :
+			 "the recipient did not answer",
+			 sl_nak_reason_name(a->reason));
+		return;
+	default:
+		what = NULL;
+		break;
+	}
+	if (a->remote)
+		snprintf(out, size, "the TSP refused the call: %s (%s)",
+			 what ? what : "no reason given",
+			 sl_nak_reason_name(a->reason));
+	else
+		snprintf(out, size, "call setup failed: %s (%s)",
+			 what ? what : (a->text ? a->text : "refused"),
+			 sl_nak_reason_name(a->reason));
+}
+
 static void call_actions(struct sl_dialer *d,
 			 const struct sl_call_actions *out, int64_t now)
 {
@@ -318,16 +376,9 @@ static void call_actions(struct sl_dialer *d,
 			sl_dialer_end_call(d, "the other side hung up", now);
 			return;
 		case SL_CALL_ACT_FAILED: {
-			char why[128];
+			char why[192];
 
-			snprintf(why, sizeof(why), "call setup failed: %s%s%s%s",
-				 a->text ? a->text : "",
-				 a->reason ? " (NAK " : "",
-				 a->reason ? sl_nak_reason_name(a->reason) : "",
-				 a->reason ? (a->detail == SL_NAK_DETAIL_RECIPIENT ?
-					      ", recipient)" :
-					      a->detail == SL_NAK_DETAIL_CALLER ?
-					      ", caller)" : ")") : "");
+			call_failure_text(why, sizeof(why), a);
 			sl_log(LOG_NOTICE, "%s: %s", sl_dialer_tty(d), why);
 			op_end(d, a->reason == SL_NAK_BUSY ? -EBUSY :
 			       a->reason ? -ECONNREFUSED : -ETIMEDOUT, why);

@@ -4,8 +4,9 @@
  *
  * One process, one thread, one poll() loop over
  *
- *	a signalfd		SIGTERM/SIGINT stop, SIGHUP reloads the peers
- *				and reopens the session log
+ *	a signalfd		SIGTERM/SIGINT stop, SIGHUP re-reads the
+ *				configuration and the peers and reopens the
+ *				session log
  *	the agent socket	generic netlink: requests, and what the kernel
  *				unicasts to a line's agent (control messages,
  *				key events)
@@ -35,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "courier.h"
 #include "hex.h"
 #include "hs_driver.h"
@@ -57,6 +59,7 @@
 
 struct daemon {
 	struct sl_config *cfg;
+	const struct sl_daemon_opts *opts;
 	struct sl_keystore ks;
 	struct sl_slog slog;
 	struct sl_lines lines;
@@ -440,6 +443,78 @@ static void reload(struct daemon *d, int64_t now_ms)
 	sl_lines_peers_changed(&d->lines, now_ms);
 }
 
+/*
+ * The same settings, wherever in the file they stand: lineno comes last
+ * in both structures (config.h), and the parser fills calloc()ed ones,
+ * padding zero.
+ */
+static bool line_conf_same(const struct sl_line_conf *a,
+			   const struct sl_line_conf *b)
+{
+	return !memcmp(a, b, offsetof(struct sl_line_conf, lineno));
+}
+
+static bool courier_conf_same(const struct sl_courier_conf *a,
+			      const struct sl_courier_conf *b)
+{
+	return !memcmp(a, b, offsetof(struct sl_courier_conf, lineno));
+}
+
+/*
+ * SIGHUP: read the configuration file again. The log settings apply now;
+ * anything else that changed (lines, account, paths) is named in the log
+ * and waits for a restart, since applying it would drop keyed lines. A
+ * file that no longer parses is reported and the running one kept.
+ */
+static void reread_config(struct daemon *d)
+{
+	const struct sl_daemon_opts *o = d->opts;
+	struct sl_config *old = d->cfg, *cfg;
+	char err[1024];
+	bool lines_changed;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		sl_log(LOG_ERR, "reload: out of memory; keeping the running configuration");
+		return;
+	}
+	if (sl_config_load(cfg, o->config_path, err, sizeof(err)) ||
+	    sl_config_override(cfg, o->state_dir, o->socket_path, err,
+			       sizeof(err))) {
+		sl_log(LOG_ERR, "reload: %s; keeping the running configuration",
+		       err);
+		goto out;
+	}
+	if (cfg->tsp.enabled) {
+		sl_log(LOG_ERR, "reload: %s is now a TSP configuration ([tsp]); keeping the running configuration",
+		       cfg->path);
+		goto out;
+	}
+	lines_changed = cfg->n_lines != old->n_lines;
+	for (unsigned int i = 0; i < cfg->n_lines && !lines_changed; ++i)
+		lines_changed = !line_conf_same(&cfg->lines[i], &old->lines[i]);
+	if (lines_changed)
+		sl_log(LOG_WARNING, "reload: the [line ...] sections changed; they apply at the next restart (systemctl restart sealined), which ends every keyed session");
+	if (!courier_conf_same(&cfg->courier, &old->courier))
+		sl_log(LOG_WARNING, "reload: [courier] changed; it applies at the next restart (envelopes being sent or received then resume where they stopped)");
+	if (strcmp(cfg->account, old->account) ||
+	    strcmp(cfg->state_dir, old->state_dir) ||
+	    strcmp(cfg->socket_path, old->socket_path) ||
+	    strcmp(cfg->session_log, old->session_log) ||
+	    strcmp(cfg->name, old->name))
+		sl_log(LOG_WARNING, "reload: [agent] account, state_dir, socket, session_log or name changed; they apply at the next restart");
+	/* Last, so that what is said above still reaches the old log. */
+	if (cfg->log_targets != old->log_targets ||
+	    cfg->log_level != old->log_level) {
+		sl_log(LOG_NOTICE, "reload: applying the new log settings (log, log_level)");
+		old->log_targets = cfg->log_targets;
+		old->log_level = cfg->log_level;
+		sl_daemon_log_setup(&sl_sealined_prog, o, old);
+	}
+out:
+	free(cfg);
+}
+
 static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 		       void *arg)
 {
@@ -618,8 +693,9 @@ static void on_signal(struct daemon *d, int64_t now_ms)
 			d->stop = true;
 			break;
 		case SIGHUP:
-			sl_log(LOG_NOTICE, "SIGHUP: reloading the peers and reopening the session log (restart to apply configuration changes)");
+			sl_log(LOG_NOTICE, "SIGHUP: re-reading the configuration and the peers, reopening the session log");
 			sl_sd_notify("RELOADING=1");
+			reread_config(d);
 			reload(d, now_ms);
 			sl_sd_notify("READY=1");
 			break;
@@ -759,85 +835,6 @@ static int run(struct daemon *d)
 
 /* ------------------------------------------------------------ main */
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: %1$s [-f] [-c FILE] [--state-dir DIR] [--socket PATH] [-d]\n"
-		"       %1$s -t [-c FILE]\n"
-		"       %1$s --help | --version\n"
-		"\n"
-		"sealined, the sealine keying agent: registers as the agent of the lines its\n"
-		"configuration names, answers and starts their handshakes, installs their\n"
-		"session keys in the kernel, keeps this installation's identity and its\n"
-		"peers' long-term keys, and writes the session log. sealctl talks to it.\n"
-		"A trusted service provider (a configuration with a [tsp] section) is\n"
-		"another program: sealtspd.\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE     configuration (default %2$s)\n"
-		"  -f, --foreground      log to standard error instead of syslog (the daemon\n"
-		"                        never forks; this is for tests and debugging)\n"
-		"  -d, --debug           log at debug level\n"
-		"      --state-dir DIR   override [agent] state_dir\n"
-		"      --socket PATH     override [agent] socket\n"
-		"  -t, --check-config    parse the configuration, print a summary, exit\n"
-		"  -h, --help            this help\n"
-		"  -V, --version         version\n"
-		"\n"
-		"Signals: SIGTERM and SIGINT stop it (the kernel then wipes the keys of its\n"
-		"lines); SIGHUP re-reads the peers and reopens the session log.\n"
-		"\n"
-		"Exit status: 0 after a clean stop or a good -t, 1 on failure, 2 on a usage\n"
-		"error.\n",
-		prog, SL_CONF_DEFAULT_PATH);
-}
-
-static void print_config(const struct sl_config *cfg)
-{
-	printf("configuration %s is valid\n", cfg->path);
-	printf("  account      %s\n", cfg->account[0] ? cfg->account :
-	       "(from the identity; a random one when first created)");
-	printf("  state_dir    %s\n  socket       %s\n  session_log  %s\n",
-	       cfg->state_dir, cfg->socket_path, cfg->session_log);
-	for (unsigned int i = 0; i < cfg->n_lines; ++i) {
-		const struct sl_line_conf *l = &cfg->lines[i];
-
-		printf("  line %-8s peer %s, role %s, rekey %" PRIu32 " s, pairing %s, ciphers",
-		       l->tty, l->peer[0] ? l->peer : "(any paired)",
-		       sl_role_name(l->role), l->rekey_interval,
-		       l->pairing ? "yes" : "no");
-		for (unsigned int j = 0; j < l->n_ciphers; ++j)
-			printf("%s%s", j ? ", " : " ",
-			       l->ciphers[j] == SEALINE_CIPHER_AES256GCM ?
-			       "aes256gcm" : "chacha20poly1305");
-		putchar('\n');
-	}
-	{
-		const struct sl_courier_conf *k = &cfg->courier;
-
-		printf("  courier      receive %s, inbox %s%s, limits %" PRIu64 " bytes sealed, %" PRIu64 " unpacked, %" PRIu64 " files, ratio %" PRIu32 ", %" PRIu64 " bytes kept free; %" PRIu32 " attempts, retry %" PRIu32 "-%" PRIu32 " s\n",
-		       k->receive ? "yes" : "no",
-		       k->inbox[0] ? k->inbox : cfg->state_dir,
-		       k->inbox[0] ? "" : "/inbox", k->max_envelope,
-		       k->max_unpacked, k->max_files, k->max_ratio, k->min_free,
-		       k->attempts, k->retry, k->retry_max);
-	}
-}
-
-static void version(void)
-{
-	printf("sealined %s (netlink family \"%s\" version %d, control protocol %d)\n",
-	       SEALINE_VERSION, SEALINE_GENL_NAME, SEALINE_GENL_VERSION,
-	       SL_IPC_VERSION);
-}
-
-static const struct sl_daemon_prog sealined = {
-	.name = "sealined",
-	.default_config = SL_CONF_DEFAULT_PATH,
-	.usage = usage,
-	.version = version,
-};
-
 int main(int argc, char *argv[])
 {
 	struct sl_daemon_opts opts;
@@ -845,7 +842,7 @@ int main(int argc, char *argv[])
 	char err[1024];
 	int ret, status = 1;
 
-	ret = sl_daemon_options(&sealined, argc, argv, &opts);
+	ret = sl_daemon_options(&sl_sealined_prog, argc, argv, &opts);
 	if (ret >= 0)
 		return ret;
 	d.cfg = calloc(1, sizeof(*d.cfg));
@@ -853,8 +850,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	if (sl_daemon_setup(&sealined, &opts, d.cfg))
+	d.opts = &opts;
+	status = sl_daemon_setup(&sl_sealined_prog, &opts, d.cfg);
+	if (status)
 		goto out_free;
+	status = SL_EXIT_CONFIG;
 	if (d.cfg->tsp.enabled) {
 		/* A TSP is another program: it keys no lines and links the
 		 * account store, which an endpoint never needs. */
@@ -863,12 +863,16 @@ int main(int argc, char *argv[])
 		goto out_free;
 	}
 	if (opts.check) {
-		print_config(d.cfg);
+		if (sl_sealined_check_courier(d.cfg))
+			goto out_free;
+		sl_sealined_print_config(d.cfg);
+		sl_sealined_missing_ttys(d.cfg, true);
 		status = 0;
 		goto out_free;
 	}
 
-	sl_daemon_log_setup(&sealined, &opts, d.cfg);
+	status = 1;
+	sl_daemon_log_setup(&sl_sealined_prog, &opts, d.cfg);
 	d.drv = sl_hs_builtin_driver();
 	d.started = (int64_t)time(NULL);
 
@@ -905,6 +909,7 @@ int main(int argc, char *argv[])
 	if (!d.cfg->n_lines)
 		sl_log(LOG_WARNING, "%s names no line ([line TTY] sections): nothing to key",
 		       d.cfg->path);
+	sl_sealined_missing_ttys(d.cfg, false);
 	ret = sl_courier_init(&d.courier, d.cfg, &d.ks, &d.lines, err,
 			      sizeof(err));
 	if (ret) {

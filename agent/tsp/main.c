@@ -9,9 +9,11 @@
  * tests. Several instances run side by side when each has its own
  * configuration, state directory, control socket, store and lines.
  */
+#include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -66,7 +68,8 @@ static void usage(FILE *f)
 		"socket listens and its lines are open.\n"
 		"\n"
 		"Exit status: 0 after a clean stop or a good -t, 1 on failure, 2 on a usage\n"
-		"error.\n",
+		"error, 78 (EX_CONFIG) when the configuration cannot be read or used\n"
+		"(sealtspd.service does not restart it then).\n",
 		prog, SL_CONF_TSP_DEFAULT_PATH);
 }
 
@@ -79,14 +82,32 @@ static void print_config(const struct sl_config *cfg)
 	printf("  state_dir       %s\n  socket          %s\n",
 	       cfg->state_dir, cfg->socket_path);
 	sl_tsp_store_redact(store, sizeof(store), t->store);
-	printf("  store           %s\n", store);
+	printf("  store           %s (%s)\n", store,
+	       t->store[0] == '/' ? "an SQLite file" : "PostgreSQL");
 	printf("  instance        %s\n", t->instance[0] ? t->instance :
 	       "(the host name)");
 	printf("  lease           %" PRIu32 " s\n", t->lease);
 	printf("  backlog         %s\n", t->backlog[0] ? t->backlog :
 	       "(state_dir/" SL_TSP_BACKLOG_NAME ")");
-	for (unsigned int i = 0; i < t->n_lines; ++i)
-		printf("  lines           %s\n", t->lines[i]);
+	for (unsigned int i = 0; i < t->n_lines; ++i) {
+		glob_t g;
+		size_t n = 0;
+
+		/* A terminal server's port is resolved when sealtspd starts. */
+		if (strstr(t->lines[i], "://")) {
+			printf("  lines           %s (a terminal server's port)\n",
+			       t->lines[i]);
+			continue;
+		}
+		if (!glob(t->lines[i], GLOB_NOSORT, NULL, &g)) {
+			n = g.gl_pathc;
+			globfree(&g);
+		}
+		printf("  lines           %s (%zu now)\n", t->lines[i], n);
+		if (!n)
+			fprintf(stderr, "%s: warning: %s:%u: lines: nothing matches %s now (sealtspd expands the patterns when it starts)\n",
+				prog, cfg->path, t->lineno, t->lines[i]);
+	}
 	printf("  baud            %u\n", t->baud);
 	printf("  init            %s\n", t->init[0] ? t->init :
 	       SL_TSP_DEFAULT_INIT " (the default)");
@@ -120,8 +141,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	if (sl_daemon_setup(&sealtspd, &opts, cfg))
+	status = sl_daemon_setup(&sealtspd, &opts, cfg);
+	if (status)
 		goto out;
+	status = SL_EXIT_CONFIG;
 	if (!cfg->tsp.enabled) {
 		fprintf(stderr, "%s: %s is not a TSP configuration (it has no [tsp] section): run sealined -c %s\n",
 			prog, cfg->path, cfg->path);

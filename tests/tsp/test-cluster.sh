@@ -172,7 +172,7 @@ records_written() {
 	for n in "${!TSP_PID[@]}"; do
 		for ((t = 0; t < 1200; t++)); do
 			status_of "$n" 2>/dev/null |
-				jq -e '.daemon.calls == "0" and .daemon.store_queue == "0"' >/dev/null && continue 2
+				jq -e '.daemon.calls == 0 and .daemon.store_queue == 0' >/dev/null && continue 2
 			sleep 0.1
 		done
 		echo "instance $n still has calls in progress or store requests queued"
@@ -249,7 +249,7 @@ start_tsp a "$PG" 6 || exit 1
 start_tsp b "$PG" 6 || exit 1
 store_up() {
 	status_of a | jq -e '.daemon.store_state == "up" and .daemon.instance == "a"' >/dev/null &&
-		status_of b | jq -e '.daemon.store_state == "up" and .daemon.backlog == "0"' >/dev/null
+		status_of b | jq -e '.daemon.store_state == "up" and .daemon.backlog == 0' >/dev/null
 }
 check "sealctl status: both instances on the store" store_up
 # Four calls at once through 100: the hunt group's first idle lines are
@@ -326,7 +326,7 @@ pg_start
 all_caught_up() {
 	local s
 	for s in a b c; do
-		status_of $s | jq -e '.daemon.store_state == "up" and .daemon.backlog == "0"' >/dev/null || return 1
+		status_of $s | jq -e '.daemon.store_state == "up" and .daemon.backlog == 0' >/dev/null || return 1
 	done
 }
 caught_up() {

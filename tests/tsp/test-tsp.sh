@@ -151,7 +151,7 @@ records_written() {
 	local i
 	for ((i = 0; i < 1200; i++)); do
 		"$SEALCTL" status --json --socket "$1/sealtspd.sock" 2>/dev/null |
-			jq -e '.daemon.calls == "0" and .daemon.store_queue == "0"' >/dev/null && return 0
+			jq -e '.daemon.calls == 0 and .daemon.store_queue == 0' >/dev/null && return 0
 		sleep 0.1
 	done
 	echo "the TSP still has calls in progress or store requests queued:"

@@ -76,6 +76,16 @@ expect() {
 # with a configuration of its own under DIR (no line it could reach),
 # reports READY=1 to $NOTIFY_SOCKET as systemd's Type=notify expects,
 # answers sealctl status, then STOPPING=1 and exit 0 on SIGTERM.
+# sl_wait_log FILE REGEX: up to 10 s for REGEX to appear in FILE.
+sl_wait_log() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 daemon_notify_check() {
 	local name=$1 prog=$2 d=$3 pid listener i
 	mkdir -p "$d"
@@ -89,7 +99,7 @@ daemon_notify_check() {
 	import socket, sys
 	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 	s.bind(sys.argv[1])
-	s.settimeout(30)
+	s.settimeout(120)
 	with open(sys.argv[2], "w") as f:
 	    while True:
 	        try:
@@ -121,6 +131,61 @@ daemon_notify_check() {
 		expect "sealctl status on sealtspd's socket" 0 "^sealtspd [0-9.]+ \\(TSP\\), pid $pid" stdout
 	else
 		expect "sealctl status on sealined's socket" 0 "^sealined [0-9.]+, pid $pid" stdout
+		expect "sealctl status shows the public key a TSP enrols" 0 "public key: +[0-9a-f]{64}$" stdout
+	fi
+	# status --json read by a real parser, the types checked.
+	"$SEALCTL" status --json --socket "$d/ctl.sock" >"$d/status.json" 2>&1
+	if out=$(python3 - "$d/status.json" "$name" 2>&1 <<-'EOF'
+	import json, sys
+	s = json.load(open(sys.argv[1], encoding="utf-8"))
+	d = s["daemon"]
+	for k in ("pid", "uptime"):
+	    assert type(d[k]) is int, (k, d)
+	if sys.argv[2] == "sealtspd":
+	    for k in ("lines", "calls"):
+	        assert type(d[k]) is int, (k, d)
+	else:
+	    for k in ("peers", "peers_authorised", "peers_revoked"):
+	        assert type(d[k]) is int, (k, d)
+	for k, v in d.items():
+	    assert v != "", ("empty string instead of null", k)
+	    assert v not in ("yes", "no"), ("yes/no left as a string", k)
+	assert isinstance(s["lines"], list)
+	EOF
+	); then
+		pass "$name: status --json parses, numbers are numbers"
+	else
+		fail "$name: status --json parses, numbers are numbers"
+		printf '  %s\n' "$out" "$(head -c 600 "$d/status.json")"
+	fi
+	if [[ $name == sealined ]]; then
+		# SIGHUP (systemctl reload): the file is read again; a changed
+		# [line] waits for a restart, a broken file keeps the running
+		# configuration, and the daemon stays up throughout.
+		printf '[agent]\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = notice\n[line ttyS7]\n[courier]\nretry_max = 5m\n' "$d" "$d" >"$d/conf"
+		kill -HUP "$pid"
+		sl_wait_log "$d/log" "applying the new log settings"
+		if grep -q 'reload: the \[line ...\] sections changed; they apply at the next restart' "$d/log"; then
+			pass "sealined SIGHUP: a changed [line] is logged as waiting for a restart"
+		else
+			fail "sealined SIGHUP: a changed [line] is logged as waiting for a restart"
+		fi
+		if grep -q 'reload: \[courier\] changed; it applies at the next restart' "$d/log"; then
+			pass "sealined SIGHUP: a changed [courier] is logged as waiting for a restart"
+		else
+			fail "sealined SIGHUP: a changed [courier] is logged as waiting for a restart"
+		fi
+		if sl_wait_log "$d/notified" '^RELOADING=1$'; then pass "sealined SIGHUP sends RELOADING=1"; else fail "sealined SIGHUP sends RELOADING=1"; fi
+		printf '[agent]\nlog_level = loud\n' >"$d/conf"
+		kill -HUP "$pid"
+		if sl_wait_log "$d/log" "conf:2: .*keeping the running configuration"; then
+			pass "sealined SIGHUP with a broken file names it and keeps running"
+		else
+			fail "sealined SIGHUP with a broken file names it and keeps running"
+			tail -n 5 "$d/log"
+		fi
+		run "$SEALCTL" status --socket "$d/ctl.sock"
+		expect "sealined still serves after a broken reload" 0 "^sealined [0-9.]+, pid $pid" stdout
 	fi
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
@@ -143,14 +208,25 @@ courier_check() {
 	mkdir -p "$d"
 	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[courier]\nmax_envelope = 12Q\n' "$d" "$d" >"$d/bad.conf"
 	run "$SEALINED" -t -c "$d/bad.conf"
-	expect "sealined -t: a bad size in [courier]" 1 "bad.conf:6: max_envelope must be a size in bytes \\(or with K, M, G, T\\), not '12Q'"
+	expect "sealined -t: a bad size in [courier] (exit 78)" 78 "bad.conf:6: max_envelope must be a size in bytes \\(or with K, M, G, T\\), not '12Q'"
 	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[courier]\nretry = 0\n' "$d" "$d" >"$d/bad.conf"
 	run "$SEALINED" -t -c "$d/bad.conf"
-	expect "sealined -t: retry = 0 refused" 1 "retry cannot be 0"
+	expect "sealined -t: retry = 0 refused (exit 78)" 78 "retry cannot be 0"
 	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[courier]\ninbox = %s/in\nmax_files = 5\n[courier]\n' "$d" "$d" "$d" >"$d/bad.conf"
 	run "$SEALINED" -t -c "$d/bad.conf"
-	expect "sealined -t: [courier] twice" 1 "\\[courier\\] appears twice \\(first at line 5\\)"
+	expect "sealined -t: [courier] twice (exit 78)" 78 "\\[courier\\] appears twice \\(first at line 5\\)"
 	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\nlog_level = debug\n[courier]\ninbox = %s/in\nmax_envelope = 64M\n' "$d" "$d" "$d" >"$d/conf"
+	run "$SEALINED" -t -c "$d/conf"
+	expect "sealined -t shows [courier]'s limits" 0 "^    limits: 67108864 bytes sealed, 4294967296 unpacked, 10000 files" stdout
+	expect "sealined -t shows the inbox configured" 0 "^    inbox        $d/in$" stdout
+	expect "sealined -t shows the default outbox in state_dir" 0 "^    outbox       $d/state/outbox$" stdout
+	# staging and inbox must share a file system (one rename commits).
+	mkdir -p "$d/staging"
+	if [[ -d /dev/shm && $(stat -c %d /dev/shm) != $(stat -c %d "$d/staging") ]]; then
+		printf '[agent]\nstate_dir = %s/state\n[courier]\nstaging = %s/staging\ninbox = /dev/shm\n' "$d" "$d" >"$d/xdev.conf"
+		run "$SEALINED" -t -c "$d/xdev.conf"
+		expect "sealined -t: staging and inbox on different file systems (exit 78)" 78 "staging $d/staging and inbox /dev/shm are on different file systems"
+	fi
 	"$SEALINED" -f -c "$d/conf" 2>"$d/log" &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do [[ -S $d/ctl.sock ]] && break; sleep 0.1; done
@@ -159,6 +235,20 @@ courier_check() {
 	expect "status shows the courier's inbox" 0 "\"inbox\": \"$d/in\"" stdout
 	key=$(grep -o '"receipt_key": "[0-9a-f]*"' <<<"$out" | cut -d'"' -f4)
 	if [[ ${#key} -eq 64 ]]; then pass "status shows a receipt key"; else fail "status shows a receipt key"; fi
+	printf '%s\n' "$out" >"$d/status.json"
+	if jout=$(python3 - "$d/status.json" 2>&1 <<-'EOF'
+	import json, sys
+	d = json.load(open(sys.argv[1], encoding="utf-8"))["daemon"]
+	assert type(d["outbox_pending"]) is int, d
+	assert d["receive"] is True, d
+	assert type(d["inbox"]) is str and type(d["receipt_key"]) is str, d
+	EOF
+	); then
+		pass "status --json: the courier's outbox_pending a number, receive a boolean"
+	else
+		fail "status --json: the courier's outbox_pending a number, receive a boolean"
+		printf '  %s\n' "$jout"
+	fi
 	run "$SEALCTL" status "${S[@]}"
 	expect "status (text) shows the receipt key" 0 "^  receipt key:  $key$" stdout
 	expect "status (text) shows the courier" 0 "^  courier:      inbox $d/in, receiving yes, 0 envelopes waiting in the outbox$" stdout
@@ -229,6 +319,90 @@ courier_check() {
 	expect "receipt verify without --key or daemon: exit 1" 1 "sealined is not running"
 	run "$SEALCTL" receipt check "$d/r.receipt"
 	expect "receipt unknown operation: exit 2" 2 "unknown operation 'check'"
+}
+
+# courier_json_check DIR: the courier's --json outputs with records in
+# them, read by Python's json: a peer (its record written as pairing
+# leaves it, with a random key and LTK) named in UTF-8, an envelope of
+# files with UTF-8 and C1 names queued for it on a line that is not there
+# (sealctl packs, sealined seals and queues), then cancelled: outbox,
+# peers and the send log as sealined writes them (lib/json.h). Numbers
+# are numbers, absent values null or left out, never "".
+courier_json_check() {
+	local d=$1 pid i now id
+	mkdir -p "$d/files"
+	mkdir -m 700 -p "$d/state" "$d/state/peers"
+	now=$(date +%s)
+	hex() { head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n'; }
+	printf 'version 1\naccount 210987654321\npublic %s\nltk %s\nauthorised yes\nrevoked no\npaired %s\nchanged %s\n' \
+		"$(hex)" "$(hex)" "$now" "$now" >"$d/state/peers/210987654321"
+	chmod 600 "$d/state/peers/210987654321"
+	printf '[agent]\naccount = 123456789012\nstate_dir = %s/state\nsocket = %s/ctl.sock\n[line ttyNOSUCH8]\npeer = 210987654321\n' "$d" "$d" >"$d/conf"
+	"$SEALINED" -f -c "$d/conf" 2>"$d/log" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $d/ctl.sock ]] && break; sleep 0.1; done
+	local S=(--socket "$d/ctl.sock")
+	run "$SEALCTL" peers name 210987654321 "Müller GmbH" "${S[@]}"
+	expect "peers name: a UTF-8 name" 0 "210987654321 is called 'Müller GmbH'" stdout
+	printf 'hello' >"$d/files/Bericht März.txt"
+	printf 'x' >"$d/files/ctl$(printf '\302\233')2J"
+	run "$SEALCTL" send --to 210987654321 "$d/files" "${S[@]}"
+	expect "send queues an envelope for a paired peer" 0 "queued for 210987654321: 3 files, 6 bytes" stdout
+	"$SEALCTL" outbox --json "${S[@]}" >"$d/outbox.json" 2>&1
+	"$SEALCTL" peers --json "${S[@]}" >"$d/peers.json" 2>&1
+	"$SEALCTL" inbox --json "${S[@]}" >"$d/inbox.json" 2>&1
+	id=$(grep -o '"id": "[0-9a-f]*"' "$d/outbox.json" | head -n 1 | cut -d'"' -f4)
+	run "$SEALCTL" outbox cancel "$id" "${S[@]}"
+	expect "outbox cancel of a queued envelope" 0 "cancelled" stdout
+	"$SEALCTL" log --sent --json "${S[@]}" >"$d/sent.json" 2>&1
+	if out=$(python3 - "$d" 2>&1 <<-'EOF'
+	import json, sys
+	d = sys.argv[1]
+	def load(name):
+	    return json.load(open(d + "/" + name, encoding="utf-8"))
+	def no_empty(rec):
+	    for k, v in rec.items():
+	        assert v != "", ("empty string instead of null", k, rec)
+	        assert v not in ("yes", "no"), ("yes/no left as a string", k, rec)
+	ob = load("outbox.json")
+	assert len(ob) == 1, ob
+	e = ob[0]
+	no_empty(e)
+	for k in ("size", "files", "content_bytes", "chunks", "acked", "attempts", "wire_bytes"):
+	    assert type(e[k]) is int, (k, e)
+	assert e["files"] == 3 and e["content_bytes"] == 6, e
+	assert e["name"] == "Müller GmbH" and e["state"] == "queued", e
+	p = load("peers.json")[0]
+	no_empty(p)
+	assert p["name"] == "Müller GmbH", p
+	for k in ("authorised", "revoked", "ltk"):
+	    assert type(p[k]) is bool, (k, p)
+	assert load("inbox.json") == [], "inbox"
+	lines = open(d + "/sent.json", encoding="utf-8").read().splitlines()
+	assert len(lines) == 1, lines
+	r = json.loads(lines[0])
+	assert r["outcome"] == "cancelled" and r["reason"] is None and r["receipt"] is None, r
+	for k in ("size", "wire_bytes", "files", "content_bytes", "attempts"):
+	    assert type(r[k]) is int, (k, r)
+	names = {n["name"]: n for n in r["names"]}
+	assert "files/Bericht März.txt" in names, names
+	assert "files/ctl\u009b2J" in names, names
+	assert type(names["files/Bericht März.txt"]["size"]) is int, names
+	assert r["names_complete"] is True, r
+	EOF
+	); then
+		pass "outbox, peers, inbox and log --sent --json: valid JSON, UTF-8 kept, types right"
+	else
+		fail "outbox, peers, inbox and log --sent --json: valid JSON, UTF-8 kept, types right"
+		printf '  %s\n' "$out" "$(head -c 600 "$d/sent.json")"
+	fi
+	run "$SEALCTL" log --sent "${S[@]}"
+	expect "log --sent: a UTF-8 name as it is" 0 "^    file +5  .*/Bericht März\\.txt$" stdout
+	expect "log --sent: a C1 control in a name escaped" 0 "^    file +1  .*/ctl\\\\x9b2J$" stdout
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$? out= err=
+	expect "sealined with an envelope cancelled stops on SIGTERM with status 0" 0
 }
 
 module_loaded=0
@@ -578,6 +752,11 @@ expect "log --received --file: names, control characters escaped" 0 "^    file +
 expect "log --received --file: a refusal with its reason" 0 "^    not_for_us: sealed for another installation$" stdout
 run "$SEALCTL" log --received --file "$tmp/received.log" --json -n 1
 expect "log --received --json -n 1: the last whole record" 0 '^\{"time": "2026-12-01T11:00:00Z"' stdout
+# Names as sealined's writer (lib/json.h) stores them: UTF-8 as it is, C1
+# controls escaped (\u009b is CSI, which steers a terminal).
+printf '%s\n' '{"time": "2026-12-02T10:00:00Z", "id": "0123456789abcdef0123456789abcdef", "peer": "210987654321", "outcome": "delivered", "reason": null, "detail": null, "size": 400, "wire_bytes": 520, "files": 1, "content_bytes": 12, "names": [{"name": "Müller GmbH/Bericht \u009b2J.pdf", "type": "file", "size": 12}], "names_complete": true}' >"$tmp/received-utf8.log"
+run "$SEALCTL" log --received --file "$tmp/received-utf8.log"
+expect "log --received: a UTF-8 name kept, a C1 control escaped" 0 "^    file +12  Müller GmbH/Bericht \\\\x9b2J\\.pdf$" stdout
 
 # ------------------------------------------------------------------ sealined
 SEALINED=${SEALINED:-$ROOT/build/bin/sealined}
@@ -593,17 +772,36 @@ if [[ -x $SEALINED ]]; then
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example"
 	expect "sealined -t accepts the example configuration" 0 "is valid" stdout
 	run "$SEALINED" -t -c "$tmp/no-such.conf"
-	expect "sealined -t on a missing file: exit 1" 1 "no-such.conf: No such file"
+	expect "sealined -t on a missing file: exit 78 (EX_CONFIG)" 78 "no-such.conf: No such file"
 	printf '[agent]\n\n[line ttyS1]\nrole = boss\n' >"$tmp/bad.conf"
 	run "$SEALINED" -t -c "$tmp/bad.conf"
-	expect "sealined -t names file and line" 1 "bad.conf:4: role must be auto, initiator or responder"
+	expect "sealined -t names file and line, exit 78" 78 "bad.conf:4: role must be auto, initiator or responder"
+	# -t checks and shows every section: a dial-up line with dial on
+	# demand, and a tty that is not there yet (a warning, not an error).
+	key=$(printf 'ab%.0s' {1..32})
+	printf '[agent]\n[line ttyNOSUCH9]\nmodem = yes\ntsp_number = 5550100\ntsp_key = %s\nbaud = 9600\ndial_on_demand = 210987654321\nidle_hangup = 5m\n' \
+		"$key" >"$tmp/modem.conf"
+	run "$SEALINED" -t -c "$tmp/modem.conf"
+	expect "sealined -t shows a modem line's TSP and pinned key" 0 \
+		"modem: dials the TSP at 5550100, pins its key $key" stdout
+	expect "sealined -t shows a modem line's speed" 0 "modem: 9600 baud" stdout
+	expect "sealined -t shows dial on demand" 0 \
+		"dial on demand: calls 210987654321 when /run/sealine/ttyNOSUCH9.line is written, idle hangup after 300 s" stdout
+	expect "sealined -t warns of a tty that does not exist" 0 \
+		"warning: .*modem.conf:2: /dev/ttyNOSUCH9 does not exist \\(yet\\)"
+	printf '[agent]\n[line ttyS1]\nmodem = yes\ntsp_number = 5550100\n' >"$tmp/modem-nokey.conf"
+	run "$SEALINED" -t -c "$tmp/modem-nokey.conf"
+	expect "sealined -t: a modem line needs tsp_key (exit 78)" 78 "needs tsp_number and tsp_key"
+	printf '[agent]\n[line ttyS1]\nmodem = yes\ntsp_number = 5550100\ntsp_key = %s\nmodem_init = ATZ\x01\n' "$key" >"$tmp/modem-init.conf"
+	run "$SEALINED" -t -c "$tmp/modem-init.conf"
+	expect "sealined -t checks modem_init (exit 78)" 78 "modem-init.conf:6:"
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealined.conf.example" --socket relative
-	expect "sealined --socket must be absolute: exit 1" 1 "must be an absolute path"
+	expect "sealined --socket must be absolute: exit 2" 2 "must be an absolute path"
 	run "$SEALINED" -t -c "$ROOT/agent/dist/sealtspd.conf.example"
-	expect "sealined -t refuses a TSP's configuration, naming sealtspd" 1 \
+	expect "sealined -t refuses a TSP's configuration, naming sealtspd" 78 \
 		"sealtspd.conf.example is a TSP configuration \\(\\[tsp\\] at line [0-9]+\\): run it with sealtspd -c "
 	run "$SEALINED" -f -c "$ROOT/agent/dist/sealtspd.conf.example"
-	expect "sealined refuses to run a TSP's configuration" 1 "run it with sealtspd"
+	expect "sealined refuses to run a TSP's configuration: exit 78" 78 "run it with sealtspd"
 	# An endpoint never links the TSP's account store.
 	run ldd "$SEALINED"
 	if [[ $rc -eq 0 ]] && ! grep -q libsqlite3 <<<"$out"; then
@@ -615,6 +813,7 @@ if [[ -x $SEALINED ]]; then
 	# module and no line (it waits for both).
 	daemon_notify_check sealined "$SEALINED" "$tmp/ep"
 	courier_check "$tmp/courier"
+	courier_json_check "$tmp/courier-json"
 else
 	fail "sealined is built ($SEALINED)"
 fi
@@ -636,21 +835,39 @@ if [[ -x $SEALTSPD ]]; then
 	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealtspd.conf.example"
 	expect "sealtspd -t accepts the example configuration" 0 "is valid: a TSP" stdout
 	expect "sealtspd -t shows its lines" 0 "lines +/dev/ttyUSB\\*" stdout
+	# PostgreSQL and terminal servers: shown, the password masked, nothing
+	# connected to.
+	printf '[agent]\n[tsp]\nstore = postgresql://tsp:s3cret@db1.invalid/tsp\ninstance = tsp-2\nlease = 2m\nbacklog = %s/backlog\nlines = bank1=rfc2217://ts1.invalid:3001, tcp://[::1]:4001\n' "$tmp" >"$tmp/tsp-pg.conf"
+	run "$SEALTSPD" -t -c "$tmp/tsp-pg.conf"
+	expect "sealtspd -t: a PostgreSQL store, its password masked" 0 "^  store +postgresql://tsp:xxx@db1.invalid/tsp \\(PostgreSQL\\)$" stdout
+	if grep -q s3cret <<<"$out$err"; then fail "sealtspd -t never shows the store's password"; else pass "sealtspd -t never shows the store's password"; fi
+	expect "sealtspd -t: instance, lease, backlog" 0 "^  lease +120 s$" stdout
+	expect "sealtspd -t: the backlog" 0 "^  backlog +$tmp/backlog$" stdout
+	expect "sealtspd -t: a terminal server's port" 0 "^  lines +bank1=rfc2217://ts1.invalid:3001 \\(a terminal server's port\\)$" stdout
+	printf '[agent]\n[tsp]\nstore = mysql://db1/tsp\nlines = /dev/ttyS1\n' >"$tmp/tsp-store.conf"
+	run "$SEALTSPD" -t -c "$tmp/tsp-store.conf"
+	expect "sealtspd -t: an unknown store refused (exit 78)" 78 "tsp-store.conf:3: store is an SQLite file's absolute path"
+	printf '[agent]\n[tsp]\nlease = 5\nlines = /dev/ttyS1\n' >"$tmp/tsp-lease.conf"
+	run "$SEALTSPD" -t -c "$tmp/tsp-lease.conf"
+	expect "sealtspd -t: lease out of range (exit 78)" 78 "tsp-lease.conf:3: lease"
+	printf '[agent]\n[tsp]\nlines = rfc2217://ts1\n' >"$tmp/tsp-port.conf"
+	run "$SEALTSPD" -t -c "$tmp/tsp-port.conf"
+	expect "sealtspd -t: a terminal server's port without PORT (exit 78)" 78 "tsp-port.conf:3:"
 	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealined.conf.example"
-	expect "sealtspd -t refuses an endpoint's configuration, naming sealined" 1 \
+	expect "sealtspd -t refuses an endpoint's configuration, naming sealined" 78 \
 		"sealined.conf.example is not a TSP configuration \\(it has no \\[tsp\\] section\\): run sealined -c "
 	run "$SEALTSPD" -f -c "$ROOT/agent/dist/sealined.conf.example"
-	expect "sealtspd refuses to run an endpoint's configuration" 1 "is not a TSP configuration"
+	expect "sealtspd refuses to run an endpoint's configuration: exit 78" 78 "is not a TSP configuration"
 	run "$SEALTSPD" -t -c "$tmp/no-such.conf"
-	expect "sealtspd -t on a missing file: exit 1" 1 "no-such.conf: No such file"
+	expect "sealtspd -t on a missing file: exit 78" 78 "no-such.conf: No such file"
 	printf '[agent]\n[tsp]\nlines = /dev/ttyS1\n[line ttyS2]\n' >"$tmp/tsp-lines.conf"
 	run "$SEALTSPD" -t -c "$tmp/tsp-lines.conf"
-	expect "sealtspd -t: a TSP keys no lines of its own" 1 "keys no lines of its own"
+	expect "sealtspd -t: a TSP keys no lines of its own" 78 "keys no lines of its own"
 	printf '[agent]\n[tsp]\nanswer_timeout = 5\nlines = /dev/ttyS1\n' >"$tmp/tsp-bad.conf"
 	run "$SEALTSPD" -t -c "$tmp/tsp-bad.conf"
-	expect "sealtspd -t names file and line" 1 "tsp-bad.conf:3: answer_timeout"
+	expect "sealtspd -t names file and line" 78 "tsp-bad.conf:3: answer_timeout"
 	run "$SEALTSPD" -t -c "$ROOT/agent/dist/sealtspd.conf.example" --state-dir relative
-	expect "sealtspd --state-dir must be absolute: exit 1" 1 "must be an absolute path"
+	expect "sealtspd --state-dir must be absolute: exit 2" 2 "must be an absolute path"
 	run ldd "$SEALTSPD"
 	if [[ $rc -eq 0 ]] && grep -q libsqlite3 <<<"$out" && ! grep -q libnl <<<"$out"; then
 		pass "sealtspd links libsqlite3 and not libnl (ldd)"
@@ -740,6 +957,34 @@ run "$SEALCTL" tsp --db "$db" accounts show 200000000002 --json
 expect "tsp accounts show --json" 0 '"enabled": false.*"lines": \["ttyS3"\], "authorised_callers": \["100000000001"\]' stdout
 run "$SEALCTL" tsp --db "$db" accounts list
 expect "tsp accounts list" 0 '100000000001 +enabled +5551001 +ACME, "Inc."' stdout
+# JSON keeps UTF-8 as UTF-8 and stays valid with any name: a real parser
+# reads it back, types checked.
+printf '%s\n' "$(printf 'ab%.0s' {1..16})$(printf 'cd%.0s' {1..16})" >"$tmp/acct4.key"
+run "$SEALCTL" tsp --db "$db" accounts add 400000000004 --name 'Müller GmbH "\ ü' \
+	--key "$tmp/acct4.key" --phone 5554004
+expect "tsp accounts add with a UTF-8 name" 0 'account 400000000004 added' stdout
+"$SEALCTL" tsp --db "$db" accounts list --json >"$tmp/list.json" 2>&1
+"$SEALCTL" tsp --db "$db" accounts show 400000000004 --json >"$tmp/show.json" 2>&1
+if out=$(python3 - "$tmp/list.json" "$tmp/show.json" 2>&1 <<-'EOF'
+	import json, sys
+	accounts = json.load(open(sys.argv[1], encoding="utf-8"))
+	one = json.load(open(sys.argv[2], encoding="utf-8"))
+	m = [a for a in accounts if a["number"] == "400000000004"]
+	assert len(m) == 1, accounts
+	assert m[0]["name"] == 'Müller GmbH "\\ ü', repr(m[0]["name"])
+	assert one["name"] == m[0]["name"], repr(one["name"])
+	assert isinstance(one["enabled"], bool), one
+	assert type(one["max_calls"]) is int, one
+	for k in ("caller_ids", "lines", "authorised_callers"):
+	    assert isinstance(one[k], list), (k, one)
+	assert "Müller".encode() in open(sys.argv[1], "rb").read(), "not UTF-8 as is"
+	EOF
+); then
+	pass "tsp accounts list/show --json: UTF-8 kept, valid JSON, types right"
+else
+	fail "tsp accounts list/show --json: UTF-8 kept, valid JSON, types right"
+	printf '  %s\n' "$out" "$(head -c 400 "$tmp/list.json")"
+fi
 run "$SEALCTL" tsp --db "$db" cdr --csv --from 2026-01-01 --to 2026-01-31
 expect "tsp cdr --csv header" 0 '^tracking_id,tsp_instance,line,caller_id,ring_time' stdout
 run "$SEALCTL" tsp --db "$db" cdr --from 2026-02-30

@@ -44,7 +44,7 @@ sl_assert "sealined -t accepts A's configuration" "$SEALINED" -t -c "$D/a.conf"
 sl_assert "sealined -t accepts B's configuration" "$SEALINED" -t -c "$D/b.conf"
 printf '[agent]\naccount = 1234\n' >"$D/bad.conf"
 out=$("$SEALINED" -t -c "$D/bad.conf" 2>&1) && rc=0 || rc=$?
-sl_assert_eq "a bad configuration exits 1" 1 "$rc"
+sl_assert_eq "a bad configuration exits 78 (EX_CONFIG)" 78 "$rc"
 sl_assert "the error names file and line" grep -q "$D/bad.conf:2: account must be an account number of exactly 12 digits" <<<"$out"
 
 # ---------------------------------------------------------------- start both

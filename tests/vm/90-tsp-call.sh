@@ -123,34 +123,34 @@ sys.exit(0 if down - up - 1 <= d <= idle - up + 1 else 1)" "$dur" "$t_up" "$t_do
 
 # ---------------------------------------------------------------- refusals
 sl_assert "unknown recipient: NAK UNKNOWN_ACCOUNT" \
-	call_expect c 999999999999 UNKNOWN_ACCOUNT
+	call_expect c 999999999999 "the TSP refused the call: the recipient's account is not known to the TSP (UNKNOWN_ACCOUNT)"
 sl_assert_eq "its record" UNKNOWN_ACCOUNT "$(last_cdr nak_reason)"
 sl_assert "C idle after the refusal" sl_wait_for "C idle" 30 idle c
 
 sl_assert "C's caller ID moves to another number" sh -c \
 	"$SEALCTL tsp --db '$DB' accounts unbind $ACCT_A $PHONE_C && $SEALCTL tsp --db '$DB' accounts bind $ACCT_A 5559999"
 sl_assert "wrong caller ID: NAK CALLER_ID_MISMATCH" \
-	call_expect c "$ACCT_B" CALLER_ID_MISMATCH
+	call_expect c "$ACCT_B" "the TSP refused the call: this line's caller ID is not bound to your account (CALLER_ID_MISMATCH)"
 sl_assert_eq "its record" CALLER_ID_MISMATCH "$(last_cdr nak_reason)"
 sl_assert "C idle" sl_wait_for "C idle" 30 idle c
 tsp accounts bind "$ACCT_A" "$PHONE_C"
 
 tsp accounts deauthorise "$ACCT_B" "$ACCT_A"
 sl_assert "unauthorised caller: NAK NOT_AUTHORISED" \
-	call_expect c "$ACCT_B" NOT_AUTHORISED
+	call_expect c "$ACCT_B" "the TSP refused the call: the recipient does not take calls from your account (NOT_AUTHORISED)"
 sl_assert_eq "its record" NOT_AUTHORISED "$(last_cdr nak_reason)"
 sl_assert "C idle" sl_wait_for "C idle" 30 idle c
 tsp accounts authorise "$ACCT_B" "$ACCT_A"
 
 tsp accounts disable "$ACCT_A"
 sl_assert "disabled account: NAK ACCOUNT_DISABLED" \
-	call_expect c "$ACCT_B" ACCOUNT_DISABLED
+	call_expect c "$ACCT_B" "the TSP refused the call: your account is disabled (ACCOUNT_DISABLED)"
 sl_assert_eq "its record" ACCOUNT_DISABLED "$(last_cdr nak_reason)"
 sl_assert "C idle" sl_wait_for "C idle" 30 idle c
 tsp accounts enable "$ACCT_A"
 
 sl_assert "the exchange makes B's number busy" sl_exchange busy "$PHONE_B" on
-sl_assert "busy recipient: NAK BUSY" call_expect c "$ACCT_B" BUSY
+sl_assert "busy recipient: NAK BUSY" call_expect c "$ACCT_B" "the call did not go through: the recipient's line is busy (BUSY)"
 sl_assert_eq "its record says busy" busy "$(last_cdr outcome)"
 sl_assert "C idle" sl_wait_for "C idle" 30 idle c
 sl_exchange busy "$PHONE_B" off >/dev/null

@@ -94,6 +94,31 @@ out=$(ctl b inbox show "$id1")
 sl_log "inbox show:"$'\n'"$out"
 sl_assert "inbox show escapes the newline in a name" grep -q 'new\\x0aline' <<<"$out"
 sl_assert "inbox show lists the UTF-8 name" grep -q 'Überprüfung-ÄÖÜ-日本.txt' <<<"$out"
+# The same as JSON, read by a real parser: UTF-8 names as they are, the
+# newline escaped and read back, sizes and counts numbers.
+ctl b inbox --json >"$D/inbox.json" 2>&1
+ctl b inbox show "$id1" --json >"$D/show.json" 2>&1
+ctl b log --received --json >"$D/received.json" 2>&1
+sl_assert "inbox, inbox show and log --received --json: valid JSON, UTF-8 kept, numbers" \
+	python3 - "$D" "$id1" <<-'EOF'
+	import json, sys
+	d, env = sys.argv[1], sys.argv[2]
+	inbox = json.load(open(d + "/inbox.json", encoding="utf-8"))
+	e = [r for r in inbox if r["id"] == env]
+	assert len(e) == 1, inbox
+	for k in ("files", "content_bytes", "size"):
+	    assert type(e[0][k]) is int, (k, e[0])
+	show = json.load(open(d + "/show.json", encoding="utf-8"))
+	names = [f["name"] for f in show]
+	assert any(n.endswith("Überprüfung-ÄÖÜ-日本.txt") for n in names), names
+	assert any(n.endswith("new\nline") for n in names), names
+	assert all(type(f["size"]) is int for f in show), show
+	recs = [json.loads(l) for l in open(d + "/received.json", encoding="utf-8")]
+	r = [x for x in recs if x["id"] == env]
+	assert r and r[0]["outcome"] == "delivered" and r[0]["reason"] is None, recs
+	assert type(r[0]["files"]) is int and type(r[0]["wire_bytes"]) is int, r[0]
+	assert any(n["name"].endswith("Überprüfung-ÄÖÜ-日本.txt") for n in r[0]["names"]), r[0]
+	EOF
 out=$(ctl a log --sent)
 sl_log "A's send log:"$'\n'"$out"
 sl_assert "A's send log: delivered to B, named" grep -Eq "$id1 +$ACCT_B +Plant B +delivered" <<<"$out"

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 #include "check.h"
 #include "crypto.h"
+#include "cstore.h"
 #include "agent_test.h"
 #include "hex.h"
 #include "courier_test.h"
@@ -561,6 +563,29 @@ TEST(spool_refusal_logged)
 	world_free(&w);
 }
 
+/* The logs' JSON goes through the one writer (lib/json.h): UTF-8 kept
+ * (a name "Müller GmbH" came out as "M\u00c3\u00bcller GmbH"), controls
+ * (C0, DEL, C1) escaped, a byte that is not UTF-8 U+FFFD, sizes numbers,
+ * absent values null. */
+TEST(log_json_text)
+{
+	static const char want[] =
+		"{\"name\": \"M\xc3\xbcller GmbH/\xe6\x97\xa5"
+		"\\u0001\\\"\\u007f\\u009b\\ufffd\", "
+		"\"detail\": null, \"size\": 18446744073709551615}";
+	struct sl_jb j;
+
+	sl_jb_init(&j, 4096);
+	sl_jb_open(&j, NULL, '{');
+	sl_jb_str(&j, "name", "M\xc3\xbcller GmbH/\xe6\x97\xa5\x01\"\x7f\xc2\x9b\xff");
+	sl_jb_str_or_null(&j, "detail", "");
+	sl_jb_u64(&j, "size", UINT64_MAX);
+	sl_jb_close(&j, '}');
+	CHECK(!j.overflow);
+	CHECKF(j.buf && !strcmp(j.buf, want), "got %s", j.buf ? j.buf : "(null)");
+	sl_jb_free(&j);
+}
+
 int main(int argc, char **argv)
 {
 	check_init(argc, argv);
@@ -571,5 +596,6 @@ int main(int argc, char **argv)
 	RUN(spool_delivery_crash_points);
 	RUN(spool_resume_and_replay);
 	RUN(spool_refusal_logged);
+	RUN(log_json_text);
 	return check_summary();
 }
