@@ -83,9 +83,10 @@ KREPLAY_SRC := $(AGENT_TOP)/kmod/replay.c
 # The two daemons. Only sealtspd (and sealctl) link the account store
 # (SQLite, PostgreSQL): an endpoint never needs it.
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
-	tsp/tspstore_pg.c
+	tsp/tspstore_pg.c tsp/tspstore_spool.c
 SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
-	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_STORE_SRCS)
+	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c tsp/tspspool.c \
+	$(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
 	sealined/demand.c sealined/hs_noise.c sealined/cli.c \

@@ -167,6 +167,59 @@ struct sl_tsp_store_info {
 	char server[64];	/* PostgreSQL: its version */
 };
 
+/*
+ * Store and forward (Documentation/store-and-forward.rst, "Rows"): one
+ * row per envelope held at the TSP, kept after it is closed as the
+ * record for billing. The spool (tspspool.h) drives the rows; the store
+ * only keeps them. Times are ms since the epoch, 0 for "not yet".
+ */
+#define SL_TSP_ENVELOPE_ID_LEN	16	/* SL_ENV_ID_LEN */
+#define SL_TSP_SHA256_LEN	32
+/* A receipt or notice, as text (courier.rst, "Receipts": about 450). */
+#define SL_TSP_SPOOL_TEXT_MAX	1023
+/* "no delivery window" */
+#define SL_TSP_WINDOW_NONE	(-1)
+#define SL_TSP_MINUTES_PER_DAY	1440
+
+enum sl_tsp_spool_state {
+	SL_TSP_SPOOL_RECEIVING,		/* hand-over in progress */
+	SL_TSP_SPOOL_HELD,		/* accepted, waiting for delivery */
+	SL_TSP_SPOOL_DELIVERING,	/* a delivery call is under way */
+	/* Closed: the outcome. */
+	SL_TSP_SPOOL_DELIVERED,		/* R's receipt kept */
+	SL_TSP_SPOOL_EXPIRED,		/* held past max_hold */
+	SL_TSP_SPOOL_BOUNCED,		/* refused by R, or too many attempts */
+	SL_TSP_SPOOL_ABANDONED,		/* the hand-over never completed */
+	SL_TSP_SPOOL_STATE_COUNT
+};
+
+struct sl_tsp_spool_row {
+	uint64_t sid;				/* spool id, non-zero */
+	uint8_t envelope[SL_TSP_ENVELOPE_ID_LEN];
+	char sender[SL_ACCOUNT_LEN + 1];
+	char recipient[SL_ACCOUNT_LEN + 1];
+	uint64_t size;				/* the envelope's bytes */
+	uint64_t bucket;			/* the padded size on the line */
+	bool have_sha256;			/* set from HELD on */
+	uint8_t sha256[SL_TSP_SHA256_LEN];
+	enum sl_tsp_spool_state state;
+	char instance[SL_TSP_INSTANCE_MAX + 1];	/* that received it */
+	int64_t received_ms;
+	int64_t accepted_ms;
+	int64_t not_before_ms;			/* --deliver-after, or 0 */
+	int window;		/* start * 1440 + end minutes, UTC, or NONE */
+	int64_t expires_ms;
+	int64_t next_ms;			/* next attempt not before */
+	unsigned int attempts;
+	int64_t last_attempt_ms;
+	int64_t done_ms;			/* closed at */
+	char reason[SL_TSP_REASON_MAX + 1];	/* a refusal's name, or "" */
+	char receipt[SL_TSP_SPOOL_TEXT_MAX + 1];	/* receipt or notice */
+	int64_t collected_ms;			/* the sender picked it up */
+};
+
+typedef int (*sl_tsp_spool_fn)(const struct sl_tsp_spool_row *r, void *arg);
+
 struct sl_tsp_store;
 
 typedef int (*sl_tsp_account_fn)(const struct sl_tsp_account *a, void *arg);
@@ -254,6 +307,24 @@ struct sl_tsp_store_ops {
 	int (*lease_renew)(struct sl_tsp_store *st, int64_t now_ms,
 			   int64_t until_ms, bool *held);
 	int (*lease_release)(struct sl_tsp_store *st);
+
+	/* In one transaction: -EEXIST with *old filled if (sender,
+	 * envelope) has a row; -EDQUOT if the sender's open rows and r
+	 * would pass quota_bytes or quota_count; else insert r. */
+	int (*spool_insert)(struct sl_tsp_store *st,
+			    const struct sl_tsp_spool_row *r,
+			    uint64_t quota_bytes, unsigned int quota_count,
+			    struct sl_tsp_spool_row *old);
+	int (*spool_get)(struct sl_tsp_store *st, uint64_t sid,
+			 struct sl_tsp_spool_row *r);
+	/* Write r's changeable fields if the row is still in state from:
+	 * -ESTALE if it is not (another step won), -ENOENT if none. */
+	int (*spool_update)(struct sl_tsp_store *st,
+			    enum sl_tsp_spool_state from,
+			    const struct sl_tsp_spool_row *r);
+	/* By received time then sid; open_only: not closed. */
+	int (*spool_list)(struct sl_tsp_store *st, bool open_only,
+			  sl_tsp_spool_fn fn, void *arg);
 };
 
 struct sl_tsp_store {
@@ -461,5 +532,26 @@ void sl_tsp_cdr_csv_row(FILE *f, const struct sl_tsp_cdr *c);
 void sl_tsp_cdr_json(FILE *f, const struct sl_tsp_cdr *c);
 /* One CSV field, quoted when it holds a comma, quote, CR or LF. */
 void sl_tsp_csv_field(FILE *f, const char *s);
+
+/*
+ * Store and forward's rows (the spool, tspspool.h, is their one writer in
+ * the TSP; sealctl only lists them). Each call is one transaction.
+ */
+int sl_tsp_spool_insert(struct sl_tsp_store *st,
+			const struct sl_tsp_spool_row *r, uint64_t quota_bytes,
+			unsigned int quota_count, struct sl_tsp_spool_row *old);
+int sl_tsp_spool_get(struct sl_tsp_store *st, uint64_t sid,
+		     struct sl_tsp_spool_row *r);
+int sl_tsp_spool_update(struct sl_tsp_store *st, enum sl_tsp_spool_state from,
+			const struct sl_tsp_spool_row *r);
+int sl_tsp_spool_list(struct sl_tsp_store *st, bool open_only,
+		      sl_tsp_spool_fn fn, void *arg);
+/* "receiving", "held", ...; -EINVAL for an unknown name. */
+const char *sl_tsp_spool_state_name(enum sl_tsp_spool_state s);
+int sl_tsp_spool_state_parse(const char *name, enum sl_tsp_spool_state *s);
+/* DELIVERED, EXPIRED, BOUNCED, ABANDONED. */
+bool sl_tsp_spool_closed(enum sl_tsp_spool_state s);
+/* One row as a JSON object (lib/json.h), for sealctl tsp spool --json. */
+void sl_tsp_spool_json(FILE *f, const struct sl_tsp_spool_row *r);
 
 #endif

@@ -3,7 +3,7 @@
  * The PostgreSQL backend of the TSP's store (tspstore.h): one database
  * shared by several TSP instances (servers), through libpq.
  *
- * Why one file of about 1,300 lines: it is one backend of one interface
+ * Why one file of about 1,550 lines: it is one backend of one interface
  * (struct sl_tsp_store_ops), the SQL of every operation next to its
  * parameters; it mirrors tspstore_sqlite.c operation by operation, which
  * is easiest to check with each in one file.
@@ -1275,6 +1275,224 @@ static int pg_lease_release(struct sl_tsp_store *st)
 			   false, "releasing the lease");
 }
 
+/* ------------------------------------------------------------ spool */
+
+#define SPOOL_COLS "sid, envelope, sender, recipient, size, bucket, sha256," \
+	" state, instance, received_ms, accepted_ms, not_before_ms," \
+	" deliver_window, expires_ms, next_ms, attempts, last_attempt_ms," \
+	" done_ms, reason, receipt, collected_ms"
+
+static int row_spool(struct sl_tsp_store *st, PGresult *res, int row,
+		     struct sl_tsp_spool_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->sid = (uint64_t)col_int(res, row, 0);
+	if (!col_bytes(r->envelope, SL_TSP_ENVELOPE_ID_LEN, res, row, 1) ||
+	    sl_tsp_spool_state_parse(PQgetvalue(res, row, 7), &r->state))
+		return sl_tsp_fail(st, -EIO, "spool row %016llx is damaged",
+				   (unsigned long long)r->sid);
+	col_text(r->sender, sizeof(r->sender), res, row, 2);
+	col_text(r->recipient, sizeof(r->recipient), res, row, 3);
+	r->size = (uint64_t)col_int(res, row, 4);
+	r->bucket = (uint64_t)col_int(res, row, 5);
+	r->have_sha256 = col_bytes(r->sha256, SL_TSP_SHA256_LEN, res, row, 6);
+	col_text(r->instance, sizeof(r->instance), res, row, 8);
+	r->received_ms = col_int(res, row, 9);
+	r->accepted_ms = col_int(res, row, 10);
+	r->not_before_ms = col_int(res, row, 11);
+	r->window = (int)col_int(res, row, 12);
+	r->expires_ms = col_int(res, row, 13);
+	r->next_ms = col_int(res, row, 14);
+	r->attempts = (unsigned int)col_int(res, row, 15);
+	r->last_attempt_ms = col_int(res, row, 16);
+	r->done_ms = col_int(res, row, 17);
+	col_text(r->reason, sizeof(r->reason), res, row, 18);
+	col_text(r->receipt, sizeof(r->receipt), res, row, 19);
+	r->collected_ms = col_int(res, row, 20);
+	return 0;
+}
+
+static int spool_fetch(struct sl_tsp_store *st, const char *sql,
+		       const struct params *p, bool in_tx,
+		       struct sl_tsp_spool_row *r)
+{
+	int ret;
+	PGresult *res = run(st, sql, p, in_tx, &ret, "reading the spool");
+
+	if (!res)
+		return ret;
+	if (PQntuples(res) != 1)
+		ret = sl_tsp_fail(st, -ENOENT, "no such envelope in the spool");
+	else
+		ret = row_spool(st, res, 0, r);
+	PQclear(res);
+	return ret;
+}
+
+static int pg_spool_get_tx(struct sl_tsp_store *st, uint64_t sid, bool in_tx,
+			   struct sl_tsp_spool_row *r)
+{
+	struct params p = { 0 };
+
+	p_id(&p, sid);
+	return spool_fetch(st, "SELECT " SPOOL_COLS " FROM spool WHERE sid = $1",
+			   &p, in_tx, r);
+}
+
+static int pg_spool_get(struct sl_tsp_store *st, uint64_t sid,
+			struct sl_tsp_spool_row *r)
+{
+	return pg_spool_get_tx(st, sid, false, r);
+}
+
+static int pg_spool_insert(struct sl_tsp_store *st,
+			   const struct sl_tsp_spool_row *r,
+			   uint64_t quota_bytes, unsigned int quota_count,
+			   struct sl_tsp_spool_row *old)
+{
+	struct params k = { 0 }, q = { 0 }, d = { 0 }, p = { 0 };
+	PGresult *res;
+	int64_t bytes, count;
+	int ret = begin(st);
+
+	if (ret)
+		return ret;
+	/* One hand-over of a sender at a time, across instances: the
+	 * quota counted here still holds at the insert. */
+	p_text(&k, r->sender);
+	ret = exec_simple(st, "SELECT pg_advisory_xact_lock(hashtext('spool ' || $1))",
+			  &k, true, "locking the sender's spool");
+	if (ret)
+		return end_tx(st, ret);
+	p_text(&d, r->sender);
+	p_bytes(&d, r->envelope, SL_TSP_ENVELOPE_ID_LEN);
+	ret = spool_fetch(st, "SELECT " SPOOL_COLS " FROM spool"
+			  " WHERE sender = $1 AND envelope = $2", &d, true, old);
+	if (!ret)
+		return end_tx(st, sl_tsp_fail(st, -EEXIST, "envelope already in the spool as %016llx",
+					      (unsigned long long)old->sid));
+	if (ret != -ENOENT)
+		return end_tx(st, ret);
+	p_text(&q, r->sender);
+	res = run(st, "SELECT coalesce(sum(size), 0), count(*) FROM spool"
+		  " WHERE sender = $1 AND done_ms = 0", &q, true, &ret,
+		  "counting the sender's envelopes");
+	if (!res)
+		return end_tx(st, ret);
+	bytes = col_int(res, 0, 0);
+	count = col_int(res, 0, 1);
+	PQclear(res);
+	if ((uint64_t)bytes + r->size > quota_bytes || count + 1 > quota_count)
+		return end_tx(st, sl_tsp_fail(st, -EDQUOT, "account %s holds %lld envelopes of %lld bytes at the TSP: one of %llu more passes its quota (%u envelopes, %llu bytes)",
+					      r->sender, (long long)count,
+					      (long long)bytes,
+					      (unsigned long long)r->size,
+					      quota_count,
+					      (unsigned long long)quota_bytes));
+	p_id(&p, r->sid);
+	p_bytes(&p, r->envelope, SL_TSP_ENVELOPE_ID_LEN);
+	p_text(&p, r->sender);
+	p_text(&p, r->recipient);
+	p_int(&p, (int64_t)r->size);
+	p_int(&p, (int64_t)r->bucket);
+	p_text(&p, sl_tsp_spool_state_name(r->state));
+	p_text(&p, r->instance);
+	p_int(&p, r->received_ms);
+	p_int(&p, r->not_before_ms);
+	p_int(&p, r->window);
+	ret = exec_simple(st, "INSERT INTO spool (sid, envelope, sender, recipient,"
+			  " size, bucket, state, instance, received_ms,"
+			  " not_before_ms, deliver_window)"
+			  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			  &p, true, "adding to the spool");
+	return end_tx(st, ret);
+}
+
+static int pg_spool_update(struct sl_tsp_store *st,
+			   enum sl_tsp_spool_state from,
+			   const struct sl_tsp_spool_row *r)
+{
+	struct sl_tsp_spool_row now;
+	struct params p = { 0 };
+	PGresult *res;
+	int ret = begin(st);
+
+	if (ret)
+		return ret;
+	p_text(&p, sl_tsp_spool_state_name(r->state));
+	if (r->have_sha256)
+		p_bytes(&p, r->sha256, SL_TSP_SHA256_LEN);
+	else
+		p_text(&p, NULL);
+	p_int(&p, r->accepted_ms);
+	p_int(&p, r->expires_ms);
+	p_int(&p, r->next_ms);
+	p_int(&p, r->attempts);
+	p_int(&p, r->last_attempt_ms);
+	p_int(&p, r->done_ms);
+	p_text(&p, r->reason);
+	p_text(&p, r->receipt);
+	p_int(&p, r->collected_ms);
+	p_id(&p, r->sid);
+	p_text(&p, sl_tsp_spool_state_name(from));
+	res = run(st, "UPDATE spool SET state = $1, sha256 = $2,"
+		  " accepted_ms = $3, expires_ms = $4, next_ms = $5,"
+		  " attempts = $6, last_attempt_ms = $7, done_ms = $8,"
+		  " reason = $9, receipt = $10, collected_ms = $11"
+		  " WHERE sid = $12 AND state = $13", &p, true, &ret,
+		  "updating the spool");
+	if (res && !changed(res)) {
+		ret = pg_spool_get_tx(st, r->sid, true, &now);
+		if (!ret)
+			ret = sl_tsp_fail(st, -ESTALE, "envelope %016llx is %s, not %s",
+					  (unsigned long long)r->sid,
+					  sl_tsp_spool_state_name(now.state),
+					  sl_tsp_spool_state_name(from));
+	}
+	PQclear(res);
+	return end_tx(st, ret);
+}
+
+static int pg_spool_list(struct sl_tsp_store *st, bool open_only,
+			 sl_tsp_spool_fn fn, void *arg)
+{
+	int64_t last_received = INT64_MIN, last_sid = INT64_MIN;
+	int ret = 0, n;
+
+	/* Pages after the last (received time, sid) seen. */
+	do {
+		struct params p = { 0 };
+		PGresult *res;
+
+		p_int(&p, last_received);
+		p_int(&p, last_sid);
+		p_int(&p, PG_PAGE_ROWS);
+		res = run(st, open_only ?
+			  "SELECT " SPOOL_COLS " FROM spool WHERE done_ms = 0"
+			  " AND (received_ms, sid) > ($1, $2)"
+			  " ORDER BY received_ms, sid LIMIT $3" :
+			  "SELECT " SPOOL_COLS " FROM spool"
+			  " WHERE (received_ms, sid) > ($1, $2)"
+			  " ORDER BY received_ms, sid LIMIT $3", &p, false, &ret,
+			  "listing the spool");
+		if (!res)
+			return ret;
+		n = PQntuples(res);
+		for (int i = 0; i < n && !ret; ++i) {
+			struct sl_tsp_spool_row r;
+
+			ret = row_spool(st, res, i, &r);
+			if (ret)
+				break;
+			last_received = r.received_ms;
+			last_sid = (int64_t)r.sid;
+			ret = fn(&r, arg);
+		}
+		PQclear(res);
+	} while (!ret && n == PG_PAGE_ROWS);
+	return ret;
+}
+
 const struct sl_tsp_store_ops sl_tsp_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1306,4 +1524,8 @@ const struct sl_tsp_store_ops sl_tsp_pg_ops = {
 	.call_admit = pg_call_admit,
 	.lease_renew = pg_lease_renew,
 	.lease_release = pg_lease_release,
+	.spool_insert = pg_spool_insert,
+	.spool_get = pg_spool_get,
+	.spool_update = pg_spool_update,
+	.spool_list = pg_spool_list,
 };

@@ -149,6 +149,71 @@ const struct sl_tsp_migration sl_tsp_migrations[] = {
 		"  renewed_ms bigint NOT NULL"
 		");",
 	},
+	/*
+	 * 3 -> 4: store and forward (Documentation/store-and-forward.rst,
+	 * "Rows"): one row per envelope held, kept when closed as the
+	 * record for billing. No foreign key to accounts: as call records,
+	 * the rows outlive an account. Nothing in a row comes from inside
+	 * an envelope.
+	 */
+	{
+		.sqlite =
+		"CREATE TABLE spool ("
+		"  sid INTEGER PRIMARY KEY NOT NULL,"
+		"  envelope BLOB NOT NULL CHECK (length(envelope) = 16),"
+		"  sender TEXT NOT NULL,"
+		"  recipient TEXT NOT NULL,"
+		"  size INTEGER NOT NULL CHECK (size >= 0),"
+		"  bucket INTEGER NOT NULL CHECK (bucket >= size),"
+		"  sha256 BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),"
+		"  state TEXT NOT NULL CHECK (state IN ('receiving', 'held',"
+		"    'delivering', 'delivered', 'expired', 'bounced', 'abandoned')),"
+		"  instance TEXT NOT NULL,"
+		"  received_ms INTEGER NOT NULL,"
+		"  accepted_ms INTEGER NOT NULL DEFAULT 0,"
+		"  not_before_ms INTEGER NOT NULL DEFAULT 0,"
+		"  deliver_window INTEGER NOT NULL DEFAULT -1,"
+		"  expires_ms INTEGER NOT NULL DEFAULT 0,"
+		"  next_ms INTEGER NOT NULL DEFAULT 0,"
+		"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+		"  last_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+		"  done_ms INTEGER NOT NULL DEFAULT 0,"
+		"  reason TEXT NOT NULL DEFAULT '',"
+		"  receipt TEXT NOT NULL DEFAULT '',"
+		"  collected_ms INTEGER NOT NULL DEFAULT 0,"
+		"  UNIQUE (sender, envelope)"
+		");"
+		"CREATE INDEX spool_due ON spool(state, next_ms) WHERE done_ms = 0;"
+		"CREATE INDEX spool_open_sender ON spool(sender) WHERE done_ms = 0;",
+		.postgresql =
+		"CREATE TABLE spool ("
+		"  sid bigint PRIMARY KEY,"
+		"  envelope bytea NOT NULL CHECK (length(envelope) = 16),"
+		"  sender text NOT NULL,"
+		"  recipient text NOT NULL,"
+		"  size bigint NOT NULL CHECK (size >= 0),"
+		"  bucket bigint NOT NULL CHECK (bucket >= size),"
+		"  sha256 bytea CHECK (sha256 IS NULL OR length(sha256) = 32),"
+		"  state text NOT NULL CHECK (state IN ('receiving', 'held',"
+		"    'delivering', 'delivered', 'expired', 'bounced', 'abandoned')),"
+		"  instance text NOT NULL,"
+		"  received_ms bigint NOT NULL,"
+		"  accepted_ms bigint NOT NULL DEFAULT 0,"
+		"  not_before_ms bigint NOT NULL DEFAULT 0,"
+		"  deliver_window integer NOT NULL DEFAULT -1,"
+		"  expires_ms bigint NOT NULL DEFAULT 0,"
+		"  next_ms bigint NOT NULL DEFAULT 0,"
+		"  attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+		"  last_attempt_ms bigint NOT NULL DEFAULT 0,"
+		"  done_ms bigint NOT NULL DEFAULT 0,"
+		"  reason text NOT NULL DEFAULT '',"
+		"  receipt text NOT NULL DEFAULT '',"
+		"  collected_ms bigint NOT NULL DEFAULT 0,"
+		"  UNIQUE (sender, envelope)"
+		");"
+		"CREATE INDEX spool_due ON spool(state, next_ms) WHERE done_ms = 0;"
+		"CREATE INDEX spool_open_sender ON spool(sender) WHERE done_ms = 0;",
+	},
 };
 
 const int sl_tsp_schema_latest =

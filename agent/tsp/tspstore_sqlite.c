@@ -2,7 +2,7 @@
 /*
  * The SQLite backend of the TSP's store (tspstore.h).
  *
- * Why one file of about 1,200 lines: it is one backend of one interface
+ * Why one file of about 1,450 lines: it is one backend of one interface
  * (struct sl_tsp_store_ops), its SQL statements prepared together at
  * open and used by every operation; the schema, its migrations and the
  * statements are easiest to check against each other in one place.
@@ -1219,6 +1219,225 @@ static int sq_lease_release(struct sl_tsp_store *st)
 	return step_done(st, stmt, "releasing the lease");
 }
 
+/* ------------------------------------------------------------ spool */
+
+#define SPOOL_COLS "sid, envelope, sender, recipient, size, bucket, sha256," \
+	" state, instance, received_ms, accepted_ms, not_before_ms," \
+	" deliver_window, expires_ms, next_ms, attempts, last_attempt_ms," \
+	" done_ms, reason, receipt, collected_ms"
+
+static int row_spool(struct sl_tsp_store *st, sqlite3_stmt *stmt,
+		     struct sl_tsp_spool_row *r)
+{
+	const void *env = sqlite3_column_blob(stmt, 1);
+	const void *sha = sqlite3_column_blob(stmt, 6);
+	const char *state = (const char *)sqlite3_column_text(stmt, 7);
+
+	memset(r, 0, sizeof(*r));
+	r->sid = (uint64_t)sqlite3_column_int64(stmt, 0);
+	if (!env || sqlite3_column_bytes(stmt, 1) != SL_TSP_ENVELOPE_ID_LEN ||
+	    !state || sl_tsp_spool_state_parse(state, &r->state))
+		return sl_tsp_fail(st, -EIO, "spool row %016llx is damaged",
+				   (unsigned long long)r->sid);
+	memcpy(r->envelope, env, SL_TSP_ENVELOPE_ID_LEN);
+	copy_text(r->sender, sizeof(r->sender), stmt, 2);
+	copy_text(r->recipient, sizeof(r->recipient), stmt, 3);
+	r->size = (uint64_t)sqlite3_column_int64(stmt, 4);
+	r->bucket = (uint64_t)sqlite3_column_int64(stmt, 5);
+	if (sha && sqlite3_column_bytes(stmt, 6) == SL_TSP_SHA256_LEN) {
+		memcpy(r->sha256, sha, SL_TSP_SHA256_LEN);
+		r->have_sha256 = true;
+	}
+	copy_text(r->instance, sizeof(r->instance), stmt, 8);
+	r->received_ms = sqlite3_column_int64(stmt, 9);
+	r->accepted_ms = sqlite3_column_int64(stmt, 10);
+	r->not_before_ms = sqlite3_column_int64(stmt, 11);
+	r->window = sqlite3_column_int(stmt, 12);
+	r->expires_ms = sqlite3_column_int64(stmt, 13);
+	r->next_ms = sqlite3_column_int64(stmt, 14);
+	r->attempts = (unsigned int)sqlite3_column_int(stmt, 15);
+	r->last_attempt_ms = sqlite3_column_int64(stmt, 16);
+	r->done_ms = sqlite3_column_int64(stmt, 17);
+	copy_text(r->reason, sizeof(r->reason), stmt, 18);
+	copy_text(r->receipt, sizeof(r->receipt), stmt, 19);
+	r->collected_ms = sqlite3_column_int64(stmt, 20);
+	return 0;
+}
+
+/* The row of sql's one parameter (int64 or text), -ENOENT if none. */
+static int spool_fetch(struct sl_tsp_store *st, const char *sql, int64_t id,
+		       const char *sender, const uint8_t *env,
+		       struct sl_tsp_spool_row *r)
+{
+	sqlite3_stmt *stmt;
+	int ret = prepare(st, sql, &stmt), rc;
+
+	if (ret)
+		return ret;
+	if (sender) {
+		sqlite3_bind_text(stmt, 1, sender, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 2, env, SL_TSP_ENVELOPE_ID_LEN,
+				  SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(stmt, 1, id);
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		ret = row_spool(st, stmt, r);
+	else if (rc == SQLITE_DONE)
+		ret = sl_tsp_fail(st, -ENOENT, "no such envelope in the spool");
+	else
+		ret = db_fail(st, rc, "reading the spool");
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+static int sq_spool_get(struct sl_tsp_store *st, uint64_t sid,
+			struct sl_tsp_spool_row *r)
+{
+	return spool_fetch(st, "SELECT " SPOOL_COLS " FROM spool WHERE sid = ?",
+			   (int64_t)sid, NULL, NULL, r);
+}
+
+static int sq_spool_insert(struct sl_tsp_store *st,
+			   const struct sl_tsp_spool_row *r,
+			   uint64_t quota_bytes, unsigned int quota_count,
+			   struct sl_tsp_spool_row *old)
+{
+	sqlite3_stmt *stmt;
+	int ret = begin(st), rc;
+	int64_t bytes = 0, count = 0;
+
+	if (ret)
+		return ret;
+	ret = spool_fetch(st, "SELECT " SPOOL_COLS " FROM spool"
+			  " WHERE sender = ? AND envelope = ?", 0, r->sender,
+			  r->envelope, old);
+	if (!ret)
+		return end_tx(st, sl_tsp_fail(st, -EEXIST, "envelope already in the spool as %016llx",
+					      (unsigned long long)old->sid));
+	if (ret != -ENOENT)
+		return end_tx(st, ret);
+	ret = prepare(st, "SELECT coalesce(sum(size), 0), count(*) FROM spool"
+		      " WHERE sender = ? AND done_ms = 0", &stmt);
+	if (ret)
+		return end_tx(st, ret);
+	sqlite3_bind_text(stmt, 1, r->sender, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		bytes = sqlite3_column_int64(stmt, 0);
+		count = sqlite3_column_int64(stmt, 1);
+	} else {
+		ret = db_fail(st, rc, "counting the sender's envelopes");
+	}
+	sqlite3_finalize(stmt);
+	if (ret)
+		return end_tx(st, ret);
+	if ((uint64_t)bytes + r->size > quota_bytes || count + 1 > quota_count)
+		return end_tx(st, sl_tsp_fail(st, -EDQUOT, "account %s holds %lld envelopes of %lld bytes at the TSP: one of %llu more passes its quota (%u envelopes, %llu bytes)",
+					      r->sender, (long long)count,
+					      (long long)bytes,
+					      (unsigned long long)r->size,
+					      quota_count,
+					      (unsigned long long)quota_bytes));
+	ret = prepare(st, "INSERT INTO spool (sid, envelope, sender, recipient,"
+		      " size, bucket, state, instance, received_ms,"
+		      " not_before_ms, deliver_window)"
+		      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt);
+	if (ret)
+		return end_tx(st, ret);
+	sqlite3_bind_int64(stmt, 1, (int64_t)r->sid);
+	sqlite3_bind_blob(stmt, 2, r->envelope, SL_TSP_ENVELOPE_ID_LEN,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, r->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, r->recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, (int64_t)r->size);
+	sqlite3_bind_int64(stmt, 6, (int64_t)r->bucket);
+	sqlite3_bind_text(stmt, 7, sl_tsp_spool_state_name(r->state), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 8, r->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 9, r->received_ms);
+	sqlite3_bind_int64(stmt, 10, r->not_before_ms);
+	sqlite3_bind_int(stmt, 11, r->window);
+	ret = step_done(st, stmt, "adding to the spool");
+	return end_tx(st, ret);
+}
+
+static int sq_spool_update(struct sl_tsp_store *st,
+			   enum sl_tsp_spool_state from,
+			   const struct sl_tsp_spool_row *r)
+{
+	struct sl_tsp_spool_row now;
+	sqlite3_stmt *stmt;
+	int ret = begin(st);
+
+	if (ret)
+		return ret;
+	ret = prepare(st, "UPDATE spool SET state = ?, sha256 = ?,"
+		      " accepted_ms = ?, expires_ms = ?, next_ms = ?,"
+		      " attempts = ?, last_attempt_ms = ?, done_ms = ?,"
+		      " reason = ?, receipt = ?, collected_ms = ?"
+		      " WHERE sid = ? AND state = ?", &stmt);
+	if (ret)
+		return end_tx(st, ret);
+	sqlite3_bind_text(stmt, 1, sl_tsp_spool_state_name(r->state), -1,
+			  SQLITE_STATIC);
+	if (r->have_sha256)
+		sqlite3_bind_blob(stmt, 2, r->sha256, SL_TSP_SHA256_LEN,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 2);
+	sqlite3_bind_int64(stmt, 3, r->accepted_ms);
+	sqlite3_bind_int64(stmt, 4, r->expires_ms);
+	sqlite3_bind_int64(stmt, 5, r->next_ms);
+	sqlite3_bind_int(stmt, 6, (int)r->attempts);
+	sqlite3_bind_int64(stmt, 7, r->last_attempt_ms);
+	sqlite3_bind_int64(stmt, 8, r->done_ms);
+	sqlite3_bind_text(stmt, 9, r->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 10, r->receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 11, r->collected_ms);
+	sqlite3_bind_int64(stmt, 12, (int64_t)r->sid);
+	sqlite3_bind_text(stmt, 13, sl_tsp_spool_state_name(from), -1,
+			  SQLITE_STATIC);
+	ret = step_done(st, stmt, "updating the spool");
+	if (!ret && !sqlite3_changes(db_of(st))) {
+		ret = sq_spool_get(st, r->sid, &now);
+		if (!ret)
+			ret = sl_tsp_fail(st, -ESTALE, "envelope %016llx is %s, not %s",
+					  (unsigned long long)r->sid,
+					  sl_tsp_spool_state_name(now.state),
+					  sl_tsp_spool_state_name(from));
+	}
+	return end_tx(st, ret);
+}
+
+static int sq_spool_list(struct sl_tsp_store *st, bool open_only,
+			 sl_tsp_spool_fn fn, void *arg)
+{
+	sqlite3_stmt *stmt;
+	int ret = prepare(st, open_only ?
+			  "SELECT " SPOOL_COLS " FROM spool WHERE done_ms = 0"
+			  " ORDER BY received_ms, sid" :
+			  "SELECT " SPOOL_COLS " FROM spool"
+			  " ORDER BY received_ms, sid", &stmt), rc;
+
+	if (ret)
+		return ret;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct sl_tsp_spool_row r;
+
+		ret = row_spool(st, stmt, &r);
+		if (!ret)
+			ret = fn(&r, arg);
+		if (ret)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_fail(st, rc, "listing the spool");
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
 const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1250,4 +1469,8 @@ const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
 	.call_admit = sq_call_admit,
 	.lease_renew = sq_lease_renew,
 	.lease_release = sq_lease_release,
+	.spool_insert = sq_spool_insert,
+	.spool_get = sq_spool_get,
+	.spool_update = sq_spool_update,
+	.spool_list = sq_spool_list,
 };

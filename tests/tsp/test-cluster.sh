@@ -47,7 +47,7 @@ done
 make -s -C "$HERE" all || exit 2
 make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
 make -s -C "$TOP/agent" sealctl >/dev/null || exit 2
-make -s -C "$TOP/tests/unit" build/test_tspstore_shared >/dev/null || exit 2
+make -s -C "$TOP/tests/unit" build/test_tspstore_shared build/test_tspspool >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange
 SEALCTL=$TOP/build/bin/sealctl
 SEALTSPD=${SEALTSPD:-$HERE/build/sealtspd-asan}
@@ -207,6 +207,11 @@ status_of() { "$SEALCTL" status --json --socket "$D/$1/sock"; }
 CONTRACT=$(pg_createdb contract) || exit 1
 check "the store's contract on a real PostgreSQL (test_tspstore_shared)" \
 	env SEALINE_TEST_PG="$CONTRACT" "$TOP/tests/unit/build/test_tspstore_shared"
+# Store and forward's spool on the same server: a TSP killed after each of
+# its durable steps loses and doubles nothing (tests/unit/test_tspspool.c).
+SPOOLDB=$(pg_createdb spool) || exit 1
+check "the spool killed at every durable step, on PostgreSQL (test_tspspool)" \
+	env SEALINE_TEST_PG="$SPOOLDB" "$TOP/tests/unit/build/test_tspspool"
 
 # ---------------------------------------------------------------- 2 migration
 SQL=$D/solo.db

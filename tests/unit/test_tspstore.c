@@ -118,8 +118,8 @@ TEST(fresh_store_settings_and_permissions)
 		return;
 	CHECK(!sl_tsp_store_info(&st, &info));
 	CHECK(!strcmp(info.backend, "sqlite"));
-	CHECK_EQ(info.schema_version, 3);
-	CHECK_EQ(info.schema_latest, 3);
+	CHECK_EQ(info.schema_version, 4);
+	CHECK_EQ(info.schema_latest, 4);
 	CHECKF(!strcmp(info.journal_mode, "wal"), "journal mode %s",
 	       info.journal_mode);
 	CHECK_EQ(info.synchronous, 2);	/* FULL */
@@ -148,7 +148,7 @@ TEST(fresh_store_settings_and_permissions)
 	CHECK_EQ(mode_of(path), 0600);
 	CHECK(!sl_tsp_account_get(&st, "100000000001", &a));
 	CHECK(!sl_tsp_store_info(&st, &info));
-	CHECK_EQ(info.schema_version, 3);
+	CHECK_EQ(info.schema_version, 4);
 	sl_tsp_store_close(&st);
 }
 
@@ -193,11 +193,33 @@ TEST(migrations_step_by_step)
 	CHECK(raw_sql(path, "INSERT INTO cdrs (tracking_id, instance, line, ring_ms, updated_ms)"
 		      " VALUES (4660, 'tsp-a', 'ttyS1', 1000, 1000)"));
 
-	sl_tsp_schema_limit = 0;
+	sl_tsp_schema_limit = 3;
 	if (!CHECK(!reopen(&st, path, "tsp-a", SL_TSP_OPEN_SERVER)))
 		goto out;
 	CHECK(!sl_tsp_store_info(&st, &info));
 	CHECK_EQ(info.schema_version, 3);
+	sl_tsp_store_close(&st);
+
+	/* 3 -> 4 adds the spool's table, empty and usable. */
+	sl_tsp_schema_limit = 0;
+	if (!CHECK(!reopen(&st, path, "tsp-a", SL_TSP_OPEN_SERVER)))
+		goto out;
+	CHECK(!sl_tsp_store_info(&st, &info));
+	CHECK_EQ(info.schema_version, 4);
+	{
+		struct sl_tsp_spool_row r = {
+			.sid = 77, .sender = "100000000001",
+			.recipient = "100000000001", .size = 169,
+			.bucket = 65536, .state = SL_TSP_SPOOL_RECEIVING,
+			.instance = "tsp-a", .received_ms = 5,
+			.window = SL_TSP_WINDOW_NONE,
+		}, old, got;
+
+		CHECK(!sl_tsp_spool_insert(&st, &r, 1 << 20, 10, &old));
+		CHECK(!sl_tsp_spool_get(&st, 77, &got));
+		CHECK_EQ(got.size, 169);
+		CHECK_EQ(got.window, SL_TSP_WINDOW_NONE);
+	}
 	CHECK(!sl_tsp_account_get(&st, "100000000001", &a));
 	CHECK(!strcmp(a.name, "Account 100000000001"));
 	CHECK_EQ(a.max_calls, 0u);

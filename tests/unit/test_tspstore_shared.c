@@ -75,7 +75,7 @@ static void fresh(void)
 {
 	if (pg) {
 		snprintf(loc, sizeof(loc), "%s", pg_base);
-		raw_sql("DROP TABLE IF EXISTS cdrs, leases, authorised_callers, bindings, accounts, sealine_schema CASCADE");
+		raw_sql("DROP TABLE IF EXISTS spool, cdrs, leases, authorised_callers, bindings, accounts, sealine_schema CASCADE");
 	} else {
 		snprintf(loc, sizeof(loc), "%s/s%u.db", tmpdir, ++seq);
 	}
