@@ -96,7 +96,7 @@ SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \
 	sealctl/send.c sealctl/outbox.c sealctl/inbox.c sealctl/receipt.c \
-	sealctl/clog.c
+	sealctl/clog.c sealctl/tspspool.c
 
 # Library probes (pkg-config), shared by all.
 PKG_CONFIG ?= pkg-config

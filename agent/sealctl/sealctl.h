@@ -63,6 +63,10 @@ void sl_help_outbox(FILE *f);
 void sl_help_inbox(FILE *f);
 void sl_help_receipt(FILE *f);
 
+/* tspspool.c: tsp spool (tsp.c dispatches to it). */
+int sl_tsp_spool_cmd(const char *db, int argc, char *argv[]);
+void sl_help_tsp(FILE *f);
+
 /* clog.c: log --sent / --received. */
 int sl_courier_log(bool sent, bool json, uint32_t count, const char *file,
 		   const char *sock);

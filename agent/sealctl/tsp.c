@@ -35,8 +35,6 @@ _Static_assert(SEALINE_KEY_LEN == SL_TSP_KEY_LEN,
 #define TSPCTL_MAX_ADD_BINDINGS 32
 
 int sl_cmd_tsp(int argc, char *argv[]);
-void sl_help_tsp(FILE *f);
-
 static const char *db_path(const char *opt)
 {
 	const char *env = getenv("SEALINE_TSP_DB");
@@ -942,11 +940,13 @@ int sl_cmd_tsp(int argc, char *argv[])
 			return sl_usage_error(CMD, "--db needs a store (a path, postgresql://... or a connection string)");
 	}
 	if (i >= argc)
-		return sl_usage_error(CMD, "which part: accounts, cdr or migrate?");
+		return sl_usage_error(CMD, "which part: accounts, cdr, spool or migrate?");
 	if (!strcmp(argv[i], "accounts"))
 		return run_accounts(db_path(db), argc - i, argv + i);
 	if (!strcmp(argv[i], "cdr"))
 		return run_cdr(db_path(db), argc - i, argv + i);
+	if (!strcmp(argv[i], "spool"))
+		return sl_tsp_spool_cmd(db_path(db), argc - i, argv + i);
 	if (!strcmp(argv[i], "migrate")) {
 		if (db)
 			return sl_usage_error(CMD, "migrate names its stores with --from and --to, not --db");
@@ -956,7 +956,7 @@ int sl_cmd_tsp(int argc, char *argv[])
 		sl_help_tsp(stdout);
 		return SL_EXIT_OK;
 	}
-	return sl_usage_error(CMD, "unknown part '%s' (accounts, cdr or migrate)", argv[i]);
+	return sl_usage_error(CMD, "unknown part '%s' (accounts, cdr, spool or migrate)", argv[i]);
 }
 
 void sl_help_tsp(FILE *f)
@@ -979,6 +979,7 @@ void sl_help_tsp(FILE *f)
 		"    %1$s tsp [--db STORE] accounts set-key NUMBER FILE|-\n"
 		"    %1$s tsp [--db STORE] accounts limit NUMBER N\n"
 		"    %1$s tsp [--db STORE] cdr [--csv|--json] [--from TIME] [--to TIME]\n"
+		"    %1$s tsp [--db STORE] spool [--all] [--json]\n"
 		"    %1$s tsp migrate --from STORE --to STORE\n"
 		"\n"
 		"DESCRIPTION\n"
@@ -1061,6 +1062,23 @@ void sl_help_tsp(FILE *f)
 		"    --json prints the same fields as a JSON array, one object per line;\n"
 		"    missing values are null.\n"
 		"\n"
+		"SPOOL\n"
+		"    spool lists the envelopes the TSP holds for later delivery (store\n"
+		"    and forward; --all also those it delivered, bounced or dropped: the\n"
+		"    record per envelope kept for billing): spool id (16 hex digits; the\n"
+		"    file's name in the TSP's spool directory), state, sender and\n"
+		"    recipient accounts, size and the size bucket it travels padded to,\n"
+		"    when it was handed over, its next delivery attempt, the attempts\n"
+		"    made, and the refusal of the last one. States: receiving (the\n"
+		"    hand-over is under way or was cut), held, delivering, and the\n"
+		"    outcomes delivered, expired (held past the maximum holding time),\n"
+		"    bounced (refused by the recipient, or too many attempts) and\n"
+		"    abandoned (a hand-over never completed). --json adds the envelope\n"
+		"    id, the TSP instance, acceptance, not-before, window, expiry, last\n"
+		"    attempt, end and collection times and the held time in seconds\n"
+		"    (absent values null; sizes and counts numbers). The TSP cannot\n"
+		"    open an envelope: no file name or content is in its store or spool.\n"
+		"\n"
 		"MIGRATE\n"
 		"    migrate copies a store into another, typically a single TSP's SQLite\n"
 		"    file into the PostgreSQL database of a cluster: every account with\n"
@@ -1082,7 +1100,9 @@ void sl_help_tsp(FILE *f)
 		"    --from STORE, --to STORE\n"
 		"        migrate's source and destination, in the same forms.\n"
 		"    -j, --json\n"
-		"        JSON output for accounts list, accounts show and cdr.\n"
+		"        JSON output for accounts list, accounts show, cdr and spool.\n"
+		"    -a, --all\n"
+		"        spool: closed envelopes too, not only those held.\n"
 		"    -h, --help\n"
 		"        Show this manual.\n"
 		"\n"

@@ -991,6 +991,55 @@ run "$SEALCTL" tsp --db "$db" cdr --from 2026-02-30
 expect "tsp cdr impossible date: exit 2" 2 "'2026-02-30' is not a UTC date"
 run "$SEALCTL" tsp --db "$db" cdr --csv --json
 expect "tsp cdr --csv --json: exit 2" 2 'exclude each other'
+# tsp spool: rows as the TSP's spool writes them (store-and-forward.rst),
+# one held, one delivered with its receipt (never printed).
+run "$SEALCTL" tsp --db "$db" spool
+expect "tsp spool, empty" 0 '^the spool holds nothing$' stdout
+python3 - "$db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO spool (sid, envelope, sender, recipient, size, bucket,"
+          " sha256, state, instance, received_ms, accepted_ms, deliver_window,"
+          " expires_ms, next_ms) VALUES (?, ?, '100000000001', '200000000002',"
+          " 70185, 131072, ?, 'held', 'tsp-1', 1800000000000, 1800000001000,"
+          " ?, 1800604801000, 1800003600000)",
+          (0x1234, bytes(range(16)), bytes(32), (22 * 60) * 1440 + 6 * 60))
+c.execute("INSERT INTO spool (sid, envelope, sender, recipient, size, bucket,"
+          " sha256, state, instance, received_ms, accepted_ms, expires_ms,"
+          " next_ms, attempts, last_attempt_ms, done_ms, receipt) VALUES"
+          " (?, ?, '100000000001', '200000000002', 169, 65536, ?, 'delivered',"
+          " 'tsp-1', 1800000000500, 1800000002000, 1800604802000,"
+          " 1800000002000, 2, 1800000300000, 1800000360000, 'RECEIPT-TEXT')",
+          (0x5678, bytes([7] * 16), bytes(32)))
+c.commit()
+PY
+run "$SEALCTL" tsp --db "$db" spool
+expect "tsp spool lists what is held" 0 '^0000000000001234  held +100000000001  200000000002 +70185 +131072  2027-01-15T08:00:00.000Z  2027-01-15T09:00:00.000Z +0  -$' stdout
+if grep -q 0000000000005678 <<<"$out"; then fail "tsp spool leaves out closed rows"; else pass "tsp spool leaves out closed rows"; fi
+run "$SEALCTL" tsp --db "$db" spool --all --json
+if python3 -c '
+import json, sys
+rows = json.loads(sys.argv[1])
+assert [r["spool_id"] for r in rows] == ["0000000000001234", "0000000000005678"], rows
+held, done = rows
+assert held["envelope"] == "000102030405060708090a0b0c0d0e0f"
+assert held["size"] == 70185 and held["bucket"] == 131072 and held["attempts"] == 0
+assert held["deliver_window"] == "22:00-06:00" and held["deliver_after"] is None
+assert held["done_time"] is None and held["held_s"] is None and held["reason"] is None
+assert done["state"] == "delivered" and done["attempts"] == 2 and done["held_s"] == 358
+assert done["receipt_held"] is True and done["collected_time"] is None
+assert "RECEIPT-TEXT" not in sys.argv[1]
+' "$out"; then
+	pass "tsp spool --all --json: ids, sizes and counts as numbers, null for absent, no receipt text"
+else
+	fail "tsp spool --all --json: ids, sizes and counts as numbers, null for absent, no receipt text"
+fi
+run "$SEALCTL" tsp --db "$db" spool 1234
+expect "tsp spool takes no argument: exit 2" 2 "spool takes no argument"
+run "$SEALCTL" tsp --db "$tmp/no-such.db" spool
+expect "tsp spool without a store: exit 1" 1 "no TSP account store"
+run "$SEALCTL" tsp --help
+expect "tsp --help documents spool" 0 'spool lists the envelopes the TSP holds' stdout
 run "$SEALCTL" tsp --db "$db" accounts remove 100000000001
 expect "tsp accounts remove" 0 'removed' stdout
 run "$SEALCTL" tsp --db "$db" accounts frob 100000000001
