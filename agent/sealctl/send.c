@@ -28,6 +28,7 @@
 #include "fdio.h"
 #include "ipc.h"
 #include "sealctl.h"
+#include "tspstore.h"
 
 #define CHUNK	(64 * 1024)
 
@@ -180,6 +181,64 @@ static int wait_record(struct sl_ipc_record *rec, void *arg)
 	return 0;
 }
 
+/* ---- Store and forward's options ------------------------------------------------ */
+
+/* "HH:MM" into minutes of the day; -1 if it is not one. */
+static int parse_hhmm(const char *s, size_t len)
+{
+	int h, m;
+
+	if (len != 5 || s[2] != ':')
+		return -1;
+	for (int i = 0; i < 5; i++)
+		if (i != 2 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 23 || m > 59)
+		return -1;
+	return h * 60 + m;
+}
+
+/*
+ * --deliver-window HH:MM-HH:MM (UTC; may wrap midnight) as the TSP's
+ * start * 1440 + end minutes (tspstore.h); a usage error's exit status
+ * otherwise.
+ */
+static int parse_window(const char *arg, int *window)
+{
+	const char *dash = strchr(arg, '-');
+	int start, end;
+
+	if (!dash)
+		return sl_usage_error("send", "--deliver-window is HH:MM-HH:MM (UTC), not '%s'",
+				      arg);
+	start = parse_hhmm(arg, (size_t)(dash - arg));
+	end = parse_hhmm(dash + 1, strlen(dash + 1));
+	if (start < 0 || end < 0)
+		return sl_usage_error("send", "--deliver-window is HH:MM-HH:MM (UTC, 00:00 to 23:59), not '%s'",
+				      arg);
+	if (start == end)
+		return sl_usage_error("send", "--deliver-window %s is empty: start and end differ (leave it out to allow any time)",
+				      arg);
+	*window = start * SL_TSP_MINUTES_PER_DAY + end;
+	return 0;
+}
+
+/* --deliver-after TIME (UTC, as "tsp cdr --from"): its first ms; not in
+ * the past. */
+static int parse_after(const char *arg, int64_t *ms)
+{
+	int64_t last;
+
+	if (sl_tsp_time_parse(arg, ms, &last))
+		return sl_usage_error("send", "--deliver-after '%s' is not a UTC date or date-time (YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS, optional Z)",
+				      arg);
+	if (last < (int64_t)time(NULL) * 1000)
+		return sl_usage_error("send", "--deliver-after %s is in the past", arg);
+	return 0;
+}
+
 /* ---- The command ------------------------------------------------------------------ */
 
 int sl_cmd_send(int argc, char *argv[])
@@ -189,6 +248,9 @@ int sl_cmd_send(int argc, char *argv[])
 		{ "line", required_argument, NULL, 'l' },
 		{ "call", no_argument, NULL, 'c' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "via-tsp", no_argument, NULL, 'T' },
+		{ "deliver-after", required_argument, NULL, 'A' },
+		{ "deliver-window", required_argument, NULL, 'W' },
 		{ "level", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "socket", required_argument, NULL, 's' },
@@ -198,6 +260,11 @@ int sl_cmd_send(int argc, char *argv[])
 	const char *to = NULL, *sock = NULL;
 	struct sl_line_ref line = { 0 };
 	bool have_line = false, call = false, wait = false, quiet = false;
+	bool via_tsp = false;
+	const char *after_s = NULL, *window_s = NULL;
+	int64_t after = 0;
+	int window = SL_TSP_WINDOW_NONE;
+	char tsp_args[96] = "";
 	uint32_t level = 0;
 	char request[SL_IPC_MAX_LINE], why[512] = "", id[2 * SL_ENV_ID_LEN + 1];
 	struct sl_ipc_record rec;
@@ -212,7 +279,7 @@ int sl_cmd_send(int argc, char *argv[])
 	char *line_text;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":t:l:cwL:qs:h", longopts,
+	while ((opt = getopt_long(argc, argv, ":t:l:cwTA:W:L:qs:h", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 't':
@@ -229,6 +296,21 @@ int sl_cmd_send(int argc, char *argv[])
 			break;
 		case 'w':
 			wait = true;
+			break;
+		case 'T':
+			via_tsp = true;
+			break;
+		case 'A':
+			after_s = optarg;
+			ret = parse_after(optarg, &after);
+			if (ret)
+				return ret;
+			break;
+		case 'W':
+			window_s = optarg;
+			ret = parse_window(optarg, &window);
+			if (ret)
+				return ret;
 			break;
 		case 'L':
 			ret = sl_parse_u32("send", "level", optarg, &level);
@@ -258,15 +340,32 @@ int sl_cmd_send(int argc, char *argv[])
 				      to);
 	if (have_line && call)
 		return sl_usage_error("send", "--line and --call exclude each other");
+	if ((after_s || window_s) && !via_tsp)
+		return sl_usage_error("send", "--%s is for an envelope held at the TSP: add --via-tsp",
+				      after_s ? "deliver-after" : "deliver-window");
+	if (after_s && window_s)
+		return sl_usage_error("send", "--deliver-after and --deliver-window exclude each other");
+	if (via_tsp && call)
+		return sl_usage_error("send", "--via-tsp and --call exclude each other (--via-tsp calls the TSP and leaves the envelope there)");
 	if (optind >= argc)
 		return sl_usage_error("send", "name the files or directories to send");
 	for (int i = optind; i < argc; i++)
 		if (access(argv[i], R_OK))
 			return sl_failure("send: %s: %s", argv[i], strerror(errno));
 
-	snprintf(request, sizeof(request), "send %s%s%s%s%s", to,
+	if (via_tsp) {
+		if (after)
+			snprintf(tsp_args, sizeof(tsp_args), " tsp after=%" PRId64,
+				 after);
+		else if (window != SL_TSP_WINDOW_NONE)
+			snprintf(tsp_args, sizeof(tsp_args), " tsp window=%d",
+				 window);
+		else
+			snprintf(tsp_args, sizeof(tsp_args), " tsp");
+	}
+	snprintf(request, sizeof(request), "send %s%s%s%s%s%s", to,
 		 have_line ? " line=" : "", have_line ? line.tty : "",
-		 call ? " call" : "", wait ? " wait" : "");
+		 call ? " call" : "", wait ? " wait" : "", tsp_args);
 	ret = sl_conn_open(&c, "send", sl_client_socket(sock));
 	if (ret)
 		return ret;
@@ -383,6 +482,8 @@ void sl_help_send(FILE *f)
 		"SYNOPSIS\n"
 		"    %1$s send --to ACCOUNT [--line LINE | --call] [--wait] [--level N]\n"
 		"              [--quiet] [--socket PATH] FILE...\n"
+		"    %1$s send --to ACCOUNT --via-tsp [--deliver-after TIME |\n"
+		"              --deliver-window HH:MM-HH:MM] [--line LINE] [--wait] FILE...\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    Packs the FILEs (files and directories with everything in them) into\n"
@@ -416,6 +517,21 @@ void sl_help_send(FILE *f)
 		"        Deliver by calling through the TSP only (a line with modem =\n"
 		"        yes). Default: a direct line keyed with ACCOUNT if there is\n"
 		"        one, else a call.\n"
+		"    -T, --via-tsp\n"
+		"        Hand the envelope to the TSP instead of waiting for ACCOUNT:\n"
+		"        sealined calls the TSP, which keeps it (it can never open it)\n"
+		"        and delivers it later, after a random delay, returning\n"
+		"        ACCOUNT's receipt on the next call (store and forward,\n"
+		"        Documentation/store-and-forward.rst). Not built into sealined\n"
+		"        yet: it refuses such an envelope, and nothing is queued.\n"
+		"    -A, --deliver-after TIME\n"
+		"        With --via-tsp: not before TIME, UTC (YYYY-MM-DD,\n"
+		"        YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS, optional Z); not in\n"
+		"        the past.\n"
+		"    -W, --deliver-window HH:MM-HH:MM\n"
+		"        With --via-tsp: deliver only between these times of day, UTC;\n"
+		"        22:00-06:00 wraps midnight (night rates). Excludes\n"
+		"        --deliver-after.\n"
 		"    -w, --wait\n"
 		"        Stay until the envelope is delivered, refused or given up:\n"
 		"        on a terminal a progress bar (bytes acknowledged, rate, time\n"

@@ -73,6 +73,12 @@ int sl_courier_send_request(struct sl_courier *c, struct sl_ipc_client *cl,
 			}
 			snprintf(a.via, sizeof(a.via), "%s:%s",
 				 line->dial ? "call" : "line", arg + 5);
+		} else if (!strcmp(arg, "tsp") || !strncmp(arg, "after=", 6) ||
+			   !strncmp(arg, "window=", 7)) {
+			/* Store and forward: the TSP's side and the wire
+			 * are specified, the hand-over is not built yet. */
+			sl_ipc_send_err(cl, -EOPNOTSUPP, "handing an envelope to the TSP (send --via-tsp) is not built into this sealined yet (Documentation/store-and-forward.rst); nothing was queued");
+			return -EOPNOTSUPP;
 		} else {
 			sl_ipc_send_err(cl, -EINVAL, "send: '%s' is neither line=TTY, call nor wait",
 					arg);

@@ -173,11 +173,15 @@ if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl log --")
 	[[ $out == "--count --file --help --json --received --sent --socket " ]] && pass "completion: log options (--sent, --received)" || fail "completion: log options (--sent, --received)" "$out"
 	out=$(complete_words "sealctl send --to 210987654321 --call --")
-	[[ $out == "--call --help --level --line --quiet --socket --to --wait " ]] && pass "completion: send options (--call takes no argument)" || fail "completion: send options (--call takes no argument)" "$out"
+	[[ $out == "--call --deliver-after --deliver-window --help --level --line --quiet --socket --to --via-tsp --wait " ]] && pass "completion: send options (--call takes no argument)" || fail "completion: send options (--call takes no argument)" "$out"
 	out=$(complete_words "sealctl send --to 210987654321 --wait $ROOT/VERS")
 	[[ $out == "$ROOT/VERSION " ]] && pass "completion: send FILE after --wait" || fail "completion: send FILE after --wait" "$out"
+	out=$(complete_words "sealctl send --to 210987654321 --via-tsp --deliver-window 22:00-06:00 $ROOT/VERS")
+	[[ $out == "$ROOT/VERSION " ]] && pass "completion: send FILE after --via-tsp --deliver-window" || fail "completion: send FILE after --via-tsp --deliver-window" "$out"
 	out=$(complete_words "sealctl tsp ")
-	[[ $out == "accounts cdr migrate " ]] && pass "completion: tsp parts" || fail "completion: tsp parts" "$out"
+	[[ $out == "accounts cdr migrate spool " ]] && pass "completion: tsp parts" || fail "completion: tsp parts" "$out"
+	out=$(complete_words "sealctl tsp spool --")
+	[[ $out == "--all --db --help --json " ]] && pass "completion: tsp spool options" || fail "completion: tsp spool options" "$out"
 	out=$(complete_words "sealctl tsp migrate --")
 	[[ $out == "--from --help --to " ]] && pass "completion: tsp migrate options" || fail "completion: tsp migrate options" "$out"
 	out=$(complete_words "sealctl tsp accounts a")

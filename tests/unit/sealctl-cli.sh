@@ -263,6 +263,9 @@ courier_check() {
 	expect "send to our own account: exit 1" 1 "this installation's own account"
 	run "$SEALCTL" send --to 210987654321 --line ttyS9 /etc/hostname "${S[@]}"
 	expect "send on a line sealined does not have: exit 1" 1 "ttyS9 is not a line of this sealined"
+	run "$SEALCTL" send --to 210987654321 --via-tsp --deliver-window 22:00-06:00 /etc/hostname "${S[@]}"
+	expect "send --via-tsp: refused by sealined until the hand-over is built, nothing queued" 1 \
+		"not built into this sealined yet .*nothing was queued"
 	run "$SEALCTL" outbox "${S[@]}"
 	expect "an empty outbox" 0 "^the outbox is empty$" stdout
 	run "$SEALCTL" outbox --json "${S[@]}"
@@ -715,6 +718,27 @@ run "$SEALCTL" send --to 123456789012
 expect "send without files: exit 2" 2 "name the files or directories"
 run "$SEALCTL" send --to 123456789012 --line ttyS1 --call /etc/hostname
 expect "send --line with --call: exit 2" 2 "exclude each other"
+run "$SEALCTL" send --to 123456789012 --deliver-window 22:00-06:00 /etc/hostname
+expect "send --deliver-window without --via-tsp: exit 2" 2 "held at the TSP: add --via-tsp"
+run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 2099-01-01 /etc/hostname --call
+expect "send --via-tsp with --call: exit 2" 2 "--via-tsp and --call exclude each other"
+run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 2099-01-01 --deliver-window 01:00-02:00 /etc/hostname
+expect "send --deliver-after with --deliver-window: exit 2" 2 "exclude each other"
+for w in 24:00-06:00 22:60-06:00 2200-0600 22:00 22:00-6:00 x; do
+	run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-window "$w" /etc/hostname
+	expect "send --deliver-window $w: exit 2" 2 "--deliver-window is HH:MM-HH:MM \\(UTC"
+done
+run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-window 06:30-06:30 /etc/hostname
+expect "send --deliver-window of no length: exit 2" 2 "is empty: start and end differ"
+run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 2020-01-01T10:00 /etc/hostname
+expect "send --deliver-after in the past: exit 2" 2 "2020-01-01T10:00 is in the past"
+run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 'next week' /etc/hostname
+expect "send --deliver-after not a time: exit 2" 2 "'next week' is not a UTC date or date-time"
+run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 2099-01-01T22:00Z /etc/hostname --socket "$nosock"
+expect "send --via-tsp --deliver-after parsed, then sealined asked: exit 1 without a daemon" 1 "sealined is not running"
+run "$SEALCTL" send --help
+expect "send --help documents --via-tsp" 0 "^    -T, --via-tsp$" stdout
+expect "send --help documents --deliver-window" 0 "^    -W, --deliver-window HH:MM-HH:MM$" stdout
 run "$SEALCTL" send --to 123456789012 --level 40 /etc/hostname
 expect "send --level out of range: exit 2" 2 "--level is 1 to"
 run "$SEALCTL" send --to 123456789012 "$tmp/no-such-file"
