@@ -7,7 +7,7 @@
  * commands for both), never through a running TSP, and never as a TSP
  * instance: it cannot close the calls a running TSP has open.
  *
- * Why one file of about 1,100 lines: it is one command group with one
+ * Why one file of about 1,150 lines: it is one command group with one
  * manual (sl_help_tsp()); its three parts (accounts, cdr, migrate) share
  * the store's opening, the checks of numbers, keys and limits, and the
  * output helpers, which split files would have to export to each other.
@@ -745,6 +745,7 @@ struct migration {
 	struct sl_tsp_store *from, *to;
 	struct sl_tsp_store *failed;	/* the one that said no */
 	unsigned int accounts, bindings, auths, records, open, conflicts;
+	unsigned int spooled, held;
 	const char *number;	/* the account being copied */
 };
 
@@ -839,6 +840,28 @@ static int copy_record(const struct sl_tsp_cdr *c, void *arg)
 	return 0;
 }
 
+/* A held envelope's row goes with the store; its file stays in the
+ * spool directory of the instance that holds it. */
+static int copy_spool_row(const struct sl_tsp_spool_row *r, void *arg)
+{
+	struct migration *m = arg;
+	int ret = sl_tsp_spool_put(m->to, r);
+
+	if (ret == -EEXIST) {
+		fprintf(stderr, "%s: " CMD ": %s\n", sl_prog,
+			sl_tsp_store_error(m->to));
+		m->conflicts++;
+		return 0;
+	}
+	if (ret) {
+		m->failed = m->to;
+		return ret;
+	}
+	m->spooled++;
+	m->held += !sl_tsp_spool_closed(r->state);
+	return 0;
+}
+
 static int run_migrate(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
@@ -889,6 +912,8 @@ static int run_migrate(int argc, char *argv[])
 		ret = sl_tsp_account_list(&from, copy_lists, &m);
 	if (!ret)
 		ret = sl_tsp_cdr_list(&from, INT64_MIN, INT64_MAX, copy_record, &m);
+	if (!ret)
+		ret = sl_tsp_spool_list(&from, false, copy_spool_row, &m);
 	if (ret) {
 		ret = sl_failure(CMD ": migrate: %s: %s (run it again to go on: what is copied already is kept and checked)",
 				 m.failed ? "--to" : "--from",
@@ -898,8 +923,11 @@ static int run_migrate(int argc, char *argv[])
 		return ret;
 	}
 	sl_tsp_store_close(&from);
-	printf("%u accounts, %u bindings, %u authorisations and %u call records are in the destination, each the same as in the source\n",
-	       m.accounts, m.bindings, m.auths, m.records);
+	printf("%u accounts, %u bindings, %u authorisations, %u call records and %u envelope records are in the destination, each the same as in the source\n",
+	       m.accounts, m.bindings, m.auths, m.records, m.spooled);
+	if (m.held)
+		printf("%u envelopes are held for delivery: their files stay in the spool directory of the TSP instance that holds them, which must keep its instance name and spool directory on the new store\n",
+		       m.held);
 	if (m.open)
 		printf("%u records are still open (calls in progress when the source's TSP stopped): the TSP instance that wrote them closes them as interrupted when it starts on the new store\n",
 		       m.open);
@@ -1083,7 +1111,9 @@ void sl_help_tsp(FILE *f)
 		"    migrate copies a store into another, typically a single TSP's SQLite\n"
 		"    file into the PostgreSQL database of a cluster: every account with\n"
 		"    its key, limit, bindings and authorised callers, and every call\n"
-		"    record as it is. Stop the TSP that writes the source first. The\n"
+		"    record and envelope record (store and forward) as it is. Stop the\n"
+		"    TSP that writes the source first; an envelope it holds stays in its\n"
+		"    spool directory, so keep its instance name and directory. The\n"
 		"    destination may hold other data already (another TSP's); an account\n"
 		"    or record that is there already must be the same, and what differs\n"
 		"    is listed and never overwritten (exit status 1). It can be run again:\n"

@@ -325,6 +325,9 @@ struct sl_tsp_store_ops {
 	/* By received time then sid; open_only: not closed. */
 	int (*spool_list)(struct sl_tsp_store *st, bool open_only,
 			  sl_tsp_spool_fn fn, void *arg);
+	/* Insert a whole row as it is (a migration). */
+	int (*spool_put)(struct sl_tsp_store *st,
+			 const struct sl_tsp_spool_row *r);
 };
 
 struct sl_tsp_store {
@@ -546,6 +549,12 @@ int sl_tsp_spool_update(struct sl_tsp_store *st, enum sl_tsp_spool_state from,
 			const struct sl_tsp_spool_row *r);
 int sl_tsp_spool_list(struct sl_tsp_store *st, bool open_only,
 		      sl_tsp_spool_fn fn, void *arg);
+/* Store a whole row from another store (sealctl tsp migrate): 0 also when
+ * an identical one is there, -EEXIST when a different one has its spool
+ * id or its sender's envelope id. */
+int sl_tsp_spool_put(struct sl_tsp_store *st, const struct sl_tsp_spool_row *r);
+bool sl_tsp_spool_same(const struct sl_tsp_spool_row *a,
+		       const struct sl_tsp_spool_row *b);
 /* "receiving", "held", ...; -EINVAL for an unknown name. */
 const char *sl_tsp_spool_state_name(enum sl_tsp_spool_state s);
 int sl_tsp_spool_state_parse(const char *name, enum sl_tsp_spool_state *s);

@@ -49,7 +49,7 @@
 /* The longest any statement may run. */
 #define PG_STATEMENT_TIMEOUT_MS	30000
 /* Parameters of one statement at most. */
-#define PG_MAX_PARAMS		16
+#define PG_MAX_PARAMS		24
 /* The advisory lock migrations take ("sealine" in ASCII, folded). */
 #define PG_MIGRATION_LOCK	0x5ea11e
 /* An int64 as decimal text, with sign and NUL. */
@@ -1412,7 +1412,7 @@ static int pg_spool_update(struct sl_tsp_store *st,
 			   enum sl_tsp_spool_state from,
 			   const struct sl_tsp_spool_row *r)
 {
-	struct sl_tsp_spool_row now;
+	struct sl_tsp_spool_row now = { 0 };
 	struct params p = { 0 };
 	PGresult *res;
 	int ret = begin(st);
@@ -1493,6 +1493,41 @@ static int pg_spool_list(struct sl_tsp_store *st, bool open_only,
 	return ret;
 }
 
+static int pg_spool_put(struct sl_tsp_store *st,
+			const struct sl_tsp_spool_row *r)
+{
+	struct params p = { 0 };
+
+	p_id(&p, r->sid);
+	p_bytes(&p, r->envelope, SL_TSP_ENVELOPE_ID_LEN);
+	p_text(&p, r->sender);
+	p_text(&p, r->recipient);
+	p_int(&p, (int64_t)r->size);
+	p_int(&p, (int64_t)r->bucket);
+	if (r->have_sha256)
+		p_bytes(&p, r->sha256, SL_TSP_SHA256_LEN);
+	else
+		p_text(&p, NULL);
+	p_text(&p, sl_tsp_spool_state_name(r->state));
+	p_text(&p, r->instance);
+	p_int(&p, r->received_ms);
+	p_int(&p, r->accepted_ms);
+	p_int(&p, r->not_before_ms);
+	p_int(&p, r->window);
+	p_int(&p, r->expires_ms);
+	p_int(&p, r->next_ms);
+	p_int(&p, r->attempts);
+	p_int(&p, r->last_attempt_ms);
+	p_int(&p, r->done_ms);
+	p_text(&p, r->reason);
+	p_text(&p, r->receipt);
+	p_int(&p, r->collected_ms);
+	return exec_simple(st, "INSERT INTO spool (" SPOOL_COLS ") VALUES ($1, $2,"
+			   " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+			   " $15, $16, $17, $18, $19, $20, $21)", &p, false,
+			   "copying a spool row");
+}
+
 const struct sl_tsp_store_ops sl_tsp_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1528,4 +1563,5 @@ const struct sl_tsp_store_ops sl_tsp_pg_ops = {
 	.spool_get = pg_spool_get,
 	.spool_update = pg_spool_update,
 	.spool_list = pg_spool_list,
+	.spool_put = pg_spool_put,
 };

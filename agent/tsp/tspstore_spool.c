@@ -148,6 +148,48 @@ int sl_tsp_spool_list(struct sl_tsp_store *st, bool open_only,
 	return st->ops->spool_list(st, open_only, fn, arg);
 }
 
+bool sl_tsp_spool_same(const struct sl_tsp_spool_row *a,
+		       const struct sl_tsp_spool_row *b)
+{
+	return a->sid == b->sid &&
+	       !memcmp(a->envelope, b->envelope, sizeof(a->envelope)) &&
+	       !strcmp(a->sender, b->sender) &&
+	       !strcmp(a->recipient, b->recipient) && a->size == b->size &&
+	       a->bucket == b->bucket && a->have_sha256 == b->have_sha256 &&
+	       (!a->have_sha256 || !memcmp(a->sha256, b->sha256, sizeof(a->sha256))) &&
+	       a->state == b->state && !strcmp(a->instance, b->instance) &&
+	       a->received_ms == b->received_ms &&
+	       a->accepted_ms == b->accepted_ms &&
+	       a->not_before_ms == b->not_before_ms && a->window == b->window &&
+	       a->expires_ms == b->expires_ms && a->next_ms == b->next_ms &&
+	       a->attempts == b->attempts &&
+	       a->last_attempt_ms == b->last_attempt_ms &&
+	       a->done_ms == b->done_ms && !strcmp(a->reason, b->reason) &&
+	       !strcmp(a->receipt, b->receipt) &&
+	       a->collected_ms == b->collected_ms;
+}
+
+int sl_tsp_spool_put(struct sl_tsp_store *st, const struct sl_tsp_spool_row *r)
+{
+	struct sl_tsp_spool_row old;
+	int ret = row_check(st, r);
+
+	if (ret)
+		return ret;
+	ret = sl_tsp_spool_get(st, r->sid, &old);
+	if (!ret)
+		return sl_tsp_spool_same(r, &old) ? 0 :
+		       sl_tsp_fail(st, -EEXIST, "spool row %016" PRIx64 " differs from the one in the destination",
+				   r->sid);
+	if (ret != -ENOENT)
+		return ret;
+	ret = st->ops->spool_put(st, r);
+	if (ret == -EEXIST)
+		return sl_tsp_fail(st, -EEXIST, "spool row %016" PRIx64 ": the destination holds account %s's envelope with its id under another spool id",
+				   r->sid, r->sender);
+	return ret;
+}
+
 /* ------------------------------------------------------------ JSON */
 
 static void json_time(FILE *f, const char *key, int64_t ms)

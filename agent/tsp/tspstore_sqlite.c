@@ -1367,7 +1367,7 @@ static int sq_spool_update(struct sl_tsp_store *st,
 			   enum sl_tsp_spool_state from,
 			   const struct sl_tsp_spool_row *r)
 {
-	struct sl_tsp_spool_row now;
+	struct sl_tsp_spool_row now = { 0 };
 	sqlite3_stmt *stmt;
 	int ret = begin(st);
 
@@ -1438,6 +1438,46 @@ static int sq_spool_list(struct sl_tsp_store *st, bool open_only,
 	return ret;
 }
 
+static int sq_spool_put(struct sl_tsp_store *st,
+			const struct sl_tsp_spool_row *r)
+{
+	sqlite3_stmt *stmt;
+	int ret = prepare(st, "INSERT INTO spool (" SPOOL_COLS ") VALUES"
+			  " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+			  " ?, ?, ?, ?)", &stmt);
+
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(stmt, 1, (int64_t)r->sid);
+	sqlite3_bind_blob(stmt, 2, r->envelope, SL_TSP_ENVELOPE_ID_LEN,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, r->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, r->recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, (int64_t)r->size);
+	sqlite3_bind_int64(stmt, 6, (int64_t)r->bucket);
+	if (r->have_sha256)
+		sqlite3_bind_blob(stmt, 7, r->sha256, SL_TSP_SHA256_LEN,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 7);
+	sqlite3_bind_text(stmt, 8, sl_tsp_spool_state_name(r->state), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 9, r->instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 10, r->received_ms);
+	sqlite3_bind_int64(stmt, 11, r->accepted_ms);
+	sqlite3_bind_int64(stmt, 12, r->not_before_ms);
+	sqlite3_bind_int(stmt, 13, r->window);
+	sqlite3_bind_int64(stmt, 14, r->expires_ms);
+	sqlite3_bind_int64(stmt, 15, r->next_ms);
+	sqlite3_bind_int(stmt, 16, (int)r->attempts);
+	sqlite3_bind_int64(stmt, 17, r->last_attempt_ms);
+	sqlite3_bind_int64(stmt, 18, r->done_ms);
+	sqlite3_bind_text(stmt, 19, r->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 20, r->receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 21, r->collected_ms);
+	return step_done(st, stmt, "copying a spool row");
+}
+
 const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1473,4 +1513,5 @@ const struct sl_tsp_store_ops sl_tsp_sqlite_ops = {
 	.spool_get = sq_spool_get,
 	.spool_update = sq_spool_update,
 	.spool_list = sq_spool_list,
+	.spool_put = sq_spool_put,
 };

@@ -229,14 +229,32 @@ check "one TSP on SQLite: two calls" sim_ok "$D/solo.out"
 check "TSP a stops cleanly" stop_tsp a
 "$SEALCTL" tsp --db "$SQL" cdr --json >"$D/solo.cdr"
 "$SEALCTL" tsp --db "$SQL" accounts list --json >"$D/solo.accounts"
+# Two envelope records of store and forward, one held and one delivered,
+# of an instance that no longer runs (its spool directory is elsewhere).
+python3 - "$SQL" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for sid, state, done, receipt in ((0x51, "held", 0, ""), (0x52, "delivered", 1800000360000, "sealine-receipt 1\n")):
+    c.execute("INSERT INTO spool (sid, envelope, sender, recipient, size, bucket, sha256,"
+              " state, instance, received_ms, accepted_ms, deliver_window, expires_ms,"
+              " next_ms, attempts, done_ms, receipt) VALUES (?, ?, '000000000001',"
+              " '000000000002', 70185, 131072, ?, ?, 'solo-old', 1800000000000,"
+              " 1800000001000, 1360, 1800604801000, 1800003600000, 1, ?, ?)",
+              (sid, bytes([sid] * 16), bytes(range(32)), state, done, receipt))
+c.commit()
+PY
+"$SEALCTL" tsp --db "$SQL" spool --all --json >"$D/solo.spool"
 check "migrate SQLite -> PostgreSQL" "$SEALCTL" tsp migrate --from "sqlite:$SQL" --to "$PG"
 same_as_solo() {
 	"$SEALCTL" tsp --db "$PG" cdr --json >"$D/pg.cdr" &&
 		"$SEALCTL" tsp --db "$PG" accounts list --json >"$D/pg.accounts" &&
+		"$SEALCTL" tsp --db "$PG" spool --all --json >"$D/pg.spool" &&
 		cmp "$D/solo.cdr" "$D/pg.cdr" && cmp "$D/solo.accounts" "$D/pg.accounts" &&
-		[ "$(jq length "$D/pg.cdr")" = 2 ] && [ "$(jq length "$D/pg.accounts")" = "$NEP" ]
+		cmp "$D/solo.spool" "$D/pg.spool" &&
+		[ "$(jq length "$D/pg.cdr")" = 2 ] && [ "$(jq length "$D/pg.accounts")" = "$NEP" ] &&
+		[ "$(jq length "$D/pg.spool")" = 2 ]
 }
-check "migrate: every account (keys, bindings, callers) and record the same" same_as_solo
+check "migrate: every account (keys, bindings, callers), call record and envelope record the same" same_as_solo
 check "migrate again: nothing to change" "$SEALCTL" tsp migrate --from "$SQL" --to "$PG"
 conflict() {
 	"$SEALCTL" tsp --db "$PG" accounts disable "$(acct 47)" >/dev/null || return 1

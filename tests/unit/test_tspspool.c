@@ -502,6 +502,39 @@ out_free:
 	free(env);
 }
 
+/* sealctl tsp migrate's copy: a whole row as it is, once. */
+TEST(put_rows)
+{
+	struct sl_tsp_store st;
+	struct sl_tsp_spool_row r = {
+		.sid = 0x8000000000000001ULL, .sender = SENDER,
+		.recipient = RECIPIENT, .size = 169, .bucket = 65536,
+		.have_sha256 = true, .state = SL_TSP_SPOOL_DELIVERED,
+		.instance = "old", .received_ms = T0, .accepted_ms = T0 + 1,
+		.not_before_ms = T0 + 2, .window = 1, .expires_ms = T0 + DAY,
+		.next_ms = T0 + 3, .attempts = 4, .last_attempt_ms = T0 + 5,
+		.done_ms = T0 + 6, .reason = "BUSY", .receipt = "r\n",
+		.collected_ms = T0 + 7,
+	}, got;
+
+	fresh();
+	if (!CHECK(open_store(&st, NULL)))
+		return;
+	memset(r.envelope, 0xee, sizeof(r.envelope));
+	memset(r.sha256, 0x5a, sizeof(r.sha256));
+	CHECK(!sl_tsp_spool_put(&st, &r));
+	CHECK(!sl_tsp_spool_put(&st, &r));		/* again: the same */
+	CHECK(!sl_tsp_spool_get(&st, r.sid, &got));
+	CHECK(sl_tsp_spool_same(&r, &got));
+	r.attempts = 5;
+	CHECK_EQ(sl_tsp_spool_put(&st, &r), -EEXIST);	/* differs */
+	r.sid = 2;					/* same envelope */
+	CHECK_EQ(sl_tsp_spool_put(&st, &r), -EEXIST);
+	r.done_ms = 0;					/* closed without end */
+	CHECK_EQ(sl_tsp_spool_put(&st, &r), -EINVAL);
+	sl_tsp_store_close(&st);
+}
+
 /* ------------------------------------------------------------ crashes */
 
 /* The scenario's envelopes: payload size, not-before, the recipient's
@@ -901,6 +934,7 @@ static void run_all(const char *backend)
 	RUN(refusals_duplicates_resume);
 	RUN(retry_bounce_expire_abandon);
 	RUN(recovery_repairs);
+	RUN(put_rows);
 	RUN(crash_everywhere);
 }
 
