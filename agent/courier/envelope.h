@@ -129,6 +129,8 @@ enum sl_env_reason {
 	SL_ENV_DUPLICATE = 21,		/* a name twice */
 	SL_ENV_IO = 22,			/* local failure writing the files */
 	SL_ENV_INTERNAL = 23,		/* local failure: memory, libraries */
+	SL_ENV_QUOTA = 24,		/* a TSP holds the sender's quota
+					 * (store-and-forward.rst) */
 	SL_ENV_REASON_COUNT
 };
 

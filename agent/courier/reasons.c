@@ -69,6 +69,9 @@ static const struct {
 		"the recipient could not write the files", true },
 	[SL_ENV_INTERNAL] = { "INTERNAL",
 		"the recipient failed internally (memory, libraries)", true },
+	[SL_ENV_QUOTA] = { "QUOTA",
+		"the TSP already holds as many envelopes or bytes of the sender's as its quota allows",
+		true },
 };
 
 const char *sl_env_reason_name(enum sl_env_reason reason)

@@ -110,10 +110,21 @@ bool sl_tsp_spool_in_window(int window, int64_t now_ms)
 
 /* ------------------------------------------------------------ helpers */
 
+/* Test hook (tspspool.h): called after every durable step. */
+static sl_tsp_spool_crash_fn crash_fn;
+static void *crash_arg;
+
+void sl_tsp_spool_set_crash_hook(sl_tsp_spool_crash_fn fn, void *arg)
+{
+	crash_fn = fn;
+	crash_arg = arg;
+}
+
 static void crash_point(struct sl_tsp_spool *sp, enum sl_tsp_spool_point p)
 {
-	if (sp->crash)
-		sp->crash(sp->crash_arg, p);
+	(void)sp;
+	if (crash_fn)
+		crash_fn(crash_arg, p);
 }
 
 static void sid_name(char out[SID_HEX_LEN + 1], uint64_t sid)
@@ -343,15 +354,11 @@ int sl_tsp_spool_open(struct sl_tsp_spool *sp, const char *dir,
 {
 	struct recover_ctx c = { .sp = sp, .rec = rec, .now_ms = now_ms };
 	struct sid_list open_rows = { .sp = sp, .want = any_row };
-	sl_tsp_spool_crash_fn crash = sp->crash;
-	void *crash_arg = sp->crash_arg;
 	struct stat s;
 	int ret;
 
 	memset(sp, 0, sizeof(*sp));
 	memset(rec, 0, sizeof(*rec));
-	sp->crash = crash;		/* a test may set it before */
-	sp->crash_arg = crash_arg;
 	sp->dirfd = -1;
 	sp->st = st;
 	if (lim)
@@ -409,16 +416,11 @@ void sl_tsp_spool_close(struct sl_tsp_spool *sp)
 	sp->dirfd = -1;
 }
 
-void sl_tsp_spool_set_crash_hook(struct sl_tsp_spool *sp,
-				 sl_tsp_spool_crash_fn fn, void *arg)
-{
-	sp->crash = fn;
-	sp->crash_arg = arg;
-}
 
 /* ------------------------------------------------------------ hand-over */
 
-/* A partial file keeps its whole chunks; the rest is sent again. */
+/* A partial file keeps its header and whole chunks (courier.rst: chunk
+ * i starts at byte 153 + 65,552 i); the rest is sent again. */
 static int resume_point(struct sl_tsp_spool *sp, uint64_t sid, uint64_t size,
 			uint64_t *resume)
 {
@@ -439,8 +441,10 @@ static int resume_point(struct sl_tsp_spool *sp, uint64_t sid, uint64_t size,
 	have = (uint64_t)s.st_size;
 	if (have > size)
 		have = size;
-	if (have < size)
-		have -= have % CHUNK_WIRE;
+	if (have < size && have < SL_TSP_SPOOL_HEADER_LEN)
+		have = 0;
+	else if (have < size)
+		have -= (have - SL_TSP_SPOOL_HEADER_LEN) % CHUNK_WIRE;
 	if (ftruncate(fd, (off_t)have) || fdatasync(fd))
 		ret = -errno;
 	*resume = have;
@@ -501,6 +505,28 @@ int sl_tsp_spool_receive_begin(struct sl_tsp_spool *sp,
 		return ret;
 	crash_point(sp, SL_TSP_SPOOL_AFTER_CREATE);
 	return 0;
+}
+
+int sl_tsp_spool_read(struct sl_tsp_spool *sp, uint64_t sid, uint64_t offset,
+		      void *buf, size_t len)
+{
+	char name[SID_HEX_LEN + 1];
+	ssize_t n;
+	int fd, ret = 0;
+
+	sid_name(name, sid);
+	fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	do {
+		n = pread(fd, buf, len, (off_t)offset);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != len)
+		ret = -ENODATA;
+	close(fd);
+	return ret;
 }
 
 int sl_tsp_spool_receive_write(struct sl_tsp_spool *sp, uint64_t sid,

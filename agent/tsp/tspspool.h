@@ -87,8 +87,6 @@ struct sl_tsp_spool {
 	char dir[PATH_MAX];
 	struct sl_tsp_store *st;
 	struct sl_tsp_spool_limits lim;
-	sl_tsp_spool_crash_fn crash;	/* tests */
-	void *crash_arg;
 };
 
 /* What sl_tsp_spool_open() repaired, for the log. */
@@ -112,8 +110,9 @@ int sl_tsp_spool_open(struct sl_tsp_spool *sp, const char *dir,
 		      struct sl_tsp_spool_recovery *rec, char *err,
 		      size_t err_len);
 void sl_tsp_spool_close(struct sl_tsp_spool *sp);
-void sl_tsp_spool_set_crash_hook(struct sl_tsp_spool *sp,
-				 sl_tsp_spool_crash_fn fn, void *arg);
+/* Test hook, for the whole process: fn is called after every durable
+ * step of every spool (recovery's too); NULL: none. */
+void sl_tsp_spool_set_crash_hook(sl_tsp_spool_crash_fn fn, void *arg);
 
 /* An envelope's size class on the line: max(64 KiB, the next power of
  * two); 0 for a size over 2^62. */
@@ -135,7 +134,8 @@ struct sl_tsp_spool_offer {
 /*
  * A hand-over begins: a new row (receiving) and its empty file, or the
  * sender's earlier, unfinished hand-over of the same envelope, whose
- * first *resume bytes are on disk (whole chunks). row: the row.
+ * first *resume bytes are on disk: 0, or the header and whole chunks
+ * (153 + 65,552 k; the rest was cut off). row: the row.
  * -EEXIST: this envelope is held already (or closed): row is it, answer
  * with its acceptance again. -EALREADY: the sender has an envelope of
  * this id with another size (REPLAY). -EFBIG: over max_envelope
@@ -146,6 +146,10 @@ int sl_tsp_spool_receive_begin(struct sl_tsp_spool *sp,
 			       const struct sl_tsp_spool_offer *o,
 			       int64_t now_ms, struct sl_tsp_spool_row *row,
 			       uint64_t *resume);
+/* Bytes of an envelope the spool holds (receiving or held): -ENODATA if
+ * fewer than len are there. */
+int sl_tsp_spool_read(struct sl_tsp_spool *sp, uint64_t sid, uint64_t offset,
+		      void *buf, size_t len);
 /* Bytes of the envelope at offset, made durable (fdatasync()). */
 int sl_tsp_spool_receive_write(struct sl_tsp_spool *sp, uint64_t sid,
 			       uint64_t offset, const void *buf, size_t len);

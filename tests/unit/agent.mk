@@ -34,6 +34,9 @@
 #   test_tspspool      tsp/tspspool.c, tspstore_spool.c: store and forward's
 #                      spool, a TSP killed after every durable step (SQLite
 #                      and, with SEALINE_TEST_PG, PostgreSQL)
+#   test_tspdeposit    tsp/deposit.c: the TSP's side of a hand-over against
+#                      the courier's sender engine: acceptance, resume,
+#                      duplicates, a lying sender
 #   test_tspq          tsp/tspq.c: the store's thread and record backlog
 #   test_telnet        tsp/telnet.c: Telnet and RFC 2217 for terminal servers
 #   test_xfer          proto/cchan.c, xfer.c: the courier's channel and
@@ -48,8 +51,8 @@ DAEMON_TESTS := test_config test_keystore test_sessionlog test_ipc test_hex \
 HS_TESTS := test_hs_wire test_hs_pair test_hs_session test_hs_robust
 AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
 	test_call test_call_wire test_pair_grind test_modem $(DAEMON_TESTS) \
-	test_tspstore test_tspstore_shared test_tspspool test_tspq test_telnet \
-	test_xfer
+	test_tspstore test_tspstore_shared test_tspspool test_tspdeposit \
+	test_tspq test_telnet test_xfer
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
@@ -142,6 +145,13 @@ $(BUILD)/test_tspspool: test_tspspool.c $(TEST_TSPSTORE_SRCS) \
 		$(AGENT)/tsp/tspspool.c $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/tsp/tspspool.c \
 		$(TEST_TSPSTORE_SRCS) $(STORE_LIBS) $(NL_LIBS) $(GCRYPT_LIBS)
+
+TEST_DEPOSIT_SRCS := $(TEST_TSPSTORE_SRCS) $(TEST_XFER_SRCS) \
+	$(call agent_srcs,tsp/tspspool.c tsp/deposit.c courier/sign.c)
+$(BUILD)/test_tspdeposit: test_tspdeposit.c $(TEST_DEPOSIT_SRCS) \
+		$(AGENT_TEST_DEPS) | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_DEPOSIT_SRCS) $(STORE_LIBS) \
+		$(NL_LIBS) $(GCRYPT_LIBS)
 
 $(BUILD)/test_telnet: test_telnet.c $(AGENT)/tsp/telnet.c $(AGENT)/lib/byteq.c \
 		$(TEST_CRYPTO_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)

@@ -206,12 +206,16 @@ static int hand_over(struct sl_tsp_spool *sp, const uint8_t id[16],
 	ret = sl_tsp_spool_receive_begin(sp, &o, now, row, &resume);
 	if (ret)
 		return ret;
-	for (uint64_t off = resume; off < size; off += 65552) {
-		size_t n = size - off > 65552 ? 65552 : (size_t)(size - off);
+	for (uint64_t off = resume; off < size; ) {
+		size_t n = off ? 65552 : SL_TSP_SPOOL_HEADER_LEN;
+
+		if (n > size - off)
+			n = (size_t)(size - off);
 
 		ret = sl_tsp_spool_receive_write(sp, row->sid, off, env + off, n);
 		if (ret)
 			return ret;
+		off += n;
 	}
 	return sl_tsp_spool_receive_done(sp, row->sid, now, 0, row);
 }
@@ -334,15 +338,17 @@ TEST(refusals_duplicates_resume)
 	o.size = size;
 	CHECK(!sl_tsp_spool_receive_begin(&sp, &o, T0, &row, &resume));
 	CHECK_EQ(resume, 0);
-	/* Two chunks and part of a third, then the line drops. */
-	CHECK(!sl_tsp_spool_receive_write(&sp, row.sid, 0, env, 2 * 65552 + 100));
+	/* The header, two chunks and part of a third, then the line
+	 * drops. */
+	CHECK(!sl_tsp_spool_receive_write(&sp, row.sid, 0, env,
+					  153 + 2 * 65552 + 100));
 	CHECK_EQ(sl_tsp_spool_receive_write(&sp, row.sid, size - 10, env, 11),
 		 -EMSGSIZE);
 	CHECK_EQ(sl_tsp_spool_receive_done(&sp, row.sid, T0, 0, &again), -EPROTO);
 	/* The sender calls again: the same row, from the third chunk. */
 	CHECK(!sl_tsp_spool_receive_begin(&sp, &o, T0 + HOUR, &again, &resume));
 	CHECK_EQ(again.sid, row.sid);
-	CHECK_EQ(resume, 2 * 65552);
+	CHECK_EQ(resume, 153 + 2 * 65552);
 	CHECK(!sl_tsp_spool_receive_write(&sp, row.sid, resume, env + resume,
 					  size - resume));
 	CHECK(!sl_tsp_spool_receive_done(&sp, row.sid, T0 + HOUR, 0, &row));
@@ -750,7 +756,7 @@ static int run_tsp(long crash, bool recovery_only)
 		return -1;
 	if (pid == 0) {
 		struct sl_tsp_store st;
-		struct sl_tsp_spool sp = { 0 };
+		struct sl_tsp_spool sp;
 		struct sl_tsp_spool_recovery rec;
 		int ret;
 
@@ -759,7 +765,7 @@ static int run_tsp(long crash, bool recovery_only)
 		crash_recovery_only = recovery_only;
 		if (!open_store(&st, "tsp1"))
 			_exit(2);
-		sl_tsp_spool_set_crash_hook(&sp, crash_hook, NULL);
+		sl_tsp_spool_set_crash_hook(crash_hook, NULL);
 		ret = open_spool(&sp, &st, NULL, T0, &rec);
 		if (!ret)
 			ret = scenario(&sp);
