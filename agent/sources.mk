@@ -84,10 +84,12 @@ KREPLAY_SRC := $(AGENT_TOP)/kmod/replay.c
 # (SQLite, PostgreSQL): an endpoint never needs it.
 TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
 	tsp/tspstore_pg.c tsp/tspstore_spool.c
-# Store and forward's spool and the TSP's side of a hand-over; of the
-# courier only its Ed25519 signatures (the acceptance), never the code
-# that opens an envelope.
-TSP_SPOOL_SRCS := tsp/tspspool.c tsp/deposit.c courier/sign.c
+# Store and forward's spool and the TSP's sides of a hand-over and of a
+# delivery; of the courier only its Ed25519 signatures (the acceptance),
+# receipts' form and its refusal codes, never the code that opens an
+# envelope.
+TSP_SPOOL_SRCS := tsp/tspspool.c tsp/deposit.c tsp/delivery.c \
+	courier/sign.c courier/receipt.c courier/reasons.c
 SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
 	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_SPOOL_SRCS) \
 	$(TSP_STORE_SRCS)

@@ -37,6 +37,9 @@
 #   test_tspdeposit    tsp/deposit.c: the TSP's side of a hand-over against
 #                      the courier's sender engine: acceptance, resume,
 #                      duplicates, a lying sender
+#   test_tspdelivery   tsp/delivery.c: the TSP's side of a delivery against
+#                      the courier's recipient engine: receipts, refusals,
+#                      resume, bounces
 #   test_tspq          tsp/tspq.c: the store's thread and record backlog
 #   test_telnet        tsp/telnet.c: Telnet and RFC 2217 for terminal servers
 #   test_xfer          proto/cchan.c, xfer.c: the courier's channel and
@@ -52,7 +55,7 @@ HS_TESTS := test_hs_wire test_hs_pair test_hs_session test_hs_robust
 AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
 	test_call test_call_wire test_pair_grind test_modem $(DAEMON_TESTS) \
 	test_tspstore test_tspstore_shared test_tspspool test_tspdeposit \
-	test_tspq test_telnet test_xfer
+	test_tspdelivery test_tspq test_telnet test_xfer
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
@@ -147,9 +150,9 @@ $(BUILD)/test_tspspool: test_tspspool.c $(TEST_TSPSTORE_SRCS) \
 		$(TEST_TSPSTORE_SRCS) $(STORE_LIBS) $(NL_LIBS) $(GCRYPT_LIBS)
 
 TEST_DEPOSIT_SRCS := $(TEST_TSPSTORE_SRCS) $(TEST_XFER_SRCS) \
-	$(call agent_srcs,tsp/tspspool.c tsp/deposit.c courier/sign.c)
-$(BUILD)/test_tspdeposit: test_tspdeposit.c $(TEST_DEPOSIT_SRCS) \
-		$(AGENT_TEST_DEPS) | $(BUILD)
+	$(call agent_srcs,$(TSP_SPOOL_SRCS))
+$(BUILD)/test_tspdeposit $(BUILD)/test_tspdelivery: $(BUILD)/%: %.c \
+		$(TEST_DEPOSIT_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_DEPOSIT_SRCS) $(STORE_LIBS) \
 		$(NL_LIBS) $(GCRYPT_LIBS)
 
