@@ -8,9 +8,10 @@
  * Memory: each engine has at most two blocks of secure memory. "hs"
  * (struct hs_block: the Noise HandshakeState, our static key, a test
  * ephemeral) exists only until CALL_AUTH is written (E) or read (T);
- * "keys" (struct key_block: c_e2t and c_t2e) from then on. At CONNECTED
- * the c_e2t key is wiped too on both sides; c_t2e stays, because T seals
- * and E opens the in-band "ended" with it. So a bridged call costs each
+ * "keys" (struct key_block: c_e2t and c_t2e, and for store and
+ * forward's purposes 3 and 4 the leg's courier keys) from then on. At
+ * CONNECTED (or deposit) the c_e2t key is wiped too on both sides; c_t2e
+ * stays, because T seals and E opens the in-band "ended" with it. So a bridged call costs each
  * side one small block, and T can keep hundreds of legs.
  *
  * This file: what both sides share. call_endpoint.c is E's engine,
@@ -222,4 +223,34 @@ void call_keys_release(struct key_block **k)
 {
 	sl_secure_free(*k, sizeof(**k));
 	*k = NULL;
+}
+
+int call_courier_derive(const struct sl_noise_hs *hs, struct key_block *k)
+{
+	int ret = sl_hkdf(k->courier, sizeof(k->courier), hs->ss.ck,
+			  sizeof(hs->ss.ck), hs->ss.h, sizeof(hs->ss.h),
+			  SL_CALL_COURIER_LABEL, strlen(SL_CALL_COURIER_LABEL));
+
+	k->has_courier = !ret;
+	return ret;
+}
+
+size_t call_auth_payload_len(uint8_t purpose)
+{
+	switch (purpose) {
+	case SL_CALL_PURPOSE_CALL:
+	case SL_CALL_PURPOSE_DEPOSIT:
+		return AUTH_PAYLOAD_CALL;
+	case SL_CALL_PURPOSE_ANSWER:
+	case SL_CALL_PURPOSE_COLLECT:
+		return AUTH_PAYLOAD_ANSWER;
+	default:
+		return 0;
+	}
+}
+
+bool call_purpose_names_peer(uint8_t purpose)
+{
+	return purpose == SL_CALL_PURPOSE_CALL ||
+	       purpose == SL_CALL_PURPOSE_DEPOSIT;
 }

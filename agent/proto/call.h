@@ -54,9 +54,10 @@
  *
  * Secrets live in libgcrypt's secure memory: during the handshake a
  * block with the Noise state and the static key (SL_CALL_SECMEM_HS
- * bytes), after CALL_AUTH only the two CipherStates (SL_CALL_SECMEM_KEYS
- * bytes), and after CONNECTED only the one that "ended" needs (the rest
- * is wiped). A TSP with hundreds of lines sizes its pool with
+ * bytes), after CALL_AUTH only the two CipherStates and, for purposes 3
+ * and 4, the leg's courier keys (SL_CALL_SECMEM_KEYS bytes), and after
+ * CONNECTED only the one that "ended" needs and those courier keys (the
+ * rest is wiped). A TSP with hundreds of lines sizes its pool with
  * sl_crypto_init() accordingly; see SL_CALL_SECMEM_* below.
  *
  * Not thread-safe: one thread per engine.
@@ -85,13 +86,24 @@
 enum sl_call_purpose {
 	SL_CALL_PURPOSE_CALL = 1,
 	SL_CALL_PURPOSE_ANSWER = 2,
+	/* Store and forward (store-and-forward.rst): hand an envelope for
+	 * the recipient named to T; pick up what T holds for us. T is the
+	 * courier peer of the leg; nothing is dialled. */
+	SL_CALL_PURPOSE_DEPOSIT = 3,
+	SL_CALL_PURPOSE_COLLECT = 4,
 };
 
 enum sl_call_status_code {
 	SL_CALL_STATUS_DIALLING = 1,
 	SL_CALL_STATUS_CONNECTED = 2,
 	SL_CALL_STATUS_ENDED = 3,
+	SL_CALL_STATUS_DEPOSIT = 4,	/* purposes 3, 4: T takes the leg */
 };
+
+/* The leg's courier keys (purposes 3 and 4), derived at CALL_AUTH:
+ * k_e2t || k_t2e = HKDF-SHA-256(salt = ck, ikm = h, info = the label). */
+#define SL_CALL_COURIER_KEYS_LEN	64
+#define SL_CALL_COURIER_LABEL		"sealine v1 tsp leg courier"
 
 /* ---- Timing ------------------------------------------------------ */
 
@@ -105,13 +117,13 @@ enum sl_call_status_code {
  * header per block): while the handshake runs, and once keyed.
  */
 #define SL_CALL_SECMEM_HS		512
-#define SL_CALL_SECMEM_KEYS		128
+#define SL_CALL_SECMEM_KEYS		192
 
 /*
  * A pool for a TSP with n lines (sl_crypto_init()'s secmem_size): the
  * default pool for everything else, and per line the worst moment, a leg
  * replacing its handshake (two hs blocks) with libgcrypt's block headers
- * (at most 64 bytes each). 400 lines: about 590 KiB.
+ * (at most 64 bytes each). 400 lines: about 615 KiB.
  */
 #define SL_CALL_TSP_POOL_SIZE(n) \
 	(SL_SECMEM_POOL_SIZE + (size_t)(n) * \
@@ -152,6 +164,11 @@ enum sl_call_act {
 	SL_CALL_ACT_AUTHENTICATED,
 	/* T: the answerer accepted the offer (authentic CALL_ACCEPT). */
 	SL_CALL_ACT_ACCEPTED,
+	/* E, purposes 3 and 4: T took the leg as the courier peer
+	 * (authentic CALL_STATUS deposit; tracking_id, account: the
+	 * recipient or ""). The courier runs under
+	 * sl_call_courier_keys(); only "ended" may still come. */
+	SL_CALL_ACT_DEPOSIT,
 };
 
 struct sl_call_action {
@@ -241,6 +258,14 @@ int sl_call_offer_reply(struct sl_call *c, bool accept, uint8_t reason,
 int sl_call_abort(struct sl_call *c, uint64_t now,
 		  struct sl_call_actions *out);
 
+/*
+ * The leg's courier keys after DEPOSIT (purposes 3 and 4): k_e2t, then
+ * k_t2e, into out (the caller wipes it). -EINVAL before, or for another
+ * purpose.
+ */
+int sl_call_courier_keys(const struct sl_call *c,
+			 uint8_t out[SL_CALL_COURIER_KEYS_LEN]);
+
 /* "idle", "WAIT_REPLY", "WAIT_STATUS", "DIALLING", "WAIT_OFFER",
  * "DECIDE", "WAIT_CONNECTED", "CONNECTED", "ended". */
 const char *sl_call_state(const struct sl_call *c);
@@ -275,7 +300,9 @@ int sl_tsp_leg_timer(struct sl_tsp_leg *leg, uint64_t now,
  * offer: CALL_OFFER (seq 0) naming the caller, answerer's leg only.
  * connected: CALL_STATUS connected (seq 1): the caller's leg after
  * dialling, the answerer's after ACCEPTED. end: CALL_STATUS ended (next
- * seq) on a leg that has keys; the leg is over.
+ * seq) on a leg that has keys; the leg is over. deposit: CALL_STATUS
+ * deposit (seq 0), purposes 3 and 4 only: T is the courier peer of this
+ * leg from now on (sl_tsp_leg_courier_keys()), until end.
  */
 int sl_tsp_leg_refuse(struct sl_tsp_leg *leg, uint8_t reason,
 		      uint8_t detail, uint64_t now,
@@ -289,6 +316,11 @@ int sl_tsp_leg_connected(struct sl_tsp_leg *leg, uint64_t now,
 			 struct sl_call_actions *out);
 int sl_tsp_leg_end(struct sl_tsp_leg *leg, uint64_t now,
 		   struct sl_call_actions *out);
+int sl_tsp_leg_deposit(struct sl_tsp_leg *leg, uint64_t tracking_id,
+		       uint64_t now, struct sl_call_actions *out);
+/* As sl_call_courier_keys(), T's side: after sl_tsp_leg_deposit(). */
+int sl_tsp_leg_courier_keys(const struct sl_tsp_leg *leg,
+			    uint8_t out[SL_CALL_COURIER_KEYS_LEN]);
 
 /* "WAIT_HELLO", "WAIT_AUTH", "DECIDE", "DIALLING", "WAIT_ACCEPT",
  * "ACCEPTED", "CONNECTED", "ended". */

@@ -73,6 +73,15 @@ struct sl_call {
 	struct key_block *keys;		/* from then on */
 };
 
+int sl_call_courier_keys(const struct sl_call *c,
+			 uint8_t out[SL_CALL_COURIER_KEYS_LEN])
+{
+	if (!c || c->st != C_CONNECTED || !c->keys || !c->keys->has_courier)
+		return -EINVAL;
+	memcpy(out, c->keys->courier, SL_CALL_COURIER_KEYS_LEN);
+	return 0;
+}
+
 const char *sl_call_state(const struct sl_call *c)
 {
 	return c ? call_state_names[c->st] : "none";
@@ -235,12 +244,14 @@ int sl_call_start(struct sl_call *c, enum sl_call_purpose purpose,
 	call_begin(out);
 	if (c->st != C_IDLE)
 		return -EBUSY;
-	if (purpose == SL_CALL_PURPOSE_CALL) {
+	if (!call_auth_payload_len((uint8_t)purpose))
+		return -EINVAL;
+	if (call_purpose_names_peer((uint8_t)purpose)) {
 		if (!call_is_account_str(recipient) ||
 		    !memcmp(recipient, c->account, SL_ACCOUNT_LEN))
 			return -EINVAL;
 		sl_copy_account(c->recipient, recipient);
-	} else if (purpose != SL_CALL_PURPOSE_ANSWER || recipient) {
+	} else if (recipient) {
 		return -EINVAL;
 	}
 	if (!c->hs)
@@ -310,11 +321,9 @@ static int on_reply(struct sl_call *c, const uint8_t *m, size_t len,
 	}
 	payload[0] = (uint8_t)c->purpose;
 	memcpy(payload + 1, c->account, SL_ACCOUNT_LEN);
-	plen = AUTH_PAYLOAD_ANSWER;
-	if (c->purpose == SL_CALL_PURPOSE_CALL) {
+	plen = call_auth_payload_len((uint8_t)c->purpose);
+	if (call_purpose_names_peer((uint8_t)c->purpose))
 		memcpy(payload + 13, c->recipient, SL_ACCOUNT_LEN);
-		plen = AUTH_PAYLOAD_CALL;
-	}
 	sl_hs_envelope(c->out, c->ver, SL_MSG_CALL_AUTH, c->hsid);
 	err = sl_noise_write(&c->hs->noise, payload, plen, c->out + 6,
 			     sizeof(c->out) - 6, &n);
@@ -322,14 +331,17 @@ static int on_reply(struct sl_call *c, const uint8_t *m, size_t len,
 	if (!err)
 		err = sl_noise_split(&c->hs->noise, &c->keys->e2t,
 				     &c->keys->t2e);
+	if (!err && c->purpose != SL_CALL_PURPOSE_CALL &&
+	    c->purpose != SL_CALL_PURPOSE_ANSWER)
+		err = call_courier_derive(&c->hs->noise, c->keys);
 	if (err)
 		goto internal;
 	call_hs_release(&c->hs);	/* static key, ephemeral, ck: done */
 	c->out_len = 6 + n;
-	c->st = c->purpose == SL_CALL_PURPOSE_CALL ? C_WAIT_STATUS :
-						     C_WAIT_OFFER;
-	arm_tx(c, now, c->purpose == SL_CALL_PURPOSE_CALL ?
-		       SL_CALL_STATUS_LEN : SL_CALL_OFFER_LEN);
+	c->st = c->purpose == SL_CALL_PURPOSE_ANSWER ? C_WAIT_OFFER :
+						       C_WAIT_STATUS;
+	arm_tx(c, now, c->purpose == SL_CALL_PURPOSE_ANSWER ?
+		       SL_CALL_OFFER_LEN : SL_CALL_STATUS_LEN);
 	call_act_send(out, c->out, c->out_len);
 	return 0;
 
@@ -373,8 +385,28 @@ static int on_status(struct sl_call *c, const uint8_t *pl, uint64_t now,
 		c->st = C_ENDED;
 		call_wipe(c);
 		return 0;
+	case SL_CALL_STATUS_DEPOSIT:
+		if (c->st != C_WAIT_STATUS ||
+		    (c->purpose != SL_CALL_PURPOSE_DEPOSIT &&
+		     c->purpose != SL_CALL_PURPOSE_COLLECT))
+			break;
+		c->tracking_id = tid;
+		c->have_tracking = true;
+		a = call_push(out, SL_CALL_ACT_DEPOSIT);
+		a->tracking_id = tid;
+		a->purpose = c->purpose;
+		a->hsid = c->hsid;
+		sl_copy_account(a->account, c->recipient);
+		c->st = C_CONNECTED;
+		c->tx_at = 0;
+		c->deadline = 0;
+		/* Only "ended" may still come on the call's keys. */
+		sl_wipe(&c->keys->e2t, sizeof(c->keys->e2t));
+		sl_wipe(c->out, sizeof(c->out));
+		c->out_len = 0;
+		return 0;
 	case SL_CALL_STATUS_DIALLING:
-		if (c->st != C_WAIT_STATUS)
+		if (c->st != C_WAIT_STATUS || c->purpose != SL_CALL_PURPOSE_CALL)
 			break;
 		c->tracking_id = tid;
 		c->have_tracking = true;
@@ -390,8 +422,10 @@ static int on_status(struct sl_call *c, const uint8_t *pl, uint64_t now,
 		c->tx_at = now + SL_CALL_DIAL_RESEND_MS;
 		return 0;
 	case SL_CALL_STATUS_CONNECTED:
-		if (c->st != C_WAIT_STATUS && c->st != C_DIALLING &&
-		    c->st != C_WAIT_CONNECTED)
+		if ((c->st != C_WAIT_STATUS && c->st != C_DIALLING &&
+		     c->st != C_WAIT_CONNECTED) ||
+		    c->purpose == SL_CALL_PURPOSE_DEPOSIT ||
+		    c->purpose == SL_CALL_PURPOSE_COLLECT)
 			break;
 		if (c->have_tracking && tid != c->tracking_id)
 			break;

@@ -35,6 +35,9 @@ struct hs_block {
 
 struct key_block {
 	struct sl_noise_cipher e2t, t2e;
+	/* Purposes 3 and 4: the leg's courier keys (call.h). */
+	uint8_t courier[SL_CALL_COURIER_KEYS_LEN];
+	bool has_courier;
 };
 
 /* NAK rate limit: one a second per engine. */
@@ -69,5 +72,12 @@ struct sl_call_action *call_log_nak_in(struct sl_call_actions *out,
 struct hs_block *call_hs_alloc(const uint8_t *s);
 void call_hs_release(struct hs_block **b);
 void call_keys_release(struct key_block **k);
+/* The courier keys of a purpose 3 or 4 leg, from the handshake's ck and
+ * h after its last message. */
+int call_courier_derive(const struct sl_noise_hs *hs, struct key_block *k);
+/* The payload length of CALL_AUTH for purpose p; 0 for an unknown one. */
+size_t call_auth_payload_len(uint8_t purpose);
+/* Purposes that name a recipient (1 and 3). */
+bool call_purpose_names_peer(uint8_t purpose);
 
 #endif /* SL_CALL_INTERNAL_H */

@@ -311,14 +311,10 @@ static int on_auth(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 	memcpy(leg->auth, m, len);
 	leg->auth_len = len;
 	purpose = pl[0];
-	if ((purpose == SL_CALL_PURPOSE_CALL &&
-	     plen != AUTH_PAYLOAD_CALL) ||
-	    (purpose == SL_CALL_PURPOSE_ANSWER &&
-	     plen != AUTH_PAYLOAD_ANSWER) ||
-	    (purpose != SL_CALL_PURPOSE_CALL &&
-	     purpose != SL_CALL_PURPOSE_ANSWER) ||
+	if (!call_auth_payload_len(purpose) ||
+	    plen != call_auth_payload_len(purpose) ||
 	    !sl_is_account(pl + 1) ||
-	    (purpose == SL_CALL_PURPOSE_CALL && !sl_is_account(pl + 13))) {
+	    (call_purpose_names_peer(purpose) && !sl_is_account(pl + 13))) {
 		sl_wipe(pl, sizeof(pl));
 		leg_nak(leg, out, now, SL_NAK_BAD_MESSAGE, 0,
 			SL_MSG_CALL_AUTH);
@@ -329,7 +325,10 @@ static int on_auth(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 	leg->keys = sl_secure_alloc(sizeof(*leg->keys));
 	if (!leg->keys ||
 	    sl_noise_split(&leg->hs->noise, &leg->keys->e2t,
-			   &leg->keys->t2e)) {
+			   &leg->keys->t2e) ||
+	    ((purpose == SL_CALL_PURPOSE_DEPOSIT ||
+	      purpose == SL_CALL_PURPOSE_COLLECT) &&
+	     call_courier_derive(&leg->hs->noise, leg->keys))) {
 		sl_wipe(pl, sizeof(pl));
 		leg_nak(leg, out, now, SL_NAK_INTERNAL, 0, SL_MSG_CALL_AUTH);
 		leg_failed(leg, out, SL_NAK_INTERNAL, 0, false,
@@ -342,7 +341,7 @@ static int on_auth(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 	a->purpose = purpose;
 	memcpy(a->static_pub, leg->hs->noise.rs, SL_HS_KEY_LEN);
 	sl_copy_account(a->account, pl + 1);
-	if (purpose == SL_CALL_PURPOSE_CALL)
+	if (call_purpose_names_peer(purpose))
 		sl_copy_account(a->peer, pl + 13);
 	sl_wipe(pl, sizeof(pl));
 	/* T's static key, ephemeral, ck: done. */
@@ -575,4 +574,36 @@ int sl_tsp_leg_end(struct sl_tsp_leg *leg, uint64_t now,
 	leg->st = T_ENDED;
 	leg_wipe(leg);
 	return err;
+}
+
+int sl_tsp_leg_deposit(struct sl_tsp_leg *leg, uint64_t tracking_id,
+		       uint64_t now, struct sl_call_actions *out)
+{
+	int err;
+
+	if (!leg || !out)
+		return -EINVAL;
+	call_begin(out);
+	if (leg->st != T_DECIDE || (leg->purpose != SL_CALL_PURPOSE_DEPOSIT &&
+				    leg->purpose != SL_CALL_PURPOSE_COLLECT))
+		return -EINVAL;
+	leg->tracking_id = tracking_id;
+	err = leg_status(leg, SL_CALL_STATUS_DEPOSIT, now, out);
+	if (err)
+		return err;
+	/* As after "connected": copies of CALL_AUTH are answered by
+	 * bytes, only "ended" is still sealed. */
+	leg->st = T_CONNECTED;
+	sl_wipe(&leg->keys->e2t, sizeof(leg->keys->e2t));
+	return leg_finish(leg, out);
+}
+
+int sl_tsp_leg_courier_keys(const struct sl_tsp_leg *leg,
+			    uint8_t out[SL_CALL_COURIER_KEYS_LEN])
+{
+	if (!leg || leg->st != T_CONNECTED || !leg->keys ||
+	    !leg->keys->has_courier)
+		return -EINVAL;
+	memcpy(out, leg->keys->courier, SL_CALL_COURIER_KEYS_LEN);
+	return 0;
 }

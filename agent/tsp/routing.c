@@ -168,6 +168,15 @@ static void caller_authenticated(struct tsp_line *l,
 	struct tsp_call *c = l->call;
 	struct sl_tspq_req *r;
 
+	if (a->purpose == SL_CALL_PURPOSE_DEPOSIT ||
+	    a->purpose == SL_CALL_PURPOSE_COLLECT) {
+		/* Store and forward: the wire and the spool are there,
+		 * this daemon's side of it is not yet
+		 * (Documentation/store-and-forward.rst, "Status"). */
+		sl_tspd_call_refuse(t, c, SL_NAK_REFUSED, 0,
+				    SL_TSP_OUTCOME_NAK, now);
+		return;
+	}
 	if (a->purpose != SL_CALL_PURPOSE_CALL) {
 		sl_tspd_call_refuse(t, c, SL_NAK_BAD_MESSAGE, 0,
 				    SL_TSP_OUTCOME_NAK, now);

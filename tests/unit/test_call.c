@@ -143,6 +143,95 @@ TEST(full_call)
 	CHECK_EQ(secmem_capacity(), secmem_baseline);
 }
 
+/* Store and forward's purposes: T takes the leg as the courier peer,
+ * both ends hold the same courier keys, nothing is dialled. */
+static int leg_deposit(struct sl_tsp_leg *leg, uint64_t now,
+		       struct sl_call_actions *out)
+{
+	return sl_tsp_leg_deposit(leg, TID, now, out);
+}
+
+static void deposit_case(enum sl_call_purpose purpose)
+{
+	const struct sl_call_action *a;
+	struct sl_call_actions out;
+	uint8_t ke[SL_CALL_COURIER_KEYS_LEN], kt[SL_CALL_COURIER_KEYS_LEN];
+	uint8_t zero[SL_CALL_COURIER_KEYS_LEN / 2] = { 0 };
+	bool deposit = purpose == SL_CALL_PURPOSE_DEPOSIT;
+	struct net n;
+
+	net_init(&n, NULL, NULL, NULL);
+	CHECK_EQ(sl_call_start(n.c, purpose, deposit ? NULL : ACC_B, n.now,
+			       &out), -EINVAL);
+	CHECK_EQ(sl_call_start(n.c, purpose, ACC_C, n.now, &out), -EINVAL);
+	CHECK_EQ(sl_call_start(n.c, purpose, deposit ? ACC_B : NULL, n.now,
+			       &out), 0);
+	net_feed(&n, N_C, &out);
+	net_pump(&n);
+	a = find_ev(&n, N_T1, SL_CALL_ACT_AUTHENTICATED);
+	if (!CHECK(a))
+		goto out;
+	CHECK_EQ(a->purpose, purpose);
+	CHECK(!strcmp(a->account, ACC_C));
+	CHECK(!strcmp(a->peer, deposit ? ACC_B : ""));
+	/* Not a call: nothing to dial, offer or connect; no keys yet. */
+	CHECK_EQ(sl_tsp_leg_dialling(n.t1, TID, n.now, &out), -EINVAL);
+	CHECK_EQ(sl_tsp_leg_connected(n.t1, n.now, &out), -EINVAL);
+	CHECK_EQ(sl_tsp_leg_offer(n.t1, ACC_B, TID, n.now, &out), -EINVAL);
+	CHECK_EQ(sl_tsp_leg_courier_keys(n.t1, kt), -EINVAL);
+	CHECK_EQ(sl_call_courier_keys(n.c, ke), -EINVAL);
+	do_tsp(&n, N_T1, 0, leg_deposit);
+	do_tsp(&n, N_T1, -EINVAL, leg_deposit);
+	net_pump(&n);
+	a = find_ev(&n, N_C, SL_CALL_ACT_DEPOSIT);
+	CHECK(a && a->tracking_id == TID && a->purpose == purpose &&
+	      !strcmp(a->account, deposit ? ACC_B : ""));
+	CHECK(!strcmp(sl_call_state(n.c), "CONNECTED"));
+	CHECK(!strcmp(sl_tsp_leg_state(n.t1), "CONNECTED"));
+	CHECK_EQ(n.timer[N_C], 0);
+	/* The same two keys at both ends, neither zero nor equal. */
+	CHECK_EQ(sl_call_courier_keys(n.c, ke), 0);
+	CHECK_EQ(sl_tsp_leg_courier_keys(n.t1, kt), 0);
+	CHECK_MEM(ke, kt, sizeof(ke));
+	CHECK(memcmp(ke, zero, sizeof(zero)) && memcmp(ke + 32, zero, sizeof(zero)));
+	CHECK(memcmp(ke, ke + 32, 32));
+	sl_wipe(ke, sizeof(ke));
+	sl_wipe(kt, sizeof(kt));
+	CHECK(!find_ev(&n, N_C, SL_CALL_ACT_DIALLING));
+	CHECK(!find_ev(&n, N_C, SL_CALL_ACT_CONNECTED));
+	CHECK_EQ(n.sends[N_T1][SL_MSG_CALL_STATUS], 1);
+	/* It ends as a call does, in band. */
+	do_tsp(&n, N_T1, 0, sl_tsp_leg_end);
+	net_pump(&n);
+	CHECK(find_ev(&n, N_C, SL_CALL_ACT_ENDED));
+	CHECK_EQ(sl_call_courier_keys(n.c, ke), -EINVAL);
+	CHECK(!find_ev(&n, N_C, SL_CALL_ACT_FAILED));
+	CHECK(!find_ev(&n, N_T1, SL_CALL_ACT_FAILED));
+	check_no_identity_in_clear(&n);
+out:
+	net_free(&n);
+	CHECK_EQ(secmem_capacity(), secmem_baseline);
+}
+
+TEST(deposit_and_collect)
+{
+	struct sl_call_actions out;
+	uint8_t k[SL_CALL_COURIER_KEYS_LEN];
+	struct net n;
+
+	deposit_case(SL_CALL_PURPOSE_DEPOSIT);
+	deposit_case(SL_CALL_PURPOSE_COLLECT);
+	/* An ordinary call has no courier keys and no deposit. */
+	net_init(&n, NULL, NULL, NULL);
+	caller_to_auth(&n);
+	CHECK_EQ(sl_tsp_leg_deposit(n.t1, TID, n.now, &out), -EINVAL);
+	dialling(&n);
+	net_pump(&n);
+	CHECK_EQ(sl_tsp_leg_courier_keys(n.t1, k), -EINVAL);
+	CHECK_EQ(sl_call_courier_keys(n.c, k), -EINVAL);
+	net_free(&n);
+}
+
 /* Secure memory per engine: small once keyed, nothing once over. */
 TEST(secure_memory)
 {
@@ -682,6 +771,7 @@ int main(int argc, char **argv)
 	RUN(message_lengths);
 	RUN(config_checked);
 	RUN(full_call);
+	RUN(deposit_and_collect);
 	RUN(secure_memory);
 	RUN(tsp_refusals);
 	RUN(refuse_checked);

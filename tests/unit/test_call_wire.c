@@ -275,10 +275,20 @@ TEST(tsp_strict_auth)
 	pl[0] = 1;
 	memcpy(pl + 1, ACC_C ACC_B, 24);
 	fake_e_auth(pl, 25, true);
-	pl[0] = 3;				/* unknown purpose */
+	pl[0] = 5;				/* unknown purpose */
+	fake_e_auth(pl, 25, false);
+	pl[0] = 0;
 	fake_e_auth(pl, 25, false);
 	pl[0] = 2;				/* purpose 2, 25 bytes */
 	fake_e_auth(pl, 25, false);
+	pl[0] = 4;				/* purpose 4 (collect), 25 */
+	fake_e_auth(pl, 25, false);
+	pl[0] = 3;				/* purpose 3 (deposit), 13 */
+	fake_e_auth(pl, 13, false);
+	pl[0] = 3;				/* deposit names a recipient */
+	fake_e_auth(pl, 25, true);
+	pl[0] = 4;
+	fake_e_auth(pl, 13, true);
 	pl[0] = 1;				/* purpose 1, 13 bytes */
 	fake_e_auth(pl, 13, false);
 	pl[0] = 1;
