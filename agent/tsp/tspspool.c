@@ -237,7 +237,6 @@ struct recover_ctx {
 	struct sl_tsp_spool *sp;
 	struct sl_tsp_spool_recovery *rec;
 	int64_t now_ms;
-	int err;
 };
 
 static bool file_exists(struct sl_tsp_spool *sp, uint64_t sid)
