@@ -71,7 +71,10 @@ PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 # The courier's engine, and what it needs from the other rooms.
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
-	courier/unpack.c courier/sign.c courier/receipt.c courier/packpipe.c
+	courier/unpack.c courier/sign.c courier/receipt.c
+# The sender's side of "send" (packed files on the pipe to sealined): on
+# top of the engine and the control protocol (lib/ipc.c).
+COURIER_SEND_SRCS := courier/packpipe.c
 # sealined's durable stores of the courier: outbox, spool, their logs.
 COURIER_STORE_SRCS := sealined/cstore.c sealined/outbox.c sealined/spool.c
 COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \

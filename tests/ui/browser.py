@@ -1,0 +1,347 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+The browser test of sealine-ui: headless Chromium driven by Selenium
+(Debian's chromium, chromium-driver, python3-selenium), against a
+sealined on the host test bed that test-ui.sh started.
+
+    browser.py URL DIR SHOTS
+
+URL is what sealine-ui printed (with the access token); DIR the test
+bed (ctl.sock, in/, up/, files); SHOTS where the screenshots go. Prints
+"ok: ..." / "FAIL: ..." per check and ends with "N passed, N failed".
+Every wait is bounded by a count of polls, never judged by the time it
+took.
+"""
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+URL, DIR, SHOTS = sys.argv[1:4]
+BASE = URL.split("/login")[0]
+HOST = urllib.parse.urlsplit(BASE).netloc
+PEER = "210987654321"
+SEALCTL = os.environ["SEALCTL"]
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok: " + name)
+    else:
+        failed += 1
+        print("FAIL: " + name + (": " + str(detail)[:600] if detail else ""))
+
+
+def req(method, path, body=None, headers=None, cookie=None):
+    """One request without the browser: (status, headers, body bytes)."""
+    h = dict(headers or {})
+    if cookie:
+        h["Cookie"] = "sealine_ui=" + cookie
+    c = http.client.HTTPConnection(HOST, timeout=60)
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, dict(r.getheaders()), data
+
+
+def multipart(fields, files):
+    """fields: [(name, value)], files: [(name, filename, bytes)]."""
+    b = "----sealineuitest7MA4YWxkTrZu0gW"
+    out = b""
+    for k, v in fields:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                % (b, k, v)).encode()
+    for k, fn, data in files:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n" % (b, k, fn)).encode()
+        out += data + b"\r\n"
+    out += ("--%s--\r\n" % b).encode()
+    return out, {"Content-Type": "multipart/form-data; boundary=" + b}
+
+
+def sealctl(*args):
+    r = subprocess.run([SEALCTL, *args, "--socket", DIR + "/ctl.sock"],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+def outbox():
+    rc, out, err = sealctl("outbox", "--json")
+    return json.loads(out) if rc == 0 else None
+
+
+def shot(driver, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+
+def main_text(driver):
+    return driver.find_element(By.TAG_NAME, "main").text
+
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
+          "--disable-dev-shm-usage", "--window-size=1200,900",
+          "--no-first-run", "--disable-extensions",
+          "--disable-background-networking", "--disable-sync",
+          "--lang=en-US"):
+    opts.add_argument(a)
+downloads = os.path.join(DIR, "downloads")
+os.makedirs(downloads, exist_ok=True)
+opts.add_experimental_option("prefs", {
+    "download.default_directory": downloads,
+    "download.prompt_for_download": False,
+})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver.set_page_load_timeout(60)
+wait = WebDriverWait(driver, 60)
+
+try:
+    # ---- Access -----------------------------------------------------------
+    driver.get(BASE + "/")
+    check("without the token: no access, no envelope",
+          "No access" in main_text(driver) and not driver.find_elements(By.ID, "to"),
+          main_text(driver))
+    st, _, _ = req("GET", "/")
+    check("without the cookie GET / is 403", st == 403, st)
+    st, _, _ = req("GET", "/login?token=" + "0" * 64)
+    check("a wrong access token is 403", st == 403, st)
+
+    driver.get(URL)
+    check("the token's URL leads to the envelope, token gone from the address",
+          driver.current_url.rstrip("/") == BASE and driver.find_elements(By.ID, "to"),
+          driver.current_url)
+    ck = driver.get_cookie("sealine_ui")
+    check("session cookie is HttpOnly and SameSite=Strict",
+          ck and ck.get("httpOnly") and ck.get("sameSite") == "Strict", ck)
+    cookie = ck["value"] if ck else ""
+    st, hdr, _ = req("GET", "/", headers={"Host": "rebound.example:%s" % HOST.split(":")[1]},
+                      cookie=cookie)
+    check("a Host header naming another server is refused (421)", st == 421, st)
+    check("Content-Security-Policy forbids everything foreign",
+          "default-src 'none'" in hdr.get("Content-Security-Policy", ""), hdr)
+    page = driver.page_source
+    check("no external script, font or style",
+          not re.search(r"(src|href)=\"(https?:)?//", page) and "<script" not in page)
+
+    # ---- The envelope: address it, attach, send ------------------------------
+    frm = driver.find_element(By.ID, "from-account").text
+    check("From shows this installation's account", frm == "123456789012", frm)
+    sel = Select(driver.find_element(By.ID, "to"))
+    opts_text = [o.text for o in sel.options]
+    check("To lists the address book with name and status",
+          any(PEER in t and "Müller GmbH" in t and "paired, authorised" in t for t in opts_text)
+          and any("revoked" in t for t in opts_text), opts_text)
+    revoked = [o for o in sel.options if "revoked" in o.text]
+    check("a revoked peer cannot be chosen",
+          revoked and not revoked[0].is_enabled(), opts_text)
+    sel.select_by_value(PEER)
+    files = [os.path.join(DIR, "files", n) for n in ("Bericht März.txt", "random.bin")]
+    driver.find_element(By.ID, "files").send_keys("\n".join(files))
+    shot(driver, "envelope")
+    before = outbox()
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: re.search(r"/outbox/[0-9a-f]{32}$", d.current_url))
+    env_id = driver.current_url.rsplit("/", 1)[1]
+    state = driver.find_element(By.ID, "state").text
+    check("Send queues the envelope and shows its progress page",
+          state == "queued" and driver.find_elements(By.ID, "progress"), state)
+    shot(driver, "progress")
+    ob = outbox()
+    mine = [e for e in ob or [] if e["id"] == env_id]
+    size = sum(os.path.getsize(f) for f in files)
+    check("sealctl outbox has it: to the peer, 2 files, every byte",
+          len(mine) == 1 and mine[0]["to"] == PEER and mine[0]["files"] == 2
+          and mine[0]["content_bytes"] == size and len(ob) == len(before) + 1, mine)
+    check("the upload directory is empty once sent",
+          os.listdir(os.path.join(DIR, "up")) == [], os.listdir(os.path.join(DIR, "up")))
+
+    driver.get(BASE + "/outbox")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#outbox tbody tr")
+    check("the outbox lists it as queued",
+          any(env_id[:8] in r.text and "queued" in r.text and "Müller GmbH" in r.text
+              for r in rows), [r.text for r in rows])
+    shot(driver, "outbox")
+
+    # ---- Inbox: list, open, download byte-exact ------------------------------
+    in_id = open(os.path.join(DIR, "inbox-id")).read().strip()
+    driver.get(BASE + "/inbox")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#inbox tbody tr")
+    check("the inbox lists the envelope with its sender and file count",
+          any(in_id[:8] in r.text and PEER in r.text and "Müller GmbH" in r.text
+              and " 3 " in " " + r.text + " " for r in rows), [r.text for r in rows])
+    shot(driver, "inbox")
+    driver.find_element(By.LINK_TEXT, in_id[:8]).click()
+    names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#files tbody a")]
+    check("an envelope's page lists its files (in a directory too)",
+          sorted(names) == sorted(["Bericht März.txt", "data.bin", "docs/nested.txt"]), names)
+    shot(driver, "inbox-envelope")
+    driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": downloads})
+    for name, local in (("data.bin", "data.bin"), ("docs/nested.txt", "nested.txt"),
+                        ("Bericht März.txt", "Bericht März.txt")):
+        driver.find_element(By.LINK_TEXT, name).click()
+        target = os.path.join(downloads, local)
+        for _ in range(600):
+            if os.path.exists(target) and not any(f.endswith(".crdownload")
+                                                  for f in os.listdir(downloads)):
+                break
+            time.sleep(0.1)
+        want = open(os.path.join(DIR, "in", in_id, name), "rb").read()
+        got = open(target, "rb").read() if os.path.exists(target) else None
+        check("download of %s is byte-exact" % name, got == want,
+              "%s of %d bytes" % (None if got is None else len(got), len(want)))
+
+    # ---- Negative: CSRF, limits, traversal -----------------------------------
+    csrf = driver.find_element(By.NAME, "csrf").get_attribute("value") \
+        if driver.find_elements(By.NAME, "csrf") else None
+    driver.get(BASE + "/")
+    csrf = driver.find_element(By.NAME, "csrf").get_attribute("value")
+    n_before = len(outbox())
+    body, h = multipart([("csrf", "f" * 64), ("to", PEER)],
+                        [("files", "x.txt", b"hello")])
+    st, _, data = req("POST", "/send", body, h, cookie)
+    check("a wrong CSRF token is refused (403), nothing queued or stored",
+          st == 403 and b"CSRF" in data and len(outbox()) == n_before
+          and os.listdir(os.path.join(DIR, "up")) == [], (st, data[-300:]))
+    body, h = multipart([("to", PEER)], [("files", "x.txt", b"hello")])
+    st, _, _ = req("POST", "/send", body, h, cookie)
+    check("a form without the CSRF token is refused (403)",
+          st == 403 and len(outbox()) == n_before, st)
+    st, _, _ = req("POST", "/send", body, h)
+    check("a form without the session cookie is refused (403)", st == 403, st)
+    st, _, _ = req("POST", "/outbox/%s/cancel" % env_id, "csrf=" + "0" * 64,
+                    {"Content-Type": "application/x-www-form-urlencoded"}, cookie)
+    check("cancel with a wrong CSRF token is refused", st == 403
+          and [e for e in outbox() if e["id"] == env_id][0]["state"] == "queued", st)
+    st, _, _ = req("POST", "/outbox/%s/cancel" % env_id, "csrf=" + csrf,
+                    {"Content-Type": "application/x-www-form-urlencoded",
+                     "Origin": "http://evil.example"}, cookie)
+    check("a form from another origin is refused", st == 403, st)
+
+    for evil in ("../../escape.txt", "../escape.txt", "..", "/tmp/escape.txt"):
+        body, h = multipart([("csrf", csrf), ("to", PEER)],
+                            [("files", evil, b"escaped")])
+        st, _, data = req("POST", "/send", body, h, cookie)
+        found = subprocess.run(["find", "/tmp", DIR, "-name", "escape.txt"],
+                               capture_output=True, text=True).stdout
+        check("upload named %r refused with a message, nothing written" % evil,
+              st == 400 and b"was refused" in data and not found
+              and os.listdir(os.path.join(DIR, "up")) == []
+              and len(outbox()) == n_before, (st, found, data[-300:]))
+    st, _, data = req("GET", "/inbox/%s/file?name=%s" % (
+        in_id, urllib.parse.quote("../../state/identity")), cookie=cookie)
+    check("a download naming ../ outside the envelope is refused",
+          st == 404 and b"private" not in data, st)
+    st, _, data = req("GET", "/inbox/%s/file?name=%s" % (
+        in_id, urllib.parse.quote("link-out")), cookie=cookie)
+    check("a symbolic link in the inbox is not followed", st == 404, st)
+
+    limit = int(os.environ["UI_MAX_UPLOAD"])
+    big = os.path.join(DIR, "files", "over-the-limit.bin")
+    with open(big, "wb") as f:
+        f.write(os.urandom(limit + 1))
+    sel = Select(driver.find_element(By.ID, "to"))
+    sel.select_by_value(PEER)
+    driver.find_element(By.ID, "files").send_keys(big)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
+    msg = driver.find_element(By.CSS_SELECTOR, "p.error").text
+    check("a file over the limit is refused with a message in the page",
+          "over the upload limit" in msg and len(outbox()) == n_before
+          and os.listdir(os.path.join(DIR, "up")) == [], msg)
+    shot(driver, "over-limit")
+    body, h = multipart([("csrf", csrf), ("to", PEER)],
+                        [("files", "huge.bin", b"\0" * (limit * 3))])
+    st, _, data = req("POST", "/send", body, h, cookie)
+    check("an upload announced over the limit is refused before it is read (413)",
+          st == 413 and b"upload limit" in data, st)
+    body, h = multipart([("csrf", csrf), ("to", "12345")], [("files", "a.txt", b"a")])
+    st, _, data = req("POST", "/send", body, h, cookie)
+    check("a recipient that is not an account is refused with a message",
+          st == 400 and b"12 digits" in data, st)
+
+    # ---- Cancel from the page, then the send log ------------------------------
+    driver.get(BASE + "/outbox/" + env_id)
+    driver.find_element(By.ID, "cancel").click()
+    wait.until(lambda d: d.find_element(By.ID, "state").text == "cancelled")
+    check("Cancel withdraws the envelope",
+          [e for e in outbox() if e["id"] == env_id][0]["state"] == "cancelled")
+    driver.get(BASE + "/log/sent")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#log tbody tr")
+    check("the send log shows it cancelled, with the peer's name",
+          any(env_id in r.text and "cancelled" in r.text and "Müller GmbH" in r.text
+              for r in rows), [r.text for r in rows])
+    shot(driver, "send-log")
+    driver.find_element(By.ID, "account").send_keys("999999999999")
+    driver.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    rows = driver.find_elements(By.CSS_SELECTOR, "#log tbody tr")
+    check("filtering by another account leaves no record",
+          len(rows) == 1 and "No records" in rows[0].text, [r.text for r in rows])
+    driver.get(BASE + "/log/sent?account=12x")
+    check("a bad account in the filter is refused with a message",
+          "12 digits" in main_text(driver))
+    driver.get(BASE + "/log/sent?from=2026-02-30")
+    check("an impossible date is refused with a message",
+          "YYYY-MM-DD" in main_text(driver))
+    st, hdr, data = req("GET", "/log/sent.csv?account=" + PEER, cookie=cookie)
+    lines = data.decode().splitlines()
+    check("CSV export of the send log",
+          st == 200 and hdr.get("Content-Type", "").startswith("text/csv")
+          and lines[0].startswith("time,envelope,to,name,outcome")
+          and any(env_id in l and "cancelled" in l and "Müller GmbH" in l for l in lines),
+          (st, lines[:3]))
+    driver.get(BASE + "/log/received")
+    check("the receive log page opens", "Receive log" in driver.title)
+    driver.get(BASE + "/lines")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#lines tbody tr")
+    check("the lines page shows the configured line",
+          any("ttyNOSUCH8" in r.text and PEER in r.text for r in rows),
+          [r.text for r in rows])
+    shot(driver, "lines")
+
+    # ---- Keyboard and a narrow window ------------------------------------------
+    driver.get(BASE + "/")
+    seen = []
+    for _ in range(30):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        el = driver.switch_to.active_element
+        seen.append(el.get_attribute("id") or el.tag_name + ":" + (el.text or ""))
+    check("Tab reaches the menu, the recipient, the files and Send",
+          "to" in seen and "files" in seen and "button:Send" in seen
+          and "a:Outbox" in seen, seen)
+    driver.set_window_size(360, 800)
+    for path, name in (("/", "narrow-envelope"), ("/inbox", None), ("/log/sent", None),
+                       ("/outbox", None)):
+        driver.get(BASE + path)
+        wide = driver.execute_script(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1")
+        check("at 360 pixels wide %s needs no sideways scrolling" % path, not wide)
+        if name:
+            shot(driver, name)
+except Exception as e:  # a step that could not go on: one failure, with the page
+    check("the browser test ran to its end", False,
+          "%s: %r at %s: %s" % (type(e).__name__, e, driver.current_url,
+                                driver.find_element(By.TAG_NAME, "body").text[:800]))
+finally:
+    driver.quit()
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# tests/ui/test-ui.sh [--screenshots DIR]
+#
+# sealine-ui in a real browser: a sealined on the host test bed (no
+# kernel, as tests/unit/sealctl-cli.sh runs it) with two peers in its
+# address book (one paired and authorised, one revoked) and one envelope
+# in its inbox (tests/ui/inbox-put signs its receipt with the
+# installation's own key), sealine-ui in front of it, and headless
+# Chromium driven by Selenium (browser.py). Screenshots go to
+# build/ui-shots, or with --screenshots to DIR (Documentation/ui to
+# update the committed ones). Ends with "N passed, N failed".
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+SHOTS=$ROOT/build/ui-shots
+if [[ ${1:-} == --screenshots ]]; then
+	SHOTS=$(realpath -m "${2:?--screenshots needs a directory}")
+fi
+BIN=$ROOT/build/bin
+export SEALCTL=$BIN/sealctl
+export UI_MAX_UPLOAD=1048576
+PY=/usr/bin/python3	# Debian's, with python3-selenium
+
+for p in /usr/bin/chromium /usr/bin/chromedriver; do
+	if [[ ! -x $p ]]; then
+		echo "test-ui: $p missing: scripts/install-deps installs chromium and chromium-driver" >&2
+		exit 1
+	fi
+done
+if ! $PY -c 'import selenium' 2>/dev/null; then
+	echo "test-ui: python3-selenium missing (scripts/install-deps)" >&2
+	exit 1
+fi
+make -s -C "$ROOT/agent" sealctl sealined sealine-ui >/dev/null || exit 1
+make -s -C "$ROOT/tests/ui" >/dev/null || exit 1
+
+d=$(mktemp -d /tmp/sealine-ui-test.XXXXXX)
+sealined_pid= ui_pid=
+cleanup() {
+	[[ -n $ui_pid ]] && kill "$ui_pid" 2>/dev/null && wait "$ui_pid" 2>/dev/null
+	[[ -n $sealined_pid ]] && kill "$sealined_pid" 2>/dev/null &&
+		wait "$sealined_pid" 2>/dev/null
+	rm -rf "$d"
+}
+trap cleanup EXIT
+
+ACCOUNT=123456789012 PEER=210987654321 REVOKED=333333333333
+mkdir -m 700 -p "$d/state" "$d/state/peers"
+mkdir -p "$d/files" "$d/up"
+hex() { head -c "$1" /dev/urandom | od -An -tx1 -v | tr -d ' \n'; }
+now=$(date +%s)
+peer_file() {	# ACCOUNT AUTHORISED REVOKED
+	printf 'version 1\naccount %s\npublic %s\nltk %s\nauthorised %s\nrevoked %s\npaired %s\nchanged %s\n' \
+		"$1" "$(hex 32)" "$(hex 32)" "$2" "$3" "$now" "$now" \
+		>"$d/state/peers/$1"
+	chmod 600 "$d/state/peers/$1"
+}
+peer_file $PEER yes no
+peer_file $REVOKED yes yes
+cat >"$d/conf" <<EOC
+[agent]
+account = $ACCOUNT
+state_dir = $d/state
+socket = $d/ctl.sock
+[courier]
+inbox = $d/in
+staging = $d/staging
+[line ttyNOSUCH8]
+peer = $PEER
+EOC
+
+# An envelope from PEER in the inbox: its receipt, signed with this
+# installation's key (created here, before sealined locks the store).
+in_id=$(hex 16)
+echo "$in_id" >"$d/inbox-id"
+"$ROOT/tests/ui/build/inbox-put" "$d/state" $ACCOUNT $PEER "$in_id" 3 5000 || exit 1
+mkdir -p "$d/in/$in_id/docs"
+head -c 4000 /dev/urandom >"$d/in/$in_id/data.bin"
+printf 'Sehr geehrte Damen und Herren,\n' >"$d/in/$in_id/Bericht März.txt"
+printf 'nested\n' >"$d/in/$in_id/docs/nested.txt"
+ln -s ../../state/peers/$PEER "$d/in/$in_id/link-out"
+chmod 700 "$d/in"
+
+# Files to send from the browser.
+printf 'Quartalsbericht\n' >"$d/files/Bericht März.txt"
+head -c 300000 /dev/urandom >"$d/files/random.bin"
+
+"$BIN/sealined" -f -c "$d/conf" 2>"$d/sealined.log" &
+sealined_pid=$!
+for ((i = 0; i < 200; i++)); do [[ -S $d/ctl.sock ]] && break; sleep 0.05; done
+if [[ ! -S $d/ctl.sock ]]; then
+	echo "test-ui: sealined did not start:" >&2
+	cat "$d/sealined.log" >&2
+	exit 1
+fi
+"$SEALCTL" peers name $PEER "Müller GmbH" --socket "$d/ctl.sock" >/dev/null || exit 1
+
+"$BIN/sealine-ui" --port 0 --socket "$d/ctl.sock" --upload-dir "$d/up" \
+	--max-upload $UI_MAX_UPLOAD >"$d/ui.out" 2>"$d/ui.err" &
+ui_pid=$!
+url=
+for ((i = 0; i < 200; i++)); do
+	url=$(sed -n 's/^open //p' "$d/ui.out")
+	[[ -n $url ]] && break
+	sleep 0.05
+done
+if [[ -z $url ]]; then
+	echo "test-ui: sealine-ui printed no URL:" >&2
+	cat "$d/ui.err" >&2
+	exit 1
+fi
+
+# The command line's own checks, before the browser's.
+pass=0 fail=0
+cli() {	# NAME EXPECTED_STATUS PATTERN ARGS...
+	local name=$1 want=$2 pat=$3 out rc
+	shift 3
+	out=$("$BIN/sealine-ui" "$@" 2>&1)
+	rc=$?
+	if [[ $rc == "$want" ]] && grep -qE -- "$pat" <<<"$out"; then
+		pass=$((pass + 1)); echo "ok: $name"
+	else
+		fail=$((fail + 1)); echo "FAIL: $name (exit $rc): $out"
+	fi
+}
+cli "sealine-ui --help is its manual" 0 "^SYNOPSIS" --help
+cli "a non-loopback address needs --remote" 2 "not a loopback address" --address 192.0.2.1
+cli "a bad --max-upload is refused" 2 "--max-upload is a size" --max-upload 2G
+cli "a bad --port is refused" 2 "--port is 0 to 65535" --port 70000
+cli "a relative --upload-dir is refused" 2 "absolute path" --upload-dir up
+
+timeout 600 $PY "$ROOT/tests/ui/browser.py" "$url" "$d" "$SHOTS" | tee "$d/browser.out"
+read -r bp bf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$d/browser.out")
+bp=${bp:-0} bf=${bf:-1}
+pass=$((pass + bp)) fail=$((fail + bf))
+if [[ -s $d/ui.err ]]; then
+	echo "sealine-ui wrote to stderr:"; cat "$d/ui.err"
+fi
+echo "screenshots in $SHOTS"
+echo "$pass passed, $fail failed"
+[[ $fail == 0 ]]
