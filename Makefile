@@ -61,7 +61,7 @@ BUILD ?= build
 
 # Manual pages from reStructuredText (rst2man, python3-docutils), with the
 # version and the installation's directories filled in.
-MAN_PAGES := sealctl.8 sealined.8 sealtspd.8 sealined.conf.5
+MAN_PAGES := sealctl.8 sealined.8 sealtspd.8 sealine-ui.8 sealined.conf.5
 MAN_OUT := $(addprefix $(BUILD)/man/,$(MAN_PAGES))
 MAN_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \

@@ -35,6 +35,7 @@ const char sl_ui_css[] =
 "fieldset{border:1px solid var(--line);border-radius:4px;margin:0 0 12px;"
 "background:var(--paper);min-width:0}\n"
 ".envelope fieldset{margin:0}\n"
+".envelope .files,.envelope .send{grid-column:1/-1}\n"
 "legend{font-weight:700;padding:0 4px}\n"
 "label{display:block;font-weight:600;margin:6px 0 4px}\n"
 ".filter label{display:inline-block;margin:0 4px 0 8px}\n"

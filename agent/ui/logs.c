@@ -304,7 +304,8 @@ void sl_page_log(const struct sl_ui *ui, struct sl_page *pg,
 		sl_buf_printf(b, "&amp;from=%s", f.from);
 	if (f.to)
 		sl_buf_printf(b, "&amp;to=%s", f.to);
-	sl_buf_printf(b, "\">Export as CSV</a> (%zu records)</p>\n", n);
+	sl_buf_printf(b, "\">Export as CSV</a> (%zu record%s)</p>\n", n,
+		      n == 1 ? "" : "s");
 	sl_buf_printf(b, "<div class=\"scroll\"><table id=\"log\">\n<thead><tr>");
 	header_link(b, &f, base, "time", "Time");
 	sl_buf_puts(b, "<th scope=\"col\">Envelope</th>");

@@ -40,6 +40,13 @@ static const char *peer_status(const struct sl_ipc_record *r, bool *can_send)
 	return "paired, authorised";
 }
 
+/* A state as a class name: a lower-case word, or "other". */
+static const char *word(const char *s)
+{
+	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyz") == strlen(s) ?
+	       s : "other";
+}
+
 static void td(struct sl_buf *b, const char *s)
 {
 	sl_buf_puts(b, "<td>");
@@ -111,14 +118,14 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 	sl_buf_puts(b, "</select>\n");
 	if (!sendable)
 		sl_buf_puts(b, "<p class=\"note\">No peer can receive yet: pair with one first (sealctl pair, then sealctl peers authorise).</p>\n");
-	sl_buf_puts(b, "</fieldset>\n</div>\n");
+	sl_buf_puts(b, "</fieldset>\n");
 	sl_buf_puts(b, "<fieldset class=\"files\"><legend>Files</legend>\n"
 		    "<label for=\"files\">Files to send</label>\n"
 		    "<input id=\"files\" name=\"files\" type=\"file\" multiple required>\n"
 		    "<p class=\"hint\">At most ");
 	sl_buf_bytes(b, ui->conf.max_upload);
 	sl_buf_printf(b, " and %d files in one envelope; the recipient may allow less.</p>\n"
-		      "</fieldset>\n<button type=\"submit\">Send</button>\n</form>\n",
+		      "</fieldset>\n<div class=\"send\"><button type=\"submit\">Send</button></div>\n</div>\n</form>\n",
 		      SL_UI_MAX_FILES);
 
 	sl_buf_puts(b, "<h2>Address book</h2>\n<div class=\"scroll\"><table>\n"
@@ -202,7 +209,7 @@ void sl_page_outbox(const struct sl_ui *ui, struct sl_page *pg)
 			      id, id);
 		td(b, sl_ui_get(r, "to", "?"));
 		td(b, sl_ui_get(r, "name", "-"));
-		sl_buf_printf(b, "<td class=\"state-%s\">", sl_ui_get(r, "state", "?"));
+		sl_buf_printf(b, "<td class=\"state-%s\">", word(sl_ui_get(r, "state", "")));
 		sl_buf_html(b, sl_ui_get(r, "state", "?"));
 		sl_buf_puts(b, "</td>");
 		td(b, sl_ui_get(r, "queued", "?"));
@@ -306,7 +313,8 @@ void sl_page_outbox_item(const struct sl_ui *ui, struct sl_page *pg,
 	if (!final_state(state))
 		pg->refresh = SL_UI_REFRESH_S;
 	sl_buf_printf(b, "<h1>Envelope <span class=\"mono\">%s</span></h1>\n", id);
-	sl_buf_printf(b, "<p class=\"status state-%s\" role=\"status\" id=\"state\">", state);
+	sl_buf_printf(b, "<p class=\"status state-%s\" role=\"status\" id=\"state\">",
+		      word(state));
 	sl_buf_html(b, state);
 	sl_buf_puts(b, "</p>\n");
 	sl_buf_printf(b, "<progress id=\"progress\" max=\"%" PRIu64 "\" value=\"%" PRIu64 "\">%" PRIu64 " of %" PRIu64 "</progress>\n<p>",
