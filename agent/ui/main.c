@@ -276,6 +276,11 @@ int main(int argc, char *argv[])
 		if (!ui.conf.remote)
 			return usage("%s is not a loopback address: the interface has no TLS, so it listens beyond this machine only with --remote (behind a TLS proxy)",
 				     ui.conf.address);
+		/* Host must name the address: a wildcard names none */
+		if (!strcmp(ui.conf.address, "0.0.0.0") ||
+		    !strcmp(ui.conf.address, "::"))
+			return usage("%s is every address: give the one browsers will use (requests must name it in their Host header)",
+				     ui.conf.address);
 	}
 	if (random_hex(ui.token) || random_hex(ui.session) ||
 	    random_hex(ui.csrf)) {

@@ -19,6 +19,11 @@ if [[ ${1:-} == --screenshots ]]; then
 	SHOTS=$(realpath -m "${2:?--screenshots needs a directory}")
 fi
 BIN=$ROOT/build/bin
+# sealine-ui itself under AddressSanitizer and UBSan (anything they
+# report lands in its stderr, which must stay empty)
+UI=$ROOT/build/bin-asan/sealine-ui
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export SEALCTL=$BIN/sealctl
 export UI_MAX_UPLOAD=1048576
 PY=/usr/bin/python3	# Debian's, with python3-selenium
@@ -34,6 +39,7 @@ if ! $PY -c 'import selenium' 2>/dev/null; then
 	exit 1
 fi
 make -s -C "$ROOT/agent" sealctl sealined sealine-ui >/dev/null || exit 1
+make -s -C "$ROOT/agent" ASAN=1 sealine-ui >/dev/null || exit 1
 make -s -C "$ROOT/tests/ui" >/dev/null || exit 1
 
 d=$(mktemp -d /tmp/sealine-ui-test.XXXXXX)
@@ -97,7 +103,7 @@ if [[ ! -S $d/ctl.sock ]]; then
 fi
 "$SEALCTL" peers name $PEER "Müller GmbH" --socket "$d/ctl.sock" >/dev/null || exit 1
 
-"$BIN/sealine-ui" --port 0 --socket "$d/ctl.sock" --upload-dir "$d/up" \
+"$UI" --port 0 --socket "$d/ctl.sock" --upload-dir "$d/up" \
 	--max-upload $UI_MAX_UPLOAD >"$d/ui.out" 2>"$d/ui.err" &
 ui_pid=$!
 url=
@@ -117,7 +123,7 @@ pass=0 fail=0
 cli() {	# NAME EXPECTED_STATUS PATTERN ARGS...
 	local name=$1 want=$2 pat=$3 out rc
 	shift 3
-	out=$("$BIN/sealine-ui" "$@" 2>&1)
+	out=$("$UI" "$@" 2>&1)
 	rc=$?
 	if [[ $rc == "$want" ]] && grep -qE -- "$pat" <<<"$out"; then
 		pass=$((pass + 1)); echo "ok: $name"
@@ -127,6 +133,7 @@ cli() {	# NAME EXPECTED_STATUS PATTERN ARGS...
 }
 cli "sealine-ui --help is its manual" 0 "^SYNOPSIS" --help
 cli "a non-loopback address needs --remote" 2 "not a loopback address" --address 192.0.2.1
+cli "a wildcard address is refused: Host could not name it" 2 "every address" --address 0.0.0.0 --remote
 cli "a bad --max-upload is refused" 2 "--max-upload is a size" --max-upload 2G
 cli "a bad --port is refused" 2 "--port is 0 to 65535" --port 70000
 cli "a relative --upload-dir is refused" 2 "absolute path" --upload-dir up
@@ -135,8 +142,16 @@ timeout 600 $PY "$ROOT/tests/ui/browser.py" "$url" "$d" "$SHOTS" | tee "$d/brows
 read -r bp bf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$d/browser.out")
 bp=${bp:-0} bf=${bf:-1}
 pass=$((pass + bp)) fail=$((fail + bf))
-if [[ -s $d/ui.err ]]; then
-	echo "sealine-ui wrote to stderr:"; cat "$d/ui.err"
+# SIGTERM: a clean stop, and LeakSanitizer's verdict
+kill "$ui_pid"
+wait "$ui_pid"
+rc=$?
+ui_pid=
+if [[ $rc == 0 && ! -s $d/ui.err ]]; then
+	pass=$((pass + 1)); echo "ok: sealine-ui stops on SIGTERM with status 0, nothing on stderr (ASan, UBSan, LSan)"
+else
+	fail=$((fail + 1)); echo "FAIL: sealine-ui stops on SIGTERM with status 0, nothing on stderr (exit $rc)"
+	cat "$d/ui.err"
 fi
 echo "screenshots in $SHOTS"
 echo "$pass passed, $fail failed"
