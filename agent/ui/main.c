@@ -253,7 +253,8 @@ int main(int argc, char *argv[])
 			help(stdout);
 			return 0;
 		case 'V':
-			printf(PROG " %s\n", SEALINE_VERSION);
+			printf(PROG " %s (libmicrohttpd %s)\n", SEALINE_VERSION,
+			       MHD_get_version());
 			return 0;
 		case ':':
 			return usage("%s needs an argument", argv[optind - 1]);

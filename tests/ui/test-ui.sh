@@ -138,6 +138,10 @@ cli "a bad --max-upload is refused" 2 "--max-upload is a size" --max-upload 2G
 cli "a bad --port is refused" 2 "--port is 0 to 65535" --port 70000
 cli "a relative --upload-dir is refused" 2 "absolute path" --upload-dir up
 
+"$ROOT/tests/ui/build/test_buf" | tee "$d/test_buf.out"
+read -r up uf < <(sed -n 's/^.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$d/test_buf.out")
+pass=$((pass + ${up:-0})) fail=$((fail + ${uf:-1}))
+
 timeout 600 $PY "$ROOT/tests/ui/browser.py" "$url" "$d" "$SHOTS" | tee "$d/browser.out"
 read -r bp bf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$d/browser.out")
 bp=${bp:-0} bf=${bf:-1}
