@@ -27,6 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 URL, DIR, SHOTS = sys.argv[1:4]
@@ -336,6 +337,48 @@ try:
         check("at 360 pixels wide %s needs no sideways scrolling" % path, not wide)
         if name:
             shot(driver, name)
+    # ---- Progress to the receipt, a failure and Retry (the stand-in) -----------
+    driver.set_window_size(1200, 900)
+    fake = os.environ["UI_FAKE_URL"]
+    fbase = fake.split("/login")[0]
+    driver.get(fake)
+    driver.get(fbase + "/outbox/" + "5" * 32)
+    seen = []
+    for _ in range(20):
+        state_el = driver.find_element(By.ID, "state")
+        st = state_el.text
+        val = int(driver.find_element(By.ID, "progress").get_attribute("value"))
+        seen.append((st, val, main_text(driver)))
+        if st == "delivered":
+            break
+        if st == "sending" and "/s," in seen[-1][2]:
+            shot(driver, "progress-sending")
+        WebDriverWait(driver, 30).until(EC.staleness_of(state_el))  # its reload
+    states = [x[0] for x in seen]
+    values = [x[1] for x in seen]
+    check("the progress page follows the envelope to delivered by itself",
+          states[0] == "queued" and "sending" in states and states[-1] == "delivered",
+          states)
+    check("the progress bar only grows, and ends full",
+          values == sorted(values) and values[-1] == int(
+              driver.find_element(By.ID, "progress").get_attribute("max")), values)
+    check("while sending it shows the rate and the time left",
+          any(st == "sending" and re.search(r"/s, \d+:\d\d left", t) for st, _, t in seen),
+          [t.splitlines()[2:4] for _, _, t in seen])
+    check("once delivered it shows the signed receipt and stops reloading",
+          "sealine-receipt 1" in driver.find_element(By.ID, "receipt").text
+          and not driver.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]"))
+    shot(driver, "receipt")
+    driver.get(fbase + "/outbox/" + "f" * 32)
+    alert = driver.find_element(By.CSS_SELECTOR, "p.error").text
+    check("a failed envelope says why", "Not delivered" in alert and "no answer" in alert,
+          alert)
+    shot(driver, "failed")
+    driver.find_element(By.ID, "retry").click()
+    wait.until(lambda d: d.find_element(By.ID, "state").text == "queued")
+    log = open(os.environ["FAKE_LOG"]).read().splitlines()
+    check("Retry asks sealined to try again and the page shows it queued",
+          "outbox-retry " + "f" * 32 in log, log[-5:])
 except Exception as e:  # a step that could not go on: one failure, with the page
     check("the browser test ran to its end", False,
           "%s: %r at %s: %s" % (type(e).__name__, e, driver.current_url,

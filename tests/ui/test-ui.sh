@@ -43,9 +43,11 @@ make -s -C "$ROOT/agent" ASAN=1 sealine-ui >/dev/null || exit 1
 make -s -C "$ROOT/tests/ui" >/dev/null || exit 1
 
 d=$(mktemp -d /tmp/sealine-ui-test.XXXXXX)
-sealined_pid= ui_pid=
+sealined_pid= ui_pid= ui2_pid= fake_pid=
 cleanup() {
 	[[ -n $ui_pid ]] && kill "$ui_pid" 2>/dev/null && wait "$ui_pid" 2>/dev/null
+	[[ -n $ui2_pid ]] && kill "$ui2_pid" 2>/dev/null && wait "$ui2_pid" 2>/dev/null
+	[[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null
 	[[ -n $sealined_pid ]] && kill "$sealined_pid" 2>/dev/null &&
 		wait "$sealined_pid" 2>/dev/null
 	rm -rf "$d"
@@ -118,6 +120,20 @@ if [[ -z $url ]]; then
 	exit 1
 fi
 
+# A second sealine-ui in front of a stand-in for sealined's socket
+# (fake-sealined.py): an envelope sending to its receipt, one failed.
+$PY "$ROOT/tests/ui/fake-sealined.py" "$d/fake.sock" "$d/fake.log" 2>"$d/fake.err" &
+fake_pid=$!
+for ((i = 0; i < 200; i++)); do [[ -S $d/fake.sock ]] && break; sleep 0.05; done
+"$UI" --port 0 --socket "$d/fake.sock" --upload-dir "$d/up2" >"$d/ui2.out" 2>"$d/ui2.err" &
+ui2_pid=$!
+export UI_FAKE_URL= FAKE_LOG=$d/fake.log
+for ((i = 0; i < 200; i++)); do
+	UI_FAKE_URL=$(sed -n 's/^open //p' "$d/ui2.out")
+	[[ -n $UI_FAKE_URL ]] && break
+	sleep 0.05
+done
+
 # The command line's own checks, before the browser's.
 pass=0 fail=0
 cli() {	# NAME EXPECTED_STATUS PATTERN ARGS...
@@ -147,16 +163,19 @@ read -r bp bf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$d/
 bp=${bp:-0} bf=${bf:-1}
 pass=$((pass + bp)) fail=$((fail + bf))
 # SIGTERM: a clean stop, and LeakSanitizer's verdict
-kill "$ui_pid"
-wait "$ui_pid"
-rc=$?
-ui_pid=
-if [[ $rc == 0 && ! -s $d/ui.err ]]; then
-	pass=$((pass + 1)); echo "ok: sealine-ui stops on SIGTERM with status 0, nothing on stderr (ASan, UBSan, LSan)"
-else
-	fail=$((fail + 1)); echo "FAIL: sealine-ui stops on SIGTERM with status 0, nothing on stderr (exit $rc)"
-	cat "$d/ui.err"
-fi
+for n in "" 2; do
+	pid_var=ui${n}_pid
+	kill "${!pid_var}"
+	wait "${!pid_var}"
+	rc=$?
+	printf -v "$pid_var" '%s' ""
+	if [[ $rc == 0 && ! -s $d/ui$n.err ]]; then
+		pass=$((pass + 1)); echo "ok: sealine-ui${n:+ (the second)} stops on SIGTERM with status 0, nothing on stderr (ASan, UBSan, LSan)"
+	else
+		fail=$((fail + 1)); echo "FAIL: sealine-ui${n:+ (the second)} stops on SIGTERM with status 0, nothing on stderr (exit $rc)"
+		cat "$d/ui$n.err"
+	fi
+done
 echo "screenshots in $SHOTS"
 echo "$pass passed, $fail failed"
 [[ $fail == 0 ]]

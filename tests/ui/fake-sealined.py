@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+A stand-in for sealined's control socket (agent/lib/ipc.h, protocol 1)
+for the states of an envelope the host test bed cannot reach without a
+kernel: one envelope that goes from queued through sending to delivered
+with a receipt, one that failed and can be tried again. Each "outbox"
+request moves the first one step on, so the progress page, which reloads
+itself, sees every step. It logs every request to LOG, one a line.
+
+    fake-sealined.py SOCKET LOG
+"""
+import os
+import socket
+import sys
+import threading
+
+SOCK, LOG = sys.argv[1:3]
+SENDING = "5" * 32
+FAILED = "f" * 32
+CHUNK = 65536 + 16
+SIZE = 4 * CHUNK - 1000
+steps = [("queued", 0), ("sending", 0), ("sending", 1), ("sending", 3),
+         ("delivered", 4)]
+state = {"step": 0, "failed": "failed"}
+lock = threading.Lock()
+RECEIPT = ("sealine-receipt 1\nenvelope %s\nsha256 %s\nsize %d\nsender 123456789012\n"
+           "recipient 210987654321\ndelivered 2026-12-07T10:00:00Z\nfiles 2\nbytes 250000\n"
+           "key %s\nsignature %s\n" % (SENDING, "ab" * 32, SIZE, "cd" * 32, "ef" * 64))
+
+
+def enc(v):
+    out = ""
+    for b in str(v).encode():
+        c = chr(b)
+        if b <= 0x20 or b >= 0x7f or c in "%=":
+            out += "%%%02X" % b
+        else:
+            out += c
+    return out
+
+
+def rec(kind, **kv):
+    return kind + "".join(" %s=%s" % (k, enc(v)) for k, v in kv.items() if v is not None) + "\n"
+
+
+def envelope(hexid, st, acked, **more):
+    return rec("envelope", id=hexid, to="210987654321", name="Müller GmbH", state=st,
+               queued="2026-12-07T09:59:00Z", via="auto", size=SIZE, files=2,
+               content_bytes=250000, chunks=4, acked=acked, attempts=1,
+               wire_bytes=acked * CHUNK, **more)
+
+
+def answer(line):
+    words = line.split()
+    verb = words[0] if words else ""
+    with lock:
+        if verb == "status":
+            return (rec("daemon", pid=os.getpid(), version="0.1.0", account="123456789012",
+                        fingerprint="aaaa-bbbb-cccc-dddd") + "ok\n")
+        if verb == "peers":
+            return (rec("peer", account="210987654321", authorised="yes", revoked="no",
+                        ltk="yes", name="Müller GmbH") + "ok\n")
+        if verb == "outbox":
+            st, acked = steps[min(state["step"], len(steps) - 1)]
+            state["step"] += 1
+            out = envelope(SENDING, st, acked,
+                           finished="2026-12-07T10:00:00Z" if st == "delivered" else None)
+            if state["failed"] == "failed":
+                out += envelope(FAILED, "failed", 1, finished="2026-12-07T09:00:00Z",
+                                detail="30 attempts failed; the last: no answer")
+            else:
+                out += envelope(FAILED, "queued", 1)
+            return out + "ok\n"
+        if verb == "outbox-receipt" and words[1:] == [SENDING]:
+            return rec("receipt", id=SENDING, text=RECEIPT) + "ok\n"
+        if verb == "outbox-retry" and words[1:] == [FAILED]:
+            state["failed"] = "queued"
+            return "ok id=%s\n" % FAILED
+        return "err EINVAL the stand-in does not know '%s'\n" % line
+
+
+def serve(conn):
+    f = conn.makefile("rwb")
+    for raw in f:
+        line = raw.decode().strip()
+        with open(LOG, "a") as log:
+            log.write(line + "\n")
+        f.write(answer(line).encode())
+        f.flush()
+    conn.close()
+
+
+if os.path.exists(SOCK):
+    os.unlink(SOCK)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(SOCK)
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
