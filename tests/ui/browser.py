@@ -27,6 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -112,7 +113,10 @@ opts.add_experimental_option("prefs", {
 })
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 driver.set_page_load_timeout(60)
-wait = WebDriverWait(driver, 60)
+# a page that reloads itself (the progress page) may swap an element
+# between finding and reading it: look again
+wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException,
+                                                     NoSuchElementException])
 
 try:
     # ---- Access -----------------------------------------------------------
@@ -161,7 +165,7 @@ try:
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait.until(lambda d: re.search(r"/outbox/[0-9a-f]{32}$", d.current_url))
     env_id = driver.current_url.rsplit("/", 1)[1]
-    state = driver.find_element(By.ID, "state").text
+    state = wait.until(lambda d: d.find_element(By.ID, "state").text)
     check("Send queues the envelope and shows its progress page",
           state == "queued" and driver.find_elements(By.ID, "progress"), state)
     shot(driver, "progress")
@@ -344,11 +348,14 @@ try:
     driver.get(fake)
     driver.get(fbase + "/outbox/" + "5" * 32)
     seen = []
+    def snapshot(d):
+        el = d.find_element(By.ID, "state")
+        return (el, el.text, int(d.find_element(By.ID, "progress").get_attribute("value")),
+                main_text(d))
+
     for _ in range(20):
-        state_el = driver.find_element(By.ID, "state")
-        st = state_el.text
-        val = int(driver.find_element(By.ID, "progress").get_attribute("value"))
-        seen.append((st, val, main_text(driver)))
+        state_el, st, val, text = wait.until(snapshot)
+        seen.append((st, val, text))
         if st == "delivered":
             break
         if st == "sending" and "/s," in seen[-1][2]:
