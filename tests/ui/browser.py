@@ -27,7 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -93,6 +93,14 @@ def shot(driver, name):
     driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
 
+def click_and_wait(driver, el):
+    """Click what loads another page, and wait until the old one is gone
+    (reading the next page's elements before that reads the old ones)."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    el.click()
+    WebDriverWait(driver, 60).until(EC.staleness_of(old))
+
+
 def main_text(driver):
     return driver.find_element(By.TAG_NAME, "main").text
 
@@ -115,8 +123,7 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts
 driver.set_page_load_timeout(60)
 # a page that reloads itself (the progress page) may swap an element
 # between finding and reading it: look again
-wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException,
-                                                     NoSuchElementException])
+wait = WebDriverWait(driver, 60, ignored_exceptions=[WebDriverException])
 
 try:
     # ---- Access -----------------------------------------------------------
@@ -162,7 +169,7 @@ try:
     driver.find_element(By.ID, "files").send_keys("\n".join(files))
     shot(driver, "envelope")
     before = outbox()
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     wait.until(lambda d: re.search(r"/outbox/[0-9a-f]{32}$", d.current_url))
     env_id = driver.current_url.rsplit("/", 1)[1]
     state = wait.until(lambda d: d.find_element(By.ID, "state").text)
@@ -193,7 +200,7 @@ try:
           any(in_id[:8] in r.text and PEER in r.text and "Müller GmbH" in r.text
               and " 3 " in " " + r.text + " " for r in rows), [r.text for r in rows])
     shot(driver, "inbox")
-    driver.find_element(By.LINK_TEXT, in_id[:8]).click()
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, in_id[:8]))
     names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#files tbody a")]
     check("an envelope's page lists its files (in a directory too)",
           sorted(names) == sorted(["Bericht März.txt", "data.bin", "docs/nested.txt"]), names)
@@ -266,7 +273,7 @@ try:
     sel = Select(driver.find_element(By.ID, "to"))
     sel.select_by_value(PEER)
     driver.find_element(By.ID, "files").send_keys(big)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
     msg = driver.find_element(By.CSS_SELECTOR, "p.error").text
     check("a file over the limit is refused with a message in the page",
@@ -285,7 +292,7 @@ try:
 
     # ---- Cancel from the page, then the send log ------------------------------
     driver.get(BASE + "/outbox/" + env_id)
-    driver.find_element(By.ID, "cancel").click()
+    click_and_wait(driver, driver.find_element(By.ID, "cancel"))
     wait.until(lambda d: d.find_element(By.ID, "state").text == "cancelled")
     check("Cancel withdraws the envelope",
           [e for e in outbox() if e["id"] == env_id][0]["state"] == "cancelled")
@@ -296,7 +303,7 @@ try:
               for r in rows), [r.text for r in rows])
     shot(driver, "send-log")
     driver.find_element(By.ID, "account").send_keys("999999999999")
-    driver.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.filter button"))
     rows = driver.find_elements(By.CSS_SELECTOR, "#log tbody tr")
     check("filtering by another account leaves no record",
           len(rows) == 1 and "No records" in rows[0].text, [r.text for r in rows])
@@ -381,7 +388,7 @@ try:
     check("a failed envelope says why", "Not delivered" in alert and "no answer" in alert,
           alert)
     shot(driver, "failed")
-    driver.find_element(By.ID, "retry").click()
+    click_and_wait(driver, driver.find_element(By.ID, "retry"))
     wait.until(lambda d: d.find_element(By.ID, "state").text == "queued")
     log = open(os.environ["FAKE_LOG"]).read().splitlines()
     check("Retry asks sealined to try again and the page shows it queued",
