@@ -42,6 +42,12 @@ static int keep(struct sl_ui_rec *rec, const char *line)
 int sl_ui_call(const struct sl_ui *ui, const char *request,
 	       struct sl_ui_reply *reply)
 {
+	return sl_ui_call_at(ui->conf.socket, request, reply);
+}
+
+int sl_ui_call_at(const char *socket, const char *request,
+		  struct sl_ui_reply *reply)
+{
 	struct sl_ipc_reader *r = calloc(1, sizeof(*r));
 	size_t cap = 0;
 	int fd, ret;
@@ -51,7 +57,7 @@ int sl_ui_call(const struct sl_ui *ui, const char *request,
 		snprintf(reply->err, sizeof(reply->err), "out of memory");
 		return -1;
 	}
-	fd = sl_ipc_connect(ui->conf.socket, reply->err, sizeof(reply->err));
+	fd = sl_ipc_connect(socket, reply->err, sizeof(reply->err));
 	if (fd < 0) {
 		free(r);
 		return -1;

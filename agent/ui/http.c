@@ -28,8 +28,7 @@ struct request {
 	bool checked;			/* auth done */
 	struct sl_upload *upload;	/* POST /send */
 	struct MHD_PostProcessor *pp;	/* other POSTs: their small form */
-	char csrf[SL_UI_TOKEN_HEX + 1];
-	bool csrf_seen, too_long;
+	struct sl_form form;
 };
 
 const char *sl_ui_arg(struct MHD_Connection *c, const char *key)
@@ -91,7 +90,17 @@ static const struct {
 	{ "lines", "/lines", "Lines" },
 };
 
-static void frame(struct sl_buf *out, const struct sl_page *pg, bool menu_on)
+static const struct {
+	const char *key, *href, *label;
+	bool socket;		/* needs --tsp-socket, else --tsp-store */
+} tsp_menu[] = {
+	{ "tsp-accounts", "/tsp/accounts", "TSP accounts", false },
+	{ "tsp-calls", "/tsp/calls", "TSP calls", true },
+	{ "tsp-records", "/tsp/records", "Call records", false },
+};
+
+static void frame(const struct sl_ui *ui, struct sl_buf *out,
+		  const struct sl_page *pg, bool menu_on)
 {
 	sl_buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 		    "<meta charset=\"utf-8\">\n"
@@ -113,6 +122,16 @@ static void frame(struct sl_buf *out, const struct sl_page *pg, bool menu_on)
 				      !strcmp(pg->nav, menu[i].key) ?
 				      " aria-current=\"page\"" : "",
 				      menu[i].label);
+		for (size_t i = 0; i < sizeof(tsp_menu) / sizeof(tsp_menu[0]); i++) {
+			if (!(tsp_menu[i].socket ? ui->conf.tsp_socket :
+			      ui->conf.tsp_store))
+				continue;
+			sl_buf_printf(out, "<li><a href=\"%s\"%s>%s</a></li>\n",
+				      tsp_menu[i].href, pg->nav &&
+				      !strcmp(pg->nav, tsp_menu[i].key) ?
+				      " aria-current=\"page\"" : "",
+				      tsp_menu[i].label);
+		}
 		sl_buf_puts(out, "</ul></nav>\n");
 	}
 	sl_buf_puts(out, "</header>\n<main id=\"main\">\n");
@@ -131,7 +150,8 @@ static void security_headers(struct MHD_Response *r)
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, struct sl_page *pg,
+static enum MHD_Result respond(const struct sl_ui *ui,
+			       struct MHD_Connection *c, struct sl_page *pg,
 			       bool menu_on, const char *cookie)
 {
 	struct MHD_Response *r;
@@ -151,7 +171,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct sl_page *pg,
 	} else {
 		if (pg->body.failed)
 			return MHD_NO;
-		frame(&out, pg, menu_on);
+		frame(ui, &out, pg, menu_on);
 		if (out.failed) {
 			sl_buf_free(&out);
 			return MHD_NO;
@@ -246,25 +266,47 @@ static void no_access(struct sl_page *pg)
 
 /* ---- Small forms (retry, cancel) --------------------------------------- */
 
+const char *sl_form_get(const struct sl_form *form, const char *key)
+{
+	for (unsigned int i = 0; i < form->n; i++)
+		if (!strcmp(form->f[i].key, key))
+			return form->f[i].val;
+	return "";
+}
+
 static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind,
 				  const char *key, const char *filename,
 				  const char *content_type,
 				  const char *transfer_encoding,
 				  const char *data, uint64_t off, size_t size)
 {
-	struct request *rq = cls;
+	struct sl_form *form = cls;
+	unsigned int i;
 
-	(void)kind; (void)filename; (void)content_type;
-	(void)transfer_encoding;
-	if (strcmp(key, "csrf"))
-		return MHD_YES;		/* nothing else is read */
-	if (off + size > SL_UI_TOKEN_HEX) {
-		rq->too_long = true;
+	(void)kind; (void)content_type; (void)transfer_encoding;
+	if (filename) {
+		form->too_long = true;	/* no file belongs in these forms */
 		return MHD_YES;
 	}
-	memcpy(rq->csrf + off, data, size);
-	rq->csrf[off + size] = 0;
-	rq->csrf_seen = true;
+	for (i = 0; i < form->n; i++)
+		if (!strcmp(form->f[i].key, key))
+			break;
+	if (i == form->n) {
+		if (form->n == SL_UI_FORM_FIELDS ||
+		    strlen(key) >= sizeof(form->f[0].key)) {
+			form->too_long = true;
+			return MHD_YES;
+		}
+		snprintf(form->f[i].key, sizeof(form->f[i].key), "%s", key);
+		form->f[i].val[0] = 0;
+		form->n++;
+	}
+	if (off + size >= sizeof(form->f[i].val)) {
+		form->too_long = true;
+		return MHD_YES;
+	}
+	memcpy(form->f[i].val + off, data, size);
+	form->f[i].val[off + size] = 0;
 	return MHD_YES;
 }
 
@@ -318,6 +360,16 @@ static void route_get(const struct sl_ui *ui, struct MHD_Connection *c,
 		sl_page_log(ui, pg, c, false, strchr(url + 5, '.') != NULL);
 	} else if (!strcmp(url, "/lines")) {
 		sl_page_lines(ui, pg);
+	} else if (!strcmp(url, "/tsp/accounts") && ui->conf.tsp_store) {
+		sl_page_tsp_accounts(ui, pg, NULL);
+	} else if (!strcmp(url, "/tsp/calls") && ui->conf.tsp_socket) {
+		sl_page_tsp_calls(ui, pg);
+	} else if (!strcmp(url, "/tsp/records") && ui->conf.tsp_store) {
+		sl_page_tsp_records(ui, pg, c, 0);
+	} else if (!strcmp(url, "/tsp/records.csv") && ui->conf.tsp_store) {
+		sl_page_tsp_records(ui, pg, c, 1);
+	} else if (!strcmp(url, "/tsp/billing.csv") && ui->conf.tsp_store) {
+		sl_page_tsp_records(ui, pg, c, 2);
 	} else {
 		sl_page_message(pg, MHD_HTTP_NOT_FOUND, "Not found",
 				"There is no such page.");
@@ -327,8 +379,8 @@ static void route_get(const struct sl_ui *ui, struct MHD_Connection *c,
 static bool csrf_ok(const struct sl_ui *ui, struct request *rq,
 		    struct sl_page *pg)
 {
-	if (!rq->too_long && rq->csrf_seen &&
-	    sl_ui_token_equal(rq->csrf, ui->csrf))
+	if (!rq->form.too_long &&
+	    sl_ui_token_equal(sl_form_get(&rq->form, "csrf"), ui->csrf))
 		return true;
 	sl_page_message(pg, MHD_HTTP_FORBIDDEN, "Refused",
 			"The form's CSRF token is missing or wrong: reload the page and try again (a page from before sealine-ui was restarted holds an old one).");
@@ -348,6 +400,11 @@ static void route_post(const struct sl_ui *ui, struct request *rq,
 	    (!strcmp(action, "retry") || !strcmp(action, "cancel"))) {
 		if (csrf_ok(ui, rq, pg))
 			sl_page_outbox_action(ui, pg, id, action);
+		return;
+	}
+	if (!strncmp(url, "/tsp/accounts/", 14) && ui->conf.tsp_store) {
+		if (csrf_ok(ui, rq, pg))
+			sl_page_tsp_post(ui, pg, url + 14, &rq->form);
 		return;
 	}
 	sl_page_message(pg, MHD_HTTP_NOT_FOUND, "Not found",
@@ -402,7 +459,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 				 COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict",
 				 ui->session);
 			pg.location = "/";
-			ret = respond(c, &pg, false, cookie);
+			ret = respond(ui, c, &pg, false, cookie);
 			sl_buf_free(&pg.body);
 			return ret;
 		}
@@ -431,7 +488,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 				return MHD_NO;
 		} else if (rq->post) {
 			rq->pp = MHD_create_post_processor(c, SL_UI_POST_BUFFER,
-							   form_field, rq);
+							   form_field, &rq->form);
 			if (!rq->pp) {
 				sl_page_message(&pg, MHD_HTTP_BAD_REQUEST,
 						"Bad form", "This form's encoding is not one a browser sends (url-encoded or multipart).");
@@ -455,7 +512,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	else
 		route_get(ui, c, url, &pg);
 answer:
-	ret = respond(c, &pg, pg.status != MHD_HTTP_FORBIDDEN ||
+	ret = respond(ui, c, &pg, pg.status != MHD_HTTP_FORBIDDEN ||
 		      session_ok(ui, c), NULL);
 	if (pg.fd >= 0)
 		close(pg.fd);

@@ -41,6 +41,7 @@ static void help(FILE *f)
 		"SYNOPSIS\n"
 		"    " PROG " [--address ADDR] [--port N | --unix PATH] [--remote]\n"
 		"               [--socket PATH] [--upload-dir DIR] [--max-upload SIZE]\n"
+		"               [--tsp-store STORE] [--tsp-socket PATH]\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    Serves a local web interface to sealined: the envelope (from this\n"
@@ -79,6 +80,15 @@ static void help(FILE *f)
 		"        The most bytes one envelope's files may have together, with K,\n"
 		"        M or G (default 256M, at most 1G). A larger upload is refused\n"
 		"        before or while it arrives.\n"
+		"    -T, --tsp-store STORE\n"
+		"        On a TSP: its account store (an SQLite file or a PostgreSQL URI or\n"
+		"        connection string, as sealctl tsp --db takes it). Adds the pages\n"
+		"        TSP accounts (add, enable, disable, bind caller IDs and lines,\n"
+		"        authorise callers) and Call records (a month's records, the\n"
+		"        billing summary per calling account, both as CSV).\n"
+		"    -S, --tsp-socket PATH\n"
+		"        On a TSP: sealtspd's control socket. Adds the page TSP calls\n"
+		"        (lines and the calls on them).\n"
 		"    -h, --help\n"
 		"        Show this manual.\n"
 		"    -V, --version\n"
@@ -194,6 +204,8 @@ int main(int argc, char *argv[])
 		{ "socket", required_argument, NULL, 's' },
 		{ "upload-dir", required_argument, NULL, 'd' },
 		{ "max-upload", required_argument, NULL, 'm' },
+		{ "tsp-store", required_argument, NULL, 'T' },
+		{ "tsp-socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -220,7 +232,7 @@ int main(int argc, char *argv[])
 
 	ui.conf.socket = env && *env ? env : SL_CONF_DEFAULT_SOCKET;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:u:rs:d:m:hV", longopts,
+	while ((opt = getopt_long(argc, argv, ":a:p:u:rs:d:m:T:S:hV", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'a':
@@ -248,6 +260,12 @@ int main(int argc, char *argv[])
 			if (parse_size(optarg, &ui.conf.max_upload))
 				return usage("--max-upload is a size from 1 byte to 1G (with K, M or G), not '%s'",
 					     optarg);
+			break;
+		case 'T':
+			ui.conf.tsp_store = optarg;
+			break;
+		case 'S':
+			ui.conf.tsp_socket = optarg;
 			break;
 		case 'h':
 			help(stdout);

@@ -44,6 +44,7 @@
 #define SL_UI_LOG_MAX		2000	/* log records a page reads */
 #define SL_UI_REFRESH_S		2	/* progress page reload */
 #define SL_UI_CALL_TIMEOUT_MS	30000	/* sealined's answer to a request */
+#define SL_UI_FORM_FIELDS	8	/* fields of a small form (not /send) */
 
 struct sl_ui_conf {
 	const char *address;		/* numeric IPv4 or IPv6 */
@@ -53,6 +54,8 @@ struct sl_ui_conf {
 	const char *socket;		/* sealined's control socket */
 	const char *upload_dir;
 	uint64_t max_upload;
+	const char *tsp_store;		/* the TSP's account store, or NULL */
+	const char *tsp_socket;		/* sealtspd's control socket, or NULL */
 };
 
 /* What the server keeps: the configuration and its three secrets. */
@@ -106,6 +109,9 @@ struct sl_ui_reply {
 /* One request to sealined: 0, or -1 with reply->err for people. */
 int sl_ui_call(const struct sl_ui *ui, const char *request,
 	       struct sl_ui_reply *reply);
+/* The same to another daemon's socket (sealtspd's). */
+int sl_ui_call_at(const char *socket, const char *request,
+		  struct sl_ui_reply *reply);
 void sl_ui_reply_free(struct sl_ui_reply *reply);
 const char *sl_ui_get(const struct sl_ipc_record *r, const char *key,
 		      const char *dflt);
@@ -124,6 +130,19 @@ struct sl_page {
 	int fd;				/* a download's file, or -1 */
 	uint64_t fd_size;
 };
+
+/* A small form's fields (url-encoded or multipart, no files). */
+struct sl_form {
+	unsigned int n;
+	bool too_long;			/* a field or the count over the limit */
+	struct {
+		char key[32];
+		char val[SL_UI_FIELD_MAX];
+	} f[SL_UI_FORM_FIELDS];
+};
+
+/* A field's value, or "" if the form has none. */
+const char *sl_form_get(const struct sl_form *form, const char *key);
 
 /* The query argument key of the request, or NULL. */
 const char *sl_ui_arg(struct MHD_Connection *c, const char *key);
@@ -155,6 +174,17 @@ void sl_page_inbox_file(const struct sl_ui *ui, struct sl_page *pg,
 void sl_page_log(const struct sl_ui *ui, struct sl_page *pg,
 		 struct MHD_Connection *c, bool sent, bool csv);
 bool sl_ui_envelope_id(const char *s);
+
+/* ---- tsp.c: the TSP operator's pages (--tsp-store, --tsp-socket) -------- */
+
+void sl_page_tsp_accounts(const struct sl_ui *ui, struct sl_page *pg,
+			  const char *error);
+/* POST /tsp/accounts/add, /tsp/accounts/NUMBER/ACTION (form checked). */
+void sl_page_tsp_post(const struct sl_ui *ui, struct sl_page *pg,
+		      const char *path, const struct sl_form *form);
+void sl_page_tsp_calls(const struct sl_ui *ui, struct sl_page *pg);
+void sl_page_tsp_records(const struct sl_ui *ui, struct sl_page *pg,
+			 struct MHD_Connection *c, int csv);
 
 /* ---- upload.c ----------------------------------------------------------- */
 

@@ -49,12 +49,12 @@ def check(name, cond, detail=""):
         print("FAIL: " + name + (": " + str(detail)[:600] if detail else ""))
 
 
-def req(method, path, body=None, headers=None, cookie=None):
+def req(method, path, body=None, headers=None, cookie=None, host=None):
     """One request without the browser: (status, headers, body bytes)."""
     h = dict(headers or {})
     if cookie:
         h["Cookie"] = "sealine_ui=" + cookie
-    c = http.client.HTTPConnection(HOST, timeout=60)
+    c = http.client.HTTPConnection(host or HOST, timeout=60)
     c.request(method, path, body=body, headers=h)
     r = c.getresponse()
     data = r.read()
@@ -393,6 +393,111 @@ try:
     log = open(os.environ["FAKE_LOG"]).read().splitlines()
     check("Retry asks sealined to try again and the page shows it queued",
           "outbox-retry " + "f" * 32 in log, log[-5:])
+    # ---- The TSP's pages (the second sealine-ui: --tsp-store, --tsp-socket) ----
+    def tsp_accounts():
+        r = subprocess.run([SEALCTL, "tsp", "--db", os.environ["TSP_DB"], "accounts",
+                            "list", "--json"], capture_output=True, text=True, timeout=60)
+        return {a["number"]: a for a in json.loads(r.stdout)}
+
+    def tsp_form(form_id, **fields):
+        driver.get(fbase + "/tsp/accounts")
+        for k, v in fields.items():
+            el = driver.find_element(By.ID, k)
+            if el.tag_name == "select":
+                Select(el).select_by_value(v)
+            else:
+                el.send_keys(v)
+        click_and_wait(driver, driver.find_element(By.ID, form_id))
+        errs = driver.find_elements(By.CSS_SELECTOR, "p.error")
+        return errs[0].text if errs else ""
+
+    driver.get(fbase + "/tsp/accounts")
+    links = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav a")]
+    check("with --tsp-store and --tsp-socket the menu has the TSP's pages",
+          {"TSP accounts", "TSP calls", "Call records"} <= set(links), links)
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#accounts tbody tr")]
+    check("TSP accounts lists both with bindings and status",
+          any("111111111111" in r and "Alpha AG" in r and "caller ID 5551" in r
+              and "enabled" in r for r in rows)
+          and any("222222222222" in r and "none: cannot call" in r for r in rows), rows)
+    key = "ab" * 32
+    msg = tsp_form("add", **{"add-number": "333333333333", "add-name": "Gamma Ltd",
+                             "add-phone": "555-3", "add-key": key})
+    check("an account with a bad phone number is refused with a message, not added",
+          "is not 1 to 32 digits" in msg and "333333333333" not in tsp_accounts(), msg)
+    msg = tsp_form("add", **{"add-number": "3333", "add-name": "Gamma Ltd",
+                             "add-phone": "5553", "add-key": key})
+    check("an account number that is not 12 digits is refused", "12 digits" in msg, msg)
+    msg = tsp_form("add", **{"add-number": "333333333333", "add-name": "Gamma Ltd",
+                             "add-phone": "5553", "add-key": "xyz"})
+    check("a key that is not 64 hex digits is refused", "64 hex digits" in msg, msg)
+    msg = tsp_form("add", **{"add-number": "333333333333", "add-name": "Gamma Ltd",
+                             "add-phone": "5553", "add-key": key})
+    acc = tsp_accounts()
+    check("a valid account is added (sealctl tsp sees it)",
+          not msg and acc.get("333333333333", {}).get("name") == "Gamma Ltd"
+          and acc["333333333333"]["public_key"] == key, (msg, acc.get("333333333333")))
+    msg = tsp_form("add", **{"add-number": "333333333333", "add-name": "Gamma Ltd",
+                             "add-phone": "5553", "add-key": key})
+    check("adding it twice is refused with the store's reason", msg != "", msg)
+    driver.get(fbase + "/tsp/accounts")
+    click_and_wait(driver, driver.find_element(By.ID, "disable-111111111111"))
+    check("Disable disables the account",
+          tsp_accounts()["111111111111"]["enabled"] is False
+          and driver.find_elements(By.ID, "enable-111111111111"))
+    msg = tsp_form("bind", **{"bind-number": "222222222222", "bind-kind": "line",
+                              "bind-value": "bad line!"})
+    check("a bad line name is refused with a message", "is not 1 to 63" in msg, msg)
+    msg = tsp_form("bind", **{"bind-number": "222222222222", "bind-kind": "line",
+                              "bind-value": "modem1"})
+    check("a line is bound", not msg and tsp_accounts()["222222222222"]["lines"] == ["modem1"],
+          msg)
+    msg = tsp_form("authorise", **{"auth-number": "111111111111",
+                                   "auth-caller": "222222222222"})
+    check("a caller is authorised",
+          not msg and tsp_accounts()["111111111111"]["authorised_callers"] == ["222222222222"],
+          msg)
+    shot(driver, "tsp-accounts")
+    fcookie = driver.get_cookie("sealine_ui")["value"]
+    fhost = urllib.parse.urlsplit(fbase).netloc
+    st, _, _ = req("POST", "/tsp/accounts/disable", "number=222222222222&csrf=" + "0" * 64,
+                   {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
+    check("a TSP change without the right CSRF token is refused", st == 403
+          and tsp_accounts()["222222222222"]["enabled"] is True, st)
+
+    driver.get(fbase + "/tsp/records?month=2026-11")
+    bill = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#billing tbody tr")]
+    check("billing summary of November per calling account",
+          bill == ["111111111111 2 1 0:02:05 1000 2000", "222222222222 1 1 0:01:01 10 20"],
+          bill)
+    recs = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#records tbody tr")]
+    check("November's three records, not October's",
+          len(recs) == 3 and not any("0000000000001004" in r for r in recs), recs)
+    shot(driver, "tsp-records")
+
+    def freq(path):
+        c = http.client.HTTPConnection(fhost, timeout=60)
+        c.request("GET", path, headers={"Cookie": "sealine_ui=" + fcookie})
+        r = c.getresponse()
+        return r.status, r.getheader("Content-Type", ""), r.read().decode()
+
+    st, ctype, text = freq("/tsp/billing.csv?month=2026-11")
+    check("billing as CSV",
+          st == 200 and ctype.startswith("text/csv") and text.splitlines() == [
+              "account,month,calls,answered,seconds,bytes_up,bytes_down",
+              "111111111111,2026-11,2,1,125,1000,2000",
+              "222222222222,2026-11,1,1,61,10,20"], text)
+    st, ctype, text = freq("/tsp/records.csv?month=2026-11&account=222222222222")
+    check("records as CSV, filtered by account",
+          st == 200 and len(text.splitlines()) == 4 and "0000000000001003" in text, text)
+    driver.get(fbase + "/tsp/records?month=2026-13")
+    check("an impossible month is refused with a message", "YYYY-MM" in main_text(driver))
+    driver.get(fbase + "/tsp/calls")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")]
+    check("TSP calls shows the call on its line",
+          any("modem0" in r and "111111111111" in r and "222222222222" in r and "00000000000000aa" in r
+              for r in rows), rows)
+    shot(driver, "tsp-calls")
 except Exception as e:  # a step that could not go on: one failure, with the page
     check("the browser test ran to its end", False,
           "%s: %r at %s: %s" % (type(e).__name__, e, driver.current_url,

@@ -3,7 +3,7 @@
 """
 A stand-in for sealined's control socket (agent/lib/ipc.h, protocol 1)
 for the states of an envelope the host test bed cannot reach without a
-kernel: one envelope that goes from queued through sending to delivered
+kernel, and for sealtspd's status with a call on a line: one envelope that goes from queued through sending to delivered
 with a receipt, one that failed and can be tried again. Each "outbox"
 request moves the first one step on, so the progress page, which reloads
 itself, sees every step. It logs every request to LOG, one a line.
@@ -55,9 +55,17 @@ def answer(line):
     words = line.split()
     verb = words[0] if words else ""
     with lock:
-        if verb == "status":
-            return (rec("daemon", pid=os.getpid(), version="0.1.0", account="123456789012",
-                        fingerprint="aaaa-bbbb-cccc-dddd") + "ok\n")
+        if verb == "status":  # as sealtspd answers it, for the TSP's calls page
+            return (rec("daemon", pid=os.getpid(), version="0.1.0", role="tsp",
+                        instance="tsp1", store_state="up", lines=2, calls=1,
+                        fingerprint="aaaa-bbbb-cccc-dddd")
+                    + rec("line", tty="modem0", path="/dev/ttyS0", state="bridged",
+                          modem="online", call_tracking="00000000000000aa",
+                          call_leg="caller", caller="111111111111",
+                          recipient="222222222222", bytes_up=123, bytes_down=456)
+                    + rec("line", tty="modem1", path="/dev/ttyS1", state="idle",
+                          modem="idle")
+                    + "ok\n")
         if verb == "peers":
             return (rec("peer", account="210987654321", authorised="yes", revoked="no",
                         ltk="yes", name="Müller GmbH") + "ok\n")
