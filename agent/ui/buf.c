@@ -147,3 +147,10 @@ void sl_buf_bytes(struct sl_buf *b, uint64_t n)
 	else
 		sl_buf_printf(b, "%llu bytes", (unsigned long long)n);
 }
+
+void sl_buf_td(struct sl_buf *b, const char *s)
+{
+	sl_buf_puts(b, "<td>");
+	sl_buf_html(b, s);
+	sl_buf_puts(b, "</td>");
+}

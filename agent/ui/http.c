@@ -65,6 +65,58 @@ void sl_page_message(struct sl_page *pg, unsigned int status,
 	sl_buf_puts(&pg->body, "</p>\n");
 }
 
+void sl_page_alert(struct sl_page *pg, const char *text)
+{
+	sl_buf_puts(&pg->body, "<p class=\"error\" role=\"alert\">");
+	sl_buf_html(&pg->body, text);
+	sl_buf_puts(&pg->body, "</p>\n");
+}
+
+void sl_page_table(struct sl_page *pg, const char *id,
+		   const char *const *labels)
+{
+	sl_buf_printf(&pg->body, "<div class=\"scroll\"><table id=\"%s\">\n<thead><tr>",
+		      id);
+	for (size_t c = 0; labels[c]; c++)
+		sl_buf_printf(&pg->body, "<th scope=\"col\">%s</th>", labels[c]);
+	sl_buf_puts(&pg->body, "</tr></thead><tbody>\n");
+}
+
+void sl_page_table_end(struct sl_page *pg, size_t rows, size_t cols,
+		       const char *empty)
+{
+	if (!rows)
+		sl_buf_printf(&pg->body, "<tr><td colspan=\"%zu\">%s</td></tr>\n",
+			      cols, empty);
+	sl_buf_puts(&pg->body, "</tbody></table></div>\n");
+}
+
+void sl_page_records(struct sl_page *pg, const char *id,
+		     const struct sl_col *cols, size_t n_cols,
+		     const struct sl_ui_reply *reply, const char *type,
+		     const char *empty)
+{
+	const char *labels[SL_UI_MAX_COLS + 1] = { 0 };
+	struct sl_buf *b = &pg->body;
+	size_t shown = 0;
+
+	for (size_t c = 0; c < n_cols && c < SL_UI_MAX_COLS; c++)
+		labels[c] = cols[c].label;
+	sl_page_table(pg, id, labels);
+	for (size_t i = 0; i < reply->n; i++) {
+		const struct sl_ipc_record *r = &reply->recs[i].r;
+
+		if (strcmp(r->type, type))
+			continue;
+		shown++;
+		sl_buf_puts(b, "<tr>");
+		for (size_t c = 0; c < n_cols; c++)
+			sl_buf_td(b, sl_ui_get(r, cols[c].key, "-"));
+		sl_buf_puts(b, "</tr>\n");
+	}
+	sl_page_table_end(pg, shown, n_cols, empty);
+}
+
 void sl_page_csrf(const struct sl_ui *ui, struct sl_page *pg)
 {
 	sl_buf_printf(&pg->body,

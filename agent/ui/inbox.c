@@ -19,13 +19,6 @@
 
 #include "ui.h"
 
-static void td(struct sl_buf *b, const char *s)
-{
-	sl_buf_puts(b, "<td>");
-	sl_buf_html(b, s);
-	sl_buf_puts(b, "</td>");
-}
-
 void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 {
 	struct sl_ui_reply in;
@@ -39,11 +32,8 @@ void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 		sl_page_message(pg, MHD_HTTP_BAD_GATEWAY, "Inbox", "%s", in.err);
 		return;
 	}
-	sl_buf_puts(b, "<div class=\"scroll\"><table id=\"inbox\">\n<thead><tr>"
-		    "<th scope=\"col\">Envelope</th><th scope=\"col\">From</th>"
-		    "<th scope=\"col\">Name</th><th scope=\"col\">Delivered</th>"
-		    "<th scope=\"col\">Files</th><th scope=\"col\">Bytes</th>"
-		    "</tr></thead><tbody>\n");
+	sl_page_table(pg, "inbox", (const char *const[]){
+		"Envelope", "From", "Name", "Delivered", "Files", "Bytes", NULL });
 	for (size_t i = 0; i < in.n; i++) {
 		const struct sl_ipc_record *r = &in.recs[i].r;
 		const char *id = sl_ui_get(r, "id", "");
@@ -53,18 +43,16 @@ void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 		shown++;
 		sl_buf_printf(b, "<tr><td class=\"mono\"><a href=\"/inbox/%s\">%.8s</a></td>",
 			      id, id);
-		td(b, sl_ui_get(r, "from", "?"));
-		td(b, sl_ui_get(r, "name", "-"));
-		td(b, sl_ui_get(r, "delivered", "?"));
-		td(b, sl_ui_get(r, "files", "?"));
+		sl_buf_td(b, sl_ui_get(r, "from", "?"));
+		sl_buf_td(b, sl_ui_get(r, "name", "-"));
+		sl_buf_td(b, sl_ui_get(r, "delivered", "?"));
+		sl_buf_td(b, sl_ui_get(r, "files", "?"));
 		sl_buf_puts(b, "<td>");
 		sl_buf_bytes(b, strtoull(sl_ui_get(r, "content_bytes", "0"),
 					 NULL, 10));
 		sl_buf_puts(b, "</td></tr>\n");
 	}
-	if (!shown)
-		sl_buf_puts(b, "<tr><td colspan=\"6\">The inbox is empty.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_table_end(pg, shown, 6, "The inbox is empty.");
 	sl_ui_reply_free(&in);
 }
 
@@ -108,10 +96,8 @@ void sl_page_inbox_item(const struct sl_ui *ui, struct sl_page *pg,
 	if (show(ui, pg, id, hex, &files))
 		return;
 	sl_buf_printf(b, "<h1>Envelope <span class=\"mono\">%s</span></h1>\n", hex);
-	sl_buf_puts(b, "<div class=\"scroll\"><table id=\"files\">\n<thead><tr>"
-		    "<th scope=\"col\">Name</th><th scope=\"col\">Type</th>"
-		    "<th scope=\"col\">Size</th><th scope=\"col\">Modified</th>"
-		    "</tr></thead><tbody>\n");
+	sl_page_table(pg, "files", (const char *const[]){
+		"Name", "Type", "Size", "Modified", NULL });
 	for (size_t i = 0; i < files.n; i++) {
 		const struct sl_ipc_record *r = &files.recs[i].r;
 		const char *name = sl_ui_get(r, "name", "?");
@@ -130,14 +116,12 @@ void sl_page_inbox_item(const struct sl_ui *ui, struct sl_page *pg,
 			sl_buf_html(b, name);
 		}
 		sl_buf_puts(b, "</td>");
-		td(b, type);
-		td(b, sl_ui_get(r, "size", "-"));
-		td(b, sl_ui_get(r, "mtime", "-"));
+		sl_buf_td(b, type);
+		sl_buf_td(b, sl_ui_get(r, "size", "-"));
+		sl_buf_td(b, sl_ui_get(r, "mtime", "-"));
 		sl_buf_puts(b, "</tr>\n");
 	}
-	if (!files.n)
-		sl_buf_puts(b, "<tr><td colspan=\"4\">This envelope holds no files.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_table_end(pg, files.n, 4, "This envelope holds no files.");
 	sl_ui_reply_free(&files);
 }
 

@@ -16,13 +16,6 @@
 
 #define RATE_SLOTS	16	/* envelopes whose rate is followed */
 
-static void alert(struct sl_page *pg, const char *text)
-{
-	sl_buf_puts(&pg->body, "<p class=\"error\" role=\"alert\">");
-	sl_buf_html(&pg->body, text);
-	sl_buf_puts(&pg->body, "</p>\n");
-}
-
 /* A peer's standing, as the address book shows it. */
 static const char *peer_status(const struct sl_ipc_record *r, bool *can_send)
 {
@@ -47,13 +40,6 @@ static const char *word(const char *s)
 	       s : "other";
 }
 
-static void td(struct sl_buf *b, const char *s)
-{
-	sl_buf_puts(b, "<td>");
-	sl_buf_html(b, s);
-	sl_buf_puts(b, "</td>");
-}
-
 void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 		      const char *error, const char *to)
 {
@@ -66,15 +52,15 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 	pg->nav = "envelope";
 	sl_buf_puts(b, "<h1>Envelope</h1>\n");
 	if (error)
-		alert(pg, error);
+		sl_page_alert(pg, error);
 	if (sl_ui_call(ui, "status", &st)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, st.err);
+		sl_page_alert(pg, st.err);
 		return;
 	}
 	if (sl_ui_call(ui, "peers", &peers)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, peers.err);
+		sl_page_alert(pg, peers.err);
 		sl_ui_reply_free(&st);
 		return;
 	}
@@ -128,10 +114,9 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 		      "</fieldset>\n<div class=\"send\"><button type=\"submit\">Send</button></div>\n</div>\n</form>\n",
 		      SL_UI_MAX_FILES);
 
-	sl_buf_puts(b, "<h2>Address book</h2>\n<div class=\"scroll\"><table>\n"
-		    "<thead><tr><th scope=\"col\">Account</th><th scope=\"col\">Name</th>"
-		    "<th scope=\"col\">Status</th><th scope=\"col\">Paired</th>"
-		    "<th scope=\"col\">Key</th></tr></thead><tbody>\n");
+	sl_buf_puts(b, "<h2>Address book</h2>\n");
+	sl_page_table(pg, "peers", (const char *const[]){
+		"Account", "Name", "Status", "Paired", "Key", NULL });
 	for (size_t i = 0; i < peers.n; i++) {
 		const struct sl_ipc_record *p = &peers.recs[i].r;
 		bool ok;
@@ -139,16 +124,14 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 		if (strcmp(p->type, "peer"))
 			continue;
 		sl_buf_puts(b, "<tr>");
-		td(b, sl_ui_get(p, "account", "?"));
-		td(b, sl_ui_get(p, "name", "-"));
-		td(b, peer_status(p, &ok));
-		td(b, sl_ui_get(p, "paired", "-"));
-		td(b, sl_ui_get(p, "fingerprint", "-"));
+		sl_buf_td(b, sl_ui_get(p, "account", "?"));
+		sl_buf_td(b, sl_ui_get(p, "name", "-"));
+		sl_buf_td(b, peer_status(p, &ok));
+		sl_buf_td(b, sl_ui_get(p, "paired", "-"));
+		sl_buf_td(b, sl_ui_get(p, "fingerprint", "-"));
 		sl_buf_puts(b, "</tr>\n");
 	}
-	if (!peers.n)
-		sl_buf_puts(b, "<tr><td colspan=\"5\">The address book is empty.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_table_end(pg, peers.n, 5, "The address book is empty.");
 	sl_ui_reply_free(&peers);
 	sl_ui_reply_free(&st);
 }
@@ -189,15 +172,12 @@ void sl_page_outbox(const struct sl_ui *ui, struct sl_page *pg)
 	sl_buf_puts(b, "<h1>Outbox</h1>\n");
 	if (sl_ui_call(ui, "outbox", &ob)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, ob.err);
+		sl_page_alert(pg, ob.err);
 		return;
 	}
-	sl_buf_puts(b, "<div class=\"scroll\"><table id=\"outbox\">\n<thead><tr>"
-		    "<th scope=\"col\">Envelope</th><th scope=\"col\">To</th>"
-		    "<th scope=\"col\">Name</th><th scope=\"col\">State</th>"
-		    "<th scope=\"col\">Queued</th><th scope=\"col\">Files</th>"
-		    "<th scope=\"col\">Size</th><th scope=\"col\">Sent</th>"
-		    "<th scope=\"col\">Attempts</th></tr></thead><tbody>\n");
+	sl_page_table(pg, "outbox", (const char *const[]){
+		"Envelope", "To", "Name", "State", "Queued", "Files", "Size", "Sent",
+		"Attempts", NULL });
 	for (size_t i = 0; i < ob.n; i++) {
 		const struct sl_ipc_record *r = &ob.recs[i].r;
 		const char *id = sl_ui_get(r, "id", "");
@@ -207,23 +187,21 @@ void sl_page_outbox(const struct sl_ui *ui, struct sl_page *pg)
 		shown++;
 		sl_buf_printf(b, "<tr><td class=\"mono\"><a href=\"/outbox/%s\">%.8s</a></td>",
 			      id, id);
-		td(b, sl_ui_get(r, "to", "?"));
-		td(b, sl_ui_get(r, "name", "-"));
+		sl_buf_td(b, sl_ui_get(r, "to", "?"));
+		sl_buf_td(b, sl_ui_get(r, "name", "-"));
 		sl_buf_printf(b, "<td class=\"state-%s\">", word(sl_ui_get(r, "state", "")));
 		sl_buf_html(b, sl_ui_get(r, "state", "?"));
 		sl_buf_puts(b, "</td>");
-		td(b, sl_ui_get(r, "queued", "?"));
-		td(b, sl_ui_get(r, "files", "?"));
+		sl_buf_td(b, sl_ui_get(r, "queued", "?"));
+		sl_buf_td(b, sl_ui_get(r, "files", "?"));
 		sl_buf_puts(b, "<td>");
 		sl_buf_bytes(b, num(r, "content_bytes"));
 		sl_buf_printf(b, "</td><td>%" PRIu64 " of %" PRIu64 " chunks</td>",
 			      num(r, "acked"), num(r, "chunks"));
-		td(b, sl_ui_get(r, "attempts", "0"));
+		sl_buf_td(b, sl_ui_get(r, "attempts", "0"));
 		sl_buf_puts(b, "</tr>\n");
 	}
-	if (!shown)
-		sl_buf_puts(b, "<tr><td colspan=\"9\">The outbox is empty.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_table_end(pg, shown, 9, "The outbox is empty.");
 	sl_ui_reply_free(&ob);
 }
 
@@ -411,7 +389,7 @@ void sl_page_outbox_action(const struct sl_ui *ui, struct sl_page *pg,
 
 void sl_page_lines(const struct sl_ui *ui, struct sl_page *pg)
 {
-	static const struct { const char *key, *label; } cols[] = {
+	static const struct sl_col cols[] = {
 		{ "tty", "Line" }, { "status", "Status" }, { "peer", "Peer" },
 		{ "role", "Role" }, { "key_state", "Key" },
 		{ "handshake", "Handshake" }, { "session_peer", "Session with" },
@@ -419,35 +397,17 @@ void sl_page_lines(const struct sl_ui *ui, struct sl_page *pg)
 		{ "session_rx", "Bytes in" }, { "error", "Error" },
 	};
 	struct sl_ui_reply st;
-	struct sl_buf *b = &pg->body;
-	size_t shown = 0;
 
 	pg->title = "Lines";
 	pg->nav = "lines";
 	pg->refresh = 10;
-	sl_buf_puts(b, "<h1>Lines</h1>\n");
+	sl_buf_puts(&pg->body, "<h1>Lines</h1>\n");
 	if (sl_ui_call(ui, "status", &st)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, st.err);
+		sl_page_alert(pg, st.err);
 		return;
 	}
-	sl_buf_puts(b, "<div class=\"scroll\"><table id=\"lines\">\n<thead><tr>");
-	for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-		sl_buf_printf(b, "<th scope=\"col\">%s</th>", cols[c].label);
-	sl_buf_puts(b, "</tr></thead><tbody>\n");
-	for (size_t i = 0; i < st.n; i++) {
-		const struct sl_ipc_record *r = &st.recs[i].r;
-
-		if (strcmp(r->type, "line"))
-			continue;
-		shown++;
-		sl_buf_puts(b, "<tr>");
-		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-			td(b, sl_ui_get(r, cols[c].key, "-"));
-		sl_buf_puts(b, "</tr>\n");
-	}
-	if (!shown)
-		sl_buf_puts(b, "<tr><td colspan=\"11\">sealined has no line configured.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_records(pg, "lines", cols, sizeof(cols) / sizeof(cols[0]), &st,
+			"line", "sealined has no line configured.");
 	sl_ui_reply_free(&st);
 }

@@ -31,20 +31,6 @@
 #define TSP_MAX_RECORDS		20000	/* records of one month shown */
 #define TSP_LIST_MAX		1024	/* bytes of a bindings/callers cell */
 
-static void td(struct sl_buf *b, const char *s)
-{
-	sl_buf_puts(b, "<td>");
-	sl_buf_html(b, s);
-	sl_buf_puts(b, "</td>");
-}
-
-static void alert(struct sl_page *pg, const char *text)
-{
-	sl_buf_puts(&pg->body, "<p class=\"error\" role=\"alert\">");
-	sl_buf_html(&pg->body, text);
-	sl_buf_puts(&pg->body, "</p>\n");
-}
-
 static int store_open(const struct sl_ui *ui, struct sl_tsp_store *st,
 		      char *err, size_t err_len)
 {
@@ -151,23 +137,20 @@ void sl_page_tsp_accounts(const struct sl_ui *ui, struct sl_page *pg,
 	pg->nav = "tsp-accounts";
 	sl_buf_puts(b, "<h1>TSP accounts</h1>\n");
 	if (error)
-		alert(pg, error);
+		sl_page_alert(pg, error);
 	if (store_open(ui, &st, err, sizeof(err))) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, err);
+		sl_page_alert(pg, err);
 		return;
 	}
 	if (sl_tsp_account_list(&st, collect_account, &l)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, sl_tsp_store_error(&st));
+		sl_page_alert(pg, sl_tsp_store_error(&st));
 		goto out;
 	}
-	sl_buf_puts(b, "<div class=\"scroll\"><table id=\"accounts\">\n<thead><tr>"
-		    "<th scope=\"col\">Account</th><th scope=\"col\">Name</th>"
-		    "<th scope=\"col\">Phone</th><th scope=\"col\">Status</th>"
-		    "<th scope=\"col\">Max calls</th><th scope=\"col\">Bindings</th>"
-		    "<th scope=\"col\">Authorised callers</th><th scope=\"col\">Change</th>"
-		    "</tr></thead><tbody>\n");
+	sl_page_table(pg, "accounts", (const char *const[]){
+		"Account", "Name", "Phone", "Status", "Max calls", "Bindings",
+		"Authorised callers", "Change", NULL });
 	for (size_t i = 0; i < l.n; i++) {
 		const struct sl_tsp_account *a = &l.a[i];
 		char binds[TSP_LIST_MAX] = "", callers[TSP_LIST_MAX] = "";
@@ -177,13 +160,13 @@ void sl_page_tsp_accounts(const struct sl_ui *ui, struct sl_page *pg,
 		sl_tsp_auth_list(&st, a->number, number_item, callers);
 		snprintf(max, sizeof(max), "%u", a->max_calls);
 		sl_buf_puts(b, "<tr>");
-		td(b, a->number);
-		td(b, a->name);
-		td(b, a->phone);
-		td(b, a->enabled ? "enabled" : "disabled");
-		td(b, a->max_calls ? max : "no limit");
-		td(b, binds[0] ? binds : "none: cannot call");
-		td(b, callers[0] ? callers : "-");
+		sl_buf_td(b, a->number);
+		sl_buf_td(b, a->name);
+		sl_buf_td(b, a->phone);
+		sl_buf_td(b, a->enabled ? "enabled" : "disabled");
+		sl_buf_td(b, a->max_calls ? max : "no limit");
+		sl_buf_td(b, binds[0] ? binds : "none: cannot call");
+		sl_buf_td(b, callers[0] ? callers : "-");
 		sl_buf_puts(b, "<td><form method=\"post\" class=\"inline\" action=\"/tsp/accounts/");
 		sl_buf_puts(b, a->enabled ? "disable" : "enable");
 		sl_buf_puts(b, "\">\n");
@@ -193,9 +176,7 @@ void sl_page_tsp_accounts(const struct sl_ui *ui, struct sl_page *pg,
 			      a->number, a->enabled ? "disable" : "enable",
 			      a->number, a->enabled ? "Disable" : "Enable");
 	}
-	if (!l.n)
-		sl_buf_puts(b, "<tr><td colspan=\"8\">No accounts yet.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_table_end(pg, l.n, 8, "No accounts yet.");
 	account_forms(ui, pg);
 out:
 	free(l.a);
@@ -301,7 +282,7 @@ void sl_page_tsp_post(const struct sl_ui *ui, struct sl_page *pg,
 
 void sl_page_tsp_calls(const struct sl_ui *ui, struct sl_page *pg)
 {
-	static const struct { const char *key, *label; } cols[] = {
+	static const struct sl_col cols[] = {
 		{ "tty", "Line" }, { "state", "State" }, { "modem", "Modem" },
 		{ "call_tracking", "Call" }, { "call_leg", "Leg" },
 		{ "caller", "Caller" }, { "recipient", "Recipient" },
@@ -316,7 +297,7 @@ void sl_page_tsp_calls(const struct sl_ui *ui, struct sl_page *pg)
 	sl_buf_puts(b, "<h1>Calls in progress</h1>\n");
 	if (sl_ui_call_at(ui->conf.tsp_socket, "status", &st)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, st.err);
+		sl_page_alert(pg, st.err);
 		return;
 	}
 	for (size_t i = 0; i < st.n; i++) {
@@ -334,21 +315,8 @@ void sl_page_tsp_calls(const struct sl_ui *ui, struct sl_page *pg)
 		sl_buf_html(b, sl_ui_get(r, "lines", "0"));
 		sl_buf_puts(b, " lines.</p>\n");
 	}
-	sl_buf_puts(b, "<div class=\"scroll\"><table id=\"calls\">\n<thead><tr>");
-	for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-		sl_buf_printf(b, "<th scope=\"col\">%s</th>", cols[c].label);
-	sl_buf_puts(b, "</tr></thead><tbody>\n");
-	for (size_t i = 0; i < st.n; i++) {
-		const struct sl_ipc_record *r = &st.recs[i].r;
-
-		if (strcmp(r->type, "line"))
-			continue;
-		sl_buf_puts(b, "<tr>");
-		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-			td(b, sl_ui_get(r, cols[c].key, "-"));
-		sl_buf_puts(b, "</tr>\n");
-	}
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_records(pg, "calls", cols, sizeof(cols) / sizeof(cols[0]), &st,
+			"line", "sealtspd has no line.");
 	sl_ui_reply_free(&st);
 }
 
@@ -483,15 +451,15 @@ static void record_row(struct sl_buf *b, const struct sl_tsp_cdr *c)
 	snprintf(id, sizeof(id), "%016" PRIx64, c->tracking_id);
 	sl_buf_printf(b, "<tr><td class=\"mono\">%s</td>", id);
 	sl_tsp_time_format(t, c->ring_ms);
-	td(b, t);
+	sl_buf_td(b, t);
 	sl_buf_printf(b, "<td>%" PRId64 ":%02" PRId64 "</td>", ms / 60000,
 		      ms / 1000 % 60);
-	td(b, c->caller_account[0] ? c->caller_account : "-");
-	td(b, c->recipient_account[0] ? c->recipient_account : "-");
-	td(b, c->line);
+	sl_buf_td(b, c->caller_account[0] ? c->caller_account : "-");
+	sl_buf_td(b, c->recipient_account[0] ? c->recipient_account : "-");
+	sl_buf_td(b, c->line);
 	sl_buf_printf(b, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td>", c->bytes_up,
 		      c->bytes_down);
-	td(b, sl_tsp_outcome_name(c->outcome));
+	sl_buf_td(b, sl_tsp_outcome_name(c->outcome));
 	sl_buf_puts(b, "</tr>\n");
 }
 
@@ -526,23 +494,23 @@ void sl_page_tsp_records(const struct sl_ui *ui, struct sl_page *pg,
 	if (!month_range(month, &from, &to)) {
 		pg->status = MHD_HTTP_BAD_REQUEST;
 		pg->content_type = NULL;
-		alert(pg, "The month must be YYYY-MM.");
+		sl_page_alert(pg, "The month must be YYYY-MM.");
 		return;
 	}
 	if (account && !sl_account_valid(account)) {
 		pg->status = MHD_HTTP_BAD_REQUEST;
-		alert(pg, "The account must be 12 digits.");
+		sl_page_alert(pg, "The account must be 12 digits.");
 		return;
 	}
 	if (store_open(ui, &st, err, sizeof(err))) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, err);
+		sl_page_alert(pg, err);
 		return;
 	}
 	l.account = account;
 	if (sl_tsp_cdr_list(&st, from, to, collect_record, &l)) {
 		pg->status = MHD_HTTP_BAD_GATEWAY;
-		alert(pg, sl_tsp_store_error(&st));
+		sl_page_alert(pg, sl_tsp_store_error(&st));
 		goto out;
 	}
 	bills = calloc(l.n ? l.n : 1, sizeof(*bills));
@@ -561,31 +529,28 @@ void sl_page_tsp_records(const struct sl_ui *ui, struct sl_page *pg,
 		      month, account ? "&amp;account=" : "", account ? account : "",
 		      month, account ? "&amp;account=" : "", account ? account : "",
 		      l.n, l.truncated ? ", more than one page holds" : "");
-	sl_buf_puts(b, "<h2>Billing by calling account</h2>\n<div class=\"scroll\"><table id=\"billing\">\n"
-		    "<thead><tr><th scope=\"col\">Account</th><th scope=\"col\">Calls</th>"
-		    "<th scope=\"col\">Answered</th><th scope=\"col\">Billable time</th>"
-		    "<th scope=\"col\">Bytes up</th><th scope=\"col\">Bytes down</th></tr></thead><tbody>\n");
+	sl_buf_puts(b, "<h2>Billing by calling account</h2>\n");
+	sl_page_table(pg, "billing", (const char *const[]){
+		"Account", "Calls", "Answered", "Billable time", "Bytes up",
+		"Bytes down", NULL });
 	for (size_t k = 0; k < n_bills; k++) {
 		const struct bill *x = &bills[k];
 
 		sl_buf_puts(b, "<tr>");
-		td(b, x->account);
+		sl_buf_td(b, x->account);
 		sl_buf_printf(b, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "</td>"
 			      "<td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
 			      x->calls, x->answered, x->ms / 3600000,
 			      x->ms / 60000 % 60, x->ms / 1000 % 60, x->up, x->down);
 	}
-	if (!n_bills)
-		sl_buf_puts(b, "<tr><td colspan=\"6\">No calls in this month.</td></tr>\n");
-	sl_buf_puts(b, "</tbody></table></div>\n<h2>Records</h2>\n<div class=\"scroll\"><table id=\"records\">\n"
-		    "<thead><tr><th scope=\"col\">Call</th><th scope=\"col\">Rang</th>"
-		    "<th scope=\"col\">Duration</th><th scope=\"col\">Caller</th>"
-		    "<th scope=\"col\">Recipient</th><th scope=\"col\">Line</th>"
-		    "<th scope=\"col\">Bytes up</th><th scope=\"col\">Bytes down</th>"
-		    "<th scope=\"col\">Outcome</th></tr></thead><tbody>\n");
+	sl_page_table_end(pg, n_bills, 6, "No calls in this month.");
+	sl_buf_puts(b, "<h2>Records</h2>\n");
+	sl_page_table(pg, "records", (const char *const[]){
+		"Call", "Rang", "Duration", "Caller", "Recipient", "Line",
+		"Bytes up", "Bytes down", "Outcome", NULL });
 	for (size_t i = 0; i < l.n; i++)
 		record_row(b, &l.c[i]);
-	sl_buf_puts(b, "</tbody></table></div>\n");
+	sl_page_table_end(pg, l.n, 9, "No calls in this month.");
 out:
 	free(bills);
 	free(l.c);

@@ -45,6 +45,7 @@
 #define SL_UI_REFRESH_S		2	/* progress page reload */
 #define SL_UI_CALL_TIMEOUT_MS	30000	/* sealined's answer to a request */
 #define SL_UI_FORM_FIELDS	8	/* fields of a small form (not /send) */
+#define SL_UI_MAX_COLS		16	/* columns of a table of records */
 
 struct sl_ui_conf {
 	const char *address;		/* numeric IPv4 or IPv6 */
@@ -90,6 +91,8 @@ void sl_buf_url(struct sl_buf *b, const char *s);
 void sl_buf_csv(struct sl_buf *b, const char *s);
 /* A byte count for people: 1.5 MiB. */
 void sl_buf_bytes(struct sl_buf *b, uint64_t n);
+/* One table cell with s escaped. */
+void sl_buf_td(struct sl_buf *b, const char *s);
 
 /* ---- client.c ---------------------------------------------------------- */
 
@@ -150,6 +153,29 @@ const char *sl_ui_arg(struct MHD_Connection *c, const char *key);
 void sl_page_message(struct sl_page *pg, unsigned int status,
 		     const char *title, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* An error paragraph (role=alert) with text escaped. */
+void sl_page_alert(struct sl_page *pg, const char *text);
+
+/* A column of a table of records: the record's key, the header. */
+struct sl_col {
+	const char *key, *label;
+};
+
+/* The records of type in a table with this id, one row each, a key a
+ * column ("-" for one the record lacks); empty: the one row shown when
+ * there is none. */
+void sl_page_records(struct sl_page *pg, const char *id,
+		     const struct sl_col *cols, size_t n_cols,
+		     const struct sl_ui_reply *reply, const char *type,
+		     const char *empty);
+
+/* A table's start up to its body: id, and the column headers (NULL
+ * after the last); its end, with the row saying empty if rows is 0. */
+void sl_page_table(struct sl_page *pg, const char *id,
+		   const char *const *labels);
+void sl_page_table_end(struct sl_page *pg, size_t rows, size_t cols,
+		       const char *empty);
+
 /* The hidden CSRF field of a form. */
 void sl_page_csrf(const struct sl_ui *ui, struct sl_page *pg);
 /* Constant-time comparison of a submitted token with ours. */
