@@ -105,6 +105,8 @@ install-tools: man
 	$(INSTALL) -m 0644 $(filter %.5,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 agent/dist/sealctl.bash-completion \
 		$(DESTDIR)$(BASHCOMPDIR)/sealctl
+	$(INSTALL) -m 0644 agent/dist/sealine-ui.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/sealine-ui
 
 install: install-tools install-dkms
 
@@ -115,7 +117,7 @@ uninstall:
 	$(MAKE) -C agent uninstall
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(filter %.8,$(MAN_PAGES))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(filter %.5,$(MAN_PAGES))) \
-		$(DESTDIR)$(BASHCOMPDIR)/sealctl
+		$(DESTDIR)$(BASHCOMPDIR)/sealctl $(DESTDIR)$(BASHCOMPDIR)/sealine-ui
 	rm -rf $(DKMS_TREE)
 
 clean:

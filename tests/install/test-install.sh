@@ -71,6 +71,7 @@ for f in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd usr/sbin/sealine-ui
 	usr/share/man/man8/sealtspd.8 usr/share/man/man8/sealine-ui.8 \
 	usr/share/man/man5/sealined.conf.5 \
 	usr/share/bash-completion/completions/sealctl \
+	usr/share/bash-completion/completions/sealine-ui \
 	etc/sealine/sealined.conf etc/logrotate.d/sealine \
 	etc/sealine/sealined.conf.example etc/sealine/sealtspd.conf.example; do
 	if [[ -f $stage/$f ]]; then pass "installed $f"; else fail "installed $f"; fi
@@ -163,6 +164,22 @@ complete_words() {
 		printf "%s\n" "${COMPREPLY[@]}"
 	' _ "$stage/usr/share/bash-completion/completions/sealctl" "$1" | sort | tr '\n' ' '
 }
+# sealine-ui's completion offers exactly the options of its --help.
+if [[ -f /usr/share/bash-completion/bash_completion ]]; then
+	got=$(bash --norc --noprofile -c '
+		source /usr/share/bash-completion/bash_completion
+		source "$1"
+		COMP_WORDS=(sealine-ui --) COMP_CWORD=1 COMP_LINE="sealine-ui --" COMP_POINT=13
+		_sealine_ui sealine-ui -- sealine-ui
+		printf "%s\n" "${COMPREPLY[@]}"
+	' _ "$stage/usr/share/bash-completion/completions/sealine-ui" | sort | tr '\n' ' ')
+	want=$("$stage/usr/sbin/sealine-ui" --help | grep -o -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
+	if [[ -n $got && $got == "$want" ]]; then
+		pass "sealine-ui's completion offers the options of its --help"
+	else
+		fail "sealine-ui's completion offers the options of its --help" "got: $got; want: $want"
+	fi
+fi
 comp=$stage/usr/share/bash-completion/completions/sealctl
 if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl s")
