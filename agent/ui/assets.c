@@ -63,4 +63,6 @@ const char sl_ui_css[] =
 ".status{font-size:1.2rem;font-weight:700}\n"
 ".state-delivered{color:var(--ok)}.state-refused,.state-failed{color:var(--bad)}\n"
 ".state-queued,.state-sending{color:var(--warn)}\n"
-"progress{width:100%;height:1.2em}\n";
+"progress{width:100%;height:1.2em}\n"
+".sas{font:700 2.4rem ui-monospace,\"DejaVu Sans Mono\",monospace;"
+"letter-spacing:.3em;margin:.3em 0}\n";

@@ -140,6 +140,7 @@ static const struct {
 	{ "sent", "/log/sent", "Send log" },
 	{ "received", "/log/received", "Receive log" },
 	{ "lines", "/lines", "Lines" },
+	{ "pair", "/pair", "Pairing" },
 };
 
 static const struct {
@@ -412,6 +413,11 @@ static void route_get(const struct sl_ui *ui, struct MHD_Connection *c,
 		sl_page_log(ui, pg, c, false, strchr(url + 5, '.') != NULL);
 	} else if (!strcmp(url, "/lines")) {
 		sl_page_lines(ui, pg);
+	} else if (!strcmp(url, "/pair")) {
+		sl_page_pair(ui, pg, NULL);
+	} else if (!strncmp(url, "/pair/", 6) &&
+		   (rest = segment(url + 6, id, sizeof(id))) && !*rest) {
+		sl_page_pair_item(ui, pg, id);
 	} else if (!strcmp(url, "/tsp/accounts") && ui->conf.tsp_store) {
 		sl_page_tsp_accounts(ui, pg, NULL);
 	} else if (!strcmp(url, "/tsp/calls") && ui->conf.tsp_socket) {
@@ -452,6 +458,18 @@ static void route_post(const struct sl_ui *ui, struct request *rq,
 	    (!strcmp(action, "retry") || !strcmp(action, "cancel"))) {
 		if (csrf_ok(ui, rq, pg))
 			sl_page_outbox_action(ui, pg, id, action);
+		return;
+	}
+	if (!strcmp(url, "/pair/start")) {
+		if (csrf_ok(ui, rq, pg))
+			sl_page_pair_start(ui, pg, &rq->form);
+		return;
+	}
+	if (!strncmp(url, "/pair/", 6) &&
+	    (rest = segment(url + 6, id, sizeof(id))) && *rest == '/' &&
+	    (!strcmp(rest + 1, "confirm") || !strcmp(rest + 1, "sas"))) {
+		if (csrf_ok(ui, rq, pg))
+			sl_page_pair_answer(ui, pg, id, rest + 1, &rq->form);
 		return;
 	}
 	if (!strncmp(url, "/tsp/accounts/", 14) && ui->conf.tsp_store) {

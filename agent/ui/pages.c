@@ -103,7 +103,7 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 	}
 	sl_buf_puts(b, "</select>\n");
 	if (!sendable)
-		sl_buf_puts(b, "<p class=\"note\">No peer can receive yet: pair with one first (sealctl pair, then sealctl peers authorise).</p>\n");
+		sl_buf_puts(b, "<p class=\"note\">No peer can receive yet: pair with one first (Pairing, or sealctl pair), and authorise it (sealctl peers authorise).</p>\n");
 	sl_buf_puts(b, "</fieldset>\n");
 	sl_buf_puts(b, "<fieldset class=\"files\"><legend>Files</legend>\n"
 		    "<label for=\"files\">Files to send</label>\n"

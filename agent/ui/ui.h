@@ -15,6 +15,8 @@
  *	pages.c		envelope, outbox, progress, lines
  *	inbox.c		inbox, an envelope's files, downloads
  *	logs.c		send and receive logs: sort, filter, CSV
+ *	pair.c		pairing with a peer, the code shown and typed
+ *	tsp.c		on a TSP: accounts, calls, call records, billing
  *	assets.c	the style sheet, compiled in
  */
 #ifndef SEALINE_UI_H
@@ -46,6 +48,7 @@
 #define SL_UI_CALL_TIMEOUT_MS	30000	/* sealined's answer to a request */
 #define SL_UI_FORM_FIELDS	8	/* fields of a small form (not /send) */
 #define SL_UI_MAX_COLS		16	/* columns of a table of records */
+#define SL_UI_MAX_PAIRINGS	4	/* pairings going on at once */
 
 struct sl_ui_conf {
 	const char *address;		/* numeric IPv4 or IPv6 */
@@ -200,6 +203,19 @@ void sl_page_inbox_file(const struct sl_ui *ui, struct sl_page *pg,
 void sl_page_log(const struct sl_ui *ui, struct sl_page *pg,
 		 struct MHD_Connection *c, bool sent, bool csv);
 bool sl_ui_envelope_id(const char *s);
+
+/* ---- pair.c: pairing from the browser ----------------------------------- */
+
+void sl_page_pair(const struct sl_ui *ui, struct sl_page *pg,
+		  const char *error);
+void sl_page_pair_start(const struct sl_ui *ui, struct sl_page *pg,
+			const struct sl_form *form);
+void sl_page_pair_item(const struct sl_ui *ui, struct sl_page *pg,
+		       const char *id);
+/* POST /pair/ID/confirm or /pair/ID/sas. */
+void sl_page_pair_answer(const struct sl_ui *ui, struct sl_page *pg,
+			 const char *id, const char *action,
+			 const struct sl_form *form);
 
 /* ---- tsp.c: the TSP operator's pages (--tsp-store, --tsp-socket) -------- */
 

@@ -393,6 +393,54 @@ try:
     log = open(os.environ["FAKE_LOG"]).read().splitlines()
     check("Retry asks sealined to try again and the page shows it queued",
           "outbox-retry " + "f" * 32 in log, log[-5:])
+    # ---- Pairing from the browser (the stand-in's conversation) ---------------
+    def pair_start(line):
+        driver.get(fbase + "/pair")
+        Select(driver.find_element(By.ID, "pair-line")).select_by_value(line)
+        click_and_wait(driver, driver.find_element(By.ID, "pair-start"))
+
+    def pair_wait(el_id):
+        return wait.until(lambda d: d.find_element(By.ID, el_id).text)
+
+    pair_start("modem0")
+    code = pair_wait("sas-code")
+    check("pairing on the reading side shows the code and the peer",
+          code == "K7Q2M" and driver.find_element(By.ID, "pair-peer").text == "210987654321",
+          main_text(driver))
+    shot(driver, "pair-code")
+    click_and_wait(driver, driver.find_element(By.ID, "confirm-yes"))
+    result = pair_wait("pair-result")
+    log = open(os.environ["FAKE_LOG"]).read().splitlines()
+    check("'the codes match' confirms, and the page says paired",
+          "confirm yes" in log and "Paired with 210987654321" in result, (result, log[-4:]))
+    pair_start("modem1")
+    wait.until(lambda d: d.find_elements(By.ID, "sas"))
+    driver.find_element(By.ID, "sas").send_keys("AAAAA")
+    click_and_wait(driver, driver.find_element(By.ID, "sas-send"))
+    wait.until(lambda d: d.find_elements(By.ID, "sas")
+               and "not the code" in main_text(d) and "2 tries left" in main_text(d))
+    check("a wrong code is sent, and the page asks again with one try less",
+          "sas AAAAA" in open(os.environ["FAKE_LOG"]).read().splitlines())
+    shot(driver, "pair-type")
+    driver.find_element(By.ID, "sas").send_keys("K7Q2M")
+    click_and_wait(driver, driver.find_element(By.ID, "sas-send"))
+    result = pair_wait("pair-result")
+    check("the right code pairs", "Paired with 333333333333" in result, result)
+    csrf2 = None
+    driver.get(fbase + "/pair")
+    csrf2 = driver.find_element(By.NAME, "csrf").get_attribute("value")
+    fcookie = driver.get_cookie("sealine_ui")["value"]
+    fhost = urllib.parse.urlsplit(fbase).netloc
+    st, _, _ = req("POST", "/pair/start", "line=modem0&csrf=" + "0" * 64,
+                   {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
+    check("a pairing without the right CSRF token is not started", st == 403, st)
+    st, _, data = req("POST", "/pair/start", "line=..%2Fx&csrf=" + csrf2,
+                      {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
+    check("a line name that is not a tty's is refused", st == 400, st)
+    st, _, _ = req("POST", "/pair/" + "0" * 32 + "/confirm", "answer=yes&csrf=" + csrf2,
+                   {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
+    check("an answer to no pairing is refused", st == 409, st)
+
     # ---- The TSP's pages (the second sealine-ui: --tsp-store, --tsp-socket) ----
     def tsp_accounts():
         r = subprocess.run([SEALCTL, "tsp", "--db", os.environ["TSP_DB"], "accounts",
@@ -458,8 +506,6 @@ try:
           not msg and tsp_accounts()["111111111111"]["authorised_callers"] == ["222222222222"],
           msg)
     shot(driver, "tsp-accounts")
-    fcookie = driver.get_cookie("sealine_ui")["value"]
-    fhost = urllib.parse.urlsplit(fbase).netloc
     st, _, _ = req("POST", "/tsp/accounts/disable", "number=222222222222&csrf=" + "0" * 64,
                    {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
     check("a TSP change without the right CSRF token is refused", st == 403
@@ -501,7 +547,8 @@ try:
 except Exception as e:  # a step that could not go on: one failure, with the page
     check("the browser test ran to its end", False,
           "%s: %r at %s: %s" % (type(e).__name__, e, driver.current_url,
-                                driver.find_element(By.TAG_NAME, "body").text[:800]))
+                                driver.find_element(By.TAG_NAME, "body").text[:800])
+          + " / the stand-in's last requests: %s" % open(os.environ["FAKE_LOG"]).read().splitlines()[-6:])
 finally:
     driver.quit()
 

@@ -3,7 +3,8 @@
 """
 A stand-in for sealined's control socket (agent/lib/ipc.h, protocol 1)
 for the states of an envelope the host test bed cannot reach without a
-kernel, and for sealtspd's status with a call on a line: one envelope that goes from queued through sending to delivered
+kernel, for sealtspd's status with a call on a line, and for the two
+halves of a pairing (modem0 reads the code, modem1 types it): one envelope that goes from queued through sending to delivered
 with a receipt, one that failed and can be tried again. Each "outbox"
 request moves the first one step on, so the progress page, which reloads
 itself, sees every step. It logs every request to LOG, one a line.
@@ -51,9 +52,36 @@ def envelope(hexid, st, acked, **more):
                wire_bytes=acked * CHUNK, **more)
 
 
-def answer(line):
+def pairing(conn, words):
+    """The operator's conversation of "pair LINE" (ipc.h): on modem0 this
+    side reads the code, on modem1 it types what the other side reads."""
+    verb = words[0]
+    if verb == "pair":
+        conn["line"] = words[1]
+        if words[1] == "modem0":
+            return ("waiting reason=start seconds=600\n"
+                    + rec("sas", code="K7Q2M", peer="210987654321",
+                          fingerprint="ffff-eeee-dddd-cccc", seconds=60))
+        return rec("ask-sas", attempts=3, peer="333333333333",
+                   fingerprint="1111-2222-3333-4444", seconds=60)
+    if verb == "confirm" and conn.get("line") == "modem0":
+        if words[1:] == ["yes"]:
+            return "accepted\nok peer=210987654321\n"
+        return "accepted\nerr EPERM the codes differ: nothing was stored\n"
+    if verb == "sas" and conn.get("line") == "modem1":
+        if words[1:] == ["K7Q2M"]:
+            return "accepted\nmatched\nok peer=333333333333\n"
+        conn["tries"] = conn.get("tries", 3) - 1
+        return "accepted\n" + rec("ask-sas", attempts=conn["tries"], peer="333333333333",
+                                   fingerprint="1111-2222-3333-4444", seconds=60)
+    return "err EINVAL not in a pairing\n"
+
+
+def answer(line, conn):
     words = line.split()
     verb = words[0] if words else ""
+    if verb in ("pair", "confirm", "sas"):
+        return pairing(conn, words)
     with lock:
         if verb == "status":  # as sealtspd answers it, for the TSP's calls page
             return (rec("daemon", pid=os.getpid(), version="0.1.0", role="tsp",
@@ -90,11 +118,12 @@ def answer(line):
 
 def serve(conn):
     f = conn.makefile("rwb")
+    state = {}
     for raw in f:
         line = raw.decode().strip()
         with open(LOG, "a") as log:
             log.write(line + "\n")
-        f.write(answer(line).encode())
+        f.write(answer(line, state).encode())
         f.flush()
     conn.close()
 
