@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+import traceback
 import urllib.parse
 
 from selenium import webdriver
@@ -90,7 +91,8 @@ def outbox():
 
 def shot(driver, name):
     os.makedirs(SHOTS, exist_ok=True)
-    driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+    WebDriverWait(driver, 60, ignored_exceptions=[WebDriverException]).until(
+        lambda d: d.save_screenshot(os.path.join(SHOTS, name + ".png")))
 
 
 def click_and_wait(driver, el):
@@ -98,7 +100,15 @@ def click_and_wait(driver, el):
     (reading the next page's elements before that reads the old ones)."""
     old = driver.find_element(By.TAG_NAME, "html")
     el.click()
-    WebDriverWait(driver, 60).until(EC.staleness_of(old))
+    WebDriverWait(driver, 60, ignored_exceptions=[WebDriverException]).until(
+        EC.staleness_of(old))
+
+
+def go(url):
+    """driver.get, again if the page being left reloaded itself (the
+    progress page's meta refresh) in the middle of it."""
+    WebDriverWait(driver, 60, ignored_exceptions=[WebDriverException]).until(
+        lambda d: d.get(url) or True)
 
 
 def main_text(driver):
@@ -127,7 +137,7 @@ wait = WebDriverWait(driver, 60, ignored_exceptions=[WebDriverException])
 
 try:
     # ---- Access -----------------------------------------------------------
-    driver.get(BASE + "/")
+    go(BASE + "/")
     check("without the token: no access, no envelope",
           "No access" in main_text(driver) and not driver.find_elements(By.ID, "to"),
           main_text(driver))
@@ -136,7 +146,7 @@ try:
     st, _, _ = req("GET", "/login?token=" + "0" * 64)
     check("a wrong access token is 403", st == 403, st)
 
-    driver.get(URL)
+    go(URL)
     check("the token's URL leads to the envelope, token gone from the address",
           driver.current_url.rstrip("/") == BASE and driver.find_elements(By.ID, "to"),
           driver.current_url)
@@ -185,7 +195,7 @@ try:
     check("the upload directory is empty once sent",
           os.listdir(os.path.join(DIR, "up")) == [], os.listdir(os.path.join(DIR, "up")))
 
-    driver.get(BASE + "/outbox")
+    go(BASE + "/outbox")
     rows = driver.find_elements(By.CSS_SELECTOR, "#outbox tbody tr")
     check("the outbox lists it as queued",
           any(env_id[:8] in r.text and "queued" in r.text and "Müller GmbH" in r.text
@@ -194,7 +204,7 @@ try:
 
     # ---- Inbox: list, open, download byte-exact ------------------------------
     in_id = open(os.path.join(DIR, "inbox-id")).read().strip()
-    driver.get(BASE + "/inbox")
+    go(BASE + "/inbox")
     rows = driver.find_elements(By.CSS_SELECTOR, "#inbox tbody tr")
     check("the inbox lists the envelope with its sender and file count",
           any(in_id[:8] in r.text and PEER in r.text and "Müller GmbH" in r.text
@@ -224,7 +234,7 @@ try:
     # ---- Negative: CSRF, limits, traversal -----------------------------------
     csrf = driver.find_element(By.NAME, "csrf").get_attribute("value") \
         if driver.find_elements(By.NAME, "csrf") else None
-    driver.get(BASE + "/")
+    go(BASE + "/")
     csrf = driver.find_element(By.NAME, "csrf").get_attribute("value")
     n_before = len(outbox())
     body, h = multipart([("csrf", "f" * 64), ("to", PEER)],
@@ -291,12 +301,12 @@ try:
           st == 400 and b"12 digits" in data, st)
 
     # ---- Cancel from the page, then the send log ------------------------------
-    driver.get(BASE + "/outbox/" + env_id)
+    go(BASE + "/outbox/" + env_id)
     click_and_wait(driver, driver.find_element(By.ID, "cancel"))
     wait.until(lambda d: d.find_element(By.ID, "state").text == "cancelled")
     check("Cancel withdraws the envelope",
           [e for e in outbox() if e["id"] == env_id][0]["state"] == "cancelled")
-    driver.get(BASE + "/log/sent")
+    go(BASE + "/log/sent")
     rows = driver.find_elements(By.CSS_SELECTOR, "#log tbody tr")
     check("the send log shows it cancelled, with the peer's name",
           any(env_id in r.text and "cancelled" in r.text and "Müller GmbH" in r.text
@@ -307,10 +317,10 @@ try:
     rows = driver.find_elements(By.CSS_SELECTOR, "#log tbody tr")
     check("filtering by another account leaves no record",
           len(rows) == 1 and "No records" in rows[0].text, [r.text for r in rows])
-    driver.get(BASE + "/log/sent?account=12x")
+    go(BASE + "/log/sent?account=12x")
     check("a bad account in the filter is refused with a message",
           "12 digits" in main_text(driver))
-    driver.get(BASE + "/log/sent?from=2026-02-30")
+    go(BASE + "/log/sent?from=2026-02-30")
     check("an impossible date is refused with a message",
           "YYYY-MM-DD" in main_text(driver))
     st, hdr, data = req("GET", "/log/sent.csv?account=" + PEER, cookie=cookie)
@@ -320,9 +330,9 @@ try:
           and lines[0].startswith("time,envelope,to,name,outcome")
           and any(env_id in l and "cancelled" in l and "Müller GmbH" in l for l in lines),
           (st, lines[:3]))
-    driver.get(BASE + "/log/received")
+    go(BASE + "/log/received")
     check("the receive log page opens", "Receive log" in driver.title)
-    driver.get(BASE + "/lines")
+    go(BASE + "/lines")
     rows = driver.find_elements(By.CSS_SELECTOR, "#lines tbody tr")
     check("the lines page shows the configured line",
           any("ttyNOSUCH8" in r.text and PEER in r.text for r in rows),
@@ -330,7 +340,7 @@ try:
     shot(driver, "lines")
 
     # ---- Keyboard and a narrow window ------------------------------------------
-    driver.get(BASE + "/")
+    go(BASE + "/")
     seen = []
     for _ in range(30):
         ActionChains(driver).send_keys(Keys.TAB).perform()
@@ -342,7 +352,7 @@ try:
     driver.set_window_size(360, 800)
     for path, name in (("/", "narrow-envelope"), ("/inbox", None), ("/log/sent", None),
                        ("/outbox", None)):
-        driver.get(BASE + path)
+        go(BASE + path)
         wide = driver.execute_script(
             "return document.documentElement.scrollWidth > window.innerWidth + 1")
         check("at 360 pixels wide %s needs no sideways scrolling" % path, not wide)
@@ -352,8 +362,8 @@ try:
     driver.set_window_size(1200, 900)
     fake = os.environ["UI_FAKE_URL"]
     fbase = fake.split("/login")[0]
-    driver.get(fake)
-    driver.get(fbase + "/outbox/" + "5" * 32)
+    go(fake)
+    go(fbase + "/outbox/" + "5" * 32)
     seen = []
     def snapshot(d):
         el = d.find_element(By.ID, "state")
@@ -383,7 +393,7 @@ try:
           "sealine-receipt 1" in driver.find_element(By.ID, "receipt").text
           and not driver.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]"))
     shot(driver, "receipt")
-    driver.get(fbase + "/outbox/" + "f" * 32)
+    go(fbase + "/outbox/" + "f" * 32)
     alert = driver.find_element(By.CSS_SELECTOR, "p.error").text
     check("a failed envelope says why", "Not delivered" in alert and "no answer" in alert,
           alert)
@@ -395,7 +405,7 @@ try:
           "outbox-retry " + "f" * 32 in log, log[-5:])
     # ---- Pairing from the browser (the stand-in's conversation) ---------------
     def pair_start(line):
-        driver.get(fbase + "/pair")
+        go(fbase + "/pair")
         Select(driver.find_element(By.ID, "pair-line")).select_by_value(line)
         click_and_wait(driver, driver.find_element(By.ID, "pair-start"))
 
@@ -422,12 +432,19 @@ try:
     check("a wrong code is sent, and the page asks again with one try less",
           "sas AAAAA" in open(os.environ["FAKE_LOG"]).read().splitlines())
     shot(driver, "pair-type")
-    driver.find_element(By.ID, "sas").send_keys("K7Q2M")
+
+    def type_code(d):  # again if a page load got in between
+        el = d.find_element(By.ID, "sas")
+        el.clear()
+        el.send_keys("K7Q2M")
+        return el.get_attribute("value") == "K7Q2M"
+
+    wait.until(type_code)
     click_and_wait(driver, driver.find_element(By.ID, "sas-send"))
     result = pair_wait("pair-result")
     check("the right code pairs", "Paired with 333333333333" in result, result)
     csrf2 = None
-    driver.get(fbase + "/pair")
+    go(fbase + "/pair")
     csrf2 = driver.find_element(By.NAME, "csrf").get_attribute("value")
     fcookie = driver.get_cookie("sealine_ui")["value"]
     fhost = urllib.parse.urlsplit(fbase).netloc
@@ -448,7 +465,7 @@ try:
         return {a["number"]: a for a in json.loads(r.stdout)}
 
     def tsp_form(form_id, **fields):
-        driver.get(fbase + "/tsp/accounts")
+        go(fbase + "/tsp/accounts")
         for k, v in fields.items():
             el = driver.find_element(By.ID, k)
             if el.tag_name == "select":
@@ -459,7 +476,7 @@ try:
         errs = driver.find_elements(By.CSS_SELECTOR, "p.error")
         return errs[0].text if errs else ""
 
-    driver.get(fbase + "/tsp/accounts")
+    go(fbase + "/tsp/accounts")
     links = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav a")]
     check("with --tsp-store and --tsp-socket the menu has the TSP's pages",
           {"TSP accounts", "TSP calls", "Call records"} <= set(links), links)
@@ -488,7 +505,7 @@ try:
     msg = tsp_form("add", **{"add-number": "333333333333", "add-name": "Gamma Ltd",
                              "add-phone": "5553", "add-key": key})
     check("adding it twice is refused with the store's reason", msg != "", msg)
-    driver.get(fbase + "/tsp/accounts")
+    go(fbase + "/tsp/accounts")
     click_and_wait(driver, driver.find_element(By.ID, "disable-111111111111"))
     check("Disable disables the account",
           tsp_accounts()["111111111111"]["enabled"] is False
@@ -511,7 +528,7 @@ try:
     check("a TSP change without the right CSRF token is refused", st == 403
           and tsp_accounts()["222222222222"]["enabled"] is True, st)
 
-    driver.get(fbase + "/tsp/records?month=2026-11")
+    go(fbase + "/tsp/records?month=2026-11")
     bill = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#billing tbody tr")]
     check("billing summary of November per calling account",
           bill == ["111111111111 2 1 0:02:05 1000 2000", "222222222222 1 1 0:01:01 10 20"],
@@ -536,9 +553,9 @@ try:
     st, ctype, text = freq("/tsp/records.csv?month=2026-11&account=222222222222")
     check("records as CSV, filtered by account",
           st == 200 and len(text.splitlines()) == 4 and "0000000000001003" in text, text)
-    driver.get(fbase + "/tsp/records?month=2026-13")
+    go(fbase + "/tsp/records?month=2026-13")
     check("an impossible month is refused with a message", "YYYY-MM" in main_text(driver))
-    driver.get(fbase + "/tsp/calls")
+    go(fbase + "/tsp/calls")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")]
     check("TSP calls shows the call on its line",
           any("modem0" in r and "111111111111" in r and "222222222222" in r and "00000000000000aa" in r
@@ -546,7 +563,10 @@ try:
     shot(driver, "tsp-calls")
 except Exception as e:  # a step that could not go on: one failure, with the page
     check("the browser test ran to its end", False,
-          "%s: %r at %s: %s" % (type(e).__name__, e, driver.current_url,
+          "%s (%s, line %d) at %s: %s" % (type(e).__name__, getattr(e, "msg", e),
+                                          [f for f in traceback.extract_tb(e.__traceback__)
+                                           if f.filename == __file__][-1].lineno,
+                                          driver.current_url,
                                 driver.find_element(By.TAG_NAME, "body").text[:800])
           + " / the stand-in's last requests: %s" % open(os.environ["FAKE_LOG"]).read().splitlines()[-6:])
 finally:
