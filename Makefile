@@ -61,7 +61,7 @@ BUILD ?= build
 
 # Manual pages from reStructuredText (rst2man, python3-docutils), with the
 # version and the installation's directories filled in.
-MAN_PAGES := sealctl.8 sealined.8 sealtspd.8 sealined.conf.5
+MAN_PAGES := sealctl.8 sealined.8 sealtspd.8 sealine-ui.8 sealined.conf.5
 MAN_OUT := $(addprefix $(BUILD)/man/,$(MAN_PAGES))
 MAN_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -105,6 +105,8 @@ install-tools: man
 	$(INSTALL) -m 0644 $(filter %.5,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 agent/dist/sealctl.bash-completion \
 		$(DESTDIR)$(BASHCOMPDIR)/sealctl
+	$(INSTALL) -m 0644 agent/dist/sealine-ui.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/sealine-ui
 
 install: install-tools install-dkms
 
@@ -115,7 +117,7 @@ uninstall:
 	$(MAKE) -C agent uninstall
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(filter %.8,$(MAN_PAGES))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(filter %.5,$(MAN_PAGES))) \
-		$(DESTDIR)$(BASHCOMPDIR)/sealctl
+		$(DESTDIR)$(BASHCOMPDIR)/sealctl $(DESTDIR)$(BASHCOMPDIR)/sealine-ui
 	rm -rf $(DKMS_TREE)
 
 clean:

@@ -21,6 +21,7 @@
 #              chunks), packing and safe extraction (libarchive, zstd),
 #              Ed25519 receipts
 #   sealctl/   the command-line tool, one file per command group
+#   ui/        sealine-ui, the local web interface (libmicrohttpd)
 #   dist/      systemd units, udev rule, example configuration
 
 AGENT ?= $(dir $(lastword $(MAKEFILE_LIST)))
@@ -32,7 +33,7 @@ ifeq ($(SEALINE_VERSION),)
 $(error cannot read the version from $(AGENT_TOP)/VERSION)
 endif
 
-AGENT_ROOMS := lib proto sealined tsp sealctl courier
+AGENT_ROOMS := lib proto sealined tsp sealctl courier ui
 AGENT_INCLUDES := $(foreach r,$(AGENT_ROOMS),-I$(AGENT)/$(r)) \
 	-I$(AGENT_TOP)/uapi -D_GNU_SOURCE \
 	-DSEALINE_VERSION='"$(SEALINE_VERSION)"'
@@ -71,6 +72,9 @@ PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
 	courier/unpack.c courier/sign.c courier/receipt.c
+# The sender's side of "send" (packed files on the pipe to sealined): on
+# top of the engine and the control protocol (lib/ipc.c).
+COURIER_SEND_SRCS := courier/packpipe.c
 # sealined's durable stores of the courier: outbox, spool, their logs.
 COURIER_STORE_SRCS := sealined/cstore.c sealined/outbox.c sealined/spool.c
 COURIER_NEEDS_SRCS := lib/hex.c lib/fdio.c lib/log.c $(PROTO_CRYPTO_SRCS) \
@@ -103,6 +107,9 @@ SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \
 	sealctl/send.c sealctl/outbox.c sealctl/inbox.c sealctl/receipt.c \
 	sealctl/clog.c sealctl/tspspool.c
+# sealine-ui: the only program that speaks HTTP (ui/ui.h).
+UI_SRCS := ui/main.c ui/http.c ui/buf.c ui/client.c ui/upload.c ui/pages.c \
+	ui/inbox.c ui/logs.c ui/pair.c ui/tsp.c ui/assets.c
 
 # Library probes (pkg-config), shared by all.
 PKG_CONFIG ?= pkg-config
@@ -119,6 +126,8 @@ STORE_CFLAGS := $(SQLITE_CFLAGS) $(PQ_CFLAGS)
 STORE_LIBS := $(SQLITE_LIBS) $(PQ_LIBS)
 COURIER_CFLAGS := $(shell $(PKG_CONFIG) --cflags libarchive libzstd 2>/dev/null)
 COURIER_LIBS := $(shell $(PKG_CONFIG) --libs libarchive libzstd 2>/dev/null)
+MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 ifeq ($(NL_LIBS),)
 $(error libnl-genl-3.0 not found by $(PKG_CONFIG): install libnl-genl-3-dev (scripts/install-deps))
 endif
@@ -130,6 +139,9 @@ $(error sqlite3 not found by $(PKG_CONFIG): install libsqlite3-dev (scripts/inst
 endif
 ifeq ($(PQ_LIBS),)
 $(error libpq not found by $(PKG_CONFIG): install libpq-dev (scripts/install-deps))
+endif
+ifeq ($(MHD_LIBS),)
+$(error libmicrohttpd not found by $(PKG_CONFIG): install libmicrohttpd-dev (scripts/install-deps))
 endif
 ifeq ($(COURIER_LIBS),)
 $(error libarchive or libzstd not found by $(PKG_CONFIG): install libarchive-dev libzstd-dev (scripts/install-deps))

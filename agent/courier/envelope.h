@@ -372,6 +372,15 @@ int sl_env_pack(const char *const *paths, size_t n_paths, int level,
 		const struct sl_env_pack_out *out, uint64_t *files,
 		uint64_t *content_bytes, char *why, size_t why_len);
 
+/*
+ * sl_env_pack() onto the pipe of a "send" request to sealined (ipc.h
+ * says its records): the 'D' and 'F' records, then 'E' with the counts,
+ * or 'X' with the reason packing failed. 0, or -errno with why set.
+ */
+int sl_env_pack_pipe(int fd, const char *const *paths, size_t n_paths,
+		     int level, uint64_t *files, uint64_t *content_bytes,
+		     char *why, size_t why_len);
+
 /* ---- Recipient: an envelope to the inbox ----------------------------- */
 
 struct sl_env_limits {

@@ -10,6 +10,7 @@
 #ifndef SEALINE_AGENT_JSON_H
 #define SEALINE_AGENT_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,5 +23,20 @@ void sl_json_string(FILE *f, const char *s);
  * complete if that is less than size.
  */
 size_t sl_json_quote(char *buf, size_t size, const char *s);
+
+/*
+ * A flat reader of one JSON object as sealined writes them (the courier's
+ * logs): not a validating parser, but safe on any input (never reads past
+ * the NUL, never writes past size).
+ *
+ * sl_json_get: the value of key in the object at obj ('{'), as text (a
+ * string decoded, a number or literal as written; an object or array:
+ * where it starts, in *raw). false if absent or malformed.
+ * sl_json_skip: past one JSON value at p (string, number, literal,
+ * object, array), or NULL if malformed.
+ */
+bool sl_json_get(const char *obj, const char *key, char *out, size_t size,
+		 const char **raw);
+const char *sl_json_skip(const char *p);
 
 #endif

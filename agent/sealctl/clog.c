@@ -6,7 +6,6 @@
  * few fields it prints with a small scanner of one JSON object: the
  * records are sealined's own, but a name in them may hold anything.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -17,6 +16,7 @@
 #include "client.h"
 #include "config.h"
 #include "ipc.h"
+#include "json.h"
 #include "sealctl.h"
 
 #define CLOG_MAX_PEERS	256
@@ -34,153 +34,7 @@ struct clog_ctx {
 	unsigned int n_peers;
 };
 
-/* ---- A JSON object, flat reading ---------------------------------------- */
-
-/* c as UTF-8 into out[n...] (room permitting): the number of bytes. */
-static size_t put_utf8(char *out, size_t n, size_t size, unsigned int c)
-{
-	char u[3];
-	size_t len;
-
-	if (c < 0x80) {
-		u[0] = (char)c;
-		len = 1;
-	} else if (c < 0x800) {
-		u[0] = (char)(0xc0 | c >> 6);
-		u[1] = (char)(0x80 | (c & 0x3f));
-		len = 2;
-	} else {
-		u[0] = (char)(0xe0 | c >> 12);
-		u[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (c & 0x3f));
-		len = 3;
-	}
-	if (!out || n + len >= size)
-		return 0;
-	memcpy(out + n, u, len);
-	return len;
-}
-
-/* Past the JSON string starting at p (at its opening quote); its decoded
- * value into out (may be NULL). NULL if malformed. sealined's writer
- * (json.h) keeps UTF-8 as it is and escapes only controls and U+FFFD
- * this way, so no surrogate pair is expected: one would come out as two
- * U+FFFD. */
-static const char *json_string(const char *p, char *out, size_t size)
-{
-	size_t n = 0;
-
-	if (*p++ != '"')
-		return NULL;
-	while (*p && *p != '"') {
-		unsigned int c = (unsigned char)*p++;
-
-		if (c == '\\') {
-			c = (unsigned char)*p++;
-			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'u': {
-				char hex[5] = { 0 };
-
-				for (int i = 0; i < 4; i++) {
-					if (!isxdigit((unsigned char)*p))
-						return NULL;
-					hex[i] = *p++;
-				}
-				c = (unsigned int)strtoul(hex, NULL, 16);
-				if (!c || (c >= 0xd800 && c <= 0xdfff))
-					c = 0xfffd;
-				n += put_utf8(out, n, size, c);
-				continue;
-			}
-			case 0:
-				return NULL;
-			default:
-				break;	/* \" \\ \/ */
-			}
-		}
-		if (out && n + 1 < size)
-			out[n++] = (char)c;
-	}
-	if (*p != '"')
-		return NULL;
-	if (out && size)
-		out[n] = 0;
-	return p + 1;
-}
-
-/* Past one JSON value at p (string, number, literal, object, array). */
-static const char *json_skip(const char *p)
-{
-	int depth = 0;
-
-	do {
-		while (*p == ' ')
-			p++;
-		if (*p == '"') {
-			p = json_string(p, NULL, 0);
-			if (!p)
-				return NULL;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-			p++;
-		} else if (*p == '}' || *p == ']') {
-			depth--;
-			p++;
-		} else if (*p == ',' || *p == ':') {
-			p++;
-		} else if (*p) {
-			while (*p && !strchr(",}] ", *p))
-				p++;
-		} else {
-			return NULL;
-		}
-	} while (depth > 0);
-	return p;
-}
-
-/*
- * The value of key in the object at obj ('{'), as text (a string
- * decoded, a number or literal as written; an object or array: where it
- * starts, in *raw). false if absent or malformed.
- */
-static bool json_get(const char *obj, const char *key, char *out, size_t size,
-		     const char **raw)
-{
-	const char *p = obj;
-	char k[64];
-
-	while (*p == ' ')
-		p++;
-	if (*p++ != '{')
-		return false;
-	for (;;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p != '"')
-			return false;
-		p = json_string(p, k, sizeof(k));
-		if (!p)
-			return false;
-		while (*p == ' ' || *p == ':')
-			p++;
-		if (!strcmp(k, key)) {
-			if (raw)
-				*raw = p;
-			if (*p == '"')
-				return json_string(p, out, size) != NULL;
-			snprintf(out, size, "%.*s", (int)strcspn(p, ",}] "), p);
-			return true;
-		}
-		p = json_skip(p);
-		if (!p)
-			return false;
-	}
-}
+/* ---- Output ------------------------------------------------------------- */
 
 /* s for a terminal: controls (C0, DEL and C1, which is 0xc2 0x80-0x9f in
  * UTF-8) as \\xHH. */
@@ -219,15 +73,15 @@ static void print_names(const char *p)
 			p++;
 		if (*p != '{')
 			return;
-		if (json_get(p, "name", name, sizeof(name), NULL) &&
-		    json_get(p, "type", type, sizeof(type), NULL)) {
-			if (!json_get(p, "size", size, sizeof(size), NULL))
+		if (sl_json_get(p, "name", name, sizeof(name), NULL) &&
+		    sl_json_get(p, "type", type, sizeof(type), NULL)) {
+			if (!sl_json_get(p, "size", size, sizeof(size), NULL))
 				snprintf(size, sizeof(size), "-");
 			printf("    %-9s %12s  ", type, size);
 			print_escaped(name);
 			putchar('\n');
 		}
-		p = json_skip(p);
+		p = sl_json_skip(p);
 		if (!p)
 			return;
 	}
@@ -245,16 +99,16 @@ static void print_record(struct clog_ctx *ctx, const char *rec)
 		ctx->count++;
 		return;
 	}
-	json_get(rec, "time", time, sizeof(time), NULL);
-	json_get(rec, "id", id, sizeof(id), NULL);
-	json_get(rec, "peer", peer, sizeof(peer), NULL);
-	json_get(rec, "outcome", outcome, sizeof(outcome), NULL);
-	json_get(rec, "files", files, sizeof(files), NULL);
-	json_get(rec, "content_bytes", bytes, sizeof(bytes), NULL);
-	json_get(rec, "wire_bytes", wire, sizeof(wire), NULL);
-	json_get(rec, "reason", reason, sizeof(reason), NULL);
-	json_get(rec, "detail", detail, sizeof(detail), NULL);
-	json_get(rec, "names_complete", complete, sizeof(complete), NULL);
+	sl_json_get(rec, "time", time, sizeof(time), NULL);
+	sl_json_get(rec, "id", id, sizeof(id), NULL);
+	sl_json_get(rec, "peer", peer, sizeof(peer), NULL);
+	sl_json_get(rec, "outcome", outcome, sizeof(outcome), NULL);
+	sl_json_get(rec, "files", files, sizeof(files), NULL);
+	sl_json_get(rec, "content_bytes", bytes, sizeof(bytes), NULL);
+	sl_json_get(rec, "wire_bytes", wire, sizeof(wire), NULL);
+	sl_json_get(rec, "reason", reason, sizeof(reason), NULL);
+	sl_json_get(rec, "detail", detail, sizeof(detail), NULL);
+	sl_json_get(rec, "names_complete", complete, sizeof(complete), NULL);
 	if (!strcmp(peer, "null"))
 		snprintf(peer, sizeof(peer), "-");
 	if (!strcmp(reason, "null"))
@@ -272,7 +126,7 @@ static void print_record(struct clog_ctx *ctx, const char *rec)
 		print_escaped(detail);
 		putchar('\n');
 	}
-	if (json_get(rec, "names", files, sizeof(files), &names) && names)
+	if (sl_json_get(rec, "names", files, sizeof(files), &names) && names)
 		print_names(names);
 	if (!strcmp(complete, "false"))
 		printf("    ... (more names than a log record holds)\n");

@@ -30,65 +30,6 @@
 #include "sealctl.h"
 #include "tspstore.h"
 
-#define CHUNK	(64 * 1024)
-
-/* ---- Packing into the pipe ------------------------------------------------ */
-
-struct packing {
-	int fd;			/* the pipe's write end */
-	int err;
-};
-
-static int put_record(struct packing *p, uint8_t type, const void *buf,
-		      size_t len)
-{
-	uint8_t head[5] = {
-		type, (uint8_t)(len >> 24), (uint8_t)(len >> 16),
-		(uint8_t)(len >> 8), (uint8_t)len,
-	};
-	int ret;
-
-	if (p->err)
-		return p->err;
-	ret = sl_write_all(p->fd, head, sizeof(head));
-	if (!ret && len)
-		ret = sl_write_all(p->fd, buf, len);
-	if (ret)
-		p->err = ret;
-	return ret;
-}
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-
-	while (len) {
-		size_t n = len > CHUNK ? CHUNK : len;
-		int ret = put_record(ctx, 'D', b, n);
-
-		if (ret)
-			return ret;
-		b += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int sink_entry(void *ctx, const struct sl_env_entry *e)
-{
-	char name[3 * SL_ENV_PATH_MAX + 1];
-	char line[sizeof(name) + 96];
-	int n;
-
-	if (!sl_ipc_escape(name, sizeof(name), e->name))
-		return -ENAMETOOLONG;
-	n = snprintf(line, sizeof(line), "%c %o %" PRIu64 " %" PRId64 " %s",
-		     (char)e->type, e->mode, e->size, e->mtime, name);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -ENAMETOOLONG;
-	return put_record(ctx, 'F', line, (size_t)n);
-}
-
 /* ---- Progress ------------------------------------------------------------------- */
 
 struct wait_ctx {
@@ -269,10 +210,6 @@ int sl_cmd_send(int argc, char *argv[])
 	char request[SL_IPC_MAX_LINE], why[512] = "", id[2 * SL_ENV_ID_LEN + 1];
 	struct sl_ipc_record rec;
 	struct sl_conn c;
-	struct packing pk = { .fd = -1 };
-	struct sl_env_pack_out sink = {
-		.write = sink_write, .entry = sink_entry, .ctx = &pk,
-	};
 	struct wait_ctx w = { 0 };
 	uint64_t files = 0, bytes = 0;
 	int pipefd[2], opt, ret;
@@ -396,31 +333,14 @@ int sl_cmd_send(int argc, char *argv[])
 		return sl_failure("send: %s", rec.text);
 	}
 	snprintf(id, sizeof(id), "%s", sl_get(&rec, "id", "?"));
-	pk.fd = pipefd[1];
-	ret = sl_env_pack((const char *const *)argv + optind,
-			  (size_t)(argc - optind), (int)level, &sink, &files,
-			  &bytes, why, sizeof(why));
-	if (ret) {
-		/* sealined learns why and drops what it sealed. */
-		pk.err = 0;
-		put_record(&pk, 'X', why, strlen(why));
-		close(pipefd[1]);
-		sl_conn_close(&c);
-		return sl_failure("send: %s", why[0] ? why : strerror(-ret));
-	} else {
-		uint8_t end[16];
-
-		for (int i = 0; i < 8; i++) {
-			end[i] = (uint8_t)(files >> (56 - 8 * i));
-			end[8 + i] = (uint8_t)(bytes >> (56 - 8 * i));
-		}
-		ret = put_record(&pk, 'E', end, sizeof(end));
-	}
+	ret = sl_env_pack_pipe(pipefd[1], (const char *const *)argv + optind,
+			       (size_t)(argc - optind), (int)level, &files,
+			       &bytes, why, sizeof(why));
 	close(pipefd[1]);
 	if (ret) {
+		/* sealined learned why and dropped what it sealed. */
 		sl_conn_close(&c);
-		return sl_failure("send: sealined stopped reading: %s",
-				  strerror(-ret));
+		return sl_failure("send: %s", why);
 	}
 
 	w.tty = isatty(STDERR_FILENO) && !quiet;

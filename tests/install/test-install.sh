@@ -61,15 +61,17 @@ fi
 pass "make install PREFIX=... SYSCONFDIR=... LOCALSTATEDIR=... RUNSTATEDIR=..."
 unitdir=$stage/usr/lib/systemd/system
 
-for f in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd \
+for f in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd usr/sbin/sealine-ui \
 	usr/lib/systemd/system/sealined.service \
 	usr/lib/systemd/system/sealtspd.service \
 	usr/lib/systemd/system/sealine-attach@.service \
 	usr/lib/udev/rules.d/90-sealine.rules \
 	usr/lib/modules-load.d/sealine.conf \
 	usr/share/man/man8/sealctl.8 usr/share/man/man8/sealined.8 \
-	usr/share/man/man8/sealtspd.8 usr/share/man/man5/sealined.conf.5 \
+	usr/share/man/man8/sealtspd.8 usr/share/man/man8/sealine-ui.8 \
+	usr/share/man/man5/sealined.conf.5 \
 	usr/share/bash-completion/completions/sealctl \
+	usr/share/bash-completion/completions/sealine-ui \
 	etc/sealine/sealined.conf etc/logrotate.d/sealine \
 	etc/sealine/sealined.conf.example etc/sealine/sealtspd.conf.example; do
 	if [[ -f $stage/$f ]]; then pass "installed $f"; else fail "installed $f"; fi
@@ -99,7 +101,14 @@ if grep -q "$stage/run/sealine/sealined.sock" <<<"$out"; then
 else
 	fail "sealctl's default socket is under RUNSTATEDIR" "$out"
 fi
-for p in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd; do
+out=$("$stage/usr/sbin/sealine-ui" --help 2>&1)
+if grep -q "$stage/var/lib/sealine/ui-uploads" <<<"$out" &&
+	grep -q "$stage/run/sealine/sealined.sock" <<<"$out"; then
+	pass "sealine-ui's default upload directory and socket are under LOCALSTATEDIR, RUNSTATEDIR"
+else
+	fail "sealine-ui's default upload directory and socket are under LOCALSTATEDIR, RUNSTATEDIR" "$out"
+fi
+for p in usr/bin/sealctl usr/sbin/sealined usr/sbin/sealtspd usr/sbin/sealine-ui; do
 	out=$("$stage/$p" --version 2>&1)
 	if [[ $out == "${p##*/} $version "* ]]; then
 		pass "${p##*/} --version says $version (VERSION)"
@@ -111,7 +120,8 @@ done
 # ------------------------------------------------------------ manual pages
 # man(1) renders each without a groff warning, with the version and the
 # staged directories filled in.
-for m in man8/sealctl.8 man8/sealined.8 man8/sealtspd.8 man5/sealined.conf.5; do
+for m in man8/sealctl.8 man8/sealined.8 man8/sealtspd.8 man8/sealine-ui.8 \
+	man5/sealined.conf.5; do
 	f=$stage/usr/share/man/$m
 	out=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >"$tmp/rendered")
 	if [[ -z $out ]] && grep -q "$version" "$tmp/rendered" && ! grep -q '@[A-Z]*@' "$tmp/rendered"; then
@@ -126,7 +136,7 @@ else
 	fail "sealined.conf(5) names the configured SYSCONFDIR"
 fi
 # Every long option of every daemon's --help is in its page.
-for p in sealined sealtspd; do
+for p in sealined sealtspd sealine-ui; do
 	missing=
 	for o in $("$stage/usr/sbin/$p" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		MANWIDTH=200 man -l "$stage/usr/share/man/man8/$p.8" 2>/dev/null | grep -q -- "$o" || missing+=" $o"
@@ -154,6 +164,22 @@ complete_words() {
 		printf "%s\n" "${COMPREPLY[@]}"
 	' _ "$stage/usr/share/bash-completion/completions/sealctl" "$1" | sort | tr '\n' ' '
 }
+# sealine-ui's completion offers exactly the options of its --help.
+if [[ -f /usr/share/bash-completion/bash_completion ]]; then
+	got=$(bash --norc --noprofile -c '
+		source /usr/share/bash-completion/bash_completion
+		source "$1"
+		COMP_WORDS=(sealine-ui --) COMP_CWORD=1 COMP_LINE="sealine-ui --" COMP_POINT=13
+		_sealine_ui sealine-ui -- sealine-ui
+		printf "%s\n" "${COMPREPLY[@]}"
+	' _ "$stage/usr/share/bash-completion/completions/sealine-ui" | sort | tr '\n' ' ')
+	want=$("$stage/usr/sbin/sealine-ui" --help | grep -o -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
+	if [[ -n $got && $got == "$want" ]]; then
+		pass "sealine-ui's completion offers the options of its --help"
+	else
+		fail "sealine-ui's completion offers the options of its --help" "got: $got; want: $want"
+	fi
+fi
 comp=$stage/usr/share/bash-completion/completions/sealctl
 if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl s")

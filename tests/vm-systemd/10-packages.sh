@@ -47,6 +47,14 @@ trap 'rc_=$?; cleanup; print_journal sealined.service; print_journal sealtspd.se
 
 # ---------------------------------------------------------------- install
 export DEBIAN_FRONTEND=noninteractive
+# A container image's /usr/sbin/policy-rc.d (Docker's exits 101) forbids
+# maintainer scripts to start services; a Debian machine has none. Mask
+# it for this boot only (a bind mount, nothing written below it).
+if [[ -e /usr/sbin/policy-rc.d ]]; then
+	printf '#!/bin/sh\nexit 0\n' >/run/policy-rc.d
+	chmod 755 /run/policy-rc.d
+	mount --bind /run/policy-rc.d /usr/sbin/policy-rc.d
+fi
 sl_log "dpkg -i $DKMS_DEB $TOOLS_DEB (DKMS builds the module under TCG)"
 sl_assert "dpkg -i sealine-dkms sealine" dpkg -i "$DKMS_DEB" "$TOOLS_DEB"
 SEALCTL=/usr/bin/sealctl
@@ -137,6 +145,7 @@ sl_assert "systemctl stop sealine-attach@ttyS1" systemctl stop sealine-attach@tt
 sl_assert "the line is detached" sl_wait_for "ttyS1 detached" 10 sh -c "! $SEALCTL show ttyS1 index"
 
 # ---------------------------------------------------------------- the TSP
+[[ -n ${SEALINE_EXCHANGE:-} ]] || . /out/guest.env
 [[ -n ${SEALINE_EXCHANGE:-} ]] || sl_die "no exchange lines (vm-run --exchange)"
 tsp_tty=${SEALINE_EXCHANGE%%=*}
 cat >/etc/sealine/sealtspd.conf <<EOF

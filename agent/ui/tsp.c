@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The TSP operator's pages, when sealine-ui is given --tsp-store (the
+ * account store, opened directly as "sealctl tsp" opens it, for each
+ * request: SQLite file or PostgreSQL) and --tsp-socket (sealtspd's
+ * control socket, for the calls in progress):
+ *
+ *	/tsp/accounts		accounts with bindings and authorised
+ *				callers; add, enable, disable, bind,
+ *				authorise, each input checked with the
+ *				store's own validators and a message
+ *	/tsp/calls		sealtspd's lines and the calls on them
+ *	/tsp/records		call records of a month, with the billing
+ *				summary per calling account (calls,
+ *				answered, billable seconds, bytes); as CSV
+ *				(records.csv, the format of "sealctl tsp
+ *				cdr --csv"; billing.csv)
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hex.h"
+#include "tspstore.h"
+#include "ui.h"
+
+#define TSP_MAX_ACCOUNTS	5000	/* shown on one page */
+#define TSP_MAX_RECORDS		20000	/* records of one month shown */
+#define TSP_LIST_MAX		1024	/* bytes of a bindings/callers cell */
+
+static int store_open(const struct sl_ui *ui, struct sl_tsp_store *st,
+		      char *err, size_t err_len)
+{
+	return sl_tsp_store_open(st, ui->conf.tsp_store, NULL, 0, err, err_len);
+}
+
+/* ---- Accounts ------------------------------------------------------------- */
+
+struct accounts {
+	struct sl_tsp_account *a;
+	size_t n, cap;
+};
+
+static int collect_account(const struct sl_tsp_account *a, void *arg)
+{
+	struct accounts *l = arg;
+
+	if (l->n == TSP_MAX_ACCOUNTS)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct sl_tsp_account *more = realloc(l->a, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		l->a = more;
+		l->cap = cap;
+	}
+	l->a[l->n++] = *a;
+	return 0;
+}
+
+static void joined(char *out, const char *item)
+{
+	size_t n = strlen(out);
+
+	if (n + strlen(item) + 3 < TSP_LIST_MAX)
+		snprintf(out + n, TSP_LIST_MAX - n, "%s%s", n ? ", " : "", item);
+}
+
+static int binding_item(enum sl_tsp_binding_kind kind, const char *value,
+			void *arg)
+{
+	char item[SL_TSP_LINE_MAX + 16];
+
+	snprintf(item, sizeof(item), "%s %s",
+		 kind == SL_TSP_BIND_LINE ? "line" : "caller ID", value);
+	joined(arg, item);
+	return 0;
+}
+
+static int number_item(const char *number, void *arg)
+{
+	joined(arg, number);
+	return 0;
+}
+
+static void text_input(struct sl_buf *b, const char *id, const char *name,
+		       const char *label, const char *extra)
+{
+	sl_buf_printf(b, "<label for=\"%s\">%s</label><input id=\"%s\" name=\"%s\" required%s>\n",
+		      id, label, id, name, extra);
+}
+
+static void account_forms(const struct sl_ui *ui, struct sl_page *pg)
+{
+	struct sl_buf *b = &pg->body;
+
+	sl_buf_puts(b, "<h2>Add an account</h2>\n<form method=\"post\" action=\"/tsp/accounts/add\" class=\"stack\">\n");
+	sl_page_csrf(ui, pg);
+	text_input(b, "add-number", "number", "Account (12 digits)",
+		   " inputmode=\"numeric\" maxlength=\"12\"");
+	text_input(b, "add-name", "name", "Name or company", " maxlength=\"128\"");
+	text_input(b, "add-phone", "phone", "Phone number (digits)",
+		   " inputmode=\"numeric\" maxlength=\"32\"");
+	text_input(b, "add-key", "key", "Public key (64 hex digits, from sealctl status)",
+		   " maxlength=\"64\" class=\"mono\"");
+	sl_buf_puts(b, "<button type=\"submit\" id=\"add\">Add</button>\n</form>\n");
+
+	sl_buf_puts(b, "<h2>Bind a caller ID or line</h2>\n<form method=\"post\" action=\"/tsp/accounts/bind\" class=\"stack\">\n");
+	sl_page_csrf(ui, pg);
+	text_input(b, "bind-number", "number", "Account", " inputmode=\"numeric\" maxlength=\"12\"");
+	sl_buf_puts(b, "<label for=\"bind-kind\">Kind</label><select id=\"bind-kind\" name=\"kind\">"
+		    "<option value=\"caller-id\">caller ID</option><option value=\"line\">TSP line</option></select>\n");
+	text_input(b, "bind-value", "value", "Caller ID or line name", " maxlength=\"63\"");
+	sl_buf_puts(b, "<button type=\"submit\" id=\"bind\">Bind</button>\n</form>\n");
+
+	sl_buf_puts(b, "<h2>Authorise a caller</h2>\n<form method=\"post\" action=\"/tsp/accounts/authorise\" class=\"stack\">\n");
+	sl_page_csrf(ui, pg);
+	text_input(b, "auth-number", "number", "Recipient", " inputmode=\"numeric\" maxlength=\"12\"");
+	text_input(b, "auth-caller", "caller", "May be called by", " inputmode=\"numeric\" maxlength=\"12\"");
+	sl_buf_puts(b, "<button type=\"submit\" id=\"authorise\">Authorise</button>\n</form>\n");
+}
+
+void sl_page_tsp_accounts(const struct sl_ui *ui, struct sl_page *pg,
+			  const char *error)
+{
+	struct accounts l = { 0 };
+	struct sl_buf *b = &pg->body;
+	struct sl_tsp_store st;
+	char err[SL_TSP_ERR_MAX + 64];
+
+	pg->title = "TSP accounts";
+	pg->nav = "tsp-accounts";
+	sl_buf_puts(b, "<h1>TSP accounts</h1>\n");
+	if (error)
+		sl_page_alert(pg, error);
+	if (store_open(ui, &st, err, sizeof(err))) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, err);
+		return;
+	}
+	if (sl_tsp_account_list(&st, collect_account, &l)) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, sl_tsp_store_error(&st));
+		goto out;
+	}
+	sl_page_table(pg, "accounts", (const char *const[]){
+		"Account", "Name", "Phone", "Status", "Max calls", "Bindings",
+		"Authorised callers", "Change", NULL });
+	for (size_t i = 0; i < l.n; i++) {
+		const struct sl_tsp_account *a = &l.a[i];
+		char binds[TSP_LIST_MAX] = "", callers[TSP_LIST_MAX] = "";
+		char max[16];
+
+		sl_tsp_binding_list(&st, a->number, binding_item, binds);
+		sl_tsp_auth_list(&st, a->number, number_item, callers);
+		snprintf(max, sizeof(max), "%u", a->max_calls);
+		sl_buf_puts(b, "<tr>");
+		sl_buf_td(b, a->number);
+		sl_buf_td(b, a->name);
+		sl_buf_td(b, a->phone);
+		sl_buf_td(b, a->enabled ? "enabled" : "disabled");
+		sl_buf_td(b, a->max_calls ? max : "no limit");
+		sl_buf_td(b, binds[0] ? binds : "none: cannot call");
+		sl_buf_td(b, callers[0] ? callers : "-");
+		sl_buf_puts(b, "<td><form method=\"post\" class=\"inline\" action=\"/tsp/accounts/");
+		sl_buf_puts(b, a->enabled ? "disable" : "enable");
+		sl_buf_puts(b, "\">\n");
+		sl_page_csrf(ui, pg);
+		sl_buf_printf(b, "<input type=\"hidden\" name=\"number\" value=\"%s\">"
+			      "<button type=\"submit\" id=\"%s-%s\">%s</button></form></td></tr>\n",
+			      a->number, a->enabled ? "disable" : "enable",
+			      a->number, a->enabled ? "Disable" : "Enable");
+	}
+	sl_page_table_end(pg, l.n, 8, "No accounts yet.");
+	account_forms(ui, pg);
+out:
+	free(l.a);
+	sl_tsp_store_close(&st);
+}
+
+/* The change a form asks for, checked: 0, or -EINVAL with why. */
+static int tsp_change(struct sl_tsp_store *st, const char *action,
+		      const struct sl_form *f, char *why, size_t len)
+{
+	const char *number = sl_form_get(f, "number");
+	struct sl_tsp_account a = { 0 };
+
+	if (!sl_account_valid(number)) {
+		snprintf(why, len, "An account number is 12 digits, not '%s'.",
+			 number);
+		return -EINVAL;
+	}
+	if (!strcmp(action, "add")) {
+		const char *key = sl_form_get(f, "key");
+
+		snprintf(a.name, sizeof(a.name), "%s", sl_form_get(f, "name"));
+		snprintf(a.phone, sizeof(a.phone), "%s", sl_form_get(f, "phone"));
+		if (!sl_tsp_name_valid(sl_form_get(f, "name"))) {
+			snprintf(why, len, "The name must be 1 to %d bytes, without control characters or leading or trailing spaces.",
+				 SL_TSP_NAME_MAX);
+			return -EINVAL;
+		}
+		if (!sl_tsp_phone_valid(sl_form_get(f, "phone"))) {
+			snprintf(why, len, "The phone number '%s' is not 1 to %d digits (no '+', spaces or dashes).",
+				 sl_form_get(f, "phone"), SL_TSP_PHONE_MAX);
+			return -EINVAL;
+		}
+		if (strlen(key) != 2 * SL_TSP_KEY_LEN ||
+		    sl_hex_decode(a.pub, sizeof(a.pub), key, strlen(key))) {
+			snprintf(why, len, "The public key must be 64 hex digits (sealctl status shows it as public_key).");
+			return -EINVAL;
+		}
+		snprintf(a.number, sizeof(a.number), "%s", number);
+		a.enabled = true;
+		a.created_ms = (int64_t)time(NULL) * 1000;
+		return sl_tsp_account_add(st, &a);
+	}
+	if (!strcmp(action, "enable") || !strcmp(action, "disable"))
+		return sl_tsp_account_set_enabled(st, number, action[0] == 'e');
+	if (!strcmp(action, "bind")) {
+		const char *kind = sl_form_get(f, "kind");
+		const char *value = sl_form_get(f, "value");
+		bool line = !strcmp(kind, "line");
+
+		if (!line && strcmp(kind, "caller-id")) {
+			snprintf(why, len, "Bind a caller ID or a line.");
+			return -EINVAL;
+		}
+		if (line ? !sl_tsp_line_valid(value) : !sl_tsp_phone_valid(value)) {
+			snprintf(why, len, line ?
+				 "The line name '%s' is not 1 to 63 of A-Z a-z 0-9 . _ -." :
+				 "The caller ID '%s' is not 1 to 32 digits.", value);
+			return -EINVAL;
+		}
+		return sl_tsp_binding_add(st, number, line ? SL_TSP_BIND_LINE :
+					  SL_TSP_BIND_CALLER_ID, value);
+	}
+	if (!strcmp(action, "authorise")) {
+		const char *caller = sl_form_get(f, "caller");
+
+		if (!sl_account_valid(caller) || !strcmp(caller, number)) {
+			snprintf(why, len, "The caller must be another account's 12 digits, not '%s'.",
+				 caller);
+			return -EINVAL;
+		}
+		return sl_tsp_auth_add(st, number, caller);
+	}
+	snprintf(why, len, "There is no such change.");
+	return -EINVAL;
+}
+
+void sl_page_tsp_post(const struct sl_ui *ui, struct sl_page *pg,
+		      const char *path, const struct sl_form *form)
+{
+	char err[SL_TSP_ERR_MAX + 64], why[SL_TSP_ERR_MAX + 64] = "";
+	struct sl_tsp_store st;
+	int ret;
+
+	if (store_open(ui, &st, err, sizeof(err))) {
+		sl_page_message(pg, MHD_HTTP_BAD_GATEWAY, "TSP accounts", "%s", err);
+		return;
+	}
+	ret = tsp_change(&st, path, form, why, sizeof(why));
+	if (ret && !why[0])
+		snprintf(why, sizeof(why), "%s", sl_tsp_store_error(&st));
+	sl_tsp_store_close(&st);
+	if (ret) {
+		sl_page_tsp_accounts(ui, pg, why);
+		pg->status = ret == -EINVAL ? MHD_HTTP_BAD_REQUEST :
+			     MHD_HTTP_CONFLICT;
+		return;
+	}
+	pg->location = "/tsp/accounts";
+}
+
+/* ---- Calls in progress ------------------------------------------------------ */
+
+void sl_page_tsp_calls(const struct sl_ui *ui, struct sl_page *pg)
+{
+	static const struct sl_col cols[] = {
+		{ "tty", "Line" }, { "state", "State" }, { "modem", "Modem" },
+		{ "call_tracking", "Call" }, { "call_leg", "Leg" },
+		{ "caller", "Caller" }, { "recipient", "Recipient" },
+		{ "bytes_up", "Bytes up" }, { "bytes_down", "Bytes down" },
+	};
+	struct sl_ui_reply st;
+	struct sl_buf *b = &pg->body;
+
+	pg->title = "TSP calls";
+	pg->nav = "tsp-calls";
+	pg->refresh = 5;
+	sl_buf_puts(b, "<h1>Calls in progress</h1>\n");
+	if (sl_ui_call_at(ui->conf.tsp_socket, "status", &st)) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, st.err);
+		return;
+	}
+	for (size_t i = 0; i < st.n; i++) {
+		const struct sl_ipc_record *r = &st.recs[i].r;
+
+		if (strcmp(r->type, "daemon"))
+			continue;
+		sl_buf_puts(b, "<p id=\"tsp-summary\">Instance ");
+		sl_buf_html(b, sl_ui_get(r, "instance", "?"));
+		sl_buf_puts(b, ", store ");
+		sl_buf_html(b, sl_ui_get(r, "store_state", "?"));
+		sl_buf_puts(b, ", ");
+		sl_buf_html(b, sl_ui_get(r, "calls", "0"));
+		sl_buf_puts(b, " calls on ");
+		sl_buf_html(b, sl_ui_get(r, "lines", "0"));
+		sl_buf_puts(b, " lines.</p>\n");
+	}
+	sl_page_records(pg, "calls", cols, sizeof(cols) / sizeof(cols[0]), &st,
+			"line", "sealtspd has no line.");
+	sl_ui_reply_free(&st);
+}
+
+/* ---- Call records and billing ---------------------------------------------- */
+
+struct records {
+	const char *account;		/* only calls it takes part in */
+	struct sl_tsp_cdr *c;
+	size_t n, cap;
+	bool truncated;
+};
+
+struct bill {
+	char account[SL_ACCOUNT_LEN + 1];
+	uint64_t calls, answered, ms, up, down;
+};
+
+static int collect_record(const struct sl_tsp_cdr *c, void *arg)
+{
+	struct records *l = arg;
+
+	if (l->account && strcmp(c->caller_account, l->account) &&
+	    strcmp(c->recipient_account, l->account))
+		return 0;
+	if (l->n == TSP_MAX_RECORDS) {
+		l->truncated = true;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		struct sl_tsp_cdr *more = realloc(l->c, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		l->c = more;
+		l->cap = cap;
+	}
+	l->c[l->n++] = *c;
+	return 0;
+}
+
+/* Per calling account, in order of first call. */
+static size_t billing(const struct records *l, struct bill *bills)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct sl_tsp_cdr *c = &l->c[i];
+		const char *who = c->caller_account[0] ? c->caller_account :
+				  "(unknown)";
+		size_t k;
+
+		for (k = 0; k < n; k++)
+			if (!strcmp(bills[k].account, who))
+				break;
+		if (k == n) {
+			memset(&bills[n], 0, sizeof(bills[n]));
+			snprintf(bills[n].account, sizeof(bills[n].account), "%s", who);
+			n++;
+		}
+		bills[k].calls++;
+		bills[k].answered += c->answer_ms != 0;
+		bills[k].ms += (uint64_t)sl_tsp_cdr_duration_ms(c);
+		bills[k].up += c->bytes_up;
+		bills[k].down += c->bytes_down;
+	}
+	return n;
+}
+
+/* month=YYYY-MM: its first and last ms (UTC). */
+static bool month_range(const char *m, int64_t *from, int64_t *to)
+{
+	char day[32];
+	int64_t last;
+	int y, mo;
+
+	if (strlen(m) != 7 || sscanf(m, "%4d-%2d", &y, &mo) != 2 || m[4] != '-' ||
+	    strspn(m, "0123456789-") != 7 || mo < 1 || mo > 12 || y < 1970)
+		return false;
+	snprintf(day, sizeof(day), "%04d-%02d-01", y, mo);
+	if (sl_tsp_time_parse(day, from, &last))
+		return false;
+	snprintf(day, sizeof(day), "%04d-%02d-01", mo == 12 ? y + 1 : y,
+		 mo == 12 ? 1 : mo + 1);
+	if (sl_tsp_time_parse(day, to, &last))
+		return false;
+	*to -= 1;
+	return true;
+}
+
+static void records_csv(struct sl_page *pg, const struct records *l,
+			const struct bill *bills, size_t n_bills,
+			const char *month, int csv)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f) {
+		pg->body.failed = true;
+		return;
+	}
+	if (csv == 1) {
+		sl_tsp_cdr_csv_header(f);
+		for (size_t i = 0; i < l->n; i++)
+			sl_tsp_cdr_csv_row(f, &l->c[i]);
+	} else {
+		fputs("account,month,calls,answered,seconds,bytes_up,bytes_down\r\n", f);
+		for (size_t k = 0; k < n_bills; k++)
+			fprintf(f, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n",
+				bills[k].account, month, bills[k].calls,
+				bills[k].answered, bills[k].ms / 1000,
+				bills[k].up, bills[k].down);
+	}
+	if (fclose(f)) {
+		free(text);
+		pg->body.failed = true;
+		return;
+	}
+	sl_buf_add(&pg->body, text, len);
+	free(text);
+	pg->content_type = "text/csv; charset=utf-8";
+	pg->filename = csv == 1 ? "sealine-call-records.csv" :
+				  "sealine-billing.csv";
+}
+
+static void record_row(struct sl_buf *b, const struct sl_tsp_cdr *c)
+{
+	char t[SL_TSP_TIME_STR_LEN + 1], id[20];
+	int64_t ms = sl_tsp_cdr_duration_ms(c);
+
+	snprintf(id, sizeof(id), "%016" PRIx64, c->tracking_id);
+	sl_buf_printf(b, "<tr><td class=\"mono\">%s</td>", id);
+	sl_tsp_time_format(t, c->ring_ms);
+	sl_buf_td(b, t);
+	sl_buf_printf(b, "<td>%" PRId64 ":%02" PRId64 "</td>", ms / 60000,
+		      ms / 1000 % 60);
+	sl_buf_td(b, c->caller_account[0] ? c->caller_account : "-");
+	sl_buf_td(b, c->recipient_account[0] ? c->recipient_account : "-");
+	sl_buf_td(b, c->line);
+	sl_buf_printf(b, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td>", c->bytes_up,
+		      c->bytes_down);
+	sl_buf_td(b, sl_tsp_outcome_name(c->outcome));
+	sl_buf_puts(b, "</tr>\n");
+}
+
+void sl_page_tsp_records(const struct sl_ui *ui, struct sl_page *pg,
+			 struct MHD_Connection *c, int csv)
+{
+	const char *month = sl_ui_arg(c, "month"), *account = sl_ui_arg(c, "account");
+	char this_month[16], err[SL_TSP_ERR_MAX + 64];
+	struct records l = { 0 };
+	struct sl_buf *b = &pg->body;
+	struct bill *bills = NULL;
+	struct sl_tsp_store st;
+	int64_t from, to;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n_bills;
+
+	pg->title = "Call records";
+	pg->nav = "tsp-records";
+	gmtime_r(&now, &tm);
+	strftime(this_month, sizeof(this_month), "%Y-%m", &tm);
+	if (!month || !*month)
+		month = this_month;
+	if (account && !*account)
+		account = NULL;
+	sl_buf_puts(b, "<h1>Call records</h1>\n<form method=\"get\" action=\"/tsp/records\" class=\"filter\">\n"
+		    "<label for=\"month\">Month</label><input id=\"month\" name=\"month\" type=\"month\" value=\"");
+	sl_buf_html(b, month);
+	sl_buf_puts(b, "\">\n<label for=\"account\">Account</label><input id=\"account\" name=\"account\" inputmode=\"numeric\" maxlength=\"12\" value=\"");
+	sl_buf_html(b, account ? account : "");
+	sl_buf_puts(b, "\">\n<button type=\"submit\">Show</button>\n</form>\n");
+	if (!month_range(month, &from, &to)) {
+		pg->status = MHD_HTTP_BAD_REQUEST;
+		pg->content_type = NULL;
+		sl_page_alert(pg, "The month must be YYYY-MM.");
+		return;
+	}
+	if (account && !sl_account_valid(account)) {
+		pg->status = MHD_HTTP_BAD_REQUEST;
+		sl_page_alert(pg, "The account must be 12 digits.");
+		return;
+	}
+	if (store_open(ui, &st, err, sizeof(err))) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, err);
+		return;
+	}
+	l.account = account;
+	if (sl_tsp_cdr_list(&st, from, to, collect_record, &l)) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, sl_tsp_store_error(&st));
+		goto out;
+	}
+	bills = calloc(l.n ? l.n : 1, sizeof(*bills));
+	if (!bills) {
+		pg->body.failed = true;
+		goto out;
+	}
+	n_bills = billing(&l, bills);
+	if (csv) {
+		sl_buf_free(b);
+		records_csv(pg, &l, bills, n_bills, month, csv);
+		goto out;
+	}
+	sl_buf_printf(b, "<p><a id=\"records-csv\" href=\"/tsp/records.csv?month=%s%s%s\">Records as CSV</a> &middot; "
+		      "<a id=\"billing-csv\" href=\"/tsp/billing.csv?month=%s%s%s\">Billing as CSV</a> (%zu records%s)</p>\n",
+		      month, account ? "&amp;account=" : "", account ? account : "",
+		      month, account ? "&amp;account=" : "", account ? account : "",
+		      l.n, l.truncated ? ", more than one page holds" : "");
+	sl_buf_puts(b, "<h2>Billing by calling account</h2>\n");
+	sl_page_table(pg, "billing", (const char *const[]){
+		"Account", "Calls", "Answered", "Billable time", "Bytes up",
+		"Bytes down", NULL });
+	for (size_t k = 0; k < n_bills; k++) {
+		const struct bill *x = &bills[k];
+
+		sl_buf_puts(b, "<tr>");
+		sl_buf_td(b, x->account);
+		sl_buf_printf(b, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "</td>"
+			      "<td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
+			      x->calls, x->answered, x->ms / 3600000,
+			      x->ms / 60000 % 60, x->ms / 1000 % 60, x->up, x->down);
+	}
+	sl_page_table_end(pg, n_bills, 6, "No calls in this month.");
+	sl_buf_puts(b, "<h2>Records</h2>\n");
+	sl_page_table(pg, "records", (const char *const[]){
+		"Call", "Rang", "Duration", "Caller", "Recipient", "Line",
+		"Bytes up", "Bytes down", "Outcome", NULL });
+	for (size_t i = 0; i < l.n; i++)
+		record_row(b, &l.c[i]);
+	sl_page_table_end(pg, l.n, 9, "No calls in this month.");
+out:
+	free(bills);
+	free(l.c);
+	sl_tsp_store_close(&st);
+}
