@@ -84,6 +84,7 @@ void sl_config_defaults(struct sl_config *cfg)
 	cfg->tsp.lease = SL_CONF_TSP_LEASE_DEFAULT;
 	cfg->tsp.baud = SL_CONF_TSP_BAUD_DEFAULT;
 	cfg->tsp.answer_timeout = SL_CONF_TSP_ANSWER_DEFAULT;
+	cfg->tsp.random_delay = SL_CONF_TSP_RANDOM_DELAY_DEFAULT;
 	cfg->courier.receive = true;
 	cfg->courier.max_envelope = SL_CONF_COURIER_MAX_ENVELOPE;
 	cfg->courier.max_unpacked = SL_CONF_COURIER_MAX_UNPACKED;
@@ -630,6 +631,17 @@ static int tsp_answer_timeout(struct parser *p, const char *key, char *val)
 	return ret;
 }
 
+static int tsp_spool(struct parser *p, const char *key, char *val)
+{
+	return set_path(p, key, val, p->cfg->tsp.spool,
+			sizeof(p->cfg->tsp.spool));
+}
+
+static int tsp_random_delay(struct parser *p, const char *key, char *val)
+{
+	return parse_duration(p, key, val, &p->cfg->tsp.random_delay);
+}
+
 static const struct key_def tsp_keys[] = {
 	{ "store", tsp_store },
 	{ "database", tsp_database },
@@ -640,6 +652,8 @@ static const struct key_def tsp_keys[] = {
 	{ "baud", tsp_baud },
 	{ "init", tsp_init },
 	{ "answer_timeout", tsp_answer_timeout },
+	{ "spool", tsp_spool },
+	{ "random_delay", tsp_random_delay },
 };
 
 /* [courier] */

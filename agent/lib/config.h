@@ -135,6 +135,8 @@ enum sl_role {
 #define SL_CONF_TSP_LEASE_DEFAULT	30
 #define SL_CONF_TSP_LEASE_MIN		10
 #define SL_CONF_TSP_LEASE_MAX		3600
+/* [tsp] random_delay: seconds, default (store-and-forward.rst). */
+#define SL_CONF_TSP_RANDOM_DELAY_DEFAULT	3600
 
 #define SL_CONF_NUMBER_MAX	40	/* modem.h: SL_MODEM_NUMBER_MAX */
 #define SL_CONF_KEY_LEN		32
@@ -183,6 +185,11 @@ struct sl_tsp_conf {
 	unsigned int baud;
 	char init[SL_CONF_TSP_INIT_MAX + 1];	/* "" : the driver's default */
 	uint32_t answer_timeout;	/* seconds */
+	/* Store and forward (store-and-forward.rst): the spool directory
+	 * ("" : state_dir/spool) and the largest random delay before an
+	 * accepted envelope's first delivery attempt. */
+	char spool[PATH_MAX];
+	uint32_t random_delay;		/* seconds; 0: at once */
 	unsigned int lineno;
 };
 

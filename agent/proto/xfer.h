@@ -106,7 +106,23 @@ enum sl_xfer_kind {
 	SL_XFER_RESULT,
 	SL_XFER_END,
 	SL_XFER_ABORT,
+	/* Store and forward (store-and-forward.rst, "Receipts and notices
+	 * back to the sender"): not part of a transfer. T sends
+	 * NOTE 9 | id | kind (1) | text for each receipt or notice it
+	 * holds for the sender; the sender answers NOTE_ACK 10 | id once
+	 * it has stored it. id: T's, random per NOTE. */
+	SL_XFER_NOTE = 9,
+	SL_XFER_NOTE_ACK = 10,
 };
+
+/* NOTE's kind. */
+enum sl_xfer_note_kind {
+	SL_XFER_NOTE_RECEIPT = 1,	/* the recipient's signed receipt */
+	SL_XFER_NOTE_ACCEPTANCE = 2,	/* T's acceptance, again */
+	SL_XFER_NOTE_NOTICE = 3,	/* T's signed non-delivery notice */
+};
+#define SL_XFER_NOTE_HDR	6
+#define SL_XFER_NOTE_ACK_LEN	5
 
 /* ACK's state byte. */
 enum sl_xfer_ack_state {

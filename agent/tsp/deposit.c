@@ -101,6 +101,49 @@ int sl_tsp_acceptance(char *out, size_t len, const struct sl_tsp_spool_row *r,
 	return n + m;
 }
 
+int sl_tsp_notice(char *out, size_t len, const struct sl_tsp_spool_row *r,
+		  const struct sl_sign_key *key)
+{
+	char env[2 * SL_TSP_ENVELOPE_ID_LEN + 1], sha[2 * SL_TSP_SHA256_LEN + 1];
+	char pub[2 * SL_SIGN_PUB_LEN + 1], sig_hex[2 * SL_SIGN_SIG_LEN + 1];
+	char when[32];
+	uint8_t sig[SL_SIGN_SIG_LEN];
+	int n, m, ret;
+
+	if ((r->state != SL_TSP_SPOOL_EXPIRED &&
+	     r->state != SL_TSP_SPOOL_BOUNCED) || !r->have_sha256)
+		return -EINVAL;
+	sl_hex_encode(env, r->envelope, sizeof(r->envelope));
+	sl_hex_encode(sha, r->sha256, sizeof(r->sha256));
+	sl_hex_encode(pub, key->pub, sizeof(key->pub));
+	utc_seconds(when, r->done_ms);
+	n = snprintf(out, len,
+		     SL_TSP_NOTICE_MAGIC "\n"
+		     "envelope %s\n"
+		     "sha256 %s\n"
+		     "size %" PRIu64 "\n"
+		     "sender %s\n"
+		     "recipient %s\n"
+		     "outcome %s\n"
+		     "reason %s\n"
+		     "attempts %u\n"
+		     "time %s\n"
+		     "key %s\n",
+		     env, sha, r->size, r->sender, r->recipient,
+		     sl_tsp_spool_state_name(r->state),
+		     r->reason[0] ? r->reason : "none", r->attempts, when, pub);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	ret = sl_sign(sig, key, out, (size_t)n);
+	if (ret)
+		return ret;
+	sl_hex_encode(sig_hex, sig, sizeof(sig));
+	m = snprintf(out + n, len - (size_t)n, "signature %s\n", sig_hex);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
+		return -ENOSPC;
+	return n + m;
+}
+
 /* ------------------------------------------------------------ decisions */
 
 static void refuse(struct sl_tsp_deposit *d, uint8_t code, uint64_t now,

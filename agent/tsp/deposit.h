@@ -83,4 +83,12 @@ void sl_tsp_deposit_get_status(const struct sl_tsp_deposit *d,
 int sl_tsp_acceptance(char *out, size_t len, const struct sl_tsp_spool_row *r,
 		      const struct sl_sign_key *key);
 
+/* The non-delivery notice (store-and-forward.rst, "Receipts and notices
+ * back to the sender") of an expired or bounced row, signed with key:
+ * its length or a negative errno (-EINVAL for another state). Built from
+ * the row each time it is sent: the row holds nothing to keep secret. */
+#define SL_TSP_NOTICE_MAGIC		"sealine-notice 1"
+int sl_tsp_notice(char *out, size_t len, const struct sl_tsp_spool_row *r,
+		  const struct sl_sign_key *key);
+
 #endif

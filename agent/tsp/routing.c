@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cchan.h"
 #include "log.h"
 #include "tsp_internal.h"
 
@@ -25,6 +26,7 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 {
 	struct tsp_line *legs[2] = { c->caller, c->callee };
 
+	sl_tspd_saf_call_end(t, c, nak);
 	if (c->connected) {
 		struct sl_tsp_cdr_update u = {
 			.set = SL_TSP_CDR_SET_BYTES, .bytes_up = c->up,
@@ -47,7 +49,8 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 		 * send: hang it up now. Lines with a NAK or "ended" queued
 		 * are CLOSING and hang up by themselves. */
 		if (l->st == TL_DIALLING || l->st == TL_SETUP ||
-		    l->st == TL_BRIDGED || l->st == TL_RELAY)
+		    l->st == TL_BRIDGED || l->st == TL_RELAY ||
+		    l->st == TL_COURIER)
 			sl_tspd_line_hangup(l, now);
 	}
 	c->caller = c->callee = NULL;
@@ -168,16 +171,9 @@ static void caller_authenticated(struct tsp_line *l,
 	struct tsp_call *c = l->call;
 	struct sl_tspq_req *r;
 
-	if (a->purpose == SL_CALL_PURPOSE_DEPOSIT ||
-	    a->purpose == SL_CALL_PURPOSE_COLLECT) {
-		/* Store and forward: the wire and the spool are there,
-		 * this daemon's side of it is not yet
-		 * (Documentation/store-and-forward.rst, "Status"). */
-		sl_tspd_call_refuse(t, c, SL_NAK_REFUSED, 0,
-				    SL_TSP_OUTCOME_NAK, now);
-		return;
-	}
-	if (a->purpose != SL_CALL_PURPOSE_CALL) {
+	if (a->purpose != SL_CALL_PURPOSE_CALL &&
+	    a->purpose != SL_CALL_PURPOSE_DEPOSIT &&
+	    a->purpose != SL_CALL_PURPOSE_COLLECT) {
 		sl_tspd_call_refuse(t, c, SL_NAK_BAD_MESSAGE, 0,
 				    SL_TSP_OUTCOME_NAK, now);
 		return;
@@ -188,6 +184,9 @@ static void caller_authenticated(struct tsp_line *l,
 				    SL_TSP_OUTCOME_FAILED, now);
 		return;
 	}
+	c->purpose = a->purpose;
+	c->hsid = a->hsid;
+	r->caller.purpose = a->purpose;
 	memcpy(r->caller.pub, a->static_pub, sizeof(r->caller.pub));
 	snprintf(r->caller.claimed, sizeof(r->caller.claimed), "%s", a->account);
 	snprintf(r->caller.peer, sizeof(r->caller.peer), "%s", a->peer);
@@ -213,6 +212,14 @@ static void caller_checked(struct tsp *t, struct tsp_call *c,
 		       l ? l->name : "-", k->why);
 	if (k->reason != SL_NAK_NONE) {
 		sl_tspd_call_refuse(t, c, k->reason, k->detail, k->outcome, now);
+		return;
+	}
+	if (c->purpose == SL_CALL_PURPOSE_DEPOSIT ||
+	    c->purpose == SL_CALL_PURPOSE_COLLECT) {
+		/* Store and forward: T is this leg's courier peer. */
+		memcpy(c->recipient, k->recipient, sizeof(c->recipient));
+		if (l && l->leg)
+			sl_tspd_saf_begin(l, now);
 		return;
 	}
 	out_line = sl_tspd_free_line(t);
@@ -446,6 +453,15 @@ static void on_control(void *ctx, const uint8_t *msg, size_t len)
 	if (len < 2)
 		return;
 	type = msg[1];
+	if (l->st == TL_COURIER) {
+		if (sl_cchan_is_courier(msg, len))
+			sl_tspd_saf_control(l, msg, len, now);
+		else if (l->leg && sl_call_msg_is_setup(type) &&
+			 sl_tsp_leg_input(l->leg, msg, len, (uint64_t)now,
+					  &out) == 0)
+			sl_tspd_leg_actions(l, &out, now);
+		return;
+	}
 	if (l->st == TL_SETUP) {
 		if (!l->leg || (!sl_call_msg_is_setup(type) &&
 				type != SL_MSG_NAK))
@@ -489,6 +505,7 @@ void sl_tspd_data_in(struct tsp_line *l, const uint8_t *p, size_t n)
 	switch (l->st) {
 	case TL_SETUP:
 	case TL_BRIDGED:
+	case TL_COURIER:
 		used = sl_rawline_decode(&l->rl, p, n, on_control, l);
 		if (used < n && l->st == TL_RELAY)
 			relay(l, p + used, n - used);

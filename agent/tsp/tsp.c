@@ -347,6 +347,7 @@ static int64_t full_scan(struct tsp *t, int64_t now)
 
 	for (unsigned int i = 0; i < t->n; ++i)
 		sl_tspd_line_timers(&t->lines[i], now);
+	sl_tspd_saf_upkeep(t, now);
 	for (unsigned int i = 0; i < t->n; ++i) {
 		int64_t d;
 
@@ -547,6 +548,11 @@ int sl_tsp_main(const struct sl_config *cfg)
 		sl_log(LOG_ERR, "account store: %s", err);
 		goto out_ks;
 	}
+	ret = sl_tspd_saf_open(&t, err, sizeof(err));
+	if (ret) {
+		sl_log(LOG_ERR, "store and forward: %s", err);
+		goto out_store;
+	}
 	sl_ks_fingerprint(fp, t.ks.id.pub);
 	sl_hex_encode(hex, t.ks.id.pub, SL_X25519_KEY_LEN);
 	sl_log(LOG_NOTICE, "TSP %s starting: %u lines, store %s, static key %s (fingerprint %s): endpoints pin this key",
@@ -606,6 +612,7 @@ out_store:
 		free(r);
 	}
 	sl_tspq_free(t.q);
+	sl_tspd_saf_close(&t);
 out_ks:
 	sl_ks_close(&t.ks);
 out_lines:

@@ -8,6 +8,10 @@
  *			its timers
  *	routing.c	calls: the account checks, dialling the recipient,
  *			bridging and relaying two lines, the call record
+ *	saf.c		store and forward: the spool, a leg on which T is
+ *			the courier peer (hand-over, receipts and notices
+ *			for the sender, delivery), expiry and the
+ *			delivery schedule
  *
  * Line states:
  *
@@ -24,6 +28,9 @@
  *			message is forwarded to the other line
  *	RELAY		byte for byte, from the caller's first end-to-end
  *			message on
+ *	COURIER		store and forward: T is the courier peer of the
+ *			leg (saf.c); call-setup messages go to the leg,
+ *			COURIER messages to the call's courier session
  *	CLOSING		a last message (NAK, CALL_STATUS ended) is queued;
  *			the modem hangs up once it is on the wire
  *	HANGUP		the modem is hanging up
@@ -52,9 +59,11 @@
 #include "keystore.h"
 #include "modem.h"
 #include "rawline.h"
+#include "sign.h"
 #include "telnet.h"
 #include "tsp.h"
 #include "tspq.h"
+#include "tspspool.h"
 #include "tspstore.h"
 
 enum tl_state {
@@ -67,6 +76,7 @@ enum tl_state {
 	TL_SETUP,
 	TL_BRIDGED,
 	TL_RELAY,
+	TL_COURIER,
 	TL_CLOSING,
 	TL_HANGUP,
 };
@@ -128,6 +138,11 @@ struct tsp_call {
 	int64_t cdr_saved;		/* bytes last written to the record */
 	unsigned int asking;		/* store checks not answered yet */
 	bool ended;			/* sl_tspd_call_end() was called */
+	/* Store and forward: the caller's purpose (call.h), and the
+	 * courier session once T is the leg's courier peer (saf.c). */
+	uint8_t purpose;
+	uint32_t hsid;			/* the courier leg's */
+	struct tsp_saf *saf;
 };
 
 struct tsp {
@@ -149,6 +164,13 @@ struct tsp {
 	int ep, sigfd;
 	bool stop;
 	unsigned int calls;		/* open calls */
+	/* Store and forward (saf.c): the spool on a store connection of
+	 * its own, T's signing key, the next look at the schedule. */
+	struct sl_tsp_store spool_st;
+	struct sl_tsp_spool sp;
+	bool spool_open;
+	struct sl_sign_key sign;
+	int64_t next_upkeep;
 };
 
 /* The other line of l's call, if it has one. */
@@ -228,5 +250,25 @@ void sl_tspd_store_answer(struct tsp *t, struct sl_tspq_req *r);
 void sl_tspd_data_in(struct tsp_line *l, const uint8_t *p, size_t n);
 /* NO CARRIER in data mode: the far end hung up. */
 void sl_tspd_remote_hangup(struct tsp_line *l, int64_t now);
+
+/* saf.c: store and forward (store-and-forward.rst). */
+/* Open the spool (its own store connection, recovery of a crash) and
+ * derive T's signing key. 0 or -errno with err set. */
+int sl_tspd_saf_open(struct tsp *t, char *err, size_t err_len);
+void sl_tspd_saf_close(struct tsp *t);
+/* The caller's checks passed for purpose DEPOSIT or COLLECT: T takes the
+ * leg as the courier peer. */
+void sl_tspd_saf_begin(struct tsp_line *l, int64_t now);
+/* A COURIER message on a COURIER line. */
+void sl_tspd_saf_control(struct tsp_line *l, const uint8_t *msg, size_t len,
+			 int64_t now);
+void sl_tspd_saf_timers(struct tsp_line *l, int64_t now);
+int64_t sl_tspd_saf_next_timer(const struct tsp_line *l);
+/* The call ends (sl_tspd_call_end()): the session's last word to the
+ * spool, then it is freed. */
+void sl_tspd_saf_call_end(struct tsp *t, struct tsp_call *c,
+			  const char *nak);
+/* Expiry and due deliveries, at most every SL_TSP_UPKEEP_MS. */
+void sl_tspd_saf_upkeep(struct tsp *t, int64_t now);
 
 #endif

@@ -21,6 +21,7 @@ static const char *const tl_state_names[] = {
 	[TL_RINGING] = "ringing", [TL_ANSWERING] = "answering",
 	[TL_DIALLING] = "dialling", [TL_SETUP] = "setup",
 	[TL_BRIDGED] = "bridged", [TL_RELAY] = "relay",
+	[TL_COURIER] = "courier",
 	[TL_CLOSING] = "closing", [TL_HANGUP] = "hangup",
 };
 
@@ -261,7 +262,8 @@ void sl_tspd_modem_events(struct tsp_line *l, const struct sl_modem_events *ev,
 			else if (l->st == TL_ANSWERING || l->st == TL_RINGING)
 				sl_tspd_line_set(l, TL_IDLE);
 			else if (l->st == TL_SETUP || l->st == TL_BRIDGED ||
-				 l->st == TL_RELAY || l->st == TL_CLOSING)
+				 l->st == TL_RELAY || l->st == TL_COURIER ||
+				 l->st == TL_CLOSING)
 				sl_tspd_remote_hangup(l, now);
 			break;
 		case SL_MODEM_EV_TIMEOUT:
@@ -443,7 +445,8 @@ void sl_tspd_line_readable(struct tsp_line *l, int64_t now)
 	if (l->tn && l->tn->carrier_lost) {
 		l->tn->carrier_lost = false;
 		if (l->st == TL_SETUP || l->st == TL_BRIDGED ||
-		    l->st == TL_RELAY || l->st == TL_CLOSING) {
+		    l->st == TL_RELAY || l->st == TL_COURIER ||
+		    l->st == TL_CLOSING) {
 			/* The terminal server saw DCD drop: the far end is
 			 * gone, whatever the modem says or does not say. */
 			sl_log(LOG_INFO, "line %s: carrier lost (RFC 2217)",
@@ -583,6 +586,9 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 		c->cdr_saved = now;
 		sl_tspq_cdr_update(l->t->q, c->id, &u);
 	}
+	sl_tspd_saf_timers(l, now);
+	if (l->fd < 0)
+		return;
 	if (l->st == TL_CLOSING && now >= l->close_at &&
 	    (!sl_byteq_len(&l->out) || now >= l->close_at + SL_TSP_DRAIN_MS))
 		sl_tspd_line_hangup(l, now);
@@ -591,7 +597,8 @@ void sl_tspd_line_timers(struct tsp_line *l, int64_t now)
 int64_t sl_tspd_line_next_timer(const struct tsp_line *l)
 {
 	int64_t next = 0;
-	int64_t cand[7] = {
+	int64_t cand[8] = {
+		sl_tspd_saf_next_timer(l),
 		l->connecting ? l->connect_deadline : 0,
 		l->st == TL_DOWN ? l->retry_at : 0,
 		l->fd >= 0 ? sl_modem_next_timer(&l->modem) : 0,
@@ -602,7 +609,7 @@ int64_t sl_tspd_line_next_timer(const struct tsp_line *l)
 		l->st == TL_CLOSING ? l->close_at : 0,
 	};
 
-	for (int i = 0; i < 7; ++i)
+	for (int i = 0; i < 8; ++i)
 		if (cand[i] && (!next || cand[i] < next))
 			next = cand[i];
 	if (l->call && l->call->caller == l && l->call->connected) {

@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "call.h"
 #include "tspq.h"
 
 /* Tracking ids that collided with another record's at once, at most
@@ -507,6 +508,8 @@ static void check_caller(struct sl_tspq *q, uint64_t id, struct sl_tspq_caller *
 		       SL_TSP_OUTCOME_NAK);
 		return;
 	}
+	if (c->purpose == SL_CALL_PURPOSE_COLLECT)
+		return;		/* only the caller's own receipts */
 	ret = sl_tsp_account_get(&q->st, c->peer, &rcpt);
 	if (ret == -ENOENT) {
 		refuse(c, SL_NAK_UNKNOWN_ACCOUNT, SL_NAK_DETAIL_RECIPIENT,
@@ -531,6 +534,10 @@ static void check_caller(struct sl_tspq *q, uint64_t id, struct sl_tspq_caller *
 		       SL_TSP_OUTCOME_NAK);
 		return;
 	}
+	/* A deposit reaches the recipient later, over a call of T's own
+	 * (store-and-forward.rst): nothing to dial, no call to admit. */
+	if (c->purpose == SL_CALL_PURPOSE_DEPOSIT)
+		return;
 	if (!rcpt.phone[0]) {
 		snprintf(c->why, sizeof(c->why), "account %s has no phone number",
 			 rcpt.number);

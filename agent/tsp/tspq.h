@@ -60,6 +60,9 @@ struct sl_tspq_caller {
 	uint8_t pub[SL_TSP_KEY_LEN];		/* the key it proved */
 	char claimed[SL_ACCOUNT_LEN + 1];	/* the account it says it is */
 	char peer[SL_ACCOUNT_LEN + 1];		/* the account it calls */
+	/* call.h's purpose: CALL dials the peer; DEPOSIT hands it an
+	 * envelope (no phone, no call limits); COLLECT names no peer. */
+	uint8_t purpose;
 	char caller_id[SL_MODEM_CID_MAX + 1];	/* as the modem gave it */
 	char line[SL_TSP_LINE_MAX + 1];
 	/* answered: reason SL_NAK_NONE lets the call through */

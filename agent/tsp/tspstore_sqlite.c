@@ -194,35 +194,47 @@ static int prepare_file(struct sl_tsp_store *st, const char *path,
 			unsigned int flags)
 {
 	struct stat sb;
-	int fd, ret = 0;
+	int fd, ret;
 
-	if (flags & SL_TSP_OPEN_CREATE) {
-		ret = make_parent(st, path);
-		if (ret)
-			return ret;
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	} else {
-		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	}
-	if (fd < 0) {
-		if (errno == ENOENT && !(flags & SL_TSP_OPEN_CREATE))
+	/*
+	 * By path, never by opening the file: closing any descriptor of a
+	 * file drops every POSIX lock the process holds on it, so an
+	 * open() and close() here would silently take the locks of another
+	 * connection of this process to the same store (sealtspd has two:
+	 * the store thread's and the spool's), and the next process to
+	 * close its connection would think itself the last and delete the
+	 * WAL with the commits in it. Only a file that does not exist yet
+	 * (no lock on it anywhere) is created with open().
+	 */
+	if (lstat(path, &sb) < 0) {
+		if (errno != ENOENT)
+			return sl_tsp_fail(st, -errno, "cannot open %s: %s",
+					   path, strerror(errno));
+		if (!(flags & SL_TSP_OPEN_CREATE))
 			return sl_tsp_fail(st, -ENOENT,
 					   "no TSP account store at %s (\"sealctl tsp accounts add\" creates one)",
 					   path);
-		return sl_tsp_fail(st, -errno, "cannot open %s: %s", path,
-				   strerror(errno));
+		ret = make_parent(st, path);
+		if (ret)
+			return ret;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+			  O_NOFOLLOW, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return sl_tsp_fail(st, -errno, "cannot open %s: %s",
+					   path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		if (lstat(path, &sb) < 0)
+			return sl_tsp_fail(st, -errno, "%s: %s", path,
+					   strerror(errno));
 	}
-	if (fstat(fd, &sb) < 0) {
-		ret = sl_tsp_fail(st, -errno, "%s: %s", path, strerror(errno));
-	} else if (!S_ISREG(sb.st_mode)) {
-		ret = sl_tsp_fail(st, -EINVAL, "%s is not a regular file", path);
-	} else if ((sb.st_mode & 077) && sb.st_uid == geteuid() &&
-		   fchmod(fd, 0600) < 0) {
-		ret = sl_tsp_fail(st, -errno, "cannot make %s mode 0600: %s",
-				  path, strerror(errno));
-	}
-	close(fd);
-	return ret;
+	if (!S_ISREG(sb.st_mode))
+		return sl_tsp_fail(st, -EINVAL, "%s is not a regular file", path);
+	if ((sb.st_mode & 077) && sb.st_uid == geteuid() &&
+	    chmod(path, 0600) < 0)
+		return sl_tsp_fail(st, -errno, "cannot make %s mode 0600: %s",
+				   path, strerror(errno));
+	return 0;
 }
 
 static int migrate(struct sl_tsp_store *st, const char *path)

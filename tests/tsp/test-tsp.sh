@@ -12,7 +12,9 @@
 #   busy and no-answer recipients; the caller's leg capture holds neither
 #   the recipient's account nor its phone number; restart keeps every
 #   record; SIGKILL mid-call: the open record becomes "interrupted";
-#   load: 200 concurrent calls over 400 + 400 lines.
+#   load: 200 concurrent calls over 400 + 400 lines;
+#   store and forward (saf.sh): hand-overs, their refusals, resume,
+#   duplicates, expiry and its notice collected, a kill -9.
 #
 # Prints "ok"/"FAIL" lines and last "tsp: N passed, N failed"; exit 0
 # only if all passed. Needs python3 (JSON).
@@ -20,6 +22,7 @@
 # Usage: tests/tsp/test-tsp.sh [--no-load] [--keep]
 #   SEALTSPD=path   another sealtspd (default tests/tsp/build/sealtspd-asan)
 #   SIM=path        another sim-endpoints (default ...-asan)
+#   SIMC=path       another sim-courier (default ...-asan)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 TOP=$(cd "$HERE/../.." && pwd -P)
@@ -28,7 +31,7 @@ for a in "$@"; do
 	case $a in
 	--no-load) LOAD=0 ;;
 	--keep) KEEP=1 ;;
-	-h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "test-tsp: unknown argument '$a' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -41,6 +44,7 @@ EXCHANGE=$TOP/tests/exchange/sealine-exchange
 SEALCTL=$TOP/build/bin/sealctl
 SEALTSPD=${SEALTSPD:-$HERE/build/sealtspd-asan}
 SIM=${SIM:-$HERE/build/sim-endpoints-asan}
+SIMC=${SIMC:-$HERE/build/sim-courier-asan}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=suppressions=$HERE/lsan.supp:print_suppressions=0
@@ -102,6 +106,7 @@ start_tsp() {
 	lines = $d/tsp-*
 	baud = 115200
 	answer_timeout = 10
+	random_delay = 0
 	EOF
 	local start_lines
 	start_lines=$(cat "$d/tsp.log" 2>/dev/null | wc -l)
@@ -322,6 +327,10 @@ stop_exchange
 if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$D/tsp.log"; then
 	bad "sanitizers: sealtspd's log has a report"; grep -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$D/tsp.log"
 else ok "sanitizers: no report from sealtspd"; fi
+
+# ---------------------------------------------------------------- store and forward
+# shellcheck source=tests/tsp/saf.sh
+. "$HERE/saf.sh"
 
 # ---------------------------------------------------------------- load
 if [ "$LOAD" = 1 ]; then

@@ -1058,8 +1058,84 @@ static void remove_tree(const char *dir)
 		printf("warning: could not remove %s\n", dir);
 }
 
+/*
+ * Two connections of one process to one store (sealtspd: the store
+ * thread's and the spool's) while other processes (sealctl) open and
+ * close theirs: a commit on either is seen by the others at once. The
+ * second open must not drop the first one's POSIX locks (an open() and
+ * close() of the file did): the next process to close its connection
+ * then took itself for the last, deleted the WAL, and every later commit
+ * of this process went to a deleted file.
+ */
+/* In a new process (exec, not only fork: a forked child inherits
+ * SQLite's view of this process's locks): open the store, look the
+ * account up, close. */
+static int child_get(const char *path, const char *number)
+{
+	struct sl_tsp_store c;
+	struct sl_tsp_account a;
+	char err[SL_TSP_ERR_MAX];
+	int ret = sl_tsp_store_open(&c, path, NULL, SL_TSP_OPEN_CREATE, err,
+				    sizeof(err));
+
+	if (!ret) {
+		ret = sl_tsp_account_get(&c, number, &a);
+		sl_tsp_store_close(&c);
+	}
+	return ret ? 1 : 0;
+}
+
+static bool account_seen_by_child(const char *path, const char *number)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_tspstore", "--child-get", path,
+		      number, (char *)NULL);
+		_exit(127);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid &&
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(two_connections_one_process)
+{
+	struct sl_tsp_store a, b;
+	struct sl_tsp_account acct = { .number = "100000000071",
+				       .name = "one", .phone = "5550071",
+				       .enabled = true };
+	char path[512];
+
+	if (!CHECK(!open_new(&a, path, sizeof(path), "tsp-a",
+			     SL_TSP_OPEN_SERVER)))
+		return;
+	CHECK(!sl_tsp_lease_renew(&a, 1000, 1000, NULL));
+	if (!CHECK(!reopen(&b, path, "tsp-a", SL_TSP_OPEN_CREATE))) {
+		sl_tsp_store_close(&a);
+		return;
+	}
+	acct.pub[0] = 1;
+	CHECK(!sl_tsp_account_add(&a, &acct));
+	CHECK(account_seen_by_child(path, "100000000071"));
+	snprintf(acct.number, sizeof(acct.number), "100000000072");
+	acct.pub[0] = 2;
+	CHECK(!sl_tsp_account_add(&b, &acct));
+	CHECK(account_seen_by_child(path, "100000000072"));
+	snprintf(acct.number, sizeof(acct.number), "100000000073");
+	acct.pub[0] = 3;
+	CHECK(!sl_tsp_account_add(&a, &acct));
+	CHECK(account_seen_by_child(path, "100000000073"));
+	sl_tsp_store_close(&b);
+	sl_tsp_store_close(&a);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "--child-get"))
+		return child_get(argv[2], argv[3]);
 	check_init(argc, argv);
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
@@ -1081,6 +1157,7 @@ int main(int argc, char **argv)
 	RUN(csv_quoting);
 	RUN(cdr_json);
 	RUN(cdr_date_filter);
+	RUN(two_connections_one_process);
 	remove_tree(tmpdir);
 	return check_summary();
 }

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Store and forward in sealtspd (Documentation/store-and-forward.rst):
+ * the spool on its own store connection, recovered at start; a leg on
+ * which T is the courier peer (a sender's hand-over, purpose 3, and the
+ * receipts and notices T holds for it, purposes 3 and 4); the upkeep
+ * (expiry).
+ *
+ * A courier leg runs the courier's channel (cchan.h) under the leg's
+ * courier keys, with the call's hsid, in control frames on the raw line:
+ * the sender's OFFER starts a hand-over (deposit.c), whose ciphertext
+ * goes into the spool chunk by chunk; then one NOTE per closed row of
+ * the sender not collected yet, each until its NOTE_ACK (or a few
+ * sends); then CALL_STATUS ended and the line hangs up.
+ *
+ * Why the spool's steps run in the loop and not on the store's thread
+ * (tspq.h): each step is a file write with its fsync() and one
+ * transaction, in an order that makes a crash between two of them
+ * recoverable (tspspool.h), and the transfer engine must not acknowledge
+ * a chunk before it is durable. Run in the loop, the order is the code's
+ * order. The price: a hand-over's fsync()s hold up the loop for as long
+ * as they take (one per 64 KiB chunk); the spool has a store connection
+ * of its own, so the call checks of the other lines never wait behind
+ * it. Moving the spool to a thread of its own is a later step.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gcrypt.h>
+
+#include "cchan.h"
+#include "deposit.h"
+#include "envelope.h"		/* refusal names, no code of it */
+#include "log.h"
+#include "tsp_internal.h"
+#include "xfer.h"
+
+/* Limits and timing (all in one place). */
+#define SL_TSP_SPOOL_DIR_NAME	"spool"
+#define SL_TSP_UPKEEP_MS	1000	/* expiry, due deliveries */
+#define SL_TSP_SAF_IDLE_MS	60000	/* a courier leg with nothing */
+#define SL_TSP_NOTES_MAX	32	/* NOTEs per call; the rest next time */
+#define SL_TSP_NOTE_SENDS	4
+#define SL_TSP_NOTE_RESEND_MS	3000
+
+enum saf_phase {
+	SAF_WAIT_OFFER,		/* purpose 3: the sender's OFFER */
+	SAF_DEPOSIT,		/* the hand-over runs */
+	SAF_NOTES,		/* receipts and notices for the sender */
+	SAF_DONE,
+};
+
+struct tsp_saf {
+	struct tsp_call *c;
+	enum saf_phase phase;
+	struct sl_cchan *ch;
+	struct sl_tsp_deposit *dep;
+	int64_t idle_at;		/* end the leg if nothing by then */
+	/* NOTEs: the rows, the one out, its id and sends. */
+	uint64_t notes[SL_TSP_NOTES_MAX];
+	unsigned int n_notes, note;
+	uint32_t note_id;
+	unsigned int note_sends;
+	int64_t note_at;
+	unsigned int collected;
+	int64_t clock;			/* the latest now an engine was given */
+};
+
+/*
+ * The transfer engines take differences of the times they are given
+ * (unsigned): never let one go backwards. The loop's now is taken before
+ * epoll_wait() and a message's after it, so a timer may come with an
+ * earlier now than the message before it.
+ */
+static uint64_t eng_now(struct tsp_saf *s, int64_t now)
+{
+	if (now > s->clock)
+		s->clock = now;
+	return (uint64_t)s->clock;
+}
+
+/* ------------------------------------------------------------ the spool */
+
+int sl_tspd_saf_open(struct tsp *t, char *err, size_t err_len)
+{
+	const struct sl_tsp_conf *tc = &t->cfg->tsp;
+	struct sl_tsp_spool_limits lim;
+	struct sl_tsp_spool_recovery rec;
+	char dir[PATH_MAX];
+	int ret, n;
+
+	if (tc->spool[0])
+		n = snprintf(dir, sizeof(dir), "%s", tc->spool);
+	else
+		n = snprintf(dir, sizeof(dir), "%s/%s", t->cfg->state_dir,
+			     SL_TSP_SPOOL_DIR_NAME);
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		snprintf(err, err_len, "spool: path too long");
+		return -ENAMETOOLONG;
+	}
+	ret = sl_sign_key_derive(&t->sign, t->ks.id.priv, SL_TSP_SIGN_ACCOUNT);
+	if (ret) {
+		snprintf(err, err_len, "signing key: %s", strerror(-ret));
+		return ret;
+	}
+	/* Not SL_TSP_OPEN_SERVER: the lease is the queue's connection's. */
+	ret = sl_tsp_store_open(&t->spool_st, tc->store, t->instance,
+				SL_TSP_OPEN_CREATE, err, err_len);
+	if (ret)
+		goto fail_key;
+	sl_tsp_spool_limits_default(&lim);
+	ret = sl_tsp_spool_open(&t->sp, dir, &t->spool_st, &lim, sl_wall_ms(),
+				&rec, err, err_len);
+	if (ret && ret != -EUCLEAN)
+		goto fail_store;
+	if (ret)
+		sl_log(LOG_CRIT, "spool %s: %u accepted envelopes have no file: they are lost (store-and-forward.rst, \"Recovery\")",
+		       dir, rec.lost);
+	if (rec.requeued || rec.unlinked || rec.created)
+		sl_log(LOG_NOTICE, "spool %s: recovered: %u deliveries to try again, %u files removed, %u hand-over files made again",
+		       dir, rec.requeued, rec.unlinked, rec.created);
+	sl_log(LOG_INFO, "spool %s: T's signing key %02x%02x%02x%02x...",
+	       dir, t->sign.pub[0], t->sign.pub[1], t->sign.pub[2],
+	       t->sign.pub[3]);
+	t->spool_open = true;
+	return 0;
+
+fail_store:
+	sl_tsp_store_close(&t->spool_st);
+fail_key:
+	sl_sign_key_wipe(&t->sign);
+	return ret;
+}
+
+void sl_tspd_saf_close(struct tsp *t)
+{
+	if (!t->spool_open)
+		return;
+	sl_tsp_spool_close(&t->sp);
+	sl_tsp_store_close(&t->spool_st);
+	sl_sign_key_wipe(&t->sign);
+	t->spool_open = false;
+}
+
+void sl_tspd_saf_upkeep(struct tsp *t, int64_t now)
+{
+	unsigned int n = 0;
+	int ret;
+
+	if (!t->spool_open || now < t->next_upkeep)
+		return;
+	t->next_upkeep = now + SL_TSP_UPKEEP_MS;
+	ret = sl_tsp_spool_expire(&t->sp, sl_wall_ms(), &n);
+	if (ret)
+		sl_log(LOG_ERR, "spool: expiry: %s",
+		       sl_tsp_store_error(&t->spool_st));
+	else if (n)
+		sl_log(LOG_NOTICE, "spool: %u envelopes expired or abandoned",
+		       n);
+}
+
+/* ------------------------------------------------------------ the leg */
+
+/* Seal and send one plaintext on the leg. */
+static void saf_send(struct tsp_line *l, struct tsp_saf *s,
+		     const uint8_t *plain, size_t len)
+{
+	uint8_t msg[SL_CCHAN_MAX_MSG];
+	size_t n;
+	int ret = sl_cchan_seal(s->ch, msg, &n, plain, len);
+
+	if (ret) {
+		sl_log(LOG_ERR, "line %s: courier message not sealed: %s",
+		       l->name, strerror(-ret));
+		return;
+	}
+	sl_tspd_line_send(l, msg, n);
+}
+
+/* The leg is over: "ended" to the sender, then hang up. */
+static void saf_finish(struct tsp_line *l, struct tsp_saf *s, int64_t now)
+{
+	struct tsp_call *c = s->c;
+	struct sl_call_actions out;
+
+	s->phase = SAF_DONE;
+	if (l->leg && sl_tsp_leg_end(l->leg, (uint64_t)now, &out) == 0)
+		sl_tspd_leg_actions(l, &out, now);
+	sl_tspd_line_set(l, TL_CLOSING);
+	l->close_at = now + SL_TSP_NAK_HANGUP_MS;
+	sl_tspd_call_end(l->t, c, SL_TSP_OUTCOME_COMPLETED, NULL, now);
+}
+
+static int collect_row(const struct sl_tsp_spool_row *r, void *arg)
+{
+	struct tsp_saf *s = arg;
+
+	if (r->collected_ms)
+		return 0;
+	s->notes[s->n_notes++] = r->sid;
+	return s->n_notes == SL_TSP_NOTES_MAX;
+}
+
+/* The next NOTE, or the end. */
+static void note_send(struct tsp_line *l, struct tsp_saf *s, int64_t now)
+{
+	struct tsp *t = l->t;
+	uint8_t msg[SL_CCHAN_MAX_PLAIN];
+	struct sl_tsp_spool_row r;
+	int n;
+
+	for (; s->note < s->n_notes; s->note++, s->note_sends = 0) {
+		if (s->note_sends >= SL_TSP_NOTE_SENDS) {
+			sl_log(LOG_NOTICE, "call %016" PRIx64 ": no acknowledgement of envelope %016" PRIx64 "'s note; it goes again on the sender's next call",
+			       s->c->id, s->notes[s->note]);
+			continue;
+		}
+		if (sl_tsp_spool_get(&t->spool_st, s->notes[s->note], &r)) {
+			sl_log(LOG_ERR, "spool: %s",
+			       sl_tsp_store_error(&t->spool_st));
+			continue;
+		}
+		if (r.state == SL_TSP_SPOOL_DELIVERED) {
+			msg[5] = SL_XFER_NOTE_RECEIPT;
+			n = snprintf((char *)msg + SL_XFER_NOTE_HDR,
+				     sizeof(msg) - SL_XFER_NOTE_HDR, "%s",
+				     r.receipt);
+			if (n < 0 || (size_t)n >= sizeof(msg) - SL_XFER_NOTE_HDR)
+				continue;
+		} else {
+			msg[5] = SL_XFER_NOTE_NOTICE;
+			n = sl_tsp_notice((char *)msg + SL_XFER_NOTE_HDR,
+					  sizeof(msg) - SL_XFER_NOTE_HDR, &r,
+					  &t->sign);
+			if (n < 0)
+				continue;
+		}
+		if (!s->note_sends)
+			gcry_create_nonce(&s->note_id, sizeof(s->note_id));
+		msg[0] = SL_XFER_NOTE;
+		msg[1] = (uint8_t)(s->note_id >> 24);
+		msg[2] = (uint8_t)(s->note_id >> 16);
+		msg[3] = (uint8_t)(s->note_id >> 8);
+		msg[4] = (uint8_t)s->note_id;
+		saf_send(l, s, msg, SL_XFER_NOTE_HDR + (size_t)n);
+		s->note_sends++;
+		s->note_at = now + SL_TSP_NOTE_RESEND_MS;
+		return;
+	}
+	sl_log(LOG_INFO, "call %016" PRIx64 ": %u receipts and notices collected by %s",
+	       s->c->id, s->collected, s->c->caller_acct);
+	saf_finish(l, s, now);
+}
+
+static void notes_begin(struct tsp_line *l, struct tsp_saf *s, int64_t now)
+{
+	struct tsp *t = l->t;
+
+	s->phase = SAF_NOTES;
+	s->n_notes = s->note = s->note_sends = 0;
+	if (sl_tsp_spool_pending(&t->sp, s->c->caller_acct, collect_row, s) < 0)
+		sl_log(LOG_ERR, "spool: %s", sl_tsp_store_error(&t->spool_st));
+	note_send(l, s, now);
+}
+
+static void note_ack(struct tsp_line *l, struct tsp_saf *s,
+		     const uint8_t *p, size_t n, int64_t now)
+{
+	uint32_t id;
+
+	if (s->phase != SAF_NOTES || s->note >= s->n_notes ||
+	    n != SL_XFER_NOTE_ACK_LEN)
+		return;
+	id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+	     (uint32_t)p[3] << 8 | p[4];
+	if (id != s->note_id)
+		return;		/* a late copy's */
+	if (sl_tsp_spool_collect(&l->t->sp, s->notes[s->note], sl_wall_ms()))
+		sl_log(LOG_ERR, "spool: %s",
+		       sl_tsp_store_error(&l->t->spool_st));
+	else
+		s->collected++;
+	s->note++;
+	s->note_sends = 0;
+	note_send(l, s, now);
+}
+
+/* What the hand-over wants sent; once it is over, the notes. */
+static void deposit_pump(struct tsp_line *l, struct tsp_saf *s, int64_t now)
+{
+	uint8_t buf[SL_CCHAN_MAX_PLAIN];
+	struct sl_tsp_deposit_status st;
+	size_t n;
+
+	while (l->fd >= 0 &&
+	       (n = sl_tsp_deposit_output(s->dep, eng_now(s, now), buf)))
+		saf_send(l, s, buf, n);
+	if (!sl_tsp_deposit_finished(s->dep, eng_now(s, now)))
+		return;
+	sl_tsp_deposit_get_status(s->dep, &st);
+	if (!st.decided)
+		sl_log(LOG_NOTICE, "call %016" PRIx64 ": hand-over from %s stalled after %" PRIu64 " chunks; it resumes on the next deposit",
+		       s->c->id, s->c->caller_acct, st.xfer.durable);
+	sl_tsp_deposit_free(s->dep);
+	s->dep = NULL;
+	notes_begin(l, s, now);
+}
+
+static void deposit_offer(struct tsp_line *l, struct tsp_saf *s,
+			  const uint8_t *p, size_t n, int64_t now)
+{
+	struct tsp *t = l->t;
+	uint32_t r;
+	struct sl_tsp_deposit_cfg dc = {
+		.sp = &t->sp, .sender = s->c->caller_acct,
+		.recipient = s->c->recipient, .window = SL_TSP_WINDOW_NONE,
+		.key = &t->sign,
+	};
+	struct sl_tsp_deposit_status st;
+	int ret;
+
+	if (t->cfg->tsp.random_delay) {
+		gcry_create_nonce(&r, sizeof(r));
+		dc.delay_ms = (int64_t)(r % (t->cfg->tsp.random_delay + 1)) * 1000;
+	}
+	ret = sl_tsp_deposit_new(&s->dep, &dc, p, n, eng_now(s, now),
+				 sl_wall_ms());
+	if (ret == -EINVAL && n >= 5) {
+		/* No transfer engine takes an offer of a size no envelope
+		 * has: answer it here, as the engine's refusal would be. */
+		static const char why[] = "not an offer of an envelope";
+		uint8_t a[10 + sizeof(why) - 1] = { SL_XFER_ANSWER };
+
+		memcpy(a + 1, p + 1, 4);
+		a[5] = SL_ENV_BAD_FORMAT;
+		memcpy(a + 10, why, sizeof(why) - 1);
+		sl_log(LOG_NOTICE, "call %016" PRIx64 ": a malformed OFFER from %s refused: BAD_FORMAT",
+		       s->c->id, s->c->caller_acct);
+		saf_send(l, s, a, sizeof(a));
+		notes_begin(l, s, now);
+		return;
+	}
+	if (ret) {
+		sl_log(LOG_ERR, "call %016" PRIx64 ": an OFFER from %s not taken: %s",
+		       s->c->id, s->c->caller_acct, strerror(-ret));
+		return;
+	}
+	s->phase = SAF_DEPOSIT;
+	sl_tsp_deposit_get_status(s->dep, &st);
+	if (st.decided && st.code)
+		sl_log(LOG_NOTICE, "call %016" PRIx64 ": envelope from %s for %s refused: %s (%s)",
+		       s->c->id, s->c->caller_acct, s->c->recipient,
+		       sl_env_reason_name(st.code), st.detail);
+	else
+		sl_log(LOG_INFO, "call %016" PRIx64 ": hand-over from %s for %s, spool %016" PRIx64 ", from chunk %" PRIu64,
+		       s->c->id, s->c->caller_acct, s->c->recipient, st.sid,
+		       st.resumed_at);
+	deposit_pump(l, s, now);
+}
+
+void sl_tspd_saf_control(struct tsp_line *l, const uint8_t *msg, size_t len,
+			 int64_t now)
+{
+	struct tsp_call *c = l->call;
+	struct tsp_saf *s = c ? c->saf : NULL;
+	uint8_t p[SL_CCHAN_MAX_MSG];
+	struct sl_tsp_deposit_status st;
+	bool was_decided;
+	size_t n;
+	int ret;
+
+	if (!s || s->phase == SAF_DONE)
+		return;
+	ret = sl_cchan_open(s->ch, p, &n, msg, len);
+	if (ret || n < 1) {
+		sl_log(LOG_DEBUG, "line %s: courier message dropped: %s",
+		       l->name, ret ? strerror(-ret) : "empty");
+		return;
+	}
+	s->idle_at = now + SL_TSP_SAF_IDLE_MS;
+	switch (s->phase) {
+	case SAF_WAIT_OFFER:
+		if (p[0] == SL_XFER_OFFER)
+			deposit_offer(l, s, p, n, now);
+		break;
+	case SAF_DEPOSIT:
+		sl_tsp_deposit_get_status(s->dep, &st);
+		was_decided = st.decided;
+		sl_tsp_deposit_input(s->dep, p, n, eng_now(s, now), sl_wall_ms());
+		sl_tsp_deposit_get_status(s->dep, &st);
+		if (!was_decided && st.decided && st.code)
+			sl_log(LOG_NOTICE, "call %016" PRIx64 ": envelope from %s for %s refused: %s (%s)",
+			       c->id, c->caller_acct, c->recipient,
+			       sl_env_reason_name(st.code), st.detail);
+		else if (!was_decided && st.decided)
+			sl_log(LOG_INFO, "call %016" PRIx64 ": envelope from %s for %s accepted, spool %016" PRIx64,
+			       c->id, c->caller_acct, c->recipient, st.sid);
+		deposit_pump(l, s, now);
+		break;
+	case SAF_NOTES:
+		if (p[0] == SL_XFER_NOTE_ACK)
+			note_ack(l, s, p, n, now);
+		break;
+	case SAF_DONE:
+		break;
+	}
+	sl_wipe(p, sizeof(p));
+}
+
+void sl_tspd_saf_begin(struct tsp_line *l, int64_t now)
+{
+	struct tsp_call *c = l->call;
+	uint8_t keys[SL_CALL_COURIER_KEYS_LEN];
+	struct sl_call_actions out;
+	struct tsp_saf *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto internal;
+	s->c = c;
+	s->ch = sl_cchan_new();
+	if (!s->ch)
+		goto internal_free;
+	ret = sl_tsp_leg_deposit(l->leg, c->id, (uint64_t)now, &out);
+	if (ret)
+		goto internal_free;
+	if (sl_tsp_leg_courier_keys(l->leg, keys))
+		goto internal_free;
+	/* T sends with k_t2e and receives with k_e2t. */
+	ret = sl_cchan_stage(s->ch, c->hsid, 1, keys + SEALINE_KEY_LEN, keys);
+	sl_wipe(keys, sizeof(keys));
+	if (ret || sl_cchan_activate(s->ch, 1))
+		goto internal_free;
+	c->saf = s;
+	sl_tspd_line_set(l, TL_COURIER);
+	s->idle_at = now + SL_TSP_SAF_IDLE_MS;
+	sl_tspd_leg_actions(l, &out, now);
+	if (l->fd < 0 || !l->call)
+		return;
+	sl_log(LOG_INFO, "call %016" PRIx64 ": %s %s on line %s",
+	       c->id, c->caller_acct,
+	       c->purpose == SL_CALL_PURPOSE_DEPOSIT ? "hands an envelope over" :
+	       "collects receipts and notices", l->name);
+	if (c->purpose == SL_CALL_PURPOSE_COLLECT)
+		notes_begin(l, s, now);
+	else
+		s->phase = SAF_WAIT_OFFER;
+	return;
+
+internal_free:
+	sl_cchan_free(s->ch);
+	free(s);
+internal:
+	sl_log(LOG_ERR, "call %016" PRIx64 ": no courier session (out of memory)",
+	       c->id);
+	sl_tspd_call_refuse(l->t, c, SL_NAK_INTERNAL, 0, SL_TSP_OUTCOME_FAILED,
+			    now);
+}
+
+void sl_tspd_saf_timers(struct tsp_line *l, int64_t now)
+{
+	struct tsp_saf *s = l->call ? l->call->saf : NULL;
+
+	if (!s || l->st != TL_COURIER)
+		return;
+	if (now >= s->idle_at) {
+		sl_log(LOG_NOTICE, "call %016" PRIx64 ": nothing from %s for %d s: hanging up",
+		       s->c->id, s->c->caller_acct, SL_TSP_SAF_IDLE_MS / 1000);
+		saf_finish(l, s, now);
+		return;
+	}
+	if (s->phase == SAF_DEPOSIT)
+		deposit_pump(l, s, now);
+	else if (s->phase == SAF_NOTES && s->note_at && now >= s->note_at)
+		note_send(l, s, now);
+}
+
+int64_t sl_tspd_saf_next_timer(const struct tsp_line *l)
+{
+	const struct tsp_saf *s = l->call ? l->call->saf : NULL;
+	int64_t next;
+
+	if (!s || l->st != TL_COURIER)
+		return 0;
+	next = s->idle_at;
+	if (s->phase == SAF_DEPOSIT) {
+		int64_t d = (int64_t)sl_tsp_deposit_next_timer(s->dep);
+
+		if (d && d < next)
+			next = d;
+	} else if (s->phase == SAF_NOTES && s->note_at && s->note_at < next) {
+		next = s->note_at;
+	}
+	return next;
+}
+
+void sl_tspd_saf_call_end(struct tsp *t, struct tsp_call *c, const char *nak)
+{
+	struct tsp_saf *s = c->saf;
+
+	(void)t;
+	(void)nak;
+	if (!s)
+		return;
+	c->saf = NULL;
+	/* A hand-over cut here resumes on the sender's next deposit: its
+	 * row stays receiving with the chunks on disk. */
+	sl_tsp_deposit_free(s->dep);
+	sl_cchan_free(s->ch);
+	free(s);
+}

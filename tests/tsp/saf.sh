@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# tests/tsp/saf.sh - store and forward at the TSP
+# (Documentation/store-and-forward.rst), sourced by test-tsp.sh (its
+# helpers, counters and binaries): sealtspd against sim-courier, one
+# endpoint with the agent's real call-setup, courier-channel, transfer
+# and envelope engines, over ptys of the simulated exchange.
+#
+#   a hand-over of a real envelope: the acceptance verifies and names it,
+#   the spool holds it byte for byte, the row is held; the same envelope
+#   again: the same acceptance, byte for byte, one row; a sender that lies
+#   about the size (none an envelope has) or names a recipient that does
+#   not authorise it, or no account at all: refused, nothing held; a cut
+#   hand-over resumes where it stopped; kill -9 of the TSP with a
+#   hand-over half done and one held: after the restart both are there,
+#   the half one resumes; expiry: the signed non-delivery notice reaches
+#   the sender when it collects, once.
+
+S=$W/saf
+mkdir -p "$S"
+start_exchange "$S" 4 6 --ring-interval 0.2 || exit 1
+"$SIM" keys --count 6 >"$S/keys" || exit 1
+start_tsp "$S" 4 || exit 1
+# 0 sends to 1 (authorised); 2 is enrolled but 1 does not authorise it;
+# 3 is not enrolled; 4 sends to 5 (authorised).
+enrol "$S" 0 --caller-id 5550000; enrol "$S" 1; authorise "$S" 1 0
+enrol "$S" 2 --caller-id 5550002
+enrol "$S" 4 --caller-id 5550004; enrol "$S" 5; authorise "$S" 5 4
+LTK=$(printf '5a%.0s' $(seq 32))
+
+# simc_deposit I OUT-DIR ENVELOPE TO [args]: sim-courier deposit
+simc_deposit() {
+	local i=$1 out=$2 env=$3 to=$4; shift 4
+	mkdir -p "$out"
+	"$SIMC" deposit -v --index "$i" --line "$S/ep$i" --tsp-number 100 --tsp-key "$TSP_KEY" \
+		--to "$to" --envelope "$env" --out-dir "$out" --timeout 60 "$@" >"$out/result" 2>"$out/err" ||
+		{ cat "$out/result"; tail -n 20 "$out/err"; return 1; }
+}
+simc_collect() {
+	local i=$1 out=$2; shift 2
+	mkdir -p "$out"
+	"$SIMC" collect --index "$i" --line "$S/ep$i" --tsp-number 100 --tsp-key "$TSP_KEY" \
+		--out-dir "$out" --timeout 60 "$@" >"$out/result" 2>"$out/err" ||
+		{ cat "$out/result"; tail -n 20 "$out/err"; return 1; }
+}
+spool_json() { "$SEALCTL" tsp --db "$S/tsp.db" spool --all --json; }
+# spool_field ENVELOPE-ID FIELD: of the row of that envelope
+spool_field() {
+	spool_json | jq -r --arg e "$1" --arg f "$2" '.[] | select(.envelope == $e) | .[$f]'
+}
+env_id() { od -An -tx1 -j8 -N16 "$1" | tr -d ' \n'; }
+tsp_idle() { # every line idle again (the last call's hangup done)
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$SEALCTL" status --json --socket "$S/sealtspd.sock" 2>/dev/null |
+			jq -e '.daemon.calls == 0 and ([.lines[] | select(.state != "idle" or .modem != "ready")] | length == 0)' >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the TSP's lines did not settle"; return 1
+}
+
+head -c 150000 /dev/urandom >"$S/file-a"
+printf 'a note for account 1\n' >"$S/file-b"
+"$SIMC" seal --index 0 --to-index 1 --ltk "$LTK" --out "$S/env-a" "$S/file-a" "$S/file-b" >/dev/null || exit 1
+ENV_A=$(env_id "$S/env-a")
+
+handed_over() {
+	simc_deposit 0 "$S/d1" "$S/env-a" "$(acct 1)" --expect accepted || return 1
+	local sid
+	[ "$(spool_field "$ENV_A" state)" = held ] || { spool_json; return 1; }
+	sid=$(spool_field "$ENV_A" spool_id)
+	cmp "$S/env-a" "$S/state/spool/$sid" || { echo "the spool's file is not the envelope"; return 1; }
+	grep -q "^spool $sid\$" "$S/d1/acceptance" || { echo "the acceptance names another row"; return 1; }
+	[ "$(spool_field "$ENV_A" size)" = "$(stat -c %s "$S/env-a")" ] &&
+		[ "$(spool_field "$ENV_A" bucket)" = 262144 ] || { spool_json; return 1; }
+}
+check "saf: a real envelope handed over: the acceptance verifies and names it, the spool holds it byte for byte" handed_over
+
+duplicate() {
+	tsp_idle || return 1
+	simc_deposit 0 "$S/d2" "$S/env-a" "$(acct 1)" --expect accepted || return 1
+	cmp "$S/d1/acceptance" "$S/d2/acceptance" || { echo "the second acceptance differs"; return 1; }
+	[ "$(spool_json | jq --arg e "$ENV_A" '[.[] | select(.envelope == $e)] | length')" = 1 ] || { spool_json; return 1; }
+}
+check "saf: the same envelope again: the first acceptance byte for byte, one row" duplicate
+
+# Lying senders. A size no envelope has: T refuses it at the offer.
+"$SIMC" seal --index 0 --to-index 1 --ltk "$LTK" --out "$S/env-b" "$S/file-b" >/dev/null || exit 1
+lie_size() {
+	tsp_idle || return 1
+	simc_deposit 0 "$S/d3" "$S/env-b" "$(acct 1)" --claim-size 100 --expect BAD_FORMAT || return 1
+	[ -z "$(spool_field "$(env_id "$S/env-b")" state)" ] || { echo "a row for the refused envelope"; spool_json; return 1; }
+}
+check "saf: a sender that lies about the size (no envelope has it): BAD_FORMAT, nothing held" lie_size
+lie_rcpt() {
+	tsp_idle || return 1
+	simc_deposit 2 "$S/d4" "$S/env-b" "$(acct 1)" --expect nak:NOT_AUTHORISED || return 1
+	tsp_idle || return 1
+	simc_deposit 0 "$S/d5" "$S/env-b" 999999999999 --expect nak:UNKNOWN_ACCOUNT || return 1
+	tsp_idle || return 1
+	simc_deposit 3 "$S/d6" "$S/env-b" "$(acct 1)" --expect nak:UNKNOWN_ACCOUNT || return 1
+	[ "$(spool_json | jq length)" = 1 ] || { spool_json; return 1; }
+}
+check "saf: a recipient that does not authorise the sender, an unknown recipient, an unknown sender: NAKs, nothing held" lie_rcpt
+
+# A cut hand-over resumes at the first chunk not on disk.
+head -c 300000 /dev/urandom >"$S/file-c"
+"$SIMC" seal --index 4 --to-index 5 --ltk "$LTK" --out "$S/env-c" "$S/file-c" >/dev/null || exit 1
+ENV_C=$(env_id "$S/env-c")
+cut_resume() {
+	tsp_idle || return 1
+	simc_deposit 4 "$S/d7" "$S/env-c" "$(acct 5)" --cut-after 2 --expect cut || return 1
+	tsp_idle || return 1
+	[ "$(spool_field "$ENV_C" state)" = receiving ] || { spool_json; return 1; }
+	simc_deposit 4 "$S/d8" "$S/env-c" "$(acct 5)" --expect accepted || return 1
+	grep -q "hand-over from $(acct 4) for $(acct 5), spool [0-9a-f]*, from chunk [2-4]\$" "$S/tsp.log" ||
+		{ echo "the second hand-over did not resume"; grep 'hand-over from' "$S/tsp.log"; return 1; }
+	cmp "$S/env-c" "$S/state/spool/$(spool_field "$ENV_C" spool_id)"
+}
+check "saf: a cut hand-over resumes at the first chunk not on disk, and the whole is held" cut_resume
+
+# kill -9 with a hand-over half done: both envelopes are still there.
+"$SIMC" seal --index 4 --to-index 5 --ltk "$LTK" --out "$S/env-d" "$S/file-c" "$S/file-b" >/dev/null || exit 1
+ENV_D=$(env_id "$S/env-d")
+killed() {
+	tsp_idle || return 1
+	simc_deposit 4 "$S/d9" "$S/env-d" "$(acct 5)" --cut-after 1 --expect cut || return 1
+	kill -KILL "$TSP_PID"; wait "$TSP_PID" 2>/dev/null; TSP_PID=
+	start_tsp "$S" 4 || return 1
+	[ "$(spool_field "$ENV_A" state)" = held ] && [ "$(spool_field "$ENV_D" state)" = receiving ] ||
+		{ spool_json; return 1; }
+	cmp "$S/env-a" "$S/state/spool/$(spool_field "$ENV_A" spool_id)" || return 1
+	simc_deposit 4 "$S/d10" "$S/env-d" "$(acct 5)" --expect accepted || return 1
+	cmp "$S/env-d" "$S/state/spool/$(spool_field "$ENV_D" spool_id)"
+}
+check "saf: kill -9 after a cut hand-over: the held envelope intact, the cut one resumes after the restart" killed
+
+# Expiry: the row's expiry moved into the past (no test waits for a
+# clock); the TSP's upkeep expires it, removes the file, and the sender
+# collects the signed notice once.
+expiry() {
+	local sid
+	sid=$(spool_field "$ENV_A" spool_id)
+	sqlite3 "$S/tsp.db" "UPDATE spool SET expires_ms = 1 WHERE envelope = x'$ENV_A'" || return 1
+	for ((i = 0; i < 100; i++)); do
+		[ "$(spool_field "$ENV_A" state)" = expired ] && break
+		sleep 0.1
+	done
+	[ "$(spool_field "$ENV_A" state)" = expired ] || { spool_json; return 1; }
+	[ ! -e "$S/state/spool/$sid" ] || { echo "the expired envelope's file is still there"; return 1; }
+	tsp_idle || return 1
+	simc_collect 0 "$S/c1" --expect notes:1 || return 1
+	grep -q '^outcome expired$' "$S/c1/note-0-notice" &&
+		grep -q "^envelope $ENV_A\$" "$S/c1/note-0-notice" || { cat "$S/c1/note-0-notice"; return 1; }
+	[ "$(spool_field "$ENV_A" collected_time)" != null ] || { spool_json; return 1; }
+	tsp_idle || return 1
+	simc_collect 0 "$S/c2" --expect notes:0
+}
+check "saf: expiry: the file removed, the signed notice collected by the sender once" expiry
+
+saf_cdrs() { # every leg has its record, completed, with both accounts
+	records_written "$S" || return 1
+	"$SEALCTL" tsp --db "$S/tsp.db" cdr --json | jq -e --arg s "$(acct 0)" --arg r "$(acct 1)" \
+		'[.[] | select(.caller_account == $s and .recipient_account == $r and .outcome == "completed")] | length >= 2' >/dev/null ||
+		{ "$SEALCTL" tsp --db "$S/tsp.db" cdr; return 1; }
+}
+check "saf: the hand-over legs have call records (completed, both accounts)" saf_cdrs
+check "saf: TSP stops cleanly on SIGTERM" stop_tsp
+stop_exchange
+if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$S/tsp.log" "$S"/d*/err "$S"/c*/err; then
+	bad "saf: sanitizers: a report from sealtspd or sim-courier"
+	grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$S/tsp.log" "$S"/d*/err "$S"/c*/err | head -30
+else ok "saf: sanitizers: no report from sealtspd or sim-courier"; fi
