@@ -79,7 +79,7 @@
 #define SL_CALL_AUTH_CALL_LEN		95	/* purpose 1 */
 #define SL_CALL_AUTH_ANSWER_LEN		83	/* purpose 2 */
 #define SL_CALL_STATUS_LEN		32
-#define SL_CALL_OFFER_LEN		43
+#define SL_CALL_OFFER_LEN		44
 #define SL_CALL_ACCEPT_LEN		23
 #define SL_CALL_MAX_MSG			95
 
@@ -100,7 +100,11 @@ enum sl_call_status_code {
 	SL_CALL_STATUS_DEPOSIT = 4,	/* purposes 3, 4: T takes the leg */
 };
 
-/* The leg's courier keys (purposes 3 and 4), derived at CALL_AUTH:
+/* CALL_OFFER's flags byte (store-and-forward.rst, "The delivery call"). */
+#define SL_CALL_OFFER_HELD		0x01	/* T delivers a held envelope */
+
+/* The leg's courier keys (purposes 3 and 4, and 2 for a held delivery),
+ * derived at CALL_AUTH:
  * k_e2t || k_t2e = HKDF-SHA-256(salt = ck, ikm = h, info = the label). */
 #define SL_CALL_COURIER_KEYS_LEN	64
 #define SL_CALL_COURIER_LABEL		"sealine v1 tsp leg courier"
@@ -143,12 +147,14 @@ enum sl_call_act {
 	SL_CALL_ACT_NAK,
 	/* E, caller: T dials the recipient (tracking_id); wait up to 90 s. */
 	SL_CALL_ACT_DIALLING,
-	/* E, answerer: T offers a call from account (tracking_id). Answer
-	 * with sl_call_offer_reply(). */
+	/* E, answerer: T offers a call from account (tracking_id), or with
+	 * flags SL_CALL_OFFER_HELD the delivery of an envelope account
+	 * handed to T. Answer with sl_call_offer_reply(). */
 	SL_CALL_ACT_OFFER,
 	/* E: the call is bridged (tracking_id; account: the recipient for
 	 * the caller, the caller for the answerer). Start pairing or a
-	 * session end to end. */
+	 * session end to end; with flags SL_CALL_OFFER_HELD, T is the
+	 * courier peer instead (sl_call_courier_keys()). */
 	SL_CALL_ACT_CONNECTED,
 	/* E: T says the call ended (authentic CALL_STATUS ended): hang up
 	 * and wipe the call's keys. */
@@ -180,6 +186,7 @@ struct sl_call_action {
 	/* DIALLING, OFFER, CONNECTED, ENDED, AUTHENTICATED */
 	uint64_t tracking_id;
 	uint8_t purpose;
+	uint8_t flags;				/* OFFER, CONNECTED */
 	char account[SL_ACCOUNT_LEN + 1];	/* see the action */
 	char peer[SL_ACCOUNT_LEN + 1];		/* AUTHENTICATED, purpose 1 */
 	uint8_t static_pub[SL_HS_KEY_LEN];	/* AUTHENTICATED */
@@ -259,9 +266,10 @@ int sl_call_abort(struct sl_call *c, uint64_t now,
 		  struct sl_call_actions *out);
 
 /*
- * The leg's courier keys after DEPOSIT (purposes 3 and 4): k_e2t, then
- * k_t2e, into out (the caller wipes it). -EINVAL before, or for another
- * purpose.
+ * The leg's courier keys after DEPOSIT (purposes 3 and 4), or after
+ * CONNECTED of a held delivery (purpose 2, SL_CALL_OFFER_HELD): k_e2t,
+ * then k_t2e, into out (the caller wipes it). -EINVAL before, or for
+ * anything else.
  */
 int sl_call_courier_keys(const struct sl_call *c,
 			 uint8_t out[SL_CALL_COURIER_KEYS_LEN]);
@@ -312,13 +320,20 @@ int sl_tsp_leg_dialling(struct sl_tsp_leg *leg, uint64_t tracking_id,
 int sl_tsp_leg_offer(struct sl_tsp_leg *leg, const char *caller,
 		     uint64_t tracking_id, uint64_t now,
 		     struct sl_call_actions *out);
+/* offer_held: as offer, for the delivery of an envelope sender handed
+ * to T (SL_CALL_OFFER_HELD): after ACCEPTED and connected, T is the
+ * courier peer of the leg (sl_tsp_leg_courier_keys()). */
+int sl_tsp_leg_offer_held(struct sl_tsp_leg *leg, const char *sender,
+			  uint64_t tracking_id, uint64_t now,
+			  struct sl_call_actions *out);
 int sl_tsp_leg_connected(struct sl_tsp_leg *leg, uint64_t now,
 			 struct sl_call_actions *out);
 int sl_tsp_leg_end(struct sl_tsp_leg *leg, uint64_t now,
 		   struct sl_call_actions *out);
 int sl_tsp_leg_deposit(struct sl_tsp_leg *leg, uint64_t tracking_id,
 		       uint64_t now, struct sl_call_actions *out);
-/* As sl_call_courier_keys(), T's side: after sl_tsp_leg_deposit(). */
+/* As sl_call_courier_keys(), T's side: after sl_tsp_leg_deposit(), or
+ * connected after sl_tsp_leg_offer_held(). */
 int sl_tsp_leg_courier_keys(const struct sl_tsp_leg *leg,
 			    uint8_t out[SL_CALL_COURIER_KEYS_LEN]);
 

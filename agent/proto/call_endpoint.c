@@ -66,6 +66,7 @@ struct sl_call {
 
 	uint64_t tracking_id;
 	bool have_tracking;
+	uint8_t offer_flags;		/* answerer: SL_CALL_OFFER_HELD */
 	unsigned int auth_failures;
 	struct nak_limit nak;
 
@@ -331,8 +332,7 @@ static int on_reply(struct sl_call *c, const uint8_t *m, size_t len,
 	if (!err)
 		err = sl_noise_split(&c->hs->noise, &c->keys->e2t,
 				     &c->keys->t2e);
-	if (!err && c->purpose != SL_CALL_PURPOSE_CALL &&
-	    c->purpose != SL_CALL_PURPOSE_ANSWER)
+	if (!err && c->purpose != SL_CALL_PURPOSE_CALL)
 		err = call_courier_derive(&c->hs->noise, c->keys);
 	if (err)
 		goto internal;
@@ -359,13 +359,19 @@ static void call_connected(struct sl_call *c, struct sl_call_actions *out)
 	a->tracking_id = c->tracking_id;
 	a->purpose = c->purpose;
 	a->hsid = c->hsid;
+	a->flags = c->offer_flags;
 	memcpy(a->account, c->purpose == SL_CALL_PURPOSE_CALL ?
 			   c->recipient : c->caller, SL_ACCOUNT_LEN + 1);
 	c->st = C_CONNECTED;
 	c->tx_at = 0;
 	c->deadline = 0;
-	/* Only "ended" may still come: keep c_t2e, nothing else. */
+	/* Only "ended" may still come: keep c_t2e, nothing else (and the
+	 * courier keys of a held delivery). */
 	sl_wipe(&c->keys->e2t, sizeof(c->keys->e2t));
+	if (!(c->offer_flags & SL_CALL_OFFER_HELD)) {
+		sl_wipe(c->keys->courier, sizeof(c->keys->courier));
+		c->keys->has_courier = false;
+	}
 	sl_wipe(c->out, sizeof(c->out));
 	c->out_len = 0;
 }
@@ -444,19 +450,22 @@ static int on_offer(struct sl_call *c, const uint8_t *pl, uint64_t now,
 {
 	struct sl_call_action *a;
 
-	if (!sl_is_account(pl)) {
+	if (!sl_is_account(pl) ||
+	    (pl[SL_ACCOUNT_LEN + 8] & ~SL_CALL_OFFER_HELD)) {
 		call_fail_nak(c, out, now, SL_NAK_BAD_MESSAGE, 0,
 			      SL_MSG_CALL_OFFER,
 			      "CALL_OFFER: the caller's account is not 12 "
-			      "digits");
+			      "digits, or unknown flags");
 		return 0;
 	}
+	c->offer_flags = pl[SL_ACCOUNT_LEN + 8];
 	sl_copy_account(c->caller, pl);
 	c->tracking_id = call_get64(pl + SL_ACCOUNT_LEN);
 	c->have_tracking = true;
 	a = call_push(out, SL_CALL_ACT_OFFER);
 	a->tracking_id = c->tracking_id;
 	a->hsid = c->hsid;
+	a->flags = c->offer_flags;
 	sl_copy_account(a->account, c->caller);
 	c->st = C_DECIDE;
 	c->tx_at = 0;		/* nothing to resend while the daemon decides */

@@ -22,7 +22,7 @@
 #define PROLOGUE	"sealine"
 #define PROLOGUE_LEN	7
 #define STATUS_PAYLOAD	9
-#define OFFER_PAYLOAD	20
+#define OFFER_PAYLOAD	21	/* caller, tracking id, flags */
 #define AUTH_PAYLOAD_CALL	25
 #define AUTH_PAYLOAD_ANSWER	13
 #define NOISE_MSG1_LEN	48	/* e, es: key and empty tag */
@@ -35,7 +35,8 @@ struct hs_block {
 
 struct key_block {
 	struct sl_noise_cipher e2t, t2e;
-	/* Purposes 3 and 4: the leg's courier keys (call.h). */
+	/* Purposes 2 (a held delivery), 3 and 4: the leg's courier keys
+	 * (call.h); an answerer's are wiped at CONNECTED of a call. */
 	uint8_t courier[SL_CALL_COURIER_KEYS_LEN];
 	bool has_courier;
 };

@@ -42,6 +42,7 @@ struct sl_tsp_leg {
 	uint32_t hsid;
 	uint8_t ver;
 	enum sl_call_purpose purpose;
+	uint8_t offer_flags;
 	uint64_t deadline;
 
 	uint8_t hello[SL_CALL_HELLO_LEN];	/* the one answered */
@@ -326,8 +327,7 @@ static int on_auth(struct sl_tsp_leg *leg, const uint8_t *m, size_t len,
 	if (!leg->keys ||
 	    sl_noise_split(&leg->hs->noise, &leg->keys->e2t,
 			   &leg->keys->t2e) ||
-	    ((purpose == SL_CALL_PURPOSE_DEPOSIT ||
-	      purpose == SL_CALL_PURPOSE_COLLECT) &&
+	    (purpose != SL_CALL_PURPOSE_CALL &&
 	     call_courier_derive(&leg->hs->noise, leg->keys))) {
 		sl_wipe(pl, sizeof(pl));
 		leg_nak(leg, out, now, SL_NAK_INTERNAL, 0, SL_MSG_CALL_AUTH);
@@ -515,8 +515,8 @@ int sl_tsp_leg_dialling(struct sl_tsp_leg *leg, uint64_t tracking_id,
 	return leg_finish(leg, out);
 }
 
-int sl_tsp_leg_offer(struct sl_tsp_leg *leg, const char *caller,
-		     uint64_t tracking_id, uint64_t now,
+static int leg_offer(struct sl_tsp_leg *leg, const char *caller,
+		     uint64_t tracking_id, uint8_t flags, uint64_t now,
 		     struct sl_call_actions *out)
 {
 	uint8_t pl[OFFER_PAYLOAD];
@@ -531,6 +531,8 @@ int sl_tsp_leg_offer(struct sl_tsp_leg *leg, const char *caller,
 	leg->tracking_id = tracking_id;
 	memcpy(pl, caller, SL_ACCOUNT_LEN);
 	call_put64(pl + SL_ACCOUNT_LEN, tracking_id);
+	pl[SL_ACCOUNT_LEN + 8] = flags;
+	leg->offer_flags = flags;
 	err = leg_send_sealed(leg, SL_MSG_CALL_OFFER, pl, sizeof(pl), now,
 			      out);
 	sl_wipe(pl, sizeof(pl));
@@ -539,6 +541,21 @@ int sl_tsp_leg_offer(struct sl_tsp_leg *leg, const char *caller,
 	leg->st = T_WAIT_ACCEPT;
 	leg->deadline = now + SL_CALL_OFFER_WAIT_MS;
 	return leg_finish(leg, out);
+}
+
+int sl_tsp_leg_offer(struct sl_tsp_leg *leg, const char *caller,
+		     uint64_t tracking_id, uint64_t now,
+		     struct sl_call_actions *out)
+{
+	return leg_offer(leg, caller, tracking_id, 0, now, out);
+}
+
+int sl_tsp_leg_offer_held(struct sl_tsp_leg *leg, const char *sender,
+			  uint64_t tracking_id, uint64_t now,
+			  struct sl_call_actions *out)
+{
+	return leg_offer(leg, sender, tracking_id, SL_CALL_OFFER_HELD, now,
+			 out);
 }
 
 int sl_tsp_leg_connected(struct sl_tsp_leg *leg, uint64_t now,
@@ -557,6 +574,12 @@ int sl_tsp_leg_connected(struct sl_tsp_leg *leg, uint64_t now,
 	leg->st = T_CONNECTED;
 	/* Only "ended" is still sealed; copies are answered by bytes. */
 	sl_wipe(&leg->keys->e2t, sizeof(leg->keys->e2t));
+	/* An answerer's courier keys serve a held delivery only. */
+	if (leg->purpose == SL_CALL_PURPOSE_ANSWER &&
+	    !(leg->offer_flags & SL_CALL_OFFER_HELD)) {
+		sl_wipe(leg->keys->courier, sizeof(leg->keys->courier));
+		leg->keys->has_courier = false;
+	}
 	return leg_finish(leg, out);
 }
 

@@ -348,15 +348,23 @@ static void call_actions(struct sl_dialer *d,
 				d->tracking);
 			break;
 		case SL_CALL_ACT_OFFER: {
-			bool yes = accept_caller(d, a->account);
+			bool held = a->flags & SL_CALL_OFFER_HELD;
+			bool yes = !held && accept_caller(d, a->account);
 
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
-			sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): %s",
-			       sl_dialer_tty(d), a->account, d->tracking,
-			       yes ? "accepted" : "refused, not an authorised peer and pairing is off");
+			/* Receiving a held delivery from the TSP is not built
+			 * into sealined yet (store-and-forward.rst, "Status"):
+			 * REFUSED, which the TSP retries until it expires. */
+			sl_log(LOG_NOTICE, "%s: the TSP offers %s from %s (tracking %016" PRIx64 "): %s",
+			       sl_dialer_tty(d), held ? "a held delivery" : "a call",
+			       a->account, d->tracking,
+			       yes ? "accepted" : held ?
+			       "refused, this sealined takes no held deliveries yet" :
+			       "refused, not an authorised peer and pairing is off");
 			if (sl_call_offer_reply(d->call, yes,
-						yes ? 0 : SL_NAK_NOT_AUTHORISED,
+						yes ? 0 : held ? SL_NAK_REFUSED :
+						SL_NAK_NOT_AUTHORISED,
 						SL_NAK_DETAIL_CALLER,
 						(uint64_t)now, &o2) == 0)
 				call_actions(d, &o2, now);

@@ -26,7 +26,7 @@ void sl_tspd_call_end(struct tsp *t, struct tsp_call *c,
 {
 	struct tsp_line *legs[2] = { c->caller, c->callee };
 
-	sl_tspd_saf_call_end(t, c, nak);
+	sl_tspd_saf_call_end(t, c, outcome, nak);
 	if (c->connected) {
 		struct sl_tsp_cdr_update u = {
 			.set = SL_TSP_CDR_SET_BYTES, .bytes_up = c->up,
@@ -258,6 +258,7 @@ static void answerer_authenticated(struct tsp_line *l,
 		answerer_refused(l, a->account, "unchecked", now);
 		return;
 	}
+	c->hsid = a->hsid;
 	memcpy(r->answerer.pub, a->static_pub, sizeof(r->answerer.pub));
 	c->asking++;
 	sl_tspq_ask(t->q, r);
@@ -279,8 +280,8 @@ static void answerer_checked(struct tsp *t, struct tsp_call *c,
 				 k->account[0] ? k->account : "unknown", now);
 		return;
 	}
-	if (sl_tsp_leg_offer(l->leg, c->caller_acct, c->id, (uint64_t)now,
-			     &out) == 0)
+	if ((c->saf ? sl_tsp_leg_offer_held : sl_tsp_leg_offer)
+	    (l->leg, c->caller_acct, c->id, (uint64_t)now, &out) == 0)
 		sl_tspd_leg_actions(l, &out, now);
 }
 
@@ -311,6 +312,10 @@ static void call_accepted(struct tsp_line *l, int64_t now)
 	};
 	struct sl_call_actions out;
 
+	if (c->saf) {
+		sl_tspd_saf_accepted(l, now);	/* a held delivery */
+		return;
+	}
 	u.now_ms = u.answer_ms;
 	sl_tspq_cdr_update(t->q, c->id, &u);
 	c->connected = true;

@@ -32,6 +32,7 @@
 #include <gcrypt.h>
 
 #include "cchan.h"
+#include "delivery.h"
 #include "deposit.h"
 #include "envelope.h"		/* refusal names, no code of it */
 #include "log.h"
@@ -45,11 +46,16 @@
 #define SL_TSP_NOTES_MAX	32	/* NOTEs per call; the rest next time */
 #define SL_TSP_NOTE_SENDS	4
 #define SL_TSP_NOTE_RESEND_MS	3000
+#define SL_TSP_DUE_MAX		16	/* rows looked at per upkeep */
+/* Deliveries take at most this share of the lines (1/n): the rest stay
+ * free for callers. */
+#define SL_TSP_DELIVERY_SHARE	2
 
 enum saf_phase {
 	SAF_WAIT_OFFER,		/* purpose 3: the sender's OFFER */
 	SAF_DEPOSIT,		/* the hand-over runs */
 	SAF_NOTES,		/* receipts and notices for the sender */
+	SAF_DELIVERY,		/* T delivers a held envelope */
 	SAF_DONE,
 };
 
@@ -58,6 +64,9 @@ struct tsp_saf {
 	enum saf_phase phase;
 	struct sl_cchan *ch;
 	struct sl_tsp_deposit *dep;
+	struct sl_tsp_delivery *dlv;
+	uint64_t sid;			/* the delivery's row */
+	bool keyed;			/* the delivery leg has its keys */
 	int64_t idle_at;		/* end the leg if nothing by then */
 	/* NOTEs: the rows, the one out, its id and sends. */
 	uint64_t notes[SL_TSP_NOTES_MAX];
@@ -145,6 +154,139 @@ void sl_tspd_saf_close(struct tsp *t)
 	t->spool_open = false;
 }
 
+static void saf_free(struct tsp_saf *s)
+{
+	if (!s)
+		return;
+	sl_tsp_deposit_free(s->dep);
+	sl_tsp_delivery_free(s->dlv);
+	sl_cchan_free(s->ch);
+	free(s);
+}
+
+struct due_list {
+	uint64_t sids[SL_TSP_DUE_MAX];
+	unsigned int n;
+};
+
+static int due_row(const struct sl_tsp_spool_row *r, void *arg)
+{
+	struct due_list *d = arg;
+
+	d->sids[d->n++] = r->sid;
+	return d->n == SL_TSP_DUE_MAX;
+}
+
+/*
+ * Dial the recipient of a due row on out_line: the attempt counts from
+ * here (sl_tsp_delivery_new() makes the row delivering). false if the
+ * row could not be taken (another attempt has it, or the store failed).
+ */
+static bool delivery_start(struct tsp *t, struct tsp_line *out_line,
+			   uint64_t sid, int64_t now)
+{
+	struct sl_tsp_delivery_cfg dc = { .sp = &t->sp, .sid = sid };
+	enum sl_tsp_spool_state state;
+	struct sl_tsp_spool_row row;
+	struct sl_tsp_account acct;
+	struct sl_tsp_cdr_start cs = { .line = out_line->name };
+	struct sl_tsp_cdr_update u = {
+		.set = SL_TSP_CDR_SET_CALLER | SL_TSP_CDR_SET_RECIPIENT,
+	};
+	const char *why = NULL;
+	struct tsp_call *c;
+	struct tsp_saf *s;
+	int ret;
+
+	if (sl_tsp_spool_get(&t->spool_st, sid, &row))
+		return false;
+	c = calloc(1, sizeof(*c));
+	s = calloc(1, sizeof(*s));
+	if (!c || !s || !(s->ch = sl_cchan_new()) ||
+	    sl_tsp_tracking_new(&c->id))
+		goto fail;
+	do
+		gcry_create_nonce(&dc.xfer_id, sizeof(dc.xfer_id));
+	while (!dc.xfer_id);
+	ret = sl_tsp_delivery_new(&s->dlv, &dc, eng_now(s, now), sl_wall_ms());
+	if (ret) {
+		if (ret != -ESTALE)
+			sl_log(LOG_ERR, "spool %016" PRIx64 ": cannot deliver: %s",
+			       sid, ret == -EUCLEAN ? "its file is gone" :
+			       sl_tsp_store_error(&t->spool_st));
+		goto fail;
+	}
+	s->c = c;
+	s->sid = sid;
+	s->phase = SAF_DELIVERY;
+	ret = sl_tsp_account_get(&t->spool_st, row.recipient, &acct);
+	if (ret == -ENOENT)
+		why = sl_nak_reason_name(SL_NAK_UNKNOWN_ACCOUNT);
+	else if (!ret && !acct.enabled)
+		why = sl_nak_reason_name(SL_NAK_ACCOUNT_DISABLED);
+	if (why || ret || !acct.phone[0]) {
+		/* Gone, disabled, or no number: for good, or try later. */
+		if (sl_tsp_delivery_call_failed(s->dlv, why ? why :
+						sl_nak_reason_name(SL_NAK_NO_ANSWER),
+						why != NULL, sl_wall_ms(),
+						&state) == 0)
+			sl_log(LOG_NOTICE, "spool %016" PRIx64 ": recipient %s %s: %s",
+			       sid, row.recipient, why ? why : "cannot be called",
+			       sl_tsp_spool_state_name(state));
+		goto fail;
+	}
+	memcpy(c->caller_acct, row.sender, sizeof(c->caller_acct));
+	memcpy(c->recipient, row.recipient, sizeof(c->recipient));
+	snprintf(c->phone, sizeof(c->phone), "%s", acct.phone);
+	c->saf = s;
+	t->calls++;
+	cs.ring_ms = sl_wall_ms();
+	sl_tspq_cdr_open(t->q, c->id, &cs);
+	u.caller_account = c->caller_acct;
+	u.recipient_account = c->recipient;
+	u.now_ms = cs.ring_ms;
+	sl_tspq_cdr_update(t->q, c->id, &u);
+	sl_log(LOG_INFO, "call %016" PRIx64 ": delivering spool %016" PRIx64 " from %s to %s",
+	       c->id, sid, c->caller_acct, c->recipient);
+	sl_tspd_dial_out(t, c, out_line, now);
+	return true;
+
+fail:
+	saf_free(s);
+	free(c);
+	return false;
+}
+
+/* The due rows, each on a free line, within the deliveries' share. */
+static void deliver_due(struct tsp *t, int64_t now)
+{
+	struct due_list due = { .n = 0 };
+	unsigned int busy = 0;
+
+	for (unsigned int i = 0; i < t->n; ++i)
+		if (t->lines[i].call && t->lines[i].call->saf &&
+		    t->lines[i].call->saf->phase == SAF_DELIVERY)
+			busy++;
+	if (busy >= (t->n + SL_TSP_DELIVERY_SHARE - 1) / SL_TSP_DELIVERY_SHARE)
+		return;
+	if (sl_tsp_spool_due(&t->sp, sl_wall_ms(), due_row, &due) < 0) {
+		sl_log(LOG_ERR, "spool: %s", sl_tsp_store_error(&t->spool_st));
+		return;
+	}
+	for (unsigned int i = 0; i < due.n; ++i) {
+		struct tsp_line *l;
+
+		if (busy >= (t->n + SL_TSP_DELIVERY_SHARE - 1) /
+			    SL_TSP_DELIVERY_SHARE)
+			return;
+		l = sl_tspd_free_line(t);
+		if (!l)
+			return;
+		if (delivery_start(t, l, due.sids[i], now))
+			busy++;
+	}
+}
+
 void sl_tspd_saf_upkeep(struct tsp *t, int64_t now)
 {
 	unsigned int n = 0;
@@ -160,6 +302,7 @@ void sl_tspd_saf_upkeep(struct tsp *t, int64_t now)
 	else if (n)
 		sl_log(LOG_NOTICE, "spool: %u envelopes expired or abandoned",
 		       n);
+	deliver_due(t, now);
 }
 
 /* ------------------------------------------------------------ the leg */
@@ -361,6 +504,57 @@ static void deposit_offer(struct tsp_line *l, struct tsp_saf *s,
 	deposit_pump(l, s, now);
 }
 
+/* What the delivery wants sent, while the line takes it; its end ends
+ * the call (sl_tspd_saf_call_end() steps the row). */
+static void delivery_pump(struct tsp_line *l, struct tsp_saf *s, int64_t now)
+{
+	uint8_t buf[SL_CCHAN_MAX_PLAIN];
+	size_t n;
+
+	while (l->fd >= 0 && sl_byteq_len(&l->out) < SL_OUTQ_HIGH &&
+	       (n = sl_tsp_delivery_output(s->dlv, eng_now(s, now), buf)))
+		saf_send(l, s, buf, n);
+	if (sl_tsp_delivery_finished(s->dlv, eng_now(s, now)))
+		saf_finish(l, s, now);
+}
+
+void sl_tspd_saf_accepted(struct tsp_line *l, int64_t now)
+{
+	struct tsp_call *c = l->call;
+	struct tsp_saf *s = c->saf;
+	uint8_t keys[SL_CALL_COURIER_KEYS_LEN];
+	struct sl_tsp_cdr_update u = {
+		.set = SL_TSP_CDR_SET_ANSWER, .answer_ms = sl_wall_ms(),
+	};
+	struct sl_call_actions out;
+	int ret;
+
+	u.now_ms = u.answer_ms;
+	sl_tspq_cdr_update(l->t->q, c->id, &u);
+	c->connected = true;
+	if (sl_tsp_leg_connected(l->leg, (uint64_t)now, &out) == 0)
+		sl_tspd_leg_actions(l, &out, now);
+	if (l->fd < 0 || l->call != c)
+		return;
+	ret = sl_tsp_leg_courier_keys(l->leg, keys);
+	if (!ret)
+		ret = sl_cchan_stage(s->ch, c->hsid, 1, keys + SEALINE_KEY_LEN,
+				     keys);
+	sl_wipe(keys, sizeof(keys));
+	if (ret || sl_cchan_activate(s->ch, 1)) {
+		sl_log(LOG_ERR, "call %016" PRIx64 ": no courier keys for the delivery",
+		       c->id);
+		saf_finish(l, s, now);
+		return;
+	}
+	s->keyed = true;
+	s->idle_at = now + SL_TSP_SAF_IDLE_MS;
+	sl_tspd_line_set(l, TL_COURIER);
+	sl_log(LOG_INFO, "call %016" PRIx64 ": %s takes the delivery of spool %016" PRIx64 " on line %s",
+	       c->id, c->recipient, s->sid, l->name);
+	delivery_pump(l, s, now);
+}
+
 void sl_tspd_saf_control(struct tsp_line *l, const uint8_t *msg, size_t len,
 			 int64_t now)
 {
@@ -403,6 +597,10 @@ void sl_tspd_saf_control(struct tsp_line *l, const uint8_t *msg, size_t len,
 	case SAF_NOTES:
 		if (p[0] == SL_XFER_NOTE_ACK)
 			note_ack(l, s, p, n, now);
+		break;
+	case SAF_DELIVERY:
+		sl_tsp_delivery_input(s->dlv, p, n, eng_now(s, now));
+		delivery_pump(l, s, now);
 		break;
 	case SAF_DONE:
 		break;
@@ -475,6 +673,8 @@ void sl_tspd_saf_timers(struct tsp_line *l, int64_t now)
 	}
 	if (s->phase == SAF_DEPOSIT)
 		deposit_pump(l, s, now);
+	else if (s->phase == SAF_DELIVERY)
+		delivery_pump(l, s, now);
 	else if (s->phase == SAF_NOTES && s->note_at && now >= s->note_at)
 		note_send(l, s, now);
 }
@@ -487,8 +687,10 @@ int64_t sl_tspd_saf_next_timer(const struct tsp_line *l)
 	if (!s || l->st != TL_COURIER)
 		return 0;
 	next = s->idle_at;
-	if (s->phase == SAF_DEPOSIT) {
-		int64_t d = (int64_t)sl_tsp_deposit_next_timer(s->dep);
+	if (s->phase == SAF_DEPOSIT || s->phase == SAF_DELIVERY) {
+		int64_t d = (int64_t)(s->dep ?
+				      sl_tsp_deposit_next_timer(s->dep) :
+				      sl_tsp_delivery_next_timer(s->dlv));
 
 		if (d && d < next)
 			next = d;
@@ -498,18 +700,51 @@ int64_t sl_tspd_saf_next_timer(const struct tsp_line *l)
 	return next;
 }
 
-void sl_tspd_saf_call_end(struct tsp *t, struct tsp_call *c, const char *nak)
+/* Why an attempt that never reached a transfer failed, for the row. */
+static const char *not_reached(enum sl_tsp_outcome outcome, const char *nak)
+{
+	if (nak)
+		return nak;
+	switch (outcome) {
+	case SL_TSP_OUTCOME_BUSY:
+		return sl_nak_reason_name(SL_NAK_BUSY);
+	case SL_TSP_OUTCOME_NO_ANSWER:
+		return sl_nak_reason_name(SL_NAK_NO_ANSWER);
+	default:
+		return SL_TSP_REASON_CUT;
+	}
+}
+
+void sl_tspd_saf_call_end(struct tsp *t, struct tsp_call *c,
+			  enum sl_tsp_outcome outcome, const char *nak)
 {
 	struct tsp_saf *s = c->saf;
+	enum sl_tsp_spool_state state;
+	const char *reason;
+	int ret;
 
-	(void)t;
-	(void)nak;
 	if (!s)
 		return;
 	c->saf = NULL;
 	/* A hand-over cut here resumes on the sender's next deposit: its
-	 * row stays receiving with the chunks on disk. */
-	sl_tsp_deposit_free(s->dep);
-	sl_cchan_free(s->ch);
-	free(s);
+	 * row stays receiving with the chunks on disk. A delivery's
+	 * attempt is over: the row learns how. */
+	if (s->dlv) {
+		reason = not_reached(outcome, nak);
+		ret = s->keyed ?
+		      sl_tsp_delivery_finish(s->dlv, sl_wall_ms(), &state) :
+		      sl_tsp_delivery_call_failed(s->dlv, reason,
+						  !strcmp(reason, sl_nak_reason_name(SL_NAK_NOT_AUTHORISED)),
+						  sl_wall_ms(), &state);
+		if (ret)
+			sl_log(LOG_ERR, "spool %016" PRIx64 ": %s", s->sid,
+			       sl_tsp_store_error(&t->spool_st));
+		else
+			sl_log(state == SL_TSP_SPOOL_DELIVERED ? LOG_INFO : LOG_NOTICE,
+			       "call %016" PRIx64 ": spool %016" PRIx64 " %s%s%s",
+			       c->id, s->sid, sl_tsp_spool_state_name(state),
+			       s->keyed ? "" : " after ",
+			       s->keyed ? "" : reason);
+	}
+	saf_free(s);
 }

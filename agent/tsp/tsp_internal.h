@@ -267,7 +267,9 @@ int64_t sl_tspd_saf_next_timer(const struct tsp_line *l);
 /* The call ends (sl_tspd_call_end()): the session's last word to the
  * spool, then it is freed. */
 void sl_tspd_saf_call_end(struct tsp *t, struct tsp_call *c,
-			  const char *nak);
+			  enum sl_tsp_outcome outcome, const char *nak);
+/* The recipient accepted a held delivery: T is the leg's courier peer. */
+void sl_tspd_saf_accepted(struct tsp_line *l, int64_t now);
 /* Expiry and due deliveries, at most every SL_TSP_UPKEEP_MS. */
 void sl_tspd_saf_upkeep(struct tsp *t, int64_t now);
 

@@ -16,6 +16,12 @@
  *            once the TSP says "ended"; --claim-size lies about the size,
  *            --cut-after hangs up once that many chunks are durable
  *   collect  call the TSP, store every NOTE, hang up at "ended"
+ *   receive  answer the TSP's call and take a held delivery with the
+ *            courier's recipient engine: verify and unpack into --out-dir's
+ *            inbox, sign the receipt (or answer REPLAY with the first
+ *            one for an envelope the inbox has); --refuse refuses the
+ *            sender at the offer, --cut-after hangs up once that many
+ *            chunks are durable
  *
  * One line of results on stdout: "deposit code=N acceptance=yes|no
  * notes=N" (or "collect notes=N", or "nak REASON"); exit 0 if the run
@@ -36,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -50,6 +57,7 @@
 #include "hex.h"
 #include "modem.h"
 #include "rawline.h"
+#include "receipt.h"
 #include "sign.h"
 #include "xfer.h"
 
@@ -61,7 +69,7 @@
 #define SIM_NO_CARRIER_LEN	14
 #define SIM_MAX_NOTES		64
 
-enum mode { M_DEPOSIT, M_COLLECT };
+enum mode { M_DEPOSIT, M_COLLECT, M_RECEIVE };
 
 static struct {
 	enum mode mode;
@@ -96,6 +104,13 @@ static struct {
 	struct sl_xsend *xs;
 	bool xfer_done;
 	bool raw;			/* a hand-made OFFER went out */
+	/* receive */
+	bool refuse;
+	const char *ltk_hex;
+	struct sl_xrecv *xr;
+	int stage_fd;			/* the envelope as it arrives */
+	bool unpacked;
+	char outcome[40];		/* receive: the RESULT we gave */
 	/* results */
 	bool done, hung_up;
 	char nak[40];
@@ -105,7 +120,7 @@ static struct {
 	uint32_t note_ids[SIM_MAX_NOTES];
 	char err[200];
 } sim = { .seed = 1, .timeout_s = SIM_DEFAULT_TIMEOUT_S, .env_fd = -1,
-	  .fd = -1, .code = -1 };
+	  .fd = -1, .code = -1, .stage_fd = -1 };
 
 static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vlog(const char *fmt, ...)
@@ -247,6 +262,170 @@ static bool acceptance_ok(const char *text, size_t len)
 	return len > strlen(want) && !memcmp(text, want, strlen(want));
 }
 
+static void hangup(int64_t now);
+static void send_courier(const uint8_t *plain, size_t len);
+
+/* ---- Receiving a held delivery ---------------------------------- */
+
+#define SIM_PEERS_MAX		64	/* sim identities a sender may be */
+
+static int find_peer(void *ctx, const uint8_t pub[SL_ENV_KEY_LEN],
+		     struct sl_env_peer *peer)
+{
+	static uint8_t *ltk;
+	uint8_t *priv = sl_secure_alloc(SL_X25519_KEY_LEN);
+	int ret = -ENOENT;
+
+	(void)ctx;
+	if (!ltk) {
+		ltk = sl_secure_alloc(SL_ENV_KEY_LEN);
+		if (!ltk || !sim.ltk_hex ||
+		    sl_hex_decode(ltk, SL_ENV_KEY_LEN, sim.ltk_hex, 64))
+			goto out;
+	}
+	for (unsigned int i = 0; priv && i < SIM_PEERS_MAX; ++i) {
+		if (identity(i, peer->account, priv, peer->pub) ||
+		    memcmp(peer->pub, pub, SL_ENV_KEY_LEN))
+			continue;
+		peer->ltk = ltk;
+		peer->allowed = true;
+		ret = 0;
+		break;
+	}
+out:
+	sl_secure_free(priv, SL_X25519_KEY_LEN);
+	return ret;
+}
+
+static int open_dir(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", sim.out_dir, name);
+	mkdir(path, 0700);
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Every chunk is here: verify, unpack, commit, sign; the RESULT. */
+static void receive_complete(int64_t now)
+{
+	struct sl_env_self me = { .priv = sim.priv };
+	struct sl_env_receive rx = { .me = &me, .find_peer = find_peer };
+	struct sl_env_received got;
+	struct sl_env_refusal why = { .reason = SL_ENV_OK };
+	int staging = open_dir("staging"), inbox = open_dir("inbox");
+	char text[SL_RCPT_MAX_LEN + 1], name[80];
+	enum sl_env_reason r = SL_ENV_IO;
+	struct sl_sign_key key = { 0 };
+	struct sl_rcpt rc;
+	size_t len = 0;
+
+	sim.unpacked = true;
+	snprintf(me.account, sizeof(me.account), "%s", sim.account);
+	memcpy(me.pub, sim.pub, sizeof(me.pub));
+	sl_env_limits_default(&rx.limits);
+	if (staging >= 0 && inbox >= 0 && lseek(sim.stage_fd, 0, SEEK_SET) == 0) {
+		r = sl_env_unpack(sim.stage_fd, staging, &rx, &got, &why);
+		if (r == SL_ENV_OK)
+			r = sl_env_commit(staging, inbox, &got, &why);
+	}
+	if (r == SL_ENV_OK) {
+		sl_rcpt_from_received(&rc, &got, time(NULL));
+		if (sl_sign_key_derive(&key, sim.priv, sim.account) ||
+		    sl_rcpt_sign(text, sizeof(text), &len, &rc, &key,
+				 why.detail, sizeof(why.detail)))
+			r = SL_ENV_INTERNAL;
+		sl_sign_key_wipe(&key);
+		snprintf(name, sizeof(name), "receipt-%s", got.name);
+		if (r == SL_ENV_OK && write_file(name, text, len))
+			r = SL_ENV_IO;
+	}
+	snprintf(sim.outcome, sizeof(sim.outcome), "%s", sl_env_reason_name(r));
+	vlog("unpacked: %s %s", sim.outcome, why.detail);
+	if (r == SL_ENV_OK)
+		sl_xrecv_result(sim.xr, 0, text, len, (uint64_t)now);
+	else
+		sl_xrecv_result(sim.xr, (uint8_t)r, why.detail,
+				strlen(why.detail), (uint64_t)now);
+	if (staging >= 0)
+		close(staging);
+	if (inbox >= 0)
+		close(inbox);
+}
+
+static void recv_pump(int64_t now)
+{
+	uint8_t buf[SL_CCHAN_MAX_PLAIN];
+	struct sl_xrecv_status st;
+	const uint8_t *p;
+	uint64_t idx;
+	size_t n;
+
+	if (!sim.xr)
+		return;
+	while (sl_xrecv_take_chunk(sim.xr, &idx, &p, &n)) {
+		if (pwrite(sim.stage_fd, p, n, (off_t)(SL_ENV_HEADER_LEN +
+						       idx * SL_XFER_CHUNK_WIRE)) != (ssize_t)n) {
+			sl_xrecv_result(sim.xr, SL_ENV_IO, "write", 5,
+					(uint64_t)now);
+			break;
+		}
+		sl_xrecv_chunk_done(sim.xr, (uint64_t)now);
+	}
+	sl_xrecv_get_status(sim.xr, &st);
+	if (sim.cut_after && st.durable >= sim.cut_after &&
+	    st.state == SL_XRECV_RECEIVING) {
+		vlog("hanging up mid-delivery after %" PRIu64 " chunks",
+		     st.durable);
+		snprintf(sim.outcome, sizeof(sim.outcome), "cut");
+		hangup(now);
+		return;
+	}
+	if (st.state == SL_XRECV_COMPLETE && !sim.unpacked)
+		receive_complete(now);
+	while ((n = sl_xrecv_output(sim.xr, (uint64_t)now, buf)))
+		send_courier(buf, n);
+}
+
+/* A held delivery's OFFER: a replay gets the first receipt again. */
+static void recv_offer(const uint8_t *p, size_t n, int64_t now)
+{
+	const struct sl_xrecv_offer *o;
+	char idhex[2 * SL_ENV_ID_LEN + 1], path[PATH_MAX], text[SL_RCPT_MAX_LEN + 1];
+	ssize_t len;
+	int fd;
+
+	if (sl_xrecv_new(&sim.xr, p, n, (uint64_t)now)) {
+		fail("a malformed OFFER from the TSP");
+		return;
+	}
+	o = sl_xrecv_offer(sim.xr);
+	sl_hex_encode(idhex, o->header + 8, SL_ENV_ID_LEN);
+	snprintf(path, sizeof(path), "%s/receipt-%s", sim.out_dir, idhex);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		len = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		vlog("a replay of %s: the first receipt again", idhex);
+		snprintf(sim.outcome, sizeof(sim.outcome), "REPLAY");
+		sim.unpacked = true;
+		sl_xrecv_result(sim.xr, SL_ENV_REPLAY, text, len > 0 ? (size_t)len : 0,
+				(uint64_t)now);
+		recv_pump(now);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/envelope.part", sim.out_dir);
+	sim.stage_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (sim.stage_fd < 0 ||
+	    pwrite(sim.stage_fd, o->header, SL_ENV_HEADER_LEN, 0) !=
+	    SL_ENV_HEADER_LEN) {
+		fail("cannot stage the envelope");
+		return;
+	}
+	sl_xrecv_accept(sim.xr, 0, (uint64_t)now);
+	recv_pump(now);
+}
+
 /* ---- The line ---------------------------------------------------- */
 
 static void send_frame(const uint8_t *msg, size_t len)
@@ -356,6 +535,17 @@ static void on_note(const uint8_t *p, size_t n)
 		    !signed_ok((const char *)p + SL_XFER_NOTE_HDR,
 			       n - SL_XFER_NOTE_HDR))
 			fail("a notice whose signature does not verify");
+		if (p[5] == SL_XFER_NOTE_RECEIPT) {
+			struct sl_rcpt r;
+			char why[160];
+
+			if (sl_rcpt_verify(&r, (const char *)p + SL_XFER_NOTE_HDR,
+					   n - SL_XFER_NOTE_HDR, NULL, why,
+					   sizeof(why)) ||
+			    strcmp(r.sender, sim.account))
+				fail("a receipt that does not verify or is not for us: %s",
+				     why);
+		}
 		sim.note_ids[sim.notes++] = id;
 		vlog("NOTE %s (%zu bytes)", kinds[p[5]], n - SL_XFER_NOTE_HDR);
 	}
@@ -372,6 +562,14 @@ static void on_courier(const uint8_t *msg, size_t len, int64_t now)
 		return;
 	}
 	vlog("in: kind %u, %zu bytes", p[0], n);
+	if (sim.mode == M_RECEIVE) {
+		if (!sim.xr && p[0] == SL_XFER_OFFER)
+			recv_offer(p, n, now);
+		else if (sim.xr)
+			sl_xrecv_input(sim.xr, p, n, (uint64_t)now);
+		recv_pump(now);
+		return;
+	}
 	if (p[0] == SL_XFER_NOTE) {
 		on_note(p, n);
 	} else if (sim.raw && n >= 6 && sim.code < 0 &&
@@ -452,6 +650,46 @@ static void eng_actions(const struct sl_call_actions *out, int64_t now)
 			}
 			break;
 		}
+		case SL_CALL_ACT_OFFER: {
+			struct sl_call_actions out2;
+			bool ok = !sim.refuse && (a->flags & SL_CALL_OFFER_HELD);
+
+			vlog("offer from %s%s: %s", a->account,
+			     a->flags & SL_CALL_OFFER_HELD ? " (held)" : "",
+			     ok ? "accept" : "refuse");
+			if (!ok)
+				snprintf(sim.outcome, sizeof(sim.outcome),
+					 "refused");
+			if (!sl_call_offer_reply(sim.eng, ok,
+						 ok ? 0 : SL_NAK_NOT_AUTHORISED,
+						 ok ? 0 : SL_NAK_DETAIL_CALLER,
+						 (uint64_t)now, &out2))
+				eng_actions(&out2, now);
+			return;
+		}
+		case SL_CALL_ACT_CONNECTED: {
+			uint8_t keys[SL_CALL_COURIER_KEYS_LEN];
+
+			if (!(a->flags & SL_CALL_OFFER_HELD) ||
+			    sl_call_courier_keys(sim.eng, keys)) {
+				fail("connected without a held delivery");
+				hangup(now);
+				return;
+			}
+			sim.ch = sl_cchan_new();
+			if (!sim.ch ||
+			    sl_cchan_stage(sim.ch, a->hsid, 1, keys,
+					   keys + SEALINE_KEY_LEN) ||
+			    sl_cchan_activate(sim.ch, 1)) {
+				sl_wipe(keys, sizeof(keys));
+				fail("courier channel");
+				hangup(now);
+				return;
+			}
+			sl_wipe(keys, sizeof(keys));
+			vlog("the TSP delivers from %s", a->account);
+			break;
+		}
 		case SL_CALL_ACT_ENDED:
 			vlog("ended by the TSP");
 			hangup(now);
@@ -505,8 +743,13 @@ static void modem_events(const struct sl_modem_events *ev, int64_t now)
 		vlog("modem: %s", sl_modem_event_str(&sim.modem, m, text,
 						     sizeof(text)));
 		switch (m->type) {
+		case SL_MODEM_EV_RING:
+			if (sim.mode == M_RECEIVE && !sim.eng &&
+			    !sl_modem_answer(&sim.modem, now, &ev2))
+				modem_events(&ev2, now);
+			break;
 		case SL_MODEM_EV_READY:
-			if (!sim.eng && !sim.hung_up &&
+			if (sim.mode != M_RECEIVE && !sim.eng && !sim.hung_up &&
 			    !sl_modem_dial(&sim.modem, sim.tsp_number, now, &ev2))
 				modem_events(&ev2, now);
 			break;
@@ -519,7 +762,9 @@ static void modem_events(const struct sl_modem_events *ev, int64_t now)
 				break;
 			}
 			sl_rawline_init(&sim.rl);
-			if (sl_call_start(sim.eng, sim.mode == M_DEPOSIT ?
+			if (sl_call_start(sim.eng, sim.mode == M_RECEIVE ?
+					  SL_CALL_PURPOSE_ANSWER :
+					  sim.mode == M_DEPOSIT ?
 					  SL_CALL_PURPOSE_DEPOSIT :
 					  SL_CALL_PURPOSE_COLLECT,
 					  sim.mode == M_DEPOSIT ? sim.to : NULL,
@@ -608,6 +853,7 @@ static void timers(int64_t now)
 			eng_actions(&out, now);
 	}
 	xfer_pump(now);
+	recv_pump(now);
 }
 
 static int run(void)
@@ -726,9 +972,13 @@ static void usage(FILE *f)
 "                           [--claim-size N] [--cut-after CHUNKS] [--expect E]\n"
 "       sim-courier collect --index I --line PTY --tsp-number N --tsp-key HEX\n"
 "                           [--out-dir DIR] [--expect E]\n"
+"       sim-courier receive --index I --line PTY --tsp-key HEX --ltk HEX\n"
+"                           --out-dir DIR [--refuse] [--cut-after CHUNKS]\n"
+"                           [--expect E]\n"
 "Common: --seed S (1), --timeout S (120), -v.\n"
 "--expect: 'accepted', a refusal name (QUOTA, BAD_FORMAT, ...), 'nak:REASON',\n"
-"'cut' or 'notes:N'; exit 0 if the run ended so.\n");
+"'cut' or 'notes:N'; receive: 'OK', 'REPLAY', a refusal, 'refused' or\n"
+"'cut'. Exit 0 if the run ended so.\n");
 }
 
 static bool as_expected(void)
@@ -737,6 +987,8 @@ static bool as_expected(void)
 
 	if (!sim.expect)
 		return !sim.err[0];
+	if (sim.mode == M_RECEIVE)
+		return !strcmp(sim.outcome, sim.expect);
 	if (!strncmp(sim.expect, "nak:", 4))
 		return !strcmp(sim.nak, sim.expect + 4);
 	if (!strcmp(sim.expect, "cut"))
@@ -764,6 +1016,7 @@ int main(int argc, char **argv)
 		{ "claim-size", 1, NULL, 'z' }, { "cut-after", 1, NULL, 'c' },
 		{ "expect", 1, NULL, 'x' }, { "seed", 1, NULL, 's' },
 		{ "timeout", 1, NULL, 'T' }, { "verbose", 0, NULL, 'v' },
+		{ "refuse", 0, NULL, 'r' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd, *ltk = NULL, *out = NULL, *tsp_key = NULL;
@@ -795,6 +1048,7 @@ int main(int argc, char **argv)
 		case 's': sim.seed = strtoull(optarg, NULL, 0); break;
 		case 'T': sim.timeout_s = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'v': sim.verbose = true; break;
+		case 'r': sim.refuse = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -819,10 +1073,19 @@ int main(int argc, char **argv)
 		sim.mode = M_DEPOSIT;
 	else if (!strcmp(cmd, "collect"))
 		sim.mode = M_COLLECT;
+	else if (!strcmp(cmd, "receive"))
+		sim.mode = M_RECEIVE;
 	else {
 		usage(stderr);
 		return 2;
 	}
+	sim.ltk_hex = ltk;
+	if (sim.mode == M_RECEIVE && (!sim.out_dir || !ltk)) {
+		usage(stderr);
+		return 2;
+	}
+	if (sim.mode == M_RECEIVE)
+		snprintf(sim.tsp_number, sizeof(sim.tsp_number), "-");
 	if (!sim.line[0] || !sim.tsp_number[0] || !tsp_key ||
 	    strlen(tsp_key) != 64 ||
 	    sl_hex_decode(sim.tsp_pub, sizeof(sim.tsp_pub), tsp_key, 64) ||
@@ -837,6 +1100,9 @@ int main(int argc, char **argv)
 		return ret;
 	if (sim.nak[0])
 		printf("nak %s\n", sim.nak);
+	else if (sim.mode == M_RECEIVE)
+		printf("receive %s%s%s\n", sim.outcome[0] ? sim.outcome : "none",
+		       sim.err[0] ? " error=" : "", sim.err);
 	else if (sim.mode == M_DEPOSIT)
 		printf("deposit code=%d acceptance=%s notes=%u%s%s\n", sim.code,
 		       sim.acceptance ? "yes" : "no", sim.notes,
@@ -846,6 +1112,9 @@ int main(int argc, char **argv)
 		       sim.err[0] ? " error=" : "", sim.err);
 	sl_call_free(sim.eng);
 	sl_xsend_free(sim.xs);
+	sl_xrecv_free(sim.xr);
+	if (sim.stage_fd >= 0)
+		close(sim.stage_fd);
 	sl_cchan_free(sim.ch);
 	sl_byteq_free(&sim.out);
 	sl_secure_free(sim.priv, SL_X25519_KEY_LEN);

@@ -25,13 +25,13 @@ TEST(message_lengths)
 	CHECK_EQ(sl_hs_msg_len(SL_MSG_CALL_STATUS), SL_CALL_STATUS_LEN);
 	CHECK_EQ(sl_hs_msg_len(SL_MSG_CALL_OFFER), SL_CALL_OFFER_LEN);
 	CHECK_EQ(sl_hs_msg_len(SL_MSG_CALL_ACCEPT), SL_CALL_ACCEPT_LEN);
-	/* The table: 56, 54, 95/83, 32, 43, 23. */
+	/* The table: 56, 54, 95/83, 32, 44, 23. */
 	CHECK_EQ(SL_CALL_HELLO_LEN, 56);
 	CHECK_EQ(SL_CALL_REPLY_LEN, 54);
 	CHECK_EQ(SL_CALL_AUTH_CALL_LEN, 95);
 	CHECK_EQ(SL_CALL_AUTH_ANSWER_LEN, 83);
 	CHECK_EQ(SL_CALL_STATUS_LEN, 32);
-	CHECK_EQ(SL_CALL_OFFER_LEN, 43);
+	CHECK_EQ(SL_CALL_OFFER_LEN, 44);
 	CHECK_EQ(SL_CALL_ACCEPT_LEN, 23);
 	for (unsigned int t = 0; t < 256; t++)
 		CHECK_EQ(sl_call_msg_is_setup((uint8_t)t),
@@ -229,6 +229,69 @@ TEST(deposit_and_collect)
 	net_pump(&n);
 	CHECK_EQ(sl_tsp_leg_courier_keys(n.t1, k), -EINVAL);
 	CHECK_EQ(sl_call_courier_keys(n.c, k), -EINVAL);
+	net_free(&n);
+}
+
+/*
+ * A held delivery (store-and-forward.rst, "The delivery call"): T dials
+ * the recipient and offers it, with SL_CALL_OFFER_HELD, the envelope a
+ * sender handed over; once connected both hold the same courier keys.
+ * The offer of an ordinary call leaves the answerer none.
+ */
+TEST(held_delivery)
+{
+	uint8_t kt[SL_CALL_COURIER_KEYS_LEN], ke[SL_CALL_COURIER_KEYS_LEN];
+	const struct sl_call_action *a;
+	struct sl_call_actions out;
+	struct net n;
+
+	net_init(&n, NULL, NULL, NULL);
+	start(&n, N_B);
+	net_pump(&n);
+	if (!CHECK(find_ev(&n, N_T2, SL_CALL_ACT_AUTHENTICATED)))
+		goto out;
+	CHECK_EQ(sl_tsp_leg_offer_held(n.t2, ACC_C, TID, n.now, &out), 0);
+	net_feed(&n, N_T2, &out);
+	net_pump(&n);
+	a = find_ev(&n, N_B, SL_CALL_ACT_OFFER);
+	if (!CHECK(a))
+		goto out;
+	CHECK_EQ(a->flags, SL_CALL_OFFER_HELD);
+	CHECK(!strcmp(a->account, ACC_C));
+	CHECK_EQ(sl_call_courier_keys(n.b, ke), -EINVAL);	/* not yet */
+	accept_offer(&n, true, 0, 0);
+	net_pump(&n);
+	CHECK(find_ev(&n, N_T2, SL_CALL_ACT_ACCEPTED));
+	do_tsp(&n, N_T2, 0, sl_tsp_leg_connected);
+	net_pump(&n);
+	a = find_ev(&n, N_B, SL_CALL_ACT_CONNECTED);
+	if (!CHECK(a))
+		goto out;
+	CHECK_EQ(a->flags, SL_CALL_OFFER_HELD);
+	CHECK_EQ(sl_tsp_leg_courier_keys(n.t2, kt), 0);
+	CHECK_EQ(sl_call_courier_keys(n.b, ke), 0);
+	CHECK_MEM(kt, ke, sizeof(kt));
+	do_tsp(&n, N_T2, 0, sl_tsp_leg_end);
+	net_pump(&n);
+	CHECK(find_ev(&n, N_B, SL_CALL_ACT_ENDED));
+	CHECK_EQ(sl_call_courier_keys(n.b, ke), -EINVAL);
+	net_free(&n);
+
+	/* An ordinary offer: connected, and no courier keys either side. */
+	net_init(&n, NULL, NULL, NULL);
+	answerer_to_offer(&n);
+	a = find_ev(&n, N_B, SL_CALL_ACT_OFFER);
+	CHECK(a && !a->flags);
+	accept_offer(&n, true, 0, 0);
+	net_pump(&n);
+	do_tsp(&n, N_T2, 0, sl_tsp_leg_connected);
+	net_pump(&n);
+	CHECK(find_ev(&n, N_B, SL_CALL_ACT_CONNECTED));
+	CHECK_EQ(sl_tsp_leg_courier_keys(n.t2, kt), -EINVAL);
+	CHECK_EQ(sl_call_courier_keys(n.b, ke), -EINVAL);
+out:
+	sl_wipe(kt, sizeof(kt));
+	sl_wipe(ke, sizeof(ke));
 	net_free(&n);
 }
 
@@ -772,6 +835,7 @@ int main(int argc, char **argv)
 	RUN(config_checked);
 	RUN(full_call);
 	RUN(deposit_and_collect);
+	RUN(held_delivery);
 	RUN(secure_memory);
 	RUN(tsp_refusals);
 	RUN(refuse_checked);

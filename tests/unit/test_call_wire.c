@@ -105,7 +105,7 @@ TEST(byte_layouts)
 	fake_free(&ft);
 	net_free(&n);
 
-	/* The answerer's leg: CALL_AUTH 83, OFFER 43, ACCEPT 23. */
+	/* The answerer's leg: CALL_AUTH 83, OFFER 44, ACCEPT 23. */
 	net_init(&n, NULL, NULL, NULL);
 	answerer_to_offer(&n);
 	accept_offer(&n, true, 0, 0);
@@ -132,13 +132,14 @@ TEST(byte_layouts)
 	CHECK_EQ(pl[0], 2);
 	CHECK_MEM(pl + 1, ACC_B, 12);
 	CHECK_EQ(sl_noise_split(ft.hs, ft.c1, ft.c2), 0);
-	CHECK_EQ(n.cap[3].len, 43);
+	CHECK_EQ(n.cap[3].len, 44);
 	CHECK_EQ(n.cap[3].b[1], 0x34);
 	CHECK_EQ(n.cap[3].b[6], 0);
 	CHECK_EQ(sl_noise_open(ft.c2->k, 0, n.cap[3].b, 7, n.cap[3].b + 7,
-			       36, pl), 0);
+			       37, pl), 0);
 	CHECK_MEM(pl, ACC_C, 12);
 	CHECK_HEX(pl + 12, 8, "1122334455667788");
+	CHECK_EQ(pl[20], 0);			/* flags: a call */
 	CHECK_EQ(n.cap[4].len, 23);
 	CHECK_EQ(n.cap[4].b[1], 0x35);
 	CHECK_EQ(n.cap[4].b[6], 0);
@@ -204,7 +205,7 @@ static void fake_t_sends(bool answer, const uint8_t *pl, size_t plen,
 
 TEST(authentic_invalid_content)
 {
-	uint8_t pl[20];
+	uint8_t pl[21];
 
 	memset(pl, 0, sizeof(pl));
 	pl[0] = 7;				/* unknown status */
@@ -214,9 +215,12 @@ TEST(authentic_invalid_content)
 	pl[0] = SL_CALL_STATUS_DIALLING;	/* dialling to an answerer */
 	fake_t_sends(true, pl, 9, SL_MSG_CALL_STATUS, 0, true);
 	memcpy(pl, "00000000000A", 12);		/* offer: bad digits */
-	fake_t_sends(true, pl, 20, SL_MSG_CALL_OFFER, 0, true);
-	memcpy(pl, "000000000001", 12);		/* an offer to a caller */
-	fake_t_sends(false, pl, 20, SL_MSG_CALL_OFFER, 0, false);
+	fake_t_sends(true, pl, 21, SL_MSG_CALL_OFFER, 0, true);
+	memcpy(pl, "000000000001", 12);		/* offer: unknown flags */
+	pl[20] = 0x02;
+	fake_t_sends(true, pl, 21, SL_MSG_CALL_OFFER, 0, true);
+	pl[20] = 0;				/* an offer to a caller */
+	fake_t_sends(false, pl, 21, SL_MSG_CALL_OFFER, 0, false);
 	pl[0] = SL_CALL_STATUS_CONNECTED;	/* connected before accept */
 	fake_t_sends(true, pl, 9, SL_MSG_CALL_STATUS, 0, true);
 	pl[0] = SL_CALL_STATUS_ENDED;		/* ended: fine, any time */
