@@ -15,18 +15,30 @@
 #   hand-over resumes where it stopped; kill -9 of the TSP with a
 #   hand-over half done and one held: after the restart both are there,
 #   the half one resumes; expiry: the signed non-delivery notice reaches
-#   the sender when it collects, once.
+#   the sender when it collects, once; delivery: T calls the recipient,
+#   which unpacks it into its inbox byte for byte and signs a receipt the
+#   sender collects; a recipient that hangs up mid-delivery (delivered on
+#   the next attempt), that refuses the sender (bounced, notice), an
+#   envelope sealed for another account or padded to another size
+#   (refused by the recipient, bounced); kill -9 between acceptance and
+#   delivery: delivered after the restart, once.
 
 S=$W/saf
 mkdir -p "$S"
-start_exchange "$S" 4 6 --ring-interval 0.2 || exit 1
-"$SIM" keys --count 6 >"$S/keys" || exit 1
+start_exchange "$S" 4 10 --ring-interval 0.2 || exit 1
+"$SIM" keys --count 10 >"$S/keys" || exit 1
 start_tsp "$S" 4 || exit 1
 # 0 sends to 1 (authorised); 2 is enrolled but 1 does not authorise it;
-# 3 is not enrolled; 4 sends to 5 (authorised).
+# 3 is not enrolled; 4 sends to 5 (authorised). Their deliveries find
+# the recipients busy (and are retried minutes later): these are the
+# hand-over's tests. 6 sends to 7 and 9, 8 to 9: the deliveries'.
 enrol "$S" 0 --caller-id 5550000; enrol "$S" 1; authorise "$S" 1 0
 enrol "$S" 2 --caller-id 5550002
 enrol "$S" 4 --caller-id 5550004; enrol "$S" 5; authorise "$S" 5 4
+enrol "$S" 6 --caller-id 5550006; enrol "$S" 7; authorise "$S" 7 6
+enrol "$S" 8 --caller-id 5550008; enrol "$S" 9; authorise "$S" 9 8; authorise "$S" 9 6
+exchange_ctl "$S" "busy 5550001 on" >/dev/null
+exchange_ctl "$S" "busy 5550005 on" >/dev/null
 LTK=$(printf '5a%.0s' $(seq 32))
 
 # simc_deposit I OUT-DIR ENVELOPE TO [args]: sim-courier deposit
@@ -50,6 +62,31 @@ spool_field() {
 	spool_json | jq -r --arg e "$1" --arg f "$2" '.[] | select(.envelope == $e) | .[$f]'
 }
 env_id() { od -An -tx1 -j8 -N16 "$1" | tr -d ' \n'; }
+# held ENVELOPE-ID: accepted and open (a busy recipient's attempt may be
+# under way: held or delivering)
+held() { case $(spool_field "$1" state) in held | delivering) return 0 ;; esac; return 1; }
+# due ENVELOPE-ID: its next attempt now (no test waits out a back-off)
+due() { sqlite3 "$S/tsp.db" "UPDATE spool SET next_ms = 0 WHERE envelope = x'$1' AND state = 'held'"; }
+# wait_state ENVELOPE-ID STATE: until the row is in it (10 s at most)
+wait_state() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(spool_field "$1" state)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "envelope $1 is $(spool_field "$1" state), not $2"; return 1
+}
+# receiver I OUT-DIR EXPECT [args]: sim-courier receive in the background
+receiver() {
+	local i=$1 out=$2 expect=$3; shift 3
+	mkdir -p "$out"
+	"$SIMC" receive -v --index "$i" --line "$S/ep$i" --tsp-key "$TSP_KEY" --ltk "$LTK" \
+		--out-dir "$out" --expect "$expect" --timeout 60 "$@" >"$out/result.$expect" 2>>"$out/err" &
+	RECV_PID=$!
+}
+receiver_done() { # the receiver ended as expected
+	wait "$RECV_PID" || { cat "$1/result."*; tail -n 15 "$1/err"; return 1; }
+}
 tsp_idle() { # every line idle again (the last call's hangup done)
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -68,7 +105,7 @@ ENV_A=$(env_id "$S/env-a")
 handed_over() {
 	simc_deposit 0 "$S/d1" "$S/env-a" "$(acct 1)" --expect accepted || return 1
 	local sid
-	[ "$(spool_field "$ENV_A" state)" = held ] || { spool_json; return 1; }
+	held "$ENV_A" || { spool_json; return 1; }
 	sid=$(spool_field "$ENV_A" spool_id)
 	cmp "$S/env-a" "$S/state/spool/$sid" || { echo "the spool's file is not the envelope"; return 1; }
 	grep -q "^spool $sid\$" "$S/d1/acceptance" || { echo "the acceptance names another row"; return 1; }
@@ -128,7 +165,7 @@ killed() {
 	simc_deposit 4 "$S/d9" "$S/env-d" "$(acct 5)" --cut-after 1 --expect cut || return 1
 	kill -KILL "$TSP_PID"; wait "$TSP_PID" 2>/dev/null; TSP_PID=
 	start_tsp "$S" 4 || return 1
-	[ "$(spool_field "$ENV_A" state)" = held ] && [ "$(spool_field "$ENV_D" state)" = receiving ] ||
+	held "$ENV_A" && [ "$(spool_field "$ENV_D" state)" = receiving ] ||
 		{ spool_json; return 1; }
 	cmp "$S/env-a" "$S/state/spool/$(spool_field "$ENV_A" spool_id)" || return 1
 	simc_deposit 4 "$S/d10" "$S/env-d" "$(acct 5)" --expect accepted || return 1
@@ -142,12 +179,9 @@ check "saf: kill -9 after a cut hand-over: the held envelope intact, the cut one
 expiry() {
 	local sid
 	sid=$(spool_field "$ENV_A" spool_id)
+	tsp_idle || return 1
 	sqlite3 "$S/tsp.db" "UPDATE spool SET expires_ms = 1 WHERE envelope = x'$ENV_A'" || return 1
-	for ((i = 0; i < 100; i++)); do
-		[ "$(spool_field "$ENV_A" state)" = expired ] && break
-		sleep 0.1
-	done
-	[ "$(spool_field "$ENV_A" state)" = expired ] || { spool_json; return 1; }
+	wait_state "$ENV_A" expired || return 1
 	[ ! -e "$S/state/spool/$sid" ] || { echo "the expired envelope's file is still there"; return 1; }
 	tsp_idle || return 1
 	simc_collect 0 "$S/c1" --expect notes:1 || return 1
@@ -159,6 +193,124 @@ expiry() {
 }
 check "saf: expiry: the file removed, the signed notice collected by the sender once" expiry
 
+
+# ---- Delivery: T calls the recipient, which takes the envelope with the
+# courier's engines, unpacks it and signs a receipt; the sender collects it.
+head -c 200000 /dev/urandom >"$S/file-e"
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-e" "$S/file-e" "$S/file-b" >/dev/null || exit 1
+ENV_E=$(env_id "$S/env-e")
+delivered() {
+	tsp_idle || return 1
+	receiver 7 "$S/r7" OK
+	simc_deposit 6 "$S/d11" "$S/env-e" "$(acct 7)" --expect accepted || return 1
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_E" delivered || return 1
+	cmp "$S/file-e" "$S/r7/inbox/$ENV_E/file-e" && cmp "$S/file-b" "$S/r7/inbox/$ENV_E/file-b" ||
+		{ echo "the inbox does not hold the files byte for byte"; return 1; }
+	[ ! -e "$S/state/spool/$(spool_field "$ENV_E" spool_id)" ] || { echo "the delivered envelope's file is still there"; return 1; }
+	[ "$(spool_field "$ENV_E" attempts)" = 1 ] || { spool_json; return 1; }
+	tsp_idle || return 1
+	simc_collect 6 "$S/c3" --expect notes:1 || return 1
+	cmp "$S/c3/note-0-receipt" "$S/r7/receipt-$ENV_E" || { echo "the collected receipt is not the recipient's"; return 1; }
+}
+check "saf: delivered: the files in the recipient's inbox byte for byte, its signed receipt collected by the sender" delivered
+
+# The recipient hangs up in the middle: the attempt counts, the envelope
+# stays held; the next attempt delivers it, and the inbox holds it once.
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-f" "$S/file-c" >/dev/null || exit 1
+ENV_F=$(env_id "$S/env-f")
+cut_delivery() {
+	tsp_idle || return 1
+	receiver 7 "$S/r7" cut --cut-after 1
+	simc_deposit 6 "$S/d12" "$S/env-f" "$(acct 7)" --expect accepted || return 1
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_F" held || return 1
+	[ "$(spool_field "$ENV_F" reason)" = CUT ] || { spool_json; return 1; }
+	tsp_idle || return 1
+	receiver 7 "$S/r7" OK
+	due "$ENV_F"
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_F" delivered || return 1
+	[ "$(spool_field "$ENV_F" attempts)" = 2 ] || { spool_json; return 1; }
+	cmp "$S/file-c" "$S/r7/inbox/$ENV_F/file-c"
+}
+check "saf: the recipient hangs up mid-delivery: held again (CUT), delivered on the next attempt" cut_delivery
+
+# A recipient that refuses the sender: bounced at once, with its reason;
+# the sender collects the signed non-delivery notice.
+"$SIMC" seal --index 8 --to-index 9 --ltk "$LTK" --out "$S/env-g" "$S/file-b" >/dev/null || exit 1
+ENV_G=$(env_id "$S/env-g")
+refused() {
+	tsp_idle || return 1
+	receiver 9 "$S/r9" refused --refuse
+	simc_deposit 8 "$S/d13" "$S/env-g" "$(acct 9)" --expect accepted || return 1
+	receiver_done "$S/r9" || return 1
+	wait_state "$ENV_G" bounced || return 1
+	[ "$(spool_field "$ENV_G" reason)" = NOT_AUTHORISED ] || { spool_json; return 1; }
+	tsp_idle || return 1
+	simc_collect 8 "$S/c4" --expect notes:1 || return 1
+	grep -q '^outcome bounced$' "$S/c4/note-0-notice" && grep -q '^reason NOT_AUTHORISED$' "$S/c4/note-0-notice"
+}
+check "saf: a recipient that refuses the sender: bounced with NOT_AUTHORISED, the notice collected" refused
+
+# Lies the TSP cannot see, the recipient can: an envelope sealed for
+# another account than the one named at call setup; a size an envelope
+# can have with bytes that are not the envelope's.
+"$SIMC" seal --index 6 --to-index 9 --ltk "$LTK" --out "$S/env-h" "$S/file-b" >/dev/null || exit 1
+ENV_H=$(env_id "$S/env-h")
+lie_for_other() {
+	tsp_idle || return 1
+	receiver 7 "$S/r7h" NOT_FOR_US
+	simc_deposit 6 "$S/d14" "$S/env-h" "$(acct 7)" --expect accepted || return 1
+	receiver_done "$S/r7h" || return 1
+	wait_state "$ENV_H" bounced || return 1
+	[ "$(spool_field "$ENV_H" reason)" = NOT_FOR_US ] || { spool_json; return 1; }
+	[ -z "$(ls "$S/r7h/inbox" 2>/dev/null)" ] || { echo "something reached the inbox"; return 1; }
+}
+check "saf: an envelope sealed for another account than the one named: the recipient refuses it, bounced" lie_for_other
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-i" "$S/file-b" >/dev/null || exit 1
+ENV_I=$(env_id "$S/env-i")
+lie_bytes() {
+	tsp_idle || return 1
+	receiver 7 "$S/r7i" DAMAGED
+	simc_deposit 6 "$S/d15" "$S/env-i" "$(acct 7)" --claim-size 70000 --expect accepted || return 1
+	receiver_done "$S/r7i" || return 1
+	wait_state "$ENV_I" held || return 1
+	tsp_idle || return 1
+	receiver 7 "$S/r7i" DAMAGED
+	due "$ENV_I"
+	receiver_done "$S/r7i" || return 1
+	wait_state "$ENV_I" bounced || return 1
+	[ "$(spool_field "$ENV_I" reason)" = DAMAGED ] && [ "$(spool_field "$ENV_I" attempts)" = 2 ] || { spool_json; return 1; }
+}
+check "saf: a sender that pads its envelope to another valid size: DAMAGED twice, bounced" lie_bytes
+
+# kill -9 between acceptance and delivery: after the restart the
+# envelope is delivered, once.
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-j" "$S/file-e" >/dev/null || exit 1
+ENV_J=$(env_id "$S/env-j")
+killed_before_delivery() {
+	tsp_idle || return 1
+	exchange_ctl "$S" "busy 5550007 on" >/dev/null
+	simc_deposit 6 "$S/d16" "$S/env-j" "$(acct 7)" --expect accepted || return 1
+	tsp_idle || return 1
+	held "$ENV_J" || { spool_json; return 1; }
+	kill -KILL "$TSP_PID"; wait "$TSP_PID" 2>/dev/null; TSP_PID=
+	exchange_ctl "$S" "busy 5550007 off" >/dev/null
+	receiver 7 "$S/r7" OK
+	start_tsp "$S" 4 || return 1
+	due "$ENV_J"
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_J" delivered || return 1
+	cmp "$S/file-e" "$S/r7/inbox/$ENV_J/file-e" || return 1
+	tsp_idle || return 1
+	[ "$(ls "$S/r7/inbox" | grep -c "$ENV_J")" = 1 ] || { ls "$S/r7/inbox"; return 1; }
+	[ "$(grep -c "delivering spool $(spool_field "$ENV_J" spool_id)" "$S/tsp.log")" -ge 1 ] &&
+		[ "$(grep -c "spool $(spool_field "$ENV_J" spool_id) delivered" "$S/tsp.log")" = 1 ] ||
+		{ grep "$(spool_field "$ENV_J" spool_id)" "$S/tsp.log"; return 1; }
+}
+check "saf: kill -9 between acceptance and delivery: delivered after the restart, exactly once" killed_before_delivery
+
 saf_cdrs() { # every leg has its record, completed, with both accounts
 	records_written "$S" || return 1
 	"$SEALCTL" tsp --db "$S/tsp.db" cdr --json | jq -e --arg s "$(acct 0)" --arg r "$(acct 1)" \
@@ -168,7 +320,7 @@ saf_cdrs() { # every leg has its record, completed, with both accounts
 check "saf: the hand-over legs have call records (completed, both accounts)" saf_cdrs
 check "saf: TSP stops cleanly on SIGTERM" stop_tsp
 stop_exchange
-if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$S/tsp.log" "$S"/d*/err "$S"/c*/err; then
+if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$S/tsp.log" "$S"/[dcr]*/err; then
 	bad "saf: sanitizers: a report from sealtspd or sim-courier"
-	grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$S/tsp.log" "$S"/d*/err "$S"/c*/err | head -30
+	grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$S/tsp.log" "$S"/[dcr]*/err | head -30
 else ok "saf: sanitizers: no report from sealtspd or sim-courier"; fi
