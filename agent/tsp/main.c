@@ -37,11 +37,15 @@ static void usage(FILE *f)
 		"recipient's accounts in its store, dials the recipient on a free line,\n"
 		"bridges the two lines and writes a call detail record for every call.\n"
 		"It never attaches the line discipline and never holds a key that opens\n"
-		"the callers' data. Its accounts and records: sealctl tsp; its state:\n"
+		"the callers' data. Store and forward: it takes sealed envelopes that\n"
+		"senders hand over, holds them in its spool, calls their recipients to\n"
+		"deliver them and keeps the receipts for the senders, without being able\n"
+		"to open them. Its accounts, records and spool: sealctl tsp; its state:\n"
 		"sealctl status.\n"
 		"\n"
 		"The configuration has sealined's format with a [tsp] section (store,\n"
-		"instance, lease, backlog, lines, baud, init, answer_timeout) and no [line]\n"
+		"instance, lease, backlog, lines, baud, init, answer_timeout, spool,\n"
+		"random_delay) and no [line]\n"
 		"sections; a file without [tsp] is an endpoint's, for sealined. The store\n"
 		"is an SQLite file (one TSP) or a PostgreSQL database that several TSPs\n"
 		"share (postgresql://... or a libpq connection string); lines are serial\n"
@@ -112,6 +116,9 @@ static void print_config(const struct sl_config *cfg)
 	printf("  init            %s\n", t->init[0] ? t->init :
 	       SL_TSP_DEFAULT_INIT " (the default)");
 	printf("  answer_timeout  %" PRIu32 " s\n", t->answer_timeout);
+	printf("  spool           %s\n", t->spool[0] ? t->spool :
+	       "(state_dir/spool)");
+	printf("  random_delay    %" PRIu32 " s\n", t->random_delay);
 }
 
 static void version(void)

@@ -188,6 +188,9 @@ TEST(config_tsp_and_modem)
 		{ "[tsp]\ninit = ZZ\nlines = /dev/ttyS1\n", "AT command" },
 		{ "[tsp]\nanswer_timeout = 500\nlines = /dev/ttyS1\n", "10 s to 300 s" },
 		{ "[tsp]\ninstance = a/b\nlines = /dev/ttyS1\n", "may only hold" },
+		{ "[tsp]\nspool = spool\nlines = /dev/ttyS1\n", "absolute path" },
+		{ "[tsp]\nrandom_delay = 2\nlines = /dev/ttyS1\n", "out of range" },
+		{ "[tsp]\nrandom_delay = soon\nlines = /dev/ttyS1\n", "number of seconds" },
 		{ "[tsp]\n[tsp]\n", "appears twice" },
 		{ "[tsp]\n", "needs 'lines = ...'" },
 		{ "[tsp]\nlines = /dev/ttyS1\n[line ttyS2]\n", "keys no lines of its own" },
@@ -204,7 +207,8 @@ TEST(config_tsp_and_modem)
 			  "lines = /dev/ttyS1, /dev/ttyUSB*, bank1=rfc2217://ts1.example:2001,"
 			  " tcp://[2001:db8::1]:4001\nbaud = 9600\n"
 			  "init = ATE0V1S2=128\nanswer_timeout = 1m\nlease = 2m\n"
-			  "backlog = /var/spool/t/backlog\n",
+			  "backlog = /var/spool/t/backlog\n"
+			  "spool = /var/spool/t/held\nrandom_delay = 30m\n",
 			  err, sizeof(err)), "%s", err)) {
 		CHECK(cfg->tsp.enabled);
 		CHECK(!strcmp(cfg->tsp.store, "/var/lib/t/a.db"));
@@ -218,6 +222,8 @@ TEST(config_tsp_and_modem)
 		CHECK_EQ(cfg->tsp.baud, 9600u);
 		CHECK(!strcmp(cfg->tsp.init, "ATE0V1S2=128"));
 		CHECK_EQ(cfg->tsp.answer_timeout, 60u);
+		CHECK(!strcmp(cfg->tsp.spool, "/var/spool/t/held"));
+		CHECK_EQ(cfg->tsp.random_delay, 1800u);
 	}
 	if (CHECKF(!parse(cfg, "[line ttyS4]\nmodem = yes\ntsp_number = 5550100\n"
 			  "tsp_key = 0102030405060708090a0b0c0d0e0f10"
