@@ -30,6 +30,11 @@
  * Why a program of its own and not a mode of sim-endpoints: that one is
  * the 1,600 lines of one state machine for many plain calls at once;
  * this one is one endpoint, one call, and the courier's engines.
+ *
+ * Why one file of about 1,100 lines: its three roles share the endpoint's line,
+ * modem and call setup, and each role's checks (the acceptance, notices,
+ * receipts, what reaches the inbox) are its purpose, next to the steps
+ * they check.
  */
 #include <errno.h>
 #include <fcntl.h>
