@@ -76,18 +76,22 @@ struct tsp_saf {
 	int64_t note_at;
 	unsigned int collected;
 	int64_t clock;			/* the latest now an engine was given */
+	int64_t offset;			/* engine time = now - offset */
 };
 
 /*
  * The transfer engines take differences of the times they are given
  * (unsigned): never let one go backwards. The loop's now is taken before
  * epoll_wait() and a message's after it, so a timer may come with an
- * earlier now than the message before it.
+ * earlier now than the message before it. A delivery's engine is made
+ * when T dials (the attempt counts from there) but works only once the
+ * leg is keyed: the dialling and the call setup do not count against its
+ * idle limit (offset).
  */
 static uint64_t eng_now(struct tsp_saf *s, int64_t now)
 {
-	if (now > s->clock)
-		s->clock = now;
+	if (now - s->offset > s->clock)
+		s->clock = now - s->offset;
 	return (uint64_t)s->clock;
 }
 
@@ -548,6 +552,7 @@ void sl_tspd_saf_accepted(struct tsp_line *l, int64_t now)
 		return;
 	}
 	s->keyed = true;
+	s->offset = now - s->clock;	/* the engine's time resumes here */
 	s->idle_at = now + SL_TSP_SAF_IDLE_MS;
 	sl_tspd_line_set(l, TL_COURIER);
 	sl_log(LOG_INFO, "call %016" PRIx64 ": %s takes the delivery of spool %016" PRIx64 " on line %s",
@@ -692,8 +697,9 @@ int64_t sl_tspd_saf_next_timer(const struct tsp_line *l)
 				      sl_tsp_deposit_next_timer(s->dep) :
 				      sl_tsp_delivery_next_timer(s->dlv));
 
-		if (d && d < next)
-			next = d;
+		/* In the loop's time (eng_now()). */
+		if (d && d + s->offset < next)
+			next = d + s->offset;
 	} else if (s->phase == SAF_NOTES && s->note_at && s->note_at < next) {
 		next = s->note_at;
 	}
