@@ -485,7 +485,11 @@ static size_t out_offer(struct sl_xsend *x, uint64_t now, uint8_t *buf)
 	x->offer_sends++;
 	x->offer_at = now + x->offer_rto;
 	x->offer_rto = MIN(x->offer_rto * 2, (uint32_t)SL_XFER_RTO_MAX_MS);
-	return 15 + SL_XFER_HEADER_LEN;
+	if (!x->cfg.has_schedule)
+		return SL_XFER_OFFER_LEN;
+	put(buf + SL_XFER_OFFER_LEN, (uint64_t)x->cfg.not_before_ms, 8);
+	put(buf + SL_XFER_OFFER_LEN + 8, (uint32_t)x->cfg.window, 4);
+	return SL_XFER_OFFER_LEN + SL_XFER_SCHEDULE_LEN;
 }
 
 /* Pieces in flight past their RTO are lost; the RTO doubles. */
@@ -733,7 +737,9 @@ int sl_xrecv_new(struct sl_xrecv **out, const uint8_t *m, size_t len,
 	uint16_t piece;
 
 	*out = NULL;
-	if (len != 15 + SL_XFER_HEADER_LEN || m[0] != SL_XFER_OFFER)
+	if ((len != SL_XFER_OFFER_LEN &&
+	     len != SL_XFER_OFFER_LEN + SL_XFER_SCHEDULE_LEN) ||
+	    m[0] != SL_XFER_OFFER)
 		return -EINVAL;
 	size = get(m + 5, 8);
 	piece = (uint16_t)get(m + 13, 2);
@@ -748,6 +754,13 @@ int sl_xrecv_new(struct sl_xrecv **out, const uint8_t *m, size_t len,
 	x->offer.chunks = sl_xfer_chunks(size);
 	x->offer.piece = piece;
 	memcpy(x->offer.header, m + 15, SL_XFER_HEADER_LEN);
+	x->offer.window = SL_XFER_WINDOW_NONE;
+	if (len > SL_XFER_OFFER_LEN) {
+		x->offer.has_schedule = true;
+		x->offer.not_before_ms = (int64_t)get(m + SL_XFER_OFFER_LEN, 8);
+		x->offer.window = (int32_t)(uint32_t)get(m + SL_XFER_OFFER_LEN + 8,
+							 4);
+	}
 	x->ppc = pieces_per_chunk(piece);
 	x->st = SL_XRECV_ASKED;
 	x->last_heard = now;
@@ -924,7 +937,8 @@ int sl_xrecv_input(struct sl_xrecv *x, const uint8_t *msg, size_t len,
 	switch (kind) {
 	case SL_XFER_OFFER:
 		/* A copy: the same answer (or result) again. */
-		if (len != 15 + SL_XFER_HEADER_LEN ||
+		if ((len != SL_XFER_OFFER_LEN &&
+		     len != SL_XFER_OFFER_LEN + SL_XFER_SCHEDULE_LEN) ||
 		    get(msg + 5, 8) != x->offer.size ||
 		    memcmp(msg + 15, x->offer.header, SL_XFER_HEADER_LEN))
 			return -EINVAL;

@@ -40,6 +40,7 @@
  * random, chosen by the sender for each attempt):
  *
  *	OFFER   1 | xfer | size (8) | piece (2) | header (153)
+ *	        [ | not_before (8) | window (4) ]
  *	ANSWER  2 | xfer | code (1) | from (4) | detail (0..240)
  *	DATA    3 | xfer | chunk (4) | offset (4) | bytes
  *	ACK     4 | xfer | durable (4) | next (4) | map (8) | state (1)
@@ -48,7 +49,11 @@
  *	ABORT   7 | xfer | reason (1)
  *
  * code: 0 accepted / delivered, else a refusal (enum sl_env_reason, the
- * courier's numbers). Not thread-safe; one engine per transfer.
+ * courier's numbers). OFFER's optional schedule is for a TSP that holds
+ * the envelope (store-and-forward.rst): not_before, ms since the epoch
+ * (0: none), and window, start * 1440 + end minutes of the UTC day (-1:
+ * none); a recipient that is no TSP ignores it. Not thread-safe; one
+ * engine per transfer.
  */
 #ifndef SEALINE_AGENT_XFER_H
 #define SEALINE_AGENT_XFER_H
@@ -96,6 +101,9 @@
 #define SL_XFER_HEARTBEAT_MS	5000	/* recipient, while unpacking */
 #define SL_XFER_LINGER_MS	30000	/* answer late copies */
 #define SL_XFER_DETAIL_MAX	240
+#define SL_XFER_OFFER_LEN	(15 + SL_XFER_HEADER_LEN)
+#define SL_XFER_SCHEDULE_LEN	12	/* OFFER's optional schedule */
+#define SL_XFER_WINDOW_NONE	(-1)
 #define SL_XFER_TEXT_MAX	(SL_CCHAN_MAX_PLAIN - 6)
 
 enum sl_xfer_kind {
@@ -171,6 +179,10 @@ struct sl_xsend_cfg {
 	/* The envelope's bytes [off, off + len) into buf: 0 or -errno. */
 	int (*read)(void *ctx, uint64_t off, uint8_t *buf, size_t len);
 	void *ctx;
+	/* For a TSP (has_schedule): deliver not before, inside the window. */
+	bool has_schedule;
+	int64_t not_before_ms;		/* 0: none */
+	int32_t window;			/* SL_XFER_WINDOW_NONE: none */
 };
 
 struct sl_xsend_status {
@@ -241,6 +253,9 @@ struct sl_xrecv_offer {
 	uint64_t chunks;
 	uint16_t piece;
 	uint8_t header[SL_XFER_HEADER_LEN];
+	bool has_schedule;		/* the sender's, for a TSP */
+	int64_t not_before_ms;
+	int32_t window;
 };
 
 struct sl_xrecv_status {

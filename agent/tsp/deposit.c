@@ -249,6 +249,24 @@ static void decide(struct sl_tsp_deposit *d, uint64_t now, int64_t wall_ms)
 	uint64_t resume;
 	int ret;
 
+	/* The sender's schedule (--deliver-after, --deliver-window) comes
+	 * with its OFFER. */
+	if (o->has_schedule) {
+		if (!sl_tsp_window_valid(o->window) || o->not_before_ms < 0) {
+			refuse(d, SL_ENV_BAD_FORMAT, now,
+			       "a delivery window is two different times of day");
+			return;
+		}
+		if (o->not_before_ms > wall_ms + d->cfg.sp->lim.max_hold_ms) {
+			refuse(d, SL_ENV_BAD_FORMAT, now,
+			       "the TSP holds an envelope %" PRId64 " days at most",
+			       d->cfg.sp->lim.max_hold_ms / 86400000);
+			return;
+		}
+		so.not_before_ms = o->not_before_ms;
+		so.window = o->window;
+	}
+
 	if (memcmp(o->header, SL_ENV_MAGIC, MAGIC_LEN)) {
 		refuse(d, SL_ENV_BAD_FORMAT, now, "not a sealine envelope");
 		return;

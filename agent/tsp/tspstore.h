@@ -557,6 +557,9 @@ bool sl_tsp_spool_same(const struct sl_tsp_spool_row *a,
 		       const struct sl_tsp_spool_row *b);
 /* "receiving", "held", ...; -EINVAL for an unknown name. */
 const char *sl_tsp_spool_state_name(enum sl_tsp_spool_state s);
+/* A delivery window: SL_TSP_WINDOW_NONE, or two different minutes of
+ * the UTC day (start * 1440 + end). */
+bool sl_tsp_window_valid(int window);
 int sl_tsp_spool_state_parse(const char *name, enum sl_tsp_spool_state *s);
 /* DELIVERED, EXPIRED, BOUNCED, ABANDONED. */
 bool sl_tsp_spool_closed(enum sl_tsp_spool_state s);

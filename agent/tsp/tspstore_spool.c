@@ -71,7 +71,7 @@ static bool text_valid(const char *s)
 	return true;
 }
 
-static bool window_valid(int w)
+bool sl_tsp_window_valid(int w)
 {
 	return w == SL_TSP_WINDOW_NONE ||
 	       (w >= 0 && w < SL_TSP_MINUTES_PER_DAY * SL_TSP_MINUTES_PER_DAY &&
@@ -92,7 +92,7 @@ static int row_check(struct sl_tsp_store *st, const struct sl_tsp_spool_row *r)
 	if (r->state != SL_TSP_SPOOL_RECEIVING &&
 	    r->state != SL_TSP_SPOOL_ABANDONED && !r->have_sha256)
 		return sl_tsp_fail(st, -EINVAL, "an accepted envelope has its hash");
-	if (!window_valid(r->window))
+	if (!sl_tsp_window_valid(r->window))
 		return sl_tsp_fail(st, -EINVAL, "a delivery window is two different times of day");
 	if (!reason_valid(r->reason))
 		return sl_tsp_fail(st, -EINVAL, "a reason is a code name (A-Z, 0-9, _)");

@@ -285,6 +285,50 @@ lie_bytes() {
 }
 check "saf: a sender that pads its envelope to another valid size: DAMAGED twice, bounced" lie_bytes
 
+# The sender's schedule, in its OFFER: not before --deliver-after, only
+# inside --deliver-window. A row that is not due is passed over while a
+# later one is delivered; once its time is moved to now it goes too.
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-k" "$S/file-b" >/dev/null || exit 1
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-l" "$S/file-b" >/dev/null || exit 1
+"$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-m" "$S/file-b" >/dev/null || exit 1
+ENV_K=$(env_id "$S/env-k") ENV_L=$(env_id "$S/env-l") ENV_M=$(env_id "$S/env-m")
+scheduled() {
+	local after m0 win
+	tsp_idle || return 1
+	after=$(( ($(date +%s) + 86400) * 1000 ))
+	simc_deposit 6 "$S/d17" "$S/env-k" "$(acct 7)" --deliver-after-ms "$after" --expect accepted || return 1
+	# a window that starts two hours from now and lasts one
+	m0=$(( ($(date -u +%H) * 60 + 10#$(date -u +%M) + 120) % 1440 ))
+	win=$(( m0 * 1440 + (m0 + 60) % 1440 ))
+	tsp_idle || return 1
+	simc_deposit 6 "$S/d18" "$S/env-l" "$(acct 7)" --window "$win" --expect accepted || return 1
+	[ "$(spool_json | jq -r --arg e "$ENV_K" '.[] | select(.envelope == $e) | .next_attempt_time >= .deliver_after')" = true ] &&
+		[ "$(spool_field "$ENV_L" deliver_window)" != null ] || { spool_json; return 1; }
+	tsp_idle || return 1
+	receiver 7 "$S/r7" OK
+	simc_deposit 6 "$S/d19" "$S/env-m" "$(acct 7)" --expect accepted || return 1
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_M" delivered || return 1
+	[ "$(spool_field "$ENV_K" attempts)" = 0 ] && [ "$(spool_field "$ENV_L" attempts)" = 0 ] &&
+		held "$ENV_K" && held "$ENV_L" || { spool_json; return 1; }
+	tsp_idle || return 1
+	receiver 7 "$S/r7" OK
+	sqlite3 "$S/tsp.db" "UPDATE spool SET not_before_ms = 0, next_ms = 0 WHERE envelope = x'$ENV_K'" || return 1
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_K" delivered || return 1
+	tsp_idle || return 1
+	receiver 7 "$S/r7" OK
+	sqlite3 "$S/tsp.db" "UPDATE spool SET deliver_window = -1 WHERE envelope = x'$ENV_L'" || return 1
+	receiver_done "$S/r7" || return 1
+	wait_state "$ENV_L" delivered
+}
+check "saf: --deliver-after and --deliver-window in the OFFER: passed over until due, then delivered" scheduled
+bad_window() {
+	tsp_idle || return 1
+	simc_deposit 6 "$S/d20" "$S/env-b" "$(acct 7)" --window $((600 * 1440 + 600)) --expect BAD_FORMAT
+}
+check "saf: a delivery window that is no window: BAD_FORMAT" bad_window
+
 # kill -9 between acceptance and delivery: after the restart the
 # envelope is delivered, once.
 "$SIMC" seal --index 6 --to-index 7 --ltk "$LTK" --out "$S/env-j" "$S/file-e" >/dev/null || exit 1

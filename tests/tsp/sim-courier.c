@@ -90,6 +90,9 @@ static struct {
 	const char *envelope, *out_dir, *expect;
 	uint64_t claim_size;		/* 0: the truth */
 	uint64_t cut_after;		/* 0: never */
+	bool has_schedule;		/* --deliver-after, --window */
+	int64_t not_before_ms;
+	int32_t window;
 	unsigned int timeout_s;
 	bool verbose;
 	int64_t start;
@@ -124,7 +127,8 @@ static struct {
 	unsigned int notes;
 	uint32_t note_ids[SIM_MAX_NOTES];
 	char err[200];
-} sim = { .seed = 1, .timeout_s = SIM_DEFAULT_TIMEOUT_S, .env_fd = -1,
+} sim = { .seed = 1, .window = SL_XFER_WINDOW_NONE,
+	  .timeout_s = SIM_DEFAULT_TIMEOUT_S, .env_fd = -1,
 	  .fd = -1, .code = -1, .stage_fd = -1 };
 
 static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -645,6 +649,9 @@ static void eng_actions(const struct sl_call_actions *out, int64_t now)
 					.size = sim.claim_size ? sim.claim_size :
 						sim.env_size,
 					.header = sim.header, .read = read_env,
+					.has_schedule = sim.has_schedule,
+					.not_before_ms = sim.not_before_ms,
+					.window = sim.window,
 				};
 
 				gcry_create_nonce(&xc.id, sizeof(xc.id));
@@ -978,6 +985,7 @@ static void usage(FILE *f)
 "       sim-courier deposit --index I --line PTY --tsp-number N --tsp-key HEX\n"
 "                           --to ACCOUNT --envelope FILE [--out-dir DIR]\n"
 "                           [--claim-size N] [--cut-after CHUNKS] [--expect E]\n"
+"                           [--deliver-after-ms EPOCH-MS] [--window START*1440+END]\n"
 "       sim-courier collect --index I --line PTY --tsp-number N --tsp-key HEX\n"
 "                           [--out-dir DIR] [--expect E]\n"
 "       sim-courier receive --index I --line PTY --tsp-key HEX --ltk HEX\n"
@@ -1025,6 +1033,7 @@ int main(int argc, char **argv)
 		{ "expect", 1, NULL, 'x' }, { "seed", 1, NULL, 's' },
 		{ "timeout", 1, NULL, 'T' }, { "verbose", 0, NULL, 'v' },
 		{ "refuse", 0, NULL, 'r' },
+		{ "deliver-after-ms", 1, NULL, 'A' }, { "window", 1, NULL, 'W' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd, *ltk = NULL, *out = NULL, *tsp_key = NULL;
@@ -1057,6 +1066,14 @@ int main(int argc, char **argv)
 		case 'T': sim.timeout_s = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'v': sim.verbose = true; break;
 		case 'r': sim.refuse = true; break;
+		case 'A':
+			sim.has_schedule = true;
+			sim.not_before_ms = strtoll(optarg, NULL, 10);
+			break;
+		case 'W':
+			sim.has_schedule = true;
+			sim.window = (int32_t)strtol(optarg, NULL, 10);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -561,6 +561,7 @@ TEST(message_layouts)
 	struct sl_xrecv *xr;
 	uint8_t buf[SL_CCHAN_MAX_PLAIN];
 	struct sl_xsend_cfg cfg = { .id = 0x0a0b0c0d, .read = env_read };
+	struct sl_xrecv *xr2_unused;
 	size_t n;
 
 	make_envelope(SL_XFER_HEADER_LEN + 3 * SL_XFER_CHUNK_WIRE - 1000);
@@ -578,6 +579,8 @@ TEST(message_layouts)
 	CHECK_EQ(sl_xsend_output(xs, 2, buf), 0);	/* waits */
 	CHECK_EQ(sl_xrecv_new(&xr, buf, n, 5), 0);
 	CHECK_EQ(sl_xrecv_offer(xr)->chunks, 3);
+	CHECK(!sl_xrecv_offer(xr)->has_schedule);
+	CHECK_EQ(sl_xrecv_offer(xr)->window, SL_XFER_WINDOW_NONE);
 	sl_xrecv_accept(xr, 1, 5);
 	n = sl_xrecv_output(xr, 5, buf);
 	CHECK_HEX(buf, n, "02 0a0b0c0d 00 00000001");
@@ -615,6 +618,27 @@ TEST(message_layouts)
 	CHECK_EQ(sl_xsend_output(xs, 11, buf), 0);
 	sl_xsend_free(xs);
 	sl_xrecv_free(xr);
+
+	/* The schedule for a TSP (store-and-forward.rst): 12 more bytes,
+	 * taken by any recipient, which a TSP reads. */
+	cfg.has_schedule = true;
+	cfg.not_before_ms = 1800000000000LL;
+	cfg.window = 22 * 60 * 1440 + 6 * 60;	/* 22:00-06:00 */
+	CHECK_EQ(sl_xsend_new(&xs, &cfg, 1), 0);
+	n = sl_xsend_output(xs, 1, buf);
+	CHECK_EQ(n, 180);
+	CHECK_HEX(buf + 168, 12, "000001a3185c5000 001d0268");
+	CHECK_EQ(sl_xrecv_new(&xr, buf, n, 5), 0);
+	CHECK(sl_xrecv_offer(xr)->has_schedule);
+	CHECK_EQ(sl_xrecv_offer(xr)->not_before_ms, 1800000000000LL);
+	CHECK_EQ(sl_xrecv_offer(xr)->window, 22 * 60 * 1440 + 6 * 60);
+	/* a copy of it is a copy, one without it too */
+	CHECK_EQ(sl_xrecv_input(xr, buf, n, 6), 0);
+	CHECK_EQ(sl_xrecv_input(xr, buf, 168, 6), 0);
+	CHECK_EQ(sl_xrecv_new(&xr2_unused, buf, 175, 5), -EINVAL);
+	sl_xrecv_free(xr);
+	sl_xsend_free(xs);
+	cfg.has_schedule = false;
 
 	/* Offers no recipient takes. */
 	memset(buf, 0, sizeof(buf));
