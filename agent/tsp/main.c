@@ -117,7 +117,7 @@ static void print_config(const struct sl_config *cfg)
 	       SL_TSP_DEFAULT_INIT " (the default)");
 	printf("  answer_timeout  %" PRIu32 " s\n", t->answer_timeout);
 	printf("  spool           %s\n", t->spool[0] ? t->spool :
-	       "(state_dir/spool)");
+	       "(state_dir/tsp-spool)");
 	printf("  random_delay    %" PRIu32 " s\n", t->random_delay);
 }
 

@@ -40,7 +40,7 @@
 #include "xfer.h"
 
 /* Limits and timing (all in one place). */
-#define SL_TSP_SPOOL_DIR_NAME	"spool"
+#define SL_TSP_SPOOL_DIR_NAME	"tsp-spool"
 #define SL_TSP_UPKEEP_MS	1000	/* expiry, due deliveries */
 #define SL_TSP_SAF_IDLE_MS	60000	/* a courier leg with nothing */
 #define SL_TSP_NOTES_MAX	32	/* NOTEs per call; the rest next time */

@@ -107,7 +107,7 @@ handed_over() {
 	local sid
 	held "$ENV_A" || { spool_json; return 1; }
 	sid=$(spool_field "$ENV_A" spool_id)
-	cmp "$S/env-a" "$S/state/spool/$sid" || { echo "the spool's file is not the envelope"; return 1; }
+	cmp "$S/env-a" "$S/state/tsp-spool/$sid" || { echo "the spool's file is not the envelope"; return 1; }
 	grep -q "^spool $sid\$" "$S/d1/acceptance" || { echo "the acceptance names another row"; return 1; }
 	[ "$(spool_field "$ENV_A" size)" = "$(stat -c %s "$S/env-a")" ] &&
 		[ "$(spool_field "$ENV_A" bucket)" = 262144 ] || { spool_json; return 1; }
@@ -153,7 +153,7 @@ cut_resume() {
 	simc_deposit 4 "$S/d8" "$S/env-c" "$(acct 5)" --expect accepted || return 1
 	grep -q "hand-over from $(acct 4) for $(acct 5), spool [0-9a-f]*, from chunk [2-4]\$" "$S/tsp.log" ||
 		{ echo "the second hand-over did not resume"; grep 'hand-over from' "$S/tsp.log"; return 1; }
-	cmp "$S/env-c" "$S/state/spool/$(spool_field "$ENV_C" spool_id)"
+	cmp "$S/env-c" "$S/state/tsp-spool/$(spool_field "$ENV_C" spool_id)"
 }
 check "saf: a cut hand-over resumes at the first chunk not on disk, and the whole is held" cut_resume
 
@@ -167,9 +167,9 @@ killed() {
 	start_tsp "$S" 4 || return 1
 	held "$ENV_A" && [ "$(spool_field "$ENV_D" state)" = receiving ] ||
 		{ spool_json; return 1; }
-	cmp "$S/env-a" "$S/state/spool/$(spool_field "$ENV_A" spool_id)" || return 1
+	cmp "$S/env-a" "$S/state/tsp-spool/$(spool_field "$ENV_A" spool_id)" || return 1
 	simc_deposit 4 "$S/d10" "$S/env-d" "$(acct 5)" --expect accepted || return 1
-	cmp "$S/env-d" "$S/state/spool/$(spool_field "$ENV_D" spool_id)"
+	cmp "$S/env-d" "$S/state/tsp-spool/$(spool_field "$ENV_D" spool_id)"
 }
 check "saf: kill -9 after a cut hand-over: the held envelope intact, the cut one resumes after the restart" killed
 
@@ -182,7 +182,7 @@ expiry() {
 	tsp_idle || return 1
 	sqlite3 "$S/tsp.db" "UPDATE spool SET expires_ms = 1 WHERE envelope = x'$ENV_A'" || return 1
 	wait_state "$ENV_A" expired || return 1
-	[ ! -e "$S/state/spool/$sid" ] || { echo "the expired envelope's file is still there"; return 1; }
+	[ ! -e "$S/state/tsp-spool/$sid" ] || { echo "the expired envelope's file is still there"; return 1; }
 	tsp_idle || return 1
 	simc_collect 0 "$S/c1" --expect notes:1 || return 1
 	grep -q '^outcome expired$' "$S/c1/note-0-notice" &&
@@ -207,7 +207,7 @@ delivered() {
 	wait_state "$ENV_E" delivered || return 1
 	cmp "$S/file-e" "$S/r7/inbox/$ENV_E/file-e" && cmp "$S/file-b" "$S/r7/inbox/$ENV_E/file-b" ||
 		{ echo "the inbox does not hold the files byte for byte"; return 1; }
-	[ ! -e "$S/state/spool/$(spool_field "$ENV_E" spool_id)" ] || { echo "the delivered envelope's file is still there"; return 1; }
+	[ ! -e "$S/state/tsp-spool/$(spool_field "$ENV_E" spool_id)" ] || { echo "the delivered envelope's file is still there"; return 1; }
 	[ "$(spool_field "$ENV_E" attempts)" = 1 ] || { spool_json; return 1; }
 	tsp_idle || return 1
 	simc_collect 6 "$S/c3" --expect notes:1 || return 1
