@@ -42,6 +42,9 @@
 /* Limits and timing (all in one place). */
 #define SL_TSP_SPOOL_DIR_NAME	"tsp-spool"
 #define SL_TSP_UPKEEP_MS	1000	/* expiry, due deliveries */
+/* After the store failed the upkeep: try again this much later (a store
+ * that is down must not hold the loop up every second). */
+#define SL_TSP_UPKEEP_RETRY_MS	30000
 #define SL_TSP_SAF_IDLE_MS	60000	/* a courier leg with nothing */
 #define SL_TSP_NOTES_MAX	32	/* NOTEs per call; the rest next time */
 #define SL_TSP_NOTE_SENDS	4
@@ -173,12 +176,27 @@ struct due_list {
 	unsigned int n;
 };
 
+struct due_ctx {
+	struct tsp *t;
+	struct due_list *d;
+};
+
+static bool is_lost(const struct tsp *t, uint64_t sid)
+{
+	for (unsigned int i = 0; i < t->n_lost; ++i)
+		if (t->lost[i] == sid)
+			return true;
+	return false;
+}
+
 static int due_row(const struct sl_tsp_spool_row *r, void *arg)
 {
-	struct due_list *d = arg;
+	struct due_ctx *c = arg;
 
-	d->sids[d->n++] = r->sid;
-	return d->n == SL_TSP_DUE_MAX;
+	if (is_lost(c->t, r->sid))
+		return 0;
+	c->d->sids[c->d->n++] = r->sid;
+	return c->d->n == SL_TSP_DUE_MAX;
 }
 
 /*
@@ -213,13 +231,17 @@ static bool delivery_start(struct tsp *t, struct tsp_line *out_line,
 		gcry_create_nonce(&dc.xfer_id, sizeof(dc.xfer_id));
 	while (!dc.xfer_id);
 	ret = sl_tsp_delivery_new(&s->dlv, &dc, eng_now(s, now), sl_wall_ms());
-	if (ret) {
-		if (ret != -ESTALE)
-			sl_log(LOG_ERR, "spool %016" PRIx64 ": cannot deliver: %s",
-			       sid, ret == -EUCLEAN ? "its file is gone" :
-			       sl_tsp_store_error(&t->spool_st));
-		goto fail;
+	if (ret == -EUCLEAN && !is_lost(t, sid)) {
+		sl_log(LOG_CRIT, "spool %016" PRIx64 ": an accepted envelope's file is gone: it is not delivered, and stays held for the operator (sealctl tsp spool)",
+		       sid);
+		if (t->n_lost < sizeof(t->lost) / sizeof(t->lost[0]))
+			t->lost[t->n_lost++] = sid;
+	} else if (ret && ret != -ESTALE) {
+		sl_log(LOG_ERR, "spool %016" PRIx64 ": cannot deliver: %s",
+		       sid, sl_tsp_store_error(&t->spool_st));
 	}
+	if (ret)
+		goto fail;
 	s->c = c;
 	s->sid = sid;
 	s->phase = SAF_DELIVERY;
@@ -265,6 +287,7 @@ fail:
 static void deliver_due(struct tsp *t, int64_t now)
 {
 	struct due_list due = { .n = 0 };
+	struct due_ctx dc = { .t = t, .d = &due };
 	unsigned int busy = 0;
 
 	for (unsigned int i = 0; i < t->n; ++i)
@@ -273,7 +296,7 @@ static void deliver_due(struct tsp *t, int64_t now)
 			busy++;
 	if (busy >= (t->n + SL_TSP_DELIVERY_SHARE - 1) / SL_TSP_DELIVERY_SHARE)
 		return;
-	if (sl_tsp_spool_due(&t->sp, sl_wall_ms(), due_row, &due) < 0) {
+	if (sl_tsp_spool_due(&t->sp, sl_wall_ms(), due_row, &dc) < 0) {
 		sl_log(LOG_ERR, "spool: %s", sl_tsp_store_error(&t->spool_st));
 		return;
 	}
@@ -300,10 +323,19 @@ void sl_tspd_saf_upkeep(struct tsp *t, int64_t now)
 		return;
 	t->next_upkeep = now + SL_TSP_UPKEEP_MS;
 	ret = sl_tsp_spool_expire(&t->sp, sl_wall_ms(), &n);
-	if (ret)
-		sl_log(LOG_ERR, "spool: expiry: %s",
-		       sl_tsp_store_error(&t->spool_st));
-	else if (n)
+	if (ret) {
+		if (!t->upkeep_failed)
+			sl_log(LOG_ERR, "spool: the store does not answer (%s): no expiry, no delivery until it does; trying every %d s",
+			       sl_tsp_store_error(&t->spool_st),
+			       SL_TSP_UPKEEP_RETRY_MS / 1000);
+		t->upkeep_failed = true;
+		t->next_upkeep = now + SL_TSP_UPKEEP_RETRY_MS;
+		return;
+	}
+	if (t->upkeep_failed)
+		sl_log(LOG_NOTICE, "spool: the store answers again");
+	t->upkeep_failed = false;
+	if (n)
 		sl_log(LOG_NOTICE, "spool: %u envelopes expired or abandoned",
 		       n);
 	deliver_due(t, now);

@@ -56,6 +56,9 @@ int sl_tsp_main(const struct sl_config *cfg);
 #define SL_TSP_CONNECT_MS	10000	/* a terminal server's port */
 /* Escaped bytes queued for a Telnet line, beyond its output queue. */
 #define SL_TSP_WIRE_MAX		(2 * SL_TSP_READ_CHUNK)
+/* Held envelopes whose file is gone that the spool remembers not to
+ * try again (saf.c). */
+#define SL_TSP_LOST_MAX		16
 /* Lines one call may try to dial out on (NO DIALTONE: glare). */
 #define SL_TSP_DIAL_TRIES	3
 

@@ -171,6 +171,11 @@ struct tsp {
 	bool spool_open;
 	struct sl_sign_key sign;
 	int64_t next_upkeep;
+	bool upkeep_failed;		/* logged once until it works again */
+	/* Held rows whose file is gone (never made by this code: a disk
+	 * replaced, a file removed by hand): logged once, never retried. */
+	uint64_t lost[SL_TSP_LOST_MAX];
+	unsigned int n_lost;
 };
 
 /* The other line of l's call, if it has one. */
