@@ -92,9 +92,9 @@ TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
 # delivery; of the courier only its Ed25519 signatures (the acceptance),
 # receipts' form and its refusal codes, never the code that opens an
 # envelope.
-TSP_SPOOL_SRCS := tsp/saf.c tsp/tspspool.c tsp/deposit.c tsp/delivery.c \
+TSP_SPOOL_SRCS := tsp/tspspool.c tsp/deposit.c tsp/delivery.c \
 	courier/sign.c courier/receipt.c courier/reasons.c
-SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c \
+SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c tsp/saf.c \
 	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_SPOOL_SRCS) \
 	$(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
