@@ -73,6 +73,9 @@
 #define SIM_DEFAULT_TIMEOUT_S	120
 #define SIM_NO_CARRIER_LEN	14
 #define SIM_MAX_NOTES		64
+/* call.h: after our NAK ended the setup, hang up 0.1 s later (a modem
+ * hangup flushes what the tty still holds, the NAK too). */
+#define SIM_NAK_HANGUP_MS	100
 
 enum mode { M_DEPOSIT, M_COLLECT, M_RECEIVE };
 
@@ -108,6 +111,8 @@ static struct {
 	struct sl_byteq out;
 	struct sl_call *eng;
 	int64_t eng_timer;
+	bool nak_sent;			/* our NAK ended the setup */
+	int64_t hangup_at;		/* then: hang up at */
 	struct sl_cchan *ch;
 	struct sl_xsend *xs;
 	bool xfer_done;
@@ -709,6 +714,10 @@ static void eng_actions(const struct sl_call_actions *out, int64_t now)
 			vlog("ended by the TSP");
 			hangup(now);
 			return;
+		case SL_CALL_ACT_NAK:
+			if (a->sent && a->ended)
+				sim.nak_sent = true;
+			break;
 		case SL_CALL_ACT_FAILED:
 			vlog("call setup failed: %s, NAK %s",
 			     a->text ? a->text : "-",
@@ -716,8 +725,13 @@ static void eng_actions(const struct sl_call_actions *out, int64_t now)
 			if (a->remote && a->reason)
 				snprintf(sim.nak, sizeof(sim.nak), "%s",
 					 sl_nak_reason_name(a->reason));
-			else
+			else if (!sim.nak_sent || sim.mode != M_RECEIVE)
 				fail("setup: %s", a->text ? a->text : "failed");
+			if (sim.nak_sent) {
+				/* Our NAK must leave before the hangup. */
+				sim.hangup_at = now + SIM_NAK_HANGUP_MS;
+				return;
+			}
 			hangup(now);
 			return;
 		default:
@@ -859,6 +873,10 @@ static void timers(int64_t now)
 	if (due && now >= due) {
 		sl_modem_timer(&sim.modem, now, &ev);
 		modem_events(&ev, now);
+	}
+	if (sim.hangup_at && now >= sim.hangup_at) {
+		sim.hangup_at = 0;
+		hangup(now);
 	}
 	if (sim.eng && sim.eng_timer && now >= sim.eng_timer) {
 		struct sl_call_actions out;
