@@ -55,8 +55,13 @@ if [[ -e /usr/sbin/policy-rc.d ]]; then
 	chmod 755 /run/policy-rc.d
 	mount --bind /run/policy-rc.d /usr/sbin/policy-rc.d
 fi
+# dpkg's output, each line with the time it came (where the minutes go)
+dpkg_install() {
+	dpkg -i "$@" 2>&1 | while IFS= read -r l; do sl_log "  $l"; done
+	return "${PIPESTATUS[0]}"
+}
 sl_log "dpkg -i $DKMS_DEB $TOOLS_DEB (DKMS builds the module under TCG)"
-sl_assert "dpkg -i sealine-dkms sealine" dpkg -i "$DKMS_DEB" "$TOOLS_DEB"
+sl_assert "dpkg -i sealine-dkms sealine" dpkg_install "$DKMS_DEB" "$TOOLS_DEB"
 SEALCTL=/usr/bin/sealctl
 sl_assert "dkms status: sealine/$VERSION installed for $KVER" \
 	sh -c "dkms status sealine/$VERSION -k $KVER | grep -q installed"
