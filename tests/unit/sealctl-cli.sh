@@ -398,6 +398,7 @@ courier_json_check() {
 	fi
 	run "$SEALCTL" log --sent "${S[@]}"
 	expect "log --sent: a UTF-8 name as it is" 0 "^    file +5  .*/Bericht März\\.txt$" stdout
+	expect "log --sent: columns line up after a UTF-8 peer name (16 columns, not bytes)" 0 " Müller GmbH {6}cancelled " stdout
 	expect "log --sent: a C1 control in a name escaped" 0 "^    file +1  .*/ctl\\\\x9b2J$" stdout
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
