@@ -354,7 +354,7 @@ void sl_page_outbox_item(const struct sl_ui *ui, struct sl_page *pg,
 			for (size_t i = 0; i < rc.n; i++)
 				if (!strcmp(rc.recs[i].r.type, "receipt")) {
 					sl_buf_puts(b, "<h2>Receipt, signed by the recipient</h2>\n<pre id=\"receipt\">");
-					sl_buf_html(b, sl_ui_get(&rc.recs[i].r, "text", ""));
+					sl_buf_html_lines(b, sl_ui_get(&rc.recs[i].r, "text", ""));
 					sl_buf_puts(b, "</pre>\n");
 				}
 			sl_ui_reply_free(&rc);
