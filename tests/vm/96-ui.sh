@@ -12,7 +12,7 @@
 #     sends, and the progress page follows it to delivered and shows B's
 #     signed receipt;
 #   - B's operator finds it in B's inbox page and downloads both files,
-#     byte-exact;
+#     byte-exact; B's receive log and A's send log show it delivered;
 #   - sealctl agrees: A's outbox says delivered, the receipt verifies
 #     with B's key; both sealine-ui stop cleanly.
 set -euo pipefail

@@ -17,7 +17,7 @@ side in its default role: whoever's screen shows the code reads it out,
 the other types it), addresses an envelope to B, uploads two files,
 sends, and watches the progress page up to B's signed receipt; B's
 operator finds the envelope in B's inbox page and downloads every file,
-byte-exact. Prints "ok: ..." / "FAIL: ..." per check and ends with
+byte-exact; both logs show it. Prints "ok: ..." / "FAIL: ..." per check and ends with
 "N passed, N failed". Every wait is bounded by a count of polls or by
 Selenium's timeout, never judged by the time it took.
 """
@@ -239,6 +239,20 @@ try:
         got = open(target, "rb").read() if os.path.exists(target) else None
         check("B downloads %s byte-exact" % name, got == want,
               "%s of %d bytes" % (None if got is None else len(got), len(want)))
+
+    # ---- Both logs -------------------------------------------------------------
+    def log_rows(d):
+        return [r.text for r in d.find_elements(By.CSS_SELECTOR, "#log tbody tr")]
+
+    go(BASE_B + "/log/received")
+    rows = wait.until(log_rows)
+    check("B's receive log shows it delivered, from A",
+          any(env_id in r and "delivered" in r and ACCT_A in r for r in rows), rows)
+    go(URL_A)   # cookies do not tell ports apart: A's session again
+    go(BASE_A + "/log/sent")
+    rows = wait.until(log_rows)
+    check("A's send log shows it delivered, to B by name",
+          any(env_id in r and "delivered" in r and "Müller GmbH" in r for r in rows), rows)
 except Exception:  # noqa: BLE001 - any failure of the driver is a failed check
     check("the browser session ran to its end", False, traceback.format_exc())
     try:
