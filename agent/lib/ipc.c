@@ -90,6 +90,7 @@ static const struct sl_ipc_verb verbs[] = {
 	{ "inbox-show", 1, 1, "inbox-show ID" },
 	{ "courier-log", 1, 2, "courier-log sent|received [COUNT]" },
 	{ "peer-name", 1, 2, "peer-name ACCOUNT [NAME]" },
+	{ "peer-company", 1, 2, "peer-company ACCOUNT [COMPANY]" },
 };
 
 const struct sl_ipc_verb *sl_ipc_lookup(const struct sl_ipc_req *req,

@@ -64,6 +64,9 @@
  *   inbox-show ID                -> file name=... type=... size=... mtime=...
  *   peer-name ACCOUNT [NAME]     -> ok: the operator's name for a peer
  *                                (NAME %-encoded; none: removed)
+ *   peer-company ACCOUNT [COMPANY]
+ *                                -> ok: the operator's company for a peer
+ *                                (COMPANY %-encoded; none: removed)
  *   courier-log sent|received [COUNT]
  *                                -> entry JSON (the last COUNT records)
  *

@@ -58,7 +58,8 @@ struct id_parse {
 enum { K_VERSION = 1, K_ACCOUNT = 2, K_PUBLIC = 4, K_PRIVATE = 8,
        K_CREATED = 16, K_LTK = 32, K_AUTHORISED = 64, K_REVOKED = 128,
        K_PAIRED = 256, K_CHANGED = 512,
-       K_RECEIPT_KEY = 1024, K_NAME = 2048 };
+       K_RECEIPT_KEY = 1024, K_NAME = 2048,
+       K_COMPANY = 4096 };
 
 static int mark(unsigned int *seen, unsigned int bit)
 {
@@ -309,6 +310,15 @@ static int peer_kv(const char *key, const char *val, void *arg)
 		snprintf(peer->name, sizeof(peer->name), "%s", val);
 		return sl_ipc_unescape(peer->name);
 	}
+	if (!strcmp(key, "company")) {
+		ret = mark(&pp->seen, K_COMPANY);
+		if (ret)
+			return ret;
+		if (strlen(val) >= sizeof(peer->company))
+			return -EINVAL;
+		snprintf(peer->company, sizeof(peer->company), "%s", val);
+		return sl_ipc_unescape(peer->company);
+	}
 	return -ENOKEY;
 }
 
@@ -424,6 +434,7 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 	char pub[2 * SL_X25519_KEY_LEN + 1] = "";
 	char rkey[2 * SL_X25519_KEY_LEN + 1] = "";
 	char name[3 * SL_KS_NAME_MAX + 1] = "";
+	char company[3 * SL_KS_NAME_MAX + 1] = "";
 	int n, ret;
 
 	if (!buf || !ltk) {
@@ -439,11 +450,14 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 		sl_hex_encode(rkey, peer->receipt_key, sizeof(peer->receipt_key));
 	if (peer->name[0] && !sl_ipc_escape(name, sizeof(name), peer->name))
 		name[0] = 0;
+	if (peer->company[0] &&
+	    !sl_ipc_escape(company, sizeof(company), peer->company))
+		company[0] = 0;
 	n = snprintf(buf, size,
 		     "# sealined peer record. The ltk line is secret.\n"
 		     "version %d\naccount %s\n%s%s%s%s%s%s"
 		     "authorised %s\nrevoked %s\npaired %" PRId64 "\nchanged %" PRId64 "\n"
-		     "%s%s%s%s%s%s",
+		     "%s%s%s%s%s%s%s%s%s",
 		     FORMAT_VERSION, peer->account,
 		     peer->has_pub ? "public " : "", pub,
 		     peer->has_pub ? "\n" : "",
@@ -453,7 +467,9 @@ static int write_peer(struct sl_keystore *ks, const struct sl_peer *peer)
 		     peer->revoked ? "yes" : "no", peer->paired, peer->changed,
 		     peer->has_receipt_key ? "receipt_key " : "", rkey,
 		     peer->has_receipt_key ? "\n" : "",
-		     name[0] ? "name " : "", name, name[0] ? "\n" : "");
+		     name[0] ? "name " : "", name, name[0] ? "\n" : "",
+		     company[0] ? "company " : "", company,
+		     company[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= size)
 		ret = -EOVERFLOW;
 	else
@@ -679,10 +695,13 @@ int sl_ks_store_pair(struct sl_keystore *ks, const char *account,
 	rec.revoked = false;
 	rec.paired = rec.changed = (int64_t)time(NULL);
 	/* A new pairing may be another installation: its receipts are
-	 * learnt again; the operator's name for the account stays. */
+	 * learnt again; the operator's name and company for the account
+	 * stay. */
 	old = sl_ks_find(ks, account);
-	if (old)
+	if (old) {
 		memcpy(rec.name, old->name, sizeof(rec.name));
+		memcpy(rec.company, old->company, sizeof(rec.company));
+	}
 	return commit_peer(ks, &rec, err, err_len);
 }
 
@@ -705,9 +724,13 @@ int sl_ks_set_receipt_key(struct sl_keystore *ks, const char *account,
 	return commit_peer(ks, &rec, err, err_len);
 }
 
-int sl_ks_set_name(struct sl_keystore *ks, const char *account,
-		   const char *name, char *err, size_t err_len)
+/* The operator's text for a peer (what: "name" or "company"), into the
+ * record's field of that name. */
+static int set_label(struct sl_keystore *ks, const char *account,
+		     const char *what, const char *text, char *err,
+		     size_t err_len)
 {
+	bool company = !strcmp(what, "company");
 	struct sl_peer rec;
 	bool existed;
 	int ret;
@@ -715,22 +738,38 @@ int sl_ks_set_name(struct sl_keystore *ks, const char *account,
 	ret = check_account(ks, account, err, err_len);
 	if (ret)
 		return ret;
-	if (strlen(name) >= sizeof(rec.name))
+	if (strlen(text) >= SL_KS_NAME_MAX)
 		return sl_errf(err, err_len, -ENAMETOOLONG,
-			       "a name of at most %d bytes", SL_KS_NAME_MAX - 1);
-	for (const char *c = name; *c; c++)
+			       "a %s of at most %d bytes", what,
+			       SL_KS_NAME_MAX - 1);
+	for (const char *c = text; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return sl_errf(err, err_len, -EINVAL,
-				       "a name without control characters");
+				       "a %s without control characters", what);
 	if (!sl_ks_find(ks, account))
 		return sl_errf(err, err_len, -ENOENT, "no peer with account %s",
 			       account);
 	ret = copy_peer(ks, account, &rec, &existed);
 	if (ret)
 		return sl_errf(err, err_len, ret, "out of secure memory");
-	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	if (company)
+		snprintf(rec.company, sizeof(rec.company), "%s", text);
+	else
+		snprintf(rec.name, sizeof(rec.name), "%s", text);
 	rec.changed = (int64_t)time(NULL);
 	return commit_peer(ks, &rec, err, err_len);
+}
+
+int sl_ks_set_name(struct sl_keystore *ks, const char *account,
+		   const char *name, char *err, size_t err_len)
+{
+	return set_label(ks, account, "name", name, err, err_len);
+}
+
+int sl_ks_set_company(struct sl_keystore *ks, const char *account,
+		      const char *company, char *err, size_t err_len)
+{
+	return set_label(ks, account, "company", company, err, err_len);
 }
 
 /* ------------------------------------------------------------ open/close */

@@ -17,7 +17,8 @@
  *	peer:      version 1, account, public (optional), ltk (optional,
  *	           secret), authorised yes|no, revoked yes|no, paired (Unix
  *	           time, 0 = never), changed (Unix time), receipt_key
- *	           (optional, 64 hex), name (optional, %-encoded)
+ *	           (optional, 64 hex), name and company (optional,
+ *	           %-encoded)
  *
  * Every file is written atomically: a temporary file in the same
  * directory (mode 0600 from its creation), written, fsync()ed, renamed over
@@ -63,12 +64,14 @@ struct sl_identity {
 	int64_t created;
 };
 
-/* A peer's name as the operator gave it (sealctl peers name), for logs. */
+/* A peer's name and company as the operator gave them (sealctl peers
+ * name, sealctl peers company), for people: logs, lists, the envelope. */
 #define SL_KS_NAME_MAX		64
 
 struct sl_peer {
 	char account[SL_ACCOUNT_LEN + 1];
 	char name[SL_KS_NAME_MAX];	/* "" if none */
+	char company[SL_KS_NAME_MAX];	/* "" if none */
 	bool has_pub;
 	uint8_t pub[SL_X25519_KEY_LEN];	/* the peer's static key */
 	uint8_t *ltk;		/* secure memory, SL_X25519_KEY_LEN bytes; or NULL */
@@ -151,6 +154,9 @@ int sl_ks_set_receipt_key(struct sl_keystore *ks, const char *account,
 /* The operator's name for a peer ("" removes it). */
 int sl_ks_set_name(struct sl_keystore *ks, const char *account,
 		   const char *name, char *err, size_t err_len);
+/* The operator's company for a peer ("" removes it). */
+int sl_ks_set_company(struct sl_keystore *ks, const char *account,
+		      const char *company, char *err, size_t err_len);
 
 void sl_ks_fingerprint(char out[SL_KS_FINGERPRINT_LEN + 1],
 		       const uint8_t pub[SL_X25519_KEY_LEN]);

@@ -769,6 +769,26 @@ int sl_xrecv_new(struct sl_xrecv **out, const uint8_t *m, size_t len,
 	return 0;
 }
 
+int sl_xrecv_new_refused(struct sl_xrecv **out, const uint8_t *m,
+			 size_t len, uint8_t code, const char *detail,
+			 uint64_t now)
+{
+	struct sl_xrecv *x;
+
+	*out = NULL;
+	if (len < 5 || m[0] != SL_XFER_OFFER || !get(m + 1, 4))
+		return -EINVAL;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->offer.id = (uint32_t)get(m + 1, 4);
+	x->st = SL_XRECV_ASKED;
+	x->last_heard = now;
+	sl_xrecv_refuse(x, code, detail, now);
+	*out = x;
+	return 0;
+}
+
 void sl_xrecv_free(struct sl_xrecv *x)
 {
 	if (!x)
@@ -936,11 +956,14 @@ int sl_xrecv_input(struct sl_xrecv *x, const uint8_t *msg, size_t len,
 		return -EINVAL;
 	switch (kind) {
 	case SL_XFER_OFFER:
-		/* A copy: the same answer (or result) again. */
-		if ((len != SL_XFER_OFFER_LEN &&
-		     len != SL_XFER_OFFER_LEN + SL_XFER_SCHEDULE_LEN) ||
-		    get(msg + 5, 8) != x->offer.size ||
-		    memcmp(msg + 15, x->offer.header, SL_XFER_HEADER_LEN))
+		/* A copy: the same answer (or result) again. (One of
+		 * sl_xrecv_new_refused() kept no offer to compare: any
+		 * OFFER of its id gets the refusal again.) */
+		if (x->offer.chunks &&
+		    ((len != SL_XFER_OFFER_LEN &&
+		      len != SL_XFER_OFFER_LEN + SL_XFER_SCHEDULE_LEN) ||
+		     get(msg + 5, 8) != x->offer.size ||
+		     memcmp(msg + 15, x->offer.header, SL_XFER_HEADER_LEN)))
 			return -EINVAL;
 		x->last_heard = now;
 		if (x->reply_len && x->st != SL_XRECV_STALLED &&

@@ -275,6 +275,15 @@ struct sl_xrecv;
  */
 int sl_xrecv_new(struct sl_xrecv **x, const uint8_t *msg, size_t len,
 		 uint64_t now);
+/*
+ * For an OFFER sl_xrecv_new() found invalid: a recipient that only refuses
+ * it (ANSWER with code and detail, then DONE), so that its sender learns
+ * at once instead of by its timeout. -EINVAL if the message names no
+ * transfer (not an OFFER, no id), -ENOMEM.
+ */
+int sl_xrecv_new_refused(struct sl_xrecv **x, const uint8_t *msg,
+			 size_t len, uint8_t code, const char *detail,
+			 uint64_t now);
 void sl_xrecv_free(struct sl_xrecv *x);
 const struct sl_xrecv_offer *sl_xrecv_offer(const struct sl_xrecv *x);
 

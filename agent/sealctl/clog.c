@@ -119,8 +119,9 @@ static void print_record(struct clog_ctx *ctx, const char *rec)
 		printf("%-20s %-32s  %-12s %-16s %-10s %6s %12s %12s\n", "TIME",
 		       "ID", ctx->sent ? "TO" : "FROM", "NAME", "OUTCOME",
 		       "FILES", "BYTES", "WIRE");
-	printf("%-20s %-32s  %-12s %-16s %-10s %6s %12s %12s\n", time, id,
-	       peer, peer_name(ctx, peer), outcome, files, bytes, wire);
+	printf("%-20s %-32s  %-12s ", time, id, peer);
+	sl_print_column(peer_name(ctx, peer), 16);
+	printf(" %-10s %6s %12s %12s\n", outcome, files, bytes, wire);
 	if (reason[0] || detail[0]) {
 		printf("    %s%s", reason, reason[0] && detail[0] ? ": " : "");
 		print_escaped(detail);

@@ -59,10 +59,11 @@ static int inbox_record(struct sl_ipc_record *rec, void *arg)
 	if (!ctx->count++)
 		printf("%-32s  %-12s %-16s %-20s %6s %12s\n", "ID", "FROM", "NAME",
 		       "DELIVERED", "FILES", "BYTES");
-	printf("%-32s  %-12s %-16s %-20s %6s %12s\n", sl_get(rec, "id", "?"),
-	       sl_get(rec, "from", "?"), sl_get(rec, "name", "-"),
-	       sl_get(rec, "delivered", "?"), sl_get(rec, "files", "?"),
-	       sl_get(rec, "content_bytes", "?"));
+	printf("%-32s  %-12s ", sl_get(rec, "id", "?"),
+	       sl_get(rec, "from", "?"));
+	sl_print_column(sl_get(rec, "name", "-"), 16);
+	printf(" %-20s %6s %12s\n", sl_get(rec, "delivered", "?"),
+	       sl_get(rec, "files", "?"), sl_get(rec, "content_bytes", "?"));
 	return 0;
 }
 

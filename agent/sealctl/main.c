@@ -203,6 +203,24 @@ void sl_warning(const char *fmt, ...)
 }
 
 /*
+ * A table cell of at least WIDTH columns for a UTF-8 string: printf's %-*s
+ * pads by bytes, so "Müller GmbH" would leave the columns after it one
+ * short. Counts code points (bytes that do not continue a sequence).
+ */
+void sl_print_column(const char *s, int width)
+{
+	const unsigned char *p;
+	int cols = 0;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if ((*p & 0xc0) != 0x80)
+			cols++;
+	fputs(s, stdout);
+	for (; cols < width; cols++)
+		putchar(' ');
+}
+
+/*
  * getopt_long() returned '?' or ':' (every option string starts with ':'
  * and opterr is 0, so the messages are ours).
  */

@@ -39,17 +39,20 @@ static int peer_record(struct sl_ipc_record *rec, void *arg)
 		return 0;
 	}
 	if (!ctx->count++)
-		printf("%-13s %-15s %-4s %-20s %-20s %s\n", "ACCOUNT", "STATUS",
-		       "LTK", "FINGERPRINT", "PAIRED", "NAME");
+		printf("%-13s %-15s %-4s %-20s %-20s %-20s %s\n", "ACCOUNT",
+		       "STATUS", "LTK", "FINGERPRINT", "PAIRED", "NAME",
+		       "COMPANY");
 	if (!strcmp(sl_get(rec, "revoked", "no"), "yes"))
 		status = "revoked";
 	else if (!strcmp(sl_get(rec, "authorised", "no"), "yes"))
 		status = "authorised";
 	else
 		status = "not authorised";
-	printf("%-13s %-15s %-4s %-20s %-20s %s\n", sl_get(rec, "account", "?"),
+	printf("%-13s %-15s %-4s %-20s %-20s ", sl_get(rec, "account", "?"),
 	       status, sl_get(rec, "ltk", "?"), sl_get(rec, "fingerprint", "-"),
-	       sl_get(rec, "paired", "never"), sl_get(rec, "name", "-"));
+	       sl_get(rec, "paired", "never"));
+	sl_print_column(sl_get(rec, "name", "-"), 20);
+	printf(" %s\n", sl_get(rec, "company", "-"));
 	return 0;
 }
 
@@ -72,8 +75,10 @@ int sl_cmd_peers(int argc, char *argv[])
 		if (argc - optind > 1)
 			return sl_usage_error("peers", "list takes no argument");
 	} else if (!strcmp(op, "authorise") || !strcmp(op, "revoke") ||
-		   !strcmp(op, "forget") || !strcmp(op, "name")) {
-		if (argc - optind > (!strcmp(op, "name") ? 3 : 2))
+		   !strcmp(op, "forget") || !strcmp(op, "name") ||
+		   !strcmp(op, "company")) {
+		if (argc - optind > (!strcmp(op, "name") ||
+				     !strcmp(op, "company") ? 3 : 2))
 			return sl_usage_error("peers", "too many arguments");
 		if (argc - optind < 2)
 			return sl_usage_error("peers", "%s needs an ACCOUNT", op);
@@ -86,7 +91,7 @@ int sl_cmd_peers(int argc, char *argv[])
 			return sl_usage_error("peers", "--json only goes with list");
 	} else {
 		return sl_usage_error("peers",
-				      "unknown operation '%s' (list, authorise, revoke, forget, name)",
+				      "unknown operation '%s' (list, authorise, revoke, forget, name, company)",
 				      op);
 	}
 
@@ -104,15 +109,15 @@ int sl_cmd_peers(int argc, char *argv[])
 			printf("no peers\n");
 		return sl_finish_output("peers");
 	}
-	if (!strcmp(op, "name")) {
+	if (!strcmp(op, "name") || !strcmp(op, "company")) {
 		const char *name = argc - optind > 2 ? argv[optind + 2] : "";
 		char enc[3 * 64 + 1];
 
 		if (!sl_ipc_escape(enc, sizeof(enc), name) || strlen(name) >= 64) {
 			sl_conn_close(&c);
-			return sl_usage_error("peers", "a name has at most 63 bytes");
+			return sl_usage_error("peers", "a %s has at most 63 bytes", op);
 		}
-		snprintf(request, sizeof(request), "peer-name %s%s%s", account,
+		snprintf(request, sizeof(request), "peer-%s %s%s%s", op, account,
 			 *name ? " " : "", enc);
 	} else {
 		snprintf(request, sizeof(request), "%s %s", op, account);
@@ -135,6 +140,12 @@ int sl_cmd_peers(int argc, char *argv[])
 			       account, argv[optind + 2]);
 		else if (!strcmp(op, "name"))
 			printf("%s has no name any more\n", account);
+		else if (!strcmp(op, "company") && argc - optind > 2 &&
+			 *argv[optind + 2])
+			printf("%s is of '%s' in the address book\n", account,
+			       argv[optind + 2]);
+		else if (!strcmp(op, "company"))
+			printf("%s has no company any more\n", account);
 		else if (!strcmp(op, "revoke"))
 			printf("%s revoked: sessions are refused; its long-term key is kept (forget deletes it)\n",
 			       account);
@@ -157,6 +168,7 @@ void sl_help_peers(FILE *f)
 		"    %1$s peers revoke ACCOUNT [--socket PATH]\n"
 		"    %1$s peers forget ACCOUNT [--socket PATH]\n"
 		"    %1$s peers name ACCOUNT [NAME] [--socket PATH]\n"
+		"    %1$s peers company ACCOUNT [COMPANY] [--socket PATH]\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    A peer is another installation known by its 12-digit account number.\n"
@@ -167,7 +179,7 @@ void sl_help_peers(FILE *f)
 		"\n"
 		"    list       every peer: account, authorised / not authorised /\n"
 		"               revoked, whether an LTK is stored, the fingerprint of its\n"
-		"               static key, when it was paired\n"
+		"               static key, when it was paired, its name and company\n"
 		"    authorise  allow ACCOUNT (also before pairing: an authorised caller\n"
 		"               list); lifts a revocation. 'authorize' works too.\n"
 		"    revoke     refuse ACCOUNT from now on; its LTK is kept, so a\n"
@@ -177,6 +189,9 @@ void sl_help_peers(FILE *f)
 		"    name       call ACCOUNT NAME (at most 63 bytes, no control\n"
 		"               characters) in the courier's inbox and logs; without\n"
 		"               NAME, remove its name\n"
+		"    company    ACCOUNT belongs to COMPANY (the same rules), shown\n"
+		"               with its name where an envelope is addressed\n"
+		"               (sealine-ui); without COMPANY, remove it\n"
 		"\n"
 		"    Changes are written to the state directory (atomically, mode 0600)\n"
 		"    before sealined acts on them.\n"

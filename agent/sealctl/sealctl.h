@@ -75,6 +75,7 @@ int sl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int sl_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sl_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sl_print_column(const char *s, int width);
 int sl_option_error(const char *cmd, int opt, char *argv[]);
 int sl_common_options(int argc, char *argv[], const char *cmd,
 		      void (*help)(FILE *), bool *json, const char **sock,

@@ -298,8 +298,19 @@ static void on_offer(struct sl_courier *c, struct sl_cline *cl,
 	int ret;
 
 	drop_rx(cl);
-	if (sl_xrecv_new(&cl->xr, msg, len, (uint64_t)now))
-		return;			/* not an offer anyone sends */
+	ret = sl_xrecv_new(&cl->xr, msg, len, (uint64_t)now);
+	if (ret == -EINVAL &&
+	    !sl_xrecv_new_refused(&cl->xr, msg, len, SL_ENV_BAD_FORMAT,
+				  "a malformed OFFER (its length, envelope size or piece size)",
+				  (uint64_t)now)) {
+		/* No sender of ours offers that: say so at once rather
+		 * than let the other side wait for its timeout. */
+		sl_log(LOG_NOTICE, "%s: a malformed courier OFFER refused",
+		       tty_of(cl));
+		return;
+	}
+	if (ret)
+		return;
 	o = sl_xrecv_offer(cl->xr);
 	id = o->header + SL_ENV_CLEAR_LEN - SL_ENV_ID_LEN;
 	snprintf(me.account, sizeof(me.account), "%s", c->ks->id.account);

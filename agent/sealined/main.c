@@ -287,6 +287,8 @@ static void send_peers(struct daemon *d, struct sl_ipc_client *c)
 		}
 		if (p->name[0])
 			sl_ipc_add(&b, "name", p->name);
+		if (p->company[0])
+			sl_ipc_add(&b, "company", p->company);
 		if (p->has_receipt_key) {
 			char rk[2 * sizeof(p->receipt_key) + 1];
 
@@ -543,17 +545,21 @@ static void on_request(struct sl_ipc_client *c, const char *text, size_t len,
 
 	if (d->courier && sl_courier_request(d->courier, c, &req, now)) {
 		/* the courier's (courier_ipc.c) */
-	} else if (!strcmp(v, "peer-name")) {
+	} else if (!strcmp(v, "peer-name") || !strcmp(v, "peer-company")) {
 		char name[SL_IPC_MAX_LINE] = "";
 
 		if (req.argc > 2) {
 			snprintf(name, sizeof(name), "%s", req.argv[2]);
 			if (sl_ipc_unescape(name)) {
-				sl_ipc_send_err(c, -EINVAL, "a bad %%-encoding in the name");
+				sl_ipc_send_err(c, -EINVAL, "a bad %%-encoding in the %s",
+						v + 5);
 				goto out;
 			}
 		}
-		ret = sl_ks_set_name(&d->ks, req.argv[1], name, err, sizeof(err));
+		ret = !strcmp(v, "peer-name") ?
+		      sl_ks_set_name(&d->ks, req.argv[1], name, err, sizeof(err)) :
+		      sl_ks_set_company(&d->ks, req.argv[1], name, err,
+					sizeof(err));
 		if (ret)
 			sl_ipc_send_err(c, ret, "%s", err);
 		else

@@ -78,7 +78,7 @@ void sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
 	}
 }
 
-void sl_buf_html(struct sl_buf *b, const char *s)
+static void html(struct sl_buf *b, const char *s, bool keep_newlines)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
@@ -91,7 +91,9 @@ void sl_buf_html(struct sl_buf *b, const char *s)
 		default:
 			/* C0, DEL and C1 (0xc2 0x80-0x9f in UTF-8) as \xHH,
 			 * as sealctl shows them */
-			if (*p < 0x20 || *p == 0x7f)
+			if (*p == '\n' && keep_newlines)
+				sl_buf_add(b, "\n", 1);
+			else if (*p < 0x20 || *p == 0x7f)
 				sl_buf_printf(b, "\\x%02x", *p);
 			else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
 				sl_buf_printf(b, "\\x%02x", *++p);
@@ -99,6 +101,16 @@ void sl_buf_html(struct sl_buf *b, const char *s)
 				sl_buf_add(b, (const char *)p, 1);
 		}
 	}
+}
+
+void sl_buf_html(struct sl_buf *b, const char *s)
+{
+	html(b, s, false);
+}
+
+void sl_buf_html_lines(struct sl_buf *b, const char *s)
+{
+	html(b, s, true);
 }
 
 void sl_buf_url(struct sl_buf *b, const char *s)

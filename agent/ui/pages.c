@@ -97,6 +97,10 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 		sl_buf_html(b, acct);
 		sl_buf_puts(b, " - ");
 		sl_buf_html(b, sl_ui_get(p, "name", "(no name)"));
+		if (*sl_ui_get(p, "company", "")) {
+			sl_buf_puts(b, ", ");
+			sl_buf_html(b, sl_ui_get(p, "company", ""));
+		}
 		sl_buf_puts(b, " (");
 		sl_buf_html(b, status);
 		sl_buf_puts(b, ")</option>\n");
@@ -116,7 +120,7 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 
 	sl_buf_puts(b, "<h2>Address book</h2>\n");
 	sl_page_table(pg, "peers", (const char *const[]){
-		"Account", "Name", "Status", "Paired", "Key", NULL });
+		"Account", "Name", "Company", "Status", "Paired", "Key", NULL });
 	for (size_t i = 0; i < peers.n; i++) {
 		const struct sl_ipc_record *p = &peers.recs[i].r;
 		bool ok;
@@ -126,12 +130,13 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 		sl_buf_puts(b, "<tr>");
 		sl_buf_td(b, sl_ui_get(p, "account", "?"));
 		sl_buf_td(b, sl_ui_get(p, "name", "-"));
+		sl_buf_td(b, sl_ui_get(p, "company", "-"));
 		sl_buf_td(b, peer_status(p, &ok));
 		sl_buf_td(b, sl_ui_get(p, "paired", "-"));
 		sl_buf_td(b, sl_ui_get(p, "fingerprint", "-"));
 		sl_buf_puts(b, "</tr>\n");
 	}
-	sl_page_table_end(pg, peers.n, 5, "The address book is empty.");
+	sl_page_table_end(pg, peers.n, 6, "The address book is empty.");
 	sl_ui_reply_free(&peers);
 	sl_ui_reply_free(&st);
 }
@@ -354,7 +359,7 @@ void sl_page_outbox_item(const struct sl_ui *ui, struct sl_page *pg,
 			for (size_t i = 0; i < rc.n; i++)
 				if (!strcmp(rc.recs[i].r.type, "receipt")) {
 					sl_buf_puts(b, "<h2>Receipt, signed by the recipient</h2>\n<pre id=\"receipt\">");
-					sl_buf_html(b, sl_ui_get(&rc.recs[i].r, "text", ""));
+					sl_buf_html_lines(b, sl_ui_get(&rc.recs[i].r, "text", ""));
 					sl_buf_puts(b, "</pre>\n");
 				}
 			sl_ui_reply_free(&rc);

@@ -87,6 +87,8 @@ void sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
 /* s with & < > " ' as entities, control characters as U+FFFD-free
  * visible escapes (\xHH), for HTML text and attribute values. */
 void sl_buf_html(struct sl_buf *b, const char *s);
+/* The same for a <pre> block of lines: newlines kept as they are. */
+void sl_buf_html_lines(struct sl_buf *b, const char *s);
 /* s percent-encoded for a URL's query (everything but unreserved). */
 void sl_buf_url(struct sl_buf *b, const char *s);
 /* s as one CSV field (RFC 4180 quoting; a leading = + - @ prefixed

@@ -189,7 +189,7 @@ if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl set-key ttyS1 --cipher ")
 	[[ $out == "aes256gcm chacha20poly1305 " ]] && pass "completion: --cipher values" || fail "completion: --cipher values" "$out"
 	out=$(complete_words "sealctl peers ")
-	[[ $out == "authorise forget list name revoke " ]] && pass "completion: peers subcommands" || fail "completion: peers subcommands" "$out"
+	[[ $out == "authorise company forget list name revoke " ]] && pass "completion: peers subcommands" || fail "completion: peers subcommands" "$out"
 	out=$(complete_words "sealctl outbox ")
 	[[ $out == "cancel list receipt retry " ]] && pass "completion: outbox subcommands" || fail "completion: outbox subcommands" "$out"
 	out=$(complete_words "sealctl inbox ")

@@ -104,6 +104,7 @@ if [[ ! -S $d/ctl.sock ]]; then
 	exit 1
 fi
 "$SEALCTL" peers name $PEER "Müller GmbH" --socket "$d/ctl.sock" >/dev/null || exit 1
+"$SEALCTL" peers company $PEER "Müller Werke AG" --socket "$d/ctl.sock" >/dev/null || exit 1
 
 "$UI" --port 0 --socket "$d/ctl.sock" --upload-dir "$d/up" \
 	--max-upload $UI_MAX_UPLOAD >"$d/ui.out" 2>"$d/ui.err" &

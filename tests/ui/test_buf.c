@@ -16,6 +16,15 @@ static char *html(const char *s)
 	return b.p ? b.p : (char *)"";
 }
 
+static char *html_lines(const char *s)
+{
+	static struct sl_buf b;
+
+	sl_buf_free(&b);
+	sl_buf_html_lines(&b, s);
+	return b.p ? b.p : (char *)"";
+}
+
 static char *csv(const char *s)
 {
 	static struct sl_buf b;
@@ -43,6 +52,14 @@ TEST(html_escapes_markup_and_controls)
 	/* C1 CSI (U+009B) shown, UTF-8 kept */
 	CHECK(!strcmp(html("ctl\xc2\x9b" "2J M\xc3\xbcller"), "ctl\\x9b2J Müller"));
 	CHECK(!strcmp(html("back\\slash"), "back\\\\slash"));
+}
+
+/* A receipt in a <pre>: its lines stay lines, nothing else changes. */
+TEST(html_lines_keeps_newlines_only)
+{
+	CHECK(!strcmp(html_lines("sealine-receipt 1\nsender <a>\n"),
+		      "sealine-receipt 1\nsender &lt;a&gt;\n"));
+	CHECK(!strcmp(html_lines("cr\r\ttab\x1b"), "cr\\x0d\\x09tab\\x1b"));
 }
 
 TEST(csv_quotes_and_defuses_formulas)
@@ -92,6 +109,7 @@ int main(int argc, char **argv)
 {
 	check_init(argc, argv);
 	RUN(html_escapes_markup_and_controls);
+	RUN(html_lines_keeps_newlines_only);
 	RUN(csv_quotes_and_defuses_formulas);
 	RUN(url_encodes_all_but_unreserved);
 	RUN(bytes_for_people);

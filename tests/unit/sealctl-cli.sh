@@ -347,6 +347,31 @@ courier_json_check() {
 	local S=(--socket "$d/ctl.sock")
 	run "$SEALCTL" peers name 210987654321 "Müller GmbH" "${S[@]}"
 	expect "peers name: a UTF-8 name" 0 "210987654321 is called 'Müller GmbH'" stdout
+	run "$SEALCTL" peers company 210987654321 "Müller Werke AG" "${S[@]}"
+	expect "peers company: a UTF-8 company" 0 "210987654321 is of 'Müller Werke AG' in the address book" stdout
+	run "$SEALCTL" peers "${S[@]}"
+	expect "peers list: name and company, columns by characters" 0 "^210987654321 .* Müller GmbH {10}Müller Werke AG$" stdout
+	run "$SEALCTL" peers company 210987654321 "$(printf 'a\tb')" "${S[@]}"
+	expect "peers company: a control character refused" 1 "a company without control characters"
+	run "$SEALCTL" peers company 210987654321 "$(printf '%064d' 0)" "${S[@]}"
+	expect "peers company: over 63 bytes refused" 2 "a company has at most 63 bytes"
+	run "$SEALCTL" peers company 999999999999 "X" "${S[@]}"
+	expect "peers company of an unknown peer: exit 1" 1 "no peer with account 999999999999"
+	if grep -qx 'company M%C3%BCller%20Werke%20AG' "$d/state/peers/210987654321"; then
+		pass "the company is kept in the peer's record, %-encoded"
+	else
+		fail "the company is kept in the peer's record, %-encoded"
+		cat "$d/state/peers/210987654321" | grep -v '^ltk'
+	fi
+	# read back by a restarted daemon
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rm -f "$d/ctl.sock"
+	"$SEALINED" -f -c "$d/conf" 2>>"$d/log" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $d/ctl.sock ]] && break; sleep 0.1; done
+	run "$SEALCTL" peers --json "${S[@]}"
+	expect "a restarted sealined reads the name and company back" 0 '"name": "Müller GmbH", "company": "Müller Werke AG"' stdout
 	printf 'hello' >"$d/files/Bericht März.txt"
 	printf 'x' >"$d/files/ctl$(printf '\302\233')2J"
 	run "$SEALCTL" send --to 210987654321 "$d/files" "${S[@]}"
@@ -377,7 +402,7 @@ courier_json_check() {
 	assert e["name"] == "Müller GmbH" and e["state"] == "queued", e
 	p = load("peers.json")[0]
 	no_empty(p)
-	assert p["name"] == "Müller GmbH", p
+	assert p["name"] == "Müller GmbH" and p["company"] == "Müller Werke AG", p
 	for k in ("authorised", "revoked", "ltk"):
 	    assert type(p[k]) is bool, (k, p)
 	assert load("inbox.json") == [], "inbox"
@@ -401,6 +426,7 @@ courier_json_check() {
 	fi
 	run "$SEALCTL" log --sent "${S[@]}"
 	expect "log --sent: a UTF-8 name as it is" 0 "^    file +5  .*/Bericht März\\.txt$" stdout
+	expect "log --sent: columns line up after a UTF-8 peer name (16 columns, not bytes)" 0 " Müller GmbH {6}cancelled " stdout
 	expect "log --sent: a C1 control in a name escaped" 0 "^    file +1  .*/ctl\\\\x9b2J$" stdout
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"

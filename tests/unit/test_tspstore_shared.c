@@ -75,7 +75,13 @@ static void fresh(void)
 {
 	if (pg) {
 		snprintf(loc, sizeof(loc), "%s", pg_base);
-		raw_sql("DROP TABLE IF EXISTS spool, cdrs, leases, authorised_callers, bindings, accounts, sealine_schema CASCADE");
+		/* every table there is, so a table a later schema adds
+		 * needs no line here */
+		CHECK(raw_sql("DO $$ DECLARE t text; BEGIN "
+			"FOR t IN SELECT tablename FROM pg_tables "
+			"WHERE schemaname = current_schema() LOOP "
+			"EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', t); "
+			"END LOOP; END $$"));
 	} else {
 		snprintf(loc, sizeof(loc), "%s/s%u.db", tmpdir, ++seq);
 	}

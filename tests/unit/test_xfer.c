@@ -650,6 +650,53 @@ TEST(message_layouts)
 	CHECK_EQ(sl_xsend_new(&xs, &cfg, 1), -EINVAL);
 }
 
+/* An OFFER the recipient cannot take as one (here cut short on its way) is
+ * refused at once with BAD_FORMAT, and again when its copy comes: the
+ * sender ends with that refusal instead of waiting for its timeout. */
+TEST(malformed_offer_refused)
+{
+	struct sl_xsend *xs;
+	struct sl_xrecv *xr;
+	struct sl_xsend_status st;
+	uint8_t buf[SL_CCHAN_MAX_PLAIN], out[SL_CCHAN_MAX_PLAIN];
+	struct sl_xsend_cfg cfg = { .id = 0x01020304, .read = env_read };
+	size_t n;
+
+	make_envelope(SL_XFER_HEADER_LEN + SL_XFER_CHUNK_WIRE);
+	cfg.size = env_size;
+	cfg.header = env;
+	CHECK_EQ(sl_xsend_new(&xs, &cfg, 1), 0);
+	n = sl_xsend_output(xs, 1, buf);
+	CHECK_EQ(n, 168);
+	CHECK_EQ(sl_xrecv_new(&xr, buf, 100, 2), -EINVAL);
+	CHECK_EQ(sl_xrecv_new_refused(&xr, buf, 100, 1, "malformed", 2), 0);
+	n = sl_xrecv_output(xr, 2, out);
+	CHECK_EQ(n, 10 + 9);
+	CHECK_HEX(out, 10, "02 01020304 01 00000000");
+	CHECK_MEM(out + 10, "malformed", 9);
+	CHECK_EQ(sl_xrecv_output(xr, 3, buf), 0);	/* once */
+	CHECK_EQ(sl_xrecv_input(xr, buf, 100, 4), 0);	/* its copy */
+	CHECK_EQ(sl_xrecv_output(xr, 4, buf), 10 + 9);
+	CHECK_EQ(sl_xsend_input(xs, out, n, 5), 0);
+	sl_xsend_get_status(xs, &st);
+	CHECK_EQ(st.state, SL_XSEND_DONE);
+	CHECK_EQ(st.code, 1);
+	CHECK(!strcmp(st.text, "malformed"));
+	CHECK(sl_xrecv_finished(xr, 5 + 3600000));
+	sl_xsend_free(xs);
+	sl_xrecv_free(xr);
+
+	/* Nothing to answer without a transfer id, or to what is no OFFER */
+	memset(buf, 0, sizeof(buf));
+	buf[0] = SL_XFER_OFFER;
+	CHECK_EQ(sl_xrecv_new_refused(&xr, buf, 168, 1, "x", 1), -EINVAL);
+	CHECK(!xr);
+	buf[0] = SL_XFER_DATA;
+	buf[4] = 1;
+	CHECK_EQ(sl_xrecv_new_refused(&xr, buf, 168, 1, "x", 1), -EINVAL);
+	CHECK_EQ(sl_xrecv_new_refused(&xr, buf, 4, 1, "x", 1), -EINVAL);
+}
+
 /* A clean line: the whole envelope, each chunk once, in order; the
  * acknowledgements cost little. */
 TEST(clean_line)
@@ -920,6 +967,7 @@ int main(int argc, char **argv)
 	RUN(cchan_layout_and_replay);
 	RUN(cchan_vector);
 	RUN(message_layouts);
+	RUN(malformed_offer_refused);
 	RUN(clean_line);
 	RUN(one_loss_one_resend);
 	RUN(slow_line_small_window);

@@ -15,9 +15,11 @@
 #   - a broken configuration: the unit fails with status 78 and is not
 #     restarted (RestartPreventExitStatus=78), the journal names FILE:LINE;
 #   - stopping sealine-attach@ttyS1 detaches the line;
-#   - sealtspd.service with a configuration on a modem line of the
-#     simulated exchange reports ready and has opened the line (its unit's
-#     DeviceAllow= lets it), as systemctl and sealctl status show.
+#   - sealtspd.service with a configuration on two modem lines of the
+#     simulated exchange reports ready and has opened them (its unit's
+#     DeviceAllow= lets it), as systemctl and sealctl status show, and
+#     serves a call between two endpoints (the tree's sealined on their
+#     own modem lines): connected, hung up, its call record written.
 #
 # Run by the "systemd" suite of scripts/check after the "deb" suite.
 set -euo pipefail
@@ -55,8 +57,13 @@ if [[ -e /usr/sbin/policy-rc.d ]]; then
 	chmod 755 /run/policy-rc.d
 	mount --bind /run/policy-rc.d /usr/sbin/policy-rc.d
 fi
+# dpkg's output, each line with the time it came (where the minutes go)
+dpkg_install() {
+	dpkg -i "$@" 2>&1 | while IFS= read -r l; do sl_log "  $l"; done
+	return "${PIPESTATUS[0]}"
+}
 sl_log "dpkg -i $DKMS_DEB $TOOLS_DEB (DKMS builds the module under TCG)"
-sl_assert "dpkg -i sealine-dkms sealine" dpkg -i "$DKMS_DEB" "$TOOLS_DEB"
+sl_assert "dpkg -i sealine-dkms sealine" dpkg_install "$DKMS_DEB" "$TOOLS_DEB"
 SEALCTL=/usr/bin/sealctl
 sl_assert "dkms status: sealine/$VERSION installed for $KVER" \
 	sh -c "dkms status sealine/$VERSION -k $KVER | grep -q installed"
@@ -145,24 +152,55 @@ sl_assert "systemctl stop sealine-attach@ttyS1" systemctl stop sealine-attach@tt
 sl_assert "the line is detached" sl_wait_for "ttyS1 detached" 10 sh -c "! $SEALCTL show ttyS1 index"
 
 # ---------------------------------------------------------------- the TSP
+# The packaged sealtspd under its unit on the exchange's TSP lines (ttyS5,
+# ttyS6: one number), two of the tree's sealined as the endpoints of
+# tests/vm/tsp.sh (C on ttyS4 calls R on ttyS7): it serves a call.
 [[ -n ${SEALINE_EXCHANGE:-} ]] || . /out/guest.env
-[[ -n ${SEALINE_EXCHANGE:-} ]] || sl_die "no exchange lines (vm-run --exchange)"
-tsp_tty=${SEALINE_EXCHANGE%%=*}
-cat >/etc/sealine/sealtspd.conf <<EOF
-[agent]
-state_dir = /var/lib/sealine/tsp-state
-socket = /run/sealine/sealtspd.sock
-
-[tsp]
-store = /var/lib/sealine/tsp/accounts.db
-lines = /dev/$tsp_tty
-EOF
+. "$SEALINE_ROOT/tests/vm/exchange.sh"
+. "$SEALINE_ROOT/tests/vm/tsp.sh"
+tsp_require
+DB=/var/lib/sealine/tsp/accounts.db
+printf '[agent]\nstate_dir = /var/lib/sealine/tsp-state\nsocket = /run/sealine/sealtspd.sock\n\n[tsp]\nstore = %s\nlines = /dev/ttyS5, /dev/ttyS6\nanswer_timeout = 15\n' \
+	"$DB" >/etc/sealine/sealtspd.conf
+sl_exchange_hangup_all
 sl_assert "sealtspd -t accepts its configuration" sealtspd -t
 sl_assert "systemctl start sealtspd (ready: store, socket, lines)" systemctl start sealtspd.service
 sl_assert_eq "sealtspd.service is active" active "$(prop sealtspd ActiveState)"
-sl_assert "sealtspd opened its modem line under the unit (DeviceAllow)" \
-	sl_wait_for "TSP line idle" 60 sh -c "$SEALCTL status --socket /run/sealine/sealtspd.sock | grep -Eq '$tsp_tty.*idle'"
+sl_assert "sealtspd opened its modem lines under the unit (DeviceAllow)" \
+	sl_wait_for "TSP lines idle" 60 sh -c "$SEALCTL status --socket /run/sealine/sealtspd.sock | grep -Eq 'ttyS6.*idle'"
 "$SEALCTL" status --socket /run/sealine/sealtspd.sock || true
+TSP_KEY=$(sed -n 's/^public //p' /var/lib/sealine/tsp-state/identity)
+sl_assert "the journal shows the TSP's static key for the endpoints to pin" \
+	journal_has sealtspd "static key $TSP_KEY"
+endpoint_conf c "$ACCT_A" ttyS4
+endpoint_conf r "$ACCT_B" ttyS7 "pairing = yes"	# answers a first call
+start c
+start r
+sl_assert "C's modem is idle" sl_wait_for "C idle" 30 idle c
+sl_assert "R's modem is idle" sl_wait_for "R idle" 30 idle r
+pubkey c >"$D/c.pub"
+pubkey r >"$D/r.pub"
+sl_assert "enrol C at the TSP" tsp accounts add "$ACCT_A" --name "Caller Ltd" \
+	--key "$D/c.pub" --phone "$PHONE_C" --caller-id "$PHONE_C"
+sl_assert "enrol R at the TSP" tsp accounts add "$ACCT_B" --name "Recipient plc" \
+	--key "$D/r.pub" --phone "$PHONE_B" --caller-id "$PHONE_B"
+sl_assert "R accepts calls from C" tsp accounts authorise "$ACCT_B" "$ACCT_A"
+sl_assert "C calls R through the TSP under systemd" \
+	timeout 90 "$SEALCTL" call "$ACCT_B" --socket "$(sock c)"
+sl_assert "R's side of the call is connected" sl_wait_for "R connected" 30 connected r
+sl_assert_eq "R learnt from the TSP who calls" "$ACCT_A" "$(status_field r call_peer)"
+sl_assert "C hangs up" "$SEALCTL" hangup ttyS4 --socket "$(sock c)"
+sl_assert "R is idle again" sl_wait_for "R idle" 60 idle r
+# record_of_the_call: the newest call record is C's completed call to R
+record_of_the_call() {
+	tsp cdr --json | jq -e --arg c "$ACCT_A" --arg r "$ACCT_B" \
+		'.[-1] | .outcome == "completed" and .caller_account == $c and .recipient_account == $r' >/dev/null
+}
+sl_assert "the TSP's call record: completed, from C to R" \
+	sl_wait_for "call record" 30 record_of_the_call
+tsp cdr --json | jq -c '.[-1]' || true
+stop c
+stop r
 sl_assert "systemctl stop sealtspd" systemctl stop sealtspd.service
 sl_assert_eq "sealtspd stopped cleanly" "inactive 0" \
 	"$(prop sealtspd ActiveState) $(prop sealtspd ExecMainStatus)"

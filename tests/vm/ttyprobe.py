@@ -16,11 +16,16 @@
 #       second ($TTYPROBE_WAIT) into a tcdrain(), and print how many
 #       seconds tcdrain() took
 #       after CMD; exit 1 if it did not return within SECONDS after CMD.
-#   ttyprobe.py sigio-after-detach PHYS VTTY_DIR SECONDS
-#       open PHYS, attach sealine, key it (sealctl in $SEALCTL), fill its
-#       virtual tty, set O_ASYNC on PHYS, switch PHYS back to N_TTY, and
-#       print the number of SIGIOs in SECONDS (a stale write-wakeup flag
-#       makes N_TTY signal output room it never asked for).
+#   ttyprobe.py write-wakeup SECONDS
+#       open a pty pair, attach sealine to the slave and key it (sealctl
+#       in $SEALCTL), write to its virtual tty until the master (never
+#       read) is full and the virtual tty still holds bytes (sealine
+#       waits for a write wakeup), switch the slave back to N_TTY; then
+#       ask for SIGIO (as a realtime signal with its reason) on the
+#       slave, read the master empty, and print how many output-room
+#       signals came in SECONDS: "queued=N unasked_output_signals=N" (a
+#       write-wakeup flag left set makes N_TTY signal room nobody asked
+#       for).
 #   ttyprobe.py reopen-held VTTY -- CMD...
 #       hold VTTY open, run CMD (which detaches its line), then open the
 #       held tty again through /proc/self/fd and print the errno name
@@ -39,6 +44,7 @@ import fcntl
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import termios
@@ -48,6 +54,8 @@ import tty as ttymod
 TIOCSETD = 0x5423
 N_TTY = 0
 N_SEALINE = int(os.environ.get("SEALINE_LDISC", "29"))
+F_SETSIG = 10  # <asm-generic/fcntl.h>; Python's fcntl module lacks it
+POLL_OUT = 2   # si_code of SIGIO for output room
 
 
 def setd(fd, ldisc):
@@ -164,55 +172,81 @@ def cmd_tcdrain(args):
     return 0
 
 
-def cmd_sigio(args):
-    phys, secs = args[0], float(args[2])
+def cmd_write_wakeup(args):
+    secs = float(args[0])
 
     def step(what):
-        print("sigio-after-detach: " + what, file=sys.stderr, flush=True)
+        print("write-wakeup: " + what, file=sys.stderr, flush=True)
 
     sealctl = os.environ["SEALCTL"]
     keydir = os.environ.get("SL_KEYDIR", "/tmp/sealine-keys")
-    fd = os.open(phys, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    raw(fd)
-    setd(fd, N_SEALINE)
-    step("attached")
-    name = os.path.basename(phys)
+    # A pty, not a UART: TIOCSETD first waits until the driver's buffer
+    # is empty (tty_wait_until_sent()), and a pty has none, so the line
+    # can be detached while sealine waits for room. The slave is the
+    # line; the master, never read until the end, its full wire.
+    m, s = os.openpty()
+    raw(m)
+    raw(s)
+    os.set_blocking(m, False)
+    name = "pts" + os.ttyname(s).rsplit("/", 1)[1]
+    setd(s, N_SEALINE)
     os.makedirs(keydir, exist_ok=True)
-    for k in ("sig-tx", "sig-rx"):
+    os.umask(0o077)
+    for k in ("wake-tx", "wake-rx"):
         with open(os.path.join(keydir, k), "w") as f:
             subprocess.run([sealctl, "genkey"], stdout=f, check=True)
     subprocess.run([sealctl, "set-key", name, "--epoch", "1",
-                    "--tx", os.path.join(keydir, "sig-tx"),
-                    "--rx", os.path.join(keydir, "sig-rx"), "--activate"],
-                   check=True)
+                    "--tx", os.path.join(keydir, "wake-tx"),
+                    "--rx", os.path.join(keydir, "wake-rx"), "--activate"],
+                   check=True, stdout=subprocess.DEVNULL)
     index = subprocess.run([sealctl, "show", name, "index"], check=True,
                            capture_output=True, text=True).stdout.strip()
-    step("keyed, line %s" % index)
+    step("%s keyed, line %s" % (name, index))
     v = os.open("/dev/ttySL" + index, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     raw(v)
-    try:
-        os.write(v, b"W" * 8192)
-    except BlockingIOError:
-        pass
-    time.sleep(1)
-    count = [0]
-
-    def on_sigio(signum, frame):
-        count[0] += 1
-
-    signal.signal(signal.SIGIO, on_sigio)
-    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
-    step("detaching")
-    setd(fd, N_TTY)  # detach
-    step("detached")
+    # write until the master's buffer is full and sealine keeps what is
+    # left (the virtual tty's output queue) for the pty's write wakeup
+    written, idle, queued = 0, 0.0, 0
+    end = time.monotonic() + 30
+    while idle < 1.0 and time.monotonic() < end:
+        try:
+            written += os.write(v, b"W" * 4096)
+            idle = 0.0
+        except BlockingIOError:
+            time.sleep(0.1)
+            idle += 0.1
+    queued = struct.unpack("i", fcntl.ioctl(v, termios.TIOCOUTQ, b"\0" * 4))[0]
+    step("%d bytes written, %d wait in the virtual tty; detaching" % (written, queued))
+    setd(s, N_TTY)
+    os.close(v)
+    # N_TTY from here on, and it asked for no wakeup: a signal for output
+    # room (SIGIO's POLL_OUT, as a realtime signal with its reason) can
+    # only come from a write-wakeup flag sealine left set. Reading the
+    # master makes room, and N_TTY on the master then wakes the slave.
+    sig = signal.SIGRTMIN
+    signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+    fcntl.fcntl(s, F_SETSIG, sig)
+    fcntl.fcntl(s, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(s, fcntl.F_SETFL, fcntl.fcntl(s, fcntl.F_GETFL) | os.O_ASYNC)
+    drained = 0
+    unasked = 0
     end = time.monotonic() + secs
     while time.monotonic() < end:
-        time.sleep(0.1)
-    print(count[0], flush=True)
-    signal.signal(signal.SIGIO, signal.SIG_IGN)
-    os.close(v)
-    os.close(fd)  # waits for the UART to drain (closing_wait)
+        try:
+            while True:
+                chunk = os.read(m, 65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except (BlockingIOError, OSError):
+            pass
+        info = signal.sigtimedwait({sig}, 0.1)
+        if info is not None and info.si_code == POLL_OUT:
+            unasked += 1
+    step("%d bytes read from the master" % drained)
+    print("queued=%d unasked_output_signals=%d" % (queued, unasked), flush=True)
+    os.close(s)
+    os.close(m)
     return 0
 
 
@@ -302,7 +336,7 @@ def main():
         print(__doc__ or "see the comment at the top", file=sys.stderr)
         return 2
     cmds = {"ptys": cmd_ptys, "tcdrain": cmd_tcdrain,
-            "sigio-after-detach": cmd_sigio, "reopen-held": cmd_reopen,
+            "write-wakeup": cmd_write_wakeup, "reopen-held": cmd_reopen,
             "flow": cmd_flow, "gsm": cmd_gsm}
     if sys.argv[1] not in cmds:
         print("ttyprobe.py: unknown command %s" % sys.argv[1], file=sys.stderr)
