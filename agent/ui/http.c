@@ -150,6 +150,7 @@ static const struct {
 	{ "tsp-accounts", "/tsp/accounts", "TSP accounts", false },
 	{ "tsp-calls", "/tsp/calls", "TSP calls", true },
 	{ "tsp-records", "/tsp/records", "Call records", false },
+	{ "tsp-spool", "/tsp/spool", "Spool", false },
 };
 
 static void frame(const struct sl_ui *ui, struct sl_buf *out,
@@ -428,6 +429,8 @@ static void route_get(const struct sl_ui *ui, struct MHD_Connection *c,
 		sl_page_tsp_records(ui, pg, c, 1);
 	} else if (!strcmp(url, "/tsp/billing.csv") && ui->conf.tsp_store) {
 		sl_page_tsp_records(ui, pg, c, 2);
+	} else if (!strcmp(url, "/tsp/spool") && ui->conf.tsp_store) {
+		sl_page_tsp_spool(ui, pg, c);
 	} else {
 		sl_page_message(pg, MHD_HTTP_NOT_FOUND, "Not found",
 				"There is no such page.");

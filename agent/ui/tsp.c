@@ -15,6 +15,9 @@
  *				answered, billable seconds, bytes); as CSV
  *				(records.csv, the format of "sealctl tsp
  *				cdr --csv"; billing.csv)
+ *	/tsp/spool		the store-and-forward spool: envelopes held
+ *				(all=yes: closed ones too, with their
+ *				receipt or notice), from or to one account
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +33,7 @@
 #define TSP_MAX_ACCOUNTS	5000	/* shown on one page */
 #define TSP_MAX_RECORDS		20000	/* records of one month shown */
 #define TSP_LIST_MAX		1024	/* bytes of a bindings/callers cell */
+#define TSP_MAX_SPOOL_ROWS	5000	/* envelopes shown on one page */
 
 static int store_open(const struct sl_ui *ui, struct sl_tsp_store *st,
 		      char *err, size_t err_len)
@@ -554,5 +558,169 @@ void sl_page_tsp_records(const struct sl_ui *ui, struct sl_page *pg,
 out:
 	free(bills);
 	free(l.c);
+	sl_tsp_store_close(&st);
+}
+
+/* ---- The store-and-forward spool ------------------------------------------- */
+
+struct spool {
+	const char *account;		/* only envelopes from or to it */
+	struct sl_tsp_spool_row *r;
+	size_t n, cap;
+	uint64_t held_bytes;		/* of the open rows listed */
+	size_t held;
+	bool truncated;
+};
+
+static int collect_spool_row(const struct sl_tsp_spool_row *r, void *arg)
+{
+	struct spool *l = arg;
+
+	if (l->account && strcmp(r->sender, l->account) &&
+	    strcmp(r->recipient, l->account))
+		return 0;
+	if (l->n == TSP_MAX_SPOOL_ROWS) {
+		l->truncated = true;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct sl_tsp_spool_row *more = realloc(l->r, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		l->r = more;
+		l->cap = cap;
+	}
+	l->r[l->n++] = *r;
+	if (!sl_tsp_spool_closed(r->state)) {
+		l->held++;
+		l->held_bytes += r->size;
+	}
+	return 0;
+}
+
+/* To the minute, UTC: the spool's times are minutes apart or more, and a
+ * full timestamp in each of four columns would not fit a window. */
+static void spool_time(struct sl_buf *b, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	char text[32];
+	struct tm tm;
+
+	if (!ms || !gmtime_r(&t, &tm) ||
+	    !strftime(text, sizeof(text), "%Y-%m-%d %H:%M", &tm)) {
+		sl_buf_puts(b, "-");
+		return;
+	}
+	sl_buf_html(b, text);
+}
+
+/*
+ * One envelope: open rows say when they are tried next and when they
+ * expire, closed ones when and why they closed, with the recipient's
+ * signed receipt or the TSP's notice (accounts, ids, times and a
+ * digest, nothing of the content: courier.rst, "Receipts").
+ */
+static void spool_row(struct sl_buf *b, const struct sl_tsp_spool_row *r)
+{
+	bool closed = sl_tsp_spool_closed(r->state);
+	char id[20];
+
+	snprintf(id, sizeof(id), "%016" PRIx64, r->sid);
+	sl_buf_printf(b, "<tr id=\"spool-%s\"><td class=\"mono\">%s</td>", id, id);
+	sl_buf_td(b, sl_tsp_spool_state_name(r->state));
+	sl_buf_td(b, r->sender);
+	sl_buf_td(b, r->recipient);
+	sl_buf_printf(b, "<td>%" PRIu64 "<br><small>padded %" PRIu64 "</small></td><td>",
+		      r->size, r->bucket);
+	spool_time(b, r->received_ms);
+	sl_buf_puts(b, "</td><td>");
+	if (closed) {
+		sl_buf_puts(b, "-");
+	} else {
+		spool_time(b, r->next_ms);
+		sl_buf_puts(b, "<br><small>expires ");
+		spool_time(b, r->expires_ms);
+		sl_buf_puts(b, "</small>");
+	}
+	sl_buf_printf(b, "</td><td>%u</td><td>", r->attempts);
+	if (!closed) {
+		sl_buf_puts(b, "-</td></tr>\n");
+		return;
+	}
+	spool_time(b, r->done_ms);
+	if (r->reason[0]) {
+		sl_buf_puts(b, "<br>");
+		sl_buf_html(b, r->reason);
+	}
+	if (r->receipt[0]) {
+		sl_buf_puts(b, "<details><summary>");
+		sl_buf_puts(b, r->state == SL_TSP_SPOOL_DELIVERED ? "Receipt" :
+				"Notice");
+		sl_buf_puts(b, r->collected_ms ? ", collected" : ", not collected");
+		sl_buf_puts(b, "</summary><pre>");
+		sl_buf_html_lines(b, r->receipt);
+		sl_buf_puts(b, "</pre></details>");
+	}
+	sl_buf_puts(b, "</td></tr>\n");
+}
+
+void sl_page_tsp_spool(const struct sl_ui *ui, struct sl_page *pg,
+		       struct MHD_Connection *c)
+{
+	const char *account = sl_ui_arg(c, "account"), *all_arg = sl_ui_arg(c, "all");
+	bool all = all_arg && !strcmp(all_arg, "yes");
+	char err[SL_TSP_ERR_MAX + 64];
+	struct spool l = { 0 };
+	struct sl_buf *b = &pg->body;
+	struct sl_tsp_store st;
+
+	pg->title = "Spool";
+	pg->nav = "tsp-spool";
+	if (account && !*account)
+		account = NULL;
+	sl_buf_puts(b, "<h1>Store and forward</h1>\n"
+		    "<p>Envelopes handed to this TSP for later delivery. Their content is sealed for the recipient: the TSP knows only accounts, sizes and times.</p>\n"
+		    "<form method=\"get\" action=\"/tsp/spool\" class=\"filter\">\n"
+		    "<label for=\"account\">Account</label><input id=\"account\" name=\"account\" inputmode=\"numeric\" maxlength=\"12\" value=\"");
+	sl_buf_html(b, account ? account : "");
+	sl_buf_printf(b, "\">\n<label><input id=\"all\" type=\"checkbox\" name=\"all\" value=\"yes\"%s> Closed envelopes too</label>\n"
+		      "<button type=\"submit\">Show</button>\n</form>\n",
+		      all ? " checked" : "");
+	if (all_arg && *all_arg && !all) {
+		pg->status = MHD_HTTP_BAD_REQUEST;
+		sl_page_alert(pg, "'all' is yes or absent.");
+		return;
+	}
+	if (account && !sl_account_valid(account)) {
+		pg->status = MHD_HTTP_BAD_REQUEST;
+		sl_page_alert(pg, "The account must be 12 digits.");
+		return;
+	}
+	if (store_open(ui, &st, err, sizeof(err))) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, err);
+		return;
+	}
+	l.account = account;
+	if (sl_tsp_spool_list(&st, !all, collect_spool_row, &l)) {
+		pg->status = MHD_HTTP_BAD_GATEWAY;
+		sl_page_alert(pg, sl_tsp_store_error(&st));
+		goto out;
+	}
+	sl_buf_printf(b, "<p id=\"spool-summary\">%zu held for delivery, %" PRIu64 " bytes%s.</p>\n",
+		      l.held, l.held_bytes,
+		      l.truncated ? "; more than one page holds, narrow by account" : "");
+	sl_page_table(pg, "spool", (const char *const[]){
+		"Spool id", "State", "Sender", "Recipient", "Bytes",
+		"Received (UTC)", "Next attempt", "Attempts", "Closed",
+		NULL });
+	for (size_t i = 0; i < l.n; i++)
+		spool_row(b, &l.r[i]);
+	sl_page_table_end(pg, l.n, 9, all ? "The spool has held nothing." :
+					    "The spool holds nothing.");
+out:
+	free(l.r);
 	sl_tsp_store_close(&st);
 }

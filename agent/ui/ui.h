@@ -16,7 +16,7 @@
  *	inbox.c		inbox, an envelope's files, downloads
  *	logs.c		send and receive logs: sort, filter, CSV
  *	pair.c		pairing with a peer, the code shown and typed
- *	tsp.c		on a TSP: accounts, calls, call records, billing
+ *	tsp.c		on a TSP: accounts, calls, call records, billing, spool
  *	assets.c	the style sheet, compiled in
  */
 #ifndef SEALINE_UI_H
@@ -229,6 +229,8 @@ void sl_page_tsp_post(const struct sl_ui *ui, struct sl_page *pg,
 void sl_page_tsp_calls(const struct sl_ui *ui, struct sl_page *pg);
 void sl_page_tsp_records(const struct sl_ui *ui, struct sl_page *pg,
 			 struct MHD_Connection *c, int csv);
+void sl_page_tsp_spool(const struct sl_ui *ui, struct sl_page *pg,
+		       struct MHD_Connection *c);
 
 /* ---- upload.c ----------------------------------------------------------- */
 

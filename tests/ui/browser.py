@@ -597,6 +597,46 @@ try:
           any("modem0" in r and "111111111111" in r and "222222222222" in r and "00000000000000aa" in r
               for r in rows), rows)
     shot(driver, "tsp-calls")
+
+    # The spool: tests/ui/tsp-put's four rows, two open and two closed.
+    go(fbase + "/tsp/accounts")
+    driver.find_element(By.LINK_TEXT, "Spool").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "spool-summary"))
+    ids = [r.get_attribute("id") for r in driver.find_elements(By.CSS_SELECTOR, "#spool tbody tr")]
+    check("the spool page lists the envelopes held, not the closed ones",
+          ids == ["spool-00000000000000a1", "spool-00000000000000a2"], ids)
+    summary = driver.find_element(By.ID, "spool-summary").text
+    check("the spool's summary counts what is held", summary.startswith(
+        "2 held for delivery, 305000 bytes"), summary)
+    row = driver.find_element(By.ID, "spool-00000000000000a1").text
+    check("a held envelope's row: accounts, sizes, attempts, next attempt",
+          all(x in row for x in ("held", "111111111111", "222222222222", "300000", "524288",
+                                 "2026-11-04 00:10", "expires 2026-11-18 00:00", " 2 ")), row)
+    driver.find_element(By.ID, "all").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.filter button"))
+    ids = [r.get_attribute("id") for r in driver.find_elements(By.CSS_SELECTOR, "#spool tbody tr")]
+    check("'Closed envelopes too' lists all four", len(ids) == 4, ids)
+    delivered = driver.find_element(By.ID, "spool-00000000000000a3")
+    delivered.find_element(By.TAG_NAME, "summary").click()
+    receipt = delivered.find_element(By.TAG_NAME, "pre").text
+    check("a delivered envelope shows its receipt, collected, line by line and escaped",
+          "Receipt, collected" in delivered.text
+          and receipt.splitlines() == ["sealine receipt", "from: 111111111111",
+                                       "note: <b>not bold</b>"]
+          and not driver.find_elements(By.CSS_SELECTOR, "#spool pre b"), (delivered.text, receipt))
+    bounced = driver.find_element(By.ID, "spool-00000000000000a4").text
+    check("a bounced envelope shows its reason and an uncollected notice",
+          "bounced" in bounced and "NOT_AUTHORISED" in bounced
+          and "Notice, not collected" in bounced, bounced)
+    driver.execute_script("document.querySelectorAll('.scroll').forEach(e => e.scrollLeft = 0)")
+    shot(driver, "tsp-spool")
+    go(fbase + "/tsp/spool?all=yes&account=222222222222")
+    ids = [r.get_attribute("id") for r in driver.find_elements(By.CSS_SELECTOR, "#spool tbody tr")]
+    check("the spool filtered by account: what it sent and what it is sent",
+          ids == ["spool-00000000000000a1", "spool-00000000000000a3"], ids)
+    st, _, text = freq("/tsp/spool?account=12345")
+    check("a bad account on the spool page is refused with a message",
+          st == 400 and "12 digits" in text, st)
 except Exception as e:  # a step that could not go on: one failure, with the page
     check("the browser test ran to its end", False,
           "%s (%s, line %d) at %s: %s" % (type(e).__name__, getattr(e, "msg", e),

@@ -126,14 +126,14 @@ fi
 $PY "$ROOT/tests/ui/fake-sealined.py" "$d/fake.sock" "$d/fake.log" 2>"$d/fake.err" &
 fake_pid=$!
 for ((i = 0; i < 200; i++)); do [[ -S $d/fake.sock ]] && break; sleep 0.05; done
-# and a TSP's store: two accounts (sealctl tsp), four call records
-# (tests/ui/cdr-put), for the TSP pages.
+# and a TSP's store: two accounts (sealctl tsp), four call records and
+# four spool rows (tests/ui/tsp-put), for the TSP pages.
 (umask 077; "$SEALCTL" genkey >"$d/k1" && "$SEALCTL" genkey >"$d/k2") || exit 1
 "$SEALCTL" tsp --db "$d/tsp.db" accounts add 111111111111 --name "Alpha AG" \
 	--key "$d/k1" --phone 5551 --caller-id 5551 >/dev/null || exit 1
 "$SEALCTL" tsp --db "$d/tsp.db" accounts add 222222222222 --name "Beta GmbH" \
 	--key "$d/k2" --phone 5552 >/dev/null || exit 1
-"$ROOT/tests/ui/build/cdr-put" "$d/tsp.db" || exit 1
+"$ROOT/tests/ui/build/tsp-put" "$d/tsp.db" || exit 1
 export TSP_DB=$d/tsp.db
 "$UI" --port 0 --socket "$d/fake.sock" --upload-dir "$d/up2" \
 	--tsp-store "$d/tsp.db" --tsp-socket "$d/fake.sock" >"$d/ui2.out" 2>"$d/ui2.err" &
