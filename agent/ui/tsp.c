@@ -120,13 +120,36 @@ static void account_forms(const struct sl_ui *ui, struct sl_page *pg)
 	sl_buf_puts(b, "<label for=\"bind-kind\">Kind</label><select id=\"bind-kind\" name=\"kind\">"
 		    "<option value=\"caller-id\">caller ID</option><option value=\"line\">TSP line</option></select>\n");
 	text_input(b, "bind-value", "value", "Caller ID or line name", " maxlength=\"63\"");
-	sl_buf_puts(b, "<button type=\"submit\" id=\"bind\">Bind</button>\n</form>\n");
+	sl_buf_puts(b, "<button type=\"submit\" id=\"bind\">Bind</button>\n"
+		    "<button type=\"submit\" id=\"unbind\" formaction=\"/tsp/accounts/unbind\">Unbind</button>\n</form>\n");
 
 	sl_buf_puts(b, "<h2>Authorise a caller</h2>\n<form method=\"post\" action=\"/tsp/accounts/authorise\" class=\"stack\">\n");
 	sl_page_csrf(ui, pg);
 	text_input(b, "auth-number", "number", "Recipient", " inputmode=\"numeric\" maxlength=\"12\"");
 	text_input(b, "auth-caller", "caller", "May be called by", " inputmode=\"numeric\" maxlength=\"12\"");
-	sl_buf_puts(b, "<button type=\"submit\" id=\"authorise\">Authorise</button>\n</form>\n");
+	sl_buf_puts(b, "<button type=\"submit\" id=\"authorise\">Authorise</button>\n"
+		    "<button type=\"submit\" id=\"deauthorise\" formaction=\"/tsp/accounts/deauthorise\">Withdraw</button>\n</form>\n");
+
+	sl_buf_printf(b, "<h2>Limit concurrent calls</h2>\n<form method=\"post\" action=\"/tsp/accounts/limit\" class=\"stack\">\n");
+	sl_page_csrf(ui, pg);
+	text_input(b, "limit-number", "number", "Account", " inputmode=\"numeric\" maxlength=\"12\"");
+	sl_buf_printf(b, "<label for=\"limit-calls\">Calls at once (0: no limit)</label><input id=\"limit-calls\" name=\"max_calls\" type=\"number\" min=\"0\" max=\"%d\" required>\n"
+		      "<button type=\"submit\" id=\"limit\">Set</button>\n</form>\n",
+		      SL_TSP_MAX_CALLS_LIMIT);
+
+	sl_buf_puts(b, "<h2>Replace an account's key</h2>\n<p>When its installation has a new identity; its calls are refused until the key matches.</p>\n"
+		    "<form method=\"post\" action=\"/tsp/accounts/set-key\" class=\"stack\">\n");
+	sl_page_csrf(ui, pg);
+	text_input(b, "key-number", "number", "Account", " inputmode=\"numeric\" maxlength=\"12\"");
+	text_input(b, "key-key", "key", "New public key (64 hex digits)",
+		   " maxlength=\"64\" class=\"mono\"");
+	sl_buf_puts(b, "<button type=\"submit\" id=\"set-key\">Replace</button>\n</form>\n");
+
+	sl_buf_puts(b, "<h2>Remove an account</h2>\n<form method=\"post\" action=\"/tsp/accounts/remove\" class=\"stack\">\n");
+	sl_page_csrf(ui, pg);
+	text_input(b, "remove-number", "number", "Account", " inputmode=\"numeric\" maxlength=\"12\"");
+	sl_buf_puts(b, "<label><input type=\"checkbox\" id=\"remove-confirm\" name=\"confirm\" value=\"yes\"> Remove it with its bindings and every authorisation naming it (its call records stay)</label>\n"
+		    "<button type=\"submit\" id=\"remove\">Remove</button>\n</form>\n");
 }
 
 void sl_page_tsp_accounts(const struct sl_ui *ui, struct sl_page *pg,
@@ -187,12 +210,69 @@ out:
 	sl_tsp_store_close(&st);
 }
 
+static int form_key(const struct sl_form *f, uint8_t pub[SL_TSP_KEY_LEN],
+		    char *why, size_t len)
+{
+	const char *key = sl_form_get(f, "key");
+
+	if (strlen(key) != 2 * SL_TSP_KEY_LEN ||
+	    sl_hex_decode(pub, SL_TSP_KEY_LEN, key, strlen(key))) {
+		snprintf(why, len, "The public key must be 64 hex digits (sealctl status shows it as public_key).");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int form_binding(const struct sl_form *f, enum sl_tsp_binding_kind *kind,
+			const char **value, char *why, size_t len)
+{
+	const char *k = sl_form_get(f, "kind");
+	bool line = !strcmp(k, "line");
+
+	*value = sl_form_get(f, "value");
+	if (!line && strcmp(k, "caller-id")) {
+		snprintf(why, len, "Bind a caller ID or a line.");
+		return -EINVAL;
+	}
+	if (line ? !sl_tsp_line_valid(*value) : !sl_tsp_phone_valid(*value)) {
+		snprintf(why, len, line ?
+			 "The line name '%s' is not 1 to 63 of A-Z a-z 0-9 . _ -." :
+			 "The caller ID '%s' is not 1 to 32 digits.", *value);
+		return -EINVAL;
+	}
+	*kind = line ? SL_TSP_BIND_LINE : SL_TSP_BIND_CALLER_ID;
+	return 0;
+}
+
+static int form_max_calls(const struct sl_form *f, unsigned int *n,
+			  char *why, size_t len)
+{
+	const char *s = sl_form_get(f, "max_calls");
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *s < '0' || *s > '9' || *end || errno ||
+	    v > SL_TSP_MAX_CALLS_LIMIT) {
+		snprintf(why, len, "'%s' is not a number of calls from 0 (no limit) to %d.",
+			 s, SL_TSP_MAX_CALLS_LIMIT);
+		return -EINVAL;
+	}
+	*n = (unsigned int)v;
+	return 0;
+}
+
 /* The change a form asks for, checked: 0, or -EINVAL with why. */
 static int tsp_change(struct sl_tsp_store *st, const char *action,
 		      const struct sl_form *f, char *why, size_t len)
 {
 	const char *number = sl_form_get(f, "number");
+	enum sl_tsp_binding_kind kind;
 	struct sl_tsp_account a = { 0 };
+	const char *value;
+	unsigned int n;
+	int ret;
 
 	if (!sl_account_valid(number)) {
 		snprintf(why, len, "An account number is 12 digits, not '%s'.",
@@ -200,8 +280,6 @@ static int tsp_change(struct sl_tsp_store *st, const char *action,
 		return -EINVAL;
 	}
 	if (!strcmp(action, "add")) {
-		const char *key = sl_form_get(f, "key");
-
 		snprintf(a.name, sizeof(a.name), "%s", sl_form_get(f, "name"));
 		snprintf(a.phone, sizeof(a.phone), "%s", sl_form_get(f, "phone"));
 		if (!sl_tsp_name_valid(sl_form_get(f, "name"))) {
@@ -214,11 +292,9 @@ static int tsp_change(struct sl_tsp_store *st, const char *action,
 				 sl_form_get(f, "phone"), SL_TSP_PHONE_MAX);
 			return -EINVAL;
 		}
-		if (strlen(key) != 2 * SL_TSP_KEY_LEN ||
-		    sl_hex_decode(a.pub, sizeof(a.pub), key, strlen(key))) {
-			snprintf(why, len, "The public key must be 64 hex digits (sealctl status shows it as public_key).");
-			return -EINVAL;
-		}
+		ret = form_key(f, a.pub, why, len);
+		if (ret)
+			return ret;
 		snprintf(a.number, sizeof(a.number), "%s", number);
 		a.enabled = true;
 		a.created_ms = (int64_t)time(NULL) * 1000;
@@ -226,25 +302,14 @@ static int tsp_change(struct sl_tsp_store *st, const char *action,
 	}
 	if (!strcmp(action, "enable") || !strcmp(action, "disable"))
 		return sl_tsp_account_set_enabled(st, number, action[0] == 'e');
-	if (!strcmp(action, "bind")) {
-		const char *kind = sl_form_get(f, "kind");
-		const char *value = sl_form_get(f, "value");
-		bool line = !strcmp(kind, "line");
-
-		if (!line && strcmp(kind, "caller-id")) {
-			snprintf(why, len, "Bind a caller ID or a line.");
-			return -EINVAL;
-		}
-		if (line ? !sl_tsp_line_valid(value) : !sl_tsp_phone_valid(value)) {
-			snprintf(why, len, line ?
-				 "The line name '%s' is not 1 to 63 of A-Z a-z 0-9 . _ -." :
-				 "The caller ID '%s' is not 1 to 32 digits.", value);
-			return -EINVAL;
-		}
-		return sl_tsp_binding_add(st, number, line ? SL_TSP_BIND_LINE :
-					  SL_TSP_BIND_CALLER_ID, value);
+	if (!strcmp(action, "bind") || !strcmp(action, "unbind")) {
+		ret = form_binding(f, &kind, &value, why, len);
+		if (ret)
+			return ret;
+		return action[0] == 'b' ? sl_tsp_binding_add(st, number, kind, value) :
+		       sl_tsp_binding_remove(st, number, kind, value);
 	}
-	if (!strcmp(action, "authorise")) {
+	if (!strcmp(action, "authorise") || !strcmp(action, "deauthorise")) {
 		const char *caller = sl_form_get(f, "caller");
 
 		if (!sl_account_valid(caller) || !strcmp(caller, number)) {
@@ -252,7 +317,24 @@ static int tsp_change(struct sl_tsp_store *st, const char *action,
 				 caller);
 			return -EINVAL;
 		}
-		return sl_tsp_auth_add(st, number, caller);
+		return action[0] == 'a' ? sl_tsp_auth_add(st, number, caller) :
+		       sl_tsp_auth_remove(st, number, caller);
+	}
+	if (!strcmp(action, "limit")) {
+		ret = form_max_calls(f, &n, why, len);
+		return ret ? ret : sl_tsp_account_set_max_calls(st, number, n);
+	}
+	if (!strcmp(action, "set-key")) {
+		ret = form_key(f, a.pub, why, len);
+		return ret ? ret : sl_tsp_account_set_key(st, number, a.pub);
+	}
+	if (!strcmp(action, "remove")) {
+		if (strcmp(sl_form_get(f, "confirm"), "yes")) {
+			snprintf(why, len, "Tick the box to remove account %s: its bindings and authorisations go with it.",
+				 number);
+			return -EINVAL;
+		}
+		return sl_tsp_account_remove(st, number);
 	}
 	snprintf(why, len, "There is no such change.");
 	return -EINVAL;

@@ -558,7 +558,47 @@ try:
     check("a caller is authorised",
           not msg and tsp_accounts()["111111111111"]["authorised_callers"] == ["222222222222"],
           msg)
+    msg = tsp_form("limit", **{"limit-number": "111111111111", "limit-calls": "3"})
+    check("a call limit is set", not msg and tsp_accounts()["111111111111"]["max_calls"] == 3,
+          msg)
+    # The browser's own form check stops 100001 (max=100000) before it
+    # is sent; the server's is checked with the page's CSRF token.
+    go(fbase + "/tsp/accounts")
+    csrf = driver.find_element(By.NAME, "csrf").get_attribute("value")
+    st, _, body = req("POST", "/tsp/accounts/limit",
+                      "number=111111111111&max_calls=100001&csrf=" + csrf,
+                      {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
+    check("a call limit over the most is refused with a message, the old one kept",
+          st == 400 and b"is not a number of calls" in body
+          and tsp_accounts()["111111111111"]["max_calls"] == 3, (st, body[-300:]))
     shot(driver, "tsp-accounts")
+    msg = tsp_form("unbind", **{"bind-number": "222222222222", "bind-kind": "line",
+                                "bind-value": "modem1"})
+    check("Unbind removes the line", not msg and tsp_accounts()["222222222222"]["lines"] == [],
+          msg)
+    msg = tsp_form("unbind", **{"bind-number": "222222222222", "bind-kind": "line",
+                                "bind-value": "modem1"})
+    check("unbinding what is not bound says so", "not bound" in msg, msg)
+    msg = tsp_form("deauthorise", **{"auth-number": "111111111111",
+                                     "auth-caller": "222222222222"})
+    check("Withdraw removes the authorised caller",
+          not msg and tsp_accounts()["111111111111"]["authorised_callers"] == [], msg)
+    msg = tsp_form("set-key", **{"key-number": "333333333333", "key-key": "g" * 64})
+    check("a replacement key that is not hex is refused, the old one kept",
+          "64 hex digits" in msg and tsp_accounts()["333333333333"]["public_key"] == key, msg)
+    msg = tsp_form("set-key", **{"key-number": "333333333333", "key-key": "cd" * 32})
+    check("an account's key is replaced",
+          not msg and tsp_accounts()["333333333333"]["public_key"] == "cd" * 32, msg)
+    msg = tsp_form("remove", **{"remove-number": "333333333333"})
+    check("Remove without ticking the box is refused, the account kept",
+          "Tick the box" in msg and "333333333333" in tsp_accounts(), msg)
+    go(fbase + "/tsp/accounts")
+    driver.find_element(By.ID, "remove-number").send_keys("333333333333")
+    driver.find_element(By.ID, "remove-confirm").click()
+    click_and_wait(driver, driver.find_element(By.ID, "remove"))
+    check("Remove with the box ticked removes the account",
+          not driver.find_elements(By.CSS_SELECTOR, "p.error")
+          and "333333333333" not in tsp_accounts())
     st, _, _ = req("POST", "/tsp/accounts/disable", "number=222222222222&csrf=" + "0" * 64,
                    {"Content-Type": "application/x-www-form-urlencoded"}, fcookie, fhost)
     check("a TSP change without the right CSRF token is refused", st == 403
