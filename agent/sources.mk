@@ -108,7 +108,7 @@ SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/send.c sealctl/outbox.c sealctl/inbox.c sealctl/receipt.c \
 	sealctl/clog.c sealctl/tspspool.c
 # sealine-ui: the only program that speaks HTTP (ui/ui.h).
-UI_SRCS := ui/main.c ui/http.c ui/buf.c ui/client.c ui/upload.c ui/pages.c \
+UI_SRCS := ui/main.c ui/http.c ui/buf.c ui/client.c ui/upload.c ui/folders.c ui/pages.c \
 	ui/inbox.c ui/logs.c ui/pair.c ui/tsp.c ui/assets.c
 
 # Library probes (pkg-config), shared by all.

@@ -390,7 +390,8 @@ static void route_get(const struct sl_ui *ui, struct MHD_Connection *c,
 	const char *rest;
 
 	if (!strcmp(url, "/")) {
-		sl_page_envelope(ui, pg, NULL, sl_ui_arg(c, "to"));
+		sl_page_envelope(ui, pg, NULL, sl_ui_arg(c, "to"),
+				 sl_ui_arg(c, "folder"), sl_ui_arg(c, "path"));
 	} else if (!strcmp(url, "/outbox")) {
 		sl_page_outbox(ui, pg);
 	} else if (!strncmp(url, "/outbox/", 8) &&

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,7 +42,7 @@ static void help(FILE *f)
 		"SYNOPSIS\n"
 		"    " PROG " [--address ADDR] [--port N | --unix PATH] [--remote]\n"
 		"               [--socket PATH] [--upload-dir DIR] [--max-upload SIZE]\n"
-		"               [--tsp-store STORE] [--tsp-socket PATH]\n"
+		"               [--folder DIR]... [--tsp-store STORE] [--tsp-socket PATH]\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    Serves a local web interface to sealined: the envelope (from this\n"
@@ -80,6 +81,13 @@ static void help(FILE *f)
 		"        The most bytes one envelope's files may have together, with K,\n"
 		"        M or G (default 256M, at most 1G). A larger upload is refused\n"
 		"        before or while it arrives.\n"
+		"    -F, --folder DIR\n"
+		"        A local folder whose files and directories the envelope page\n"
+		"        lists to be ticked and sent as they are (up to 16 --folder). A\n"
+		"        pick must stay inside its folder, symbolic links resolved.\n"
+		"        sealine-ui reads the picked files itself, with its own user's\n"
+		"        rights: the folders narrow what a browser may name, they grant\n"
+		"        nothing.\n"
 		"    -T, --tsp-store STORE\n"
 		"        On a TSP: its account store (an SQLite file, or a PostgreSQL URI\n"
 		"        or connection string, as sealctl tsp takes them). Adds the pages\n"
@@ -209,6 +217,7 @@ int main(int argc, char *argv[])
 		{ "max-upload", required_argument, NULL, 'm' },
 		{ "tsp-store", required_argument, NULL, 'T' },
 		{ "tsp-socket", required_argument, NULL, 'S' },
+		{ "folder", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -231,11 +240,12 @@ int main(int argc, char *argv[])
 	bool v6 = false;
 	sigset_t set;
 	int opt, sig, listen_fd = -1;
-	char *end;
+	char *end, why[PATH_MAX + 64], *folders[SL_UI_MAX_FOLDERS];
+	size_t n_folders = 0;
 
 	ui.conf.socket = env && *env ? env : SL_CONF_DEFAULT_SOCKET;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:u:rs:d:m:T:S:hV", longopts,
+	while ((opt = getopt_long(argc, argv, ":a:p:u:rs:d:m:T:S:F:hV", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'a':
@@ -270,6 +280,11 @@ int main(int argc, char *argv[])
 		case 'S':
 			ui.conf.tsp_socket = optarg;
 			break;
+		case 'F':
+			if (sl_ui_folder_add(folders, &n_folders, optarg, why,
+					     sizeof(why)))
+				return usage("%s", why);
+			break;
 		case 'h':
 			help(stdout);
 			return 0;
@@ -285,6 +300,8 @@ int main(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return usage("takes no arguments ('%s')", argv[optind]);
+	memcpy(ui.conf.folders, folders, n_folders * sizeof(folders[0]));
+	ui.conf.n_folders = n_folders;
 	if (ui.conf.upload_dir[0] != '/')
 		return usage("--upload-dir must be an absolute path, not '%s'",
 			     ui.conf.upload_dir);

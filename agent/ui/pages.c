@@ -41,7 +41,8 @@ static const char *word(const char *s)
 }
 
 void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
-		      const char *error, const char *to)
+		      const char *error, const char *to, const char *folder,
+		      const char *path)
 {
 	struct sl_ui_reply st, peers;
 	struct sl_buf *b = &pg->body;
@@ -109,14 +110,19 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 	if (!sendable)
 		sl_buf_puts(b, "<p class=\"note\">No peer can receive yet: pair with one first (Pairing, or sealctl pair), and authorise it (sealctl peers authorise).</p>\n");
 	sl_buf_puts(b, "</fieldset>\n");
-	sl_buf_puts(b, "<fieldset class=\"files\"><legend>Files</legend>\n"
-		    "<label for=\"files\">Files to send</label>\n"
-		    "<input id=\"files\" name=\"files\" type=\"file\" multiple required>\n"
-		    "<p class=\"hint\">At most ");
+	/* With local folders, ticked entries may stand in for uploads:
+	 * the server checks that there is at least one of either. */
+	sl_buf_printf(b, "<fieldset class=\"files\"><legend>Files</legend>\n"
+		      "<label for=\"files\">Files to send</label>\n"
+		      "<input id=\"files\" name=\"files\" type=\"file\" multiple%s>\n"
+		      "<p class=\"hint\">At most ",
+		      ui->conf.n_folders ? "" : " required");
 	sl_buf_bytes(b, ui->conf.max_upload);
-	sl_buf_printf(b, " and %d files in one envelope; the recipient may allow less.</p>\n"
-		      "</fieldset>\n<div class=\"send\"><button type=\"submit\">Send</button></div>\n</div>\n</form>\n",
+	sl_buf_printf(b, " uploaded and %d files in one envelope; the recipient may allow less.</p>\n",
 		      SL_UI_MAX_FILES);
+	if (ui->conf.n_folders)
+		sl_page_folder_picker(ui, pg, folder, path, to);
+	sl_buf_puts(b, "</fieldset>\n<div class=\"send\"><button type=\"submit\">Send</button></div>\n</div>\n</form>\n");
 
 	sl_buf_puts(b, "<h2>Address book</h2>\n");
 	sl_page_table(pg, "peers", (const char *const[]){

@@ -49,6 +49,7 @@
 #define SL_UI_FORM_FIELDS	8	/* fields of a small form (not /send) */
 #define SL_UI_MAX_COLS		16	/* columns of a table of records */
 #define SL_UI_MAX_PAIRINGS	4	/* pairings going on at once */
+#define SL_UI_MAX_FOLDERS	16	/* --folder, each a local folder */
 
 struct sl_ui_conf {
 	const char *address;		/* numeric IPv4 or IPv6 */
@@ -60,6 +61,8 @@ struct sl_ui_conf {
 	uint64_t max_upload;
 	const char *tsp_store;		/* the TSP's account store, or NULL */
 	const char *tsp_socket;		/* sealtspd's control socket, or NULL */
+	char *folders[SL_UI_MAX_FOLDERS];	/* resolved, to pick files from */
+	size_t n_folders;
 };
 
 /* What the server keeps: the configuration and its three secrets. */
@@ -188,8 +191,11 @@ bool sl_ui_token_equal(const char *given, const char *ours);
 
 /* ---- The screens --------------------------------------------------------------- */
 
+/* The envelope; folder and path (may be NULL): the local folder shown
+ * in the picker (?folder=N&path=REL). */
 void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
-		      const char *error, const char *to);
+		      const char *error, const char *to, const char *folder,
+		      const char *path);
 void sl_page_outbox(const struct sl_ui *ui, struct sl_page *pg);
 void sl_page_outbox_item(const struct sl_ui *ui, struct sl_page *pg,
 			 const char *id);
@@ -218,6 +224,21 @@ void sl_page_pair_item(const struct sl_ui *ui, struct sl_page *pg,
 void sl_page_pair_answer(const struct sl_ui *ui, struct sl_page *pg,
 			 const char *id, const char *action,
 			 const struct sl_form *form);
+
+/* ---- folders.c: files picked from local folders (--folder) --------------- */
+
+/* Resolve one --folder and add it to the n in folders: 0, or -1 with
+ * why. */
+int sl_ui_folder_add(char *folders[SL_UI_MAX_FOLDERS], size_t *n,
+		     const char *dir, char *why, size_t len);
+/* A form's "N/REL" as a path inside folder N (a file or directory): a
+ * malloc'd path, or NULL with why. */
+char *sl_ui_folder_pick(const struct sl_ui *ui, const char *pick, char *why,
+			size_t len);
+/* The picker inside the envelope's form: the folders, or one folder's
+ * directory rel with a checkbox per entry. */
+void sl_page_folder_picker(const struct sl_ui *ui, struct sl_page *pg,
+			   const char *folder, const char *rel, const char *to);
 
 /* ---- tsp.c: the TSP operator's pages (--tsp-store, --tsp-socket) -------- */
 

@@ -7,8 +7,12 @@
  * onto the pipe of a "send" request, exactly as sealctl send does, and
  * the directory is removed whatever happened.
  *
+ * Files ticked in a local folder (folders.c) come as "pick" fields and
+ * are packed from where they are, after the uploads.
+ *
  * Refused with a message, and nothing kept: a CSRF token missing, wrong
- * or after the first file (the form sends it first); a file name that
+ * or after the first file (the form sends it first); a pick outside its
+ * folder or that names no file or directory; two files of one name; a file name that
  * is not one plain name (a '/', ".", "..", a control character, longer
  * than a name may be); the same name twice; more than SL_UI_MAX_FILES
  * files; more bytes than --max-upload, counted as they arrive.
@@ -41,6 +45,9 @@ struct sl_upload {
 	int fd;				/* the file being written */
 	char *names[SL_UI_MAX_FILES];
 	size_t n_files;
+	char *picks[SL_UI_MAX_FILES];	/* "N/REL" as the form sent them */
+	size_t n_picks;
+	char *picked[SL_UI_MAX_FILES];	/* resolved, once checked */
 	uint64_t total;
 	unsigned int status;		/* an error's HTTP status, 0: none */
 	char error[512];
@@ -77,7 +84,7 @@ void sl_upload_too_big(const struct sl_ui *ui, struct sl_page *pg)
 		 "The files are over the upload limit of %s (%llu bytes): nothing was sent. Send fewer or smaller files, or start sealine-ui with a larger --max-upload.",
 		 n.p ? n.p : "?", (unsigned long long)ui->conf.max_upload);
 	sl_buf_free(&n);
-	sl_page_envelope(ui, pg, msg, NULL);
+	sl_page_envelope(ui, pg, msg, NULL, NULL, NULL);
 	pg->status = MHD_HTTP_CONTENT_TOO_LARGE;
 }
 
@@ -191,6 +198,28 @@ static enum MHD_Result part(void *cls, enum MHD_ValueKind kind,
 		u->csrf_ok = !too_long && sl_ui_token_equal(u->csrf, u->ui->csrf);
 	} else if (!strcmp(key, "to")) {
 		field(u->to, sizeof(u->to), data, off, size, &too_long);
+	} else if (!strcmp(key, "pick")) {
+		if (!u->csrf_ok) {
+			fail(u, MHD_HTTP_FORBIDDEN,
+			     "The form's CSRF token is missing or wrong: reload the page and try again. Nothing was sent.");
+			return MHD_YES;
+		}
+		if (!off) {
+			if (u->n_picks == SL_UI_MAX_FILES) {
+				fail(u, MHD_HTTP_BAD_REQUEST,
+				     "More than %d files picked: send them in several envelopes, or pick their directory.",
+				     SL_UI_MAX_FILES);
+				return MHD_YES;
+			}
+			u->picks[u->n_picks] = calloc(1, PATH_MAX);
+			if (!u->picks[u->n_picks]) {
+				fail(u, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+				return MHD_YES;
+			}
+			u->n_picks++;
+		}
+		field(u->picks[u->n_picks - 1], PATH_MAX, data, off, size,
+		      &too_long);
 	} else if (!strcmp(key, "files") && filename) {
 		if (!u->csrf_ok) {
 			fail(u, MHD_HTTP_FORBIDDEN,
@@ -270,7 +299,7 @@ static int read_record(struct sl_ipc_reader *r, struct sl_ipc_record *rec,
 static int send_envelope(struct sl_upload *u, char *err, size_t err_len)
 {
 	struct sl_ipc_reader *r = calloc(1, sizeof(*r));
-	const char *paths[SL_UI_MAX_FILES];
+	const char *paths[2 * SL_UI_MAX_FILES];
 	char request[SL_UI_FIELD_MAX + 8], why[512] = "", idbuf[40];
 	struct sl_ipc_record rec;
 	uint64_t files = 0, bytes = 0;
@@ -308,7 +337,9 @@ static int send_envelope(struct sl_upload *u, char *err, size_t err_len)
 		}
 		paths[i] = full[i];
 	}
-	if (sl_env_pack_pipe(pipefd[1], paths, u->n_files,
+	for (size_t i = 0; i < u->n_picks; i++)
+		paths[u->n_files + i] = u->picked[i];
+	if (sl_env_pack_pipe(pipefd[1], paths, u->n_files + u->n_picks,
 			     SL_ENV_ZSTD_LEVEL_DEFAULT, &files, &bytes, why,
 			     sizeof(why))) {
 		snprintf(err, err_len, "packing the files failed: %s", why);
@@ -357,6 +388,45 @@ static void remove_dir(struct sl_upload *u)
 	u->dir[0] = 0;
 }
 
+/* Each pick inside its folder; every name in the envelope once (the
+ * archive holds each top-level name once, as the upload directory does). */
+static void resolve_picks(struct sl_upload *u)
+{
+	char why[PATH_MAX + 128];
+
+	if (u->n_files + u->n_picks > SL_UI_MAX_FILES) {
+		fail(u, MHD_HTTP_BAD_REQUEST,
+		     "More than %d files uploaded and picked: send them in several envelopes.",
+		     SL_UI_MAX_FILES);
+		return;
+	}
+	for (size_t i = 0; i < u->n_picks; i++) {
+		const char *base;
+
+		u->picked[i] = sl_ui_folder_pick(u->ui, u->picks[i], why,
+						 sizeof(why));
+		if (!u->picked[i]) {
+			fail(u, MHD_HTTP_BAD_REQUEST,
+			     "A picked file was refused: %s. Nothing was sent.",
+			     why);
+			return;
+		}
+		base = strrchr(u->picked[i], '/') + 1;
+		for (size_t j = 0; j < u->n_files; j++)
+			if (!strcmp(base, u->names[j]))
+				goto twice;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(base, strrchr(u->picked[j], '/') + 1))
+				goto twice;
+		continue;
+twice:
+		fail(u, MHD_HTTP_BAD_REQUEST,
+		     "Two files named '%s' were attached or picked: an envelope holds each name once.",
+		     base);
+		return;
+	}
+}
+
 void sl_upload_finish(struct sl_upload *u, struct sl_page *pg)
 {
 	char err[600];
@@ -375,9 +445,11 @@ void sl_upload_finish(struct sl_upload *u, struct sl_page *pg)
 	if (!u->status && !sl_account_valid(u->to))
 		fail(u, MHD_HTTP_BAD_REQUEST,
 		     "Choose the recipient from the address book (an account is 12 digits).");
-	if (!u->status && !u->n_files)
+	if (!u->status)
+		resolve_picks(u);
+	if (!u->status && !u->n_files && !u->n_picks)
 		fail(u, MHD_HTTP_BAD_REQUEST,
-		     "Attach at least one file.");
+		     "Attach at least one file, or tick one in a local folder.");
 	if (!u->status && send_envelope(u, err, sizeof(err)))
 		fail(u, MHD_HTTP_BAD_GATEWAY, "sealined did not take the envelope: %s",
 		     err);
@@ -388,7 +460,8 @@ void sl_upload_finish(struct sl_upload *u, struct sl_page *pg)
 	}
 	if (u->status) {
 		sl_page_envelope(u->ui, pg, u->error,
-				 sl_account_valid(u->to) ? u->to : NULL);
+				 sl_account_valid(u->to) ? u->to : NULL, NULL,
+				 NULL);
 		pg->status = u->status;
 		return;
 	}
@@ -402,5 +475,9 @@ void sl_upload_free(struct sl_upload *u)
 	remove_dir(u);
 	for (size_t i = 0; i < u->n_files; i++)
 		free(u->names[i]);
+	for (size_t i = 0; i < u->n_picks; i++) {
+		free(u->picks[i]);
+		free(u->picked[i]);
+	}
 	free(u);
 }

@@ -231,6 +231,67 @@ try:
     check("the upload directory is empty once sent",
           os.listdir(os.path.join(DIR, "up")) == [], os.listdir(os.path.join(DIR, "up")))
 
+    # ---- Files picked from a local folder (--folder DIR/pick) ----------------
+    pick_dir = os.path.realpath(os.path.join(DIR, "pick"))
+    go(BASE + "/?to=" + PEER)
+    driver.find_element(By.LINK_TEXT, pick_dir).click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "picker-entries"))
+    entries = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#picker-entries tbody tr")]
+    check("the picker lists the folder: files with sizes, directories",
+          any("Lieferschein.txt" in e and "18 bytes" in e for e in entries)
+          and any(e.startswith("sub/") for e in entries), entries)
+    check("browsing keeps the chosen recipient",
+          Select(driver.find_element(By.ID, "to")).first_selected_option.get_attribute("value") == PEER)
+    driver.find_element(By.LINK_TEXT, "outside").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "picker"))
+    check("a link that leads out of the folder is not shown",
+          "leads out of its folder" in driver.find_element(By.ID, "picker").text
+          and not driver.find_elements(By.CSS_SELECTOR, "#picker-entries"),
+          driver.find_element(By.ID, "picker").text[:300])
+    go(BASE + "/?folder=0&path=sub&to=" + PEER)
+    entries = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#picker-entries tbody tr")]
+    crumbs = driver.find_element(By.CSS_SELECTOR, "#picker .crumbs").text
+    check("a directory opens with the way back",
+          any("deep.bin" in e for e in entries) and crumbs.startswith(pick_dir + " / sub"),
+          (entries, crumbs))
+    driver.find_element(By.LINK_TEXT, pick_dir).click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "picker-entries"))
+    before = outbox()
+    for v in ("0/Lieferschein.txt", "0/sub"):
+        driver.find_element(By.CSS_SELECTOR, "input[name=pick][value='%s']" % v).click()
+    shot(driver, "envelope-folder")
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    wait.until(lambda d: re.search(r"/outbox/[0-9a-f]{32}$", d.current_url))
+    pick_id = driver.current_url.rsplit("/", 1)[1]
+    mine = [e for e in outbox() if e["id"] == pick_id]
+    # entries: the file, the directory and the file in it
+    check("ticked files and a directory are sent without an upload: every byte",
+          len(mine) == 1 and mine[0]["to"] == PEER and mine[0]["files"] == 3
+          and mine[0]["content_bytes"] == 18 + 5000 and len(outbox()) == len(before) + 1, mine)
+    go(BASE + "/")
+    csrf = driver.find_element(By.NAME, "csrf").get_attribute("value")
+    n_before = len(outbox())
+    for pick, why in (("0/../state/identity", "in it"),
+                      ("0/outside/identity", "leads out of its folder"),
+                      ("0/sub/../../state", "in it"),
+                      ("7/x", "no folder 7"), ("0/", "a folder itself"),
+                      ("/etc/passwd", "is not a folder"),
+                      ("0/no-such-file", "No such file")):
+        body, h = multipart([("csrf", csrf), ("to", PEER), ("pick", pick)], [])
+        st, _, data = req("POST", "/send", body, h, cookie)
+        check("the pick %s is refused (%s), nothing queued" % (pick, why),
+              st == 400 and why.encode() in data and len(outbox()) == n_before,
+              (st, data[-400:]))
+    body, h = multipart([("csrf", csrf), ("to", PEER), ("pick", "0/random.bin")],
+                        [("files", "random.bin", b"upload")])
+    st, _, data = req("POST", "/send", body, h, cookie)
+    check("a pick named as an upload is refused, nothing queued or stored",
+          st == 400 and b"Two files named" in data and len(outbox()) == n_before
+          and os.listdir(os.path.join(DIR, "up")) == [], (st, data[-300:]))
+    st, _, data = req("GET", "/?folder=0&path=..%2F..", None, None, cookie)
+    check("the envelope page refuses to browse above a folder",
+          st == 400 and b"Cannot show that folder" in data, st)
+
     go(BASE + "/outbox")
     rows = driver.find_elements(By.CSS_SELECTOR, "#outbox tbody tr")
     check("the outbox lists it as queued",

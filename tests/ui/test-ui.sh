@@ -94,6 +94,13 @@ chmod 700 "$d/in"
 # Files to send from the browser.
 printf 'Quartalsbericht\n' >"$d/files/Bericht März.txt"
 head -c 300000 /dev/urandom >"$d/files/random.bin"
+# A local folder to pick from (--folder): a file, a directory, a file
+# named as an upload, and a link that leads out of the folder.
+mkdir -p "$d/pick/sub"
+printf 'Lieferschein 4711\n' >"$d/pick/Lieferschein.txt"
+head -c 5000 /dev/urandom >"$d/pick/sub/deep.bin"
+printf 'another\n' >"$d/pick/random.bin"
+ln -s ../state "$d/pick/outside"
 
 "$BIN/sealined" -f -c "$d/conf" 2>"$d/sealined.log" &
 sealined_pid=$!
@@ -107,7 +114,7 @@ fi
 "$SEALCTL" peers company $PEER "Müller Werke AG" --socket "$d/ctl.sock" >/dev/null || exit 1
 
 "$UI" --port 0 --socket "$d/ctl.sock" --upload-dir "$d/up" \
-	--max-upload $UI_MAX_UPLOAD >"$d/ui.out" 2>"$d/ui.err" &
+	--max-upload $UI_MAX_UPLOAD --folder "$d/pick" >"$d/ui.out" 2>"$d/ui.err" &
 ui_pid=$!
 url=
 for ((i = 0; i < 200; i++)); do
