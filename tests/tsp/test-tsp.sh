@@ -39,9 +39,10 @@ command -v python3 >/dev/null || { echo "test-tsp: python3 not found" >&2; exit 
 
 make -s -C "$HERE" all || exit 2
 make -s -C "$TOP/tests/exchange" sealine-exchange || exit 2
-make -s -C "$TOP/agent" sealctl >/dev/null || exit 2
+make -s -C "$TOP/agent" sealctl sealine-ui >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange
 SEALCTL=$TOP/build/bin/sealctl
+SEALINE_UI=$TOP/build/bin/sealine-ui
 SEALTSPD=${SEALTSPD:-$HERE/build/sealtspd-asan}
 SIM=${SIM:-$HERE/build/sim-endpoints-asan}
 SIMC=${SIMC:-$HERE/build/sim-courier-asan}
@@ -50,7 +51,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=suppressions=$HERE/lsan.supp:print_suppressions=0
 
 W=$(mktemp -d /tmp/sealine-tsp.XXXXXX)
-EX_PID= TSP_PID=
+EX_PID= TSP_PID= UI_PID=
 passed=0 failed=0
 
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
@@ -72,6 +73,7 @@ stop_exchange() {
 	kill -TERM "$EX_PID" 2>/dev/null; wait "$EX_PID" 2>/dev/null; EX_PID=
 }
 cleanup() {
+	[ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null
 	stop_tsp; stop_exchange
 	if [ "$KEEP" = 1 ] || [ "$failed" != 0 ]; then echo "test-tsp: files kept in $W" >&2
 	else rm -rf "$W"; fi
@@ -179,7 +181,7 @@ sim_ok() { # the sim's summary says every call as expected
 # ---------------------------------------------------------------- scenarios
 D=$W/main
 mkdir -p "$D"
-NTSP=24 NEP=20
+NTSP=24 NEP=22
 start_exchange "$D" $NTSP $NEP --ring-interval 0.4 --capture "$D/cap" || exit 1
 "$SIM" keys --count $NEP >"$D/keys" || exit 1
 start_tsp "$D" $NTSP || exit 1
@@ -281,6 +283,79 @@ glare_tries() {
 	[ "$(cdr_field "$D/cdr.glare" 5550017 outcome)" = busy ] || { echo "record: $(cdr_field "$D/cdr.glare" 5550017 outcome)"; return 1; }
 }
 check "glare: the TSP tried three lines, and the record says busy" glare_tries
+
+# The operator's pages on this TSP: sealine-ui with its store and control
+# socket shows a real call on its line while it is connected, and its
+# record in the month's records once it ended.
+enrol "$D" 20 --caller-id 5550020; enrol "$D" 21; authorise "$D" 21 20
+tsp_settled
+"$SEALINE_UI" --port 0 --socket "$D/no-sealined.sock" --upload-dir "$D/ui-up" \
+	--tsp-store "$D/tsp.db" --tsp-socket "$D/sealtspd.sock" >"$D/ui.out" 2>"$D/ui.err" &
+UI_PID=$!
+run_sim "$D" "$D/sim4.out" --call "20 21 connected bytes=3000 hold=12000" --timeout 60 &
+SIMPID=$!
+# ui_pages: log in with the printed URL, then poll /tsp/calls until the
+# call is on it, wait for the end of the call, and read /tsp/records.
+ui_pages() {
+	python3 - "$D/ui.out" "$SIMPID" "$D" "$SEALCTL" <<-'EOF'
+	import http.cookiejar, json, os, subprocess, sys, time, urllib.error, urllib.request
+	out, simpid, d, sealctl = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+	url = None
+	for _ in range(300):
+	    lines = [l for l in open(out).read().splitlines() if l.startswith("open ")]
+	    if lines:
+	        url = lines[0][5:]
+	        break
+	    time.sleep(0.1)
+	if not url:
+	    sys.exit("sealine-ui printed no URL")
+	base = url.split("/login")[0]
+	web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+	try:	# sets the cookie, then goes to the envelope, which needs a sealined
+	    web.open(url, timeout=30).read()
+	except urllib.error.HTTPError as e:
+	    if e.code != 502:
+	        raise
+	page = lambda p: web.open(base + p, timeout=30).read().decode()
+	seen = None
+	for _ in range(400):
+	    calls = page("/tsp/calls")
+	    rows = [r for r in calls.split("<tr>") if "100000000020" in r and "100000000021" in r]
+	    if len(rows) == 2:	# both legs, each on its line
+	        seen = rows
+	        break
+	    if not os.path.exists("/proc/%d" % simpid):
+	        break
+	    time.sleep(0.05)
+	if not seen:
+	    sys.exit("/tsp/calls never showed the call's two legs:\n" + calls[-1500:])
+	cells = [[c.split("</td>")[0] for c in r.split("<td>")[1:]] for r in seen]
+	# line, state, modem, tracking id, leg: two lines relaying one call
+	if cells[0][0] == cells[1][0] or any(c[1] != "relay" for c in cells) or \
+	        cells[0][3] != cells[1][3] or sorted(c[4] for c in cells) != ["caller", "recipient"]:
+	    sys.exit("the legs on /tsp/calls: %s" % seen)
+	for _ in range(600):
+	    if not os.path.exists("/proc/%d" % simpid) or open("/proc/%d/stat" % simpid).read().split()[2] == "Z":
+	        break
+	    time.sleep(0.1)
+	for _ in range(600):
+	    st = json.loads(subprocess.run([sealctl, "status", "--json", "--socket",
+	                                    d + "/sealtspd.sock"], capture_output=True, text=True).stdout)
+	    if st["daemon"]["calls"] == 0 and st["daemon"]["store_queue"] == 0:
+	        break
+	    time.sleep(0.1)
+	month = time.strftime("%Y-%m", time.gmtime())
+	recs = page("/tsp/records?month=" + month + "&account=100000000020")
+	rows = [r for r in recs.split("<tr>") if "100000000020" in r and "100000000021" in r]
+	if len(rows) != 1 or ">completed<" not in rows[0]:
+	    sys.exit("/tsp/records: %s" % (rows or recs[-1500:]))
+	EOF
+}
+check "sealine-ui on the TSP: /tsp/calls shows the real call's two legs, /tsp/records its completed record" ui_pages
+wait $SIMPID
+check "sealine-ui on the TSP: the call itself went as expected" sim_ok "$D/sim4.out"
+kill "$UI_PID"; wait "$UI_PID"; UI_PID=
+check "sealine-ui on the TSP stops cleanly" test ! -s "$D/ui.err"
 
 # SIGKILL mid-call.
 enrol "$D" 15 --caller-id 5550015; enrol "$D" 16; authorise "$D" 16 15
