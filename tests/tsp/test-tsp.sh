@@ -43,6 +43,9 @@ make -s -C "$TOP/agent" sealctl sealine-ui >/dev/null || exit 2
 EXCHANGE=$TOP/tests/exchange/sealine-exchange
 SEALCTL=$TOP/build/bin/sealctl
 SEALINE_UI=$TOP/build/bin/sealine-ui
+for p in /usr/bin/chromium /usr/bin/chromedriver; do	# sealine-ui's TSP pages
+	[ -x $p ] || { echo "test-tsp: $p missing: scripts/install-deps installs it" >&2; exit 2; }
+done
 SEALTSPD=${SEALTSPD:-$HERE/build/sealtspd-asan}
 SIM=${SIM:-$HERE/build/sim-endpoints-asan}
 SIMC=${SIMC:-$HERE/build/sim-courier-asan}
@@ -294,11 +297,15 @@ tsp_settled
 UI_PID=$!
 run_sim "$D" "$D/sim4.out" --call "20 21 connected bytes=3000 hold=12000" --timeout 60 &
 SIMPID=$!
-# ui_pages: log in with the printed URL, then poll /tsp/calls until the
-# call is on it, wait for the end of the call, and read /tsp/records.
+# ui_pages: Chromium (Selenium, as tests/ui) logs in with the printed
+# URL, reloads /tsp/calls until the call is on it, waits for the end of
+# the call and reads /tsp/records.
 ui_pages() {
-	python3 - "$D/ui.out" "$SIMPID" "$D" "$SEALCTL" <<-'EOF'
-	import http.cookiejar, json, os, subprocess, sys, time, urllib.error, urllib.request
+	/usr/bin/python3 - "$D/ui.out" "$SIMPID" "$D" "$SEALCTL" <<-'EOF'
+	import json, os, subprocess, sys, time
+	from selenium import webdriver
+	from selenium.webdriver.chrome.service import Service
+	from selenium.webdriver.common.by import By
 	out, simpid, d, sealctl = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 	url = None
 	for _ in range(300):
@@ -310,45 +317,50 @@ ui_pages() {
 	if not url:
 	    sys.exit("sealine-ui printed no URL")
 	base = url.split("/login")[0]
-	web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-	try:	# sets the cookie, then goes to the envelope, which needs a sealined
-	    web.open(url, timeout=30).read()
-	except urllib.error.HTTPError as e:
-	    if e.code != 502:
-	        raise
-	page = lambda p: web.open(base + p, timeout=30).read().decode()
-	seen = None
-	for _ in range(400):
-	    calls = page("/tsp/calls")
-	    rows = [r for r in calls.split("<tr>") if "100000000020" in r and "100000000021" in r]
-	    if len(rows) == 2:	# both legs, each on its line
-	        seen = rows
-	        break
-	    if not os.path.exists("/proc/%d" % simpid):
-	        break
-	    time.sleep(0.05)
-	if not seen:
-	    sys.exit("/tsp/calls never showed the call's two legs:\n" + calls[-1500:])
-	cells = [[c.split("</td>")[0] for c in r.split("<td>")[1:]] for r in seen]
-	# line, state, modem, tracking id, leg: two lines relaying one call
-	if cells[0][0] == cells[1][0] or any(c[1] != "relay" for c in cells) or \
-	        cells[0][3] != cells[1][3] or sorted(c[4] for c in cells) != ["caller", "recipient"]:
-	    sys.exit("the legs on /tsp/calls: %s" % seen)
-	for _ in range(600):
-	    if not os.path.exists("/proc/%d" % simpid) or open("/proc/%d/stat" % simpid).read().split()[2] == "Z":
-	        break
-	    time.sleep(0.1)
-	for _ in range(600):
-	    st = json.loads(subprocess.run([sealctl, "status", "--json", "--socket",
-	                                    d + "/sealtspd.sock"], capture_output=True, text=True).stdout)
-	    if st["daemon"]["calls"] == 0 and st["daemon"]["store_queue"] == 0:
-	        break
-	    time.sleep(0.1)
-	month = time.strftime("%Y-%m", time.gmtime())
-	recs = page("/tsp/records?month=" + month + "&account=100000000020")
-	rows = [r for r in recs.split("<tr>") if "100000000020" in r and "100000000021" in r]
-	if len(rows) != 1 or ">completed<" not in rows[0]:
-	    sys.exit("/tsp/records: %s" % (rows or recs[-1500:]))
+	opts = webdriver.ChromeOptions()
+	opts.binary_location = "/usr/bin/chromium"
+	for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+	          "--no-first-run", "--disable-extensions", "--disable-background-networking"):
+	    opts.add_argument(a)
+	driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+	driver.set_page_load_timeout(60)
+	def rows(path, table):
+	    driver.get(base + path)
+	    return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+	            for tr in driver.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table)]
+	try:
+	    driver.get(url)	# sets the cookie (the envelope it opens needs a sealined)
+	    seen = []
+	    for _ in range(400):
+	        seen = [r for r in rows("/tsp/calls", "calls")
+	                if "100000000020" in r and "100000000021" in r]
+	        if len(seen) == 2 or not os.path.exists("/proc/%d" % simpid):
+	            break
+	        time.sleep(0.05)
+	    # line, state, modem, tracking id, leg: two lines relaying one call
+	    if len(seen) != 2 or seen[0][0] == seen[1][0] or any(r[1] != "relay" for r in seen) \
+	            or seen[0][3] != seen[1][3] or sorted(r[4] for r in seen) != ["caller", "recipient"]:
+	        sys.exit("/tsp/calls: %s" % seen)
+	    for _ in range(600):
+	        if not os.path.exists("/proc/%d" % simpid) or \
+	                open("/proc/%d/stat" % simpid).read().split()[2] == "Z":
+	            break
+	        time.sleep(0.1)
+	    for _ in range(600):
+	        st = json.loads(subprocess.run([sealctl, "status", "--json", "--socket",
+	                                        d + "/sealtspd.sock"], capture_output=True,
+	                                       text=True).stdout)
+	        if st["daemon"]["calls"] == 0 and st["daemon"]["store_queue"] == 0:
+	            break
+	        time.sleep(0.1)
+	    month = time.strftime("%Y-%m", time.gmtime())
+	    recs = rows("/tsp/records?month=%s&account=100000000020" % month, "records")
+	    # call, rang, duration, caller, recipient, line, up, down, outcome
+	    if len(recs) != 1 or recs[0][0] != seen[0][3] or recs[0][3:5] != \
+	            ["100000000020", "100000000021"] or recs[0][8] != "completed":
+	        sys.exit("/tsp/records: %s" % recs)
+	finally:
+	    driver.quit()
 	EOF
 }
 check "sealine-ui on the TSP: /tsp/calls shows the real call's two legs, /tsp/records its completed record" ui_pages
