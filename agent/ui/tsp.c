@@ -41,6 +41,18 @@ static int store_open(const struct sl_ui *ui, struct sl_tsp_store *st,
 	return sl_tsp_store_open(st, ui->conf.tsp_store, NULL, 0, err, err_len);
 }
 
+/* The list's array with room for twice as many (first: its first size),
+ * *cap updated; NULL when out of memory, the old array kept. */
+static void *grown(void *array, size_t *cap, size_t first, size_t size)
+{
+	size_t n = *cap ? 2 * *cap : first;
+	void *more = realloc(array, n * size);
+
+	if (more)
+		*cap = n;
+	return more;
+}
+
 /* ---- Accounts ------------------------------------------------------------- */
 
 struct accounts {
@@ -55,13 +67,11 @@ static int collect_account(const struct sl_tsp_account *a, void *arg)
 	if (l->n == TSP_MAX_ACCOUNTS)
 		return 0;
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct sl_tsp_account *more = realloc(l->a, cap * sizeof(*more));
+		struct sl_tsp_account *more = grown(l->a, &l->cap, 64, sizeof(*more));
 
 		if (!more)
 			return -ENOMEM;
 		l->a = more;
-		l->cap = cap;
 	}
 	l->a[l->n++] = *a;
 	return 0;
@@ -432,13 +442,11 @@ static int collect_record(const struct sl_tsp_cdr *c, void *arg)
 		return 0;
 	}
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		struct sl_tsp_cdr *more = realloc(l->c, cap * sizeof(*more));
+		struct sl_tsp_cdr *more = grown(l->c, &l->cap, 256, sizeof(*more));
 
 		if (!more)
 			return -ENOMEM;
 		l->c = more;
-		l->cap = cap;
 	}
 	l->c[l->n++] = *c;
 	return 0;
@@ -666,13 +674,11 @@ static int collect_spool_row(const struct sl_tsp_spool_row *r, void *arg)
 		return 0;
 	}
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct sl_tsp_spool_row *more = realloc(l->r, cap * sizeof(*more));
+		struct sl_tsp_spool_row *more = grown(l->r, &l->cap, 64, sizeof(*more));
 
 		if (!more)
 			return -ENOMEM;
 		l->r = more;
-		l->cap = cap;
 	}
 	l->r[l->n++] = *r;
 	if (!sl_tsp_spool_closed(r->state)) {
