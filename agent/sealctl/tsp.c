@@ -101,15 +101,9 @@ static int check_line(const char *s)
 /* A limit of concurrent calls: 0 (none) to SL_TSP_MAX_CALLS_LIMIT. */
 static int parse_max_calls(const char *s, unsigned int *n)
 {
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *s == '-' || *end || errno || v > SL_TSP_MAX_CALLS_LIMIT)
+	if (sl_tsp_max_calls_parse(s, n))
 		return sl_usage_error(CMD, "'%s' is not a limit of concurrent calls (0 for none, up to %d)",
 				      s, SL_TSP_MAX_CALLS_LIMIT);
-	*n = (unsigned int)v;
 	return 0;
 }
 

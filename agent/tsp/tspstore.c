@@ -112,6 +112,22 @@ bool sl_tsp_phone_valid(const char *s)
 	return s && all_in(s, SL_TSP_PHONE_MAX, is_digit);
 }
 
+int sl_tsp_max_calls_parse(const char *s, unsigned int *n)
+{
+	unsigned long v = 0;
+
+	/* 6 digits hold the limit; more (leading zeros included) are
+	 * refused rather than counted, so no overflow is possible. */
+	if (!s || !all_in(s, 6, is_digit))
+		return -EINVAL;
+	for (; *s; ++s)
+		v = v * 10 + (unsigned long)(*s - '0');
+	if (v > SL_TSP_MAX_CALLS_LIMIT)
+		return -EINVAL;
+	*n = (unsigned int)v;
+	return 0;
+}
+
 bool sl_tsp_line_valid(const char *s)
 {
 	return s && all_in(s, SL_TSP_LINE_MAX, is_name_char);

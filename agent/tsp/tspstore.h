@@ -516,6 +516,9 @@ bool sl_tsp_phone_valid(const char *s);
 bool sl_tsp_line_valid(const char *s);
 bool sl_tsp_instance_valid(const char *s);
 bool sl_tsp_caller_id_valid(const char *s);
+/* A limit of concurrent calls as typed: digits only (no sign or space),
+ * 0 (no limit) to SL_TSP_MAX_CALLS_LIMIT. 0 with *n set, or -EINVAL. */
+int sl_tsp_max_calls_parse(const char *s, unsigned int *n);
 
 /*
  * ISO 8601 in UTC: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or

@@ -258,18 +258,12 @@ static int form_max_calls(const struct sl_form *f, unsigned int *n,
 			  char *why, size_t len)
 {
 	const char *s = sl_form_get(f, "max_calls");
-	unsigned long v;
-	char *end;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *s < '0' || *s > '9' || *end || errno ||
-	    v > SL_TSP_MAX_CALLS_LIMIT) {
+	if (sl_tsp_max_calls_parse(s, n)) {
 		snprintf(why, len, "'%s' is not a number of calls from 0 (no limit) to %d.",
 			 s, SL_TSP_MAX_CALLS_LIMIT);
 		return -EINVAL;
 	}
-	*n = (unsigned int)v;
 	return 0;
 }
 

@@ -1001,6 +1001,13 @@ run "$SEALCTL" tsp --db "$db" accounts authorise 200000000002 900000000009
 expect "tsp authorise unknown caller: exit 1" 1 'no account 900000000009'
 run "$SEALCTL" tsp --db "$db" accounts bind 200000000002 --line ttyS3
 expect "tsp accounts bind --line" 0 'line ttyS3 bound' stdout
+run "$SEALCTL" tsp --db "$db" accounts limit 200000000002 4
+expect "tsp accounts limit" 0 'may take part in 4 calls at once' stdout
+# one rule with sealine-ui's form (sl_tsp_max_calls_parse): digits only
+for bad in ' 5' '+5' 100001 5x ''; do
+	run "$SEALCTL" tsp --db "$db" accounts limit 200000000002 "$bad"
+	expect "tsp accounts limit '$bad': exit 2" 2 "'${bad/+/[+]}' is not a limit of concurrent calls"
+done
 run "$SEALCTL" tsp --db "$db" accounts disable 200000000002
 expect "tsp accounts disable" 0 'disabled' stdout
 run "$SEALCTL" tsp --db "$db" accounts show 200000000002 --json

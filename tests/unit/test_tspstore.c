@@ -456,6 +456,28 @@ TEST(account_bad_inputs)
 	sl_tsp_store_close(&st);
 }
 
+/* The call limit as sealctl and sealine-ui read it: one rule for both. */
+TEST(max_calls_parse)
+{
+	static const char *const bad[] = {
+		"", " 5", "5 ", "+5", "-1", "5x", "0x10", "100001", "1000000",
+		"0000005", "18446744073709551621",
+	};
+	unsigned int n = 7;
+	size_t i;
+
+	CHECK(!sl_tsp_max_calls_parse("0", &n) && n == 0);
+	CHECK(!sl_tsp_max_calls_parse("12", &n) && n == 12);
+	CHECK(!sl_tsp_max_calls_parse("100000", &n) && n == SL_TSP_MAX_CALLS_LIMIT);
+	CHECK(!sl_tsp_max_calls_parse("000005", &n) && n == 5);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+		n = 7;
+		CHECKF(sl_tsp_max_calls_parse(bad[i], &n) == -EINVAL && n == 7,
+		       "'%s'", bad[i]);
+	}
+	CHECK(sl_tsp_max_calls_parse(NULL, &n) == -EINVAL);
+}
+
 /* ------------------------------------------------------------ lookups */
 
 TEST(caller_bindings)
@@ -1147,6 +1169,7 @@ int main(int argc, char **argv)
 	RUN(open_refusals);
 	RUN(accounts);
 	RUN(account_bad_inputs);
+	RUN(max_calls_parse);
 	RUN(caller_bindings);
 	RUN(binding_limit);
 	RUN(authorised_callers);
