@@ -79,7 +79,7 @@ struct wmsg {
 
 /* What the wiretap saw one side send, as sent (before losses). */
 struct seen {
-	unsigned int data, data_repeats, offers, answers, acks, results;
+	unsigned int data, data_repeats, offers, answers, acks, results, aborts;
 	unsigned int unopened;
 	uint32_t min_data_chunk;
 	uint32_t max_durable;	/* the highest ACK's durable chunks */
@@ -114,12 +114,14 @@ static struct node N[2];
 static int64_t now_ms;
 static uint32_t next_portid = 100;
 
-/* The fake's behaviour: the line cut, every nth courier message lost or
- * doubled, the recipient's RESULTs lost. */
+/* The fake's behaviour: the line cut; every nth courier message (and
+ * handshake message, if faults_on_handshakes) lost or doubled; every nth
+ * delivery overtaken by the message after it; the recipient's RESULTs
+ * lost. */
 static bool link_up;
-static unsigned int drop_every, dup_every, courier_count;
-static bool lose_results;
-static unsigned int dropped, doubled;
+static unsigned int drop_every, dup_every, swap_every, msg_count, deliveries;
+static bool faults_on_handshakes, lose_results;
+static unsigned int dropped, doubled, swapped;
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -199,6 +201,9 @@ static uint8_t watch(struct node *n, const uint8_t *msg, size_t len)
 	case SL_XFER_RESULT:
 		s->results++;
 		s->result_code = plain[5];
+		break;
+	case SL_XFER_ABORT:
+		s->aborts++;
 		break;
 	}
 	sl_wipe(plain, sizeof(plain));
@@ -289,13 +294,14 @@ static int fk_send(void *ctx, const char *tty, const uint8_t *msg, size_t len)
 		return -EMSGSIZE;
 	if (n->q_len >= KQUEUE_MAX)
 		return -ENOBUFS;
-	if (sl_cchan_is_courier(msg, len)) {
-		uint8_t kind = watch(n, msg, len);
+	if (sl_cchan_is_courier(msg, len) || faults_on_handshakes) {
+		uint8_t kind = sl_cchan_is_courier(msg, len) ?
+			       watch(n, msg, len) : 0;
 
-		courier_count++;
-		if (drop_every && courier_count % drop_every == 0)
+		msg_count++;
+		if (drop_every && msg_count % drop_every == 0)
 			lose = true;
-		if (dup_every && courier_count % dup_every == 0)
+		if (dup_every && msg_count % dup_every == 0)
 			twice = true;
 		if (lose_results && kind == SL_XFER_RESULT)
 			lose = true;
@@ -390,6 +396,17 @@ static bool deliver_one(struct node *n)
 
 	if (!m)
 		return false;
+	if (swap_every && m->next && ++deliveries % swap_every == 0) {
+		/* The next message overtakes this one. */
+		struct wmsg *second = m->next;
+
+		m->next = second->next;
+		second->next = m;
+		if (n->q_tail == second)
+			n->q_tail = m;
+		n->q_head = m = second;
+		swapped++;
+	}
 	n->q_head = m->next;
 	if (!n->q_head)
 		n->q_tail = NULL;
@@ -487,8 +504,9 @@ static bool world_start(const char *name, const char *rcp_courier)
 	N[RCP].other = &N[SND];
 	now_ms = sl_now_ms();
 	link_up = true;
-	drop_every = dup_every = courier_count = dropped = doubled = 0;
-	lose_results = false;
+	drop_every = dup_every = swap_every = msg_count = deliveries = 0;
+	dropped = doubled = swapped = 0;
+	faults_on_handshakes = lose_results = false;
 	gcry_randomize(ltk, sizeof(ltk), GCRY_STRONG_RANDOM);
 	for (int i = 0; i < 2; i++) {
 		char sub[64];
@@ -1263,15 +1281,81 @@ TEST(courier_refusal_reaches_outbox)
 	CHECK(run_until(keyed, NULL, 60000));
 	CHECK(run_until(quiet, NULL, 60000));
 	CHECK_EQ(N[SND].seen.offers, 0);
+	/* The limit raised, the operator tries the envelope it kept again
+	 * (sealctl outbox retry). */
+	node_stop(&N[RCP]);
+	N[RCP].courier_conf[0] = 0;
+	node_start(&N[RCP]);
+	cut(false);
+	CHECK(run_until(keyed, NULL, 60000));
+	client_free(&cl, &N[SND]);
+	client_init(&cl);
+	snprintf(p, sizeof(p), "outbox-retry %s", id);
+	request(&cl, &N[SND], p);
+	CHECK(said(&cl, "ok id=", buf, sizeof(buf), NULL));
+	CHECK(run_until(quiet, NULL, 600000));
+	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec)))
+		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "delivered"));
+	check_inbox(id, src);
 out:
 	client_free(&cl, &N[SND]);
 	world_stop();
 }
 
 /*
- * Every 7th courier message lost and every 5th doubled, both ways:
- * delivered byte-exact all the same; the sender resent what was lost,
- * the recipient's channel refused the copies.
+ * sealctl outbox cancel mid-transfer: the sender withdraws (ABORT), the
+ * recipient drops what it spooled, send --wait ends with the
+ * cancellation, and the envelope is gone from the outbox.
+ */
+TEST(courier_cancel_withdraws)
+{
+	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
+	char p[PATH_MAX + 64];
+	struct sl_ipc_record rec;
+	struct client cl, q;
+	uint8_t sha[32];
+	uint64_t size = 0;
+
+	client_init(&cl);
+	client_init(&q);
+	if (!world_start("cancel", NULL))
+		goto out;
+	path_in(buf, sizeof(buf), "cancel-files");
+	mkdir(buf, 0755);
+	make_files(buf, src);
+	if (!start_send(&cl, "cancel", src, id, sha, &size) ||
+	    !CHECK(run_until(acked_two, NULL, 600000)))
+		goto out;
+	snprintf(p, sizeof(p), "%s/spool/%s.env", N[RCP].dir, id);
+	CHECK(exists(p));
+	snprintf(p, sizeof(p), "outbox-cancel %s", id);
+	request(&q, &N[SND], p);
+	CHECK(said(&q, "ok id=", buf, sizeof(buf), NULL));
+	CHECK(run_until(client_ended, &cl, 60000));
+	CHECKF(said(&cl, "err ", buf, sizeof(buf), NULL) &&
+	       strstr(buf, "ECANCELED") && strstr(buf, "cancelled"),
+	       "sealctl send --wait: %.*s", (int)cl.ipc.out_len, cl.ipc.out);
+	CHECK(run_until(quiet, NULL, 120000));
+	CHECK(N[SND].seen.aborts >= 1);
+	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec)))
+		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "cancelled"));
+	snprintf(p, sizeof(p), "%s/outbox/%s.env", N[SND].dir, id);
+	CHECK(!exists(p));
+	snprintf(p, sizeof(p), "%s/inbox", N[RCP].dir);
+	CHECK_EQ(count_entries(p, ""), 0);
+	check_spool_empty();
+	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"cancelled\""), 1);
+out:
+	client_free(&q, &N[SND]);
+	client_free(&cl, &N[SND]);
+	world_stop();
+}
+
+/*
+ * Every 7th control message lost, every 5th doubled, every 11th overtaken
+ * by the next, both ways, from a new session's handshake on: delivered
+ * byte-exact all the same; the sender resent what was lost, the
+ * recipient's channel refused the copies.
  */
 TEST(courier_lossy_line)
 {
@@ -1289,21 +1373,24 @@ TEST(courier_lossy_line)
 	make_files(buf, src);
 	drop_every = 7;
 	dup_every = 5;
+	swap_every = 11;
+	faults_on_handshakes = true;
+	cut(false);
 	if (!start_send(&cl, "lossy", src, id, sha, &size))
 		goto out;
 	CHECK(run_until(client_ended, &cl, 3600000));
 	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
 	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
 	       (int)cl.ipc.out_len, cl.ipc.out);
-	CHECK(dropped > 0 && doubled > 0);
+	CHECK(dropped > 0 && doubled > 0 && swapped > 0);
 	CHECK(N[SND].seen.data_repeats > 0);
 	CHECK_EQ(N[SND].seen.data - N[SND].seen.data_repeats,
 		 pieces_from(size, 0));
 	sl_cchan_get_stats(sl_cline_of(&N[RCP].L.lines[0])->ch, &st);
 	CHECK(st.replays > 0);
-	printf("  %u courier messages lost, %u doubled; %u DATA sent for %u pieces; the recipient refused %" PRIu64 " copies\n",
-	       dropped, doubled, N[SND].seen.data, pieces_from(size, 0),
-	       st.replays);
+	printf("  %u control messages lost, %u doubled, %u overtaken; %u DATA sent for %u pieces; the recipient's channel refused %" PRIu64 " copies\n",
+	       dropped, doubled, swapped, N[SND].seen.data,
+	       pieces_from(size, 0), st.replays);
 	check_inbox(id, src);
 	check_receipt(id, sha, size, cl.files, cl.bytes);
 	CHECK(run_until(quiet, NULL, 600000));
@@ -1324,6 +1411,7 @@ int main(int argc, char **argv)
 	RUN(courier_cut_resumes);
 	RUN(courier_replay_gets_first_receipt);
 	RUN(courier_refusal_reaches_outbox);
+	RUN(courier_cancel_withdraws);
 	RUN(courier_lossy_line);
 	free(random_bytes);
 	return daemon_test_finish();
