@@ -47,8 +47,9 @@
 #   test_sealined_courier  sealined's courier (sealined/courier*.c, outbox,
 #                      spool, unpacker) in two daemons with their lines and
 #                      handshakes, joined by a fake kernel: delivery and
-#                      receipt, a cut resumed, a replay, a refusal, lost
-#                      and doubled messages
+#                      receipt, cuts resumed with either daemon restarted,
+#                      a replay, a refusal and a retry, a cancel, lost,
+#                      doubled and reordered messages
 
 AGENT := ../../agent
 LINE := ../line

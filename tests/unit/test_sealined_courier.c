@@ -1038,6 +1038,9 @@ static bool start_send(struct client *cl, const char *name,
 	}
 	if (!CHECK(said(cl, "queued ", buf, sizeof(buf), &rec)))
 		return false;
+	pthread_join(cl->packer, NULL);
+	cl->packing = false;
+	CHECKF(!cl->pack_ret, "packing: %s", cl->why);
 	snprintf(id, SL_CS_HEX_ID, "%s", sl_ipc_get(&rec, "id"));
 	return CHECK(envelope_hash(id, sha, size)) &&
 	       CHECK_EQ(strtoull(sl_ipc_get(&rec, "size"), NULL, 10), *size);
@@ -1096,17 +1099,17 @@ static bool acked_two(void *arg)
 	return N[RCP].seen.max_durable >= 2;
 }
 
-/* The line cut and both ends reattached, the recipient's sealined
- * restarted from its state directory meanwhile if restart. */
-static void cut(bool restart)
+/* The line cut and both ends reattached; restart's sealined (if not
+ * NULL) restarted from its state directory meanwhile. */
+static void cut(struct node *restart)
 {
 	link_up = false;
 	flush_queue(&N[SND]);
 	flush_queue(&N[RCP]);
 	line_attach(false);
 	if (restart) {
-		node_stop(&N[RCP]);
-		node_start(&N[RCP]);
+		node_stop(restart);
+		node_start(restart);
 	}
 	reset_seen(&N[SND]);
 	reset_seen(&N[RCP]);
@@ -1141,7 +1144,7 @@ TEST(courier_cut_resumes)
 		goto out;
 	acked = N[RCP].seen.max_durable;
 	CHECK(acked < chunks);
-	cut(true);
+	cut(&N[RCP]);
 	CHECK(run_until(client_ended, &cl, 600000));
 	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
 	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
@@ -1168,6 +1171,59 @@ TEST(courier_cut_resumes)
 	CHECK(run_until(quiet, NULL, 120000));
 	check_spool_empty();
 	CHECK_EQ(log_lines(&N[RCP], "received.log", id, NULL), 1);
+out:
+	client_free(&cl, &N[SND]);
+	world_stop();
+}
+
+static bool delivered(void *id)
+{
+	char buf[SL_IPC_MAX_LINE + 1];
+	struct sl_ipc_record rec;
+
+	return outbox_record(&N[SND], id, buf, sizeof(buf), &rec) &&
+	       !strcmp(sl_ipc_get(&rec, "state"), "delivered");
+}
+
+/*
+ * The sender's sealined restarted mid-transfer (its outbox says
+ * "sending"): the next session's attempt resumes where the recipient's
+ * spool ends.
+ */
+TEST(courier_sender_restarts)
+{
+	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
+	struct sl_ipc_record rec;
+	struct client cl;
+	uint8_t sha[32];
+	uint64_t size = 0;
+	uint32_t acked, from;
+
+	client_init(&cl);
+	if (!world_start("restart", NULL))
+		goto out;
+	path_in(buf, sizeof(buf), "restart-files");
+	mkdir(buf, 0755);
+	make_files(buf, src);
+	if (!start_send(&cl, "restart", src, id, sha, &size) ||
+	    !CHECK(run_until(acked_two, NULL, 600000)))
+		goto out;
+	acked = N[RCP].seen.max_durable;
+	cut(&N[SND]);
+	CHECK(run_until(delivered, id, 600000));
+	from = N[RCP].seen.answer_from;
+	CHECK_EQ(N[SND].seen.offers, 1);
+	CHECKF(from >= acked, "resumed at chunk %u, %u were acknowledged",
+	       from, acked);
+	CHECK(N[SND].seen.min_data_chunk >= from);
+	CHECK_EQ(N[SND].seen.data, pieces_from(size, from));
+	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec)))
+		CHECK(!strcmp(sl_ipc_get(&rec, "attempts"), "2"));
+	check_inbox(id, src);
+	check_receipt(id, sha, size, cl.files, cl.bytes);
+	CHECK(run_until(quiet, NULL, 120000));
+	check_spool_empty();
+	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"delivered\""), 1);
 out:
 	client_free(&cl, &N[SND]);
 	world_stop();
@@ -1209,7 +1265,7 @@ TEST(courier_replay_gets_first_receipt)
 	if (!CHECK(read_text(p, first, sizeof(first))))
 		goto out;
 	lose_results = false;
-	cut(true);
+	cut(&N[RCP]);
 	CHECK(run_until(client_ended, &cl, 600000));
 	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
 	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
@@ -1277,7 +1333,7 @@ TEST(courier_refusal_reaches_outbox)
 	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"refused\""), 1);
 	/* Refused for good: no attempt follows. */
 	reset_seen(&N[SND]);
-	cut(false);
+	cut(NULL);
 	CHECK(run_until(keyed, NULL, 60000));
 	CHECK(run_until(quiet, NULL, 60000));
 	CHECK_EQ(N[SND].seen.offers, 0);
@@ -1286,7 +1342,7 @@ TEST(courier_refusal_reaches_outbox)
 	node_stop(&N[RCP]);
 	N[RCP].courier_conf[0] = 0;
 	node_start(&N[RCP]);
-	cut(false);
+	cut(NULL);
 	CHECK(run_until(keyed, NULL, 60000));
 	client_free(&cl, &N[SND]);
 	client_init(&cl);
@@ -1375,7 +1431,7 @@ TEST(courier_lossy_line)
 	dup_every = 5;
 	swap_every = 11;
 	faults_on_handshakes = true;
-	cut(false);
+	cut(NULL);
 	if (!start_send(&cl, "lossy", src, id, sha, &size))
 		goto out;
 	CHECK(run_until(client_ended, &cl, 3600000));
@@ -1409,6 +1465,7 @@ int main(int argc, char **argv)
 	check_fill_random(random_bytes, RANDOM_BYTES);
 	RUN(courier_delivers);
 	RUN(courier_cut_resumes);
+	RUN(courier_sender_restarts);
 	RUN(courier_replay_gets_first_receipt);
 	RUN(courier_refusal_reaches_outbox);
 	RUN(courier_cancel_withdraws);
