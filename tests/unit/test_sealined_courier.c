@@ -25,7 +25,7 @@
  * timeouts take no wall-clock time; while an envelope is packed or
  * unpacked (a pipe, a thread) the test waits for it in real time.
  *
- * Why one file of about 1,350 lines: the fake kernel, the wiretap, the
+ * Why one file of about 1,400 lines: the fake kernel, the wiretap, the
  * two daemons' event loop and sealctl's side are this test's world and
  * nobody else's; the cases read best next to them.
  */
@@ -81,7 +81,7 @@ struct wmsg {
 struct seen {
 	unsigned int data, data_repeats, offers, answers, acks, results, aborts;
 	unsigned int unopened;
-	uint32_t min_data_chunk;
+	uint32_t min_data_chunk, max_data_chunk;
 	uint32_t max_durable;	/* the highest ACK's durable chunks */
 	uint8_t answer_code;
 	uint32_t answer_from;
@@ -187,6 +187,8 @@ static uint8_t watch(struct node *n, const uint8_t *msg, size_t len)
 		      be32(plain + 9) / SL_XFER_PIECE_DEFAULT;
 		if (chunk < s->min_data_chunk)
 			s->min_data_chunk = chunk;
+		if (chunk > s->max_data_chunk)
+			s->max_data_chunk = chunk;
 		if (seq < MAX_SEQ) {
 			if (s->pieces[seq / 8] & (1u << (seq % 8)))
 				s->data_repeats++;
@@ -486,7 +488,8 @@ static void line_attach(bool up)
 }
 
 /* Two installations paired with each other (the LTK a pairing would
- * have stored), the recipient with the [courier] settings given. */
+ * have stored), the recipient with the [courier] settings given, started
+ * on a line attached at both ends (with the fake's faults set before). */
 static bool world_start(const char *name, const char *rcp_courier)
 {
 	uint8_t ltk[SL_X25519_KEY_LEN];
@@ -504,9 +507,7 @@ static bool world_start(const char *name, const char *rcp_courier)
 	N[RCP].other = &N[SND];
 	now_ms = sl_now_ms();
 	link_up = true;
-	drop_every = dup_every = swap_every = msg_count = deliveries = 0;
-	dropped = doubled = swapped = 0;
-	faults_on_handshakes = lose_results = false;
+	msg_count = deliveries = dropped = doubled = swapped = 0;
 	gcry_randomize(ltk, sizeof(ltk), GCRY_STRONG_RANDOM);
 	for (int i = 0; i < 2; i++) {
 		char sub[64];
@@ -541,8 +542,11 @@ static bool world_start(const char *name, const char *rcp_courier)
 	return !check_failing();
 }
 
+/* Both stopped, the fake's faults off again. */
 static void world_stop(void)
 {
+	drop_every = dup_every = swap_every = 0;
+	faults_on_handshakes = lose_results = false;
 	for (int i = 0; i < 2; i++) {
 		node_stop(&N[i]);
 		flush_queue(&N[i]);
@@ -810,7 +814,7 @@ static void write_bytes(const char *path, const void *p, size_t len)
 }
 
 /* src/random.bin, src/notes.txt, src/tree/sub/x.txt under dir. */
-static void make_files(const char *dir, char paths[3][PATH_MAX])
+static void make_files(const char *dir, char (*paths)[PATH_MAX])
 {
 	char p[PATH_MAX];
 	char text[20000];
@@ -881,7 +885,7 @@ static unsigned int log_lines(const struct node *n, const char *log,
 }
 
 /* The files of make_files() in the recipient's inbox, byte for byte. */
-static void check_inbox(const char *id, char src[3][PATH_MAX])
+static void check_inbox(const char *id, char (*src)[PATH_MAX])
 {
 	char p[PATH_MAX + 64];
 
@@ -994,109 +998,21 @@ static bool quiet(void *arg)
 	return !N[SND].q_len && !N[RCP].q_len;
 }
 
-/* Nothing of a delivered envelope left in the recipient's spool or
- * staging, also after a restart. */
-static void check_spool_empty(void)
-{
-	char p[PATH_MAX + 16];
-
-	for (int round = 0; round < 2; round++) {
-		snprintf(p, sizeof(p), "%s/spool", N[RCP].dir);
-		CHECKF(count_entries(p, "") == 0, "round %d: %u files in %s",
-		       round, count_entries(p, ""), p);
-		snprintf(p, sizeof(p), "%s/staging", N[RCP].dir);
-		CHECK_EQ(count_entries(p, ""), 0);
-		node_stop(&N[RCP]);
-		node_start(&N[RCP]);
-	}
-}
-
-/* Started, keyed, and the files handed to the sender's courier: the
- * envelope's id, hash and size once queued. */
-static bool start_send(struct client *cl, const char *name,
-		       char src[3][PATH_MAX], char id[SL_CS_HEX_ID],
-		       uint8_t sha[32], uint64_t *size)
-{
-	char buf[SL_IPC_MAX_LINE + 1];
-	struct sl_ipc_record rec;
-	const char *paths[3] = { src[0], src[1], src[2] };
-
-	if (!run_until(keyed, NULL, 60000)) {
-		CHECKF(false, "%s: the line was not keyed", name);
-		return false;
-	}
-	send_files(cl, &N[SND], RECIPIENT, paths, 3);
-	/* Queued: the envelope's hash before anything is sent of it. */
-	while (!said(cl, "queued ", buf, sizeof(buf), &rec) &&
-	       !client_ended(cl)) {
-		struct pollfd pfd[SL_COURIER_MAX_POLLFDS];
-		unsigned int k = sl_courier_pollfds(N[SND].c, pfd,
-						    SL_COURIER_MAX_POLLFDS);
-
-		if (poll(pfd, k, 1000) > 0)
-			sl_courier_poll_done(N[SND].c, pfd, k, now_ms);
-	}
-	if (!CHECK(said(cl, "queued ", buf, sizeof(buf), &rec)))
-		return false;
-	pthread_join(cl->packer, NULL);
-	cl->packing = false;
-	CHECKF(!cl->pack_ret, "packing: %s", cl->why);
-	snprintf(id, SL_CS_HEX_ID, "%s", sl_ipc_get(&rec, "id"));
-	return CHECK(envelope_hash(id, sha, size)) &&
-	       CHECK_EQ(strtoull(sl_ipc_get(&rec, "size"), NULL, 10), *size);
-}
-
-/* A send of real files, delivered byte-exact with a receipt that
- * verifies; every DATA message once. */
-TEST(courier_delivers)
-{
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
-	struct sl_ipc_record rec;
-	struct client cl;
-	uint8_t sha[32];
-	uint64_t size = 0;
-
-	client_init(&cl);
-	if (!world_start("delivers", NULL))
-		goto out;
-	path_in(buf, sizeof(buf), "delivers-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
-	if (!start_send(&cl, "delivers", src, id, sha, &size))
-		goto out;
-	CHECK(run_until(client_ended, &cl, 600000));
-	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
-	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
-	       (int)cl.ipc.out_len, cl.ipc.out);
-	check_inbox(id, src);
-	CHECK_EQ(N[SND].seen.data, pieces_from(size, 0));
-	CHECK_EQ(N[SND].seen.data_repeats, 0);
-	CHECK_EQ(N[SND].seen.unopened + N[RCP].seen.unopened, 0);
-	CHECK_EQ(N[SND].seen.offers, 1);
-	CHECK_EQ(N[RCP].seen.answer_from, 0);
-	CHECK_EQ(N[RCP].seen.result_code, 0);
-	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec))) {
-		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "delivered"));
-		CHECK(!strcmp(sl_ipc_get(&rec, "attempts"), "1"));
-		CHECK_EQ(strtoull(sl_ipc_get(&rec, "files"), NULL, 10),
-			 cl.files);
-	}
-	CHECK_EQ(cl.bytes, RANDOM_BYTES + strlen("x\n") + notes_len);
-	check_receipt(id, sha, size, cl.files, cl.bytes);
-	CHECK(run_until(quiet, NULL, 120000));
-	check_spool_empty();
-	CHECK_EQ(log_lines(&N[RCP], "received.log", id, "\"delivered\""), 1);
-	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"delivered\""), 1);
-out:
-	client_free(&cl, &N[SND]);
-	world_stop();
-}
-
-
 static bool acked_two(void *arg)
 {
 	(void)arg;
 	return N[RCP].seen.max_durable >= 2;
+}
+
+static bool result_sent(void *arg)
+{
+	(void)arg;
+	return N[RCP].seen.results >= 1;
+}
+
+static bool result_settled(void *arg)
+{
+	return result_sent(arg) && quiet(arg);
 }
 
 /* The line cut and both ends reattached; restart's sealined (if not
@@ -1117,6 +1033,147 @@ static void cut(struct node *restart)
 	line_attach(true);
 }
 
+/* Nothing of a delivered envelope left in the recipient's spool or
+ * staging, also after a restart. */
+static void check_spool_empty(void)
+{
+	char p[PATH_MAX + 16];
+
+	for (int round = 0; round < 2; round++) {
+		snprintf(p, sizeof(p), "%s/spool", N[RCP].dir);
+		CHECKF(count_entries(p, "") == 0, "round %d: %u files in %s",
+		       round, count_entries(p, ""), p);
+		snprintf(p, sizeof(p), "%s/staging", N[RCP].dir);
+		CHECK_EQ(count_entries(p, ""), 0);
+		node_stop(&N[RCP]);
+		node_start(&N[RCP]);
+	}
+}
+
+/* One case's envelope: its files, sealctl send --wait's client, and
+ * what the outbox said once it was queued. */
+struct scene {
+	struct client cl;
+	char src[3][PATH_MAX];
+	char id[SL_CS_HEX_ID];
+	uint8_t sha[32];		/* of the sealed envelope */
+	uint64_t size, chunks;
+	char buf[SL_IPC_MAX_LINE + 1];
+	struct sl_ipc_record rec;
+};
+
+/*
+ * Two paired daemons (the recipient with [courier] settings rcp_conf),
+ * keyed unless online is false (the line detached at both ends), and
+ * make_files() sent with sealctl send --wait until the outbox has
+ * sealed and queued it: its id, hash and size.
+ */
+static bool scene_start(struct scene *s, const char *name,
+			const char *rcp_conf, bool online)
+{
+	const char *paths[3] = { s->src[0], s->src[1], s->src[2] };
+	char dir[1024], sub[64];
+
+	memset(s, 0, sizeof(*s));
+	client_init(&s->cl);
+	if (!world_start(name, rcp_conf))
+		return false;
+	snprintf(sub, sizeof(sub), "%s-files", name);
+	path_in(dir, sizeof(dir), sub);
+	mkdir(dir, 0755);
+	make_files(dir, s->src);
+	if (!online)
+		line_attach(false);
+	else if (!CHECKF(run_until(keyed, NULL, 60000), "not keyed"))
+		return false;
+	send_files(&s->cl, &N[SND], RECIPIENT, paths, 3);
+	while (!said(&s->cl, "queued ", s->buf, sizeof(s->buf), &s->rec) &&
+	       !client_ended(&s->cl)) {
+		struct pollfd pfd[SL_COURIER_MAX_POLLFDS];
+		unsigned int k = sl_courier_pollfds(N[SND].c, pfd,
+						    SL_COURIER_MAX_POLLFDS);
+
+		if (poll(pfd, k, 1000) > 0)
+			sl_courier_poll_done(N[SND].c, pfd, k, now_ms);
+	}
+	if (!CHECK(said(&s->cl, "queued ", s->buf, sizeof(s->buf), &s->rec)))
+		return false;
+	pthread_join(s->cl.packer, NULL);
+	s->cl.packing = false;
+	CHECKF(!s->cl.pack_ret, "packing: %s", s->cl.why);
+	snprintf(s->id, sizeof(s->id), "%s", sl_ipc_get(&s->rec, "id"));
+	/* The hash before anything of it is sent. */
+	if (!CHECK(envelope_hash(s->id, s->sha, &s->size)) ||
+	    !CHECK_EQ(strtoull(sl_ipc_get(&s->rec, "size"), NULL, 10), s->size))
+		return false;
+	s->chunks = sl_xfer_chunks(s->size);
+	return true;
+}
+
+static void scene_end(struct scene *s)
+{
+	client_free(&s->cl, &N[SND]);
+	world_stop();
+}
+
+/* The outbox's record of the envelope's now: state and attempts. */
+static void check_outbox(struct scene *s, const char *state,
+			 const char *attempts)
+{
+	if (!CHECK(outbox_record(&N[SND], s->id, s->buf, sizeof(s->buf),
+				 &s->rec)))
+		return;
+	CHECKF(!strcmp(sl_ipc_get(&s->rec, "state"), state),
+	       "outbox: %s, not %s", sl_ipc_get(&s->rec, "state"), state);
+	if (attempts)
+		CHECKF(!strcmp(sl_ipc_get(&s->rec, "attempts"), attempts),
+		       "outbox: %s attempts, not %s",
+		       sl_ipc_get(&s->rec, "attempts"), attempts);
+}
+
+/* send --wait ended with "ok ... state=delivered" (wait: only if it
+ * still waited); the files in the inbox, the receipt verifies; once
+ * both sides are done, nothing left in the spool and one record each. */
+static void check_delivered(struct scene *s, bool wait, const char *attempts)
+{
+	if (wait)
+		CHECKF(said(&s->cl, "ok id=", s->buf, sizeof(s->buf), NULL) &&
+		       strstr(s->buf, "state=delivered"),
+		       "sealctl send --wait: %.*s", (int)s->cl.ipc.out_len,
+		       s->cl.ipc.out);
+	check_outbox(s, "delivered", attempts);
+	check_inbox(s->id, s->src);
+	check_receipt(s->id, s->sha, s->size, s->cl.files, s->cl.bytes);
+	CHECK(run_until(quiet, NULL, 600000));
+	check_spool_empty();
+	CHECK_EQ(log_lines(&N[RCP], "received.log", s->id,
+			   "\"outcome\": \"delivered\""), 1);
+	CHECK_EQ(log_lines(&N[SND], "sent.log", s->id,
+			   "\"outcome\": \"delivered\""), 1);
+}
+
+/* A send of real files, delivered byte-exact with a receipt that
+ * verifies; every DATA message once. */
+TEST(courier_delivers)
+{
+	struct scene s;
+
+	if (!scene_start(&s, "delivers", NULL, true))
+		goto out;
+	CHECK(run_until(client_ended, &s.cl, 600000));
+	CHECK_EQ(N[SND].seen.data, pieces_from(s.size, 0));
+	CHECK_EQ(N[SND].seen.data_repeats, 0);
+	CHECK_EQ(N[SND].seen.unopened + N[RCP].seen.unopened, 0);
+	CHECK_EQ(N[SND].seen.offers, 1);
+	CHECK_EQ(N[RCP].seen.answer_from, 0);
+	CHECK_EQ(N[RCP].seen.result_code, 0);
+	CHECK_EQ(strtoull(sl_ipc_get(&s.rec, "files"), NULL, 10), s.cl.files);
+	CHECK_EQ(s.cl.bytes, RANDOM_BYTES + strlen("x\n") + notes_len);
+	check_delivered(&s, true, "1");
+out:
+	scene_end(&s);
+}
+
 /*
  * Cut mid-transfer once two chunks are acknowledged, the recipient
  * restarted from its state dir: the next attempt resumes where its
@@ -1124,56 +1181,30 @@ static void cut(struct node *restart)
  */
 TEST(courier_cut_resumes)
 {
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
-	struct sl_ipc_record rec;
-	struct client cl;
-	uint8_t sha[32];
-	uint64_t size = 0, chunks;
-	uint32_t acked;
+	struct scene s;
+	uint32_t acked, from;
 
-	client_init(&cl);
-	if (!world_start("cut", NULL))
-		goto out;
-	path_in(buf, sizeof(buf), "cut-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
-	if (!start_send(&cl, "cut", src, id, sha, &size))
-		goto out;
-	chunks = sl_xfer_chunks(size);
-	if (!CHECK(run_until(acked_two, NULL, 600000)))
+	if (!scene_start(&s, "cut", NULL, true) ||
+	    !CHECK(run_until(acked_two, NULL, 600000)))
 		goto out;
 	acked = N[RCP].seen.max_durable;
-	CHECK(acked < chunks);
+	CHECK(acked < s.chunks);
 	cut(&N[RCP]);
-	CHECK(run_until(client_ended, &cl, 600000));
-	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
-	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
-	       (int)cl.ipc.out_len, cl.ipc.out);
+	CHECK(run_until(client_ended, &s.cl, 600000));
 	/* One new offer, resumed at or after what was acknowledged. */
+	from = N[RCP].seen.answer_from;
 	CHECK_EQ(N[SND].seen.offers, 1);
 	CHECK_EQ(N[RCP].seen.answer_code, 0);
-	CHECKF(N[RCP].seen.answer_from >= acked &&
-	       N[RCP].seen.answer_from < chunks,
-	       "resumed at chunk %u, %u were acknowledged",
-	       N[RCP].seen.answer_from, acked);
-	CHECKF(N[SND].seen.min_data_chunk >= N[RCP].seen.answer_from,
-	       "chunk %u sent again", N[SND].seen.min_data_chunk);
-	CHECK_EQ(N[SND].seen.data, pieces_from(size, N[RCP].seen.answer_from));
+	CHECKF(from >= acked && from < s.chunks,
+	       "resumed at chunk %u, %u were acknowledged", from, acked);
+	CHECKF(N[SND].seen.min_data_chunk >= from, "chunk %u sent again",
+	       N[SND].seen.min_data_chunk);
+	CHECK_EQ(N[SND].seen.data, pieces_from(s.size, from));
 	printf("  %" PRIu64 " chunks; cut with %u acknowledged; resumed at %u with %u DATA messages (%u for the whole)\n",
-	       chunks, acked, N[RCP].seen.answer_from, N[SND].seen.data,
-	       pieces_from(size, 0));
-	check_inbox(id, src);
-	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec))) {
-		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "delivered"));
-		CHECK(!strcmp(sl_ipc_get(&rec, "attempts"), "2"));
-	}
-	check_receipt(id, sha, size, cl.files, cl.bytes);
-	CHECK(run_until(quiet, NULL, 120000));
-	check_spool_empty();
-	CHECK_EQ(log_lines(&N[RCP], "received.log", id, NULL), 1);
+	       s.chunks, acked, from, N[SND].seen.data, pieces_from(s.size, 0));
+	check_delivered(&s, true, "2");
 out:
-	client_free(&cl, &N[SND]);
-	world_stop();
+	scene_end(&s);
 }
 
 static bool delivered(void *id)
@@ -1192,47 +1223,24 @@ static bool delivered(void *id)
  */
 TEST(courier_sender_restarts)
 {
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
-	struct sl_ipc_record rec;
-	struct client cl;
-	uint8_t sha[32];
-	uint64_t size = 0;
+	struct scene s;
 	uint32_t acked, from;
 
-	client_init(&cl);
-	if (!world_start("restart", NULL))
-		goto out;
-	path_in(buf, sizeof(buf), "restart-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
-	if (!start_send(&cl, "restart", src, id, sha, &size) ||
+	if (!scene_start(&s, "restart", NULL, true) ||
 	    !CHECK(run_until(acked_two, NULL, 600000)))
 		goto out;
 	acked = N[RCP].seen.max_durable;
 	cut(&N[SND]);
-	CHECK(run_until(delivered, id, 600000));
+	CHECK(run_until(delivered, s.id, 600000));
 	from = N[RCP].seen.answer_from;
 	CHECK_EQ(N[SND].seen.offers, 1);
 	CHECKF(from >= acked, "resumed at chunk %u, %u were acknowledged",
 	       from, acked);
 	CHECK(N[SND].seen.min_data_chunk >= from);
-	CHECK_EQ(N[SND].seen.data, pieces_from(size, from));
-	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec)))
-		CHECK(!strcmp(sl_ipc_get(&rec, "attempts"), "2"));
-	check_inbox(id, src);
-	check_receipt(id, sha, size, cl.files, cl.bytes);
-	CHECK(run_until(quiet, NULL, 120000));
-	check_spool_empty();
-	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"delivered\""), 1);
+	CHECK_EQ(N[SND].seen.data, pieces_from(s.size, from));
+	check_delivered(&s, false, "2");
 out:
-	client_free(&cl, &N[SND]);
-	world_stop();
-}
-
-static bool result_sent(void *arg)
-{
-	(void)arg;
-	return N[RCP].seen.results >= 1;
+	scene_end(&s);
 }
 
 /*
@@ -1243,119 +1251,139 @@ static bool result_sent(void *arg)
  */
 TEST(courier_replay_gets_first_receipt)
 {
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
 	char first[SL_RCPT_MAX_LEN + 1], again[SL_RCPT_MAX_LEN + 1];
 	char p[PATH_MAX + 64];
-	struct client cl;
-	uint8_t sha[32];
-	uint64_t size = 0;
+	struct scene s;
 
-	client_init(&cl);
-	if (!world_start("replay", NULL))
-		goto out;
-	path_in(buf, sizeof(buf), "replay-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
 	lose_results = true;
-	if (!start_send(&cl, "replay", src, id, sha, &size) ||
+	if (!scene_start(&s, "replay", NULL, true) ||
 	    !CHECK(run_until(result_sent, NULL, 600000)))
 		goto out;
-	CHECK(!client_ended(&cl));
-	snprintf(p, sizeof(p), "%s/receipts/%s.receipt", N[RCP].dir, id);
+	CHECK(!client_ended(&s.cl));
+	snprintf(p, sizeof(p), "%s/receipts/%s.receipt", N[RCP].dir, s.id);
 	if (!CHECK(read_text(p, first, sizeof(first))))
 		goto out;
 	lose_results = false;
 	cut(&N[RCP]);
-	CHECK(run_until(client_ended, &cl, 600000));
-	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
-	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
-	       (int)cl.ipc.out_len, cl.ipc.out);
+	CHECK(run_until(client_ended, &s.cl, 600000));
 	CHECK_EQ(N[SND].seen.offers, 1);
 	CHECK_EQ(N[SND].seen.data, 0);
 	CHECK(N[RCP].seen.results >= 1);
 	CHECK_EQ(N[RCP].seen.result_code, 0);
-	/* The receipt the sender keeps is the first one, byte for byte. */
-	check_receipt(id, sha, size, cl.files, cl.bytes);
+	/* The receipt the sender keeps (check_receipt: the recipient's
+	 * copy) is the first one, byte for byte. */
+	check_delivered(&s, true, "2");
 	CHECK(read_text(p, again, sizeof(again)) && !strcmp(first, again));
-	check_inbox(id, src);
-	CHECK(run_until(quiet, NULL, 120000));
-	check_spool_empty();
-	CHECK_EQ(log_lines(&N[RCP], "received.log", id, NULL), 1);
 out:
-	client_free(&cl, &N[SND]);
-	world_stop();
+	scene_end(&s);
 }
 
 /*
  * Over the recipient's size limit: refused at the offer, TOO_BIG and the
  * recipient's words in the sender's outbox and in send --wait's answer;
- * the sender keeps the envelope, the recipient holds nothing of it.
+ * the sender keeps the envelope, the recipient holds nothing of it; no
+ * attempt follows, until the limit is raised and the operator retries.
  */
 TEST(courier_refusal_reaches_outbox)
 {
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
 	char p[PATH_MAX + 64];
-	struct sl_ipc_record rec;
-	struct client cl;
-	uint8_t sha[32];
-	uint64_t size = 0;
+	struct scene s;
 
-	client_init(&cl);
-	if (!world_start("refusal", "max_envelope = 64K\n"))
+	if (!scene_start(&s, "refusal", "max_envelope = 64K\n", true))
 		goto out;
-	path_in(buf, sizeof(buf), "refusal-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
-	if (!start_send(&cl, "refusal", src, id, sha, &size))
-		goto out;
-	CHECK(run_until(client_ended, &cl, 600000));
-	CHECKF(said(&cl, "err ", buf, sizeof(buf), NULL) &&
-	       strstr(buf, "ECONNREFUSED") && strstr(buf, "TOO_BIG") &&
-	       strstr(buf, "over the limit of 65536"),
-	       "sealctl send --wait: %.*s", (int)cl.ipc.out_len, cl.ipc.out);
+	CHECK(run_until(client_ended, &s.cl, 600000));
+	CHECKF(said(&s.cl, "err ", s.buf, sizeof(s.buf), NULL) &&
+	       strstr(s.buf, "ECONNREFUSED") && strstr(s.buf, "TOO_BIG") &&
+	       strstr(s.buf, "over the limit of 65536"),
+	       "sealctl send --wait: %.*s", (int)s.cl.ipc.out_len, s.cl.ipc.out);
 	CHECK_EQ(N[RCP].seen.answer_code, SL_ENV_TOO_BIG);
 	CHECK_EQ(N[SND].seen.data, 0);
-	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec))) {
-		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "refused"));
-		CHECK(sl_ipc_get(&rec, "reason") &&
-		      !strcmp(sl_ipc_get(&rec, "reason"), "TOO_BIG"));
-		CHECK(sl_ipc_get(&rec, "detail") &&
-		      strstr(sl_ipc_get(&rec, "detail"), "over the limit"));
-		CHECK(!strcmp(sl_ipc_get(&rec, "attempts"), "1"));
-	}
-	snprintf(p, sizeof(p), "%s/outbox/%s.env", N[SND].dir, id);
+	check_outbox(&s, "refused", "1");
+	CHECK(sl_ipc_get(&s.rec, "reason") &&
+	      !strcmp(sl_ipc_get(&s.rec, "reason"), "TOO_BIG"));
+	CHECK(sl_ipc_get(&s.rec, "detail") &&
+	      strstr(sl_ipc_get(&s.rec, "detail"), "over the limit"));
+	snprintf(p, sizeof(p), "%s/outbox/%s.env", N[SND].dir, s.id);
 	CHECK(exists(p));
 	snprintf(p, sizeof(p), "%s/inbox", N[RCP].dir);
 	CHECK_EQ(count_entries(p, ""), 0);
 	CHECK(run_until(quiet, NULL, 120000));
 	check_spool_empty();
-	CHECK_EQ(log_lines(&N[RCP], "received.log", id, "too_big"), 1);
-	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"refused\""), 1);
-	/* Refused for good: no attempt follows. */
-	reset_seen(&N[SND]);
+	CHECK_EQ(log_lines(&N[RCP], "received.log", s.id, "too_big"), 1);
+	CHECK_EQ(log_lines(&N[SND], "sent.log", s.id,
+			   "\"outcome\": \"refused\""), 1);
+	/* Refused for good: a new session brings no attempt. */
 	cut(NULL);
-	CHECK(run_until(keyed, NULL, 60000));
-	CHECK(run_until(quiet, NULL, 60000));
+	CHECK(run_until(keyed, NULL, 60000) && run_until(quiet, NULL, 60000));
 	CHECK_EQ(N[SND].seen.offers, 0);
-	/* The limit raised, the operator tries the envelope it kept again
-	 * (sealctl outbox retry). */
+	/* The limit raised, sealctl outbox retry. */
 	node_stop(&N[RCP]);
 	N[RCP].courier_conf[0] = 0;
 	node_start(&N[RCP]);
 	cut(NULL);
 	CHECK(run_until(keyed, NULL, 60000));
-	client_free(&cl, &N[SND]);
-	client_init(&cl);
-	snprintf(p, sizeof(p), "outbox-retry %s", id);
-	request(&cl, &N[SND], p);
-	CHECK(said(&cl, "ok id=", buf, sizeof(buf), NULL));
-	CHECK(run_until(quiet, NULL, 600000));
-	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec)))
-		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "delivered"));
-	check_inbox(id, src);
+	client_free(&s.cl, &N[SND]);
+	client_init(&s.cl);
+	snprintf(p, sizeof(p), "outbox-retry %s", s.id);
+	request(&s.cl, &N[SND], p);
+	CHECK(said(&s.cl, "ok id=", s.buf, sizeof(s.buf), NULL));
+	CHECK(run_until(delivered, s.id, 600000));
+	check_inbox(s.id, s.src);
 out:
-	client_free(&cl, &N[SND]);
-	world_stop();
+	scene_end(&s);
+}
+
+/*
+ * A chunk changed on its way (here: in the sender's outbox, queued while
+ * the line was down): the recipient refuses it as DAMAGED as soon as it
+ * is complete (the sender never gets to the last chunk), keeps only the
+ * verified chunks before it, and the sender queues the envelope for
+ * another attempt, which resumes at that chunk.
+ */
+TEST(courier_damaged_chunk)
+{
+	off_t at = SL_ENV_HEADER_LEN + SL_ENV_CHUNK_WIRE_LEN + 100;
+	char p[PATH_MAX + 64];
+	struct scene s;
+	uint8_t byte;
+	int fd = -1;
+
+	if (!scene_start(&s, "damaged", NULL, false))
+		goto out;
+	snprintf(p, sizeof(p), "%s/outbox/%s.env", N[SND].dir, s.id);
+	fd = open(p, O_RDWR);
+	if (!CHECK(fd >= 0 && pread(fd, &byte, 1, at) == 1))
+		goto out;
+	byte ^= 0x20;
+	CHECK(pwrite(fd, &byte, 1, at) == 1);
+	line_attach(true);
+	CHECK(run_until(result_settled, NULL, 600000));
+	CHECK_EQ(N[RCP].seen.result_code, SL_ENV_DAMAGED);
+	CHECKF(N[SND].seen.max_data_chunk + 1 < s.chunks,
+	       "refused only after chunk %u of %" PRIu64,
+	       N[SND].seen.max_data_chunk, s.chunks);
+	CHECKF(said(&s.cl, "state ", s.buf, sizeof(s.buf), &s.rec) &&
+	       !strcmp(sl_ipc_get(&s.rec, "state"), "queued") &&
+	       strstr(sl_ipc_get(&s.rec, "detail"),
+		      "DAMAGED: chunk 1 does not authenticate"),
+	       "sealctl send --wait: %.*s", (int)s.cl.ipc.out_len, s.cl.ipc.out);
+	CHECK(!client_ended(&s.cl));
+	snprintf(p, sizeof(p), "%s/inbox", N[RCP].dir);
+	CHECK_EQ(count_entries(p, ""), 0);
+	CHECK_EQ(log_lines(&N[RCP], "received.log", s.id,
+			   "\"outcome\": \"refused\""), 1);
+	/* Repaired; the next session tries at once and resumes at chunk 1. */
+	byte ^= 0x20;
+	CHECK(pwrite(fd, &byte, 1, at) == 1);
+	cut(NULL);
+	CHECK(run_until(client_ended, &s.cl, 600000));
+	CHECK_EQ(N[RCP].seen.answer_from, 1);
+	CHECK_EQ(N[SND].seen.data, pieces_from(s.size, 1));
+	check_delivered(&s, true, "2");
+out:
+	if (fd >= 0)
+		close(fd);
+	scene_end(&s);
 }
 
 /*
@@ -1365,96 +1393,68 @@ out:
  */
 TEST(courier_cancel_withdraws)
 {
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
 	char p[PATH_MAX + 64];
-	struct sl_ipc_record rec;
-	struct client cl, q;
-	uint8_t sha[32];
-	uint64_t size = 0;
+	struct scene s;
+	struct client q;
 
-	client_init(&cl);
 	client_init(&q);
-	if (!world_start("cancel", NULL))
-		goto out;
-	path_in(buf, sizeof(buf), "cancel-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
-	if (!start_send(&cl, "cancel", src, id, sha, &size) ||
+	if (!scene_start(&s, "cancel", NULL, true) ||
 	    !CHECK(run_until(acked_two, NULL, 600000)))
 		goto out;
-	snprintf(p, sizeof(p), "%s/spool/%s.env", N[RCP].dir, id);
+	snprintf(p, sizeof(p), "%s/spool/%s.env", N[RCP].dir, s.id);
 	CHECK(exists(p));
-	snprintf(p, sizeof(p), "outbox-cancel %s", id);
+	snprintf(p, sizeof(p), "outbox-cancel %s", s.id);
 	request(&q, &N[SND], p);
-	CHECK(said(&q, "ok id=", buf, sizeof(buf), NULL));
-	CHECK(run_until(client_ended, &cl, 60000));
-	CHECKF(said(&cl, "err ", buf, sizeof(buf), NULL) &&
-	       strstr(buf, "ECANCELED") && strstr(buf, "cancelled"),
-	       "sealctl send --wait: %.*s", (int)cl.ipc.out_len, cl.ipc.out);
+	CHECK(said(&q, "ok id=", s.buf, sizeof(s.buf), NULL));
+	CHECK(run_until(client_ended, &s.cl, 60000));
+	CHECKF(said(&s.cl, "err ", s.buf, sizeof(s.buf), NULL) &&
+	       strstr(s.buf, "ECANCELED") && strstr(s.buf, "cancelled"),
+	       "sealctl send --wait: %.*s", (int)s.cl.ipc.out_len, s.cl.ipc.out);
 	CHECK(run_until(quiet, NULL, 120000));
 	CHECK(N[SND].seen.aborts >= 1);
-	if (CHECK(outbox_record(&N[SND], id, buf, sizeof(buf), &rec)))
-		CHECK(!strcmp(sl_ipc_get(&rec, "state"), "cancelled"));
-	snprintf(p, sizeof(p), "%s/outbox/%s.env", N[SND].dir, id);
+	check_outbox(&s, "cancelled", NULL);
+	snprintf(p, sizeof(p), "%s/outbox/%s.env", N[SND].dir, s.id);
 	CHECK(!exists(p));
 	snprintf(p, sizeof(p), "%s/inbox", N[RCP].dir);
 	CHECK_EQ(count_entries(p, ""), 0);
 	check_spool_empty();
-	CHECK_EQ(log_lines(&N[SND], "sent.log", id, "\"cancelled\""), 1);
+	CHECK_EQ(log_lines(&N[SND], "sent.log", s.id,
+			   "\"outcome\": \"cancelled\""), 1);
 out:
 	client_free(&q, &N[SND]);
-	client_free(&cl, &N[SND]);
-	world_stop();
+	scene_end(&s);
 }
 
 /*
  * Every 7th control message lost, every 5th doubled, every 11th overtaken
- * by the next, both ways, from a new session's handshake on: delivered
+ * by the next, both ways, from the first handshake on: delivered
  * byte-exact all the same; the sender resent what was lost, the
  * recipient's channel refused the copies.
  */
 TEST(courier_lossy_line)
 {
-	char src[3][PATH_MAX], id[SL_CS_HEX_ID], buf[SL_IPC_MAX_LINE + 1];
 	struct sl_cchan_stats st;
-	struct client cl;
-	uint8_t sha[32];
-	uint64_t size = 0;
+	struct scene s;
 
-	client_init(&cl);
-	if (!world_start("lossy", NULL))
-		goto out;
-	path_in(buf, sizeof(buf), "lossy-files");
-	mkdir(buf, 0755);
-	make_files(buf, src);
 	drop_every = 7;
 	dup_every = 5;
 	swap_every = 11;
 	faults_on_handshakes = true;
-	cut(NULL);
-	if (!start_send(&cl, "lossy", src, id, sha, &size))
+	if (!scene_start(&s, "lossy", NULL, true))
 		goto out;
-	CHECK(run_until(client_ended, &cl, 3600000));
-	CHECKF(said(&cl, "ok id=", buf, sizeof(buf), NULL) &&
-	       strstr(buf, "state=delivered"), "sealctl send --wait: %.*s",
-	       (int)cl.ipc.out_len, cl.ipc.out);
+	CHECK(run_until(client_ended, &s.cl, 3600000));
 	CHECK(dropped > 0 && doubled > 0 && swapped > 0);
 	CHECK(N[SND].seen.data_repeats > 0);
 	CHECK_EQ(N[SND].seen.data - N[SND].seen.data_repeats,
-		 pieces_from(size, 0));
+		 pieces_from(s.size, 0));
 	sl_cchan_get_stats(sl_cline_of(&N[RCP].L.lines[0])->ch, &st);
 	CHECK(st.replays > 0);
 	printf("  %u control messages lost, %u doubled, %u overtaken; %u DATA sent for %u pieces; the recipient's channel refused %" PRIu64 " copies\n",
 	       dropped, doubled, swapped, N[SND].seen.data,
-	       pieces_from(size, 0), st.replays);
-	check_inbox(id, src);
-	check_receipt(id, sha, size, cl.files, cl.bytes);
-	CHECK(run_until(quiet, NULL, 600000));
-	check_spool_empty();
-	CHECK_EQ(log_lines(&N[RCP], "received.log", id, NULL), 1);
+	       pieces_from(s.size, 0), st.replays);
+	check_delivered(&s, true, NULL);
 out:
-	client_free(&cl, &N[SND]);
-	world_stop();
+	scene_end(&s);
 }
 
 int main(int argc, char **argv)
@@ -1468,6 +1468,7 @@ int main(int argc, char **argv)
 	RUN(courier_sender_restarts);
 	RUN(courier_replay_gets_first_receipt);
 	RUN(courier_refusal_reaches_outbox);
+	RUN(courier_damaged_chunk);
 	RUN(courier_cancel_withdraws);
 	RUN(courier_lossy_line);
 	free(random_bytes);
