@@ -1071,10 +1071,12 @@ struct scene {
 static bool scene_start(struct scene *s, const char *name,
 			const char *rcp_conf, bool online)
 {
-	const char *paths[3] = { s->src[0], s->src[1], s->src[2] };
+	const char *paths[3];
 	char dir[1024], sub[64];
 
 	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < 3; i++)
+		paths[i] = s->src[i];
 	client_init(&s->cl);
 	if (!world_start(name, rcp_conf))
 		return false;
