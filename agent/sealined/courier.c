@@ -813,13 +813,16 @@ void sl_courier_fini(struct sl_courier *c)
 	for (int i = 0; i < SL_COURIER_MAX_WAITERS; i++)
 		if (c->waiters[i].client)
 			c->waiters[i].client->courier = NULL;
-	if (c->L && c->L->hooks == &c->hooks) {
-		for (unsigned int i = 0; i < c->L->n; i++) {
-			sl_cline_free(c->L->lines[i].courier);
+	if (c->L) {
+		/* sealined frees its lines first (sl_lines_fini): then
+		 * there are none here, and c->clines holds their states. */
+		for (unsigned int i = 0; i < c->L->n; i++)
 			c->L->lines[i].courier = NULL;
-		}
-		c->L->hooks = NULL;
+		if (c->L->hooks == &c->hooks)
+			c->L->hooks = NULL;
 	}
+	for (int i = 0; i < SL_CONF_MAX_LINES; i++)
+		sl_cline_free(c->clines[i]);
 	sl_unpacker_free(c->unp);
 	sl_sign_key_wipe(&c->sign);
 	sl_spool_close(&c->sp);

@@ -84,6 +84,10 @@ struct sl_courier {
 	struct sl_intake *intakes[SL_COURIER_MAX_INTAKES];
 	struct sl_waiter waiters[SL_COURIER_MAX_WAITERS];
 
+	/* Every line state sl_cline_get() made, freed by sl_courier_fini():
+	 * sealined frees its lines (sl_lines_fini) before its courier. */
+	struct sl_cline *clines[SL_CONF_MAX_LINES];
+
 	struct sl_unpacker *unp;
 	uint8_t queue[SL_COURIER_MAX_QUEUE][SL_ENV_ID_LEN];
 	unsigned int n_queue;

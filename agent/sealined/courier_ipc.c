@@ -187,6 +187,7 @@ static void outbox_cancel(struct sl_courier *c, struct sl_ipc_client *cl,
 {
 	struct sl_ob_item *it = find_item(c, cl, hex);
 	uint8_t id[SL_ENV_ID_LEN];
+	int ret;
 
 	if (!it)
 		return;
@@ -196,11 +197,15 @@ static void outbox_cancel(struct sl_courier *c, struct sl_ipc_client *cl,
 		return;
 	}
 	memcpy(id, it->id, SL_ENV_ID_LEN);
+	/* Final before the transfer is withdrawn: its end (the ABORTs sent)
+	 * runs the schedule, which would start a cancelled envelope anew
+	 * while it is still "sending". */
+	ret = sl_outbox_finish(&c->ob, it, SL_OB_CANCELLED, 0,
+			       "cancelled by the operator", wall());
 	if (sl_cline_withdraw(c, id, now))
 		sl_log(LOG_NOTICE, "envelope %s: transfer withdrawn", it->hex);
 	it = sl_outbox_get(&c->ob, id);
-	if (!it || sl_outbox_finish(&c->ob, it, SL_OB_CANCELLED, 0,
-				    "cancelled by the operator", wall())) {
+	if (ret || !it) {
 		sl_ipc_send_err(cl, -EIO, "the outbox cannot record it (see the log)");
 		return;
 	}

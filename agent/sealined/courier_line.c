@@ -33,10 +33,12 @@ static int64_t wall(void)
 struct sl_cline *sl_cline_get(struct sl_courier *c, struct sl_line *line)
 {
 	struct sl_cline *cl = line->courier;
+	size_t slot = (size_t)(line - c->L->lines);
 
-	(void)c;
 	if (cl)
 		return cl;
+	if (slot >= SL_CONF_MAX_LINES)
+		return NULL;
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return NULL;
@@ -48,6 +50,7 @@ struct sl_cline *sl_cline_get(struct sl_courier *c, struct sl_line *line)
 	cl->line = line;
 	cl->env_fd = -1;
 	line->courier = cl;
+	c->clines[slot] = cl;
 	return cl;
 }
 

@@ -601,6 +601,13 @@ int sl_spool_put_chunk(struct sl_spool *sp, const struct sl_sp_item *it,
 
 int sl_spool_save(struct sl_spool *sp, const struct sl_sp_item *it)
 {
+	char name[64];
+
+	/* Delivered or dropped meanwhile (the line's transfer ends after
+	 * the commit, at END or a cut): no record without its envelope. */
+	name_of(name, sizeof(name), it->id, ENV_SUFFIX);
+	if (!exists(sp->spoolfd, name))
+		return 0;
 	return save(sp, it);
 }
 

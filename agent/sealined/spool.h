@@ -92,7 +92,8 @@ int sl_spool_begin(struct sl_spool *sp, struct sl_sp_item *it,
 /* Chunk i (verified by the caller) written at its place and synced. */
 int sl_spool_put_chunk(struct sl_spool *sp, const struct sl_sp_item *it,
 		       uint64_t i, const uint8_t *buf, size_t len);
-/* Its record (attempts, bytes) as the item now says. */
+/* Its record (attempts, bytes) as the item now says, if the envelope is
+ * still in the spool (not delivered or dropped meanwhile). */
 int sl_spool_save(struct sl_spool *sp, const struct sl_sp_item *it);
 /* The envelope file, read only, for unpacking: an fd or -errno. */
 int sl_spool_open_env(struct sl_spool *sp, const struct sl_sp_item *it);

@@ -44,6 +44,12 @@
 #   test_telnet        tsp/telnet.c: Telnet and RFC 2217 for terminal servers
 #   test_xfer          proto/cchan.c, xfer.c: the courier's channel and
 #                      transfer protocol on a simulated lossy line
+#   test_sealined_courier  sealined's courier (sealined/courier*.c, outbox,
+#                      spool, unpacker) in two daemons with their lines and
+#                      handshakes, joined by a fake kernel: delivery and
+#                      receipt, cuts resumed with either daemon restarted,
+#                      a replay, a refusal and a retry, a cancel, lost,
+#                      doubled and reordered messages
 
 AGENT := ../../agent
 LINE := ../line
@@ -55,7 +61,7 @@ HS_TESTS := test_hs_wire test_hs_pair test_hs_session test_hs_robust
 AGENT_TESTS := test_agent_crypto test_noise $(HS_TESTS) test_hs_noise \
 	test_call test_call_wire test_pair_grind test_modem $(DAEMON_TESTS) \
 	test_tspstore test_tspstore_shared test_tspspool test_tspdeposit \
-	test_tspdelivery test_tspq test_telnet test_xfer
+	test_tspdelivery test_tspq test_telnet test_xfer test_sealined_courier
 
 # The agent's include paths instead of the kernel's.
 AGENT_TEST_CFLAGS = $(filter-out -I$(KMOD),$(CFLAGS)) $(AGENT_INCLUDES) \
@@ -165,3 +171,17 @@ $(BUILD)/test_tspq: test_tspq.c $(TEST_TSPSTORE_SRCS) $(AGENT)/tsp/tspq.c \
 		$(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/tsp/tspq.c \
 		$(TEST_TSPSTORE_SRCS) $(STORE_LIBS) $(NL_LIBS) -lpthread
+
+# sealined's courier on top of the daemon's archive: its own files, the
+# courier's engine, the packer sealctl runs, the handshake driver.
+SEALINED_COURIER_OBJS := $(patsubst $(AGENT)/%.c,$(BUILD)/agent/%.o,\
+	$(call agent_srcs,$(COURIER_SRCS) $(COURIER_SEND_SRCS) \
+	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
+	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \
+	sealined/hs_noise.c))
+$(BUILD)/test_sealined_courier: test_sealined_courier.c daemon_test.h \
+		$(SEALINED_COURIER_OBJS) $(BUILD)/libdaemon-test.a \
+		$(AGENT_TEST_DEPS) | $(BUILD)
+	$(CC) $(AGENT_TEST_CFLAGS) $(COURIER_CFLAGS) -o $@ $< \
+		$(SEALINED_COURIER_OBJS) $(BUILD)/libdaemon-test.a $(NL_LIBS) \
+		$(GCRYPT_LIBS) $(COURIER_LIBS) -lpthread
