@@ -35,10 +35,11 @@ ATTACKER=$SEALINE_ROOT/tests/vm/courier-attacker.py
 LIMIT=$((8 * 1024 * 1024))
 
 # attack CASE [ARGS]: the attacker's client against A's socket, to B
-# unless TO says otherwise; its output in OUT, its status in RC.
+# unless TO says otherwise; its output in OUT, its status in RC (124:
+# no final answer within 180 s, as when B's refusal is one A retries).
 attack() {
-	OUT=$(python3 "$ATTACKER" --socket "$(sock a)" --to "${TO:-$ACCT_B}" \
-		--limit "$LIMIT" "$@" 2>&1) && RC=0 || RC=$?
+	OUT=$(timeout 180 python3 "$ATTACKER" --socket "$(sock a)" \
+		--to "${TO:-$ACCT_B}" --limit "$LIMIT" "$@" 2>&1) && RC=0 || RC=$?
 	sl_log "attacker $* (status $RC):"$'\n'"$OUT"
 	ID=$(sed -n 's/^< ready id=\([0-9a-f]\{32\}\)$/\1/p' <<<"$OUT" | head -n 1)
 }
