@@ -42,6 +42,10 @@ attack() {
 		--to "${TO:-$ACCT_B}" --limit "$LIMIT" "$@" 2>&1) && RC=0 || RC=$?
 	sl_log "attacker $* (status $RC):"$'\n'"$OUT"
 	ID=$(sed -n 's/^< ready id=\([0-9a-f]\{32\}\)$/\1/p' <<<"$OUT" | head -n 1)
+	if [[ $RC -eq 124 ]]; then
+		sl_log "no answer in time; the daemons' last words:"
+		tail -n 40 "$D/a.log" "$D/b.log" || true
+	fi
 }
 
 # Anything named by an attacker's archive, wherever sealined could have
