@@ -24,7 +24,10 @@
 #     unpaired account or its own: both refused before a byte is packed;
 #   - B's max_unpacked at 8 MiB: an archive of exactly 8 MiB of zeros
 #     arrives, one 512-byte tar block more is refused (UNPACKED_TOO_BIG,
-#     below the ratio's 16 MiB floor, so the absolute limit stops it).
+#     below the ratio's 16 MiB floor, so the absolute limit stops it);
+#   - B with 4 MiB to spare: those 8 MiB of zeros (356 bytes sealed) are
+#     refused as NO_SPACE when unpacked, A keeps them queued, an ordinary
+#     send still goes through.
 set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
@@ -107,7 +110,8 @@ refused() {
 normal() {
 	local out rc id
 	printf 'an ordinary file after %s\n' "$1" >"$D/$1.txt"
-	out=$(ctl a send --to "$ACCT_B" --wait "$D/$1.txt" 2>&1) && rc=0 || rc=$?
+	out=$(timeout 180 "$SEALCTL" send --to "$ACCT_B" --wait "$D/$1.txt" \
+		--socket "$(sock a)" 2>&1) && rc=0 || rc=$?
 	sl_log "sealctl send after $1 (status $rc): $out"
 	id=$(send_id "$out")
 	sl_assert_eq "after $1: an ordinary sealctl send is delivered" 0 "$rc"
@@ -181,6 +185,34 @@ sl_assert "... its file whole" \
 sl_assert "... of its size" test "$(stat -c %s "$(state b)/inbox/$ID/at-limit")" -eq $((LIMIT - 1536))
 refused over-limit UNPACKED_TOO_BIG 'the archive is over 8388608 bytes'
 normal limits
+
+# ---------------------------------------------------------------- no room to unpack
+# B keeps free all but 4 MiB of its file system: 8 MiB of zeros (356
+# bytes sealed) pass the offer's check of the envelope's size, not the
+# unpack's of the file's: NO_SPACE, which may pass later, so A keeps it
+# queued to try again (and B its spool); other envelopes go on meanwhile.
+sl_assert "A stops cleanly" stop a
+sl_assert "B stops cleanly" stop b
+avail=$(df -B1 --output=avail "$(state b)" | tail -n 1 | tr -d ' ')
+write_conf b "$ACCT_B" ttyS2 "$ACCT_A"
+printf '[courier]\nmin_free = %s\n' $((avail - 4 * 1024 * 1024)) >>"$D/b.conf"
+sl_log "B keeps $((avail - 4 * 1024 * 1024)) of $avail bytes free"
+start b
+start a
+sl_assert "keyed again" sl_wait_for "session" 60 both_keyed_same_epoch
+attack roomless --no-wait
+sl_assert_eq "roomless: queued" 0 "$RC"
+sl_assert "roomless: B refuses it for want of room, A keeps it queued to try again" \
+	sl_wait_for "NO_SPACE at A" 120 has a "\"id\": \"$ID\".*\"state\": \"queued\".*\"detail\": \"NO_SPACE: .*hostile-canary-roomless.* needs 8387072 bytes" outbox --json
+sl_assert "roomless: B's daemon log says why" \
+	grep -Eq "envelope $ID from $ACCT_A refused: NO_SPACE \\(.*hostile-canary-roomless.* needs 8387072 bytes" "$D/b.log"
+sl_assert "roomless: ... and its receive log" \
+	has b "\"id\": \"$ID\".*\"outcome\": \"refused\", \"reason\": \"no_space\"" log --received --json
+sl_assert "roomless: nothing of it in B's inbox or staging" \
+	sh -c "test ! -e '$(state b)/inbox/$ID' && test -z \"\$(ls -A '$(state b)/staging')\""
+sl_assert "roomless: nothing of it written anywhere" nothing_written
+normal roomless
+sl_assert "roomless: A cancels it" ctl a outbox cancel "$ID"
 
 # ---------------------------------------------------------------- outside
 etc_state >"$D/etc.after"

@@ -19,7 +19,8 @@ it. What the client cannot choose: the envelope's header, its recipient
 peer's key and account, and delivers only on a line keyed with that very
 peer) and its chunking.
 
-Usage: courier-attacker.py --socket PATH --to ACCOUNT [--limit N] CASE
+Usage: courier-attacker.py --socket PATH --to ACCOUNT [--limit N] [--no-wait]
+                          CASE
 
 CASE (every name the archive holds contains "hostile-canary", so that a
 search finds anything of it that was written anywhere):
@@ -35,12 +36,15 @@ search finds anything of it that was written anywhere):
   at-limit    zeros in one file "at-limit", the archive exactly --limit
               bytes (meant to arrive: the only name without the marker)
   over-limit  the same with one more tar block: --limit + 512 bytes
+  roomless    the same as at-limit, named as a canary (for a recipient
+              with less free space than that)
   cut-zstd    a good archive whose zstd stream is cut 8 bytes short
   cut-tar     an archive cut inside a file's data, then compressed whole
   cut-pipe    half of a good stream, then the pipe closed: no 'E' record
 
 Prints each line sealined answers (prefixed "< ") and what it sent
-("# "); exits 0 on "ok", 1 on "err", 2 on a usage or local error.
+("# "); exits 0 on "ok", 1 on "err", 2 on a usage or local error. With
+--no-wait the request has no "wait": "ok" comes once it is queued.
 """
 import argparse
 import io
@@ -181,11 +185,11 @@ def build(case, limit):
         ents = [(entry(f"{CANARY}-bomb", size=200 << 20), 200 << 20)]
     elif case == "claim":
         ents = [first, (entry(f"{CANARY}-claim", size=1 << 40), None)]
-    elif case in ("at-limit", "over-limit"):
+    elif case in ("at-limit", "over-limit", "roomless"):
         # a header block, the data in whole blocks, two zero blocks
         size = limit - 3 * 512 + (1 if case == "over-limit" else 0)
         # the one meant to arrive is no canary
-        name = f"{CANARY}-over-limit" if case == "over-limit" else "at-limit"
+        name = "at-limit" if case == "at-limit" else f"{CANARY}-{case}"
         ents = [(entry(name, size=size), size)]
     elif case == "cut-zstd":
         ents = [first, (entry(f"{CANARY}-cut", size=4096), b"x" * 4096)]
@@ -228,6 +232,8 @@ def main():
     ap.add_argument("--limit", type=int, default=8 << 20,
                     help="the recipient's max_unpacked, for at-limit and over-limit")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--no-wait", action="store_true",
+                    help="ask without wait: the answer ends once it is queued")
     ap.add_argument("case")
     args = ap.parse_args()
 
@@ -237,7 +243,8 @@ def main():
     s.settimeout(args.timeout)
     s.connect(args.socket)
     rd, wr = os.pipe()
-    socket.send_fds(s, [f"send {args.to} wait\n".encode()], [rd])
+    request = f"send {args.to}{'' if args.no_wait else ' wait'}\n"
+    socket.send_fds(s, [request.encode()], [rd])
     os.close(rd)
     lines = s.makefile("r", encoding="ascii", errors="replace", newline="\n")
     sent = False
