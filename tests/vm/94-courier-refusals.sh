@@ -18,8 +18,9 @@
 #   - a noisy line: every 20000th byte A -> B has a bit flipped; the
 #     kernel drops the damaged frames, the courier resends, byte-exact;
 #     sealctl send --wait on a terminal (script(1)) draws a progress bar.
-# (Traversal, links out, devices, duplicates, bombs, other recipients:
-# what a real sealctl never packs, tests/unit/courier feeds the engine.)
+# (Traversal, links out, devices, duplicates, bombs, cut streams: what a
+# real sealctl never packs, 97-courier-hostile sends with a client of its
+# own; tests/unit/courier feeds the engine the same.)
 set -euo pipefail
 . "$SEALINE_ROOT/tests/vm/lib.sh"
 . "$SEALINE_ROOT/tests/vm/pair.sh"
