@@ -17,6 +17,7 @@
 
 struct sl_safleg {
 	struct sl_safleg_cfg cfg;
+	uint8_t header[SL_XFER_HEADER_LEN];	/* cfg.xfer.header's copy */
 	struct sl_call *call;
 	uint64_t call_timer;
 	struct sl_cchan *ch;
@@ -308,6 +309,14 @@ int sl_safleg_new(struct sl_safleg **out, const struct sl_safleg_cfg *cfg,
 	if (!leg)
 		return -ENOMEM;
 	leg->cfg = *cfg;
+	if (cfg->xfer.size) {
+		if (!cfg->xfer.header) {
+			free(leg);
+			return -EINVAL;
+		}
+		memcpy(leg->header, cfg->xfer.header, sizeof(leg->header));
+		leg->cfg.xfer.header = leg->header;
+	}
 	leg->st.state = SL_SAFLEG_SETUP;
 	memcpy(cc.account, cfg->account, SL_ACCOUNT_LEN);
 	leg->call = sl_call_new(&cc, &err);

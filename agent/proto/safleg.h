@@ -52,8 +52,9 @@ struct sl_safleg_cfg {
 	char recipient[SL_ACCOUNT_LEN + 1];	/* DEPOSIT: whom it is for */
 	/*
 	 * DEPOSIT: the transfer (id, size, header, read, ctx, schedule; id
-	 * 0: one is drawn). size 0: no transfer starts, the caller offers
-	 * by hand with sl_safleg_courier_send() (a test's lie).
+	 * 0: one is drawn; the header is copied). size 0: no transfer
+	 * starts, the caller offers by hand with sl_safleg_courier_send()
+	 * (a test's lie).
 	 */
 	struct sl_xsend_cfg xfer;
 	/* One control message for the line: 0 or a negative errno. */

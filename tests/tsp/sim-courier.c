@@ -9,6 +9,9 @@
  * 3 and 4), the courier channel and transfer protocol, and the courier's
  * envelope engine to seal real envelopes.
  *
+ *   identity print endpoint --index's identity as sealined's key store
+ *            keeps it (STATE_DIR/identity), so that a real sealined can be
+ *            that endpoint (tests/tsp/saf-sealined.sh)
  *   seal     seal files into an envelope to --to (a real one-way Noise
  *            header and STREAM chunks under --ltk)
  *   deposit  call the TSP, hand an envelope over, store the acceptance,
@@ -27,12 +30,6 @@
  * notes=N" (or "collect notes=N", or "nak REASON"); exit 0 if the run
  * ended as --expect says.
  *
- * Its deposit and collect are sealined's own code: the leg engine
- * (proto/safleg.c: call setup, the leg's channel, the transfer's sender,
- * NOTEs) and the check of T's texts (courier/tsptext.c); this file adds
- * the lies a real sender would not tell, and the files it leaves for the
- * test to inspect.
- *
  * Why a program of its own and not a mode of sim-endpoints: that one is
  * the 1,600 lines of one state machine for many plain calls at once;
  * this one is one endpoint, one call, and the courier's engines.
@@ -41,6 +38,12 @@
  * modem and call setup, and each role's checks (the acceptance, notices,
  * receipts, what reaches the inbox) are its purpose, next to the steps
  * they check.
+ *
+ * Its deposit and collect are sealined's own code: the leg engine
+ * (proto/safleg.c: call setup, the leg's channel, the transfer's sender,
+ * NOTEs) and the check of T's texts (courier/tsptext.c); this file adds
+ * the lies a real sender would not tell, and the files it leaves for the
+ * test to inspect.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1008,7 +1011,8 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: sim-courier seal    --index I --to-index J --ltk HEX --out FILE FILE...\n"
+"Usage: sim-courier identity --index I\n"
+"       sim-courier seal    --index I --to-index J --ltk HEX --out FILE FILE...\n"
 "       sim-courier deposit --index I --line PTY --tsp-number N --tsp-key HEX\n"
 "                           --to ACCOUNT --envelope FILE [--out-dir DIR]\n"
 "                           [--claim-size N] [--cut-after CHUNKS] [--expect E]\n"
@@ -1113,6 +1117,17 @@ int main(int argc, char **argv)
 	if (!sim.priv || identity(sim.index, sim.account, sim.priv, sim.pub)) {
 		fprintf(stderr, "sim-courier: no identity\n");
 		return 2;
+	}
+	if (!strcmp(cmd, "identity")) {
+		char pub[2 * SL_X25519_KEY_LEN + 1], priv[2 * SL_X25519_KEY_LEN + 1];
+
+		sl_hex_encode(pub, sim.pub, SL_X25519_KEY_LEN);
+		sl_hex_encode(priv, sim.priv, SL_X25519_KEY_LEN);
+		printf("version 1\naccount %s\npublic %s\nprivate %s\ncreated %lld\n",
+		       sim.account, pub, priv, (long long)time(NULL));
+		sl_wipe(priv, sizeof(priv));
+		sl_secure_free(sim.priv, SL_X25519_KEY_LEN);
+		return 0;
 	}
 	if (!strcmp(cmd, "seal")) {
 		if (!out || optind >= argc) {

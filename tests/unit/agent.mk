@@ -126,8 +126,12 @@ $(BUILD)/agent/%.o: $(AGENT)/%.c $(AGENT_TEST_DEPS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
 
-DAEMON_TEST_OBJS += $(BUILD)/agent/kreplay.o
+DAEMON_TEST_OBJS += $(BUILD)/agent/kreplay.o $(BUILD)/agent/kframe.o
 $(BUILD)/agent/kreplay.o: $(KREPLAY_SRC) $(AGENT_TEST_DEPS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
+# The kernel's framing, for lib/rawline.c (the dialer's leg to the TSP).
+$(BUILD)/agent/kframe.o: $(KFRAME_SRC) $(AGENT_TEST_DEPS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
 
