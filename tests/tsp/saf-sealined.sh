@@ -24,7 +24,8 @@
 #   refuses: bounced, the TSP's signed notice kept (outbox notice);
 #   a lying TSP (its store changed under it: a receipt that is not the
 #   recipient's, a notice about another hash): refused, not acknowledged,
-#   the outbox unchanged, the TSP keeps the row uncollected.
+#   the outbox unchanged, the TSP keeps the row uncollected; a leg the
+#   TSP refuses (NAK): the reason in words, a retry queued.
 
 S=$W/safd
 SD=$S/sealined
@@ -193,6 +194,23 @@ lying_notice() {
 		{ grep -i "notice" "$SD/log" | tail -n 5; return 1; }
 }
 check "saf-sealined: a notice about another hash: not acknowledged, logged, the envelope still held" lying_notice
+
+# The TSP refuses the leg (2 does not take envelopes from 0): shown with
+# the NAK in words, queued for a retry; cancelled, nothing left.
+refused_leg() {
+	sd_idle || return 1
+	sc send --to "$(acct 2)" --via-tsp --quiet "$S/file-b" >"$S/send6" 2>&1 || { cat "$S/send6"; return 1; }
+	ID6=$(head -n 1 "$S/send6")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ob_field "$ID6" detail | grep -q "the TSP refused the leg: the recipient does not take envelopes from this account (NOT_AUTHORISED)" && break
+		sleep 0.1
+	done
+	[ "$(ob_field "$ID6" state)" = queued ] && [ "$(ob_field "$ID6" attempts)" = 1 ] || { sc outbox --json; return 1; }
+	sc outbox cancel "$ID6" >/dev/null || return 1
+	[ "$(spool_json | jq --arg e "$ID6" '[.[] | select(.envelope == $e)] | length')" = 0 ] || { spool_json; return 1; }
+}
+check "saf-sealined: the TSP refuses the leg (NAK NOT_AUTHORISED): shown in words, queued for a retry, cancelled" refused_leg
 
 sd_stop() {
 	kill -TERM "$SD_PID" 2>/dev/null
