@@ -51,7 +51,7 @@ LIB_CORE_SRCS := lib/config.c lib/ipc.c lib/log.c lib/sessionlog.c \
 	lib/json.c lib/netlink.c lib/names.c lib/lineref.c lib/keyfile.c \
 	lib/hex.c lib/fdio.c
 LIB_DAEMON_SRCS := lib/keystore.c lib/keystore_file.c lib/modem.c lib/byteq.c \
-	lib/sdnotify.c lib/daemon.c
+	lib/sdnotify.c lib/daemon.c lib/rawline.c
 # The cryptography on libgcrypt, the Noise framework, the wire vocabulary.
 PROTO_CRYPTO_SRCS := proto/crypto.c proto/sas.c
 PROTO_NOISE_SRCS := proto/noise.c
@@ -64,14 +64,18 @@ PROTO_HS_SRCS := proto/hs_engine.c proto/hs_input.c proto/hs_pair.c \
 # endpoint's side, the TSP's side.
 PROTO_CALL_SRCS := proto/call.c proto/call_endpoint.c proto/call_leg.c
 # The courier's channel (its messages sealed under a session's courier
-# keys) and its transfer protocol: pure, as the handshakes.
+# keys) and its transfer protocol: pure, as the handshakes; and on top of
+# them and call setup the endpoint's side of a leg to the TSP itself
+# (store and forward: hand-over, collection).
 PROTO_COURIER_SRCS := proto/cchan.c proto/xfer.c
+PROTO_SAFLEG_SRCS := proto/safleg.c
 PROTO_SRCS := $(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) $(PROTO_WIRE_SRCS) \
-	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS) $(PROTO_COURIER_SRCS)
+	$(PROTO_HS_SRCS) $(PROTO_CALL_SRCS) $(PROTO_COURIER_SRCS) \
+	$(PROTO_SAFLEG_SRCS)
 # The courier's engine, and what it needs from the other rooms.
 COURIER_SRCS := courier/oneway.c courier/header.c courier/stream.c \
 	courier/reasons.c courier/paths.c courier/pack.c courier/extract.c \
-	courier/unpack.c courier/sign.c courier/receipt.c
+	courier/unpack.c courier/sign.c courier/receipt.c courier/tsptext.c
 # The sender's side of "send" (packed files on the pipe to sealined): on
 # top of the engine and the control protocol (lib/ipc.c).
 COURIER_SEND_SRCS := courier/packpipe.c
@@ -95,13 +99,14 @@ TSP_STORE_SRCS := tsp/tspstore.c tsp/tspstore_schema.c tsp/tspstore_sqlite.c \
 TSP_SPOOL_SRCS := tsp/tspspool.c tsp/deposit.c tsp/delivery.c \
 	courier/sign.c courier/receipt.c courier/reasons.c
 SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c tsp/saf.c \
-	tsp/rawline.c tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_SPOOL_SRCS) \
+	tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_SPOOL_SRCS) \
 	$(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
 	sealined/demand.c sealined/hs_noise.c sealined/cli.c \
 	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
-	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c
+	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \
+	sealined/courier_tsp.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \

@@ -38,7 +38,7 @@ static bool is_account(const char *s)
 	return s[SL_ENV_ACCOUNT_LEN] == 0;
 }
 
-static bool utc(char out[21], int64_t t)
+bool sl_rcpt_utc(char out[21], int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -56,7 +56,7 @@ static int format_body(char *out, size_t size, const struct sl_rcpt *r)
 	int n;
 
 	if (!is_account(r->sender) || !is_account(r->recipient) ||
-	    !utc(when, r->delivered))
+	    !sl_rcpt_utc(when, r->delivered))
 		return -EINVAL;
 	sl_hex_encode(id, r->id, sizeof(r->id));
 	sl_hex_encode(hash, r->sha256, sizeof(r->sha256));
@@ -101,7 +101,7 @@ int sl_rcpt_sign(char *out, size_t size, size_t *len, struct sl_rcpt *r,
 	return 0;
 }
 
-static int decimal(uint64_t *out, const char *s, size_t len)
+int sl_rcpt_parse_decimal(uint64_t *out, const char *s, size_t len)
 {
 	uint64_t v = 0;
 
@@ -117,8 +117,8 @@ static int decimal(uint64_t *out, const char *s, size_t len)
 	return 0;
 }
 
-static int account(char out[SL_ENV_ACCOUNT_LEN + 1], const char *s,
-		   size_t len)
+int sl_rcpt_parse_account(char out[SL_ENV_ACCOUNT_LEN + 1], const char *s,
+			  size_t len)
 {
 	if (len != SL_ENV_ACCOUNT_LEN)
 		return -EINVAL;
@@ -128,7 +128,7 @@ static int account(char out[SL_ENV_ACCOUNT_LEN + 1], const char *s,
 }
 
 /* YYYY-MM-DDTHH:MM:SSZ; canonical form is checked by formatting again. */
-static int when(int64_t *out, const char *s, size_t len)
+int sl_rcpt_parse_time(int64_t *out, const char *s, size_t len)
 {
 	struct tm tm = { 0 };
 	int v[6], pos[6] = { 0, 5, 8, 11, 14, 17 }, w[6] = { 4, 2, 2, 2, 2, 2 };
@@ -203,22 +203,22 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 			err = sl_hex_decode(r->sha256, sizeof(r->sha256), val, vlen);
 			break;
 		case 3:
-			err = decimal(&r->size, val, vlen);
+			err = sl_rcpt_parse_decimal(&r->size, val, vlen);
 			break;
 		case 4:
-			err = account(r->sender, val, vlen);
+			err = sl_rcpt_parse_account(r->sender, val, vlen);
 			break;
 		case 5:
-			err = account(r->recipient, val, vlen);
+			err = sl_rcpt_parse_account(r->recipient, val, vlen);
 			break;
 		case 6:
-			err = when(&r->delivered, val, vlen);
+			err = sl_rcpt_parse_time(&r->delivered, val, vlen);
 			break;
 		case 7:
-			err = decimal(&r->files, val, vlen);
+			err = sl_rcpt_parse_decimal(&r->files, val, vlen);
 			break;
 		case 8:
-			err = decimal(&r->bytes, val, vlen);
+			err = sl_rcpt_parse_decimal(&r->bytes, val, vlen);
 			break;
 		case 9:
 			err = sl_hex_decode(r->key, sizeof(r->key), val, vlen);

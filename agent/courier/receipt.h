@@ -85,4 +85,16 @@ int sl_rcpt_verify(struct sl_rcpt *r, const char *text, size_t len,
 bool sl_rcpt_matches(const struct sl_rcpt *r, const struct sl_env_sealed *s,
 		     const char *sender, const char *recipient);
 
+/*
+ * The values of a receipt's lines, strictly (shared with T's signed
+ * texts, tsptext.h): a decimal without leading zeros, a 12-digit
+ * account, a time YYYY-MM-DDTHH:MM:SSZ (parsed; and formatted, false if
+ * t is outside 1970 to 9999). 0 or -EINVAL.
+ */
+int sl_rcpt_parse_decimal(uint64_t *out, const char *s, size_t len);
+int sl_rcpt_parse_account(char out[SL_ENV_ACCOUNT_LEN + 1], const char *s,
+			  size_t len);
+int sl_rcpt_parse_time(int64_t *out, const char *s, size_t len);
+bool sl_rcpt_utc(char out[21], int64_t t);
+
 #endif

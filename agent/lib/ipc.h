@@ -45,7 +45,7 @@
  *
  * The courier (Documentation/courier.rst, "sealctl and sealined"):
  *
- *   send ACCOUNT [line=TTY|call] [wait]
+ *   send ACCOUNT [line=TTY|call|tsp [after=MS|window=W]] [wait]
  *                                with one file descriptor passed
  *                                (SCM_RIGHTS): the read end of a pipe on
  *                                which sealctl writes the packed files
@@ -55,11 +55,21 @@
  *                                id=HEX (or, with wait, state and
  *                                progress records until the envelope is
  *                                delivered, refused or failed, then ok or
- *                                err)
+ *                                err); tsp: handed to the TSP (store
+ *                                and forward) with its schedule (after:
+ *                                epoch ms; window: start * 1440 + end
+ *                                minutes, UTC), the wait ends once held
  *   outbox                       -> envelope ... (one per envelope)
  *   outbox-cancel ID             -> ok: withdrawn (ID: a unique prefix)
  *   outbox-retry ID              -> ok: a refused or failed one queued
  *   outbox-receipt ID            -> receipt text=..., ok
+ *   outbox-acceptance ID         -> acceptance text=..., ok: the TSP's
+ *                                   signed acceptance (sent with tsp)
+ *   outbox-notice ID             -> notice text=..., ok: the TSP's
+ *                                   signed non-delivery notice
+ *   outbox-collect               -> ok notes=N once a call to the TSP
+ *                                   collected its receipts and notices
+ *                                   (N stored), or err
  *   inbox                        -> envelope ... (one per delivered one)
  *   inbox-show ID                -> file name=... type=... size=... mtime=...
  *   peer-name ACCOUNT [NAME]     -> ok: the operator's name for a peer

@@ -44,6 +44,19 @@ static int envelope_record(struct sl_ipc_record *rec, void *arg)
 	if (!strcmp(state, "refused"))
 		printf("%s%s%s", sl_get(rec, "reason", "?"), *detail ? ": " : "",
 		       detail);
+	else if (!strcmp(state, "held"))
+		printf("held at the TSP for delivery%s%s%s%s",
+		       *sl_get(rec, "deliver_after", "") ? " after " : "",
+		       sl_get(rec, "deliver_after", ""),
+		       *sl_get(rec, "deliver_window", "") ? " in " : "",
+		       sl_get(rec, "deliver_window", ""));
+	else if ((!strcmp(state, "queued") || !strcmp(state, "sending")) &&
+		 !strcmp(sl_get(rec, "via", ""), "tsp"))
+		printf("to the TSP: %s/%s chunks handed over%s%s%s%s",
+		       sl_get(rec, "acked", "0"), sl_get(rec, "chunks", "?"),
+		       *sl_get(rec, "next_try", "") ? ", next attempt " : "",
+		       sl_get(rec, "next_try", ""), *detail ? "; last: " : "",
+		       detail);
 	else if (!strcmp(state, "queued") || !strcmp(state, "sending"))
 		printf("%s/%s chunks acknowledged%s%s%s%s",
 		       sl_get(rec, "acked", "0"), sl_get(rec, "chunks", "?"),
@@ -58,11 +71,20 @@ static int envelope_record(struct sl_ipc_record *rec, void *arg)
 	return 0;
 }
 
-static int receipt_record(struct sl_ipc_record *rec, void *arg)
+/* A signed text as it was signed: a receipt, the TSP's acceptance or
+ * notice. */
+static int text_record(struct sl_ipc_record *rec, void *arg)
+{
+	if (!strcmp(rec->type, arg))
+		fputs(sl_get(rec, "text", ""), stdout);
+	return 0;
+}
+
+static int collect_record(struct sl_ipc_record *rec, void *arg)
 {
 	(void)arg;
-	if (!strcmp(rec->type, "receipt"))
-		fputs(sl_get(rec, "text", ""), stdout);
+	if (!strcmp(rec->type, "info"))
+		printf("%s\n", sl_get(rec, "text", ""));
 	return 0;
 }
 
@@ -92,11 +114,14 @@ int sl_cmd_outbox(int argc, char *argv[])
 		return ret < 0 ? SL_EXIT_OK : ret;
 	if (optind < argc)
 		op = argv[optind];
-	if (!strcmp(op, "list")) {
+	if (!strcmp(op, "list") || !strcmp(op, "collect")) {
 		if (argc - optind > 1)
-			return sl_usage_error("outbox", "list takes no argument");
+			return sl_usage_error("outbox", "%s takes no argument", op);
+		if (ctx.json && !strcmp(op, "collect"))
+			return sl_usage_error("outbox", "--json only goes with the list");
 	} else if (!strcmp(op, "cancel") || !strcmp(op, "retry") ||
-		   !strcmp(op, "receipt")) {
+		   !strcmp(op, "receipt") || !strcmp(op, "acceptance") ||
+		   !strcmp(op, "notice")) {
 		if (argc - optind < 2)
 			return sl_usage_error("outbox", "%s needs the envelope's ID",
 					      op);
@@ -107,13 +132,23 @@ int sl_cmd_outbox(int argc, char *argv[])
 		if (ctx.json)
 			return sl_usage_error("outbox", "--json only goes with the list");
 	} else {
-		return sl_usage_error("outbox", "unknown operation '%s' (list, cancel, retry, receipt)",
+		return sl_usage_error("outbox", "unknown operation '%s' (list, cancel, retry, receipt, acceptance, notice, collect)",
 				      op);
 	}
 
 	ret = sl_conn_open(&c, "outbox", sl_client_socket(sock));
 	if (ret)
 		return ret;
+	if (!strcmp(op, "collect")) {
+		ret = sl_client_call(&c, "outbox-collect", collect_record, NULL,
+				     &final, buf, sizeof(buf));
+		sl_conn_close(&c);
+		if (ret)
+			return ret;
+		printf("collected from the TSP: %s receipts and notices stored\n",
+		       sl_get(&final, "notes", "0"));
+		return sl_finish_output("outbox");
+	}
 	if (!id) {
 		ret = sl_client_call(&c, "outbox", envelope_record, &ctx, NULL,
 				     NULL, 0);
@@ -128,8 +163,9 @@ int sl_cmd_outbox(int argc, char *argv[])
 	}
 	snprintf(request, sizeof(request), "outbox-%s %s", op, id);
 	ret = sl_client_call(&c, request,
-			     !strcmp(op, "receipt") ? receipt_record : NULL,
-			     NULL, &final, buf, sizeof(buf));
+			     !strcmp(op, "cancel") || !strcmp(op, "retry") ?
+			     NULL : text_record, (void *)op, &final, buf,
+			     sizeof(buf));
 	sl_conn_close(&c);
 	if (ret)
 		return ret;
@@ -152,6 +188,9 @@ void sl_help_outbox(FILE *f)
 		"    %1$s outbox cancel ID [--socket PATH]\n"
 		"    %1$s outbox retry ID [--socket PATH]\n"
 		"    %1$s outbox receipt ID [--socket PATH]\n"
+		"    %1$s outbox acceptance ID [--socket PATH]\n"
+		"    %1$s outbox notice ID [--socket PATH]\n"
+		"    %1$s outbox collect [--socket PATH]\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    Every '%1$s send' puts one sealed envelope into sealined's outbox\n"
@@ -160,8 +199,14 @@ void sl_help_outbox(FILE *f)
 		"\n"
 		"    queued     waiting for its next attempt (after busy, no answer, a\n"
 		"               cut line or a recipient that was not there: 30 s,\n"
-		"               doubling up to an hour; [courier] retry, retry_max)\n"
+		"               doubling up to an hour; [courier] retry, retry_max);\n"
+		"               sent --via-tsp: waiting to be handed to the TSP\n"
 		"    sending    being transferred, or a call is being placed for it\n"
+		"    held       sent --via-tsp: the TSP took it, and its signed\n"
+		"               acceptance (checked against the envelope, under the\n"
+		"               TSP's key) is kept; the TSP delivers it later, and the\n"
+		"               recipient's receipt comes back on a later call to the\n"
+		"               TSP; the envelope is kept until then\n"
 		"    delivered  the recipient committed it to its inbox and returned a\n"
 		"               receipt signed with its identity key, which sealined\n"
 		"               verified and keeps; the envelope itself is deleted\n"
@@ -170,6 +215,11 @@ void sl_help_outbox(FILE *f)
 		"               shown); the envelope is kept\n"
 		"    failed     every attempt failed ([courier] attempts); kept\n"
 		"    cancelled  withdrawn with 'outbox cancel'; deleted\n"
+		"    expired    the TSP held it until its holding time ran out; its\n"
+		"               signed notice is kept, and the envelope\n"
+		"    bounced    the TSP could not deliver it (the recipient refused\n"
+		"               it, or too many attempts failed: the reason is\n"
+		"               shown); its signed notice is kept, and the envelope\n"
 		"\n"
 		"    Records of delivered, refused, failed and cancelled envelopes are\n"
 		"    kept for [courier] keep_days (30) days. The send log ('%1$s log\n"
@@ -182,10 +232,20 @@ void sl_help_outbox(FILE *f)
 		"    cancel   withdraw a queued, sending, refused or failed envelope: a\n"
 		"             transfer in progress is aborted (the recipient drops what\n"
 		"             it holds of it) and the envelope is deleted\n"
-		"    retry    queue a refused or failed envelope again, its attempts\n"
-		"             counted from zero\n"
+		"    retry    queue a refused, failed, expired or bounced envelope\n"
+		"             again, its attempts counted from zero\n"
 		"    receipt  print a delivered envelope's receipt as the recipient\n"
 		"             signed it, for '%1$s receipt verify' (here or anywhere)\n"
+		"    acceptance\n"
+		"             print the TSP's signed acceptance of an envelope sent\n"
+		"             --via-tsp: it proves that the TSP took responsibility\n"
+		"             for that ciphertext (its sha256) at that time\n"
+		"    notice   print the TSP's signed non-delivery notice of an expired\n"
+		"             or bounced envelope\n"
+		"    collect  call the TSP now and collect the receipts and notices it\n"
+		"             holds for this installation (sealined also does that on\n"
+		"             every call to the TSP and, while envelopes are held\n"
+		"             there, every 30 minutes)\n"
 		"\n"
 		"    ID is the envelope's id (32 hex digits) or at least its first 4\n"
 		"    digits, if they name one envelope only.\n"
@@ -194,9 +254,10 @@ void sl_help_outbox(FILE *f)
 		"    -j, --json\n"
 		"        list as a JSON array, one object per line: id, to, name (the\n"
 		"        peer's, if set), state, queued, via (auto, call, line:TTY,\n"
-		"        call:TTY), size (the sealed envelope's bytes), files,\n"
-		"        content_bytes, chunks, acked, attempts, wire_bytes, next_try,\n"
-		"        finished, reason, detail.\n"
+		"        call:TTY, tsp), size (the sealed envelope's bytes), files,\n"
+		"        content_bytes, chunks, acked, attempts, wire_bytes,\n"
+		"        deliver_after and deliver_window (sent --via-tsp with them),\n"
+		"        next_try, finished, reason, detail.\n"
 		"    -s, --socket PATH\n"
 		"        sealined's control socket (default: $SEALINE_SOCKET, else\n"
 		"        %2$s).\n"
@@ -205,8 +266,9 @@ void sl_help_outbox(FILE *f)
 		"\n"
 		"EXIT STATUS\n"
 		"    0 on success, 1 if sealined is not running or refused (no such\n"
-		"    envelope, an ID that names several, cancel of a delivered one,\n"
-		"    retry of one that is not refused or failed, receipt of one that is\n"
-		"    not delivered), 2 on a usage error.\n",
+		"    envelope, an ID that names several, cancel of a delivered one or\n"
+		"    one held at the TSP, retry of one that is not refused, failed,\n"
+		"    expired or bounced, receipt of one that is not delivered, a\n"
+		"    collection whose call did not reach the TSP), 2 on a usage error.\n",
 		sl_prog, SL_CONF_DEFAULT_SOCKET);
 }

@@ -284,6 +284,8 @@ int sl_cmd_send(int argc, char *argv[])
 		return sl_usage_error("send", "--deliver-after and --deliver-window exclude each other");
 	if (via_tsp && call)
 		return sl_usage_error("send", "--via-tsp and --call exclude each other (--via-tsp calls the TSP and leaves the envelope there)");
+	if (via_tsp && have_line)
+		return sl_usage_error("send", "--via-tsp and --line exclude each other (sealined calls the TSP on any dial-up line that reaches it)");
 	if (optind >= argc)
 		return sl_usage_error("send", "name the files or directories to send");
 	for (int i = optind; i < argc; i++)
@@ -383,6 +385,9 @@ int sl_cmd_send(int argc, char *argv[])
 	sl_conn_close(&c);
 	if (quiet)
 		printf("%s\n", id);
+	else if (wait && via_tsp)
+		printf("%s: held at the TSP; its acceptance: %s outbox acceptance %s\n",
+		       id, sl_prog, id);
 	else if (wait)
 		printf("%s: its receipt: %s outbox receipt %s\n", id, sl_prog,
 		       id);
@@ -403,7 +408,7 @@ void sl_help_send(FILE *f)
 		"    %1$s send --to ACCOUNT [--line LINE | --call] [--wait] [--level N]\n"
 		"              [--quiet] [--socket PATH] FILE...\n"
 		"    %1$s send --to ACCOUNT --via-tsp [--deliver-after TIME |\n"
-		"              --deliver-window HH:MM-HH:MM] [--line LINE] [--wait] FILE...\n"
+		"              --deliver-window HH:MM-HH:MM] [--wait] FILE...\n"
 		"\n"
 		"DESCRIPTION\n"
 		"    Packs the FILEs (files and directories with everything in them) into\n"
@@ -442,8 +447,11 @@ void sl_help_send(FILE *f)
 		"        sealined calls the TSP, which keeps it (it can never open it)\n"
 		"        and delivers it later, after a random delay, returning\n"
 		"        ACCOUNT's receipt on the next call (store and forward,\n"
-		"        Documentation/store-and-forward.rst). Not built into sealined\n"
-		"        yet: it refuses such an envelope, and nothing is queued.\n"
+		"        Documentation/store-and-forward.rst). sealined keeps the\n"
+		"        TSP's signed acceptance (%1$s outbox acceptance ID), checked\n"
+		"        against the envelope, and the envelope until the receipt or\n"
+		"        the TSP's signed non-delivery notice comes. Needs a dial-up\n"
+		"        line with tsp_number and tsp_key.\n"
 		"    -A, --deliver-after TIME\n"
 		"        With --via-tsp: not before TIME, UTC (YYYY-MM-DD,\n"
 		"        YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS, optional Z); not in\n"
@@ -453,7 +461,8 @@ void sl_help_send(FILE *f)
 		"        22:00-06:00 wraps midnight (night rates). Excludes\n"
 		"        --deliver-after.\n"
 		"    -w, --wait\n"
-		"        Stay until the envelope is delivered, refused or given up:\n"
+		"        Stay until the envelope is delivered (with --via-tsp: held at\n"
+		"        the TSP), refused or given up:\n"
 		"        on a terminal a progress bar (bytes acknowledged, rate, time\n"
 		"        left), otherwise one line per change of state. Interrupting\n"
 		"        it leaves the envelope in the outbox.\n"

@@ -82,11 +82,13 @@ void sl_courier_notify(struct sl_courier *c, const struct sl_ob_item *it,
 		sl_ipc_add(&b, "next_try", when);
 	}
 	sl_ipc_send_record(w->client, &b);
-	if (!sl_ob_final(it->state))
+	if (!sl_ob_final(it->state) && it->state != SL_OB_HELD)
 		return;
-	/* The end of sealctl's wait. */
-	if (it->state == SL_OB_DELIVERED) {
-		sl_ipc_sendf(w->client, "ok id=%s state=delivered", it->hex);
+	/* The end of sealctl's wait: delivered, or (sent --via-tsp) held
+	 * at the TSP, whose delivery may be days away. */
+	if (it->state == SL_OB_DELIVERED || it->state == SL_OB_HELD) {
+		sl_ipc_sendf(w->client, "ok id=%s state=%s", it->hex,
+			     sl_ob_state_name(it->state));
 	} else {
 		char tok[64];
 
@@ -132,6 +134,7 @@ void sl_courier_client_gone(struct sl_courier *c, struct sl_ipc_client *client)
 	for (int i = 0; i < SL_COURIER_MAX_WAITERS; i++)
 		if (c->waiters[i].client == client)
 			c->waiters[i].client = NULL;
+	sl_ctsp_client_gone(c, client);
 	client->courier = NULL;
 }
 
@@ -171,9 +174,9 @@ void sl_courier_fail_attempt(struct sl_courier *c, struct sl_ob_item *it,
  * peer signed with before, if we know one: else this one is learnt over
  * the session, which only the peer could open) and that it is about this
  * envelope, between these accounts. */
-static int check_receipt(struct sl_courier *c, struct sl_ob_item *it,
-			 const char *text, size_t len, char *why,
-			 size_t why_len)
+int sl_courier_check_receipt(struct sl_courier *c, struct sl_ob_item *it,
+			     const char *text, size_t len, char *why,
+			     size_t why_len)
 {
 	const struct sl_peer *p = sl_ks_find(c->ks, it->to);
 	struct sl_env_sealed sealed = { 0 };
@@ -228,8 +231,8 @@ static void transfer_done(struct sl_courier *c, struct sl_cline *cl,
 	if (st->state != SL_XSEND_DONE)
 		return;
 	if (st->code == SL_ENV_OK) {
-		if (check_receipt(c, it, st->text, st->text_len, why,
-				  sizeof(why))) {
+		if (sl_courier_check_receipt(c, it, st->text, st->text_len, why,
+					     sizeof(why))) {
 			sl_log(LOG_ALERT, "%s: envelope %s to %s: the recipient's receipt does not verify: %s",
 			       tty, it->hex, it->to, why);
 			sl_courier_fail_attempt(c, it, "the receipt does not verify",
@@ -407,7 +410,9 @@ void sl_courier_schedule(struct sl_courier *c, int64_t now)
 		struct sl_cline *cl;
 		bool counted;
 
-		if (sl_ob_final(it->state) || being_sent(c, it))
+		/* Handed to the TSP (courier_tsp.c), or held there. */
+		if (sl_ob_final(it->state) || being_sent(c, it) ||
+		    sl_ctsp_via(it) || it->state == SL_OB_HELD)
 			continue;
 		cl = keyed_line(c, it);
 		if (cl && (it->next_try <= t ||
@@ -433,6 +438,7 @@ void sl_courier_schedule(struct sl_courier *c, int64_t now)
 		if (it->next_try <= t && via_calls(it) && !calling(c, it))
 			place_call(c, it, now);
 	}
+	sl_ctsp_schedule(c, now);
 }
 
 /* A call the courier placed: hung up once both ways are idle and
@@ -451,6 +457,7 @@ static void call_check(struct sl_courier *c, struct sl_cline *cl, int64_t now)
 			const struct sl_ob_item *it = &c->ob.items[i];
 
 			if (!sl_ob_final(it->state) && !strcmp(it->to, cl->calling) &&
+			    !sl_ctsp_via(it) && it->state != SL_OB_HELD &&
 			    it->next_try <= wall()) {
 				cl->idle_since = 0;
 				return;	/* more for this peer: schedule it */
@@ -636,6 +643,7 @@ void sl_courier_timers(struct sl_courier *c, int64_t now)
 		c->next_prune = now + SL_COURIER_PRUNE_MS;
 		sl_courier_schedule(c, now);
 	}
+	sl_ctsp_timer(c, now);
 	start_unpack(c);
 }
 
@@ -665,6 +673,9 @@ int64_t sl_courier_next_timer(const struct sl_courier *c)
 		if (t < next)
 			next = t;
 	}
+	due = sl_ctsp_next_timer(c);
+	if (due && due < next)
+		next = due;
 	return next;
 }
 
@@ -733,6 +744,7 @@ int sl_courier_init(struct sl_courier **out, const struct sl_config *cfg,
 	c->L = L;
 	c->sent.fd = c->received.fd = -1;
 	c->ob.dirfd = -1;
+	c->tsp.env_fd = -1;
 	c->sp.spoolfd = c->sp.stagingfd = c->sp.inboxfd = c->sp.rcptfd = -1;
 	if ((ret = resolve(c->conf.outbox, PATH_MAX, cfg->courier.outbox, sd,
 			   "outbox", err, err_len)) ||
@@ -813,6 +825,9 @@ void sl_courier_fini(struct sl_courier *c)
 	for (int i = 0; i < SL_COURIER_MAX_WAITERS; i++)
 		if (c->waiters[i].client)
 			c->waiters[i].client->courier = NULL;
+	if (c->tsp.waiting)
+		c->tsp.waiting->courier = NULL;
+	sl_ctsp_fini(c);
 	if (c->L) {
 		/* sealined frees its lines first (sl_lines_fini): then
 		 * there are none here, and c->clines holds their states. */
@@ -844,6 +859,7 @@ void sl_courier_status(struct sl_courier *c, struct sl_ipc_builder *b)
 	sl_ipc_add(b, "inbox", c->conf.inbox);
 	sl_ipc_add(b, "outbox", c->conf.outbox);
 	sl_ipc_addf(b, "outbox_pending", "%zu", queued);
+	sl_ctsp_status(c, b);
 	sl_ipc_add(b, "receive", c->conf.receive ? "yes" : "no");
 }
 

@@ -189,6 +189,8 @@ static void finish(struct sl_courier *c, struct sl_intake *in, int64_t now)
 	memcpy(proto.id, in->id, SL_ENV_ID_LEN);
 	snprintf(proto.to, sizeof(proto.to), "%s", in->a.to);
 	snprintf(proto.via, sizeof(proto.via), "%s", in->a.via);
+	proto.deliver_after_ms = in->a.deliver_after_ms;
+	proto.deliver_window = in->a.deliver_window;
 	proto.queued = (int64_t)time(NULL);
 	proto.files = in->files;
 	proto.content_bytes = in->content_bytes;

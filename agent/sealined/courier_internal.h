@@ -27,6 +27,14 @@
 #define SL_COURIER_CALL_IDLE_MS	3000
 #define SL_COURIER_PROGRESS_MS	500	/* progress records at most */
 #define SL_COURIER_PRUNE_MS	3600000	/* outbox records pruned hourly */
+/* Store and forward: while envelopes are held at the TSP, a collection
+ * call this often; after a leg that did not reach the TSP, again after
+ * this, doubling up to the maximum; a leg waiting for a busy line looks
+ * again this often. */
+#define SL_CTSP_COLLECT_MS	(30 * 60 * 1000)
+#define SL_CTSP_RETRY_MS	(60 * 1000)
+#define SL_CTSP_RETRY_MAX_MS	(4 * 3600 * 1000)
+#define SL_CTSP_POLL_MS		1000
 
 /* One line's courier (struct sl_line's courier). */
 struct sl_cline {
@@ -61,6 +69,27 @@ struct sl_cline {
 
 struct sl_intake;
 struct sl_unpacker;
+struct sl_safleg;
+
+/*
+ * Store and forward, the sender's side (courier_tsp.c): one leg to the
+ * TSP at a time, on a dial-up line, to hand an envelope over (purpose 3)
+ * or to collect receipts and notices (purpose 4).
+ */
+struct sl_ctsp {
+	struct sl_line *line;		/* the leg's line; NULL: no leg */
+	struct sl_safleg *leg;		/* once CONNECT */
+	bool deposit;			/* else a collection */
+	uint8_t id[SL_ENV_ID_LEN];	/* deposit: the envelope */
+	int env_fd;
+	bool decided;			/* the hand-over's outcome is known */
+	int64_t collect_at;		/* monotonic ms: the next collection
+					 * while envelopes are held; 0: none */
+	int64_t collect_backoff_ms;	/* after a failed collection */
+	struct sl_ipc_client *waiting;	/* sealctl outbox collect */
+	bool collect_asked;		/* ... before a line was free */
+	unsigned int stored;		/* NOTEs stored on this leg */
+};
 
 struct sl_waiter {
 	struct sl_ipc_client *client;	/* NULL: free slot */
@@ -96,6 +125,7 @@ struct sl_courier {
 
 	int64_t next_prune;
 	uint64_t delivered, received_count;	/* since start */
+	struct sl_ctsp tsp;
 };
 
 static inline struct sl_cline *sl_cline_of(const struct sl_line *line)
@@ -116,6 +146,27 @@ bool sl_courier_waiting(struct sl_courier *c, struct sl_ipc_client *client,
 struct sl_cline *sl_courier_line(struct sl_courier *c, unsigned int i);
 void sl_courier_fail_attempt(struct sl_courier *c, struct sl_ob_item *it,
 			     const char *why, int64_t now);
+
+/* The receipt of one of our envelopes, checked (signature, the
+ * recipient's key if known, this envelope, these accounts): 0 or -errno
+ * with why. */
+int sl_courier_check_receipt(struct sl_courier *c, struct sl_ob_item *it,
+			     const char *text, size_t len, char *why,
+			     size_t why_len);
+
+/* courier_tsp.c */
+/* Legs to the TSP: a hand-over due, a collection due. */
+void sl_ctsp_schedule(struct sl_courier *c, int64_t now);
+void sl_ctsp_timer(struct sl_courier *c, int64_t now);
+int64_t sl_ctsp_next_timer(const struct sl_courier *c);
+/* sealctl outbox collect: c waits for the collection's end. */
+void sl_ctsp_collect(struct sl_courier *c, struct sl_ipc_client *client,
+		     int64_t now);
+void sl_ctsp_client_gone(struct sl_courier *c, struct sl_ipc_client *client);
+void sl_ctsp_fini(struct sl_courier *c);
+void sl_ctsp_status(struct sl_courier *c, struct sl_ipc_builder *b);
+/* An envelope that travels by the TSP (via "tsp"). */
+bool sl_ctsp_via(const struct sl_ob_item *it);
 
 /* courier_line.c */
 struct sl_cline *sl_cline_get(struct sl_courier *c, struct sl_line *line);
@@ -154,6 +205,8 @@ struct sl_intake_args {
 	char to[SL_ACCOUNT_LEN + 1];
 	char via[SL_OB_VIA_MAX];
 	bool wait;
+	int64_t deliver_after_ms;	/* via "tsp": 0 none */
+	int32_t deliver_window;		/* via "tsp": -1 none */
 };
 int sl_intake_start(struct sl_courier *c, const struct sl_intake_args *a,
 		    char *err, size_t err_len);

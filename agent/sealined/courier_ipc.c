@@ -12,11 +12,13 @@
 #include <time.h>
 
 #include "courier_internal.h"
+#include "dialer.h"
 #include "hex.h"
 #include "lines_internal.h"
 #include "log.h"
 #include "receipt.h"
 #include "sessionlog.h"
+#include "tsptext.h"
 
 #define LOG_MAX_RECORDS	10000
 
@@ -34,6 +36,13 @@ static const char *unreachable(struct sl_courier *c, const char *via)
 
 	if (!strncmp(via, "line:", 5) || !strncmp(via, "call:", 5))
 		return NULL;		/* checked when parsed */
+	if (!strcmp(via, SL_OB_VIA_TSP)) {
+		for (unsigned int i = 0; i < L->n; i++)
+			if (L->lines[i].dial && L->lines[i].conf->has_tsp_key &&
+			    L->lines[i].conf->tsp_number[0])
+				return NULL;
+		return "no line of this sealined can call the TSP (modem = yes with tsp_number and tsp_key): it cannot hand an envelope to the TSP";
+	}
 	for (unsigned int i = 0; i < L->n; i++) {
 		if (!strcmp(via, "call") && !L->lines[i].dial)
 			continue;
@@ -47,7 +56,9 @@ static const char *unreachable(struct sl_courier *c, const char *via)
 int sl_courier_send_request(struct sl_courier *c, struct sl_ipc_client *cl,
 			    const struct sl_ipc_req *req, int64_t now)
 {
-	struct sl_intake_args a = { .client = cl, .pipe_fd = -1 };
+	struct sl_intake_args a = { .client = cl, .pipe_fd = -1,
+				    .deliver_window = -1 };
+	bool schedule = false;
 	const struct sl_peer *p;
 	const char *to = req->argv[1], *why;
 	char err[512];
@@ -73,17 +84,37 @@ int sl_courier_send_request(struct sl_courier *c, struct sl_ipc_client *cl,
 			}
 			snprintf(a.via, sizeof(a.via), "%s:%s",
 				 line->dial ? "call" : "line", arg + 5);
-		} else if (!strcmp(arg, "tsp") || !strncmp(arg, "after=", 6) ||
+		} else if (!strcmp(arg, "tsp")) {
+			snprintf(a.via, sizeof(a.via), SL_OB_VIA_TSP);
+		} else if (!strncmp(arg, "after=", 6) ||
 			   !strncmp(arg, "window=", 7)) {
-			/* Store and forward: the TSP's side and the wire
-			 * are specified, the hand-over is not built yet. */
-			sl_ipc_send_err(cl, -EOPNOTSUPP, "handing an envelope to the TSP (send --via-tsp) is not built into this sealined yet (Documentation/store-and-forward.rst); nothing was queued");
-			return -EOPNOTSUPP;
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(strchr(arg, '=') + 1, &end, 10);
+			if (schedule || errno || *end || end == strchr(arg, '=') + 1 ||
+			    (arg[0] == 'a' && v <= wall() * 1000) ||
+			    (arg[0] == 'w' && (v < 0 || v >= 1440 * 1440 ||
+					       v / 1440 == v % 1440))) {
+				sl_ipc_send_err(cl, -EINVAL, "send: '%s' is no schedule: after=EPOCH-MS in the future, or window=START*1440+END (minutes, UTC, START != END), one of them",
+						arg);
+				return -EINVAL;
+			}
+			schedule = true;
+			if (arg[0] == 'a')
+				a.deliver_after_ms = v;
+			else
+				a.deliver_window = (int32_t)v;
 		} else {
-			sl_ipc_send_err(cl, -EINVAL, "send: '%s' is neither line=TTY, call nor wait",
+			sl_ipc_send_err(cl, -EINVAL, "send: '%s' is neither line=TTY, call, tsp, after=, window= nor wait",
 					arg);
 			return -EINVAL;
 		}
+	}
+	if (schedule && strcmp(a.via, SL_OB_VIA_TSP)) {
+		sl_ipc_send_err(cl, -EINVAL, "send: a schedule (after=, window=) is for an envelope handed to the TSP: add tsp");
+		return -EINVAL;
 	}
 	if (!sl_account_valid(to)) {
 		sl_ipc_send_err(cl, -EINVAL, "'%s' is not an account number (12 digits)",
@@ -152,6 +183,16 @@ static void item_record(struct sl_courier *c, struct sl_ipc_client *cl,
 	sl_ipc_addf(&b, "acked", "%" PRIu64, it->acked);
 	sl_ipc_addf(&b, "attempts", "%" PRIu32, it->attempts);
 	sl_ipc_addf(&b, "wire_bytes", "%" PRIu64, it->wire_bytes);
+	if (sl_ctsp_via(it) && it->deliver_after_ms) {
+		sl_slog_time(when, it->deliver_after_ms / 1000);
+		sl_ipc_add(&b, "deliver_after", when);
+	}
+	if (sl_ctsp_via(it) && it->deliver_window >= 0)
+		sl_ipc_addf(&b, "deliver_window", "%02d:%02d-%02d:%02d",
+			    it->deliver_window / 1440 / 60,
+			    it->deliver_window / 1440 % 60,
+			    it->deliver_window % 1440 / 60,
+			    it->deliver_window % 1440 % 60);
 	if (!sl_ob_final(it->state) && it->next_try > wall()) {
 		sl_slog_time(when, it->next_try);
 		sl_ipc_add(&b, "next_try", when);
@@ -196,6 +237,11 @@ static void outbox_cancel(struct sl_courier *c, struct sl_ipc_client *cl,
 				it->hex, sl_ob_state_name(it->state));
 		return;
 	}
+	if (it->state == SL_OB_HELD) {
+		sl_ipc_send_err(cl, -EBUSY, "envelope %s is held at the TSP, which delivers it: nothing can withdraw it from there (the receipt or the TSP's notice will say what became of it)",
+				it->hex);
+		return;
+	}
 	memcpy(id, it->id, SL_ENV_ID_LEN);
 	/* Final before the transfer is withdrawn: its end (the ABORTs sent)
 	 * runs the schedule, which would start a cancelled envelope anew
@@ -204,6 +250,13 @@ static void outbox_cancel(struct sl_courier *c, struct sl_ipc_client *cl,
 			       "cancelled by the operator", wall());
 	if (sl_cline_withdraw(c, id, now))
 		sl_log(LOG_NOTICE, "envelope %s: transfer withdrawn", it->hex);
+	if (c->tsp.line && c->tsp.deposit &&
+	    !memcmp(c->tsp.id, id, SL_ENV_ID_LEN)) {
+		sl_log(LOG_NOTICE, "envelope %s: hand-over to the TSP withdrawn",
+		       it->hex);
+		sl_dialer_hangup(c->tsp.line->dial, "the envelope was cancelled",
+				 now);
+	}
 	it = sl_outbox_get(&c->ob, id);
 	if (ret || !it) {
 		sl_ipc_send_err(cl, -EIO, "the outbox cannot record it (see the log)");
@@ -227,7 +280,7 @@ static void outbox_retry(struct sl_courier *c, struct sl_ipc_client *cl,
 	if (ret) {
 		sl_ipc_send_err(cl, ret, ret == -ENOENT ?
 				"envelope %s was deleted; send its files again" :
-				"envelope %s is %s: only a refused or failed one can be tried again",
+				"envelope %s is %s: only a refused, failed, expired or bounced one can be tried again",
 				it->hex, sl_ob_state_name(it->state));
 		return;
 	}
@@ -256,6 +309,34 @@ static void outbox_receipt(struct sl_courier *c, struct sl_ipc_client *cl,
 	}
 	text[n] = 0;
 	sl_ipc_build(&b, "receipt");
+	sl_ipc_add(&b, "id", it->hex);
+	sl_ipc_add(&b, "text", text);
+	sl_ipc_send_record(cl, &b);
+	sl_ipc_send_ok(cl);
+}
+
+/* The TSP's acceptance or notice of an envelope sent through it. */
+static void outbox_tsp_text(struct sl_courier *c, struct sl_ipc_client *cl,
+			    const char *hex, bool notice)
+{
+	struct sl_ob_item *it = find_item(c, cl, hex);
+	char text[SL_TSPTEXT_MAX_LEN + 1];
+	struct sl_ipc_builder b;
+	ssize_t n;
+
+	if (!it)
+		return;
+	n = notice ? sl_outbox_read_notice(&c->ob, it, text, sizeof(text) - 1) :
+	    sl_outbox_read_acceptance(&c->ob, it, text, sizeof(text) - 1);
+	if (n < 0) {
+		sl_ipc_send_err(cl, -ENOENT, "envelope %s has no %s of the TSP's (it is %s%s)",
+				it->hex, notice ? "notice" : "acceptance",
+				sl_ob_state_name(it->state),
+				sl_ctsp_via(it) ? "" : ", not sent through the TSP");
+		return;
+	}
+	text[n] = 0;
+	sl_ipc_build(&b, notice ? "notice" : "acceptance");
 	sl_ipc_add(&b, "id", it->hex);
 	sl_ipc_add(&b, "text", text);
 	sl_ipc_send_record(cl, &b);
@@ -459,6 +540,12 @@ bool sl_courier_request(struct sl_courier *c, struct sl_ipc_client *cl,
 		outbox_retry(c, cl, req->argv[1], now);
 	} else if (!strcmp(v, "outbox-receipt")) {
 		outbox_receipt(c, cl, req->argv[1]);
+	} else if (!strcmp(v, "outbox-acceptance")) {
+		outbox_tsp_text(c, cl, req->argv[1], false);
+	} else if (!strcmp(v, "outbox-notice")) {
+		outbox_tsp_text(c, cl, req->argv[1], true);
+	} else if (!strcmp(v, "outbox-collect")) {
+		sl_ctsp_collect(c, cl, now);
 	} else if (!strcmp(v, "inbox")) {
 		inbox_list(c, cl);
 	} else if (!strcmp(v, "inbox-show")) {

@@ -29,7 +29,7 @@ static const char *const dl_names[] = {
 	[DL_DOWN] = "down", [DL_INIT] = "init", [DL_IDLE] = "idle",
 	[DL_DIALLING] = "dialling", [DL_ANSWERING] = "answering",
 	[DL_SETUP] = "setup", [DL_CONNECTED] = "connected",
-	[DL_HANGUP] = "hangup",
+	[DL_HANGUP] = "hangup", [DL_LEG] = "tsp-leg",
 };
 const char *sl_dialer_tty(const struct sl_dialer *d)
 {
@@ -88,8 +88,30 @@ static void call_actions(struct sl_dialer *d,
 
 /* ------------------------------------------------------------ ending */
 
-/* Back to command mode and on hook; the call's keys and handshake go. */
+static void end_call(struct sl_dialer *d, const char *why, int64_t now);
+
+/* Back to command mode and on hook; the call's keys and handshake go. A
+ * leg to the TSP learns its end last, when the modem is hanging up: what
+ * it places next waits for the line to be idle again. */
 void sl_dialer_end_call(struct sl_dialer *d, const char *why, int64_t now)
+{
+	const struct sl_dialer_leg_ops *leg = d->leg;
+	void *ctx = d->leg_ctx;
+
+	if (leg) {
+		if (d->st == DL_LEG)
+			sl_log(LOG_NOTICE, "%s: leg to the TSP ended: %s",
+			       sl_dialer_tty(d), why);
+		d->leg = NULL;
+		d->leg_ctx = NULL;
+		sl_byteq_drop(&d->leg_out);
+	}
+	end_call(d, why, now);
+	if (leg)
+		leg->ended(ctx, why, now);
+}
+
+static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 {
 	struct sl_modem_events ev;
 	int ldisc = N_TTY;
@@ -113,8 +135,9 @@ void sl_dialer_end_call(struct sl_dialer *d, const char *why, int64_t now)
 		       sl_dialer_tty(d), d->peer[0] ? d->peer : "(not known yet)",
 		       d->tracking, why);
 	}
-	if (attempt && d->ops->ended)
+	if (attempt && d->ops->ended && d->st != DL_LEG && !d->caller_leg)
 		d->ops->ended(d->ctx, why, now);
+	d->caller_leg = false;
 	memset(d->peer, 0, sizeof(d->peer));
 	memset(d->recipient, 0, sizeof(d->recipient));
 	d->tracking = 0;
@@ -154,9 +177,100 @@ static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 
 /* ------------------------------------------------------------ the call */
 
+/* A leg to the TSP is up: framed here, no discipline. */
+static void leg_up(struct sl_dialer *d, int64_t now)
+{
+	set_state(d, DL_LEG);
+	sl_rawline_init(&d->rl);
+	sl_byteq_drop(&d->leg_out);
+	sl_log(LOG_INFO, "%s: connected to the TSP for a leg of store and forward",
+	       sl_dialer_tty(d));
+	d->leg->up(d->leg_ctx, now);
+}
+
+static void leg_msg(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct sl_dialer *d = ctx;
+
+	if (d->leg)
+		d->leg->control(d->leg_ctx, msg, len, sl_now_ms());
+}
+
+/* Data bytes of the leg: control frames, or the modem's NO CARRIER. */
+static void leg_data(struct sl_dialer *d, const uint8_t *buf, size_t n,
+		     int64_t now)
+{
+	size_t off = 0;
+
+	while (off < n && d->st == DL_LEG) {
+		struct sl_modem_events ev;
+		size_t used = sl_modem_data_scan(&d->modem, buf + off, n - off,
+						 &ev);
+		/* NO CARRIER's own bytes are no frame: the decoder drops
+		 * them as a damaged one at worst. */
+		sl_rawline_decode(&d->rl, buf + off, used, leg_msg, d);
+		off += used;
+		if (ev.n)
+			modem_events(d, &ev, now);
+		if (!used)
+			break;
+	}
+}
+
+int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len)
+{
+	int ret;
+
+	if (d->st != DL_LEG || d->fd < 0)
+		return -ENOTCONN;
+	ret = sl_rawline_send(&d->leg_out, msg, len);
+	if (ret)
+		return ret;
+	if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int sl_dialer_leg(struct sl_dialer *d, const struct sl_dialer_leg_ops *ops,
+		  void *ctx, int64_t now, char *err, size_t err_len)
+{
+	struct sl_modem_events ev;
+	int ret;
+
+	if (d->st != DL_IDLE) {
+		snprintf(err, err_len, "%s is %s, not idle", sl_dialer_tty(d),
+			 dl_names[d->st]);
+		return -EBUSY;
+	}
+	if (!d->base->has_tsp_key || !d->base->tsp_number[0]) {
+		snprintf(err, err_len, "%s has no tsp_number and tsp_key",
+			 sl_dialer_tty(d));
+		return -EINVAL;
+	}
+	ret = sl_modem_dial(&d->modem, d->base->tsp_number, now, &ev);
+	if (ret) {
+		snprintf(err, err_len, "the modem cannot dial: %s", strerror(-ret));
+		return ret;
+	}
+	d->caller = true;
+	d->caller_leg = true;
+	d->leg = ops;
+	d->leg_ctx = ctx;
+	set_state(d, DL_DIALLING);
+	sl_log(LOG_INFO, "%s: dialling the TSP for a leg of store and forward",
+	       sl_dialer_tty(d));
+	modem_events(d, &ev, now);
+	return 0;
+}
+
 static void connected_modem(struct sl_dialer *d, int64_t now)
 {
 	int ldisc = d->base->ldisc ? d->base->ldisc : SEALINE_LDISC_DEFAULT;
+
+	if (d->leg) {
+		leg_up(d, now);
+		return;
+	}
 
 	if (ioctl(d->fd, TIOCSETD, &ldisc) < 0) {
 		int err = errno;
@@ -445,7 +559,7 @@ int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 int sl_dialer_hangup(struct sl_dialer *d, const char *why, int64_t now)
 {
 	if (d->st != DL_DIALLING && d->st != DL_ANSWERING &&
-	    d->st != DL_SETUP && d->st != DL_CONNECTED)
+	    d->st != DL_SETUP && d->st != DL_CONNECTED && d->st != DL_LEG)
 		return -ENOTCONN;
 	sl_dialer_end_call(d, why, now);
 	return 0;
@@ -498,6 +612,10 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 				port_down(d, "the modem does not take its init string", now);
 				break;
 			}
+			if (d->st == DL_LEG) {
+				sl_dialer_end_call(d, text, now);
+				break;
+			}
 			if (d->st == DL_DIALLING || d->st == DL_ANSWERING) {
 				op_end(d, e->type == SL_MODEM_EV_BUSY ? -EBUSY :
 				       -EHOSTUNREACH, text);
@@ -515,6 +633,8 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 		case SL_MODEM_EV_HUNG_UP:
 			if (d->st == DL_HANGUP)
 				set_state(d, DL_IDLE);
+			else if (d->st == DL_LEG)
+				sl_dialer_end_call(d, text, now);
 			break;
 		case SL_MODEM_EV_IO_ERROR:
 			port_down(d, strerror(e->err), now);
@@ -564,10 +684,11 @@ static short port_events(const struct sl_dialer *d)
 
 	if (d->fd < 0)
 		return 0;
-	if (sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
-	    d->st != DL_CONNECTED)
+	if ((sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
+	     d->st != DL_CONNECTED) || d->st == DL_LEG)
 		events |= POLLIN;
-	if (sl_modem_wants_write(&d->modem))
+	if (sl_modem_wants_write(&d->modem) ||
+	    (d->st == DL_LEG && sl_byteq_len(&d->leg_out)))
 		events |= POLLOUT;
 	return events;
 }
@@ -598,7 +719,12 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 
 	if (d->fd < 0)
 		return;
-	if (revents & POLLOUT) {
+	if ((revents & POLLOUT) && d->st == DL_LEG) {
+		if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN) {
+			sl_dialer_end_call(d, strerror(errno), now);
+			return;
+		}
+	} else if (revents & POLLOUT) {
 		sl_modem_output(&d->modem, now, &ev);
 		modem_events(d, &ev, now);
 	}
@@ -611,6 +737,13 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 			port_down(d, strerror(errno), now);
 			return;
 		}
+		/* End of file: the port hung up for good (a pty whose
+		 * master closed, an adapter unplugged); poll() would say so
+		 * again at once, for ever. Closed, and opened again later. */
+		if (n == 0) {
+			port_down(d, "the port hung up (end of file)", now);
+			return;
+		}
 		while (n > 0 && off < (size_t)n && d->fd >= 0 &&
 		       sl_modem_wants_read(&d->modem)) {
 			size_t used = sl_modem_input(&d->modem, buf + off,
@@ -621,6 +754,9 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 				break;
 			off += used;
 		}
+		/* After CONNECT the rest is the leg's. */
+		if (n > 0 && off < (size_t)n && d->st == DL_LEG)
+			leg_data(d, buf + off, (size_t)n - off, now);
 	}
 }
 
@@ -746,7 +882,13 @@ int sl_dialer_new(const struct sl_line_conf *conf, const struct sl_keystore *ks,
 	d->ks = ks;
 	d->base = conf;
 	d->fd = -1;
-	snprintf(d->path, sizeof(d->path), "/dev/%s", conf->tty);
+	sl_byteq_init(&d->leg_out, SL_OUTQ_MAX);
+	/* The kernel's name of /dev/pts/3 is "pts3" (tty_name()). */
+	if (!strncmp(conf->tty, "pts", 3) && conf->tty[3] >= '0' &&
+	    conf->tty[3] <= '9')
+		snprintf(d->path, sizeof(d->path), "/dev/pts/%s", conf->tty + 3);
+	else
+		snprintf(d->path, sizeof(d->path), "/dev/%s", conf->tty);
 	if (d->base->dial_on_demand[0]) {
 		int ret = sl_demand_new(d);
 
@@ -765,6 +907,7 @@ void sl_dialer_free(struct sl_dialer *d)
 	if (!d)
 		return;
 	sl_call_free(d->call);
+	sl_byteq_free(&d->leg_out);
 	if (d->dod) {
 		/* A call's leftovers are dropped and logged. */
 		if (d->dod->up.len)

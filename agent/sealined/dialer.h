@@ -115,6 +115,32 @@ bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,
 int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 		   struct sl_ipc_client *c, int64_t now_ms, char *err,
 		   size_t err_len);
+/*
+ * A leg to the TSP itself (Documentation/store-and-forward.rst: a
+ * hand-over or a collection, call setup purposes 3 and 4): the modem
+ * dials the TSP and, after CONNECT, the line stays without the sealine
+ * discipline: the leg carries only control frames (call setup, then
+ * COURIER messages under the leg's own keys), which the dialer frames in
+ * user space (rawline.h) as the TSP does on its lines. No session, no
+ * key in the kernel: the caller (the courier) runs the leg's engine
+ * (safleg.h) and hangs up with sl_dialer_hangup().
+ */
+struct sl_dialer_leg_ops {
+	/* CONNECT: the leg may send (sl_dialer_leg_send()). */
+	void (*up)(void *ctx, int64_t now_ms);
+	/* A control message received on the leg. */
+	void (*control)(void *ctx, const uint8_t *msg, size_t len,
+			int64_t now_ms);
+	/* The attempt ended, up or not (busy, no answer, no carrier, hung
+	 * up): why. The last call for this leg. */
+	void (*ended)(void *ctx, const char *why, int64_t now_ms);
+};
+/* 0, or a negative errno with the reason in err (-EBUSY: not idle). */
+int sl_dialer_leg(struct sl_dialer *d, const struct sl_dialer_leg_ops *ops,
+		  void *ctx, int64_t now_ms, char *err, size_t err_len);
+/* One control message out on the leg: 0, -ENOTCONN, -ENOBUFS. */
+int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len);
+
 /* `sealctl hangup`. 0 or -ENOTCONN (no call). */
 int sl_dialer_hangup(struct sl_dialer *d, const char *why, int64_t now_ms);
 /* The operator's connection closed. */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "modem.h"
+#include "rawline.h"
 
 enum dl_state {
 	DL_DOWN,
@@ -25,6 +26,7 @@ enum dl_state {
 	DL_SETUP,
 	DL_CONNECTED,
 	DL_HANGUP,
+	DL_LEG,			/* a leg to the TSP itself, framed here */
 };
 
 /* Which descriptor an epoll event is for. */
@@ -71,6 +73,14 @@ struct sl_dialer {
 	int64_t call_timer;
 	struct sl_ipc_client *op;		/* `sealctl call` waiting */
 	struct dl_demand *dod;			/* dial_on_demand, or NULL */
+
+	/* A leg to the TSP itself (sl_dialer_leg()): no discipline, its
+	 * control frames framed in user space. */
+	const struct sl_dialer_leg_ops *leg;	/* NULL: none placed */
+	void *leg_ctx;
+	bool caller_leg;			/* this attempt is a leg */
+	struct sl_rawline rl;
+	struct sl_byteq leg_out;
 };
 
 const char *sl_dialer_tty(const struct sl_dialer *d);

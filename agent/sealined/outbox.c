@@ -24,27 +24,32 @@
 #define LIST_SUFFIX	".files"
 #define STATE_SUFFIX	".state"
 #define RCPT_SUFFIX	".receipt"
+#define ACC_SUFFIX	".acceptance"
+#define NOTICE_SUFFIX	".notice"
 #define PART		".part"
 
 static const char *const state_names[] = {
 	[SL_OB_QUEUED] = "queued",
 	[SL_OB_SENDING] = "sending",
+	[SL_OB_HELD] = "held",
 	[SL_OB_DELIVERED] = "delivered",
 	[SL_OB_REFUSED] = "refused",
 	[SL_OB_FAILED] = "failed",
 	[SL_OB_CANCELLED] = "cancelled",
+	[SL_OB_EXPIRED] = "expired",
+	[SL_OB_BOUNCED] = "bounced",
 };
 
 const char *sl_ob_state_name(enum sl_ob_state st)
 {
-	if (st < SL_OB_QUEUED || st > SL_OB_CANCELLED)
+	if (st < SL_OB_QUEUED || st > SL_OB_STATE_LAST)
 		return "?";
 	return state_names[st];
 }
 
 static int state_parse(const char *s)
 {
-	for (int i = SL_OB_QUEUED; i <= SL_OB_CANCELLED; i++)
+	for (int i = SL_OB_QUEUED; i <= SL_OB_STATE_LAST; i++)
 		if (!strcmp(s, state_names[i]))
 			return i;
 	return -EINVAL;
@@ -91,6 +96,10 @@ static int save(struct sl_outbox *ob, const struct sl_ob_item *it)
 	sl_cs_putf(r, "finished", "%" PRId64, it->finished);
 	sl_cs_put(r, "logged", it->logged ? "yes" : "no");
 	sl_cs_put_u64(r, "uid", it->uid);
+	if (!strcmp(it->via, SL_OB_VIA_TSP)) {
+		sl_cs_putf(r, "deliver_after", "%" PRId64, it->deliver_after_ms);
+		sl_cs_putf(r, "deliver_window", "%" PRId32, it->deliver_window);
+	}
 	name_of(name, sizeof(name), it->id, STATE_SUFFIX, false);
 	ret = sl_cs_rec_write(ob->dirfd, name, r);
 	free(r);
@@ -167,6 +176,18 @@ static int load(struct sl_outbox *ob, const uint8_t id[SL_ENV_ID_LEN],
 	it->attempts = (uint32_t)attempts;
 	it->reason = (uint8_t)reason;
 	it->uid = (uid_t)uid;
+	it->deliver_window = -1;
+	if (sl_cs_get(r, "deliver_after") &&
+	    get_i64(r, "deliver_after", &it->deliver_after_ms))
+		goto out;
+	if (sl_cs_get(r, "deliver_window")) {
+		int64_t w;
+
+		if (get_i64(r, "deliver_window", &w) || w < -1 ||
+		    w >= 1440 * 1440)
+			goto out;
+		it->deliver_window = (int32_t)w;
+	}
 	ret = 0;
 out:
 	free(r);
@@ -360,7 +381,9 @@ int sl_outbox_open(struct sl_outbox *ob, const char *dir, struct sl_clog *log,
 		}
 		if (sl_cs_parse_name(n, ENV_SUFFIX, id) ||
 		    sl_cs_parse_name(n, LIST_SUFFIX, id) ||
-		    sl_cs_parse_name(n, RCPT_SUFFIX, id)) {
+		    sl_cs_parse_name(n, RCPT_SUFFIX, id) ||
+		    sl_cs_parse_name(n, ACC_SUFFIX, id) ||
+		    sl_cs_parse_name(n, NOTICE_SUFFIX, id)) {
 			name_of(name, sizeof(name), id, STATE_SUFFIX, false);
 			if (!exists(ob->dirfd, name))
 				unlinkat(ob->dirfd, n, 0);	/* not committed */
@@ -570,14 +593,72 @@ ssize_t sl_outbox_read_list(struct sl_outbox *ob, const struct sl_ob_item *it,
 	return n;
 }
 
+/* A text kept with the envelope (receipt, acceptance, notice). */
+static ssize_t read_text(struct sl_outbox *ob, const struct sl_ob_item *it,
+			 const char *suffix, char *buf, size_t size)
+{
+	char name[64];
+
+	name_of(name, sizeof(name), it->id, suffix, false);
+	return sl_cs_read_file(ob->dirfd, name, buf, size);
+}
+
 ssize_t sl_outbox_read_receipt(struct sl_outbox *ob,
 			       const struct sl_ob_item *it, char *buf,
 			       size_t size)
 {
-	char name[64];
+	return read_text(ob, it, RCPT_SUFFIX, buf, size);
+}
 
-	name_of(name, sizeof(name), it->id, RCPT_SUFFIX, false);
-	return sl_cs_read_file(ob->dirfd, name, buf, size);
+ssize_t sl_outbox_read_acceptance(struct sl_outbox *ob,
+				  const struct sl_ob_item *it, char *buf,
+				  size_t size)
+{
+	return read_text(ob, it, ACC_SUFFIX, buf, size);
+}
+
+ssize_t sl_outbox_read_notice(struct sl_outbox *ob,
+			      const struct sl_ob_item *it, char *buf,
+			      size_t size)
+{
+	return read_text(ob, it, NOTICE_SUFFIX, buf, size);
+}
+
+/* ---- T's signing key ---------------------------------------------------------- */
+
+static void tsp_key_name(char *out, size_t size, const uint8_t tsp_pub[32])
+{
+	char hex[17];
+
+	sl_hex_encode(hex, tsp_pub, 8);
+	snprintf(out, size, "tsp-%s.sign", hex);
+}
+
+int sl_outbox_tsp_key(struct sl_outbox *ob, const uint8_t tsp_pub[32],
+		      uint8_t key[32])
+{
+	char name[64], text[80];
+	ssize_t n;
+
+	tsp_key_name(name, sizeof(name), tsp_pub);
+	n = sl_cs_read_file(ob->dirfd, name, text, sizeof(text));
+	if (n < 0)
+		return (int)n;
+	if (n != 65 || text[64] != '\n' || sl_hex_decode(key, 32, text, 64))
+		return -EINVAL;
+	return 0;
+}
+
+int sl_outbox_pin_tsp_key(struct sl_outbox *ob, const uint8_t tsp_pub[32],
+			  const uint8_t key[32])
+{
+	char name[64], text[66];
+
+	tsp_key_name(name, sizeof(name), tsp_pub);
+	sl_hex_encode(text, key, 32);
+	text[64] = '\n';
+	text[65] = 0;
+	return sl_cs_write_file(ob->dirfd, name, text, 65);
 }
 
 /* ---- Changes ---------------------------------------------------------------- */
@@ -643,11 +724,47 @@ int sl_outbox_finish(struct sl_outbox *ob, struct sl_ob_item *it,
 	return sl_cs_remove(ob->dirfd, name);
 }
 
+int sl_outbox_held(struct sl_outbox *ob, struct sl_ob_item *it,
+		   const char *acceptance, size_t len)
+{
+	char name[64];
+	int ret;
+
+	name_of(name, sizeof(name), it->id, ACC_SUFFIX, false);
+	ret = sl_cs_write_file(ob->dirfd, name, acceptance, len);
+	if (ret)
+		return ret;
+	SL_CS_CRASH_POINT("outbox: acceptance written");
+	it->state = SL_OB_HELD;
+	it->reason = 0;
+	it->detail[0] = 0;
+	it->next_try = 0;
+	return save(ob, it);
+}
+
+int sl_outbox_undelivered(struct sl_outbox *ob, struct sl_ob_item *it,
+			  enum sl_ob_state st, const char *detail,
+			  const char *notice, size_t len, int64_t now)
+{
+	char name[64];
+	int ret;
+
+	if (st != SL_OB_EXPIRED && st != SL_OB_BOUNCED)
+		return -EINVAL;
+	name_of(name, sizeof(name), it->id, NOTICE_SUFFIX, false);
+	ret = sl_cs_write_file(ob->dirfd, name, notice, len);
+	if (ret)
+		return ret;
+	SL_CS_CRASH_POINT("outbox: notice written");
+	return sl_outbox_finish(ob, it, st, 0, detail, now);
+}
+
 int sl_outbox_retry(struct sl_outbox *ob, struct sl_ob_item *it, int64_t now)
 {
 	char name[64];
 
-	if (it->state != SL_OB_REFUSED && it->state != SL_OB_FAILED)
+	if (it->state != SL_OB_REFUSED && it->state != SL_OB_FAILED &&
+	    it->state != SL_OB_EXPIRED && it->state != SL_OB_BOUNCED)
 		return -EINVAL;
 	name_of(name, sizeof(name), it->id, ENV_SUFFIX, false);
 	if (!exists(ob->dirfd, name))
@@ -665,7 +782,8 @@ int sl_outbox_retry(struct sl_outbox *ob, struct sl_ob_item *it, int64_t now)
 unsigned int sl_outbox_prune(struct sl_outbox *ob, int64_t now, int64_t keep_s)
 {
 	static const char *const suffixes[] = {
-		ENV_SUFFIX, LIST_SUFFIX, RCPT_SUFFIX, STATE_SUFFIX,
+		ENV_SUFFIX, LIST_SUFFIX, RCPT_SUFFIX, ACC_SUFFIX,
+		NOTICE_SUFFIX, STATE_SUFFIX,
 	};
 	unsigned int pruned = 0;
 	size_t k = 0;
@@ -680,7 +798,7 @@ unsigned int sl_outbox_prune(struct sl_outbox *ob, int64_t now, int64_t keep_s)
 			continue;
 		}
 		/* the record last: until it goes, the rest is found again */
-		for (size_t s = 0; s < 4; s++) {
+		for (size_t s = 0; s < sizeof(suffixes) / sizeof(suffixes[0]); s++) {
 			name_of(name, sizeof(name), it->id, suffixes[s], false);
 			unlinkat(ob->dirfd, name, 0);
 		}

@@ -10,6 +10,10 @@
  *	    ID.files		what it holds: one line per archive entry,
  *				"TYPE MODE SIZE MTIME NAME" (NAME %-encoded)
  *	    ID.receipt		the recipient's receipt, once delivered
+ *	    ID.acceptance	the TSP's signed acceptance (sent --via-tsp)
+ *	    ID.notice		the TSP's signed non-delivery notice
+ *	    tsp-KEY.sign	T's signing key, pinned when T first signed
+ *				for us (KEY: its static key, 16 hex digits)
  *	    .ID.env.part	being sealed; .ID.files.part likewise
  *
  * Creation: the envelope and its list are written and fsync()ed under
@@ -22,14 +26,23 @@
  * between those steps.
  *
  * States:
- *	queued		waiting for its next attempt (next_try)
+ *	queued		waiting for its next attempt (next_try); via "tsp":
+ *			to be handed to the TSP
  *	sending		an attempt in progress (at open: queued again)
+ *	held		the TSP accepted it (its signed acceptance kept)
+ *			and holds it for the recipient; the envelope stays
+ *			until the receipt or a notice comes
  *	delivered	receipted; the envelope is gone, the record, list and
  *			receipt stay
  *	refused		the recipient refused it for good (reason, detail);
  *			the envelope stays, the sender keeps it
  *	failed		no attempt succeeded (attempts exhausted); kept
  *	cancelled	withdrawn by the operator; the envelope is gone
+ *	expired		the TSP's signed notice: not delivered before it
+ *			stopped holding it; the envelope stays
+ *	bounced		the TSP's signed notice: the recipient refused it
+ *			or could not be reached (the reason in the notice);
+ *			the envelope stays
  */
 #ifndef SEALINE_AGENT_OUTBOX_H
 #define SEALINE_AGENT_OUTBOX_H
@@ -51,11 +64,18 @@
 enum sl_ob_state {
 	SL_OB_QUEUED = 1,
 	SL_OB_SENDING,
-	SL_OB_DELIVERED,
+	SL_OB_HELD,
+	SL_OB_DELIVERED,		/* the first final state */
 	SL_OB_REFUSED,
 	SL_OB_FAILED,
 	SL_OB_CANCELLED,
+	SL_OB_EXPIRED,
+	SL_OB_BOUNCED,
 };
+#define SL_OB_STATE_LAST	SL_OB_BOUNCED
+
+/* How an envelope handed to the TSP travels (sealctl send --via-tsp). */
+#define SL_OB_VIA_TSP		"tsp"
 
 const char *sl_ob_state_name(enum sl_ob_state st);
 static inline bool sl_ob_final(enum sl_ob_state st)
@@ -67,7 +87,8 @@ struct sl_ob_item {
 	uint8_t id[SL_ENV_ID_LEN];
 	char hex[SL_CS_HEX_ID];
 	char to[SL_ACCOUNT_LEN + 1];
-	/* How to reach it: "auto", "line:TTY", "call", "call:TTY". */
+	/* How to reach it: "auto", "line:TTY", "call", "call:TTY", or
+	 * "tsp" (handed to the TSP, store and forward). */
 	char via[SL_OB_VIA_MAX];
 	int64_t queued;			/* wall clock */
 	uint64_t size, chunks, files, content_bytes;
@@ -84,6 +105,9 @@ struct sl_ob_item {
 	int64_t finished;		/* when it became final */
 	bool logged;			/* its final record is in the log */
 	uid_t uid;			/* who sent it */
+	/* via "tsp": the schedule the TSP is asked to keep. */
+	int64_t deliver_after_ms;	/* epoch ms, 0: none */
+	int32_t deliver_window;		/* start * 1440 + end, UTC; -1: none */
 };
 
 struct sl_outbox {
@@ -131,6 +155,14 @@ ssize_t sl_outbox_read_receipt(struct sl_outbox *ob,
 			       const struct sl_ob_item *it, char *buf,
 			       size_t size);
 
+/* The TSP's acceptance, or its notice: length or -errno. */
+ssize_t sl_outbox_read_acceptance(struct sl_outbox *ob,
+				  const struct sl_ob_item *it, char *buf,
+				  size_t size);
+ssize_t sl_outbox_read_notice(struct sl_outbox *ob,
+			      const struct sl_ob_item *it, char *buf,
+			      size_t size);
+
 /* Its record, as the item now says (attempts, next try, acked...). */
 int sl_outbox_save(struct sl_outbox *ob, struct sl_ob_item *it);
 
@@ -148,8 +180,29 @@ int sl_outbox_delivered(struct sl_outbox *ob, struct sl_ob_item *it,
 int sl_outbox_finish(struct sl_outbox *ob, struct sl_ob_item *it,
 		     enum sl_ob_state st, uint8_t reason, const char *detail,
 		     int64_t now);
-/* Back to queued, attempts reset (sealctl outbox retry): only refused
- * or failed ones whose envelope is still there. */
+/*
+ * Held at the TSP with this (verified) acceptance: the acceptance is
+ * written, then the record says held. 0 or -errno.
+ */
+int sl_outbox_held(struct sl_outbox *ob, struct sl_ob_item *it,
+		   const char *acceptance, size_t len);
+/*
+ * The TSP's (verified) non-delivery notice: written, then final expired
+ * or bounced with detail, logged; the envelope stays. 0 or -errno.
+ */
+int sl_outbox_undelivered(struct sl_outbox *ob, struct sl_ob_item *it,
+			  enum sl_ob_state st, const char *detail,
+			  const char *notice, size_t len, int64_t now);
+
+/* T's signing key pinned for the TSP whose static key is tsp_pub: 0,
+ * -ENOENT if none yet, or -errno; and pinning one. */
+int sl_outbox_tsp_key(struct sl_outbox *ob, const uint8_t tsp_pub[32],
+		      uint8_t key[32]);
+int sl_outbox_pin_tsp_key(struct sl_outbox *ob, const uint8_t tsp_pub[32],
+			  const uint8_t key[32]);
+
+/* Back to queued, attempts reset (sealctl outbox retry): only refused,
+ * failed, expired or bounced ones whose envelope is still there. */
 int sl_outbox_retry(struct sl_outbox *ob, struct sl_ob_item *it,
 		    int64_t now);
 

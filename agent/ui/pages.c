@@ -152,7 +152,8 @@ void sl_page_envelope(const struct sl_ui *ui, struct sl_page *pg,
 static bool final_state(const char *s)
 {
 	return !strcmp(s, "delivered") || !strcmp(s, "refused") ||
-	       !strcmp(s, "failed") || !strcmp(s, "cancelled");
+	       !strcmp(s, "failed") || !strcmp(s, "cancelled") ||
+	       !strcmp(s, "expired") || !strcmp(s, "bounced");
 }
 
 static uint64_t num(const struct sl_ipc_record *r, const char *key)
@@ -345,7 +346,8 @@ void sl_page_outbox_item(const struct sl_ui *ui, struct sl_page *pg,
 		}
 	}
 	sl_buf_puts(b, "</dl>\n");
-	if (!strcmp(state, "refused") || !strcmp(state, "failed")) {
+	if (!strcmp(state, "refused") || !strcmp(state, "failed") ||
+	    !strcmp(state, "expired") || !strcmp(state, "bounced")) {
 		sl_buf_puts(b, "<p class=\"error\" role=\"alert\">Not delivered: ");
 		sl_buf_html(b, sl_ui_get(r, "reason", state));
 		if (sl_ui_get(r, "detail", NULL)) {

@@ -9,6 +9,9 @@
  * 3 and 4), the courier channel and transfer protocol, and the courier's
  * envelope engine to seal real envelopes.
  *
+ *   identity print endpoint --index's identity as sealined's key store
+ *            keeps it (STATE_DIR/identity), so that a real sealined can be
+ *            that endpoint (tests/tsp/saf-sealined.sh)
  *   seal     seal files into an envelope to --to (a real one-way Noise
  *            header and STREAM chunks under --ltk)
  *   deposit  call the TSP, hand an envelope over, store the acceptance,
@@ -35,6 +38,12 @@
  * modem and call setup, and each role's checks (the acceptance, notices,
  * receipts, what reaches the inbox) are its purpose, next to the steps
  * they check.
+ *
+ * Its deposit and collect are sealined's own code: the leg engine
+ * (proto/safleg.c: call setup, the leg's channel, the transfer's sender,
+ * NOTEs) and the check of T's texts (courier/tsptext.c); this file adds
+ * the lies a real sender would not tell, and the files it leaves for the
+ * test to inspect.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +72,9 @@
 #include "modem.h"
 #include "rawline.h"
 #include "receipt.h"
+#include "safleg.h"
 #include "sign.h"
+#include "tsptext.h"
 #include "xfer.h"
 
 /* ---- Limits (all in one place) ----------------------------------- */
@@ -72,7 +83,6 @@
 #define SIM_POLL_MAX_MS		200
 #define SIM_DEFAULT_TIMEOUT_S	120
 #define SIM_NO_CARRIER_LEN	14
-#define SIM_MAX_NOTES		64
 /* call.h: after our NAK ended the setup, hang up 0.1 s later (a modem
  * hangup flushes what the tty still holds, the NAK too). */
 #define SIM_NAK_HANGUP_MS	100
@@ -113,8 +123,9 @@ static struct {
 	int64_t eng_timer;
 	bool nak_sent;			/* our NAK ended the setup */
 	int64_t hangup_at;		/* then: hang up at */
-	struct sl_cchan *ch;
-	struct sl_xsend *xs;
+	struct sl_cchan *ch;		/* receive: the delivery's channel */
+	struct sl_safleg *leg;		/* deposit, collect: the leg */
+	bool taken;			/* T took the leg */
 	bool xfer_done;
 	bool raw;			/* a hand-made OFFER went out */
 	/* receive */
@@ -130,7 +141,6 @@ static struct {
 	int code;			/* the RESULT's, -1: none */
 	bool acceptance;
 	unsigned int notes;
-	uint32_t note_ids[SIM_MAX_NOTES];
 	char err[200];
 } sim = { .seed = 1, .window = SL_XFER_WINDOW_NONE,
 	  .timeout_s = SIM_DEFAULT_TIMEOUT_S, .env_fd = -1,
@@ -227,25 +237,17 @@ static int read_env(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-/* A text of T's (acceptance, notice): "key HEX" and a last line
- * "signature HEX" over everything before it, which must verify. */
-static bool signed_ok(const char *text, size_t len)
+/* A text of T's (acceptance or notice) that verifies: its fields. */
+static bool tsp_text_ok(const char *text, size_t len, enum sl_tsptext_kind kind,
+			struct sl_tsptext *t)
 {
-	uint8_t key[SL_SIGN_PUB_LEN], sig[SL_SIGN_SIG_LEN];
-	const char *k, *sg;
-	char buf[2048];
+	char why[160];
 
-	if (len >= sizeof(buf))
+	if (sl_tsptext_verify(t, text, len, NULL, why, sizeof(why))) {
+		vlog("the TSP's text: %s", why);
 		return false;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	k = strstr(buf, "\nkey ");
-	sg = strstr(buf, "\nsignature ");
-	if (!k || !sg || sl_hex_decode(key, sizeof(key), k + 5, 64) ||
-	    sl_hex_decode(sig, sizeof(sig), sg + 11, 128) ||
-	    strlen(sg + 11) != 129 || sg[11 + 128] != '\n')
-		return false;
-	return !sl_sign_verify(key, buf, (size_t)(sg + 1 - buf), sig);
+	}
+	return t->kind == kind;
 }
 
 /* The acceptance is signed and names exactly the envelope we sent. */
@@ -253,11 +255,12 @@ static bool acceptance_ok(const char *text, size_t len)
 {
 	uint64_t size = sim.claim_size ? sim.claim_size : sim.env_size;
 	uint8_t buf[65536], digest[32];
-	char want[256], idhex[2 * SL_ENV_ID_LEN + 1], shahex[65];
+	struct sl_tsptext t;
 	gcry_md_hd_t md;
 	uint64_t off = 0;
 
-	if (!signed_ok(text, len) || gcry_md_open(&md, GCRY_MD_SHA256, 0))
+	if (!tsp_text_ok(text, len, SL_TSPTEXT_ACCEPTANCE, &t) ||
+	    gcry_md_open(&md, GCRY_MD_SHA256, 0))
 		return false;
 	/* What we sent, lies included. */
 	while (off < size) {
@@ -271,12 +274,8 @@ static bool acceptance_ok(const char *text, size_t len)
 	}
 	memcpy(digest, gcry_md_read(md, GCRY_MD_SHA256), sizeof(digest));
 	gcry_md_close(md);
-	sl_hex_encode(idhex, sim.header + 8, SL_ENV_ID_LEN);
-	sl_hex_encode(shahex, digest, sizeof(digest));
-	snprintf(want, sizeof(want),
-		 "sealine-acceptance 1\nenvelope %s\nsha256 %s\nsize %" PRIu64 "\nsender %s\nrecipient %s\n",
-		 idhex, shahex, size, sim.account, sim.to);
-	return len > strlen(want) && !memcmp(text, want, strlen(want));
+	return sl_tsptext_matches(&t, sim.header + 8, digest, size,
+				  sim.account, sim.to);
 }
 
 static void hangup(int64_t now);
@@ -472,6 +471,8 @@ static void hangup(int64_t now)
 	sl_call_free(sim.eng);
 	sim.eng = NULL;
 	sim.eng_timer = 0;
+	sl_safleg_free(sim.leg);
+	sim.leg = NULL;
 	sl_byteq_drop(&sim.out);
 	if (sim.hung_up)
 		return;
@@ -481,122 +482,59 @@ static void hangup(int64_t now)
 		sim.done = true;
 }
 
-static void xfer_pump(int64_t now)
-{
-	uint8_t buf[SL_CCHAN_MAX_PLAIN];
-	struct sl_xsend_status st;
-	size_t n;
-
-	if (!sim.xs || sim.xfer_done)
-		return;
-	while ((n = sl_xsend_output(sim.xs, (uint64_t)now, buf))) {
-		if (buf[0] != SL_XFER_DATA)
-			vlog("out: kind %u, %zu bytes", buf[0], n);
-		send_courier(buf, n);
-	}
-	sl_xsend_get_status(sim.xs, &st);
-	if (sim.cut_after && st.durable >= sim.cut_after &&
-	    st.state == SL_XSEND_SENDING) {
-		vlog("cutting the hand-over after %" PRIu64 " durable chunks",
-		     st.durable);
-		sim.xfer_done = true;
-		hangup(now);
-		return;
-	}
-	if (st.state == SL_XSEND_DONE && sim.code < 0) {
-		sim.code = st.code;
-		vlog("RESULT %u (%s)", st.code, sl_env_reason_name(st.code));
-		if (!st.code) {
-			sim.acceptance = true;
-			if (!acceptance_ok(st.text, st.text_len))
-				fail("the acceptance does not verify or names another envelope");
-			if (write_file("acceptance", st.text, st.text_len))
-				fail("cannot store the acceptance");
-		} else if (write_file("refusal", st.text, st.text_len)) {
-			fail("cannot store the refusal");
-		}
-	}
-	if (sl_xsend_finished(sim.xs, (uint64_t)now)) {
-		sim.xfer_done = true;
-		if (st.state == SL_XSEND_FAILED)
-			fail("transfer failed: %.*s", (int)st.text_len, st.text);
-	}
-}
-
-static void on_note(const uint8_t *p, size_t n)
+/* A NOTE from T, new on this leg: kept as a file, checked. Not
+ * acknowledged (T sends it again) if it does not verify. */
+static int on_note(void *ctx, uint8_t kind, const char *text, size_t len)
 {
 	static const char *const kinds[] = {
 		[SL_XFER_NOTE_RECEIPT] = "receipt",
 		[SL_XFER_NOTE_ACCEPTANCE] = "acceptance",
 		[SL_XFER_NOTE_NOTICE] = "notice",
 	};
-	uint32_t id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
-		      (uint32_t)p[3] << 8 | p[4];
-	uint8_t ack[SL_XFER_NOTE_ACK_LEN] = { SL_XFER_NOTE_ACK, p[1], p[2],
-					      p[3], p[4] };
+	struct sl_tsptext t;
 	char name[64];
-	bool seen = false;
 
-	if (n < SL_XFER_NOTE_HDR || !p[5] || p[5] > SL_XFER_NOTE_NOTICE) {
-		fail("malformed NOTE");
-		return;
-	}
-	for (unsigned int i = 0; i < sim.notes; ++i)
-		seen |= sim.note_ids[i] == id;
-	if (!seen && sim.notes < SIM_MAX_NOTES) {
-		snprintf(name, sizeof(name), "note-%u-%s", sim.notes,
-			 kinds[p[5]]);
-		if (write_file(name, p + SL_XFER_NOTE_HDR, n - SL_XFER_NOTE_HDR))
-			fail("cannot store a note");
-		if (p[5] != SL_XFER_NOTE_RECEIPT &&
-		    !signed_ok((const char *)p + SL_XFER_NOTE_HDR,
-			       n - SL_XFER_NOTE_HDR))
-			fail("a notice whose signature does not verify");
-		if (p[5] == SL_XFER_NOTE_RECEIPT) {
-			struct sl_rcpt r;
-			char why[160];
+	(void)ctx;
+	snprintf(name, sizeof(name), "note-%u-%s", sim.notes, kinds[kind]);
+	if (write_file(name, text, len))
+		fail("cannot store a note");
+	if (kind == SL_XFER_NOTE_RECEIPT) {
+		struct sl_rcpt r;
+		char why[160];
 
-			if (sl_rcpt_verify(&r, (const char *)p + SL_XFER_NOTE_HDR,
-					   n - SL_XFER_NOTE_HDR, NULL, why,
-					   sizeof(why)) ||
-			    strcmp(r.sender, sim.account))
-				fail("a receipt that does not verify or is not for us: %s",
-				     why);
+		if (sl_rcpt_verify(&r, text, len, NULL, why, sizeof(why)) ||
+		    strcmp(r.sender, sim.account)) {
+			fail("a receipt that does not verify or is not for us: %s",
+			     why);
+			return -EBADMSG;
 		}
-		sim.note_ids[sim.notes++] = id;
-		vlog("NOTE %s (%zu bytes)", kinds[p[5]], n - SL_XFER_NOTE_HDR);
+	} else if (!tsp_text_ok(text, len, kind == SL_XFER_NOTE_NOTICE ?
+				SL_TSPTEXT_NOTICE : SL_TSPTEXT_ACCEPTANCE, &t)) {
+		fail("a notice whose signature does not verify");
+		return -EBADMSG;
 	}
-	send_courier(ack, sizeof(ack));
+	sim.notes++;
+	vlog("NOTE %s (%zu bytes)", kinds[kind], len);
+	return 0;
 }
 
-static void on_courier(const uint8_t *msg, size_t len, int64_t now)
+/* A courier message the leg did not take: T's answer to our lie. */
+static void on_other(void *ctx, const uint8_t *p, size_t n)
 {
-	uint8_t p[SL_CCHAN_MAX_MSG];
-	size_t n;
-
-	if (!sim.ch || sl_cchan_open(sim.ch, p, &n, msg, len) || !n) {
-		fail("a courier message that does not open");
-		return;
-	}
+	(void)ctx;
 	vlog("in: kind %u, %zu bytes", p[0], n);
-	if (sim.mode == M_RECEIVE) {
-		if (!sim.xr && p[0] == SL_XFER_OFFER)
-			recv_offer(p, n, now);
-		else if (sim.xr)
-			sl_xrecv_input(sim.xr, p, n, (uint64_t)now);
-		recv_pump(now);
-		return;
-	}
-	if (p[0] == SL_XFER_NOTE) {
-		on_note(p, n);
-	} else if (sim.raw && n >= 6 && sim.code < 0 &&
-		   (p[0] == SL_XFER_ANSWER || p[0] == SL_XFER_RESULT)) {
+	if (sim.raw && n >= 6 && sim.code < 0 &&
+	    (p[0] == SL_XFER_ANSWER || p[0] == SL_XFER_RESULT)) {
 		sim.code = p[5];
 		vlog("the TSP answers the lie: %s", sl_env_reason_name(p[5]));
 	}
-	else if (sim.xs && !sim.xfer_done)
-		sl_xsend_input(sim.xs, p, n, (uint64_t)now);
-	xfer_pump(now);
+}
+
+static int leg_send(void *ctx, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	send_frame(msg, len);
+	return 0;
 }
 
 /* A lie the sender engine would not tell: an OFFER of a size no
@@ -612,7 +550,86 @@ static void raw_offer(void)
 	m[14] = SL_XFER_PIECE_DEFAULT & 0xff;
 	memcpy(m + 15, sim.header, SL_ENV_HEADER_LEN);
 	sim.raw = true;
-	send_courier(m, sizeof(m));
+	if (sl_safleg_courier_send(sim.leg, m, sizeof(m)))
+		fail("the lie was not sent");
+}
+
+/* Where the leg is: the transfer's outcome, a cut, its end. */
+static void leg_check(int64_t now)
+{
+	struct sl_safleg_status st;
+
+	if (!sim.leg)
+		return;
+	sl_safleg_get_status(sim.leg, &st);
+	if (st.state == SL_SAFLEG_COURIER && !sim.taken) {
+		sim.taken = true;
+		vlog("the TSP takes the leg, tracking %016" PRIx64, st.tracking);
+		if (sim.mode == M_DEPOSIT && sim.claim_size &&
+		    !sl_xfer_chunks(sim.claim_size))
+			raw_offer();
+	}
+	if (st.xfer_started && !sim.xfer_done) {
+		if (sim.cut_after && st.xfer.durable >= sim.cut_after &&
+		    st.xfer.state == SL_XSEND_SENDING) {
+			vlog("cutting the hand-over after %" PRIu64 " durable chunks",
+			     st.xfer.durable);
+			sim.xfer_done = true;
+			hangup(now);
+			return;
+		}
+		if (st.xfer.state == SL_XSEND_DONE && sim.code < 0) {
+			sim.code = st.xfer.code;
+			vlog("RESULT %u (%s)", st.xfer.code,
+			     sl_env_reason_name(st.xfer.code));
+			if (!st.xfer.code) {
+				sim.acceptance = true;
+				if (!acceptance_ok(st.xfer.text, st.xfer.text_len))
+					fail("the acceptance does not verify or names another envelope");
+				if (write_file("acceptance", st.xfer.text,
+					       st.xfer.text_len))
+					fail("cannot store the acceptance");
+			} else if (write_file("refusal", st.xfer.text,
+					      st.xfer.text_len)) {
+				fail("cannot store the refusal");
+			}
+		}
+		if (st.xfer.state == SL_XSEND_FAILED) {
+			sim.xfer_done = true;
+			fail("transfer failed: %.*s", (int)st.xfer.text_len,
+			     st.xfer.text);
+		}
+	}
+	if (st.state == SL_SAFLEG_ENDED) {
+		vlog("ended by the TSP");
+		hangup(now);
+	} else if (st.state == SL_SAFLEG_FAILED) {
+		vlog("call setup failed: %s, NAK %s", st.why,
+		     sl_nak_reason_name(st.nak));
+		if (st.nak_remote && st.nak)
+			snprintf(sim.nak, sizeof(sim.nak), "%s",
+				 sl_nak_reason_name(st.nak));
+		else
+			fail("setup: %s", st.why);
+		hangup(now);
+	}
+}
+
+static void on_courier(const uint8_t *msg, size_t len, int64_t now)
+{
+	uint8_t p[SL_CCHAN_MAX_MSG];
+	size_t n;
+
+	if (!sim.ch || sl_cchan_open(sim.ch, p, &n, msg, len) || !n) {
+		fail("a courier message that does not open");
+		return;
+	}
+	vlog("in: kind %u, %zu bytes", p[0], n);
+	if (!sim.xr && p[0] == SL_XFER_OFFER)
+		recv_offer(p, n, now);
+	else if (sim.xr)
+		sl_xrecv_input(sim.xr, p, n, (uint64_t)now);
+	recv_pump(now);
 }
 
 static void eng_actions(const struct sl_call_actions *out, int64_t now)
@@ -625,51 +642,6 @@ static void eng_actions(const struct sl_call_actions *out, int64_t now)
 		case SL_CALL_ACT_SEND:
 			send_frame(a->msg, a->len);
 			break;
-		case SL_CALL_ACT_DEPOSIT: {
-			uint8_t keys[SL_CALL_COURIER_KEYS_LEN];
-
-			vlog("the TSP takes the leg, tracking %016" PRIx64,
-			     a->tracking_id);
-			if (sl_call_courier_keys(sim.eng, keys)) {
-				fail("no courier keys");
-				hangup(now);
-				return;
-			}
-			sim.ch = sl_cchan_new();
-			if (!sim.ch ||
-			    sl_cchan_stage(sim.ch, a->hsid, 1, keys,
-					   keys + SEALINE_KEY_LEN) ||
-			    sl_cchan_activate(sim.ch, 1)) {
-				sl_wipe(keys, sizeof(keys));
-				fail("courier channel");
-				hangup(now);
-				return;
-			}
-			sl_wipe(keys, sizeof(keys));
-			if (sim.mode == M_DEPOSIT && sim.claim_size &&
-			    !sl_xfer_chunks(sim.claim_size)) {
-				raw_offer();
-			} else if (sim.mode == M_DEPOSIT) {
-				struct sl_xsend_cfg xc = {
-					.size = sim.claim_size ? sim.claim_size :
-						sim.env_size,
-					.header = sim.header, .read = read_env,
-					.has_schedule = sim.has_schedule,
-					.not_before_ms = sim.not_before_ms,
-					.window = sim.window,
-				};
-
-				gcry_create_nonce(&xc.id, sizeof(xc.id));
-				xc.id |= 1;
-				if (sl_xsend_new(&sim.xs, &xc, (uint64_t)now)) {
-					fail("cannot start the transfer");
-					hangup(now);
-					return;
-				}
-				xfer_pump(now);
-			}
-			break;
-		}
 		case SL_CALL_ACT_OFFER: {
 			struct sl_call_actions out2;
 			bool ok = !sim.refuse && (a->flags & SL_CALL_OFFER_HELD);
@@ -748,6 +720,11 @@ static void on_frame(void *ctx, const uint8_t *msg, size_t len)
 	(void)ctx;
 	if (len < 2)
 		return;
+	if (sim.leg) {
+		sl_safleg_input(sim.leg, msg, len, (uint64_t)now);
+		leg_check(now);
+		return;
+	}
 	if (sl_cchan_is_courier(msg, len)) {
 		on_courier(msg, len, now);
 		return;
@@ -755,6 +732,38 @@ static void on_frame(void *ctx, const uint8_t *msg, size_t len)
 	if (sim.eng && (sl_call_msg_is_setup(msg[1]) || msg[1] == SL_MSG_NAK) &&
 	    !sl_call_input(sim.eng, msg, len, (uint64_t)now, &out))
 		eng_actions(&out, now);
+}
+
+/* Connected to T for a deposit or a collection: the leg begins. */
+static void leg_start(int64_t now)
+{
+	struct sl_safleg_cfg lc = {
+		.static_priv = sim.priv, .tsp_pub = sim.tsp_pub,
+		.purpose = sim.mode == M_DEPOSIT ? SL_CALL_PURPOSE_DEPOSIT :
+			   SL_CALL_PURPOSE_COLLECT,
+		.send = leg_send, .note = on_note, .other = on_other,
+	};
+	int ret;
+
+	memcpy(lc.account, sim.account, sizeof(lc.account));
+	memcpy(lc.recipient, sim.to, sizeof(lc.recipient));
+	/* A size no envelope has goes out by hand (raw_offer()). */
+	if (sim.mode == M_DEPOSIT &&
+	    !(sim.claim_size && !sl_xfer_chunks(sim.claim_size)))
+		lc.xfer = (struct sl_xsend_cfg){
+			.size = sim.claim_size ? sim.claim_size : sim.env_size,
+			.header = sim.header, .read = read_env,
+			.has_schedule = sim.has_schedule,
+			.not_before_ms = sim.not_before_ms,
+			.window = sim.window,
+		};
+	ret = sl_safleg_new(&sim.leg, &lc, (uint64_t)now);
+	if (ret) {
+		fail("the leg cannot start: %s", strerror(-ret));
+		hangup(now);
+		return;
+	}
+	leg_check(now);
 }
 
 static void modem_events(const struct sl_modem_events *ev, int64_t now)
@@ -783,6 +792,11 @@ static void modem_events(const struct sl_modem_events *ev, int64_t now)
 				modem_events(&ev2, now);
 			break;
 		case SL_MODEM_EV_CONNECT:
+			sl_rawline_init(&sim.rl);
+			if (sim.mode != M_RECEIVE) {
+				leg_start(now);
+				break;
+			}
 			memcpy(cc.account, sim.account, SL_ACCOUNT_LEN);
 			sim.eng = sl_call_new(&cc, &err);
 			if (!sim.eng) {
@@ -790,13 +804,7 @@ static void modem_events(const struct sl_modem_events *ev, int64_t now)
 				hangup(now);
 				break;
 			}
-			sl_rawline_init(&sim.rl);
-			if (sl_call_start(sim.eng, sim.mode == M_RECEIVE ?
-					  SL_CALL_PURPOSE_ANSWER :
-					  sim.mode == M_DEPOSIT ?
-					  SL_CALL_PURPOSE_DEPOSIT :
-					  SL_CALL_PURPOSE_COLLECT,
-					  sim.mode == M_DEPOSIT ? sim.to : NULL,
+			if (sl_call_start(sim.eng, SL_CALL_PURPOSE_ANSWER, NULL,
 					  (uint64_t)now, &out)) {
 				fail("sl_call_start");
 				hangup(now);
@@ -885,7 +893,11 @@ static void timers(int64_t now)
 		if (!sl_call_timer(sim.eng, (uint64_t)now, &out))
 			eng_actions(&out, now);
 	}
-	xfer_pump(now);
+	if (sim.leg && sl_safleg_next_timer(sim.leg) &&
+	    (uint64_t)now >= sl_safleg_next_timer(sim.leg)) {
+		sl_safleg_timer(sim.leg, (uint64_t)now);
+		leg_check(now);
+	}
 	recv_pump(now);
 }
 
@@ -999,7 +1011,8 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: sim-courier seal    --index I --to-index J --ltk HEX --out FILE FILE...\n"
+"Usage: sim-courier identity --index I\n"
+"       sim-courier seal    --index I --to-index J --ltk HEX --out FILE FILE...\n"
 "       sim-courier deposit --index I --line PTY --tsp-number N --tsp-key HEX\n"
 "                           --to ACCOUNT --envelope FILE [--out-dir DIR]\n"
 "                           [--claim-size N] [--cut-after CHUNKS] [--expect E]\n"
@@ -1105,6 +1118,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sim-courier: no identity\n");
 		return 2;
 	}
+	if (!strcmp(cmd, "identity")) {
+		char pub[2 * SL_X25519_KEY_LEN + 1], priv[2 * SL_X25519_KEY_LEN + 1];
+
+		sl_hex_encode(pub, sim.pub, SL_X25519_KEY_LEN);
+		sl_hex_encode(priv, sim.priv, SL_X25519_KEY_LEN);
+		printf("version 1\naccount %s\npublic %s\nprivate %s\ncreated %lld\n",
+		       sim.account, pub, priv, (long long)time(NULL));
+		sl_wipe(priv, sizeof(priv));
+		sl_secure_free(sim.priv, SL_X25519_KEY_LEN);
+		return 0;
+	}
 	if (!strcmp(cmd, "seal")) {
 		if (!out || optind >= argc) {
 			usage(stderr);
@@ -1154,7 +1178,7 @@ int main(int argc, char **argv)
 		printf("collect notes=%u%s%s\n", sim.notes,
 		       sim.err[0] ? " error=" : "", sim.err);
 	sl_call_free(sim.eng);
-	sl_xsend_free(sim.xs);
+	sl_safleg_free(sim.leg);
 	sl_xrecv_free(sim.xr);
 	if (sim.stage_fd >= 0)
 		close(sim.stage_fd);

@@ -14,7 +14,10 @@
 #   record; SIGKILL mid-call: the open record becomes "interrupted";
 #   load: 200 concurrent calls over 400 + 400 lines;
 #   store and forward (saf.sh): hand-overs, their refusals, resume,
-#   duplicates, expiry and its notice collected, a kill -9.
+#   duplicates, expiry and its notice collected, a kill -9; and with a
+#   real sender (saf-sealined.sh): sealined and sealctl send --via-tsp,
+#   the acceptance, delivery, the receipt collected, a bounce, a lying
+#   TSP's receipt and notice refused.
 #
 # Prints "ok"/"FAIL" lines and last "tsp: N passed, N failed"; exit 0
 # only if all passed. Needs python3 (JSON).
@@ -23,6 +26,7 @@
 #   SEALTSPD=path   another sealtspd (default tests/tsp/build/sealtspd-asan)
 #   SIM=path        another sim-endpoints (default ...-asan)
 #   SIMC=path       another sim-courier (default ...-asan)
+#   SEALINED=path   another sealined (default tests/tsp/build/sealined-asan)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 TOP=$(cd "$HERE/../.." && pwd -P)
@@ -418,6 +422,8 @@ else ok "sanitizers: no report from sealtspd"; fi
 # ---------------------------------------------------------------- store and forward
 # shellcheck source=tests/tsp/saf.sh
 . "$HERE/saf.sh"
+# shellcheck source=tests/tsp/saf-sealined.sh
+. "$HERE/saf-sealined.sh"
 
 # ---------------------------------------------------------------- load
 if [ "$LOAD" = 1 ]; then

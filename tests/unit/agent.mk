@@ -36,7 +36,9 @@
 #                      and, with SEALINE_TEST_PG, PostgreSQL)
 #   test_tspdeposit    tsp/deposit.c: the TSP's side of a hand-over against
 #                      the courier's sender engine: acceptance, resume,
-#                      duplicates, a lying sender
+#                      duplicates, a lying sender; its acceptance and
+#                      notice checked as a sender does (courier/tsptext.c),
+#                      forgeries refused
 #   test_tspdelivery   tsp/delivery.c: the TSP's side of a delivery against
 #                      the courier's recipient engine: receipts, refusals,
 #                      resume, bounces
@@ -130,8 +132,12 @@ $(BUILD)/agent/%.o: $(AGENT)/%.c $(AGENT_TEST_DEPS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
 
-DAEMON_TEST_OBJS += $(BUILD)/agent/kreplay.o
+DAEMON_TEST_OBJS += $(BUILD)/agent/kreplay.o $(BUILD)/agent/kframe.o
 $(BUILD)/agent/kreplay.o: $(KREPLAY_SRC) $(AGENT_TEST_DEPS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
+# The kernel's framing, for lib/rawline.c (the dialer's leg to the TSP).
+$(BUILD)/agent/kframe.o: $(KFRAME_SRC) $(AGENT_TEST_DEPS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -c -o $@ $<
 
@@ -156,7 +162,7 @@ $(BUILD)/test_tspspool: test_tspspool.c $(TEST_TSPSTORE_SRCS) \
 		$(TEST_TSPSTORE_SRCS) $(STORE_LIBS) $(NL_LIBS) $(GCRYPT_LIBS)
 
 TEST_DEPOSIT_SRCS := $(TEST_TSPSTORE_SRCS) $(TEST_XFER_SRCS) \
-	$(call agent_srcs,$(TSP_SPOOL_SRCS))
+	$(call agent_srcs,$(TSP_SPOOL_SRCS) courier/tsptext.c)
 $(BUILD)/test_tspdeposit $(BUILD)/test_tspdelivery: $(BUILD)/%: %.c \
 		$(TEST_DEPOSIT_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_DEPOSIT_SRCS) $(STORE_LIBS) \

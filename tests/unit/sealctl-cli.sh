@@ -264,8 +264,8 @@ courier_check() {
 	run "$SEALCTL" send --to 210987654321 --line ttyS9 /etc/hostname "${S[@]}"
 	expect "send on a line sealined does not have: exit 1" 1 "ttyS9 is not a line of this sealined"
 	run "$SEALCTL" send --to 210987654321 --via-tsp --deliver-window 22:00-06:00 /etc/hostname "${S[@]}"
-	expect "send --via-tsp: refused by sealined until the hand-over is built, nothing queued" 1 \
-		"not built into this sealined yet .*nothing was queued"
+	expect "send --via-tsp to an account not paired: exit 1, nothing queued" 1 \
+		"210987654321 is not paired with this installation"
 	run "$SEALCTL" outbox "${S[@]}"
 	expect "an empty outbox" 0 "^the outbox is empty$" stdout
 	run "$SEALCTL" outbox --json "${S[@]}"
@@ -748,6 +748,12 @@ run "$SEALCTL" send --to 123456789012 --deliver-window 22:00-06:00 /etc/hostname
 expect "send --deliver-window without --via-tsp: exit 2" 2 "held at the TSP: add --via-tsp"
 run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 2099-01-01 /etc/hostname --call
 expect "send --via-tsp with --call: exit 2" 2 "--via-tsp and --call exclude each other"
+run "$SEALCTL" send --to 123456789012 --via-tsp /etc/hostname --line ttyS1
+expect "send --via-tsp with --line: exit 2" 2 "--via-tsp and --line exclude each other"
+run "$SEALCTL" outbox collect extra
+expect "outbox collect takes no argument: exit 2" 2 "collect takes no argument"
+run "$SEALCTL" outbox acceptance
+expect "outbox acceptance without an ID: exit 2" 2 "acceptance needs the envelope's ID"
 run "$SEALCTL" send --to 123456789012 --via-tsp --deliver-after 2099-01-01 --deliver-window 01:00-02:00 /etc/hostname
 expect "send --deliver-after with --deliver-window: exit 2" 2 "exclude each other"
 for w in 24:00-06:00 22:60-06:00 2200-0600 22:00 22:00-6:00 x; do

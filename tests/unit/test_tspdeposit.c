@@ -24,6 +24,7 @@
 #include "check.h"
 #include "crypto.h"
 #include "deposit.h"
+#include "tsptext.h"
 #include "envelope.h"
 #include "hex.h"
 
@@ -376,6 +377,118 @@ out_free:
 	free(again);
 }
 
+/*
+ * What T signs (sl_tsp_acceptance(), sl_tsp_notice()) is what a sender
+ * checks (courier/tsptext.c, sealined and sim-courier): it verifies under
+ * T's key, names the envelope, and every forgery a lying TSP or a man on
+ * its disk would try is refused: another hash, another key (a text that
+ * verifies under the key it names, but not T's pinned one), a changed
+ * byte, another spelling, a byte more.
+ */
+TEST(texts_verify_at_the_sender)
+{
+	struct sl_tsp_spool_row row = {
+		.sid = 0x8f3a01c2d4e5f607ULL, .size = 70185,
+		.have_sha256 = true, .state = SL_TSP_SPOOL_HELD,
+		.accepted_ms = 1796622888000LL, .expires_ms = 1797227688000LL,
+		.done_ms = 1796789640000LL, .attempts = 3,
+	};
+	uint8_t other_priv[32] = { 7 }, other_sha[32];
+	struct sl_sign_key other = { 0 };
+	char text[SL_TSPTEXT_MAX_LEN + 1], bad[SL_TSPTEXT_MAX_LEN + 2], why[200];
+	struct sl_tsptext t;
+	char *p;
+	int n;
+
+	for (int i = 0; i < 16; i++)
+		row.envelope[i] = (uint8_t)(0x10 + i);
+	for (int i = 0; i < 32; i++)
+		row.sha256[i] = (uint8_t)(0xa0 ^ i);
+	memcpy(other_sha, row.sha256, 32);
+	other_sha[31] ^= 1;
+	snprintf(row.sender, sizeof(row.sender), "%s", SENDER);
+	snprintf(row.recipient, sizeof(row.recipient), "%s", RECIPIENT);
+	if (!CHECK(!sl_sign_key_derive(&other, other_priv, SL_TSP_SIGN_ACCOUNT)))
+		return;
+
+	n = sl_tsp_acceptance(text, sizeof(text), &row, &tsp_key);
+	if (!CHECK(n > 0))
+		goto out;
+	CHECKF(!sl_tsptext_verify(&t, text, (size_t)n, tsp_key.pub, why,
+				  sizeof(why)), "%s", why);
+	CHECK_EQ(t.kind, SL_TSPTEXT_ACCEPTANCE);
+	CHECK_EQ(t.spool, row.sid);
+	CHECK_EQ(t.time, row.accepted_ms / 1000);
+	CHECK_EQ(t.expires, row.expires_ms / 1000);
+	CHECK(sl_tsptext_matches(&t, row.envelope, row.sha256, row.size,
+				 SENDER, RECIPIENT));
+	/* A TSP whose file is not the envelope sent: another hash. */
+	CHECK(!sl_tsptext_matches(&t, row.envelope, other_sha, row.size,
+				  SENDER, RECIPIENT));
+	CHECK(!sl_tsptext_matches(&t, row.envelope, row.sha256, row.size + 1,
+				  SENDER, RECIPIENT));
+	CHECK(!sl_tsptext_matches(&t, row.envelope, row.sha256, row.size,
+				  RECIPIENT, SENDER));
+	/* A changed digit: the signature fails. */
+	memcpy(bad, text, (size_t)n);
+	p = strstr(bad, "\nsize ");
+	p[6] = p[6] == '7' ? '8' : '7';
+	CHECK_EQ(sl_tsptext_verify(&t, bad, (size_t)n, NULL, why, sizeof(why)),
+		 -EBADMSG);
+	/* Another spelling (upper-case hex), a byte more, a line less. */
+	memcpy(bad, text, (size_t)n);
+	p = strstr(bad, "\nenvelope ");
+	p[10] = 'A';
+	p[11] = 'B';
+	CHECK_EQ(sl_tsptext_verify(&t, bad, (size_t)n, NULL, why, sizeof(why)),
+		 -EINVAL);
+	memcpy(bad, text, (size_t)n);
+	bad[n] = '\n';
+	CHECK_EQ(sl_tsptext_verify(&t, bad, (size_t)n + 1, NULL, why,
+				   sizeof(why)), -EINVAL);
+	CHECK_EQ(sl_tsptext_verify(&t, text, (size_t)n - 1, NULL, why,
+				   sizeof(why)), -EINVAL);
+	/* Signed by someone else: sound under the key it names, refused
+	 * under T's. */
+	n = sl_tsp_acceptance(text, sizeof(text), &row, &other);
+	if (!CHECK(n > 0))
+		goto out;
+	CHECK(!sl_tsptext_verify(&t, text, (size_t)n, NULL, why, sizeof(why)));
+	CHECK_EQ(sl_tsptext_verify(&t, text, (size_t)n, tsp_key.pub, why,
+				   sizeof(why)), -EKEYREJECTED);
+
+	/* The non-delivery notice. */
+	row.state = SL_TSP_SPOOL_BOUNCED;
+	snprintf(row.reason, sizeof(row.reason), "NOT_AUTHORISED");
+	n = sl_tsp_notice(text, sizeof(text), &row, &tsp_key);
+	if (!CHECK(n > 0))
+		goto out;
+	CHECKF(!sl_tsptext_verify(&t, text, (size_t)n, tsp_key.pub, why,
+				  sizeof(why)), "%s", why);
+	CHECK_EQ(t.kind, SL_TSPTEXT_NOTICE);
+	CHECK(!strcmp(t.outcome, "bounced"));
+	CHECK(!strcmp(t.reason, "NOT_AUTHORISED"));
+	CHECK_EQ(t.attempts, 3);
+	CHECK_EQ(t.time, row.done_ms / 1000);
+	CHECK(sl_tsptext_matches(&t, row.envelope, row.sha256, row.size,
+				 SENDER, RECIPIENT));
+	row.state = SL_TSP_SPOOL_EXPIRED;
+	row.reason[0] = 0;
+	n = sl_tsp_notice(text, sizeof(text), &row, &other);
+	if (!CHECK(n > 0))
+		goto out;
+	CHECK_EQ(sl_tsptext_verify(&t, text, (size_t)n, tsp_key.pub, why,
+				   sizeof(why)), -EKEYREJECTED);
+	CHECK(!sl_tsptext_verify(&t, text, (size_t)n, NULL, why, sizeof(why)));
+	CHECK(!strcmp(t.outcome, "expired"));
+	CHECK(!strcmp(t.reason, "none"));
+	/* A receipt is neither. */
+	CHECK_EQ(sl_tsptext_verify(&t, "sealine-receipt 1\n", 18, NULL, why,
+				   sizeof(why)), -EINVAL);
+out:
+	sl_sign_key_wipe(&other);
+}
+
 int main(int argc, char **argv)
 {
 	char why[256], cmd[600];
@@ -398,6 +511,7 @@ int main(int argc, char **argv)
 	RUN(whole_cut_resumed_duplicate);
 	RUN(lying_sender);
 	RUN(new_header_starts_over);
+	RUN(texts_verify_at_the_sender);
 	sl_sign_key_wipe(&tsp_key);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -283,6 +283,85 @@ TEST(outbox_refuse_cancel_retry_prune)
 	unlink(b.logpath);
 }
 
+/*
+ * Sent through the TSP: its schedule kept across a restart, held with the
+ * acceptance, then the TSP's notice: bounced, the envelope kept for a
+ * retry, the notice kept; a crash between the notice written and the
+ * record leaves it held (the NOTE was not acknowledged: T sends it
+ * again); and T's signing key pinned per TSP.
+ */
+TEST(outbox_via_tsp)
+{
+	static const char acc[] = "sealine-acceptance 1\n(the TSP's)\n";
+	static const char notice[] = "sealine-notice 1\n(the TSP's)\n";
+	uint8_t id[16], pub[32] = { 1 }, other[32] = { 2 }, key[32] = { 9 }, got[32];
+	char hex[33], buf[128];
+	struct sl_ob_item *it;
+	struct obox b;
+
+	scratch_dir(b.dir, sizeof(b.dir), "outbox-tsp");
+	snprintf(b.logpath, sizeof(b.logpath), "%s.log", b.dir);
+	ob_open(&b);
+	CHECK_EQ(ob_add(&b, id), 0);
+	sl_hex_encode(hex, id, 16);
+	it = sl_outbox_get(&b.ob, id);
+	snprintf(it->via, sizeof(it->via), SL_OB_VIA_TSP);
+	it->deliver_after_ms = 0;
+	it->deliver_window = 22 * 60 * 1440 + 6 * 60;
+	CHECK_EQ(sl_outbox_save(&b.ob, it), 0);
+	CHECK_EQ(sl_outbox_read_acceptance(&b.ob, it, buf, sizeof(buf)), -ENOENT);
+	CHECK_EQ(sl_outbox_held(&b.ob, it, acc, sizeof(acc) - 1), 0);
+	CHECK(!sl_ob_final(it->state));
+	ob_close(&b);
+	ob_open(&b);
+	it = sl_outbox_get(&b.ob, id);
+	if (!CHECK(it))
+		goto out;
+	CHECK_EQ(it->state, SL_OB_HELD);
+	CHECK(!strcmp(it->via, "tsp"));
+	CHECK_EQ(it->deliver_window, 22 * 60 * 1440 + 6 * 60);
+	CHECK_EQ(sl_outbox_read_acceptance(&b.ob, it, buf, sizeof(buf)),
+		 (ssize_t)sizeof(acc) - 1);
+	CHECK(!memcmp(buf, acc, sizeof(acc) - 1));
+	/* Crash after the notice was written: still held. */
+	arm(1);
+	CHECK_EQ(sl_outbox_undelivered(&b.ob, it, SL_OB_BOUNCED,
+				       "NOT_AUTHORISED", notice,
+				       sizeof(notice) - 1, 1700000600),
+		 -ECANCELED);
+	disarm();
+	ob_close(&b);
+	ob_open(&b);
+	it = sl_outbox_get(&b.ob, id);
+	if (!CHECK(it))
+		goto out;
+	CHECK_EQ(it->state, SL_OB_HELD);
+	/* Again, whole: bounced, the envelope and notice kept. */
+	CHECK_EQ(sl_outbox_undelivered(&b.ob, it, SL_OB_DELIVERED, "x", notice,
+				       sizeof(notice) - 1, 1700000600), -EINVAL);
+	CHECK_EQ(sl_outbox_undelivered(&b.ob, it, SL_OB_BOUNCED,
+				       "NOT_AUTHORISED", notice,
+				       sizeof(notice) - 1, 1700000600), 0);
+	CHECK_EQ(it->state, SL_OB_BOUNCED);
+	CHECK(sl_ob_final(it->state));
+	CHECK(file_exists(b.dir, hex, ".env"));
+	CHECK_EQ(sl_outbox_read_notice(&b.ob, it, buf, sizeof(buf)),
+		 (ssize_t)sizeof(notice) - 1);
+	CHECK(log_count(b.logpath, "\"outcome\": \"bounced\"") == 1);
+	CHECK_EQ(sl_outbox_retry(&b.ob, it, 1700000700), 0);
+	CHECK_EQ(it->state, SL_OB_QUEUED);
+	/* T's key, pinned per TSP. */
+	CHECK_EQ(sl_outbox_tsp_key(&b.ob, pub, got), -ENOENT);
+	CHECK_EQ(sl_outbox_pin_tsp_key(&b.ob, pub, key), 0);
+	CHECK_EQ(sl_outbox_tsp_key(&b.ob, pub, got), 0);
+	CHECK(!memcmp(got, key, 32));
+	CHECK_EQ(sl_outbox_tsp_key(&b.ob, other, got), -ENOENT);
+out:
+	ob_close(&b);
+	rm_rf(b.dir);
+	unlink(b.logpath);
+}
+
 /* ---- Spool -------------------------------------------------------------------- */
 
 struct rbox {
@@ -593,6 +672,7 @@ int main(int argc, char **argv)
 	RUN(outbox_create_crash_points);
 	RUN(outbox_delivery_crash_points);
 	RUN(outbox_refuse_cancel_retry_prune);
+	RUN(outbox_via_tsp);
 	RUN(spool_delivery_crash_points);
 	RUN(spool_resume_and_replay);
 	RUN(spool_refusal_logged);
