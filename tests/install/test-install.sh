@@ -191,7 +191,7 @@ if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl peers ")
 	[[ $out == "authorise company forget list name revoke " ]] && pass "completion: peers subcommands" || fail "completion: peers subcommands" "$out"
 	out=$(complete_words "sealctl outbox ")
-	[[ $out == "cancel list receipt retry " ]] && pass "completion: outbox subcommands" || fail "completion: outbox subcommands" "$out"
+	[[ $out == "acceptance cancel collect list notice receipt retry " ]] && pass "completion: outbox subcommands" || fail "completion: outbox subcommands" "$out"
 	out=$(complete_words "sealctl inbox ")
 	[[ $out == "list show " ]] && pass "completion: inbox subcommands" || fail "completion: inbox subcommands" "$out"
 	out=$(complete_words "sealctl receipt ")
