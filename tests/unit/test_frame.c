@@ -311,20 +311,35 @@ TEST(parse_rejects_version_and_type)
 		CHECK(parse_rejects(raw, clen));
 	}
 
-	/* Unknown type 3, at every size a real type would accept. */
+	/* Reliable frames (type 3): sealed like data frames, with at least
+	 * one byte of plaintext (the ARQ header's flags).
+	 */
 	for (dlen = 1; dlen < sizeof(raw); dlen++) {
+		struct sealine_frame f;
+		bool ok = dlen >= SEALINE_AAD_LEN + 1 + SEALINE_TAG_LEN &&
+			  dlen <= SEALINE_FRAME_MAX_RAW;
+
 		check_fill_random(raw, dlen);
 		raw[0] = (uint8_t)((SEALINE_WIRE_VERSION << 6) | (3 << 4) |
 				   (dlen & 0xf));
-		CHECKF(parse_rejects(raw, dlen), "type 3 len %zu accepted",
-		       dlen);
+		if (!ok) {
+			CHECKF(parse_rejects(raw, dlen),
+			       "type 3 len %zu accepted", dlen);
+			continue;
+		}
+		CHECKF(sealine_frame_parse(raw, dlen, &f) == 0,
+		       "type 3 len %zu refused", dlen);
+		CHECK(f.type == SEALINE_FRAME_RELIABLE);
+		CHECK(f.epoch4 == (dlen & 0xf));
+		CHECK(f.body == raw + SEALINE_AAD_LEN);
+		CHECK(f.body_len == dlen - SEALINE_AAD_LEN);
 	}
 	{
-		uint8_t t3[SEALINE_FRAME_MAX_RAW];
+		uint8_t t3[SEALINE_FRAME_MAX_RAW + 1];
 
 		check_fill_random(t3, sizeof(t3));
 		t3[0] = 0x70;
-		CHECK(parse_rejects(t3, 21));
+		CHECK(parse_rejects(t3, SEALINE_AAD_LEN + SEALINE_TAG_LEN));
 		CHECK(parse_rejects(t3, sizeof(t3)));
 	}
 }
