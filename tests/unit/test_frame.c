@@ -279,8 +279,12 @@ TEST(parse_rejects_version_and_type)
 	for (hdr = 0; hdr < 256; hdr++) {
 		ver = hdr >> 6;
 		good[0] = (uint8_t)hdr;
-		/* Data-sized frame: only version 1 types 0 are valid. */
-		if (ver != SEALINE_WIRE_VERSION || ((hdr >> 4) & 3) != 0)
+		/* Data-sized frame: only version 1 types 0 (data) and 3
+		 * (reliable, sealed alike) are valid.
+		 */
+		if (ver != SEALINE_WIRE_VERSION ||
+		    (((hdr >> 4) & 3) != SEALINE_FRAME_DATA &&
+		     ((hdr >> 4) & 3) != SEALINE_FRAME_RELIABLE))
 			CHECKF(parse_rejects(good, dlen),
 			       "hdr 0x%02x accepted for a data frame", hdr);
 		else
@@ -389,8 +393,9 @@ TEST(parse_rejects_control)
 	CHECK(parse_rejects(raw, len));
 
 	/* No single-bit error anywhere passes as a control frame: the CRC
-	 * or the header rules catch it. (A flip of the type bit turns it into
-	 * a data frame, which parses; the AEAD rejects that one.)
+	 * or the header rules catch it. (A flip of a type bit turns it into
+	 * a data frame or a reliable one, which parse; the AEAD rejects
+	 * them.)
 	 */
 	len = sealine_control_build(raw, msg, 37);
 	for (bit = 0; bit < len * 8; bit++) {
@@ -402,8 +407,8 @@ TEST(parse_rejects_control)
 		rc = parse_exact(raw, len, &f, &copy);
 		CHECKF(rc != 0 || f.type != SEALINE_FRAME_CONTROL,
 		       "bit %zu flip accepted", bit);
-		CHECKF(rc != 0 || bit == 4, "bit %zu flip parsed as type %d",
-		       bit, (int)f.type);
+		CHECKF(rc != 0 || bit == 4 || bit == 5,
+		       "bit %zu flip parsed as type %d", bit, (int)f.type);
 		free(copy);
 		raw[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
@@ -448,7 +453,6 @@ TEST(parse_random_invariants)
 		if (rc == 0) {
 			accepted++;
 			CHECK(len >= 1 && raw[0] >> 6 == 1);
-			CHECK(f.type <= SEALINE_FRAME_KEEPALIVE);
 			CHECK(f.body >= copy && f.body + f.body_len <= copy + len);
 			if (f.type == SEALINE_FRAME_CONTROL) {
 				CHECK(f.epoch4 == 0);
@@ -456,8 +460,10 @@ TEST(parse_random_invariants)
 				      f.body_len <= SEALINE_MAX_CONTROL);
 			} else {
 				CHECK(len >= 21 && len <= SEALINE_FRAME_MAX_RAW);
-				CHECK(f.type == SEALINE_FRAME_DATA ||
+				CHECK(f.type != SEALINE_FRAME_KEEPALIVE ||
 				      f.body_len == SEALINE_TAG_LEN);
+				CHECK(f.type != SEALINE_FRAME_RELIABLE ||
+				      f.body_len > SEALINE_TAG_LEN);
 			}
 		}
 		free(copy);
