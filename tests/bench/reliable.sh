@@ -46,7 +46,7 @@ run() {
 	fi
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 meets() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "met" : "NOT met" }'; }
 
 sl_assert "sealine-wire answers" sl_wire ping
@@ -93,8 +93,10 @@ r_4=$(ratio "${G[reliable_1e4]}" "${G[reliable]}")
 	echo "  bits flipped A->B: $flips5 at 1e-5, $flips4 at 1e-4; frame size at 1e-4: $frame4; A's retransmits in all: $rexmit"
 } >"$OUT/reliable.txt"
 {
+	echo "Reliable mode at $BAUD baud, $BYTES bytes A -> B per transfer:"
+	echo
 	echo "=================================  ==========  ====================="
-	echo "transfer ($BAUD baud, $BYTES bytes)  bytes/s     ratio"
+	echo "transfer                           bytes/s     ratio"
 	echo "=================================  ==========  ====================="
 	printf '%-33s  %10.0f  %s\n' "raw UART, clean" "${G[raw]}" "1 (baseline)"
 	printf '%-33s  %10.0f  %s\n' "sealine datagram, clean" "${G[datagram]}" "$r_dg x raw"
