@@ -310,6 +310,7 @@ ui_pages() {
 	from selenium import webdriver
 	from selenium.webdriver.chrome.service import Service
 	from selenium.webdriver.common.by import By
+	from selenium.common.exceptions import StaleElementReferenceException
 	out, simpid, d, sealctl = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 	url = None
 	for _ in range(300):
@@ -328,10 +329,17 @@ ui_pages() {
 	    opts.add_argument(a)
 	driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 	driver.set_page_load_timeout(60)
+	# /tsp/calls refreshes itself: a row read while the page reloads
+	# goes stale, and the page is read again.
 	def rows(path, table):
-	    driver.get(base + path)
-	    return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-	            for tr in driver.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table)]
+	    for _ in range(20):
+	        driver.get(base + path)
+	        try:
+	            return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+	                    for tr in driver.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table)]
+	        except StaleElementReferenceException:
+	            time.sleep(0.1)
+	    sys.exit("%s: the page kept changing under the reader" % path)
 	try:
 	    driver.get(url)	# sets the cookie (the envelope it opens needs a sealined)
 	    seen = []
