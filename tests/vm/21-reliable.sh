@@ -133,7 +133,7 @@ sl_wire clean >/dev/null
 sl_assert "dead time 3 s on A" "$SEALCTL" set-line "$SL_TTY_A" --dead-time 3
 sl_assert_eq "A reports it" 3 "$(sl_stat "$SL_TTY_A" dead_time)"
 "$SEALCTL" monitor --json >/tmp/events.json 2>&1 & mon=$!
-sl_wait_for "monitor subscribed" 5 sl_nl_subscribed "$mon"
+sl_wait_for "monitor subscribed" 30 sl_nl_subscribed "$mon"
 exec {bfd}<"$SL_VTTY_B"
 sl_wire drop a2b 1 >/dev/null	# every byte A sends is lost
 start=$(date +%s)
