@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "cchan.h"
 #include "crypto.h"
 #include "dialer.h"
 #include "dialer_internal.h"
@@ -126,11 +127,16 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	}
 	op_end(d, -ECONNRESET, why);
 	if (d->st == DL_SETUP || d->st == DL_CONNECTED) {
-		d->ops->over(d->ctx, why, now);
-		/* The kernel wipes the line's keys as the discipline goes. */
-		if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
-			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", sl_dialer_tty(d),
-			       strerror(errno));
+		/* Without the discipline (an answer's call setup before the
+		 * offer) the line never had a key or a handshake. */
+		if (!d->framed) {
+			d->ops->over(d->ctx, why, now);
+			/* The kernel wipes the line's keys as the discipline
+			 * goes. */
+			if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
+				sl_log(LOG_WARNING, "%s: back to N_TTY: %s",
+				       sl_dialer_tty(d), strerror(errno));
+		}
 		sl_log(LOG_NOTICE, "%s: call with %s (tracking %016" PRIx64 ") ended: %s",
 		       sl_dialer_tty(d), d->peer[0] ? d->peer : "(not known yet)",
 		       d->tracking, why);
@@ -138,6 +144,12 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	if (attempt && d->ops->ended && d->st != DL_LEG && !d->caller_leg)
 		d->ops->ended(d->ctx, why, now);
 	d->caller_leg = false;
+	d->framed = false;
+	sl_byteq_drop(&d->leg_out);
+	d->accept_pending = false;
+	d->nak_hangup_at = 0;
+	d->held_hsid = 0;
+	d->held_heard = 0;
 	memset(d->peer, 0, sizeof(d->peer));
 	memset(d->recipient, 0, sizeof(d->recipient));
 	d->tracking = 0;
@@ -177,22 +189,55 @@ static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 
 /* ------------------------------------------------------------ the call */
 
+static void start_setup(struct sl_dialer *d, int64_t now);
+
+/* After CONNECT, no discipline: control frames framed here. */
+static void frame_here(struct sl_dialer *d)
+{
+	d->framed = true;
+	sl_rawline_init(&d->rl);
+	sl_byteq_drop(&d->leg_out);
+}
+
 /* A leg to the TSP is up: framed here, no discipline. */
 static void leg_up(struct sl_dialer *d, int64_t now)
 {
 	set_state(d, DL_LEG);
-	sl_rawline_init(&d->rl);
-	sl_byteq_drop(&d->leg_out);
+	frame_here(d);
 	sl_log(LOG_INFO, "%s: connected to the TSP for a leg of store and forward",
 	       sl_dialer_tty(d));
 	d->leg->up(d->leg_ctx, now);
+}
+
+/* A control frame of our own call setup on a line without the
+ * discipline: call setup's, or (a held delivery) the courier's. */
+static void framed_control(struct sl_dialer *d, const uint8_t *msg,
+			   size_t len, int64_t now)
+{
+	struct sl_call_actions out;
+
+	if (len < 2)
+		return;
+	if (sl_cchan_is_courier(msg, len)) {
+		if (d->st == DL_LEG && d->leg) {
+			d->held_heard = now;
+			d->leg->control(d->leg_ctx, msg, len, now);
+		}
+		return;
+	}
+	if ((sl_call_msg_is_setup(msg[1]) || msg[1] == SL_MSG_NAK) &&
+	    sl_call_input(d->call, msg, len, (uint64_t)now, &out) == 0)
+		call_actions(d, &out, now);
 }
 
 static void leg_msg(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct sl_dialer *d = ctx;
 
-	if (d->leg)
+	/* A leg we placed runs its own call setup (safleg.h). */
+	if (d->call)
+		framed_control(d, msg, len, sl_now_ms());
+	else if (d->leg)
 		d->leg->control(d->leg_ctx, msg, len, sl_now_ms());
 }
 
@@ -202,7 +247,7 @@ static void leg_data(struct sl_dialer *d, const uint8_t *buf, size_t n,
 {
 	size_t off = 0;
 
-	while (off < n && d->st == DL_LEG) {
+	while (off < n && d->framed) {
 		struct sl_modem_events ev;
 		size_t used = sl_modem_data_scan(&d->modem, buf + off, n - off,
 						 &ev);
@@ -221,7 +266,7 @@ int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len)
 {
 	int ret;
 
-	if (d->st != DL_LEG || d->fd < 0)
+	if (!d->framed || d->fd < 0)
 		return -ENOTCONN;
 	ret = sl_rawline_send(&d->leg_out, msg, len);
 	if (ret)
@@ -229,6 +274,16 @@ int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len)
 	if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
+}
+
+int sl_dialer_held_keys(const struct sl_dialer *d, uint8_t *keys,
+			uint32_t *hsid, uint64_t *tracking)
+{
+	if (d->st != DL_LEG || !d->call)
+		return -EINVAL;
+	*hsid = d->held_hsid;
+	*tracking = d->tracking;
+	return sl_call_courier_keys(d->call, keys);
 }
 
 int sl_dialer_leg(struct sl_dialer *d, const struct sl_dialer_leg_ops *ops,
@@ -271,6 +326,16 @@ static void connected_modem(struct sl_dialer *d, int64_t now)
 		leg_up(d, now);
 		return;
 	}
+	if (!d->caller) {
+		/* Call setup before the discipline: the offer says whether
+		 * this is a call or a held delivery (dialer.h). */
+		frame_here(d);
+		set_state(d, DL_SETUP);
+		sl_log(LOG_INFO, "%s: answered; call setup with the TSP",
+		       sl_dialer_tty(d));
+		start_setup(d, now);
+		return;
+	}
 
 	if (ioctl(d->fd, TIOCSETD, &ldisc) < 0) {
 		int err = errno;
@@ -284,13 +349,29 @@ static void connected_modem(struct sl_dialer *d, int64_t now)
 	}
 	set_state(d, DL_SETUP);
 	d->attach_deadline = now + SL_DIALER_ATTACH_MS;
-	op_info(d, "connected to %s, line discipline attached",
-		d->caller ? "the TSP" : "the caller's TSP");
+	op_info(d, "connected to the TSP, line discipline attached");
 	/* The line appears in the kernel now: become its agent. */
 	d->ops->attached(d->ctx, now);
 }
 
+static void offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now);
+
 void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
+{
+	if (d->st != DL_SETUP || d->framed)
+		return;
+	d->attach_deadline = 0;
+	if (d->accept_pending) {
+		/* The call we accepted: its discipline is there now. */
+		d->accept_pending = false;
+		offer_reply(d, SL_NAK_NONE, now);
+		return;
+	}
+	if (!d->call)
+		start_setup(d, now);
+}
+
+static void start_setup(struct sl_dialer *d, int64_t now)
 {
 	struct sl_call_config cc = {
 		.static_priv = d->ks->id.priv,
@@ -300,9 +381,6 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 	struct sl_call_actions out;
 	int err, ret;
 
-	if (d->st != DL_SETUP || d->call)
-		return;
-	d->attach_deadline = 0;
 	memcpy(cc.account, d->ks->id.account, SL_ACCOUNT_LEN);
 	d->call = sl_call_new(&cc, &err);
 	if (!d->call) {
@@ -430,18 +508,89 @@ static void call_failure_text(char *out, size_t size,
 			 sl_nak_reason_name(a->reason));
 }
 
+/* Our answer to the offer: accept (reason SL_NAK_NONE) or a NAK. */
+static void offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now)
+{
+	struct sl_call_actions out;
+
+	if (d->call && sl_call_offer_reply(d->call, reason == SL_NAK_NONE,
+					   reason, SL_NAK_DETAIL_CALLER,
+					   (uint64_t)now, &out) == 0)
+		call_actions(d, &out, now);
+}
+
+/* T offers a call from caller: the discipline is attached before
+ * CALL_ACCEPT, so that the rest of the call runs through the kernel as
+ * when we call. */
+static void offer_call(struct sl_dialer *d, const char *caller, int64_t now)
+{
+	int ldisc = d->base->ldisc ? d->base->ldisc : SEALINE_LDISC_DEFAULT;
+
+	if (!accept_caller(d, caller)) {
+		sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): refused, not an authorised peer and pairing is off",
+		       sl_dialer_tty(d), caller, d->tracking);
+		offer_reply(d, SL_NAK_NOT_AUTHORISED, now);
+		return;
+	}
+	if (ioctl(d->fd, TIOCSETD, &ldisc) < 0) {
+		int err = errno;
+
+		sl_log(LOG_ERR, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): refused, the sealine line discipline (%d) cannot be attached: %s%s",
+		       sl_dialer_tty(d), caller, d->tracking, ldisc,
+		       strerror(err),
+		       err == EINVAL ? " (is the sealine module loaded?)" : "");
+		offer_reply(d, SL_NAK_REFUSED, now);
+		return;
+	}
+	sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): accepted, line discipline attached",
+	       sl_dialer_tty(d), caller, d->tracking);
+	d->framed = false;
+	sl_byteq_drop(&d->leg_out);
+	d->accept_pending = true;
+	d->attach_deadline = now + SL_DIALER_ATTACH_MS;
+	/* The line appears in the kernel now: become its agent; its
+	 * registration sends CALL_ACCEPT (sl_dialer_line_up()). */
+	d->ops->attached(d->ctx, now);
+}
+
+/* T offers the delivery of an envelope sender handed to it. */
+static void offer_held(struct sl_dialer *d, const char *sender, int64_t now)
+{
+	const struct sl_dialer_leg_ops *leg = NULL;
+	char why[160] = "this sealined takes no held deliveries";
+	void *ctx = NULL;
+	uint8_t reason = SL_NAK_REFUSED;
+
+	if (d->ops->held)
+		reason = d->ops->held(d->ctx, sender, &leg, &ctx, why,
+				      sizeof(why));
+	if (reason == SL_NAK_NONE && !leg)
+		reason = SL_NAK_REFUSED;
+	sl_log(LOG_NOTICE, "%s: the TSP offers a held delivery from %s (tracking %016" PRIx64 "): %s%s (%s)",
+	       sl_dialer_tty(d), sender, d->tracking,
+	       reason == SL_NAK_NONE ? "accepted" : "refused, ",
+	       reason == SL_NAK_NONE ? "" : why,
+	       reason == SL_NAK_NONE ? "the courier takes it" :
+	       sl_nak_reason_name(reason));
+	if (reason == SL_NAK_NONE) {
+		d->leg = leg;
+		d->leg_ctx = ctx;
+	}
+	offer_reply(d, reason, now);
+}
+
 static void call_actions(struct sl_dialer *d,
 			 const struct sl_call_actions *out, int64_t now)
 {
 	d->call_timer = (int64_t)out->next_timer;
 	for (unsigned int i = 0; i < out->n && d->call; ++i) {
 		const struct sl_call_action *a = &out->a[i];
-		struct sl_call_actions o2;
 		int ret;
 
 		switch (a->type) {
 		case SL_CALL_ACT_SEND:
-			ret = d->ops->send_control(d->ctx, a->msg, a->len);
+			ret = d->framed ? sl_dialer_leg_send(d, a->msg, a->len) :
+			      d->ops->send_control(d->ctx, a->msg, a->len);
 			if (ret)
 				sl_log(LOG_WARNING, "%s: %s not sent: %s",
 				       sl_dialer_tty(d), sl_hs_msg_name(a->msg_type),
@@ -461,32 +610,32 @@ static void call_actions(struct sl_dialer *d,
 			op_info(d, "the TSP accepted the call (tracking %016" PRIx64 ") and dials the recipient",
 				d->tracking);
 			break;
-		case SL_CALL_ACT_OFFER: {
-			bool held = a->flags & SL_CALL_OFFER_HELD;
-			bool yes = !held && accept_caller(d, a->account);
-
+		case SL_CALL_ACT_OFFER:
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
-			/* Receiving a held delivery from the TSP is not built
-			 * into sealined yet (store-and-forward.rst, "Status"):
-			 * REFUSED, which the TSP retries until it expires. */
-			sl_log(LOG_NOTICE, "%s: the TSP offers %s from %s (tracking %016" PRIx64 "): %s",
-			       sl_dialer_tty(d), held ? "a held delivery" : "a call",
-			       a->account, d->tracking,
-			       yes ? "accepted" : held ?
-			       "refused, this sealined takes no held deliveries yet" :
-			       "refused, not an authorised peer and pairing is off");
-			if (sl_call_offer_reply(d->call, yes,
-						yes ? 0 : held ? SL_NAK_REFUSED :
-						SL_NAK_NOT_AUTHORISED,
-						SL_NAK_DETAIL_CALLER,
-						(uint64_t)now, &o2) == 0)
-				call_actions(d, &o2, now);
+			if (a->flags & SL_CALL_OFFER_HELD)
+				offer_held(d, a->account, now);
+			else
+				offer_call(d, a->account, now);
 			break;
-		}
 		case SL_CALL_ACT_CONNECTED:
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
+			if (a->flags & SL_CALL_OFFER_HELD) {
+				/* T is the courier peer: the leg stays
+				 * framed here, no discipline, no session. */
+				if (!d->leg || !d->framed) {
+					sl_dialer_end_call(d, "a held delivery connected that nobody took", now);
+					return;
+				}
+				d->held_hsid = a->hsid;
+				d->held_heard = now;
+				set_state(d, DL_LEG);
+				sl_log(LOG_NOTICE, "%s: the TSP delivers an envelope from %s (tracking %016" PRIx64 ")",
+				       sl_dialer_tty(d), d->peer, d->tracking);
+				d->leg->up(d->leg_ctx, now);
+				break;
+			}
 			set_state(d, DL_CONNECTED);
 			sl_log(LOG_NOTICE, "%s: call %s %s connected (tracking %016" PRIx64 ")",
 			       sl_dialer_tty(d), d->caller ? "to" : "from", d->peer,
@@ -504,6 +653,16 @@ static void call_actions(struct sl_dialer *d,
 			sl_log(LOG_NOTICE, "%s: %s", sl_dialer_tty(d), why);
 			op_end(d, a->reason == SL_NAK_BUSY ? -EBUSY :
 			       a->reason ? -ECONNREFUSED : -ETIMEDOUT, why);
+			if (d->framed && !a->remote && a->reason) {
+				/* Our NAK (a refused offer) must leave before
+				 * the modem hangs up. */
+				sl_call_free(d->call);
+				d->call = NULL;
+				d->call_timer = 0;
+				snprintf(d->nak_why, sizeof(d->nak_why), "%s", why);
+				d->nak_hangup_at = now + SL_DIALER_NAK_HANGUP_MS;
+				return;
+			}
 			sl_dialer_end_call(d, why, now);
 			return;
 		}
@@ -612,7 +771,7 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 				port_down(d, "the modem does not take its init string", now);
 				break;
 			}
-			if (d->st == DL_LEG) {
+			if (d->framed) {
 				sl_dialer_end_call(d, text, now);
 				break;
 			}
@@ -633,7 +792,7 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 		case SL_MODEM_EV_HUNG_UP:
 			if (d->st == DL_HANGUP)
 				set_state(d, DL_IDLE);
-			else if (d->st == DL_LEG)
+			else if (d->framed)
 				sl_dialer_end_call(d, text, now);
 			break;
 		case SL_MODEM_EV_IO_ERROR:
@@ -685,10 +844,10 @@ static short port_events(const struct sl_dialer *d)
 	if (d->fd < 0)
 		return 0;
 	if ((sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
-	     d->st != DL_CONNECTED) || d->st == DL_LEG)
+	     d->st != DL_CONNECTED) || d->framed)
 		events |= POLLIN;
 	if (sl_modem_wants_write(&d->modem) ||
-	    (d->st == DL_LEG && sl_byteq_len(&d->leg_out)))
+	    (d->framed && sl_byteq_len(&d->leg_out)))
 		events |= POLLOUT;
 	return events;
 }
@@ -719,7 +878,7 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 
 	if (d->fd < 0)
 		return;
-	if ((revents & POLLOUT) && d->st == DL_LEG) {
+	if ((revents & POLLOUT) && d->framed) {
 		if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN) {
 			sl_dialer_end_call(d, strerror(errno), now);
 			return;
@@ -755,7 +914,7 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 			off += used;
 		}
 		/* After CONNECT the rest is the leg's. */
-		if (n > 0 && off < (size_t)n && d->st == DL_LEG)
+		if (n > 0 && off < (size_t)n && d->framed)
 			leg_data(d, buf + off, (size_t)n - off, now);
 	}
 }
@@ -817,6 +976,11 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 	if (d->st == DL_SETUP && d->attach_deadline &&
 	    now >= d->attach_deadline)
 		sl_dialer_end_call(d, "the line did not come up after CONNECT", now);
+	if (d->nak_hangup_at && now >= d->nak_hangup_at)
+		sl_dialer_end_call(d, d->nak_why, now);
+	if (d->st == DL_LEG && d->call && d->held_heard &&
+	    now >= d->held_heard + SL_DIALER_HELD_IDLE_MS)
+		sl_dialer_end_call(d, "nothing from the TSP during a held delivery for 60 s", now);
 	if (d->dod && d->dod->key_deadline && now >= d->dod->key_deadline &&
 	    sl_dialer_hangup(d, "the demand call was not keyed in time",
 			     now) == -ENOTCONN)
@@ -835,8 +999,11 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 int64_t sl_dialer_next_timer(const struct sl_dialer *d)
 {
 	const struct dl_demand *m = d->dod;
-	int64_t c[6] = {
+	int64_t c[8] = {
 		d->st == DL_DOWN ? d->retry_at : 0,
+		d->nak_hangup_at,
+		d->st == DL_LEG && d->call && d->held_heard ?
+			d->held_heard + SL_DIALER_HELD_IDLE_MS : 0,
 		d->fd >= 0 ? sl_modem_next_timer(&d->modem) : 0,
 		d->call ? d->call_timer : 0,
 		d->st == DL_SETUP ? d->attach_deadline : 0,
@@ -846,7 +1013,7 @@ int64_t sl_dialer_next_timer(const struct sl_dialer *d)
 	};
 	int64_t next = 0;
 
-	for (int i = 0; i < 6; ++i)
+	for (int i = 0; i < 8; ++i)
 		if (c[i] && (!next || c[i] < next))
 			next = c[i];
 	return next;

@@ -74,13 +74,24 @@ struct sl_dialer {
 	struct sl_ipc_client *op;		/* `sealctl call` waiting */
 	struct dl_demand *dod;			/* dial_on_demand, or NULL */
 
-	/* A leg to the TSP itself (sl_dialer_leg()): no discipline, its
-	 * control frames framed in user space. */
-	const struct sl_dialer_leg_ops *leg;	/* NULL: none placed */
-	void *leg_ctx;
-	bool caller_leg;			/* this attempt is a leg */
+	/* No discipline on the line: its control frames framed here (a leg
+	 * to the TSP, an answer's call setup until the offer). */
+	bool framed;
 	struct sl_rawline rl;
 	struct sl_byteq leg_out;
+	/* A leg to the TSP itself (sl_dialer_leg()), or a held delivery the
+	 * TSP makes to us (sl_dialer_ops.held). */
+	const struct sl_dialer_leg_ops *leg;	/* NULL: none */
+	void *leg_ctx;
+	bool caller_leg;			/* this attempt is a leg */
+	uint32_t held_hsid;			/* a held delivery's channel */
+	int64_t held_heard;			/* ... its last message */
+	/* Answering: a call accepted once the discipline is attached and
+	 * the line registered (sl_dialer_line_up()). */
+	bool accept_pending;
+	/* Our NAK ended call setup: hang up at this time (why). */
+	int64_t nak_hangup_at;
+	char nak_why[192];
 };
 
 const char *sl_dialer_tty(const struct sl_dialer *d);

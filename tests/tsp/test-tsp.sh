@@ -17,7 +17,10 @@
 #   duplicates, expiry and its notice collected, a kill -9; and with a
 #   real sender (saf-sealined.sh): sealined and sealctl send --via-tsp,
 #   the acceptance, delivery, the receipt collected, a bounce, a lying
-#   TSP's receipt and notice refused.
+#   TSP's receipt and notice refused; and with a real recipient too
+#   (saf-recipient.sh): sealined takes held deliveries into its inbox,
+#   refuses a revoked sender, a changed envelope, another's envelope, and
+#   answers a replay or a delivery the TSP lost with its first receipt.
 #
 # Prints "ok"/"FAIL" lines and last "tsp: N passed, N failed"; exit 0
 # only if all passed. Needs python3 (JSON).
@@ -424,6 +427,8 @@ else ok "sanitizers: no report from sealtspd"; fi
 . "$HERE/saf.sh"
 # shellcheck source=tests/tsp/saf-sealined.sh
 . "$HERE/saf-sealined.sh"
+# shellcheck source=tests/tsp/saf-recipient.sh
+. "$HERE/saf-recipient.sh"
 
 # ---------------------------------------------------------------- load
 if [ "$LOAD" = 1 ]; then

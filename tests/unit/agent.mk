@@ -184,7 +184,7 @@ SEALINED_COURIER_OBJS := $(patsubst $(AGENT)/%.c,$(BUILD)/agent/%.o,\
 	$(call agent_srcs,$(COURIER_SRCS) $(COURIER_SEND_SRCS) \
 	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
 	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \
-	sealined/courier_tsp.c sealined/hs_noise.c))
+	sealined/courier_tsp.c sealined/courier_held.c sealined/hs_noise.c))
 $(BUILD)/test_sealined_courier: test_sealined_courier.c daemon_test.h \
 		$(SEALINED_COURIER_OBJS) $(BUILD)/libdaemon-test.a \
 		$(AGENT_TEST_DEPS) | $(BUILD)
