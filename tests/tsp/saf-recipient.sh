@@ -22,57 +22,31 @@
 #   recipient revoked: refused at the offer (NOT_AUTHORISED), bounced, the
 #   reason at the sender; a lying TSP: an envelope whose content it
 #   changed (DAMAGED twice: bounced) or whose header is another
-#   recipient's (NOT_FOR_US: bounced), nothing in the inbox; kill -9 of
+#   recipient's (NOT_FOR_US: bounced) or that names another sender than
+#   the one who sealed it (NOT_AUTHORISED: bounced), nothing in the
+#   inbox; kill -9 of
 #   sealtspd after the recipient committed and before the receipt reached
 #   it: delivered again after the restart, answered with the first
 #   receipt, in the inbox once, the sender's receipt verifies.
 
 S=$W/safr
 SD=$S/sender RD=$S/recipient
-mkdir -p "$S" "$SD/state/peers" "$RD/state/peers"
-SEALINED=${SEALINED:-$HERE/build/sealined-asan}
+mkdir -p "$S"
 start_exchange "$S" 2 3 --ring-interval 0.2 || exit 1
 "$SIM" keys --count 3 >"$S/keys" || exit 1
 start_tsp "$S" 2 || exit 1
-# 0 sends to 1, which authorises it at the TSP; 2 exists only to have an
-# account another envelope is sealed for.
+# 0 sends to 1, which authorises it at the TSP; 1 also authorises 2
+# (and has paired with it), whose name a lying TSP borrows, and for whom
+# another envelope is sealed.
 enrol "$S" 0 --caller-id 5550000; enrol "$S" 1 --caller-id 5550001; authorise "$S" 1 0
-enrol "$S" 2
+enrol "$S" 2; authorise "$S" 1 2
 LTK=$(printf '3c%.0s' $(seq 32))
 
-# peer DIR I: endpoint I as a paired, authorised peer in DIR's key store
-peer() {
-	local acct key
-	read -r acct key _ < <(sed -n "$(($2 + 1))p" "$S/keys")
-	printf 'version 1\naccount %s\npublic %s\nltk %s\nauthorised yes\nrevoked no\npaired %s\nchanged %s\n' \
-		"$acct" "$key" "$LTK" "$(date +%s)" "$(date +%s)" >"$1/state/peers/$acct"
-	chmod 600 "$1/state/peers/$acct"
-}
-# endpoint DIR I: sealined with endpoint I's identity on the exchange's
-# pty of endpoint I
-endpoint() {
-	local d=$1 i=$2
-	"$SIMC" identity --index "$i" >"$d/state/identity" || return 1
-	chmod 600 "$d/state/identity"
-	cat >"$d/sealined.conf" <<-EOF
-	[agent]
-	account = $(acct "$i")
-	state_dir = $d/state
-	socket = $d/ctl.sock
-	log_level = debug
-	[line $(readlink -f "$S/ep$i")]
-	modem = yes
-	tsp_number = 100
-	tsp_key = $TSP_KEY
-	baud = 115200
-	[courier]
-	inbox = $d/in
-	EOF
-	"$SEALINED" -f -c "$d/sealined.conf" 2>>"$d/log" &
-}
-peer "$SD" 1; peer "$RD" 0
-endpoint "$SD" 0; SD_PID=$!
-endpoint "$RD" 1; RD_PID=$!
+sealined_peer "$SD" 1 "$LTK"; sealined_peer "$RD" 0 "$LTK"; sealined_peer "$RD" 2 "$LTK"
+sealined_start "$SD" 0 || exit 1
+SD_PID=$SEALINED_PID
+sealined_start "$RD" 1 || exit 1
+RD_PID=$SEALINED_PID
 trap 'kill "$SD_PID" "$RD_PID" 2>/dev/null; cleanup' EXIT
 ss() { "$SEALCTL" "$@" --socket "$SD/ctl.sock"; }
 rs() { "$SEALCTL" "$@" --socket "$RD/ctl.sock"; }
@@ -241,6 +215,24 @@ not_for_us() {
 	ob_field "$ID4" detail | grep -q NOT_FOR_US || { ss outbox --json; return 1; }
 }
 check "saf-recipient: a TSP that delivers an envelope sealed for another account: NOT_FOR_US, bounced, reported to the sender" not_for_us
+
+# A lying TSP: it announces a sender the recipient takes envelopes from
+# (2) and delivers an envelope another sealed (0's): what the offer had
+# to go on was T's word, the header proves otherwise.
+announced_other() {
+	all_idle || return 1
+	send_held "$S/file-b" || return 1
+	ID6=$ID
+	sqlite3 "$S/tsp.db" "UPDATE spool SET sender = '$(acct 2)' WHERE envelope = x'$ID6'" || return 1
+	deliver "$ID6"
+	wait_state "$ID6" bounced || { tail -n 20 "$RD/log"; return 1; }
+	[ "$(spool_field "$ID6" reason)" = NOT_AUTHORISED ] || { spool_json; return 1; }
+	grep -q "the TSP offers a held delivery from $(acct 2) .*: accepted" "$RD/log" &&
+		grep -q "envelope $ID6 from $(acct 0) by way of the TSP refused: NOT_AUTHORISED (sealed by $(acct 0), but the TSP announced a delivery from $(acct 2))" "$RD/log" ||
+		{ grep -e "$ID6" -e "held delivery" "$RD/log"; return 1; }
+	[ ! -e "$RD/in/$ID6" ]
+}
+check "saf-recipient: a TSP that names another authorised sender than the one who sealed the envelope: refused, bounced" announced_other
 
 # kill -9 of sealtspd after the recipient committed the envelope and
 # before its receipt reached the TSP: the TSP is stopped (SIGSTOP) as soon
