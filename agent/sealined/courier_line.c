@@ -712,7 +712,10 @@ void sl_cline_down(struct sl_courier *c, struct sl_cline *cl, const char *why,
 	}
 	sl_xsend_free(cl->linger);
 	cl->linger = NULL;
-	if (cl->xr && cl->rx_item.hex[0]) {
+	/* Not one whose delivery is done and whose RESULT was still on
+	 * its way: the next attempt gets its receipt again. */
+	if (cl->xr && cl->rx_item.hex[0] &&
+	    !sl_spool_delivered(&c->sp, cl->rx_item.id)) {
 		cl->rx_item.wire_bytes += cl->rx_wire;
 		sl_spool_save(&c->sp, &cl->rx_item);
 		sl_log(LOG_NOTICE, "%s: envelope %s from %s interrupted (%s); kept for its next attempt",

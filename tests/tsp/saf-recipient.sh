@@ -24,7 +24,8 @@
 #   changed (DAMAGED twice: bounced) or whose header is another
 #   recipient's (NOT_FOR_US: bounced) or that names another sender than
 #   the one who sealed it (NOT_AUTHORISED: bounced), nothing in the
-#   inbox; kill -9 of
+#   inbox; no room at the recipient: NO_SPACE, retried, delivered once
+#   there is room; kill -9 of
 #   sealtspd after the recipient committed and before the receipt reached
 #   it: delivered again after the restart, answered with the first
 #   receipt, in the inbox once, the sender's receipt verifies.
@@ -233,6 +234,42 @@ announced_other() {
 	[ ! -e "$RD/in/$ID6" ]
 }
 check "saf-recipient: a TSP that names another authorised sender than the one who sealed the envelope: refused, bounced" announced_other
+
+# rs_restart [LINE]: the recipient's sealined again, with LINE added to
+# its [courier] section (none: as configured at first)
+rs_restart() {
+	kill -TERM "$RD_PID" 2>/dev/null
+	wait "$RD_PID" || return 1
+	sed -i '/^# added by the test/,$d' "$RD/sealined.conf"
+	[ -z "${1:-}" ] || printf '# added by the test\n%s\n' "$1" >>"$RD/sealined.conf"
+	"$SEALINED" -f -c "$RD/sealined.conf" 2>>"$RD/log" &
+	RD_PID=$!
+	idle "$RD"
+}
+# No room in the recipient's inbox (more kept free than the disk has):
+# NO_SPACE, which the TSP retries; delivered once there is room.
+no_room() {
+	all_idle || return 1
+	rs_restart "min_free = 1024T" || return 1
+	send_held "$S/file-b" || return 1
+	ID7=$ID
+	deliver "$ID7"
+	local i
+	for ((i = 0; i < 150; i++)); do
+		[ "$(spool_field "$ID7" reason)" = NO_SPACE ] && [ "$(spool_field "$ID7" state)" = held ] && break
+		sleep 0.1
+	done
+	[ "$(spool_field "$ID7" reason)" = NO_SPACE ] && [ "$(spool_field "$ID7" state)" = held ] ||
+		{ spool_json; tail -n 20 "$RD/log"; return 1; }
+	[ ! -e "$RD/in/$ID7" ] && [ ! -e "$RD/state/spool/$ID7.env" ]
+	local nothing=$?
+	rs_restart || return 1
+	[ "$nothing" = 0 ] || { echo "something of $ID7 was kept"; return 1; }
+	due "$ID7"
+	wait_state "$ID7" delivered || return 1
+	cmp "$S/file-b" "$RD/in/$ID7/file-b"
+}
+check "saf-recipient: no room in the recipient's inbox: NO_SPACE, kept and retried by the TSP, delivered once there is room" no_room
 
 # kill -9 of sealtspd after the recipient committed the envelope and
 # before its receipt reached the TSP: the TSP is stopped (SIGSTOP) as soon
