@@ -102,7 +102,7 @@ SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c tsp/saf.c \
 	tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_SPOOL_SRCS) \
 	$(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
-	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
+	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c sealined/dialer_leg.c \
 	sealined/demand.c sealined/hs_noise.c sealined/cli.c \
 	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
 	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "call.h"
-#include "cchan.h"
 #include "crypto.h"
 #include "dialer.h"
 #include "dialer_internal.h"
@@ -32,12 +31,17 @@ static const char *const dl_names[] = {
 	[DL_SETUP] = "setup", [DL_CONNECTED] = "connected",
 	[DL_HANGUP] = "hangup", [DL_LEG] = "tsp-leg",
 };
+const char *sl_dialer_state_name(enum dl_state st)
+{
+	return dl_names[st];
+}
+
 const char *sl_dialer_tty(const struct sl_dialer *d)
 {
 	return d->base->tty;
 }
 
-static void set_state(struct sl_dialer *d, enum dl_state st)
+void sl_dialer_set_state(struct sl_dialer *d, enum dl_state st)
 {
 	if (d->st != st)
 		sl_log(LOG_DEBUG, "%s: dialer %s -> %s", sl_dialer_tty(d), dl_names[d->st],
@@ -81,10 +85,6 @@ static void op_end(struct sl_dialer *d, int err, const char *text)
 		sl_ipc_send_err(c, err, "%s", text);
 }
 
-static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
-			 int64_t now);
-static void call_actions(struct sl_dialer *d,
-			 const struct sl_call_actions *out, int64_t now);
 
 
 /* ------------------------------------------------------------ ending */
@@ -158,17 +158,17 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 		return;
 	switch (sl_modem_state(&d->modem)) {
 	case SL_MODEM_READY:
-		set_state(d, DL_IDLE);
+		sl_dialer_set_state(d, DL_IDLE);
 		return;
 	case SL_MODEM_HANGING_UP:
-		set_state(d, DL_HANGUP);
+		sl_dialer_set_state(d, DL_HANGUP);
 		return;
 	default:
 		break;
 	}
-	set_state(d, DL_HANGUP);
+	sl_dialer_set_state(d, DL_HANGUP);
 	if (sl_modem_hangup(&d->modem, now, &ev) == 0)
-		modem_events(d, &ev, now);
+		sl_dialer_modem_events(d, &ev, now);
 }
 
 static void port_down(struct sl_dialer *d, const char *why, int64_t now)
@@ -183,7 +183,7 @@ static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 		close(d->fd);
 		d->fd = -1;
 	}
-	set_state(d, DL_DOWN);
+	sl_dialer_set_state(d, DL_DOWN);
 	d->retry_at = now + SL_DIALER_REOPEN_MS;
 }
 
@@ -191,146 +191,19 @@ static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 
 static void start_setup(struct sl_dialer *d, int64_t now);
 
-/* After CONNECT, no discipline: control frames framed here. */
-static void frame_here(struct sl_dialer *d)
-{
-	d->framed = true;
-	sl_rawline_init(&d->rl);
-	sl_byteq_drop(&d->leg_out);
-}
-
-/* A leg to the TSP is up: framed here, no discipline. */
-static void leg_up(struct sl_dialer *d, int64_t now)
-{
-	set_state(d, DL_LEG);
-	frame_here(d);
-	sl_log(LOG_INFO, "%s: connected to the TSP for a leg of store and forward",
-	       sl_dialer_tty(d));
-	d->leg->up(d->leg_ctx, now);
-}
-
-/* A control frame of our own call setup on a line without the
- * discipline: call setup's, or (a held delivery) the courier's. */
-static void framed_control(struct sl_dialer *d, const uint8_t *msg,
-			   size_t len, int64_t now)
-{
-	struct sl_call_actions out;
-
-	if (len < 2)
-		return;
-	if (sl_cchan_is_courier(msg, len)) {
-		if (d->st == DL_LEG && d->leg) {
-			d->held_heard = now;
-			d->leg->control(d->leg_ctx, msg, len, now);
-		}
-		return;
-	}
-	if ((sl_call_msg_is_setup(msg[1]) || msg[1] == SL_MSG_NAK) &&
-	    sl_call_input(d->call, msg, len, (uint64_t)now, &out) == 0)
-		call_actions(d, &out, now);
-}
-
-static void leg_msg(void *ctx, const uint8_t *msg, size_t len)
-{
-	struct sl_dialer *d = ctx;
-
-	/* A leg we placed runs its own call setup (safleg.h). */
-	if (d->call)
-		framed_control(d, msg, len, sl_now_ms());
-	else if (d->leg)
-		d->leg->control(d->leg_ctx, msg, len, sl_now_ms());
-}
-
-/* Data bytes of the leg: control frames, or the modem's NO CARRIER. */
-static void leg_data(struct sl_dialer *d, const uint8_t *buf, size_t n,
-		     int64_t now)
-{
-	size_t off = 0;
-
-	while (off < n && d->framed) {
-		struct sl_modem_events ev;
-		size_t used = sl_modem_data_scan(&d->modem, buf + off, n - off,
-						 &ev);
-		/* NO CARRIER's own bytes are no frame: the decoder drops
-		 * them as a damaged one at worst. */
-		sl_rawline_decode(&d->rl, buf + off, used, leg_msg, d);
-		off += used;
-		if (ev.n)
-			modem_events(d, &ev, now);
-		if (!used)
-			break;
-	}
-}
-
-int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len)
-{
-	int ret;
-
-	if (!d->framed || d->fd < 0)
-		return -ENOTCONN;
-	ret = sl_rawline_send(&d->leg_out, msg, len);
-	if (ret)
-		return ret;
-	if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
-}
-
-int sl_dialer_held_keys(const struct sl_dialer *d, uint8_t *keys,
-			uint32_t *hsid, uint64_t *tracking)
-{
-	if (d->st != DL_LEG || !d->call)
-		return -EINVAL;
-	*hsid = d->held_hsid;
-	*tracking = d->tracking;
-	return sl_call_courier_keys(d->call, keys);
-}
-
-int sl_dialer_leg(struct sl_dialer *d, const struct sl_dialer_leg_ops *ops,
-		  void *ctx, int64_t now, char *err, size_t err_len)
-{
-	struct sl_modem_events ev;
-	int ret;
-
-	if (d->st != DL_IDLE) {
-		snprintf(err, err_len, "%s is %s, not idle", sl_dialer_tty(d),
-			 dl_names[d->st]);
-		return -EBUSY;
-	}
-	if (!d->base->has_tsp_key || !d->base->tsp_number[0]) {
-		snprintf(err, err_len, "%s has no tsp_number and tsp_key",
-			 sl_dialer_tty(d));
-		return -EINVAL;
-	}
-	ret = sl_modem_dial(&d->modem, d->base->tsp_number, now, &ev);
-	if (ret) {
-		snprintf(err, err_len, "the modem cannot dial: %s", strerror(-ret));
-		return ret;
-	}
-	d->caller = true;
-	d->caller_leg = true;
-	d->leg = ops;
-	d->leg_ctx = ctx;
-	set_state(d, DL_DIALLING);
-	sl_log(LOG_INFO, "%s: dialling the TSP for a leg of store and forward",
-	       sl_dialer_tty(d));
-	modem_events(d, &ev, now);
-	return 0;
-}
-
 static void connected_modem(struct sl_dialer *d, int64_t now)
 {
 	int ldisc = d->base->ldisc ? d->base->ldisc : SEALINE_LDISC_DEFAULT;
 
 	if (d->leg) {
-		leg_up(d, now);
+		sl_dialer_leg_up(d, now);
 		return;
 	}
 	if (!d->caller) {
 		/* Call setup before the discipline: the offer says whether
 		 * this is a call or a held delivery (dialer.h). */
-		frame_here(d);
-		set_state(d, DL_SETUP);
+		sl_dialer_frame_here(d);
+		sl_dialer_set_state(d, DL_SETUP);
 		sl_log(LOG_INFO, "%s: answered; call setup with the TSP",
 		       sl_dialer_tty(d));
 		start_setup(d, now);
@@ -347,14 +220,12 @@ static void connected_modem(struct sl_dialer *d, int64_t now)
 		sl_dialer_end_call(d, "no line discipline", now);
 		return;
 	}
-	set_state(d, DL_SETUP);
+	sl_dialer_set_state(d, DL_SETUP);
 	d->attach_deadline = now + SL_DIALER_ATTACH_MS;
 	op_info(d, "connected to the TSP, line discipline attached");
 	/* The line appears in the kernel now: become its agent. */
 	d->ops->attached(d->ctx, now);
 }
-
-static void offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now);
 
 void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 {
@@ -364,7 +235,7 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 	if (d->accept_pending) {
 		/* The call we accepted: its discipline is there now. */
 		d->accept_pending = false;
-		offer_reply(d, SL_NAK_NONE, now);
+		sl_dialer_offer_reply(d, SL_NAK_NONE, now);
 		return;
 	}
 	if (!d->call)
@@ -397,7 +268,7 @@ static void start_setup(struct sl_dialer *d, int64_t now)
 		sl_dialer_end_call(d, "call setup could not start", now);
 		return;
 	}
-	call_actions(d, &out, now);
+	sl_dialer_call_actions(d, &out, now);
 }
 
 bool sl_dialer_connected(const struct sl_dialer *d)
@@ -433,7 +304,7 @@ bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,
 	    type != SL_MSG_NAK)
 		return true;
 	if (sl_call_input(d->call, msg, len, (uint64_t)now, &out) == 0)
-		call_actions(d, &out, now);
+		sl_dialer_call_actions(d, &out, now);
 	return true;
 }
 
@@ -509,14 +380,14 @@ static void call_failure_text(char *out, size_t size,
 }
 
 /* Our answer to the offer: accept (reason SL_NAK_NONE) or a NAK. */
-static void offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now)
+void sl_dialer_offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now)
 {
 	struct sl_call_actions out;
 
 	if (d->call && sl_call_offer_reply(d->call, reason == SL_NAK_NONE,
 					   reason, SL_NAK_DETAIL_CALLER,
 					   (uint64_t)now, &out) == 0)
-		call_actions(d, &out, now);
+		sl_dialer_call_actions(d, &out, now);
 }
 
 /* T offers a call from caller: the discipline is attached before
@@ -529,7 +400,7 @@ static void offer_call(struct sl_dialer *d, const char *caller, int64_t now)
 	if (!accept_caller(d, caller)) {
 		sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): refused, not an authorised peer and pairing is off",
 		       sl_dialer_tty(d), caller, d->tracking);
-		offer_reply(d, SL_NAK_NOT_AUTHORISED, now);
+		sl_dialer_offer_reply(d, SL_NAK_NOT_AUTHORISED, now);
 		return;
 	}
 	if (ioctl(d->fd, TIOCSETD, &ldisc) < 0) {
@@ -539,7 +410,7 @@ static void offer_call(struct sl_dialer *d, const char *caller, int64_t now)
 		       sl_dialer_tty(d), caller, d->tracking, ldisc,
 		       strerror(err),
 		       err == EINVAL ? " (is the sealine module loaded?)" : "");
-		offer_reply(d, SL_NAK_REFUSED, now);
+		sl_dialer_offer_reply(d, SL_NAK_REFUSED, now);
 		return;
 	}
 	sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): accepted, line discipline attached",
@@ -553,33 +424,7 @@ static void offer_call(struct sl_dialer *d, const char *caller, int64_t now)
 	d->ops->attached(d->ctx, now);
 }
 
-/* T offers the delivery of an envelope sender handed to it. */
-static void offer_held(struct sl_dialer *d, const char *sender, int64_t now)
-{
-	const struct sl_dialer_leg_ops *leg = NULL;
-	char why[160] = "this sealined takes no held deliveries";
-	void *ctx = NULL;
-	uint8_t reason = SL_NAK_REFUSED;
-
-	if (d->ops->held)
-		reason = d->ops->held(d->ctx, sender, &leg, &ctx, why,
-				      sizeof(why));
-	if (reason == SL_NAK_NONE && !leg)
-		reason = SL_NAK_REFUSED;
-	sl_log(LOG_NOTICE, "%s: the TSP offers a held delivery from %s (tracking %016" PRIx64 "): %s%s (%s)",
-	       sl_dialer_tty(d), sender, d->tracking,
-	       reason == SL_NAK_NONE ? "accepted" : "refused, ",
-	       reason == SL_NAK_NONE ? "" : why,
-	       reason == SL_NAK_NONE ? "the courier takes it" :
-	       sl_nak_reason_name(reason));
-	if (reason == SL_NAK_NONE) {
-		d->leg = leg;
-		d->leg_ctx = ctx;
-	}
-	offer_reply(d, reason, now);
-}
-
-static void call_actions(struct sl_dialer *d,
+void sl_dialer_call_actions(struct sl_dialer *d,
 			 const struct sl_call_actions *out, int64_t now)
 {
 	d->call_timer = (int64_t)out->next_timer;
@@ -614,7 +459,7 @@ static void call_actions(struct sl_dialer *d,
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
 			if (a->flags & SL_CALL_OFFER_HELD)
-				offer_held(d, a->account, now);
+				sl_dialer_offer_held(d, a->account, now);
 			else
 				offer_call(d, a->account, now);
 			break;
@@ -622,21 +467,10 @@ static void call_actions(struct sl_dialer *d,
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
 			if (a->flags & SL_CALL_OFFER_HELD) {
-				/* T is the courier peer: the leg stays
-				 * framed here, no discipline, no session. */
-				if (!d->leg || !d->framed) {
-					sl_dialer_end_call(d, "a held delivery connected that nobody took", now);
-					return;
-				}
-				d->held_hsid = a->hsid;
-				d->held_heard = now;
-				set_state(d, DL_LEG);
-				sl_log(LOG_NOTICE, "%s: the TSP delivers an envelope from %s (tracking %016" PRIx64 ")",
-				       sl_dialer_tty(d), d->peer, d->tracking);
-				d->leg->up(d->leg_ctx, now);
+				sl_dialer_held_connected(d, a->hsid, now);
 				break;
 			}
-			set_state(d, DL_CONNECTED);
+			sl_dialer_set_state(d, DL_CONNECTED);
 			sl_log(LOG_NOTICE, "%s: call %s %s connected (tracking %016" PRIx64 ")",
 			       sl_dialer_tty(d), d->caller ? "to" : "from", d->peer,
 			       d->tracking);
@@ -709,9 +543,9 @@ int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 		d->op = c;
 		c->pairing = d;		/* busy: no idle timeout */
 	}
-	set_state(d, DL_DIALLING);
+	sl_dialer_set_state(d, DL_DIALLING);
 	op_info(d, "dialling the TSP for a call to %s", recipient);
-	modem_events(d, &ev, now);
+	sl_dialer_modem_events(d, &ev, now);
 	return 0;
 }
 
@@ -732,7 +566,7 @@ void sl_dialer_operator_gone(struct sl_dialer *d, struct sl_ipc_client *c)
 
 /* ------------------------------------------------------------ modem */
 
-static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
+void sl_dialer_modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 			 int64_t now)
 {
 	for (unsigned int i = 0; i < ev->n && d->fd >= 0; ++i) {
@@ -744,7 +578,7 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 		switch (e->type) {
 		case SL_MODEM_EV_READY:
 			if (d->st == DL_INIT)
-				set_state(d, DL_IDLE);
+				sl_dialer_set_state(d, DL_IDLE);
 			break;
 		case SL_MODEM_EV_RING:
 			if (d->st == DL_IDLE) {
@@ -752,8 +586,8 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 
 				d->caller = false;
 				if (sl_modem_answer(&d->modem, now, &ev2) == 0) {
-					set_state(d, DL_ANSWERING);
-					modem_events(d, &ev2, now);
+					sl_dialer_set_state(d, DL_ANSWERING);
+					sl_dialer_modem_events(d, &ev2, now);
 				}
 			}
 			break;
@@ -782,16 +616,16 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 			} else if (sl_modem_state(&d->modem) == SL_MODEM_OFF) {
 				struct sl_modem_events ev2;
 
-				set_state(d, DL_INIT);
+				sl_dialer_set_state(d, DL_INIT);
 				if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
 						  d->base->modem_init : NULL,
 						  now, &ev2) == 0)
-					modem_events(d, &ev2, now);
+					sl_dialer_modem_events(d, &ev2, now);
 			}
 			break;
 		case SL_MODEM_EV_HUNG_UP:
 			if (d->st == DL_HANGUP)
-				set_state(d, DL_IDLE);
+				sl_dialer_set_state(d, DL_IDLE);
 			else if (d->framed)
 				sl_dialer_end_call(d, text, now);
 			break;
@@ -824,13 +658,13 @@ static void port_open(struct sl_dialer *d, int64_t now)
 		return;
 	}
 	sl_modem_setup(&d->modem, sl_dialer_tty(d), d->fd, modem_log, NULL);
-	set_state(d, DL_INIT);
+	sl_dialer_set_state(d, DL_INIT);
 	if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
 			  d->base->modem_init : NULL, now, &ev)) {
 		port_down(d, "the init string cannot be sent", now);
 		return;
 	}
-	modem_events(d, &ev, now);
+	sl_dialer_modem_events(d, &ev, now);
 }
 
 /* ------------------------------------------------------------ loop */
@@ -885,7 +719,7 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 		}
 	} else if (revents & POLLOUT) {
 		sl_modem_output(&d->modem, now, &ev);
-		modem_events(d, &ev, now);
+		sl_dialer_modem_events(d, &ev, now);
 	}
 	if (d->fd >= 0 && (revents & (POLLIN | POLLHUP | POLLERR))) {
 		uint8_t buf[512];
@@ -908,14 +742,14 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 			size_t used = sl_modem_input(&d->modem, buf + off,
 						     (size_t)n - off, now, &ev);
 
-			modem_events(d, &ev, now);
+			sl_dialer_modem_events(d, &ev, now);
 			if (!used && !ev.n)
 				break;
 			off += used;
 		}
 		/* After CONNECT the rest is the leg's. */
 		if (n > 0 && off < (size_t)n && d->framed)
-			leg_data(d, buf + off, (size_t)n - off, now);
+			sl_dialer_leg_data(d, buf + off, (size_t)n - off, now);
 	}
 }
 
@@ -964,14 +798,14 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 		struct sl_modem_events ev;
 
 		sl_modem_timer(&d->modem, now, &ev);
-		modem_events(d, &ev, now);
+		sl_dialer_modem_events(d, &ev, now);
 	}
 	if (d->call && d->call_timer && now >= d->call_timer) {
 		struct sl_call_actions out;
 
 		d->call_timer = 0;
 		if (sl_call_timer(d->call, (uint64_t)now, &out) == 0)
-			call_actions(d, &out, now);
+			sl_dialer_call_actions(d, &out, now);
 	}
 	if (d->st == DL_SETUP && d->attach_deadline &&
 	    now >= d->attach_deadline)
