@@ -85,8 +85,6 @@ static void op_end(struct sl_dialer *d, int err, const char *text)
 		sl_ipc_send_err(c, err, "%s", text);
 }
 
-
-
 /* ------------------------------------------------------------ ending */
 
 static void end_call(struct sl_dialer *d, const char *why, int64_t now);
@@ -425,7 +423,7 @@ static void offer_call(struct sl_dialer *d, const char *caller, int64_t now)
 }
 
 void sl_dialer_call_actions(struct sl_dialer *d,
-			 const struct sl_call_actions *out, int64_t now)
+			    const struct sl_call_actions *out, int64_t now)
 {
 	d->call_timer = (int64_t)out->next_timer;
 	for (unsigned int i = 0; i < out->n && d->call; ++i) {
@@ -566,8 +564,8 @@ void sl_dialer_operator_gone(struct sl_dialer *d, struct sl_ipc_client *c)
 
 /* ------------------------------------------------------------ modem */
 
-void sl_dialer_modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
-			 int64_t now)
+void sl_dialer_modem_events(struct sl_dialer *d,
+			    const struct sl_modem_events *ev, int64_t now)
 {
 	for (unsigned int i = 0; i < ev->n && d->fd >= 0; ++i) {
 		const struct sl_modem_event *e = &ev->ev[i];

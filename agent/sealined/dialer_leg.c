@@ -7,8 +7,10 @@
  * offer says what the call is, and a held delivery the TSP makes to us,
  * where T is the courier peer under the leg's courier keys.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "call.h"
 #include "cchan.h"
@@ -70,7 +72,7 @@ static void leg_msg(void *ctx, const uint8_t *msg, size_t len)
 
 /* Data bytes of the leg: control frames, or the modem's NO CARRIER. */
 void sl_dialer_leg_data(struct sl_dialer *d, const uint8_t *buf, size_t n,
-		     int64_t now)
+			int64_t now)
 {
 	size_t off = 0;
 
