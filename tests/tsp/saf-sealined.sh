@@ -126,7 +126,7 @@ bounced() {
 	sd_idle || return 1
 	exchange_ctl "$S" "busy 5550001 off" >/dev/null
 	# the windowed one stays passed over; this one is refused at delivery
-	sqlite3 "$S/tsp.db" "UPDATE spool SET next_ms = 9000000000000 WHERE envelope = x'$ID2'" || return 1
+	tsp_sql "UPDATE spool SET next_ms = 9000000000000 WHERE envelope = x'$ID2'" || return 1
 	receiver 1 "$S/r1b" refused --refuse
 	sc send --to "$(acct 1)" --via-tsp --wait --quiet "$S/file-b" >"$S/send3" 2>&1 || { cat "$S/send3"; return 1; }
 	ID3=$(head -n 1 "$S/send3")
@@ -150,7 +150,7 @@ lying_receipt() {
 	ID4=$(head -n 1 "$S/send4")
 	receiver_done "$S/r1c" || return 1
 	wait_state "$ID4" delivered || return 1
-	sqlite3 "$S/tsp.db" "UPDATE spool SET receipt = replace(receipt, 'files 1', 'files 7') WHERE envelope = x'$ID4'" || return 1
+	tsp_sql "UPDATE spool SET receipt = replace(receipt, 'files 1', 'files 7') WHERE envelope = x'$ID4'" || return 1
 	sd_idle || return 1
 	sc outbox collect >"$S/collect4" 2>&1
 	grep -q "0 receipts and notices stored" "$S/collect4" || { cat "$S/collect4"; return 1; }
@@ -164,7 +164,7 @@ check "saf-sealined: a receipt the TSP changed: not acknowledged, logged, the en
 lying_notice() {
 	sd_idle || return 1
 	# ID2 (held, passed over) expires, with another hash in the TSP's row
-	sqlite3 "$S/tsp.db" "UPDATE spool SET sha256 = zeroblob(32), expires_ms = 1 WHERE envelope = x'$ID2'" || return 1
+	tsp_sql "UPDATE spool SET sha256 = zeroblob(32), expires_ms = 1 WHERE envelope = x'$ID2'" || return 1
 	wait_state "$ID2" expired || return 1
 	sc outbox collect >"$S/collect5" 2>&1
 	grep -q "0 receipts and notices stored" "$S/collect5" || { cat "$S/collect5"; return 1; }
