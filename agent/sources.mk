@@ -107,7 +107,7 @@ SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
 	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
 	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \
 	sealined/courier_tsp.c sealined/courier_held.c
-SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c \
+SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c sealctl/setline.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \
 	sealctl/send.c sealctl/outbox.c sealctl/inbox.c sealctl/receipt.c \

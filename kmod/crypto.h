@@ -17,6 +17,7 @@ struct aead_request;
 struct sealine_key {
 	struct kref refcount;
 	u32 epoch;
+	u64 id;				/* unique per line: the ARQ's nonce guard */
 	enum sealine_cipher cipher;
 	struct crypto_aead *tx_tfm;
 	struct crypto_aead *rx_tfm;

@@ -138,8 +138,13 @@ int sealine_frame_parse(const u8 *raw, size_t len, struct sealine_frame *f)
 	switch (f->type) {
 	case SEALINE_FRAME_DATA:
 	case SEALINE_FRAME_KEEPALIVE:
+	case SEALINE_FRAME_RELIABLE:
 		if (len < SEALINE_AAD_LEN + SEALINE_TAG_LEN ||
 		    len > SEALINE_FRAME_MAX_RAW)
+			return -1;
+		/* A reliable frame holds at least its ARQ header's flags. */
+		if (f->type == SEALINE_FRAME_RELIABLE &&
+		    len == SEALINE_AAD_LEN + SEALINE_TAG_LEN)
 			return -1;
 		f->counter32 = (u32)raw[1] << 24 | (u32)raw[2] << 16 |
 			       (u32)raw[3] << 8 | raw[4];

@@ -159,6 +159,7 @@ int sealine_line_set_key(struct sealine_line *line,
 		sealine_key_put(key);
 		return ret;
 	}
+	key->id = ++line->key_serial;
 	old = line->next;
 	line->next = key;
 	spin_unlock_irqrestore(&line->lock, flags);
@@ -207,8 +208,10 @@ void sealine_line_clear_keys(struct sealine_line *line)
 	line->cur = NULL;
 	line->next = NULL;
 	line->keepalive_pending = false;
-	/* Plaintext queued for the old keys must not leave under new ones. */
-	sealine_flush_tx_locked(line);
+	/* Plaintext queued for the old keys must not leave under new ones,
+	 * and the peer's next session starts a new stream.
+	 */
+	sealine_reliable_restart_locked(line);
 	spin_unlock_irqrestore(&line->lock, flags);
 	sealine_key_put(prev);
 	sealine_key_put(cur);

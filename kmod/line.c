@@ -77,6 +77,8 @@ void sealine_line_snapshot(struct sealine_line *line,
 	int i;
 
 	memset(info, 0, sizeof(*info));
+	for (i = 0; i < ARRAY_SIZE(info->stats.v); i++)
+		info->stats.v[i] = atomic64_read(&line->stats.v[i]);
 	spin_lock_irqsave(&line->lock, flags);
 	info->state = sealine_state_locked(line);
 	if (line->cur) {
@@ -93,9 +95,8 @@ void sealine_line_snapshot(struct sealine_line *line,
 			info->cipher = line->next->cipher;
 	}
 	info->agent_portid = line->agent_portid;
+	sealine_reliable_snapshot_locked(line, info);
 	spin_unlock_irqrestore(&line->lock, flags);
-	for (i = 0; i < ARRAY_SIZE(info->stats.v); i++)
-		info->stats.v[i] = atomic64_read(&line->stats.v[i]);
 }
 
 /* The socket portid in net becomes the line's agent; not on a dead line. */
@@ -212,6 +213,7 @@ void sealine_line_destroy(struct sealine_line *line)
 	cancel_work_sync(&line->tx_work);
 	cancel_work_sync(&line->rx_work);
 	cancel_delayed_work_sync(&line->limit_work);
+	del_timer_sync(&line->arq_timer);
 	sealine_key_put(line->prev);
 	sealine_key_put(line->cur);
 	sealine_key_put(line->next);
@@ -220,6 +222,7 @@ void sealine_line_destroy(struct sealine_line *line)
 	sealine_frame_buf_free(line->tx_wire);
 	sealine_frame_buf_free(line->tx_raw);
 	kfree_sensitive(line->tx_fifo_buf);
+	kfree_sensitive(line->arq_rx_ring);
 	kfree(line);
 }
 
@@ -244,6 +247,7 @@ int sealine_line_attach(struct tty_struct *tty)
 	INIT_WORK(&line->tx_work, sealine_tx_work);
 	INIT_WORK(&line->rx_work, sealine_rx_work);
 	INIT_DELAYED_WORK(&line->limit_work, sealine_limit_work);
+	timer_setup(&line->arq_timer, sealine_arq_timer_fn, 0);
 	skb_queue_head_init(&line->control_queue);
 	strscpy(line->tty_name, tty_name(tty), sizeof(line->tty_name));
 
@@ -258,6 +262,9 @@ int sealine_line_attach(struct tty_struct *tty)
 	}
 	ret = kfifo_init(&line->tx_fifo, line->tx_fifo_buf,
 			 SEALINE_TX_FIFO_SIZE);
+	if (ret)
+		goto err_put_line;
+	ret = sealine_reliable_init(line);
 	if (ret)
 		goto err_put_line;
 	sealine_decoder_init(line->decoder);
@@ -326,13 +333,16 @@ void sealine_line_detach(struct sealine_line *line)
 	line->next = NULL;
 	line->agent_portid = 0;
 	line->agent_net = NULL;
-	sealine_flush_tx_locked(line);
+	sealine_reliable_restart_locked(line);
 	spin_unlock_irqrestore(&line->lock, flags);
 
-	/* No new work can be queued now; wait for the running ones. */
+	/* No new work can be queued now; wait for the running ones. The
+	 * timer only kicks tx_work, which it no longer can.
+	 */
 	cancel_work_sync(&line->tx_work);
 	cancel_work_sync(&line->rx_work);
 	cancel_delayed_work_sync(&line->limit_work);
+	del_timer_sync(&line->arq_timer);
 	sealine_key_put(prev);
 	sealine_key_put(cur);
 	sealine_key_put(next);

@@ -6,10 +6,12 @@
 #include <linux/kfifo.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <linux/tty.h>
 #include <linux/tty_port.h>
 #include <linux/workqueue.h>
 
+#include "arq.h"
 #include "crypto.h"
 #include "frame.h"
 
@@ -19,6 +21,13 @@
  * hand while the previous one drains to the UART.
  */
 #define SEALINE_TX_FIFO_SIZE	(2 * SEALINE_MAX_PAYLOAD)
+
+/*
+ * In reliable mode the same buffer is the ARQ's send ring (written bytes
+ * stay until acknowledged); a line uses one or the other, and the mode
+ * changes only while nothing is queued.
+ */
+static_assert(SEALINE_TX_FIFO_SIZE == SEALINE_ARQ_TX_RING);
 
 /*
  * Clear text received but not yet taken by the virtual tty's reader (its
@@ -84,6 +93,7 @@ struct sealine_line {
 	struct sealine_key *prev;	/* receive only: frames still in flight */
 	struct sealine_key *cur;	/* transmit and receive */
 	struct sealine_key *next;	/* receive only until promoted */
+	u64 key_serial;			/* names keys to the ARQ's nonce guard */
 
 	/* Transmit. tx_raw/tx_wire belong to tx_work alone. */
 	struct work_struct tx_work;
@@ -110,6 +120,17 @@ struct sealine_line {
 	bool rx_stalled;
 	struct work_struct rx_work;
 
+	/*
+	 * Reliable mode (reliable.c). arq is under lock; its send ring is
+	 * tx_fifo_buf. A line in datagram mode still acknowledges a peer
+	 * that sends reliably. arq_timer brings tx_work back when the
+	 * ARQ's next timer falls due.
+	 */
+	enum sealine_mode mode;
+	struct sealine_arq arq;
+	u8 *arq_rx_ring;
+	struct timer_list arq_timer;
+
 	/* The agent that receives control messages and key events. */
 	u32 agent_portid;
 	struct net *agent_net;
@@ -126,6 +147,9 @@ struct sealine_line_info {
 	u64 tx_counter;
 	u32 key_age;
 	u32 agent_portid;
+	enum sealine_mode mode;
+	u32 dead_time;
+	struct sealine_arq_info arq;
 	struct sealine_stats_snapshot stats;
 };
 
@@ -181,6 +205,22 @@ void sealine_line_flush_tx(struct sealine_line *line);
 int sealine_line_queue_control(struct sealine_line *line, const u8 *msg,
 			       size_t len);
 
+/* reliable.c */
+u32 sealine_now_ms(void);
+void sealine_arq_timer_fn(struct timer_list *t);
+int sealine_reliable_init(struct sealine_line *line);
+void sealine_reliable_restart_locked(struct sealine_line *line);
+void sealine_reliable_arm_locked(struct sealine_line *line);
+void sealine_reliable_events(struct sealine_line *line, u32 events);
+int sealine_reliable_build_locked(struct sealine_line *line,
+				  struct sealine_key *key, u8 *out,
+				  size_t *fresh);
+void sealine_reliable_deliver(struct sealine_line *line);
+int sealine_line_set_mode(struct sealine_line *line, enum sealine_mode mode);
+int sealine_line_set_dead_time(struct sealine_line *line, u32 ms);
+void sealine_reliable_snapshot_locked(struct sealine_line *line,
+				      struct sealine_line_info *info);
+
 /* receive.c */
 extern const struct tty_port_client_operations sealine_vtty_client_ops;
 void sealine_phys_throttle(struct tty_struct *tty, bool throttle);
@@ -201,6 +241,7 @@ void sealine_vtty_exit(void);
 int sealine_netlink_init(void);
 void sealine_netlink_exit(void);
 void sealine_nl_line_event(struct sealine_line *line, u8 cmd);
+void sealine_nl_link_event(struct sealine_line *line, u8 cmd);
 void sealine_nl_key_event(struct sealine_line *line, u8 cmd, u32 epoch,
 			  enum sealine_limit limit);
 void sealine_nl_control_received(struct sealine_line *line, const u8 *msg,

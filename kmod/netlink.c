@@ -26,6 +26,11 @@ static const struct genl_multicast_group sealine_mcgrps[] = {
 				      .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
+static struct netlink_range_validation sealine_dead_time_range = {
+	.min = SEALINE_DEAD_TIME_MIN,
+	.max = SEALINE_DEAD_TIME_MAX,
+};
+
 static const struct nla_policy sealine_policy[SEALINE_A_MAX + 1] = {
 	[SEALINE_A_LINE_INDEX] = NLA_POLICY_MAX(NLA_U32, SEALINE_MAX_LINES - 1),
 	[SEALINE_A_LINE_TTY] = { .type = NLA_NUL_STRING,
@@ -45,6 +50,13 @@ static const struct nla_policy sealine_policy[SEALINE_A_MAX + 1] = {
 	[SEALINE_A_AGENT_PORTID] = { .type = NLA_REJECT },
 	[SEALINE_A_LIMIT] = { .type = NLA_REJECT },
 	[SEALINE_A_STATS] = { .type = NLA_REJECT },
+	[SEALINE_A_MODE] = NLA_POLICY_MAX(NLA_U8, SEALINE_MODE_RELIABLE),
+	[SEALINE_A_DEAD_TIME] = NLA_POLICY_FULL_RANGE(NLA_U32,
+						      &sealine_dead_time_range),
+	[SEALINE_A_LINK_DEAD] = { .type = NLA_REJECT },
+	[SEALINE_A_SRTT] = { .type = NLA_REJECT },
+	[SEALINE_A_RTO] = { .type = NLA_REJECT },
+	[SEALINE_A_FRAME_SIZE] = { .type = NLA_REJECT },
 };
 
 /* Finds the line a request names, with a reference. */
@@ -109,7 +121,13 @@ static int sealine_nl_fill_line(struct sk_buff *skb, struct sealine_line *line,
 	    (info.has_next &&
 	     nla_put_u32(skb, SEALINE_A_NEXT_EPOCH, info.next_epoch)) ||
 	    (info.agent_portid &&
-	     nla_put_u32(skb, SEALINE_A_AGENT_PORTID, info.agent_portid)))
+	     nla_put_u32(skb, SEALINE_A_AGENT_PORTID, info.agent_portid)) ||
+	    nla_put_u8(skb, SEALINE_A_MODE, info.mode) ||
+	    nla_put_u32(skb, SEALINE_A_DEAD_TIME, info.dead_time) ||
+	    nla_put_u8(skb, SEALINE_A_LINK_DEAD, info.arq.dead) ||
+	    nla_put_u32(skb, SEALINE_A_SRTT, info.arq.srtt_ms) ||
+	    nla_put_u32(skb, SEALINE_A_RTO, info.arq.rto_ms) ||
+	    nla_put_u32(skb, SEALINE_A_FRAME_SIZE, info.arq.frame_size))
 		goto err_cancel;
 
 	stats = nla_nest_start(skb, SEALINE_A_STATS);
@@ -255,6 +273,34 @@ static int sealine_nl_clear_keys(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+static int sealine_nl_set_line(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *mode = info->attrs[SEALINE_A_MODE];
+	struct nlattr *dead = info->attrs[SEALINE_A_DEAD_TIME];
+	struct sealine_line *line;
+	int ret = 0;
+
+	if (!mode && !dead) {
+		NL_SET_ERR_MSG(info->extack, "nothing to set (mode, dead time)");
+		return -EINVAL;
+	}
+	line = sealine_nl_line(info->attrs, info->extack);
+	if (IS_ERR(line))
+		return PTR_ERR(line);
+	if (mode) {
+		ret = sealine_line_set_mode(line, nla_get_u8(mode));
+		if (ret == -EBUSY)
+			NL_SET_ERR_MSG(info->extack,
+				       "the mode changes only while the line has no current key (clear its keys first)");
+	}
+	if (!ret && dead)
+		ret = sealine_line_set_dead_time(line, nla_get_u32(dead));
+	if (ret == -ENODEV)
+		NL_SET_ERR_MSG(info->extack, "the line is being detached");
+	sealine_line_put(line);
+	return ret;
+}
+
 static int sealine_nl_register_agent(struct sk_buff *skb,
 				     struct genl_info *info)
 {
@@ -339,6 +385,11 @@ static const struct genl_ops sealine_genl_ops[] = {
 		.doit = sealine_nl_send_control,
 		.flags = GENL_ADMIN_PERM,
 	},
+	{
+		.cmd = SEALINE_CMD_SET_LINE,
+		.doit = sealine_nl_set_line,
+		.flags = GENL_ADMIN_PERM,
+	},
 };
 
 static struct genl_family sealine_genl_family __ro_after_init = {
@@ -407,10 +458,22 @@ static int sealine_nl_to_agent(struct sealine_line *line, struct sk_buff *skb)
 	return ret;
 }
 
+/* Events about a line's keys and link: its agent and every listener. */
+static void sealine_nl_to_agent_and_all(struct sealine_line *line,
+					struct sk_buff *skb)
+{
+	struct sk_buff *copy = skb_clone(skb, GFP_KERNEL);
+
+	if (copy)
+		sealine_nl_to_agent(line, copy);
+	genlmsg_multicast(&sealine_genl_family, skb, 0, SEALINE_MCGRP_EVENTS_ID,
+			  GFP_KERNEL);
+}
+
 void sealine_nl_key_event(struct sealine_line *line, u8 cmd, u32 epoch,
 			  enum sealine_limit limit)
 {
-	struct sk_buff *skb, *copy;
+	struct sk_buff *skb;
 	void *hdr;
 
 	skb = sealine_nl_event_new(line, cmd, nla_total_size(sizeof(u32)) +
@@ -423,11 +486,20 @@ void sealine_nl_key_event(struct sealine_line *line, u8 cmd, u32 epoch,
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	copy = skb_clone(skb, GFP_KERNEL);
-	if (copy)
-		sealine_nl_to_agent(line, copy);
-	genlmsg_multicast(&sealine_genl_family, skb, 0, SEALINE_MCGRP_EVENTS_ID,
-			  GFP_KERNEL);
+	sealine_nl_to_agent_and_all(line, skb);
+}
+
+/* A reliable line was declared dead, or came back: agent and listeners. */
+void sealine_nl_link_event(struct sealine_line *line, u8 cmd)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = sealine_nl_event_new(line, cmd, 0, &hdr);
+	if (!skb)
+		return;
+	genlmsg_end(skb, hdr);
+	sealine_nl_to_agent_and_all(line, skb);
 }
 
 /* Control messages go to the registered agent and to nobody else. */

@@ -33,10 +33,15 @@ void sealine_phys_throttle(struct tty_struct *tty, bool throttle)
 	mutex_unlock(&tty->throttle_mutex);
 }
 
-/* Resumes a stalled receive path. Lock held; true if rx_work must run. */
+/*
+ * Resumes a stalled receive path, and the delivery of bytes the ARQ holds
+ * in order. Lock held; true if rx_work must run.
+ */
 static bool sealine_rx_resume_locked(struct sealine_line *line)
 {
-	if (!line->rx_stalled || line->dead)
+	bool held = sealine_arq_rx_avail(&line->arq);
+
+	if (line->dead || (!line->rx_stalled && !held))
 		return false;
 	line->rx_stalled = false;
 	return true;
@@ -55,6 +60,7 @@ void sealine_rx_work(struct work_struct *work)
 	spin_unlock_irqrestore(&line->lock, flags);
 	if (!tty)
 		return;
+	sealine_reliable_deliver(line);
 	sealine_phys_throttle(tty, false);
 	/* Runs the physical tty's receive path again over what it holds
 	 * (as speakup's ldisc does after refusing bytes).
@@ -74,9 +80,14 @@ static bool sealine_rx_must_wait(struct sealine_line *line)
 	 */
 	if (!vtty)
 		return false;
+	/*
+	 * A throttled reader stops datagram frames here, but not a reliable
+	 * line: it must go on reading acknowledgements, and the ARQ's window
+	 * holds the peer back instead (sealine_reliable_deliver()).
+	 */
 	spin_lock_irqsave(&line->lock, flags);
 	if (!line->dead &&
-	    (line->rx_throttled ||
+	    ((line->rx_throttled && line->mode == SEALINE_MODE_DATAGRAM) ||
 	     tty_buffer_space_avail(&line->port) < SEALINE_MAX_PAYLOAD)) {
 		line->rx_stalled = true;
 		wait = true;
@@ -211,9 +222,11 @@ static void sealine_rx_sealed(struct sealine_line *line,
 {
 	struct sealine_key *key, *old = NULL;
 	enum sealine_stat drop = SEALINE_STAT_UNSPEC;
+	bool reliable = f->type == SEALINE_FRAME_RELIABLE;
+	bool promoted = false, newest;
 	enum sealine_limit which;
-	bool promoted = false;
 	unsigned long flags;
+	u32 events = 0;
 	u64 counter;
 
 	spin_lock_irqsave(&line->lock, flags);
@@ -246,14 +259,32 @@ static void sealine_rx_sealed(struct sealine_line *line,
 	}
 
 	spin_lock_irqsave(&line->lock, flags);
+	/* Above every counter accepted under this key so far. */
+	newest = !key->replay.started || counter > key->replay.top;
 	if (!sealine_key_in_slots(line, key)) {
 		drop = SEALINE_STAT_NOKEY_DROPS;	/* cleared meanwhile */
+	} else if (reliable && key == line->prev && line->cur &&
+		   line->cur->replay.started) {
+		/*
+		 * A line does not reorder: once the peer's frames come under
+		 * the current key, one under the previous key was held back.
+		 * Refused, so that an accepted frame's stream offsets are
+		 * never older than the replay window's reach.
+		 */
+		drop = SEALINE_STAT_STALE_DROPS;
 	} else if (!sealine_replay_accept(&key->replay, counter)) {
 		drop = SEALINE_STAT_REPLAYS;
 	} else if (key == line->next) {
 		/* The peer moved to the new key: follow it. */
 		old = sealine_promote_locked(line);
 		promoted = true;
+	}
+	if (reliable && drop == SEALINE_STAT_UNSPEC) {
+		if (sealine_arq_rx(&line->arq, raw + SEALINE_AAD_LEN,
+				   len - SEALINE_AAD_LEN - SEALINE_TAG_LEN,
+				   newest, sealine_now_ms()))
+			drop = SEALINE_STAT_MALFORMED;
+		events = sealine_arq_take_events(&line->arq);
 	}
 	spin_unlock_irqrestore(&line->lock, flags);
 	sealine_key_put(key);
@@ -265,6 +296,15 @@ static void sealine_rx_sealed(struct sealine_line *line,
 	}
 	if (drop != SEALINE_STAT_UNSPEC) {
 		sealine_stat_add(line, drop, 1);
+		goto wipe;
+	}
+	if (reliable) {
+		sealine_stat_add(line, SEALINE_STAT_RELIABLE_RX, 1);
+		sealine_reliable_events(line, events);
+		/* An ACK may free the window or ask for resends, data may
+		 * need acknowledging.
+		 */
+		sealine_line_kick(line);
 		goto wipe;
 	}
 	if (f->type == SEALINE_FRAME_KEEPALIVE) {

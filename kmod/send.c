@@ -31,11 +31,11 @@ static bool sealine_tx_build(struct sealine_line *line)
 	bool rekey = false;
 	enum sealine_frame_type type;
 	struct sealine_key *key;
-	size_t raw_len, wire_len, len = 0;
+	size_t raw_len, wire_len, len = 0, fresh = 0;
 	unsigned long flags;
 	struct sk_buff *skb;
+	u32 epoch, events = 0;
 	u64 counter;
-	u32 epoch;
 	int ret;
 
 	skb = skb_dequeue(&line->control_queue);
@@ -68,13 +68,31 @@ static bool sealine_tx_build(struct sealine_line *line)
 		line->keepalive_pending = false;
 		type = SEALINE_FRAME_KEEPALIVE;
 	} else {
-		len = kfifo_out(&line->tx_fifo, line->tx_raw + SEALINE_AAD_LEN,
-				SEALINE_MAX_PAYLOAD);
+		/* The ARQ first: in datagram mode it only acknowledges a
+		 * peer that sends reliably.
+		 */
+		ret = sealine_reliable_build_locked(line, key,
+						    line->tx_raw +
+						    SEALINE_AAD_LEN, &fresh);
+		events = sealine_arq_take_events(&line->arq);
+		if (ret > 0) {
+			len = ret;
+			type = SEALINE_FRAME_RELIABLE;
+		} else if (!ret && line->mode == SEALINE_MODE_DATAGRAM) {
+			len = kfifo_out(&line->tx_fifo,
+					line->tx_raw + SEALINE_AAD_LEN,
+					SEALINE_MAX_PAYLOAD);
+			type = SEALINE_FRAME_DATA;
+		}
 		if (!len) {
 			spin_unlock_irqrestore(&line->lock, flags);
+			if (ret < 0)	/* a bug: never seal under a used nonce */
+				pr_err_ratelimited("sealine: %s: ARQ refused counter %llu (%d)\n",
+						   line->tty_name, key->tx_counter,
+						   ret);
+			sealine_reliable_events(line, events);
 			return false;
 		}
-		type = SEALINE_FRAME_DATA;
 	}
 	counter = key->tx_counter++;
 	if (!key->rekey_signalled &&
@@ -89,8 +107,9 @@ static bool sealine_tx_build(struct sealine_line *line)
 	kref_get(&key->refcount);
 	spin_unlock_irqrestore(&line->lock, flags);
 
-	if (len)
+	if (type == SEALINE_FRAME_DATA)
 		tty_port_tty_wakeup(&line->port);	/* room for writers */
+	sealine_reliable_events(line, events);
 
 	line->tx_raw[0] = sealine_frame_header(type, epoch);
 	sealine_put_counter32(line->tx_raw + SEALINE_HDR_LEN, counter);
@@ -109,6 +128,9 @@ static bool sealine_tx_build(struct sealine_line *line)
 	if (type == SEALINE_FRAME_DATA) {
 		sealine_stat_add(line, SEALINE_STAT_TX_FRAMES, 1);
 		sealine_stat_add(line, SEALINE_STAT_TX_BYTES, len);
+	} else if (type == SEALINE_FRAME_RELIABLE) {
+		sealine_stat_add(line, SEALINE_STAT_RELIABLE_TX, 1);
+		sealine_stat_add(line, SEALINE_STAT_TX_BYTES, fresh);
 	} else {
 		sealine_stat_add(line, SEALINE_STAT_KEEPALIVES_TX, 1);
 	}
@@ -133,6 +155,15 @@ encode:
 	line->tx_wire_off = 0;
 	spin_unlock_irqrestore(&line->lock, flags);
 	return true;
+}
+
+static void sealine_tx_arm(struct sealine_line *line)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&line->lock, flags);
+	sealine_reliable_arm_locked(line);
+	spin_unlock_irqrestore(&line->lock, flags);
 }
 
 /*
@@ -173,8 +204,13 @@ void sealine_tx_work(struct work_struct *work)
 			line->tx_wire_off += n;
 			spin_unlock_irqrestore(&line->lock, flags);
 			sealine_stat_add(line, SEALINE_STAT_TX_WIRE_BYTES, n);
-			if ((size_t)n < left)
-				return;	/* write_wakeup brings us back */
+			if ((size_t)n < left) {
+				/* write_wakeup brings us back; the ARQ's
+				 * timers (the dead time) still run.
+				 */
+				sealine_tx_arm(line);
+				return;
+			}
 			/* chars_in_buffer() fell: poll() may now report the
 			 * virtual tty writable, tcdrain() may return.
 			 */
@@ -190,6 +226,7 @@ void sealine_tx_work(struct work_struct *work)
 			break;
 	}
 	clear_bit(TTY_DO_WRITE_WAKEUP, &tty->flags);
+	sealine_tx_arm(line);
 }
 
 int sealine_line_write(struct sealine_line *line, const u8 *buf, int count)
@@ -203,7 +240,10 @@ int sealine_line_write(struct sealine_line *line, const u8 *buf, int count)
 		return -EIO;
 	}
 	if (sealine_state_locked(line) == SEALINE_STATE_KEYED) {
-		n = kfifo_in(&line->tx_fifo, buf, count);
+		if (line->mode == SEALINE_MODE_RELIABLE)
+			n = sealine_arq_write(&line->arq, buf, count);
+		else
+			n = kfifo_in(&line->tx_fifo, buf, count);
 		if (n)
 			schedule_work(&line->tx_work);
 	}
@@ -218,7 +258,11 @@ unsigned int sealine_line_write_room(struct sealine_line *line)
 	unsigned long flags;
 
 	spin_lock_irqsave(&line->lock, flags);
-	if (sealine_state_locked(line) == SEALINE_STATE_KEYED)
+	if (sealine_state_locked(line) != SEALINE_STATE_KEYED)
+		room = 0;
+	else if (line->mode == SEALINE_MODE_RELIABLE)
+		room = sealine_arq_write_room(&line->arq);
+	else
 		room = kfifo_avail(&line->tx_fifo);
 	spin_unlock_irqrestore(&line->lock, flags);
 	return room;
@@ -229,18 +273,36 @@ unsigned int sealine_line_chars_in_buffer(struct sealine_line *line)
 	unsigned long flags;
 	unsigned int n = 0;
 
-	/* A detached line sends nothing more: let close() go at once. */
+	/*
+	 * A detached line sends nothing more: let close() go at once. In
+	 * reliable mode, bytes count until the peer acknowledged them; a
+	 * line without a usable key will not send them.
+	 */
 	spin_lock_irqsave(&line->lock, flags);
-	if (!line->dead)
+	if (line->dead)
+		n = 0;
+	else if (line->mode == SEALINE_MODE_DATAGRAM)
 		n = kfifo_len(&line->tx_fifo) +
+		    (line->tx_wire_len - line->tx_wire_off);
+	else if (sealine_state_locked(line) == SEALINE_STATE_KEYED &&
+		 !line->arq.dead)
+		n = sealine_arq_chars_in_buffer(&line->arq) +
 		    (line->tx_wire_len - line->tx_wire_off);
 	spin_unlock_irqrestore(&line->lock, flags);
 	return n;
 }
 
-/* Drops queued plaintext and wipes the FIFO's memory. Lock held. */
+/*
+ * Drops queued plaintext and wipes its memory. Lock held. In reliable mode
+ * only what was never sent: bytes in flight cannot be called back, and
+ * the peer is owed them in order.
+ */
 void sealine_flush_tx_locked(struct sealine_line *line)
 {
+	if (line->mode == SEALINE_MODE_RELIABLE) {
+		sealine_arq_flush_unsent(&line->arq);
+		return;
+	}
 	kfifo_reset(&line->tx_fifo);
 	memzero_explicit(line->tx_fifo_buf, SEALINE_TX_FIFO_SIZE);
 }

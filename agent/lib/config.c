@@ -370,6 +370,18 @@ static int line_rekey(struct parser *p, const char *key, char *val)
 	return parse_duration(p, key, val, &p->line->rekey_interval);
 }
 
+static int line_mode(struct parser *p, const char *key, char *val)
+{
+	if (!strcmp(val, "reliable"))
+		p->line->mode = SEALINE_MODE_RELIABLE;
+	else if (!strcmp(val, "datagram"))
+		p->line->mode = SEALINE_MODE_DATAGRAM;
+	else
+		return fail(p, "%s must be reliable or datagram, not '%s'",
+			    key, val);
+	return 0;
+}
+
 static int line_pairing(struct parser *p, const char *key, char *val)
 {
 	return parse_bool(p, key, val, &p->line->pairing);
@@ -497,6 +509,7 @@ static const struct key_def line_keys[] = {
 	{ "rekey_interval", line_rekey },
 	{ "pairing", line_pairing },
 	{ "cipher", line_cipher },
+	{ "mode", line_mode },
 };
 
 /*
@@ -844,6 +857,7 @@ static int start_section(struct parser *p, char *hdr)
 	p->line->ciphers[0] = SEALINE_CIPHER_CHACHA20POLY1305;
 	p->line->ciphers[1] = SEALINE_CIPHER_AES256GCM;
 	p->line->n_ciphers = 2;
+	p->line->mode = SEALINE_MODE_RELIABLE;
 	p->line->baud = SL_CONF_TSP_BAUD_DEFAULT;
 	p->line->lineno = p->lineno;
 	p->section = SEC_LINE;

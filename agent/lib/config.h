@@ -169,6 +169,7 @@ struct sl_line_conf {
 	bool pairing;			/* answer PAIR_COMMIT unarmed */
 	uint8_t ciphers[SL_CONF_MAX_CIPHERS];	/* SEALINE_CIPHER_*, preferred first */
 	unsigned int n_ciphers;
+	uint8_t mode;			/* SEALINE_MODE_*, set at registration */
 	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* line of its [line ...] header */
 };

@@ -45,6 +45,9 @@ static const char *const event_names[] = {
 	[SEALINE_CMD_CONTROL_RECEIVED] = "control_received",
 	[SEALINE_CMD_REKEY_NEEDED] = "rekey_needed",
 	[SEALINE_CMD_KEY_EXPIRED] = "key_expired",
+	[SEALINE_CMD_SET_LINE] = "set_line",
+	[SEALINE_CMD_LINK_DEAD] = "link_dead",
+	[SEALINE_CMD_LINK_ALIVE] = "link_alive",
 };
 
 static const struct {
@@ -52,7 +55,7 @@ static const struct {
 	const char *help;
 } stats[] = {
 	[SEALINE_STAT_TX_FRAMES] = { "tx_frames", "data frames sent" },
-	[SEALINE_STAT_TX_BYTES] = { "tx_bytes", "application bytes sent in data frames" },
+	[SEALINE_STAT_TX_BYTES] = { "tx_bytes", "application bytes sent (reliable: once, resends not counted)" },
 	[SEALINE_STAT_RX_FRAMES] = { "rx_frames", "data frames received, authenticated and delivered" },
 	[SEALINE_STAT_RX_BYTES] = { "rx_bytes", "application bytes delivered to the virtual tty" },
 	[SEALINE_STAT_TX_WIRE_BYTES] = { "tx_wire_bytes", "bytes written to the physical line" },
@@ -70,6 +73,18 @@ static const struct {
 	[SEALINE_STAT_KEEPALIVES_TX] = { "keepalives_tx", "keepalive frames sent" },
 	[SEALINE_STAT_KEEPALIVES_RX] = { "keepalives_rx", "keepalive frames received and authenticated" },
 	[SEALINE_STAT_REKEYS] = { "rekeys", "keys activated on this line" },
+	[SEALINE_STAT_RELIABLE_TX] = { "reliable_tx", "reliable frames sent (data, resends and ACKs)" },
+	[SEALINE_STAT_RELIABLE_RX] = { "reliable_rx", "reliable frames received and authenticated" },
+	[SEALINE_STAT_RETRANSMITS] = { "retransmits", "reliable frames sent again" },
+	[SEALINE_STAT_FAST_RETRANSMITS] = { "fast_retransmits", "losses found because a later frame arrived" },
+	[SEALINE_STAT_TIMEOUTS] = { "timeouts", "retransmission timer expiries" },
+	[SEALINE_STAT_ACKS_TX] = { "acks_tx", "reliable frames that carried only an ACK or RST" },
+	[SEALINE_STAT_DUPLICATES_RX] = { "duplicates_rx", "reliable data frames with nothing new" },
+	[SEALINE_STAT_OUT_OF_ORDER_RX] = { "out_of_order_rx", "reliable data frames held beyond a gap" },
+	[SEALINE_STAT_WINDOW_DROPS] = { "window_drops", "reliable data outside the receive window" },
+	[SEALINE_STAT_STALE_DROPS] = { "stale_drops", "reliable frames refused as stale (held back and released)" },
+	[SEALINE_STAT_STREAM_RESETS] = { "stream_resets", "reliable streams dropped by a reset" },
+	[SEALINE_STAT_LINK_DEAD] = { "link_dead", "times the line was declared dead" },
 };
 
 /* A counter added to the header but not here would silently vanish from
@@ -97,6 +112,16 @@ const char *sl_cipher_name(uint8_t cipher)
 const char *sl_limit_name(uint8_t limit)
 {
 	return lookup(limit_names, ARRAY_SIZE(limit_names), limit);
+}
+
+const char *sl_mode_name(uint8_t mode)
+{
+	static const char *const names[] = {
+		[SEALINE_MODE_DATAGRAM] = "datagram",
+		[SEALINE_MODE_RELIABLE] = "reliable",
+	};
+
+	return mode < ARRAY_SIZE(names) ? names[mode] : NULL;
 }
 
 const char *sl_event_name(uint8_t cmd)

@@ -13,6 +13,7 @@ const char *sl_state_name(uint8_t state);
 const char *sl_cipher_name(uint8_t cipher);
 int sl_cipher_parse(const char *name, uint8_t *cipher);
 const char *sl_limit_name(uint8_t limit);
+const char *sl_mode_name(uint8_t mode);
 const char *sl_event_name(uint8_t cmd);
 
 const char *sl_stat_name(unsigned int stat);

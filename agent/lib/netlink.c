@@ -41,8 +41,8 @@
 #endif
 
 /* The bitmaps in struct sl_attrs hold one bit per attribute. */
-_Static_assert(SEALINE_A_MAX < 32, "sl_attrs.present is 32 bits");
-_Static_assert(SEALINE_STAT_MAX < 32, "sl_attrs.stat_present is 32 bits");
+_Static_assert(SEALINE_A_MAX < 64, "sl_attrs.present is 64 bits");
+_Static_assert(SEALINE_STAT_MAX < 64, "sl_attrs.stat_present is 64 bits");
 
 /* Room for a burst of events (a TSP attaches many lines at once) so that
  * the monitor does not lose any to a receive-buffer overrun. */
@@ -604,6 +604,24 @@ int sl_nl_parse(struct nl_msg *msg, struct sl_attrs *out)
 			break;
 		case SEALINE_A_STATS:
 			ret = parse_stats(a, out);
+			break;
+		case SEALINE_A_MODE:
+			ret = get_u8(a, &out->mode);
+			break;
+		case SEALINE_A_DEAD_TIME:
+			ret = get_u32(a, &out->dead_time);
+			break;
+		case SEALINE_A_LINK_DEAD:
+			ret = get_u8(a, &out->link_dead);
+			break;
+		case SEALINE_A_SRTT:
+			ret = get_u32(a, &out->srtt);
+			break;
+		case SEALINE_A_RTO:
+			ret = get_u32(a, &out->rto);
+			break;
+		case SEALINE_A_FRAME_SIZE:
+			ret = get_u32(a, &out->frame_size);
 			break;
 		default:
 			/* SEALINE_A_KEY_TX/RX are write-only: a key coming

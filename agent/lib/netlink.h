@@ -34,7 +34,7 @@ struct nl_msg;
 #define SL_NL_ENOFAMILY ENOPKG
 
 /* Bits of sl_attrs.present, one per top-level attribute. */
-#define SL_HAS(attr) (1U << (attr))
+#define SL_HAS(attr) (1ULL << (attr))
 
 /*
  * Every top-level attribute of a sealine message, validated. Fields are only
@@ -44,7 +44,7 @@ struct nl_msg;
  */
 struct sl_attrs {
 	uint8_t cmd;
-	uint32_t present;
+	uint64_t present;
 	uint32_t index;
 	char tty[SEALINE_TTY_NAME_MAX];
 	uint8_t state;
@@ -57,7 +57,13 @@ struct sl_attrs {
 	uint8_t limit;
 	const uint8_t *control;
 	size_t control_len;
-	uint32_t stat_present;
+	uint8_t mode;
+	uint32_t dead_time;
+	uint8_t link_dead;
+	uint32_t srtt;
+	uint32_t rto;
+	uint32_t frame_size;
+	uint64_t stat_present;
 	uint64_t stats[SEALINE_STAT_MAX + 1];
 };
 

@@ -44,6 +44,9 @@ static const struct sl_command commands[] = {
 	{ "clear-keys", sl_cmd_clear_keys, sl_help_clear_keys,
 	  "clear-keys LINE",
 	  "wipe every key of a line (it fails closed)" },
+	{ "set-line", sl_cmd_set_line, sl_help_set_line,
+	  "set-line LINE [--mode reliable|datagram] [--dead-time SECONDS]",
+	  "set a line's mode (reliable or datagram) and dead time" },
 	{ "monitor", sl_cmd_monitor, sl_help_monitor,
 	  "monitor [LINE] [--json]",
 	  "print kernel events (line up/down, rekey needed, key expired)" },
@@ -98,7 +101,8 @@ static void global_help(FILE *f)
 		"text on a virtual tty /dev/ttySL<n> per attached line. sealctl shows the\n"
 		"lines, installs and activates their session keys, and follows the events\n"
 		"the kernel reports. It talks to the module over generic netlink (family\n"
-		"\"%s\", version %d); show, set-key, activate, clear-keys and monitor need\n"
+		"\"%s\", version %d); show, set-key, activate, clear-keys, set-line and monitor\n"
+		"need "
 		"CAP_NET_ADMIN. status, peers, log, pair, call, hangup and the courier's\n"
 		"commands (send, outbox, inbox) talk to the keying agent\n"
 		"sealined over its control socket (root only; --socket or $SEALINE_SOCKET\n"
@@ -344,9 +348,9 @@ int main(int argc, char *argv[])
 
 	if (argc < 2) {
 		fprintf(stderr, "Usage: %s COMMAND [ARGUMENTS...]\n"
-			"Commands: show, genkey, set-key, activate, clear-keys, monitor, status,\n"
-			"          peers, log, pair, call, hangup, send, outbox, inbox, receipt,\n"
-			"          tsp, help.\n"
+			"Commands: show, genkey, set-key, activate, clear-keys, set-line, monitor,\n"
+			"          status, peers, log, pair, call, hangup, send, outbox, inbox,\n"
+			"          receipt, tsp, help.\n"
 			"Try '%s --help'.\n", sl_prog, sl_prog);
 		return SL_EXIT_USAGE;
 	}

@@ -31,6 +31,12 @@ enum field {
 	F_TX_COUNTER,
 	F_KEY_AGE,
 	F_AGENT_PORTID,
+	F_MODE,
+	F_DEAD_TIME,
+	F_LINK,
+	F_SRTT,
+	F_RTO,
+	F_FRAME_SIZE,
 	N_FIELDS
 };
 
@@ -49,6 +55,12 @@ static const struct {
 	[F_TX_COUNTER] = { "tx_counter", NULL, "frames sent under the current key" },
 	[F_KEY_AGE] = { "key_age", NULL, "seconds since the current key was activated" },
 	[F_AGENT_PORTID] = { "agent_portid", NULL, "netlink port id of the registered agent (none without one)" },
+	[F_MODE] = { "mode", NULL, "reliable or datagram: how this side sends" },
+	[F_DEAD_TIME] = { "dead_time", NULL, "reliable mode: seconds unacknowledged before the line is dead" },
+	[F_LINK] = { "link", NULL, "reliable mode: up, or dead (nothing acknowledged for the dead time)" },
+	[F_SRTT] = { "srtt_ms", "srtt", "reliable mode: smoothed round trip, ms (0 until measured)" },
+	[F_RTO] = { "rto_ms", "rto", "reliable mode: retransmission timeout with back-off, ms" },
+	[F_FRAME_SIZE] = { "frame_size", NULL, "reliable mode: payload bytes per frame now (shrinks on a lossy line)" },
 };
 
 /* What "show LINE FIELD" asked for: a field above, or a counter. */
@@ -148,6 +160,30 @@ static void get_value(const struct sl_attrs *a, struct selector sel,
 	case F_AGENT_PORTID:
 		if (a->present & SL_HAS(SEALINE_A_AGENT_PORTID))
 			set_number(v, a->agent_portid);
+		break;
+	case F_MODE:
+		if (a->present & SL_HAS(SEALINE_A_MODE))
+			set_enum(v, sl_mode_name(a->mode), a->mode);
+		break;
+	case F_DEAD_TIME:
+		if (a->present & SL_HAS(SEALINE_A_DEAD_TIME))
+			set_number(v, a->dead_time / 1000);
+		break;
+	case F_LINK:
+		if (a->present & SL_HAS(SEALINE_A_LINK_DEAD))
+			set_string(v, a->link_dead ? "dead" : "up");
+		break;
+	case F_SRTT:
+		if (a->present & SL_HAS(SEALINE_A_SRTT))
+			set_number(v, a->srtt);
+		break;
+	case F_RTO:
+		if (a->present & SL_HAS(SEALINE_A_RTO))
+			set_number(v, a->rto);
+		break;
+	case F_FRAME_SIZE:
+		if (a->present & SL_HAS(SEALINE_A_FRAME_SIZE))
+			set_number(v, a->frame_size);
 		break;
 	}
 }
@@ -253,6 +289,18 @@ static void print_text(const struct sl_attrs *a)
 
 	get_value(a, (struct selector){ false, F_AGENT_PORTID }, &v);
 	print_text_field("agent portid", &v);
+	get_value(a, (struct selector){ false, F_MODE }, &v);
+	print_text_field("mode", &v);
+	if (a->present & SL_HAS(SEALINE_A_MODE)) {
+		/* Also shown in datagram mode: it still acknowledges a peer
+		 * that sends reliably.
+		 */
+		get_value(a, (struct selector){ false, F_LINK }, &v);
+		print_text_field("link", &v);
+		printf("  dead time: %" PRIu32 " s, srtt: %" PRIu32
+		       " ms, rto: %" PRIu32 " ms, frame size: %" PRIu32 "\n",
+		       a->dead_time / 1000, a->srtt, a->rto, a->frame_size);
+	}
 
 	fputs("  statistics:\n", stdout);
 	for (i = SEALINE_STAT_UNSPEC + 1; i < SEALINE_STAT_PAD; ++i) {
@@ -263,7 +311,7 @@ static void print_text(const struct sl_attrs *a)
 		for (j = 0; name[j] && j + 1 < sizeof(label); ++j)
 			label[j] = name[j] == '_' ? ' ' : name[j];
 		label[j] = '\0';
-		printf("    %-14s ", strcat(label, ":"));
+		printf("    %-17s ", strcat(label, ":"));
 		if (!(a->stat_present & SL_HAS(i)))
 			fputs("none", stdout);
 		else if (strstr(name, "bytes"))

@@ -147,6 +147,21 @@ static int nl_clear_keys(void *c, const char *tty)
 	return sl_nl_request(c, msg, NULL, NULL);
 }
 
+static int nl_set_mode(void *c, const char *tty, uint8_t mode)
+{
+	struct nl_msg *msg;
+	int ret;
+
+	ret = line_request(c, SEALINE_CMD_SET_LINE, tty, &msg);
+	if (ret)
+		return ret;
+	if (nla_put_u8(msg, SEALINE_A_MODE, mode) < 0) {
+		sl_nl_free_msg(msg);
+		return -EMSGSIZE;
+	}
+	return sl_nl_request(c, msg, NULL, NULL);
+}
+
 const struct sl_kernel_ops sl_kernel_netlink = {
 	.portid = nl_portid,
 	.get_line = nl_get_line,
@@ -155,5 +170,6 @@ const struct sl_kernel_ops sl_kernel_netlink = {
 	.set_key = nl_set_key,
 	.activate_key = nl_activate_key,
 	.clear_keys = nl_clear_keys,
+	.set_mode = nl_set_mode,
 };
 

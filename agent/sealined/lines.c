@@ -257,6 +257,24 @@ int sl_line_refresh(struct sl_lines *L, struct sl_line *line)
 
 /* ------------------------------------------------------------ life cycle */
 
+/*
+ * The line's configured mode (sealined.conf, mode), before any session
+ * key: the kernel changes it only while the line has none. A key set by
+ * hand (sealctl set-key) keeps the mode the line had.
+ */
+static void set_mode(struct sl_lines *L, struct sl_line *line)
+{
+	int ret;
+
+	if (!L->kops->set_mode)
+		return;
+	ret = L->kops->set_mode(L->kctx, sl_line_tty(line), line->conf->mode);
+	if (ret)
+		sl_log(LOG_WARNING, "%s: cannot set %s mode: %s",
+		       sl_line_tty(line), sl_mode_name(line->conf->mode),
+		       sl_nl_strerror(ret));
+}
+
 static void line_registered(struct sl_lines *L, struct sl_line *line,
 			    int64_t now_ms)
 {
@@ -264,6 +282,7 @@ static void line_registered(struct sl_lines *L, struct sl_line *line,
 
 	set_status(line, SL_LINE_REGISTERED);
 	line->control_dropped = 0;
+	set_mode(L, line);
 	if (!L->drv) {
 		sl_log(LOG_WARNING, "%s: registered as the agent of /dev/%s%" PRIu32 " (netlink port %" PRIu32 "), but this sealined has no handshake implementation: pairing and sessions are not available yet, and the line stays fail-closed",
 		       sl_line_tty(line), SEALINE_VTTY_NAME, line->index,

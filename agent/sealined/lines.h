@@ -55,6 +55,8 @@ struct sl_kernel_ops {
 	int (*activate_key)(void *ctx, const char *tty, uint32_t epoch);
 	/* CLEAR_KEYS: the line is fail-closed again. */
 	int (*clear_keys)(void *ctx, const char *tty);
+	/* SET_LINE's MODE (only while the line has no current key). */
+	int (*set_mode)(void *ctx, const char *tty, uint8_t mode);
 };
 
 extern const struct sl_kernel_ops sl_kernel_netlink;

@@ -100,11 +100,14 @@ static void check_frame(const uint8_t *frame, size_t len)
 		switch (f.type) {
 		case SEALINE_FRAME_DATA:
 		case SEALINE_FRAME_KEEPALIVE:
+		case SEALINE_FRAME_RELIABLE:
 			FUZZ_ASSERT(len >= SEALINE_AAD_LEN + SEALINE_TAG_LEN);
 			FUZZ_ASSERT(len <= SEALINE_FRAME_MAX_RAW);
 			FUZZ_ASSERT(f.body_len == len - SEALINE_AAD_LEN);
-			FUZZ_ASSERT(f.type == SEALINE_FRAME_DATA ||
+			FUZZ_ASSERT(f.type != SEALINE_FRAME_KEEPALIVE ||
 				    f.body_len == SEALINE_TAG_LEN);
+			FUZZ_ASSERT(f.type != SEALINE_FRAME_RELIABLE ||
+				    f.body_len > SEALINE_TAG_LEN);
 			FUZZ_ASSERT(f.epoch4 == (frame[0] & 0xf));
 			FUZZ_ASSERT(f.counter32 ==
 				    ((uint32_t)frame[1] << 24 |

@@ -183,7 +183,9 @@ fi
 comp=$stage/usr/share/bash-completion/completions/sealctl
 if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	out=$(complete_words "sealctl s")
-	[[ $out == "send set-key show status " ]] && pass "completion: commands (sealctl s -> $out)" || fail "completion: commands" "$out"
+	[[ $out == "send set-key set-line show status " ]] && pass "completion: commands (sealctl s -> $out)" || fail "completion: commands" "$out"
+	out=$(complete_words "sealctl set-line ttyS1 --mode ")
+	[[ $out == "datagram reliable " ]] && pass "completion: set-line --mode values" || fail "completion: set-line --mode values" "$out"
 	out=$(complete_words "sealctl show ttyS0 auth")
 	[[ $out == "auth_failures " ]] && pass "completion: show LINE FIELD" || fail "completion: show LINE FIELD" "$out"
 	out=$(complete_words "sealctl set-key ttyS1 --cipher ")

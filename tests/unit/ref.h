@@ -132,6 +132,8 @@ static inline bool ref_frame_valid(const uint8_t *raw, size_t len)
 		return len >= aead_min && len <= SEALINE_FRAME_MAX_RAW;
 	case SEALINE_FRAME_KEEPALIVE:
 		return len == aead_min;
+	case SEALINE_FRAME_RELIABLE:
+		return len > aead_min && len <= SEALINE_FRAME_MAX_RAW;
 	case SEALINE_FRAME_CONTROL:
 		if ((raw[0] & 0xf) || len < 1 + 1 + 4 ||
 		    len - 5 > SEALINE_MAX_CONTROL)

@@ -444,7 +444,7 @@ key2=FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210
 # ------------------------------------------------------------------ help
 run "$SEALCTL" --help
 expect "--help exits 0" 0 '^Usage: sealctl' stdout
-for c in show genkey set-key activate clear-keys monitor status peers log pair; do
+for c in show genkey set-key activate clear-keys set-line monitor status peers log pair; do
 	if grep -q "^  $c " <<<"$out"; then pass "--help lists $c"; else fail "--help lists $c"; fi
 done
 expect "--help documents exit status" 0 'Exit status' stdout
@@ -454,7 +454,7 @@ run "$SEALCTL" help
 expect "help exits 0" 0 '^Usage: sealctl' stdout
 run "$SEALCTL" --version
 expect "--version" 0 '^sealctl [0-9]' stdout
-for c in show genkey set-key activate clear-keys monitor status peers log pair; do
+for c in show genkey set-key activate clear-keys set-line monitor status peers log pair; do
 	run "$SEALCTL" "$c" --help
 	expect "$c --help exits 0 with a manual" 0 'SYNOPSIS' stdout
 	if grep -q "EXIT STATUS" <<<"$out" && grep -q "^NAME" <<<"$out"; then
@@ -532,6 +532,18 @@ run "$SEALCTL" clear-keys ttyS1 --epoch 3
 expect "clear-keys takes no --epoch: exit 2" 2 "unknown option '--epoch'"
 run "$SEALCTL" monitor ttyS1 ttyS2
 expect "monitor with two lines: exit 2" 2 "too many arguments"
+run "$SEALCTL" set-line ttyS1
+expect "set-line without a setting: exit 2" 2 "nothing to set"
+run "$SEALCTL" set-line --mode reliable
+expect "set-line without LINE: exit 2" 2 "missing LINE"
+run "$SEALCTL" set-line ttyS1 --mode fast
+expect "set-line --mode fast: exit 2" 2 "must be reliable or datagram, not 'fast'"
+run "$SEALCTL" set-line ttyS1 --dead-time 3601
+expect "set-line --dead-time 3601: exit 2" 2 "must be 1 to 3600 seconds"
+run "$SEALCTL" set-line ttyS1 --dead-time 10s
+expect "set-line --dead-time 10s: exit 2" 2 "dead time"
+run "$SEALCTL" set-line ttyS1 ttyS2 --mode reliable
+expect "set-line with two lines: exit 2" 2 "too many arguments"
 
 # ------------------------------------------------------------------ genkey
 run "$SEALCTL" genkey
@@ -637,6 +649,8 @@ if [[ $module_loaded -eq 0 ]]; then
 	expect "activate: module not loaded" 1 "$not_loaded"
 	run "$SEALCTL" clear-keys ttySL3
 	expect "clear-keys: module not loaded" 1 "$not_loaded"
+	run "$SEALCTL" set-line ttyS1 --mode reliable
+	expect "set-line: module not loaded" 1 "$not_loaded"
 	run "$SEALCTL" monitor
 	expect "monitor: module not loaded" 1 "$not_loaded"
 	run "$SEALCTL" monitor --json ttyS1

@@ -32,6 +32,7 @@ TEST(config_good)
 		"\r\n"
 		"[ line /dev/ttyS2 ]\r\n"
 		"rekey_interval = 0\r\n"
+		"mode = datagram\r\n"
 		"cipher = chacha20poly1305\r\n"
 		"[line ttyUSB0]\n";
 	struct sl_config *cfg = new_cfg();
@@ -59,6 +60,7 @@ TEST(config_good)
 	CHECK_EQ(cfg->lines[0].lineno, 12);
 	CHECK(!strcmp(cfg->lines[1].tty, "ttyS2"));
 	CHECK_EQ(cfg->lines[1].rekey_interval, 0);
+	CHECK_EQ(cfg->lines[1].mode, SEALINE_MODE_DATAGRAM);
 	CHECK_EQ(cfg->lines[1].n_ciphers, 1);
 	/* Defaults of a bare section. */
 	CHECK(!strcmp(cfg->lines[2].tty, "ttyUSB0"));
@@ -66,6 +68,7 @@ TEST(config_good)
 	CHECK_EQ(cfg->lines[2].role, SL_ROLE_AUTO);
 	CHECK_EQ(cfg->lines[2].rekey_interval, SL_CONF_REKEY_DEFAULT);
 	CHECK(!cfg->lines[2].pairing);
+	CHECK_EQ(cfg->lines[2].mode, SEALINE_MODE_RELIABLE);
 	CHECK_EQ(cfg->lines[2].ciphers[0], SEALINE_CIPHER_CHACHA20POLY1305);
 	CHECK(sl_config_line(cfg, "ttyS2") == &cfg->lines[1]);
 	CHECK(sl_config_line(cfg, "ttyS9") == NULL);
@@ -118,6 +121,7 @@ TEST(config_errors)
 		{ "[line ttyS1]\nrekey_interval = 99999999999\n", 2, "out of range" },
 		{ "[line ttyS1]\nrekey_interval = -1\n", 2, "number of seconds" },
 		{ "[line ttyS1]\npairing = maybe\n", 2, "yes or no" },
+		{ "[line ttyS1]\nmode = fast\n", 2, "reliable or datagram, not 'fast'" },
 		{ "[line ttyS1]\ncipher = des\n", 2, "unknown cipher 'des'" },
 		{ "[line ttyS1]\ncipher = aes256gcm,aes256gcm\n", 2, "listed twice" },
 		{ "[line ttyS1]\ncipher = ,\n", 2, "at least one cipher" },

@@ -279,8 +279,12 @@ TEST(parse_rejects_version_and_type)
 	for (hdr = 0; hdr < 256; hdr++) {
 		ver = hdr >> 6;
 		good[0] = (uint8_t)hdr;
-		/* Data-sized frame: only version 1 types 0 are valid. */
-		if (ver != SEALINE_WIRE_VERSION || ((hdr >> 4) & 3) != 0)
+		/* Data-sized frame: only version 1 types 0 (data) and 3
+		 * (reliable, sealed alike) are valid.
+		 */
+		if (ver != SEALINE_WIRE_VERSION ||
+		    (((hdr >> 4) & 3) != SEALINE_FRAME_DATA &&
+		     ((hdr >> 4) & 3) != SEALINE_FRAME_RELIABLE))
 			CHECKF(parse_rejects(good, dlen),
 			       "hdr 0x%02x accepted for a data frame", hdr);
 		else
@@ -311,20 +315,35 @@ TEST(parse_rejects_version_and_type)
 		CHECK(parse_rejects(raw, clen));
 	}
 
-	/* Unknown type 3, at every size a real type would accept. */
+	/* Reliable frames (type 3): sealed like data frames, with at least
+	 * one byte of plaintext (the ARQ header's flags).
+	 */
 	for (dlen = 1; dlen < sizeof(raw); dlen++) {
+		struct sealine_frame f;
+		bool ok = dlen >= SEALINE_AAD_LEN + 1 + SEALINE_TAG_LEN &&
+			  dlen <= SEALINE_FRAME_MAX_RAW;
+
 		check_fill_random(raw, dlen);
 		raw[0] = (uint8_t)((SEALINE_WIRE_VERSION << 6) | (3 << 4) |
 				   (dlen & 0xf));
-		CHECKF(parse_rejects(raw, dlen), "type 3 len %zu accepted",
-		       dlen);
+		if (!ok) {
+			CHECKF(parse_rejects(raw, dlen),
+			       "type 3 len %zu accepted", dlen);
+			continue;
+		}
+		CHECKF(sealine_frame_parse(raw, dlen, &f) == 0,
+		       "type 3 len %zu refused", dlen);
+		CHECK(f.type == SEALINE_FRAME_RELIABLE);
+		CHECK(f.epoch4 == (dlen & 0xf));
+		CHECK(f.body == raw + SEALINE_AAD_LEN);
+		CHECK(f.body_len == dlen - SEALINE_AAD_LEN);
 	}
 	{
-		uint8_t t3[SEALINE_FRAME_MAX_RAW];
+		uint8_t t3[SEALINE_FRAME_MAX_RAW + 1];
 
 		check_fill_random(t3, sizeof(t3));
 		t3[0] = 0x70;
-		CHECK(parse_rejects(t3, 21));
+		CHECK(parse_rejects(t3, SEALINE_AAD_LEN + SEALINE_TAG_LEN));
 		CHECK(parse_rejects(t3, sizeof(t3)));
 	}
 }
@@ -374,8 +393,9 @@ TEST(parse_rejects_control)
 	CHECK(parse_rejects(raw, len));
 
 	/* No single-bit error anywhere passes as a control frame: the CRC
-	 * or the header rules catch it. (A flip of the type bit turns it into
-	 * a data frame, which parses; the AEAD rejects that one.)
+	 * or the header rules catch it. (A flip of a type bit turns it into
+	 * a data frame or a reliable one, which parse; the AEAD rejects
+	 * them.)
 	 */
 	len = sealine_control_build(raw, msg, 37);
 	for (bit = 0; bit < len * 8; bit++) {
@@ -387,8 +407,8 @@ TEST(parse_rejects_control)
 		rc = parse_exact(raw, len, &f, &copy);
 		CHECKF(rc != 0 || f.type != SEALINE_FRAME_CONTROL,
 		       "bit %zu flip accepted", bit);
-		CHECKF(rc != 0 || bit == 4, "bit %zu flip parsed as type %d",
-		       bit, (int)f.type);
+		CHECKF(rc != 0 || bit == 4 || bit == 5,
+		       "bit %zu flip parsed as type %d", bit, (int)f.type);
 		free(copy);
 		raw[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
@@ -433,7 +453,6 @@ TEST(parse_random_invariants)
 		if (rc == 0) {
 			accepted++;
 			CHECK(len >= 1 && raw[0] >> 6 == 1);
-			CHECK(f.type <= SEALINE_FRAME_KEEPALIVE);
 			CHECK(f.body >= copy && f.body + f.body_len <= copy + len);
 			if (f.type == SEALINE_FRAME_CONTROL) {
 				CHECK(f.epoch4 == 0);
@@ -441,8 +460,10 @@ TEST(parse_random_invariants)
 				      f.body_len <= SEALINE_MAX_CONTROL);
 			} else {
 				CHECK(len >= 21 && len <= SEALINE_FRAME_MAX_RAW);
-				CHECK(f.type == SEALINE_FRAME_DATA ||
+				CHECK(f.type != SEALINE_FRAME_KEEPALIVE ||
 				      f.body_len == SEALINE_TAG_LEN);
+				CHECK(f.type != SEALINE_FRAME_RELIABLE ||
+				      f.body_len > SEALINE_TAG_LEN);
 			}
 		}
 		free(copy);

@@ -26,12 +26,13 @@ struct fake_line {
 	bool have_key, have_staged;
 	uint32_t key_epoch, staged_epoch;
 	uint64_t tx_bytes, rx_bytes;
+	uint8_t mode;		/* SET_LINE's MODE, as the kernel keeps it */
 };
 
 struct fake_kernel {
 	uint32_t portid;
 	struct fake_line lines[3];
-	unsigned int sends, set_keys, activates, registers, clears;
+	unsigned int sends, set_keys, activates, registers, clears, set_modes;
 	uint8_t last_msg[64];
 	size_t last_len;
 	uint8_t last_tx[SEALINE_KEY_LEN], last_rx[SEALINE_KEY_LEN];
@@ -158,6 +159,21 @@ static int fk_clear(void *ctx, const char *tty)
 	return 0;
 }
 
+/* As the kernel: the mode changes only while the line has no current key. */
+static int fk_set_mode(void *ctx, const char *tty, uint8_t mode)
+{
+	struct fake_kernel *k = ctx;
+	struct fake_line *l = fk_find(k, tty);
+
+	if (!l)
+		return -ENODEV;
+	if (l->have_key && l->mode != mode)
+		return -EBUSY;
+	k->set_modes++;
+	l->mode = mode;
+	return 0;
+}
+
 static const struct sl_kernel_ops fake_ops = {
 	.portid = fk_portid,
 	.get_line = fk_get_line,
@@ -166,6 +182,7 @@ static const struct sl_kernel_ops fake_ops = {
 	.set_key = fk_set_key,
 	.activate_key = fk_activate,
 	.clear_keys = fk_clear,
+	.set_mode = fk_set_mode,
 };
 
 /* A scripted handshake core: records its inputs, answers per input. */
@@ -426,6 +443,11 @@ TEST(lines_without_handshake)
 	CHECK_EQ(e.k.lines[1].agent, 777);
 	CHECK_EQ(e.L.lines[2].status, SL_LINE_DETACHED);
 	CHECK_EQ(e.k.registers, 1);
+	/* Registered: the configured mode (reliable by default) is set
+	 * before any key; a line another agent holds is left alone. */
+	CHECK_EQ(e.k.lines[0].mode, SEALINE_MODE_RELIABLE);
+	CHECK_EQ(e.k.lines[1].mode, SEALINE_MODE_DATAGRAM);
+	CHECK_EQ(e.k.set_modes, 1);
 
 	/* A control message cannot be answered: counted, nothing sent. */
 	a = event(SEALINE_CMD_CONTROL_RECEIVED, "ttyS1", 0);
@@ -460,6 +482,7 @@ TEST(lines_without_handshake)
 	sl_lines_event(&e.L, &a, 1000);
 	CHECK_EQ(e.L.lines[2].status, SL_LINE_REGISTERED);
 	CHECK_EQ(e.k.registers, 2);
+	CHECK_EQ(e.k.lines[2].mode, SEALINE_MODE_RELIABLE);
 	/* The same LINE_UP again (it raced with a scan): nothing to do. */
 	sl_lines_event(&e.L, &a, 1000);
 	CHECK_EQ(e.L.lines[2].status, SL_LINE_REGISTERED);
@@ -482,11 +505,15 @@ TEST(lines_without_handshake)
 	CHECK_EQ(e.L.lines[0].status, SL_LINE_BUSY);
 	CHECK_EQ(e.k.lines[0].agent, 999);
 
-	/* ttyS2's agent goes away: the rescan registers us. */
+	/* ttyS2's agent goes away leaving a key set by hand: the rescan
+	 * registers us; the kernel refuses the mode under that key, which
+	 * costs a warning, not the line. */
 	e.k.lines[1].agent = 0;
+	e.k.lines[1].have_key = true;
 	sl_lines_rescan(&e.L, 3000);
 	CHECK_EQ(e.L.lines[1].status, SL_LINE_REGISTERED);
 	CHECK_EQ(e.k.lines[1].agent, 4242);
+	CHECK_EQ(e.k.lines[1].mode, SEALINE_MODE_DATAGRAM);
 	lines_teardown(&e);
 }
 

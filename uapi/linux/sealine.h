@@ -87,6 +87,17 @@
  * @SEALINE_CMD_KEY_EXPIRED: event (unicast to the agent and multicast): the
  *	current key passed its hard limit and is refused from now on; the line
  *	is fail-closed. LINE_INDEX, LINE_TTY, KEY_EPOCH, LIMIT.
+ * @SEALINE_CMD_SET_LINE: request: change a line's settings. Attributes: a
+ *	line, MODE and DEAD_TIME (each optional). MODE may change only while
+ *	the line has no current key (-EBUSY otherwise), so that a mode never
+ *	changes under bytes in flight; it applies to what this side sends,
+ *	and a receiver takes both kinds of frames whatever its own mode.
+ *	DEAD_TIME applies at once.
+ * @SEALINE_CMD_LINK_DEAD: event (unicast to the agent and multicast): in
+ *	reliable mode, nothing this side sent was acknowledged for the dead
+ *	time; the virtual tty was hung up. LINE_INDEX, LINE_TTY.
+ * @SEALINE_CMD_LINK_ALIVE: event (unicast to the agent and multicast):
+ *	acknowledgements came back after LINK_DEAD. LINE_INDEX, LINE_TTY.
  */
 enum sealine_cmd {
 	SEALINE_CMD_UNSPEC,
@@ -101,6 +112,9 @@ enum sealine_cmd {
 	SEALINE_CMD_CONTROL_RECEIVED,
 	SEALINE_CMD_REKEY_NEEDED,
 	SEALINE_CMD_KEY_EXPIRED,
+	SEALINE_CMD_SET_LINE,
+	SEALINE_CMD_LINK_DEAD,
+	SEALINE_CMD_LINK_ALIVE,
 	__SEALINE_CMD_MAX
 };
 
@@ -127,6 +141,18 @@ enum sealine_cmd {
  * @SEALINE_A_LIMIT: u8, enum sealine_limit: which limit an event is about.
  * @SEALINE_A_STATS: nested, enum sealine_stat, all u64.
  * @SEALINE_A_PAD: padding for 64-bit attributes.
+ * @SEALINE_A_MODE: u8, enum sealine_mode: how this side sends application
+ *	bytes (SET_LINE, GET_LINE).
+ * @SEALINE_A_DEAD_TIME: u32, milliseconds (1000..3600000, default 30000):
+ *	in reliable mode, how long bytes may stay unacknowledged before the
+ *	line is declared dead (SET_LINE, GET_LINE).
+ * @SEALINE_A_LINK_DEAD: u8, 1 while the line is declared dead (GET_LINE).
+ * @SEALINE_A_SRTT: u32, the smoothed round trip in milliseconds, 0 until
+ *	measured (GET_LINE).
+ * @SEALINE_A_RTO: u32, the retransmission timeout in milliseconds, with
+ *	its back-off (GET_LINE).
+ * @SEALINE_A_FRAME_SIZE: u32, the current payload size of reliable frames,
+ *	which shrinks on a lossy line and grows back (GET_LINE).
  */
 enum sealine_attr {
 	SEALINE_A_UNSPEC,
@@ -145,6 +171,12 @@ enum sealine_attr {
 	SEALINE_A_LIMIT,
 	SEALINE_A_STATS,
 	SEALINE_A_PAD,
+	SEALINE_A_MODE,
+	SEALINE_A_DEAD_TIME,
+	SEALINE_A_LINK_DEAD,
+	SEALINE_A_SRTT,
+	SEALINE_A_RTO,
+	SEALINE_A_FRAME_SIZE,
 	__SEALINE_A_MAX
 };
 
@@ -179,6 +211,26 @@ enum sealine_cipher {
 };
 
 /**
+ * enum sealine_mode - how a line sends application bytes
+ * @SEALINE_MODE_DATAGRAM: each frame is sent once; a damaged frame is a hole
+ *	of up to SEALINE_MAX_PAYLOAD bytes in the stream. For traffic that
+ *	recovers by itself (PPP carrying TCP, polling protocols with retries).
+ * @SEALINE_MODE_RELIABLE: selective-repeat ARQ: the peer acknowledges, lost
+ *	frames are sent again, the reader gets every byte in order exactly
+ *	once, or the line is declared dead (Documentation/protocol.rst,
+ *	"Reliable mode").
+ */
+enum sealine_mode {
+	SEALINE_MODE_DATAGRAM,
+	SEALINE_MODE_RELIABLE,
+};
+
+/* Limits of SEALINE_A_DEAD_TIME, in milliseconds. */
+#define SEALINE_DEAD_TIME_MIN		1000
+#define SEALINE_DEAD_TIME_DEFAULT	30000
+#define SEALINE_DEAD_TIME_MAX		3600000
+
+/**
  * enum sealine_limit - the limit a key event refers to
  *
  * @SEALINE_LIMIT_MESSAGES: frames sent under the key (on receive, the
@@ -195,7 +247,8 @@ enum sealine_limit {
  * enum sealine_stat - per-line counters in SEALINE_A_STATS, all u64
  *
  * @SEALINE_STAT_TX_FRAMES: data frames sent.
- * @SEALINE_STAT_TX_BYTES: application bytes sent in data frames.
+ * @SEALINE_STAT_TX_BYTES: application bytes sent, in data frames or (counted
+ *	once, resends not) in reliable frames.
  * @SEALINE_STAT_RX_FRAMES: data frames received, authenticated, delivered.
  * @SEALINE_STAT_RX_BYTES: application bytes delivered to the virtual tty.
  * @SEALINE_STAT_TX_WIRE_BYTES: bytes written to the physical line.
@@ -222,6 +275,23 @@ enum sealine_limit {
  * @SEALINE_STAT_KEEPALIVES_TX: keepalive frames sent.
  * @SEALINE_STAT_KEEPALIVES_RX: keepalive frames received and authenticated.
  * @SEALINE_STAT_REKEYS: keys activated on this line (either side's move).
+ * @SEALINE_STAT_RELIABLE_TX: reliable frames sent (data, resends and ACKs).
+ * @SEALINE_STAT_RELIABLE_RX: reliable frames received and authenticated.
+ * @SEALINE_STAT_RETRANSMITS: reliable frames sent again, all causes.
+ * @SEALINE_STAT_FAST_RETRANSMITS: losses found because a later frame
+ *	arrived (sent again at once, without waiting for the timer).
+ * @SEALINE_STAT_TIMEOUTS: retransmission timer expiries.
+ * @SEALINE_STAT_ACKS_TX: reliable frames that carried only an ACK or RST.
+ * @SEALINE_STAT_DUPLICATES_RX: reliable data frames with nothing new.
+ * @SEALINE_STAT_OUT_OF_ORDER_RX: reliable data frames held beyond a gap.
+ * @SEALINE_STAT_WINDOW_DROPS: reliable data outside the receive window.
+ * @SEALINE_STAT_STALE_DROPS: reliable frames refused as stale: a SYN or RST
+ *	in a frame that was not the newest, or a frame under the previous key
+ *	after the current one was heard.
+ * @SEALINE_STAT_STREAM_RESETS: streams dropped by a reset or a new stream.
+ * @SEALINE_STAT_LINK_DEAD: times the line was declared dead.
+ * @SEALINE_STAT_PAD: padding attribute of the nest, not a counter; always
+ *	the last (new counters go before it).
  */
 enum sealine_stat {
 	SEALINE_STAT_UNSPEC,
@@ -244,6 +314,18 @@ enum sealine_stat {
 	SEALINE_STAT_KEEPALIVES_TX,
 	SEALINE_STAT_KEEPALIVES_RX,
 	SEALINE_STAT_REKEYS,
+	SEALINE_STAT_RELIABLE_TX,
+	SEALINE_STAT_RELIABLE_RX,
+	SEALINE_STAT_RETRANSMITS,
+	SEALINE_STAT_FAST_RETRANSMITS,
+	SEALINE_STAT_TIMEOUTS,
+	SEALINE_STAT_ACKS_TX,
+	SEALINE_STAT_DUPLICATES_RX,
+	SEALINE_STAT_OUT_OF_ORDER_RX,
+	SEALINE_STAT_WINDOW_DROPS,
+	SEALINE_STAT_STALE_DROPS,
+	SEALINE_STAT_STREAM_RESETS,
+	SEALINE_STAT_LINK_DEAD,
 	SEALINE_STAT_PAD,
 	__SEALINE_STAT_MAX
 };
