@@ -102,11 +102,11 @@ SEALTSPD_SRCS := tsp/main.c tsp/tsp.c tsp/tspline.c tsp/routing.c tsp/saf.c \
 	tsp/tspq.c tsp/tspport.c tsp/telnet.c $(TSP_SPOOL_SRCS) \
 	$(TSP_STORE_SRCS)
 SEALINED_SRCS := sealined/main.c sealined/lines.c sealined/line_hs.c \
-	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c \
+	sealined/operator.c sealined/kernel_nl.c sealined/dialer.c sealined/dialer_leg.c \
 	sealined/demand.c sealined/hs_noise.c sealined/cli.c \
 	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
 	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \
-	sealined/courier_tsp.c
+	sealined/courier_tsp.c sealined/courier_held.c
 SEALCTL_SRCS := sealctl/main.c sealctl/show.c sealctl/setkey.c sealctl/setline.c \
 	sealctl/genkey.c sealctl/monitor.c sealctl/client.c sealctl/status.c \
 	sealctl/peers.c sealctl/log.c sealctl/pair.c sealctl/call.c sealctl/tsp.c \

@@ -57,10 +57,10 @@ static int inbox_record(struct sl_ipc_record *rec, void *arg)
 		return 0;
 	}
 	if (!ctx->count++)
-		printf("%-32s  %-12s %-16s %-20s %6s %12s\n", "ID", "FROM", "NAME",
-		       "DELIVERED", "FILES", "BYTES");
-	printf("%-32s  %-12s ", sl_get(rec, "id", "?"),
-	       sl_get(rec, "from", "?"));
+		printf("%-32s  %-12s %-4s %-16s %-20s %6s %12s\n", "ID", "FROM",
+		       "VIA", "NAME", "DELIVERED", "FILES", "BYTES");
+	printf("%-32s  %-12s %-4s ", sl_get(rec, "id", "?"),
+	       sl_get(rec, "from", "?"), sl_get(rec, "via", "?"));
 	sl_print_column(sl_get(rec, "name", "-"), 16);
 	printf(" %-20s %6s %12s\n", sl_get(rec, "delivered", "?"),
 	       sl_get(rec, "files", "?"), sl_get(rec, "content_bytes", "?"));
@@ -140,11 +140,16 @@ void sl_help_inbox(FILE *f)
 		"    max_ratio, min_free), it moves it in one step into INBOX/ID/\n"
 		"    (%3$s/inbox by default, [courier] inbox) and returns a\n"
 		"    receipt signed with its identity key. Nothing partial or\n"
-		"    unverified ever appears in the inbox.\n"
+		"    unverified ever appears in the inbox. The same holds for an\n"
+		"    envelope the TSP held for its sender and delivers by calling\n"
+		"    this installation's dial-up line: it is taken only from an\n"
+		"    authorised peer, whose key must have sealed it.\n"
 		"\n"
-		"    list  every envelope in the inbox: id, sender's account and name\n"
-		"          (as 'peer-name' set it), when it was delivered, files and\n"
-		"          their bytes\n"
+		"    list  every envelope in the inbox: id, sender's account, how it\n"
+		"          came (line: from its sender on a line or a call; tsp: held\n"
+		"          by the TSP and delivered by it), the sender's name (as\n"
+		"          'peer-name' set it), when it was delivered, files and their\n"
+		"          bytes\n"
 		"    show  the entries of one envelope (type, size, modification\n"
 		"          time, name relative to INBOX/ID/), and where they are; in\n"
 		"          names, control characters are shown as \\xHH and a\n"
@@ -157,7 +162,7 @@ void sl_help_inbox(FILE *f)
 		"\n"
 		"OPTIONS\n"
 		"    -j, --json\n"
-		"        A JSON array, one object per line: id, from, name, delivered,\n"
+		"        A JSON array, one object per line: id, from, via, name, delivered,\n"
 		"        files, content_bytes, size (the sealed envelope), path; for\n"
 		"        show: name, type (file, directory, symlink), size, mtime.\n"
 		"    -s, --socket PATH\n"

@@ -38,10 +38,17 @@
 
 /* One line's courier (struct sl_line's courier). */
 struct sl_cline {
+	struct sl_courier *owner;
 	struct sl_line *line;
 	struct sl_cchan *ch;
 	char peer[SL_ACCOUNT_LEN + 1];	/* the session's, "" while none */
 	bool up;			/* keyed with peer */
+
+	/* A held delivery (courier_held.c): T is the courier peer, ch is
+	 * under the leg's keys, messages go through the dialer's framing. */
+	bool held;
+	char held_from[SL_ACCOUNT_LEN + 1];	/* whom T named */
+	uint64_t held_tracking;
 
 	/* Sending: one envelope at a time; the last one lingers to answer
 	 * copies of its RESULT with END. */
@@ -187,6 +194,19 @@ void sl_cline_result(struct sl_courier *c, const uint8_t id[SL_ENV_ID_LEN],
 		     uint8_t code, const char *text, size_t len, int64_t now);
 bool sl_cline_receiving(struct sl_courier *c, const uint8_t id[SL_ENV_ID_LEN],
 			const struct sl_cline *except);
+/* A COURIER control message for this line's channel (a session's, or a
+ * held delivery's). */
+void sl_cline_input(struct sl_courier *c, struct sl_cline *cl,
+		    const uint8_t *msg, size_t len, int64_t now);
+/* The line's courier keys are gone (why): what it received is kept for
+ * the next attempt, what it sent fails this one. */
+void sl_cline_down(struct sl_courier *c, struct sl_cline *cl, const char *why,
+		   int64_t now);
+
+/* courier_held.c: the recipient's side of store and forward. */
+uint8_t sl_cheld_offer(void *ctx, struct sl_line *line, const char *sender,
+		       const struct sl_dialer_leg_ops **leg, void **leg_ctx,
+		       char *why, size_t why_len);
 
 /* Receiving (courier_line.c): unpacking done or to do. */
 void sl_courier_queue_unpack(struct sl_courier *c,

@@ -378,6 +378,7 @@ static void inbox_list(struct sl_courier *c, struct sl_ipc_client *cl)
 		sl_ipc_build(&b, "envelope");
 		sl_ipc_add(&b, "id", de->d_name);
 		sl_ipc_add(&b, "from", r.sender);
+		sl_ipc_add(&b, "via", sl_spool_via(&c->sp, id));
 		if (p && p->name[0])
 			sl_ipc_add(&b, "name", p->name);
 		sl_slog_time(when, r.delivered);

@@ -17,6 +17,7 @@
 
 #include "courier_internal.h"
 #include "crypto.h"
+#include "dialer.h"
 #include "fdio.h"
 #include "hex.h"
 #include "hs_driver.h"
@@ -47,6 +48,7 @@ struct sl_cline *sl_cline_get(struct sl_courier *c, struct sl_line *line)
 		free(cl);
 		return NULL;
 	}
+	cl->owner = c;
 	cl->line = line;
 	cl->env_fd = -1;
 	line->courier = cl;
@@ -96,7 +98,9 @@ static int seal_send(struct sl_cline *cl, const uint8_t *plain, size_t n,
 	ret = sl_cchan_seal(cl->ch, msg, &len, plain, n);
 	if (ret)
 		return ret;
-	ret = L->kops->send_control(L->kctx, tty_of(cl), msg, len);
+	/* A held delivery's line has no discipline: the dialer frames. */
+	ret = cl->held ? sl_dialer_leg_send(cl->line->dial, msg, len) :
+	      L->kops->send_control(L->kctx, tty_of(cl), msg, len);
 	*wire = len;
 	return ret;
 }
@@ -106,7 +110,7 @@ void sl_cline_pump(struct sl_courier *c, struct sl_cline *cl, int64_t now)
 	uint8_t plain[SL_CCHAN_MAX_PLAIN];
 
 	if (!sl_cchan_ready(cl->ch) ||
-	    cl->line->status != SL_LINE_REGISTERED)
+	    (!cl->held && cl->line->status != SL_LINE_REGISTERED))
 		return;
 	/* Bounded: the engines' windows stop them long before. */
 	for (int guard = 0; guard < 64; guard++) {
@@ -265,10 +269,12 @@ static void refuse_offer(struct sl_courier *c, struct sl_cline *cl,
 
 	snprintf(why.detail, sizeof(why.detail), "%s", detail);
 	sl_hex_encode(hex, id, SL_ENV_ID_LEN);
-	sl_log(LOG_NOTICE, "%s: envelope %s%s%s refused: %s (%s)", tty_of(cl),
+	sl_log(LOG_NOTICE, "%s: envelope %s%s%s%s refused: %s (%s)", tty_of(cl),
 	       hex, sender[0] ? " from " : "", sender,
+	       cl->held ? " by way of the TSP" : "",
 	       sl_env_reason_name(reason), detail);
-	sl_spool_log_refusal(&c->sp, id, sender, size, &why, wall());
+	sl_spool_log_refusal(&c->sp, id, sender, size,
+			     cl->held ? SL_SP_VIA_TSP : "", &why, wall());
 	sl_xrecv_refuse(cl->xr, (uint8_t)reason, detail, (uint64_t)now);
 }
 
@@ -341,6 +347,16 @@ static void on_offer(struct sl_courier *c, struct sl_cline *cl,
 		refuse_offer(c, cl, id, "", o->size, r, why.detail, now);
 		return;
 	}
+	if (cl->held && strcmp(op.sender, cl->held_from)) {
+		/* T named one sender at the offer and brings another's
+		 * envelope: its word is all the offer had to go on. */
+		snprintf(why.detail, sizeof(why.detail),
+			 "sealed by %s, but the TSP announced a delivery from %s",
+			 op.sender, cl->held_from);
+		refuse_offer(c, cl, id, op.sender, o->size,
+			     SL_ENV_NOT_AUTHORISED, why.detail, now);
+		goto out;
+	}
 	if (o->size > c->limits.max_envelope_bytes) {
 		snprintf(why.detail, sizeof(why.detail),
 			 "%" PRIu64 " bytes, over the limit of %" PRIu64,
@@ -371,6 +387,8 @@ static void on_offer(struct sl_courier *c, struct sl_cline *cl,
 	memcpy(cl->rx_item.id, id, SL_ENV_ID_LEN);
 	snprintf(cl->rx_item.sender, sizeof(cl->rx_item.sender), "%s",
 		 op.sender);
+	snprintf(cl->rx_item.via, sizeof(cl->rx_item.via), "%s",
+		 cl->held ? SL_SP_VIA_TSP : "");
 	cl->rx_item.size = o->size;
 	cl->rx_item.chunks = o->chunks;
 	cl->rx_item.started = wall();
@@ -390,8 +408,9 @@ static void on_offer(struct sl_courier *c, struct sl_cline *cl,
 		goto out;
 	}
 	memcpy(cl->rx_key, op.key, SL_ENV_KEY_LEN);
-	sl_log(LOG_NOTICE, "%s: receiving envelope %s from %s (%" PRIu64 " bytes, %s chunk %" PRIu64 " of %" PRIu64 ")",
-	       tty_of(cl), cl->rx_item.hex, op.sender, o->size,
+	sl_log(LOG_NOTICE, "%s: receiving envelope %s from %s%s (%" PRIu64 " bytes, %s chunk %" PRIu64 " of %" PRIu64 ")",
+	       tty_of(cl), cl->rx_item.hex, op.sender,
+	       cl->held ? " by way of the TSP" : "", o->size,
 	       from ? "resuming at" : "from", from, o->chunks);
 	sl_xrecv_accept(cl->xr, from, (uint64_t)now);
 	if (from == o->chunks)
@@ -531,32 +550,37 @@ static void on_message(struct sl_courier *c, struct sl_cline *cl,
 		sl_xrecv_input(cl->xr, plain, n, (uint64_t)now);
 }
 
-static bool hook_control(void *ctx, struct sl_line *line, const uint8_t *msg,
-			 size_t len, int64_t now)
+void sl_cline_input(struct sl_courier *c, struct sl_cline *cl,
+		    const uint8_t *msg, size_t len, int64_t now)
 {
-	struct sl_courier *c = ctx;
-	struct sl_cline *cl;
 	uint8_t plain[SL_CCHAN_MAX_MSG];
 	size_t n;
 	int ret;
 
-	if (!sl_cchan_is_courier(msg, len))
-		return false;
-	cl = line->courier;
-	if (!cl)
-		return true;		/* no session's keys: nothing opens */
 	ret = sl_cchan_open(cl->ch, plain, &n, msg, len);
 	if (ret) {
 		sl_log(LOG_DEBUG, "%s: courier message dropped: %s", tty_of(cl),
 		       ret == -EALREADY ? "a copy or a replay" :
 		       ret == -ENOKEY ? "no session with its hsid" :
 		       ret == -EBADMSG ? "does not authenticate" : "malformed");
-		return true;
+		return;
 	}
 	on_message(c, cl, plain, n, now);
 	sl_wipe(plain, sizeof(plain));
 	rx_settle(c, cl, now);
 	sl_cline_pump(c, cl, now);
+}
+
+static bool hook_control(void *ctx, struct sl_line *line, const uint8_t *msg,
+			 size_t len, int64_t now)
+{
+	struct sl_cline *cl = sl_cline_of(line);
+
+	if (!sl_cchan_is_courier(msg, len))
+		return false;
+	/* No courier state: no session's keys, nothing opens. */
+	if (cl && !cl->held)
+		sl_cline_input(ctx, cl, msg, len, now);
 	return true;
 }
 
@@ -657,11 +681,17 @@ static void hook_session(void *ctx, struct sl_line *line, const char *peer,
 static void hook_down(void *ctx, struct sl_line *line, const char *why,
 		      int64_t now)
 {
-	struct sl_courier *c = ctx;
-	struct sl_cline *cl = line->courier;
+	struct sl_cline *cl = sl_cline_of(line);
 
-	if (!cl)
-		return;
+	if (cl && !cl->held)
+		sl_cline_down(ctx, cl, why, now);
+}
+
+void sl_cline_down(struct sl_courier *c, struct sl_cline *cl, const char *why,
+		   int64_t now)
+{
+	struct sl_line *line = cl->line;
+
 	cl->up = false;
 	cl->peer[0] = 0;
 	sl_cchan_clear(cl->ch);
@@ -682,7 +712,10 @@ static void hook_down(void *ctx, struct sl_line *line, const char *why,
 	}
 	sl_xsend_free(cl->linger);
 	cl->linger = NULL;
-	if (cl->xr && cl->rx_item.hex[0]) {
+	/* Not one whose delivery is done and whose RESULT was still on
+	 * its way: the next attempt gets its receipt again. */
+	if (cl->xr && cl->rx_item.hex[0] &&
+	    !sl_spool_delivered(&c->sp, cl->rx_item.id)) {
 		cl->rx_item.wire_bytes += cl->rx_wire;
 		sl_spool_save(&c->sp, &cl->rx_item);
 		sl_log(LOG_NOTICE, "%s: envelope %s from %s interrupted (%s); kept for its next attempt",
@@ -743,6 +776,8 @@ static void hook_status(void *ctx, struct sl_line *line,
 	}
 	if (cl->calling[0])
 		sl_ipc_add(b, "courier_call", cl->calling);
+	if (cl->held)
+		sl_ipc_add(b, "courier_held_from", cl->held_from);
 }
 
 void sl_cline_hooks(struct sl_line_hooks *h, struct sl_courier *c)
@@ -756,4 +791,5 @@ void sl_cline_hooks(struct sl_line_hooks *h, struct sl_courier *c)
 	h->control = hook_control;
 	h->call_ended = hook_call_ended;
 	h->status = hook_status;
+	h->held = sl_cheld_offer;
 }

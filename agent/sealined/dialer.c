@@ -31,12 +31,17 @@ static const char *const dl_names[] = {
 	[DL_SETUP] = "setup", [DL_CONNECTED] = "connected",
 	[DL_HANGUP] = "hangup", [DL_LEG] = "tsp-leg",
 };
+const char *sl_dialer_state_name(enum dl_state st)
+{
+	return dl_names[st];
+}
+
 const char *sl_dialer_tty(const struct sl_dialer *d)
 {
 	return d->base->tty;
 }
 
-static void set_state(struct sl_dialer *d, enum dl_state st)
+void sl_dialer_set_state(struct sl_dialer *d, enum dl_state st)
 {
 	if (d->st != st)
 		sl_log(LOG_DEBUG, "%s: dialer %s -> %s", sl_dialer_tty(d), dl_names[d->st],
@@ -80,12 +85,6 @@ static void op_end(struct sl_dialer *d, int err, const char *text)
 		sl_ipc_send_err(c, err, "%s", text);
 }
 
-static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
-			 int64_t now);
-static void call_actions(struct sl_dialer *d,
-			 const struct sl_call_actions *out, int64_t now);
-
-
 /* ------------------------------------------------------------ ending */
 
 static void end_call(struct sl_dialer *d, const char *why, int64_t now);
@@ -126,11 +125,16 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	}
 	op_end(d, -ECONNRESET, why);
 	if (d->st == DL_SETUP || d->st == DL_CONNECTED) {
-		d->ops->over(d->ctx, why, now);
-		/* The kernel wipes the line's keys as the discipline goes. */
-		if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
-			sl_log(LOG_WARNING, "%s: back to N_TTY: %s", sl_dialer_tty(d),
-			       strerror(errno));
+		/* Without the discipline (an answer's call setup before the
+		 * offer) the line never had a key or a handshake. */
+		if (!d->framed) {
+			d->ops->over(d->ctx, why, now);
+			/* The kernel wipes the line's keys as the discipline
+			 * goes. */
+			if (d->fd >= 0 && ioctl(d->fd, TIOCSETD, &ldisc) < 0)
+				sl_log(LOG_WARNING, "%s: back to N_TTY: %s",
+				       sl_dialer_tty(d), strerror(errno));
+		}
 		sl_log(LOG_NOTICE, "%s: call with %s (tracking %016" PRIx64 ") ended: %s",
 		       sl_dialer_tty(d), d->peer[0] ? d->peer : "(not known yet)",
 		       d->tracking, why);
@@ -138,6 +142,12 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 	if (attempt && d->ops->ended && d->st != DL_LEG && !d->caller_leg)
 		d->ops->ended(d->ctx, why, now);
 	d->caller_leg = false;
+	d->framed = false;
+	sl_byteq_drop(&d->leg_out);
+	d->accept_pending = false;
+	d->nak_hangup_at = 0;
+	d->held_hsid = 0;
+	d->held_heard = 0;
 	memset(d->peer, 0, sizeof(d->peer));
 	memset(d->recipient, 0, sizeof(d->recipient));
 	d->tracking = 0;
@@ -146,17 +156,17 @@ static void end_call(struct sl_dialer *d, const char *why, int64_t now)
 		return;
 	switch (sl_modem_state(&d->modem)) {
 	case SL_MODEM_READY:
-		set_state(d, DL_IDLE);
+		sl_dialer_set_state(d, DL_IDLE);
 		return;
 	case SL_MODEM_HANGING_UP:
-		set_state(d, DL_HANGUP);
+		sl_dialer_set_state(d, DL_HANGUP);
 		return;
 	default:
 		break;
 	}
-	set_state(d, DL_HANGUP);
+	sl_dialer_set_state(d, DL_HANGUP);
 	if (sl_modem_hangup(&d->modem, now, &ev) == 0)
-		modem_events(d, &ev, now);
+		sl_dialer_modem_events(d, &ev, now);
 }
 
 static void port_down(struct sl_dialer *d, const char *why, int64_t now)
@@ -171,104 +181,30 @@ static void port_down(struct sl_dialer *d, const char *why, int64_t now)
 		close(d->fd);
 		d->fd = -1;
 	}
-	set_state(d, DL_DOWN);
+	sl_dialer_set_state(d, DL_DOWN);
 	d->retry_at = now + SL_DIALER_REOPEN_MS;
 }
 
 /* ------------------------------------------------------------ the call */
 
-/* A leg to the TSP is up: framed here, no discipline. */
-static void leg_up(struct sl_dialer *d, int64_t now)
-{
-	set_state(d, DL_LEG);
-	sl_rawline_init(&d->rl);
-	sl_byteq_drop(&d->leg_out);
-	sl_log(LOG_INFO, "%s: connected to the TSP for a leg of store and forward",
-	       sl_dialer_tty(d));
-	d->leg->up(d->leg_ctx, now);
-}
-
-static void leg_msg(void *ctx, const uint8_t *msg, size_t len)
-{
-	struct sl_dialer *d = ctx;
-
-	if (d->leg)
-		d->leg->control(d->leg_ctx, msg, len, sl_now_ms());
-}
-
-/* Data bytes of the leg: control frames, or the modem's NO CARRIER. */
-static void leg_data(struct sl_dialer *d, const uint8_t *buf, size_t n,
-		     int64_t now)
-{
-	size_t off = 0;
-
-	while (off < n && d->st == DL_LEG) {
-		struct sl_modem_events ev;
-		size_t used = sl_modem_data_scan(&d->modem, buf + off, n - off,
-						 &ev);
-		/* NO CARRIER's own bytes are no frame: the decoder drops
-		 * them as a damaged one at worst. */
-		sl_rawline_decode(&d->rl, buf + off, used, leg_msg, d);
-		off += used;
-		if (ev.n)
-			modem_events(d, &ev, now);
-		if (!used)
-			break;
-	}
-}
-
-int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len)
-{
-	int ret;
-
-	if (d->st != DL_LEG || d->fd < 0)
-		return -ENOTCONN;
-	ret = sl_rawline_send(&d->leg_out, msg, len);
-	if (ret)
-		return ret;
-	if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
-}
-
-int sl_dialer_leg(struct sl_dialer *d, const struct sl_dialer_leg_ops *ops,
-		  void *ctx, int64_t now, char *err, size_t err_len)
-{
-	struct sl_modem_events ev;
-	int ret;
-
-	if (d->st != DL_IDLE) {
-		snprintf(err, err_len, "%s is %s, not idle", sl_dialer_tty(d),
-			 dl_names[d->st]);
-		return -EBUSY;
-	}
-	if (!d->base->has_tsp_key || !d->base->tsp_number[0]) {
-		snprintf(err, err_len, "%s has no tsp_number and tsp_key",
-			 sl_dialer_tty(d));
-		return -EINVAL;
-	}
-	ret = sl_modem_dial(&d->modem, d->base->tsp_number, now, &ev);
-	if (ret) {
-		snprintf(err, err_len, "the modem cannot dial: %s", strerror(-ret));
-		return ret;
-	}
-	d->caller = true;
-	d->caller_leg = true;
-	d->leg = ops;
-	d->leg_ctx = ctx;
-	set_state(d, DL_DIALLING);
-	sl_log(LOG_INFO, "%s: dialling the TSP for a leg of store and forward",
-	       sl_dialer_tty(d));
-	modem_events(d, &ev, now);
-	return 0;
-}
+static void start_setup(struct sl_dialer *d, int64_t now);
 
 static void connected_modem(struct sl_dialer *d, int64_t now)
 {
 	int ldisc = d->base->ldisc ? d->base->ldisc : SEALINE_LDISC_DEFAULT;
 
 	if (d->leg) {
-		leg_up(d, now);
+		sl_dialer_leg_up(d, now);
+		return;
+	}
+	if (!d->caller) {
+		/* Call setup before the discipline: the offer says whether
+		 * this is a call or a held delivery (dialer.h). */
+		sl_dialer_frame_here(d);
+		sl_dialer_set_state(d, DL_SETUP);
+		sl_log(LOG_INFO, "%s: answered; call setup with the TSP",
+		       sl_dialer_tty(d));
+		start_setup(d, now);
 		return;
 	}
 
@@ -282,15 +218,29 @@ static void connected_modem(struct sl_dialer *d, int64_t now)
 		sl_dialer_end_call(d, "no line discipline", now);
 		return;
 	}
-	set_state(d, DL_SETUP);
+	sl_dialer_set_state(d, DL_SETUP);
 	d->attach_deadline = now + SL_DIALER_ATTACH_MS;
-	op_info(d, "connected to %s, line discipline attached",
-		d->caller ? "the TSP" : "the caller's TSP");
+	op_info(d, "connected to the TSP, line discipline attached");
 	/* The line appears in the kernel now: become its agent. */
 	d->ops->attached(d->ctx, now);
 }
 
 void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
+{
+	if (d->st != DL_SETUP || d->framed)
+		return;
+	d->attach_deadline = 0;
+	if (d->accept_pending) {
+		/* The call we accepted: its discipline is there now. */
+		d->accept_pending = false;
+		sl_dialer_offer_reply(d, SL_NAK_NONE, now);
+		return;
+	}
+	if (!d->call)
+		start_setup(d, now);
+}
+
+static void start_setup(struct sl_dialer *d, int64_t now)
 {
 	struct sl_call_config cc = {
 		.static_priv = d->ks->id.priv,
@@ -300,9 +250,6 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 	struct sl_call_actions out;
 	int err, ret;
 
-	if (d->st != DL_SETUP || d->call)
-		return;
-	d->attach_deadline = 0;
 	memcpy(cc.account, d->ks->id.account, SL_ACCOUNT_LEN);
 	d->call = sl_call_new(&cc, &err);
 	if (!d->call) {
@@ -319,7 +266,7 @@ void sl_dialer_line_up(struct sl_dialer *d, int64_t now)
 		sl_dialer_end_call(d, "call setup could not start", now);
 		return;
 	}
-	call_actions(d, &out, now);
+	sl_dialer_call_actions(d, &out, now);
 }
 
 bool sl_dialer_connected(const struct sl_dialer *d)
@@ -355,7 +302,7 @@ bool sl_dialer_control(struct sl_dialer *d, const uint8_t *msg, size_t len,
 	    type != SL_MSG_NAK)
 		return true;
 	if (sl_call_input(d->call, msg, len, (uint64_t)now, &out) == 0)
-		call_actions(d, &out, now);
+		sl_dialer_call_actions(d, &out, now);
 	return true;
 }
 
@@ -430,18 +377,63 @@ static void call_failure_text(char *out, size_t size,
 			 sl_nak_reason_name(a->reason));
 }
 
-static void call_actions(struct sl_dialer *d,
-			 const struct sl_call_actions *out, int64_t now)
+/* Our answer to the offer: accept (reason SL_NAK_NONE) or a NAK. */
+void sl_dialer_offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now)
+{
+	struct sl_call_actions out;
+
+	if (d->call && sl_call_offer_reply(d->call, reason == SL_NAK_NONE,
+					   reason, SL_NAK_DETAIL_CALLER,
+					   (uint64_t)now, &out) == 0)
+		sl_dialer_call_actions(d, &out, now);
+}
+
+/* T offers a call from caller: the discipline is attached before
+ * CALL_ACCEPT, so that the rest of the call runs through the kernel as
+ * when we call. */
+static void offer_call(struct sl_dialer *d, const char *caller, int64_t now)
+{
+	int ldisc = d->base->ldisc ? d->base->ldisc : SEALINE_LDISC_DEFAULT;
+
+	if (!accept_caller(d, caller)) {
+		sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): refused, not an authorised peer and pairing is off",
+		       sl_dialer_tty(d), caller, d->tracking);
+		sl_dialer_offer_reply(d, SL_NAK_NOT_AUTHORISED, now);
+		return;
+	}
+	if (ioctl(d->fd, TIOCSETD, &ldisc) < 0) {
+		int err = errno;
+
+		sl_log(LOG_ERR, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): refused, the sealine line discipline (%d) cannot be attached: %s%s",
+		       sl_dialer_tty(d), caller, d->tracking, ldisc,
+		       strerror(err),
+		       err == EINVAL ? " (is the sealine module loaded?)" : "");
+		sl_dialer_offer_reply(d, SL_NAK_REFUSED, now);
+		return;
+	}
+	sl_log(LOG_NOTICE, "%s: the TSP offers a call from %s (tracking %016" PRIx64 "): accepted, line discipline attached",
+	       sl_dialer_tty(d), caller, d->tracking);
+	d->framed = false;
+	sl_byteq_drop(&d->leg_out);
+	d->accept_pending = true;
+	d->attach_deadline = now + SL_DIALER_ATTACH_MS;
+	/* The line appears in the kernel now: become its agent; its
+	 * registration sends CALL_ACCEPT (sl_dialer_line_up()). */
+	d->ops->attached(d->ctx, now);
+}
+
+void sl_dialer_call_actions(struct sl_dialer *d,
+			    const struct sl_call_actions *out, int64_t now)
 {
 	d->call_timer = (int64_t)out->next_timer;
 	for (unsigned int i = 0; i < out->n && d->call; ++i) {
 		const struct sl_call_action *a = &out->a[i];
-		struct sl_call_actions o2;
 		int ret;
 
 		switch (a->type) {
 		case SL_CALL_ACT_SEND:
-			ret = d->ops->send_control(d->ctx, a->msg, a->len);
+			ret = d->framed ? sl_dialer_leg_send(d, a->msg, a->len) :
+			      d->ops->send_control(d->ctx, a->msg, a->len);
 			if (ret)
 				sl_log(LOG_WARNING, "%s: %s not sent: %s",
 				       sl_dialer_tty(d), sl_hs_msg_name(a->msg_type),
@@ -461,33 +453,22 @@ static void call_actions(struct sl_dialer *d,
 			op_info(d, "the TSP accepted the call (tracking %016" PRIx64 ") and dials the recipient",
 				d->tracking);
 			break;
-		case SL_CALL_ACT_OFFER: {
-			bool held = a->flags & SL_CALL_OFFER_HELD;
-			bool yes = !held && accept_caller(d, a->account);
-
+		case SL_CALL_ACT_OFFER:
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
-			/* Receiving a held delivery from the TSP is not built
-			 * into sealined yet (store-and-forward.rst, "Status"):
-			 * REFUSED, which the TSP retries until it expires. */
-			sl_log(LOG_NOTICE, "%s: the TSP offers %s from %s (tracking %016" PRIx64 "): %s",
-			       sl_dialer_tty(d), held ? "a held delivery" : "a call",
-			       a->account, d->tracking,
-			       yes ? "accepted" : held ?
-			       "refused, this sealined takes no held deliveries yet" :
-			       "refused, not an authorised peer and pairing is off");
-			if (sl_call_offer_reply(d->call, yes,
-						yes ? 0 : held ? SL_NAK_REFUSED :
-						SL_NAK_NOT_AUTHORISED,
-						SL_NAK_DETAIL_CALLER,
-						(uint64_t)now, &o2) == 0)
-				call_actions(d, &o2, now);
+			if (a->flags & SL_CALL_OFFER_HELD)
+				sl_dialer_offer_held(d, a->account, now);
+			else
+				offer_call(d, a->account, now);
 			break;
-		}
 		case SL_CALL_ACT_CONNECTED:
 			d->tracking = a->tracking_id;
 			snprintf(d->peer, sizeof(d->peer), "%s", a->account);
-			set_state(d, DL_CONNECTED);
+			if (a->flags & SL_CALL_OFFER_HELD) {
+				sl_dialer_held_connected(d, a->hsid, now);
+				break;
+			}
+			sl_dialer_set_state(d, DL_CONNECTED);
 			sl_log(LOG_NOTICE, "%s: call %s %s connected (tracking %016" PRIx64 ")",
 			       sl_dialer_tty(d), d->caller ? "to" : "from", d->peer,
 			       d->tracking);
@@ -504,6 +485,16 @@ static void call_actions(struct sl_dialer *d,
 			sl_log(LOG_NOTICE, "%s: %s", sl_dialer_tty(d), why);
 			op_end(d, a->reason == SL_NAK_BUSY ? -EBUSY :
 			       a->reason ? -ECONNREFUSED : -ETIMEDOUT, why);
+			if (d->framed && !a->remote && a->reason) {
+				/* Our NAK (a refused offer) must leave before
+				 * the modem hangs up. */
+				sl_call_free(d->call);
+				d->call = NULL;
+				d->call_timer = 0;
+				snprintf(d->nak_why, sizeof(d->nak_why), "%s", why);
+				d->nak_hangup_at = now + SL_DIALER_NAK_HANGUP_MS;
+				return;
+			}
 			sl_dialer_end_call(d, why, now);
 			return;
 		}
@@ -550,9 +541,9 @@ int sl_dialer_call(struct sl_dialer *d, const char *recipient,
 		d->op = c;
 		c->pairing = d;		/* busy: no idle timeout */
 	}
-	set_state(d, DL_DIALLING);
+	sl_dialer_set_state(d, DL_DIALLING);
 	op_info(d, "dialling the TSP for a call to %s", recipient);
-	modem_events(d, &ev, now);
+	sl_dialer_modem_events(d, &ev, now);
 	return 0;
 }
 
@@ -573,8 +564,8 @@ void sl_dialer_operator_gone(struct sl_dialer *d, struct sl_ipc_client *c)
 
 /* ------------------------------------------------------------ modem */
 
-static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
-			 int64_t now)
+void sl_dialer_modem_events(struct sl_dialer *d,
+			    const struct sl_modem_events *ev, int64_t now)
 {
 	for (unsigned int i = 0; i < ev->n && d->fd >= 0; ++i) {
 		const struct sl_modem_event *e = &ev->ev[i];
@@ -585,7 +576,7 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 		switch (e->type) {
 		case SL_MODEM_EV_READY:
 			if (d->st == DL_INIT)
-				set_state(d, DL_IDLE);
+				sl_dialer_set_state(d, DL_IDLE);
 			break;
 		case SL_MODEM_EV_RING:
 			if (d->st == DL_IDLE) {
@@ -593,8 +584,8 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 
 				d->caller = false;
 				if (sl_modem_answer(&d->modem, now, &ev2) == 0) {
-					set_state(d, DL_ANSWERING);
-					modem_events(d, &ev2, now);
+					sl_dialer_set_state(d, DL_ANSWERING);
+					sl_dialer_modem_events(d, &ev2, now);
 				}
 			}
 			break;
@@ -612,7 +603,7 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 				port_down(d, "the modem does not take its init string", now);
 				break;
 			}
-			if (d->st == DL_LEG) {
+			if (d->framed) {
 				sl_dialer_end_call(d, text, now);
 				break;
 			}
@@ -623,17 +614,17 @@ static void modem_events(struct sl_dialer *d, const struct sl_modem_events *ev,
 			} else if (sl_modem_state(&d->modem) == SL_MODEM_OFF) {
 				struct sl_modem_events ev2;
 
-				set_state(d, DL_INIT);
+				sl_dialer_set_state(d, DL_INIT);
 				if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
 						  d->base->modem_init : NULL,
 						  now, &ev2) == 0)
-					modem_events(d, &ev2, now);
+					sl_dialer_modem_events(d, &ev2, now);
 			}
 			break;
 		case SL_MODEM_EV_HUNG_UP:
 			if (d->st == DL_HANGUP)
-				set_state(d, DL_IDLE);
-			else if (d->st == DL_LEG)
+				sl_dialer_set_state(d, DL_IDLE);
+			else if (d->framed)
 				sl_dialer_end_call(d, text, now);
 			break;
 		case SL_MODEM_EV_IO_ERROR:
@@ -665,13 +656,13 @@ static void port_open(struct sl_dialer *d, int64_t now)
 		return;
 	}
 	sl_modem_setup(&d->modem, sl_dialer_tty(d), d->fd, modem_log, NULL);
-	set_state(d, DL_INIT);
+	sl_dialer_set_state(d, DL_INIT);
 	if (sl_modem_init(&d->modem, d->base->modem_init[0] ?
 			  d->base->modem_init : NULL, now, &ev)) {
 		port_down(d, "the init string cannot be sent", now);
 		return;
 	}
-	modem_events(d, &ev, now);
+	sl_dialer_modem_events(d, &ev, now);
 }
 
 /* ------------------------------------------------------------ loop */
@@ -685,10 +676,10 @@ static short port_events(const struct sl_dialer *d)
 	if (d->fd < 0)
 		return 0;
 	if ((sl_modem_wants_read(&d->modem) && d->st != DL_SETUP &&
-	     d->st != DL_CONNECTED) || d->st == DL_LEG)
+	     d->st != DL_CONNECTED) || d->framed)
 		events |= POLLIN;
 	if (sl_modem_wants_write(&d->modem) ||
-	    (d->st == DL_LEG && sl_byteq_len(&d->leg_out)))
+	    (d->framed && sl_byteq_len(&d->leg_out)))
 		events |= POLLOUT;
 	return events;
 }
@@ -719,14 +710,14 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 
 	if (d->fd < 0)
 		return;
-	if ((revents & POLLOUT) && d->st == DL_LEG) {
+	if ((revents & POLLOUT) && d->framed) {
 		if (sl_byteq_flush(&d->leg_out, d->fd) < 0 && errno != EAGAIN) {
 			sl_dialer_end_call(d, strerror(errno), now);
 			return;
 		}
 	} else if (revents & POLLOUT) {
 		sl_modem_output(&d->modem, now, &ev);
-		modem_events(d, &ev, now);
+		sl_dialer_modem_events(d, &ev, now);
 	}
 	if (d->fd >= 0 && (revents & (POLLIN | POLLHUP | POLLERR))) {
 		uint8_t buf[512];
@@ -749,14 +740,14 @@ static void port_ready(struct sl_dialer *d, short revents, int64_t now)
 			size_t used = sl_modem_input(&d->modem, buf + off,
 						     (size_t)n - off, now, &ev);
 
-			modem_events(d, &ev, now);
+			sl_dialer_modem_events(d, &ev, now);
 			if (!used && !ev.n)
 				break;
 			off += used;
 		}
 		/* After CONNECT the rest is the leg's. */
-		if (n > 0 && off < (size_t)n && d->st == DL_LEG)
-			leg_data(d, buf + off, (size_t)n - off, now);
+		if (n > 0 && off < (size_t)n && d->framed)
+			sl_dialer_leg_data(d, buf + off, (size_t)n - off, now);
 	}
 }
 
@@ -805,18 +796,23 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 		struct sl_modem_events ev;
 
 		sl_modem_timer(&d->modem, now, &ev);
-		modem_events(d, &ev, now);
+		sl_dialer_modem_events(d, &ev, now);
 	}
 	if (d->call && d->call_timer && now >= d->call_timer) {
 		struct sl_call_actions out;
 
 		d->call_timer = 0;
 		if (sl_call_timer(d->call, (uint64_t)now, &out) == 0)
-			call_actions(d, &out, now);
+			sl_dialer_call_actions(d, &out, now);
 	}
 	if (d->st == DL_SETUP && d->attach_deadline &&
 	    now >= d->attach_deadline)
 		sl_dialer_end_call(d, "the line did not come up after CONNECT", now);
+	if (d->nak_hangup_at && now >= d->nak_hangup_at)
+		sl_dialer_end_call(d, d->nak_why, now);
+	if (d->st == DL_LEG && d->call && d->held_heard &&
+	    now >= d->held_heard + SL_DIALER_HELD_IDLE_MS)
+		sl_dialer_end_call(d, "nothing from the TSP during a held delivery for 60 s", now);
 	if (d->dod && d->dod->key_deadline && now >= d->dod->key_deadline &&
 	    sl_dialer_hangup(d, "the demand call was not keyed in time",
 			     now) == -ENOTCONN)
@@ -835,8 +831,11 @@ void sl_dialer_timer(struct sl_dialer *d, int64_t now)
 int64_t sl_dialer_next_timer(const struct sl_dialer *d)
 {
 	const struct dl_demand *m = d->dod;
-	int64_t c[6] = {
+	int64_t c[8] = {
 		d->st == DL_DOWN ? d->retry_at : 0,
+		d->nak_hangup_at,
+		d->st == DL_LEG && d->call && d->held_heard ?
+			d->held_heard + SL_DIALER_HELD_IDLE_MS : 0,
 		d->fd >= 0 ? sl_modem_next_timer(&d->modem) : 0,
 		d->call ? d->call_timer : 0,
 		d->st == DL_SETUP ? d->attach_deadline : 0,
@@ -846,7 +845,7 @@ int64_t sl_dialer_next_timer(const struct sl_dialer *d)
 	};
 	int64_t next = 0;
 
-	for (int i = 0; i < 6; ++i)
+	for (int i = 0; i < 8; ++i)
 		if (c[i] && (!next || c[i] < next))
 			next = c[i];
 	return next;

@@ -11,8 +11,18 @@
  * detached and the modem hangs up, ready for the next call.
  *
  * States: down (port not open; retried), init, idle, dialling,
- * answering, setup (discipline attached, call setup running), connected
- * (bridged: the line's handshake keys it), hangup.
+ * answering, setup (call setup running), connected (bridged: the line's
+ * handshake keys it), hangup, tsp-leg (a leg of store and forward: T
+ * itself is the peer).
+ *
+ * Answering, call setup runs before the discipline is attached, its
+ * control frames framed here (rawline.h) as on a leg to the TSP: until
+ * CALL_OFFER the daemon cannot know whether the TSP bridges a call (then
+ * the discipline is attached before CALL_ACCEPT goes out, and the rest of
+ * the call runs through the kernel as when calling) or delivers an
+ * envelope it holds (store-and-forward.rst): then the line stays without
+ * the discipline, the courier takes the envelope under the leg's courier
+ * keys, and no sealine module is needed.
  *
  * Dial-on-demand ("dial_on_demand = ACCOUNT"): the virtual tty exists
  * only during a call, so applications get a stable pseudo-terminal
@@ -39,6 +49,7 @@
 #include "ipc.h"
 
 struct sl_dialer;
+struct sl_dialer_leg_ops;
 struct sl_keystore;
 
 /*
@@ -64,11 +75,27 @@ struct sl_dialer_ops {
 	/* A call attempt ended, whether it ever connected or not (busy, no
 	 * answer, call setup refused, hung up): why. May be NULL. */
 	void (*ended)(void *ctx, const char *why, int64_t now_ms);
+	/*
+	 * The TSP offers the delivery of an envelope sender handed to it
+	 * (CALL_OFFER with the held-delivery flag; sender is T's word until
+	 * the envelope's header proves it): 0 and who runs the leg (*leg,
+	 * *leg_ctx: its up() once T is the courier peer, every COURIER
+	 * message through control(), ended() last), or the NAK's reason with
+	 * why, for the log. May be NULL: every held delivery refused.
+	 */
+	uint8_t (*held)(void *ctx, const char *sender,
+			const struct sl_dialer_leg_ops **leg, void **leg_ctx,
+			char *why, size_t why_len);
 };
 
 /* Timing (milliseconds). */
 #define SL_DIALER_REOPEN_MS	5000	/* a port that failed: again */
 #define SL_DIALER_ATTACH_MS	10000	/* CONNECT to the line registered */
+/* Our NAK ended call setup: hang up this much later (a modem hangup
+ * drops what the tty still holds, the NAK too). */
+#define SL_DIALER_NAK_HANGUP_MS	200
+/* A held delivery with nothing from the TSP for this long: hung up. */
+#define SL_DIALER_HELD_IDLE_MS	60000
 
 /* Dial-on-demand. */
 #define SL_DIALER_DEMAND_BUF	(64 * 1024)	/* application -> call, held
@@ -140,6 +167,13 @@ int sl_dialer_leg(struct sl_dialer *d, const struct sl_dialer_leg_ops *ops,
 		  void *ctx, int64_t now_ms, char *err, size_t err_len);
 /* One control message out on the leg: 0, -ENOTCONN, -ENOBUFS. */
 int sl_dialer_leg_send(struct sl_dialer *d, const uint8_t *msg, size_t len);
+/*
+ * A held delivery's leg (in its up()): the courier keys (k_e2t || k_t2e,
+ * the caller wipes them) and the hsid of its channel, the call's
+ * tracking id. 0, or -EINVAL if no held delivery is connected.
+ */
+int sl_dialer_held_keys(const struct sl_dialer *d, uint8_t *keys,
+			uint32_t *hsid, uint64_t *tracking);
 
 /* `sealctl hangup`. 0 or -ENOTCONN (no call). */
 int sl_dialer_hangup(struct sl_dialer *d, const char *why, int64_t now_ms);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * What dialer.c and demand.c (dial-on-demand) share; not for the rest of
- * the daemon, which sees dialer.h only.
+ * What dialer.c, dialer_leg.c (lines without the discipline) and demand.c
+ * (dial-on-demand) share; not for the rest of the daemon, which sees
+ * dialer.h only.
  */
 #ifndef SEALINE_AGENT_DIALER_INTERNAL_H
 #define SEALINE_AGENT_DIALER_INTERNAL_H
@@ -74,18 +75,53 @@ struct sl_dialer {
 	struct sl_ipc_client *op;		/* `sealctl call` waiting */
 	struct dl_demand *dod;			/* dial_on_demand, or NULL */
 
-	/* A leg to the TSP itself (sl_dialer_leg()): no discipline, its
-	 * control frames framed in user space. */
-	const struct sl_dialer_leg_ops *leg;	/* NULL: none placed */
-	void *leg_ctx;
-	bool caller_leg;			/* this attempt is a leg */
+	/* No discipline on the line: its control frames framed here (a leg
+	 * to the TSP, an answer's call setup until the offer). */
+	bool framed;
 	struct sl_rawline rl;
 	struct sl_byteq leg_out;
+	/* A leg to the TSP itself (sl_dialer_leg()), or a held delivery the
+	 * TSP makes to us (sl_dialer_ops.held). */
+	const struct sl_dialer_leg_ops *leg;	/* NULL: none */
+	void *leg_ctx;
+	bool caller_leg;			/* this attempt is a leg */
+	uint32_t held_hsid;			/* a held delivery's channel */
+	int64_t held_heard;			/* ... its last message */
+	/* Answering: a call accepted once the discipline is attached and
+	 * the line registered (sl_dialer_line_up()). */
+	bool accept_pending;
+	/* Our NAK ended call setup: hang up at this time (why). */
+	int64_t nak_hangup_at;
+	char nak_why[192];
 };
 
 const char *sl_dialer_tty(const struct sl_dialer *d);
 /* Back to command mode and on hook; the call's keys and handshake go. */
 void sl_dialer_end_call(struct sl_dialer *d, const char *why, int64_t now);
+const char *sl_dialer_state_name(enum dl_state st);
+void sl_dialer_set_state(struct sl_dialer *d, enum dl_state st);
+/* What the modem driver and call setup said: acted on. */
+void sl_dialer_modem_events(struct sl_dialer *d,
+			    const struct sl_modem_events *ev, int64_t now);
+void sl_dialer_call_actions(struct sl_dialer *d,
+			    const struct sl_call_actions *out, int64_t now);
+/* Our answer to T's offer: accept (reason SL_NAK_NONE) or a NAK. */
+void sl_dialer_offer_reply(struct sl_dialer *d, uint8_t reason, int64_t now);
+
+/* dialer_leg.c: a line without the discipline. */
+/* After CONNECT: control frames framed here from now on. */
+void sl_dialer_frame_here(struct sl_dialer *d);
+/* A leg we placed is up (CONNECT). */
+void sl_dialer_leg_up(struct sl_dialer *d, int64_t now);
+/* Bytes after CONNECT: control frames, or the modem's NO CARRIER. */
+void sl_dialer_leg_data(struct sl_dialer *d, const uint8_t *buf, size_t n,
+			int64_t now);
+/* T offers a held delivery from sender: asked of sl_dialer_ops.held. */
+void sl_dialer_offer_held(struct sl_dialer *d, const char *sender,
+			  int64_t now);
+/* ... and, accepted, is connected (hsid: the leg's channel). */
+void sl_dialer_held_connected(struct sl_dialer *d, uint32_t hsid,
+			      int64_t now);
 
 /* demand.c */
 int sl_demand_new(struct sl_dialer *d);

@@ -128,6 +128,19 @@ static void call_ended(void *ctx, const char *why, int64_t now_ms)
 		L->hooks->call_ended(L->hooks->ctx, line, why, now_ms);
 }
 
+static uint8_t call_held(void *ctx, const char *sender,
+			 const struct sl_dialer_leg_ops **leg, void **leg_ctx,
+			 char *why, size_t why_len)
+{
+	struct sl_line *line = ctx;
+	struct sl_lines *L = line->owner;
+
+	if (!L->hooks || !L->hooks->held)
+		return SL_NAK_REFUSED;
+	return L->hooks->held(L->hooks->ctx, line, sender, leg, leg_ctx, why,
+			      why_len);
+}
+
 static const struct sl_dialer_ops dialer_ops = {
 	.send_control = call_send_control,
 	.attached = call_attached,
@@ -135,6 +148,7 @@ static const struct sl_dialer_ops dialer_ops = {
 	.over = call_over,
 	.keyed = call_keyed,
 	.ended = call_ended,
+	.held = call_held,
 };
 
 void sl_line_hook_down(struct sl_lines *L, struct sl_line *line,

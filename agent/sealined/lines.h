@@ -114,9 +114,12 @@ struct sl_line {
  * down: the line's keys are gone (line down, call over, keys cleared or
  * expired, the daemon stopping); control: a control message that is not
  * the handshake's, true if taken; call_ended: a call attempt on a dial-up
- * line ended, connected or not; status: fields for its status record.
+ * line ended, connected or not; status: fields for its status record;
+ * held: the TSP offers a held delivery from sender on a dial-up line
+ * (dialer.h, struct sl_dialer_ops: held).
  */
 struct sl_drv_action;
+struct sl_dialer_leg_ops;
 struct sl_line_hooks {
 	void *ctx;
 	void (*stage)(void *ctx, struct sl_line *line,
@@ -132,6 +135,9 @@ struct sl_line_hooks {
 			   int64_t now_ms);
 	void (*status)(void *ctx, struct sl_line *line,
 		       struct sl_ipc_builder *b);
+	uint8_t (*held)(void *ctx, struct sl_line *line, const char *sender,
+			const struct sl_dialer_leg_ops **leg, void **leg_ctx,
+			char *why, size_t why_len);
 };
 
 struct sl_event {

@@ -23,6 +23,7 @@
 #define ENV_SUFFIX	".env"
 #define STATE_SUFFIX	".state"
 #define RCPT_SUFFIX	".receipt"
+#define VIA_SUFFIX	".via"
 /* How deep sl_spool_walk goes: as deep as an envelope may. */
 #define WALK_DEPTH	(SL_ENV_DEPTH_MAX + 1)
 
@@ -45,6 +46,8 @@ static int save(struct sl_spool *sp, const struct sl_sp_item *it)
 	sl_cs_rec_init(r, SL_SP_MAGIC);
 	sl_cs_put(r, "id", it->hex);
 	sl_cs_put(r, "sender", it->sender);
+	if (it->via[0])
+		sl_cs_put(r, "via", it->via);
 	sl_cs_put_u64(r, "size", it->size);
 	sl_cs_put_u64(r, "chunks", it->chunks);
 	sl_cs_putf(r, "started", "%" PRId64, it->started);
@@ -80,6 +83,10 @@ static int load(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN],
 	    strcmp(sl_cs_get(r, "id"), it->hex))
 		goto out;
 	snprintf(it->sender, sizeof(it->sender), "%s", s);
+	s = sl_cs_get(r, "via");
+	if (s && strcmp(s, SL_SP_VIA_TSP))
+		goto out;
+	snprintf(it->via, sizeof(it->via), "%s", s ? s : "");
 	if (sl_cs_get_u64(r, "size", &it->size) ||
 	    sl_cs_get_u64(r, "chunks", &it->chunks) ||
 	    sl_cs_get_u64(r, "started", &started) ||
@@ -243,7 +250,7 @@ static int add_name(void *arg, const char *name, char type, uint64_t size,
  * names), or a refusal (why).
  */
 static int log_record(struct sl_spool *sp, const char *hex, const char *sender,
-		      uint64_t size, uint64_t wire_bytes,
+		      const char *via, uint64_t size, uint64_t wire_bytes,
 		      const struct sl_env_received *rx, const char *receipt,
 		      const struct sl_env_refusal *why, int64_t now)
 {
@@ -261,6 +268,7 @@ static int log_record(struct sl_spool *sp, const char *hex, const char *sender,
 	sl_jb_time(&j, "time", now);
 	sl_jb_str(&j, "id", hex);
 	sl_jb_str_or_null(&j, "peer", sender);
+	sl_jb_str(&j, "via", via[0] ? via : "line");
 	sl_jb_str(&j, "outcome", outcome);
 	if (why) {
 		reason_token(tok, sizeof(tok), why->reason);
@@ -328,6 +336,15 @@ static int finish_delivery(struct sl_spool *sp, struct sl_sp_item *it,
 	ssize_t n;
 	int ret;
 
+	if (it->via[0]) {
+		/* Before the receipt: once that is there, the delivery is
+		 * not finished again. */
+		name_of(name, sizeof(name), it->id, VIA_SUFFIX);
+		ret = sl_cs_write_file(sp->rcptfd, name, it->via,
+				       strlen(it->via));
+		if (ret)
+			return ret;
+	}
 	name_of(name, sizeof(name), it->id, RCPT_SUFFIX);
 	n = sl_cs_read_file(sp->rcptfd, name, rcpt, sizeof(rcpt));
 	if (n == -ENOENT) {
@@ -346,8 +363,8 @@ static int finish_delivery(struct sl_spool *sp, struct sl_sp_item *it,
 		received_of(&fallback, it, rcpt, (size_t)n);
 		rx = &fallback;
 	}
-	ret = log_record(sp, it->hex, it->sender, it->size, it->wire_bytes,
-			 rx, rcpt, NULL, (int64_t)time(NULL));
+	ret = log_record(sp, it->hex, it->sender, it->via, it->size,
+			 it->wire_bytes, rx, rcpt, NULL, (int64_t)time(NULL));
 	if (ret)
 		return ret;
 	SL_CS_CRASH_POINT("spool: logged, spool still there");
@@ -493,6 +510,21 @@ bool sl_spool_delivered(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN])
 
 	name_of(name, sizeof(name), id, RCPT_SUFFIX);
 	return exists(sp->rcptfd, name);
+}
+
+const char *sl_spool_via(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN])
+{
+	char name[64], via[SL_SP_VIA_MAX];
+	ssize_t n;
+
+	name_of(name, sizeof(name), id, VIA_SUFFIX);
+	n = sl_cs_read_file(sp->rcptfd, name, via, sizeof(via) - 1);
+	if (n > 0) {
+		via[n] = 0;
+		if (!strcmp(via, SL_SP_VIA_TSP))
+			return SL_SP_VIA_TSP;
+	}
+	return "line";
 }
 
 /* How many whole chunks of the spool verify, from the start; the file
@@ -700,8 +732,8 @@ enum sl_env_reason sl_spool_commit(struct sl_spool *sp, struct sl_sp_item *it,
 int sl_spool_refused(struct sl_spool *sp, struct sl_sp_item *it,
 		     const struct sl_env_refusal *why, bool drop, int64_t now)
 {
-	int ret = log_record(sp, it->hex, it->sender, it->size, it->wire_bytes,
-			     NULL, NULL, why, now);
+	int ret = log_record(sp, it->hex, it->sender, it->via, it->size,
+			     it->wire_bytes, NULL, NULL, why, now);
 
 	if (drop) {
 		int r2 = sl_spool_drop(sp, it->id);
@@ -732,11 +764,11 @@ int sl_spool_drop(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN])
 }
 
 int sl_spool_log_refusal(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN],
-			 const char *sender, uint64_t size,
+			 const char *sender, uint64_t size, const char *via,
 			 const struct sl_env_refusal *why, int64_t now)
 {
 	char hex[SL_CS_HEX_ID];
 
 	sl_hex_encode(hex, id, SL_ENV_ID_LEN);
-	return log_record(sp, hex, sender, size, 0, NULL, NULL, why, now);
+	return log_record(sp, hex, sender, via, size, 0, NULL, NULL, why, now);
 }

@@ -15,6 +15,8 @@
  *	INBOX/ID/		delivered, whole (one file system with STAGING)
  *	RECEIPTS/ID.receipt	every receipt given: a replay is answered
  *				with it (default STATE_DIR/receipts)
+ *	RECEIPTS/ID.via		"tsp": it came as a held delivery from the
+ *				TSP (none: on a line from its sender)
  *
  * Delivery, in this order: unpack into staging (synced), sign the receipt
  * into SPOOL/ID.receipt, rename staging into the inbox (the commit), copy
@@ -38,6 +40,9 @@
 #include "wire.h"
 
 #define SL_SP_MAGIC	"sealine-spool 1"
+/* How an envelope came: "" on a line from its sender, or this. */
+#define SL_SP_VIA_TSP	"tsp"
+#define SL_SP_VIA_MAX	8
 
 struct sl_spool_dirs {
 	char spool[PATH_MAX];
@@ -57,6 +62,7 @@ struct sl_sp_item {
 	uint8_t id[SL_ENV_ID_LEN];
 	char hex[SL_CS_HEX_ID];
 	char sender[SL_ACCOUNT_LEN + 1];
+	char via[SL_SP_VIA_MAX];	/* "" or SL_SP_VIA_TSP */
 	uint64_t size, chunks;
 	int64_t started;
 	uint64_t wire_bytes;		/* courier bytes received, all
@@ -79,6 +85,8 @@ ssize_t sl_spool_receipt(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN],
 			 char *buf, size_t size);
 /* Whether id was delivered before (a receipt exists): the replay check. */
 bool sl_spool_delivered(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN]);
+/* How delivered envelope id came: SL_SP_VIA_TSP or "line". */
+const char *sl_spool_via(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN]);
 
 /*
  * An offered envelope (its header opened: key, sender): resume what the
@@ -119,9 +127,9 @@ int sl_spool_refused(struct sl_spool *sp, struct sl_sp_item *it,
 int sl_spool_drop(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN]);
 
 /* The receive log's record of a refusal before anything was spooled
- * (sender may be "" if unknown). */
+ * (sender may be "" if unknown; via as in struct sl_sp_item). */
 int sl_spool_log_refusal(struct sl_spool *sp, const uint8_t id[SL_ENV_ID_LEN],
-			 const char *sender, uint64_t size,
+			 const char *sender, uint64_t size, const char *via,
 			 const struct sl_env_refusal *why, int64_t now);
 
 /*

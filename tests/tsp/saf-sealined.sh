@@ -29,8 +29,7 @@
 
 S=$W/safd
 SD=$S/sealined
-mkdir -p "$S" "$SD/state/peers"
-SEALINED=${SEALINED:-$HERE/build/sealined-asan}
+mkdir -p "$S"
 start_exchange "$S" 2 3 --ring-interval 0.2 || exit 1
 "$SIM" keys --count 3 >"$S/keys" || exit 1
 start_tsp "$S" 2 || exit 1
@@ -40,29 +39,9 @@ LTK=$(printf '6b%.0s' $(seq 32))
 
 # sealined with endpoint 0's identity, paired with 1 and 2 (their keys,
 # one LTK), its modem line the exchange's pty of endpoint 0.
-"$SIMC" identity --index 0 >"$SD/state/identity" || exit 1
-for i in 1 2; do
-	read -r acct key _ < <(sed -n "$((i + 1))p" "$S/keys")
-	printf 'version 1\naccount %s\npublic %s\nltk %s\nauthorised yes\nrevoked no\npaired %s\nchanged %s\n' \
-		"$acct" "$key" "$LTK" "$(date +%s)" "$(date +%s)" >"$SD/state/peers/$acct"
-done
-chmod 600 "$SD/state/identity" "$SD"/state/peers/*
-cat >"$SD/sealined.conf" <<EOF
-[agent]
-account = $(acct 0)
-state_dir = $SD/state
-socket = $SD/ctl.sock
-log_level = debug
-[line $(readlink -f "$S/ep0")]
-modem = yes
-tsp_number = 100
-tsp_key = $TSP_KEY
-baud = 115200
-[courier]
-inbox = $SD/in
-EOF
-"$SEALINED" -f -c "$SD/sealined.conf" 2>"$SD/log" &
-SD_PID=$!
+sealined_peer "$SD" 1 "$LTK"; sealined_peer "$SD" 2 "$LTK"
+sealined_start "$SD" 0 || exit 1
+SD_PID=$SEALINED_PID
 trap 'kill "$SD_PID" 2>/dev/null; cleanup' EXIT
 sc() { "$SEALCTL" "$@" --socket "$SD/ctl.sock"; }
 sd_idle() { # sealined's dial-up line and the TSP's lines wait for a call
@@ -147,7 +126,7 @@ bounced() {
 	sd_idle || return 1
 	exchange_ctl "$S" "busy 5550001 off" >/dev/null
 	# the windowed one stays passed over; this one is refused at delivery
-	sqlite3 "$S/tsp.db" "UPDATE spool SET next_ms = 9000000000000 WHERE envelope = x'$ID2'" || return 1
+	tsp_sql "UPDATE spool SET next_ms = 9000000000000 WHERE envelope = x'$ID2'" || return 1
 	receiver 1 "$S/r1b" refused --refuse
 	sc send --to "$(acct 1)" --via-tsp --wait --quiet "$S/file-b" >"$S/send3" 2>&1 || { cat "$S/send3"; return 1; }
 	ID3=$(head -n 1 "$S/send3")
@@ -171,7 +150,7 @@ lying_receipt() {
 	ID4=$(head -n 1 "$S/send4")
 	receiver_done "$S/r1c" || return 1
 	wait_state "$ID4" delivered || return 1
-	sqlite3 "$S/tsp.db" "UPDATE spool SET receipt = replace(receipt, 'files 1', 'files 7') WHERE envelope = x'$ID4'" || return 1
+	tsp_sql "UPDATE spool SET receipt = replace(receipt, 'files 1', 'files 7') WHERE envelope = x'$ID4'" || return 1
 	sd_idle || return 1
 	sc outbox collect >"$S/collect4" 2>&1
 	grep -q "0 receipts and notices stored" "$S/collect4" || { cat "$S/collect4"; return 1; }
@@ -185,7 +164,7 @@ check "saf-sealined: a receipt the TSP changed: not acknowledged, logged, the en
 lying_notice() {
 	sd_idle || return 1
 	# ID2 (held, passed over) expires, with another hash in the TSP's row
-	sqlite3 "$S/tsp.db" "UPDATE spool SET sha256 = zeroblob(32), expires_ms = 1 WHERE envelope = x'$ID2'" || return 1
+	tsp_sql "UPDATE spool SET sha256 = zeroblob(32), expires_ms = 1 WHERE envelope = x'$ID2'" || return 1
 	wait_state "$ID2" expired || return 1
 	sc outbox collect >"$S/collect5" 2>&1
 	grep -q "0 receipts and notices stored" "$S/collect5" || { cat "$S/collect5"; return 1; }

@@ -56,6 +56,9 @@ simc_collect() {
 		--out-dir "$out" --timeout 60 "$@" >"$out/result" 2>"$out/err" ||
 		{ cat "$out/result"; tail -n 20 "$out/err"; return 1; }
 }
+# tsp_sql SQL: on the TSP's store while sealtspd runs (waiting for its
+# write lock rather than failing with "database is locked")
+tsp_sql() { sqlite3 -cmd '.timeout 10000' "$S/tsp.db" "$@"; }
 spool_json() { "$SEALCTL" tsp --db "$S/tsp.db" spool --all --json; }
 # spool_field ENVELOPE-ID FIELD: of the row of that envelope
 spool_field() {
@@ -66,7 +69,7 @@ env_id() { od -An -tx1 -j8 -N16 "$1" | tr -d ' \n'; }
 # under way: held or delivering)
 held() { case $(spool_field "$1" state) in held | delivering) return 0 ;; esac; return 1; }
 # due ENVELOPE-ID: its next attempt now (no test waits out a back-off)
-due() { sqlite3 "$S/tsp.db" "UPDATE spool SET next_ms = 0 WHERE envelope = x'$1' AND state = 'held'"; }
+due() { tsp_sql "UPDATE spool SET next_ms = 0 WHERE envelope = x'$1' AND state = 'held'"; }
 # wait_state ENVELOPE-ID STATE: until the row is in it (10 s at most)
 wait_state() {
 	local i
@@ -180,7 +183,7 @@ expiry() {
 	local sid
 	sid=$(spool_field "$ENV_A" spool_id)
 	tsp_idle || return 1
-	sqlite3 "$S/tsp.db" "UPDATE spool SET expires_ms = 1 WHERE envelope = x'$ENV_A'" || return 1
+	tsp_sql "UPDATE spool SET expires_ms = 1 WHERE envelope = x'$ENV_A'" || return 1
 	wait_state "$ENV_A" expired || return 1
 	[ ! -e "$S/state/tsp-spool/$sid" ] || { echo "the expired envelope's file is still there"; return 1; }
 	tsp_idle || return 1
@@ -313,12 +316,12 @@ scheduled() {
 		held "$ENV_K" && held "$ENV_L" || { spool_json; return 1; }
 	tsp_idle || return 1
 	receiver 7 "$S/r7" OK
-	sqlite3 "$S/tsp.db" "UPDATE spool SET not_before_ms = 0, next_ms = 0 WHERE envelope = x'$ENV_K'" || return 1
+	tsp_sql "UPDATE spool SET not_before_ms = 0, next_ms = 0 WHERE envelope = x'$ENV_K'" || return 1
 	receiver_done "$S/r7" || return 1
 	wait_state "$ENV_K" delivered || return 1
 	tsp_idle || return 1
 	receiver 7 "$S/r7" OK
-	sqlite3 "$S/tsp.db" "UPDATE spool SET deliver_window = -1 WHERE envelope = x'$ENV_L'" || return 1
+	tsp_sql "UPDATE spool SET deliver_window = -1 WHERE envelope = x'$ENV_L'" || return 1
 	receiver_done "$S/r7" || return 1
 	wait_state "$ENV_L" delivered
 }

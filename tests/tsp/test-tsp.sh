@@ -17,7 +17,10 @@
 #   duplicates, expiry and its notice collected, a kill -9; and with a
 #   real sender (saf-sealined.sh): sealined and sealctl send --via-tsp,
 #   the acceptance, delivery, the receipt collected, a bounce, a lying
-#   TSP's receipt and notice refused.
+#   TSP's receipt and notice refused; and with a real recipient too
+#   (saf-recipient.sh): sealined takes held deliveries into its inbox,
+#   refuses a revoked sender, a changed envelope, another's envelope, and
+#   answers a replay or a delivery the TSP lost with its first receipt.
 #
 # Prints "ok"/"FAIL" lines and last "tsp: N passed, N failed"; exit 0
 # only if all passed. Needs python3 (JSON).
@@ -53,6 +56,7 @@ done
 SEALTSPD=${SEALTSPD:-$HERE/build/sealtspd-asan}
 SIM=${SIM:-$HERE/build/sim-endpoints-asan}
 SIMC=${SIMC:-$HERE/build/sim-courier-asan}
+SEALINED=${SEALINED:-$HERE/build/sealined-asan}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=suppressions=$HERE/lsan.supp:print_suppressions=0
@@ -142,6 +146,43 @@ enrol() {
 }
 acct() { printf '%012d' $((100000000000 + $1)); }
 authorise() { "$SEALCTL" tsp --db "$1/tsp.db" accounts authorise "$(acct "$2")" "$(acct "$3")" >/dev/null; }
+
+# sealined_peer DIR I LTK: endpoint I of $S/keys a paired, authorised peer
+# (its key, LTK) in the key store of the sealined in DIR
+sealined_peer() {
+	local acct key
+	read -r acct key _ < <(sed -n "$(($2 + 1))p" "$S/keys")
+	mkdir -p "$1/state/peers"
+	printf 'version 1\naccount %s\npublic %s\nltk %s\nauthorised yes\nrevoked no\npaired %s\nchanged %s\n' \
+		"$acct" "$key" "$3" "$(date +%s)" "$(date +%s)" >"$1/state/peers/$acct"
+	chmod 600 "$1/state/peers/$acct"
+}
+# sealined_start DIR I: sealined (no sealine module needed) with endpoint
+# I's identity, its dial-up line the exchange's pty of endpoint I in $S,
+# the TSP start_tsp started; state, control socket, inbox and log in DIR;
+# its pid in SEALINED_PID
+sealined_start() {
+	local d=$1 i=$2
+	mkdir -p "$d/state"
+	"$SIMC" identity --index "$i" >"$d/state/identity" || return 1
+	chmod 600 "$d/state/identity"
+	cat >"$d/sealined.conf" <<-EOF
+	[agent]
+	account = $(acct "$i")
+	state_dir = $d/state
+	socket = $d/ctl.sock
+	log_level = debug
+	[line $(readlink -f "$S/ep$i")]
+	modem = yes
+	tsp_number = 100
+	tsp_key = $TSP_KEY
+	baud = 115200
+	[courier]
+	inbox = $d/in
+	EOF
+	"$SEALINED" -f -c "$d/sealined.conf" 2>>"$d/log" &
+	SEALINED_PID=$!
+}
 
 cdr_json() { "$SEALCTL" tsp --db "$1/tsp.db" cdr --json; }
 # cdr_field FILE CALLER-ID FIELD: the field of the record with that caller ID
@@ -432,6 +473,8 @@ else ok "sanitizers: no report from sealtspd"; fi
 . "$HERE/saf.sh"
 # shellcheck source=tests/tsp/saf-sealined.sh
 . "$HERE/saf-sealined.sh"
+# shellcheck source=tests/tsp/saf-recipient.sh
+. "$HERE/saf-recipient.sh"
 
 # ---------------------------------------------------------------- load
 if [ "$LOAD" = 1 ]; then

@@ -27,7 +27,7 @@
 #   test_hex           lib/hex.c, lib/fdio.c
 #   test_lines         sealined/lines.c, line_hs.c, operator.c with a fake
 #                      kernel and a fake handshake core
-#   test_dialer        sealined/dialer.c, demand.c without a modem
+#   test_dialer        sealined/dialer.c, dialer_leg.c, demand.c without a modem
 #   test_tspstore      tsp/tspstore*.c: accounts and call records (SQLite)
 #   test_tspstore_shared  the same as several instances share it, on SQLite
 #                      and (SEALINE_TEST_PG) PostgreSQL: limits, leases
@@ -76,7 +76,8 @@ TEST_HS_SRCS := $(call agent_srcs,$(PROTO_CRYPTO_SRCS) $(PROTO_NOISE_SRCS) \
 TEST_CALL_SRCS := $(TEST_HS_SRCS) $(call agent_srcs,$(PROTO_CALL_SRCS))
 TEST_DAEMON_SRCS := $(call agent_srcs,$(LIB_CORE_SRCS) $(LIB_DAEMON_SRCS) \
 	$(PROTO_SRCS) sealined/lines.c sealined/line_hs.c sealined/operator.c \
-	sealined/kernel_nl.c sealined/dialer.c sealined/demand.c)
+	sealined/kernel_nl.c sealined/dialer.c sealined/dialer_leg.c \
+	sealined/demand.c)
 TEST_XFER_SRCS := $(call agent_srcs,$(PROTO_CRYPTO_SRCS) \
 	$(PROTO_COURIER_SRCS)) $(KREPLAY_SRC)
 TEST_TSPSTORE_SRCS := $(call agent_srcs,$(TSP_STORE_SRCS) $(LIB_CORE_SRCS) \
@@ -184,7 +185,7 @@ SEALINED_COURIER_OBJS := $(patsubst $(AGENT)/%.c,$(BUILD)/agent/%.o,\
 	$(call agent_srcs,$(COURIER_SRCS) $(COURIER_SEND_SRCS) \
 	$(COURIER_STORE_SRCS) sealined/courier.c sealined/courier_line.c \
 	sealined/courier_ipc.c sealined/courier_intake.c sealined/unpacker.c \
-	sealined/courier_tsp.c sealined/hs_noise.c))
+	sealined/courier_tsp.c sealined/courier_held.c sealined/hs_noise.c))
 $(BUILD)/test_sealined_courier: test_sealined_courier.c daemon_test.h \
 		$(SEALINED_COURIER_OBJS) $(BUILD)/libdaemon-test.a \
 		$(AGENT_TEST_DEPS) | $(BUILD)

@@ -125,8 +125,8 @@ sl_assert "A's send log: delivered to B, named" grep -Eq "$id1 +$ACCT_B +Plant B
 j=$(ctl a log --sent --json)
 sl_assert "A's send log holds the receipt" grep -q "\"id\": \"$id1\".*\"receipt\": \"sealine-receipt 1" <<<"$j"
 j=$(ctl b log --received --json)
-sl_assert "B's receive log: received from A, with its names" \
-	grep -q "\"id\": \"$id1\", \"peer\": \"$ACCT_A\", \"outcome\": \"delivered\".*\"name\": \"tree/random.bin\"" <<<"$j"
+sl_assert "B's receive log: received from A over the line, with its names" \
+	grep -q "\"id\": \"$id1\", \"peer\": \"$ACCT_A\", \"via\": \"line\", \"outcome\": \"delivered\".*\"name\": \"tree/random.bin\"" <<<"$j"
 
 # ---------------------------------------------------------------- sharing the line
 sl_random_file "$D/app.bin" $((128 * 1024))

@@ -95,7 +95,7 @@ refused() {
 		has a "\"id\": \"$ID\".*\"detail\": \".*$jdetail" outbox --json
 	sl_assert "$case: A keeps the envelope" test -s "$(state a)/outbox/$ID.env"
 	sl_assert "$case: B's receive log: refused, $lower, the detail" \
-		has b "\"id\": \"$ID\", \"peer\": \"$ACCT_A\", \"outcome\": \"refused\", \"reason\": \"$lower\", \"detail\": \".*$jdetail" log --received --json
+		has b "\"id\": \"$ID\", \"peer\": \"$ACCT_A\", \"via\": \"line\", \"outcome\": \"refused\", \"reason\": \"$lower\", \"detail\": \".*$jdetail" log --received --json
 	sl_assert "$case: A's send log: refused, $lower" \
 		has a "\"id\": \"$ID\", \"peer\": \"$ACCT_B\", \"outcome\": \"refused\", \"reason\": \"$lower\"" log --sent --json
 	sl_assert "$case: B's daemon log says it refused it and why" \

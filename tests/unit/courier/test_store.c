@@ -428,9 +428,11 @@ static uint8_t *seal_tree(struct world *w, const char *top, size_t *len,
 	return buf;
 }
 
-/* Receives env into the spool (begin, every chunk verified and put). */
+/* Receives env into the spool (begin, every chunk verified and put);
+ * via: how it came ("" or SL_SP_VIA_TSP). */
 static void spool_in(struct rbox *r, struct world *w, const uint8_t *env,
-		     size_t len, struct sl_sp_item *it, uint64_t upto)
+		     size_t len, const char *via, struct sl_sp_item *it,
+		     uint64_t upto)
 {
 	struct sl_env_opened o;
 	struct sl_env_refusal why;
@@ -442,6 +444,7 @@ static void spool_in(struct rbox *r, struct world *w, const uint8_t *env,
 	memset(it, 0, sizeof(*it));
 	memcpy(it->id, o.id, 16);
 	snprintf(it->sender, sizeof(it->sender), "%s", o.sender);
+	snprintf(it->via, sizeof(it->via), "%s", via);
 	it->size = len;
 	it->chunks = (len - SL_ENV_HEADER_LEN + SL_ENV_CHUNK_WIRE_LEN - 1) /
 		     SL_ENV_CHUNK_WIRE_LEN;
@@ -520,7 +523,10 @@ TEST(spool_delivery_crash_points)
 		bool in_inbox;
 
 		rb_open(&r);
-		spool_in(&r, &w, env, len, &it, UINT64_MAX);
+		/* Every other round a held delivery from the TSP: how it
+		 * came survives every crash point too. */
+		spool_in(&r, &w, env, len, k % 2 ? SL_SP_VIA_TSP : "", &it,
+			 UINT64_MAX);
 		arm(k);
 		res = deliver(&r, &w, &it);
 		disarm();
@@ -540,6 +546,12 @@ TEST(spool_delivery_crash_points)
 			CHECKF(count_entries(r.dirs.spool) == 0,
 			       "crash at '%s': spool not emptied", crashed_step);
 			CHECK_EQ(count_entries(r.dirs.inbox), 1);
+			CHECKF(!strcmp(sl_spool_via(&r.sp, it.id),
+				       k % 2 ? SL_SP_VIA_TSP : "line"),
+			       "crash at '%s': via %s", crashed_step,
+			       sl_spool_via(&r.sp, it.id));
+			CHECK_EQ(log_count(r.logpath, k % 2 ? "\"via\": \"tsp\"" :
+					   "\"via\": \"line\""), 1);
 		} else {
 			/* Still in the spool, whole: unpacked again. */
 			struct sl_sp_item *items;
@@ -585,7 +597,7 @@ TEST(spool_resume_and_replay)
 	env = seal_tree(&w, r.top, &len, &sealed);
 	rb_open(&r);
 	/* Two chunks in, then a torn third one. */
-	spool_in(&r, &w, env, len, &it, 2);
+	spool_in(&r, &w, env, len, "", &it, 2);
 	snprintf(path, sizeof(path), "%s/%s.env", r.dirs.spool, it.hex);
 	fd = open(path, O_WRONLY | O_APPEND);
 	CHECK(fd >= 0 && write(fd, env + sl_env_chunk_offset(2), 1000) == 1000);
@@ -604,13 +616,13 @@ TEST(spool_resume_and_replay)
 	CHECK_EQ(sl_spool_begin(&r.sp, &it, env, o.key, &from), 0);
 	CHECK_EQ(from, 1);
 	sl_env_opened_wipe(&o);
-	spool_in(&r, &w, env, len, &it, UINT64_MAX);
+	spool_in(&r, &w, env, len, "", &it, UINT64_MAX);
 	CHECK_EQ(deliver(&r, &w, &it), SL_ENV_OK);
 	/* Delivered: the receipt is there for a replay; delivered again
 	 * (the inbox has it) is a REPLAY. */
 	CHECK(sl_spool_receipt(&r.sp, it.id, rcpt, sizeof(rcpt)) > 0);
 	CHECK(!strncmp(rcpt, "sealine-receipt 1\n", 18));
-	spool_in(&r, &w, env, len, &it, UINT64_MAX);
+	spool_in(&r, &w, env, len, "", &it, UINT64_MAX);
 	CHECK_EQ(deliver(&r, &w, &it), SL_ENV_REPLAY);
 	CHECK_EQ(count_entries(r.dirs.staging), 0);
 	CHECK_EQ(count_entries(r.dirs.inbox), 1);
@@ -632,11 +644,13 @@ TEST(spool_refusal_logged)
 	rb_open(&r);
 	check_fill_random(id, 16);
 	snprintf(why.detail, sizeof(why.detail), "1 GiB at most");
-	CHECK_EQ(sl_spool_log_refusal(&r.sp, id, SENDER_ACCOUNT, 1 << 30, &why,
-				      1700000000), 0);
-	CHECK_EQ(sl_spool_log_refusal(&r.sp, id, SENDER_ACCOUNT, 1 << 30, &why,
-				      1700000001), 0);
+	CHECK_EQ(sl_spool_log_refusal(&r.sp, id, SENDER_ACCOUNT, 1 << 30, "",
+				      &why, 1700000000), 0);
+	CHECK_EQ(sl_spool_log_refusal(&r.sp, id, SENDER_ACCOUNT, 1 << 30,
+				      SL_SP_VIA_TSP, &why, 1700000001), 0);
 	CHECK_EQ(log_count(r.logpath, "\"reason\": \"too_big\""), 2);
+	CHECK_EQ(log_count(r.logpath, "\"via\": \"line\""), 1);
+	CHECK_EQ(log_count(r.logpath, "\"via\": \"tsp\""), 1);
 	rb_close(&r);
 	rm_rf(r.top);
 	world_free(&w);
