@@ -241,7 +241,6 @@ void sealine_vtty_exit(void);
 int sealine_netlink_init(void);
 void sealine_netlink_exit(void);
 void sealine_nl_line_event(struct sealine_line *line, u8 cmd);
-void sealine_nl_link_event(struct sealine_line *line, u8 cmd);
 void sealine_nl_key_event(struct sealine_line *line, u8 cmd, u32 epoch,
 			  enum sealine_limit limit);
 void sealine_nl_control_received(struct sealine_line *line, const u8 *msg,

@@ -423,19 +423,6 @@ static struct sk_buff *sealine_nl_event_new(struct sealine_line *line, u8 cmd,
 	return skb;
 }
 
-void sealine_nl_line_event(struct sealine_line *line, u8 cmd)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	skb = sealine_nl_event_new(line, cmd, 0, &hdr);
-	if (!skb)
-		return;
-	genlmsg_end(skb, hdr);
-	genlmsg_multicast(&sealine_genl_family, skb, 0, SEALINE_MCGRP_EVENTS_ID,
-			  GFP_KERNEL);
-}
-
 /* Unicast to the line's agent; forgets an agent whose socket is gone. */
 static int sealine_nl_to_agent(struct sealine_line *line, struct sk_buff *skb)
 {
@@ -489,8 +476,11 @@ void sealine_nl_key_event(struct sealine_line *line, u8 cmd, u32 epoch,
 	sealine_nl_to_agent_and_all(line, skb);
 }
 
-/* A reliable line was declared dead, or came back: agent and listeners. */
-void sealine_nl_link_event(struct sealine_line *line, u8 cmd)
+/*
+ * Events that name only a line: LINE_UP and LINE_DOWN (a line has no agent
+ * then, so they reach the listeners alone) and LINK_DEAD/LINK_ALIVE.
+ */
+void sealine_nl_line_event(struct sealine_line *line, u8 cmd)
 {
 	struct sk_buff *skb;
 	void *hdr;

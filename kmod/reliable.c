@@ -95,12 +95,12 @@ void sealine_reliable_events(struct sealine_line *line, u32 events)
 		sealine_stat_add(line, SEALINE_STAT_LINK_DEAD, 1);
 		pr_info("sealine: %s: nothing acknowledged for %u ms, line dead\n",
 			line->tty_name, READ_ONCE(line->arq.cfg.dead_ms));
-		sealine_nl_link_event(line, SEALINE_CMD_LINK_DEAD);
+		sealine_nl_line_event(line, SEALINE_CMD_LINK_DEAD);
 	}
 	if (events & SEALINE_ARQ_EV_ALIVE) {
 		pr_info("sealine: %s: acknowledgements again, line alive\n",
 			line->tty_name);
-		sealine_nl_link_event(line, SEALINE_CMD_LINK_ALIVE);
+		sealine_nl_line_event(line, SEALINE_CMD_LINK_ALIVE);
 	}
 	/*
 	 * A dead line, or a peer that lost our stream (the bytes it had not
