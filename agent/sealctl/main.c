@@ -342,6 +342,50 @@ int sl_kernel_error(struct sl_nl *nl, const char *cmd, const char *line,
 			  nl->ext_msg[0] ? ")" : "");
 }
 
+/*
+ * Sends @nlcmd about @line with what @put (may be NULL) adds after the
+ * line's attributes; returns 0 or a negative errno.
+ */
+int sl_line_request(struct sl_nl *nl, uint8_t nlcmd,
+		    const struct sl_line_ref *line,
+		    int (*put)(struct nl_msg *msg, const void *ctx),
+		    const void *ctx)
+{
+	struct nl_msg *msg = sl_nl_new_request(nl, nlcmd, 0);
+
+	if (!msg)
+		return -ENOMEM;
+	if (sl_nl_put_line(msg, line) || (put && put(msg, ctx))) {
+		sl_nl_free_msg(msg);
+		return -EMSGSIZE;
+	}
+	return sl_nl_request(nl, msg, NULL, NULL);
+}
+
+/*
+ * A command that is one request about one line (activate, clear-keys,
+ * set-line): connects, sends it, reports the kernel's error or warning
+ * against @line_arg as the user wrote it. Returns an exit code.
+ */
+int sl_line_command(const char *cmd, const char *line_arg,
+		    const struct sl_line_ref *line, uint8_t nlcmd,
+		    int (*put)(struct nl_msg *msg, const void *ctx),
+		    const void *ctx)
+{
+	struct sl_nl nl;
+	int ret = sl_connect(&nl, cmd);
+
+	if (ret)
+		return ret;
+	ret = sl_line_request(&nl, nlcmd, line, put, ctx);
+	if (ret)
+		ret = sl_kernel_error(&nl, cmd, line_arg, ret);
+	else if (nl.ext_msg[0])
+		sl_warning("%s %s: kernel: %s", cmd, line_arg, nl.ext_msg);
+	sl_nl_close(&nl);
+	return ret ? SL_EXIT_FAILURE : SL_EXIT_OK;
+}
+
 int main(int argc, char *argv[])
 {
 	const struct sl_command *cmd;

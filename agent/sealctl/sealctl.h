@@ -89,5 +89,13 @@ int sl_parse_u32(const char *cmd, const char *what, const char *arg,
 int sl_connect(struct sl_nl *nl, const char *cmd);
 int sl_kernel_error(struct sl_nl *nl, const char *cmd, const char *line,
 		    int err);
+int sl_line_request(struct sl_nl *nl, uint8_t nlcmd,
+		    const struct sl_line_ref *line,
+		    int (*put)(struct nl_msg *msg, const void *ctx),
+		    const void *ctx);
+int sl_line_command(const char *cmd, const char *line_arg,
+		    const struct sl_line_ref *line, uint8_t nlcmd,
+		    int (*put)(struct nl_msg *msg, const void *ctx),
+		    const void *ctx);
 
 #endif

@@ -52,19 +52,10 @@ static int read_key(const char *cmd, const char *which, const char *path,
 }
 
 /* ACTIVATE_KEY or CLEAR_KEYS: a line, maybe an epoch, no reply but the ack. */
-static int line_request(struct sl_nl *nl, uint8_t cmd,
-			const struct sl_line_ref *line, const uint32_t *epoch)
+static int put_epoch(struct nl_msg *msg, const void *epoch)
 {
-	struct nl_msg *msg = sl_nl_new_request(nl, cmd, 0);
-
-	if (!msg)
-		return -ENOMEM;
-	if (sl_nl_put_line(msg, line) ||
-	    (epoch && nla_put_u32(msg, SEALINE_A_KEY_EPOCH, *epoch) < 0)) {
-		sl_nl_free_msg(msg);
-		return -EMSGSIZE;
-	}
-	return sl_nl_request(nl, msg, NULL, NULL);
+	return nla_put_u32(msg, SEALINE_A_KEY_EPOCH,
+			   *(const uint32_t *)epoch) < 0;
 }
 
 static int send_set_key(struct sl_nl *nl, const struct sl_line_ref *line,
@@ -189,7 +180,8 @@ int sl_cmd_set_key(int argc, char *argv[])
 		sl_warning("%s %s: kernel: %s", cmd, line_arg, nl.ext_msg);
 
 	if (activate) {
-		ret = line_request(&nl, SEALINE_CMD_ACTIVATE_KEY, &line, &epoch);
+		ret = sl_line_request(&nl, SEALINE_CMD_ACTIVATE_KEY, &line,
+				      put_epoch, &epoch);
 		if (ret) {
 			sl_kernel_error(&nl, cmd, line_arg, ret);
 			fprintf(stderr,
@@ -225,7 +217,6 @@ static int epoch_command(int argc, char *argv[], const char *cmd, uint8_t nlcmd,
 	struct sl_line_ref line;
 	const char *line_arg;
 	uint32_t epoch = 0;
-	struct sl_nl nl;
 	int opt, ret;
 
 	opterr = 0;
@@ -257,16 +248,8 @@ static int epoch_command(int argc, char *argv[], const char *cmd, uint8_t nlcmd,
 	if (wants_epoch && !have_epoch)
 		return sl_usage_error(cmd, "missing --epoch N");
 
-	ret = sl_connect(&nl, cmd);
-	if (ret)
-		return ret;
-	ret = line_request(&nl, nlcmd, &line, wants_epoch ? &epoch : NULL);
-	if (ret)
-		ret = sl_kernel_error(&nl, cmd, line_arg, ret);
-	else if (nl.ext_msg[0])
-		sl_warning("%s %s: kernel: %s", cmd, line_arg, nl.ext_msg);
-	sl_nl_close(&nl);
-	return ret ? SL_EXIT_FAILURE : SL_EXIT_OK;
+	return sl_line_command(cmd, line_arg, &line, nlcmd,
+			       wants_epoch ? put_epoch : NULL, &epoch);
 }
 
 int sl_cmd_activate(int argc, char *argv[])

@@ -19,6 +19,23 @@ _Static_assert(SEALINE_DEAD_TIME_MIN == 1000 &&
 	       SEALINE_DEAD_TIME_DEFAULT == 30000,
 	       "set-line's manual states the dead time's limits");
 
+/* What set-line was asked to change. */
+struct line_settings {
+	bool have_mode, have_dead;
+	uint8_t mode;
+	uint32_t dead_s;
+};
+
+static int put_settings(struct nl_msg *msg, const void *ctx)
+{
+	const struct line_settings *set = ctx;
+
+	return (set->have_mode &&
+		nla_put_u8(msg, SEALINE_A_MODE, set->mode) < 0) ||
+	       (set->have_dead &&
+		nla_put_u32(msg, SEALINE_A_DEAD_TIME, set->dead_s * 1000) < 0);
+}
+
 static int parse_mode(const char *arg, uint8_t *mode)
 {
 	if (!strcmp(arg, "reliable"))
@@ -41,34 +58,30 @@ int sl_cmd_set_line(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	bool have_mode = false, have_dead = false;
+	struct line_settings set = { 0 };
 	struct sl_line_ref line;
-	uint32_t dead_s = 0;
 	const char *line_arg;
-	struct nl_msg *msg;
-	uint8_t mode = 0;
-	struct sl_nl nl;
 	int opt, ret;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":m:d:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
-			ret = parse_mode(optarg, &mode);
+			ret = parse_mode(optarg, &set.mode);
 			if (ret)
 				return ret;
-			have_mode = true;
+			set.have_mode = true;
 			break;
 		case 'd':
-			ret = sl_parse_u32(cmd, "dead time", optarg, &dead_s);
+			ret = sl_parse_u32(cmd, "dead time", optarg, &set.dead_s);
 			if (ret)
 				return ret;
-			if (dead_s < SEALINE_DEAD_TIME_MIN / 1000 ||
-			    dead_s > SEALINE_DEAD_TIME_MAX / 1000)
+			if (set.dead_s < SEALINE_DEAD_TIME_MIN / 1000 ||
+			    set.dead_s > SEALINE_DEAD_TIME_MAX / 1000)
 				return sl_usage_error(cmd,
 						      "--dead-time must be 1 to 3600 seconds, not %" PRIu32,
-						      dead_s);
-			have_dead = true;
+						      set.dead_s);
+			set.have_dead = true;
 			break;
 		case 'h':
 			sl_help_set_line(stdout);
@@ -81,32 +94,15 @@ int sl_cmd_set_line(int argc, char *argv[])
 		return sl_usage_error(cmd, "missing LINE");
 	if (argc - optind > 1)
 		return sl_usage_error(cmd, "too many arguments");
-	if (!have_mode && !have_dead)
+	if (!set.have_mode && !set.have_dead)
 		return sl_usage_error(cmd, "nothing to set: give --mode or --dead-time");
 	line_arg = argv[optind];
 	ret = sl_parse_line(cmd, line_arg, &line);
 	if (ret)
 		return ret;
 
-	ret = sl_connect(&nl, cmd);
-	if (ret)
-		return ret;
-	msg = sl_nl_new_request(&nl, SEALINE_CMD_SET_LINE, 0);
-	if (!msg) {
-		ret = -ENOMEM;
-	} else if (sl_nl_put_line(msg, &line) ||
-		   (have_mode && nla_put_u8(msg, SEALINE_A_MODE, mode) < 0) ||
-		   (have_dead && nla_put_u32(msg, SEALINE_A_DEAD_TIME,
-					     dead_s * 1000) < 0)) {
-		sl_nl_free_msg(msg);
-		ret = -EMSGSIZE;
-	} else {
-		ret = sl_nl_request(&nl, msg, NULL, NULL);
-	}
-	if (ret)
-		ret = sl_kernel_error(&nl, cmd, line_arg, ret);
-	sl_nl_close(&nl);
-	return ret ? SL_EXIT_FAILURE : SL_EXIT_OK;
+	return sl_line_command(cmd, line_arg, &line, SEALINE_CMD_SET_LINE,
+			       put_settings, &set);
 }
 
 void sl_help_set_line(FILE *f)

@@ -121,45 +121,41 @@ static int nl_set_key(void *c, const char *tty, uint32_t epoch, uint8_t cipher,
 	return sl_nl_request(c, msg, NULL, NULL);
 }
 
-static int nl_activate_key(void *c, const char *tty, uint32_t epoch)
+/*
+ * A request about one line with at most one integer attribute: @bits 8 or
+ * 32 for its width, 0 for none.
+ */
+static int line_request_send(void *c, uint8_t cmd, const char *tty, int attr,
+			     int bits, uint32_t value)
 {
 	struct nl_msg *msg;
-	int ret;
+	int ret = line_request(c, cmd, tty, &msg);
 
-	ret = line_request(c, SEALINE_CMD_ACTIVATE_KEY, tty, &msg);
 	if (ret)
 		return ret;
-	if (nla_put_u32(msg, SEALINE_A_KEY_EPOCH, epoch) < 0) {
+	if ((bits == 8 && nla_put_u8(msg, attr, (uint8_t)value) < 0) ||
+	    (bits == 32 && nla_put_u32(msg, attr, value) < 0)) {
 		sl_nl_free_msg(msg);
 		return -EMSGSIZE;
 	}
 	return sl_nl_request(c, msg, NULL, NULL);
+}
+
+static int nl_activate_key(void *c, const char *tty, uint32_t epoch)
+{
+	return line_request_send(c, SEALINE_CMD_ACTIVATE_KEY, tty,
+				 SEALINE_A_KEY_EPOCH, 32, epoch);
 }
 
 static int nl_clear_keys(void *c, const char *tty)
 {
-	struct nl_msg *msg;
-	int ret;
-
-	ret = line_request(c, SEALINE_CMD_CLEAR_KEYS, tty, &msg);
-	if (ret)
-		return ret;
-	return sl_nl_request(c, msg, NULL, NULL);
+	return line_request_send(c, SEALINE_CMD_CLEAR_KEYS, tty, 0, 0, 0);
 }
 
 static int nl_set_mode(void *c, const char *tty, uint8_t mode)
 {
-	struct nl_msg *msg;
-	int ret;
-
-	ret = line_request(c, SEALINE_CMD_SET_LINE, tty, &msg);
-	if (ret)
-		return ret;
-	if (nla_put_u8(msg, SEALINE_A_MODE, mode) < 0) {
-		sl_nl_free_msg(msg);
-		return -EMSGSIZE;
-	}
-	return sl_nl_request(c, msg, NULL, NULL);
+	return line_request_send(c, SEALINE_CMD_SET_LINE, tty, SEALINE_A_MODE,
+				 8, mode);
 }
 
 const struct sl_kernel_ops sl_kernel_netlink = {
