@@ -63,6 +63,8 @@
 #define MIN_PACED_SLEEP_NS UINT64_C(1000000)	/* paced: wake at most every 1 ms */
 #define CTL_LINE_MAX	256
 #define MAX_BAUD	100000000UL
+#define OUTAGE_MAX_MS	600000UL	/* "outage": at most 10 minutes */
+#define GARBAGE_MAX	65536UL		/* "garbage": at most 64 KiB at once */
 
 enum { A2B, B2A, NDIR };
 
@@ -99,6 +101,7 @@ struct dir {
 	unsigned long flip_cnt, drop_cnt, insert_cnt;
 	unsigned int replay_k;	/* armed one-shot replay, 0 if none */
 	bool replay_all;
+	uint64_t outage_until;	/* input dropped until then (ns), 0: none */
 
 	/* frames seen on the input, newest at ring[(ring_head - 1) % N] */
 	uint8_t cur[FRAME_MAX];
@@ -247,6 +250,7 @@ static void reset_all(void)
 		d->buffer = st->buffer;
 		d->replay_k = st->replay_k;
 		d->replay_all = st->replay_all;
+		d->outage_until = 0;
 		d->flip_cnt = d->drop_cnt = d->insert_cnt = 0;
 		d->qlen = 0;
 		d->qhead = 0;
@@ -477,6 +481,12 @@ static void input_byte(struct dir *d, uint8_t c, uint64_t now)
 	if (d->drop_n && ++d->drop_cnt >= d->drop_n) {
 		d->drop_cnt = 0;
 		drop = true;
+	}
+	if (d->outage_until) {
+		if (now < d->outage_until)
+			drop = true;
+		else
+			d->outage_until = 0;
 	}
 	if (d->flip_n && ++d->flip_cnt >= d->flip_n) {
 		d->flip_cnt = 0;
@@ -758,7 +768,8 @@ static void format_settings(char *buf, size_t len, int mask)
 static const char ctl_help[] =
 	"commands: ping | help | show [DIR] | stats [DIR] | ctlstats [DIR] | reset-stats | "
 	"pace [DIR] BAUD | buffer [DIR] BYTES | flip [DIR] N | drop [DIR] N | insert [DIR] N | "
-	"delay [DIR] MS | replay [DIR] K | replay-all [DIR] on|off | "
+	"delay [DIR] MS | outage [DIR] MS | garbage [DIR] N | replay [DIR] K | "
+	"replay-all [DIR] on|off | "
 	"clean [DIR] | reset | seed N | drain | mitm on ACCOUNT_A ACCOUNT_B | mitm off | "
 	"mitm status; DIR is a2b, b2a or both (default both); "
 	"0 or off disables";
@@ -941,6 +952,7 @@ static bool run_command(char *line)
 			d->flip_cnt = d->drop_cnt = d->insert_cnt = 0;
 			d->replay_k = 0;
 			d->replay_all = false;
+			d->outage_until = 0;
 		}
 		format_settings(buf, sizeof(buf), mask);
 		ctl_reply("ok %s", buf);
@@ -964,6 +976,36 @@ static bool run_command(char *line)
 				dirs[i].replay_all = on;
 		format_settings(buf, sizeof(buf), mask);
 		ctl_reply("ok %s", buf);
+	} else if (!strcmp(cmd, "outage") || !strcmp(cmd, "garbage")) {
+		bool outage = !strcmp(cmd, "outage");
+		unsigned long max = outage ? OUTAGE_MAX_MS : GARBAGE_MAX;
+		uint64_t now = now_ns();
+
+		if (argc != 2) {
+			ctl_reply("err usage: %s [DIR] %s", cmd, outage ? "MS" : "N");
+			return false;
+		}
+		if (!parse_ulong(argv[1], max, &v)) {
+			ctl_reply("err %s: bad number '%s' (0..%lu)", cmd, argv[1], max);
+			return false;
+		}
+		for (int i = 0; i < NDIR; i++) {
+			struct dir *d = &dirs[i];
+
+			if (!(mask & (1 << i)))
+				continue;
+			if (outage) {
+				d->outage_until = v ? now + v * NSEC_PER_MSEC : 0;
+				continue;
+			}
+			/* After what is queued, as a burst of noise would
+			 * arrive; not itself faulted, and not part of a frame.
+			 */
+			for (unsigned long n = 0; n < v; n++)
+				q_push(d, (uint8_t)rnd(d), now + d->delay_ms * NSEC_PER_MSEC);
+			d->inserted += v;
+		}
+		ctl_reply("ok %s %lu%s", cmd, v, outage ? " ms" : " bytes");
 	} else if (!strcmp(cmd, "pace") || !strcmp(cmd, "buffer") ||
 		   !strcmp(cmd, "flip") || !strcmp(cmd, "drop") ||
 		   !strcmp(cmd, "insert") || !strcmp(cmd, "delay") || !strcmp(cmd, "replay")) {
@@ -1191,7 +1233,11 @@ static void usage(FILE *f)
 "      drop N     drop every Nth byte\n"
 "      insert N   insert one random byte after every Nth byte\n"
 "      delay MS   hold every byte MS milliseconds (order is kept)\n"
-"      replay K   once: after the next frame delimiter, send again a copy of\n"
+"      outage MS  once: drop every byte that arrives in the next MS\n"
+"                 milliseconds, as a line that goes silent (radio fade,\n"
+"                 unplugged cable) and comes back\n"
+"      garbage N  once: N random bytes (0x00 included) after what is\n"
+"                 queued, as a burst of noise on the line\n""      replay K   once: after the next frame delimiter, send again a copy of\n"
 "                 the K-th most recent complete frame (1 = the frame that\n"
 "                 delimiter just ended), with its 0x00 delimiter; waits\n"
 "                 until K frames have been seen\n"
@@ -1258,10 +1304,14 @@ static void usage(FILE *f)
 "      drop [DIR] N              drop every Nth byte\n"
 "      insert [DIR] N            insert a random byte after every Nth byte\n"
 "      delay [DIR] MS            delay every byte MS ms (max 600000)\n"
-"      replay [DIR] K            arm a one-shot replay of frame K (1..32)\n"
+"      outage [DIR] MS           drop what arrives in the next MS ms (max\n"
+"                                600000, once; counted as dropped)\n"
+"      garbage [DIR] N           send N random bytes now (max 65536, once;\n"
+"                                counted as inserted)\n""      replay [DIR] K            arm a one-shot replay of frame K (1..32)\n"
 "      replay-all [DIR] on|off   send every frame twice\n"
 "      clean [DIR]               all faults off (flip, drop, insert, delay,\n"
-"                                replay, replay-all); pace and buffer stay\n"
+"                                outage, replay, replay-all); pace and\n"
+"                                buffer stay\n"
 "      reset                     back to the start-up state (the options'\n"
 "                                settings and seed), counters zeroed, queued\n"
 "                                bytes and remembered frames dropped;\n"

@@ -283,9 +283,44 @@ ctl drain >/dev/null
 r=$(ctl "stats a2b")
 check "control: clean line after clean ($r)" \
 	sh -c "case '$r' in 'ok a2b in=1000 out=1000 '*) ;; *) exit 1 ;; esac"
+r=$(ctl "outage a2b 1500")
+check "control: outage a2b 1500 -> ok ($r)" test "$r" == "ok outage 1500 ms"
+ctl "reset-stats" >/dev/null
+head -c 700 "$T/rand10k" >&"$feed"
+wait_in 700 || true
+ctl drain >/dev/null
+r=$(ctl "stats a2b")
+check "control: every byte in the outage is lost ($r)" \
+	sh -c "case '$r' in 'ok a2b in=700 out=0 '*dropped=700*) ;; *) exit 1 ;; esac"
+sleep 1.6
+head -c 300 "$T/rand10k" >&"$feed"
+wait_in 1000 || true
+ctl drain >/dev/null
+r=$(ctl "stats a2b")
+check "control: after the outage bytes pass again ($r)" \
+	sh -c "case '$r' in 'ok a2b in=1000 out=300 '*dropped=700*) ;; *) exit 1 ;; esac"
+r=$(ctl "garbage a2b 250")
+check "control: garbage a2b 250 -> ok ($r)" test "$r" == "ok garbage 250 bytes"
+ctl drain >/dev/null
+r=$(ctl "stats a2b")
+check "control: the burst goes out, counted as inserted ($r)" \
+	sh -c "case '$r' in 'ok a2b in=1000 out=550 '*inserted=250*) ;; *) exit 1 ;; esac"
+r=$(ctl "garbage a2b 65537")
+check "control: a burst over 64 KiB -> err ($r)" test "${r%% *}" == err
+r=$(ctl "outage a2b")
+check "control: outage without MS -> err ($r)" test "$r" == "err usage: outage [DIR] MS"
+ctl "outage a2b 60000" >/dev/null
+r=$(ctl "clean a2b")
+head -c 100 "$T/rand10k" >&"$feed"
+wait_in 1100 || true
+ctl drain >/dev/null
+r=$(ctl "stats a2b")
+check "control: clean ends an outage ($r)" \
+	sh -c "case '$r' in 'ok a2b in=1100 out=650 '*) ;; *) exit 1 ;; esac"
+ctl "reset-stats" >/dev/null
 ctl "pace a2b 9600" >/dev/null
 head -c 480 "$T/rand10k" >&"$feed" # half a second of line time
-wait_in 1480 || true
+wait_in 480 || true
 printf 'drain\nping\n' >&"${CTL[1]}"
 IFS= read -r -t 5 r1 <&"${CTL[0]}" || r1=
 IFS= read -r -t 5 r2 <&"${CTL[0]}" || r2=
@@ -386,7 +421,11 @@ wait "$wire" || rc=$?
 check "wire exits 0 when a line socket closes" test "$rc" -eq 0
 { head -c 1000 "$T/rand10k" | perl -e 'local $/; my $d = <STDIN>; my $o = "";
 	for my $i (0 .. length($d) - 1) { $o .= substr($d, $i, 1) if ($i + 1) % 10 } print $o'
-  head -c 1000 "$T/rand10k"; head -c 480 "$T/rand10k"
+  head -c 1000 "$T/rand10k"
+  # the outage's 700 bytes are lost; the garbage burst is random: its 250
+  # bytes are taken from what B got, the rest must match around it
+  head -c 300 "$T/rand10k"; tail -c +2201 "$T/ctl.out" | head -c 250
+  head -c 100 "$T/rand10k"; head -c 480 "$T/rand10k"
   head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/b.got"
   head -c 1000 "$T/rand10k"; printf '\0'; cat "$T/commit.frame"; } >"$T/ctl.want"
 check "control: B got the faulted, the clean, then the mitm test's bytes" cmp -s "$T/ctl.want" "$T/ctl.out"
@@ -432,7 +471,8 @@ check "missing --sock-b: exit 2" test "$rc" -eq 2
 help=$("$WIRE" --help)
 missing=
 for w in --sock-a --sock-b --control --connect-timeout --record --pace --seed --cmd --verbose \
-	ping help show stats reset-stats pace buffer flip drop insert delay replay replay-all clean reset seed drain; do
+	ping help show stats reset-stats pace buffer flip drop insert delay outage garbage replay replay-all \
+	clean reset seed drain; do
 	grep -qw -- "$w" <<<"$help" || missing+=" $w"
 done
 check "--help documents every option and command${missing:+ (missing:$missing)}" test -z "$missing"
