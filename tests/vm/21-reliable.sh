@@ -137,8 +137,11 @@ sl_wait_for "monitor subscribed" 30 sl_nl_subscribed "$mon"
 exec {bfd}<"$SL_VTTY_B"
 sl_wire drop a2b 1 >/dev/null	# every byte A sends is lost
 start=$(date +%s)
-timeout 30 cat "$SL_VTTY_A" >/dev/null & hung=$!
-sleep 0.2
+# The shell opens the reader's side itself, before the writer: cat exec'd
+# in the background could still be starting when a loaded guest declares
+# the line dead, and a tty opened after its hangup is not hung up.
+exec {afd}<"$SL_VTTY_A"
+timeout 30 cat <&"$afd" >/dev/null & hung=$!
 printf 'SENT-INTO-THE-VOID' >"$SL_VTTY_A" &
 writer=$!
 sl_assert "cut line: A is declared dead" sl_wait_for "A dead" 15 sl_field_is "$SL_TTY_A" link dead
@@ -146,6 +149,7 @@ sl_assert "cut line: A is declared dead" sl_wait_for "A dead" 15 sl_field_is "$S
 # mean no hangup within 30 s, the default dead time it was lowered from
 sl_assert "cut line: A's reader sees the hangup (not the 30 s timeout)" wait "$hung"
 sl_log "dead after $(($(date +%s) - start)) s (dead time 3 s; the reader gives up at 30)"
+exec {afd}<&-
 sl_assert "cut line: link_dead event" sl_wait_for "link_dead event" 5 grep -q link_dead /tmp/events.json
 sl_assert_eq "cut line: counted once" 1 "$(sl_stat "$SL_TTY_A" link_dead)"
 sl_wire clean >/dev/null
