@@ -305,7 +305,7 @@ _sl_ctl_ready=
 # Commands (see tests/line/sealine-wire --help): ping, help, show [DIR],
 # stats [DIR], reset-stats [DIR], pace [DIR] BAUD, buffer [DIR] BYTES,
 # flip [DIR] N, drop [DIR] N, insert [DIR] N, delay [DIR] MS,
-# replay [DIR] K, replay-all [DIR] on|off, clean [DIR], reset, seed N,
+# outage [DIR] MS, garbage [DIR] N, replay [DIR] K, replay-all [DIR] on|off, clean [DIR], reset, seed N,
 # drain. DIR is a2b (ttyS1 -> ttyS2), b2a or both (the default).
 # Each test starts with the wire reset (vm-run's --wire-arg settings,
 # counters zeroed). "drain" may take long on a paced line: raise
