@@ -74,6 +74,11 @@ size_t sealine_control_build(u8 *out, const u8 *msg, size_t len)
  * COBS-encodes len bytes of in into out, which must hold
  * sealine_cobs_max(len) bytes, and returns the encoded length. The output
  * contains no 0x00; the caller appends the delimiter.
+ *
+ * It may encode in place: output byte k is written only after input byte
+ * k - 1 - len / 254 has been read, so in may overlap out if it starts at
+ * least sealine_cobs_lead(len) bytes after it (the transmit path builds
+ * each frame that far into its wire buffer and encodes it where it is).
  */
 size_t sealine_cobs_encode(const u8 *in, size_t len, u8 *out)
 {

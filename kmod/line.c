@@ -220,7 +220,6 @@ void sealine_line_destroy(struct sealine_line *line)
 	skb_queue_purge(&line->control_queue);
 	sealine_frame_buf_free(line->decoder);
 	sealine_frame_buf_free(line->tx_wire);
-	sealine_frame_buf_free(line->tx_raw);
 	kfree_sensitive(line->tx_fifo_buf);
 	kfree_sensitive(line->arq_rx_ring);
 	kfree(line);
@@ -252,10 +251,9 @@ int sealine_line_attach(struct tty_struct *tty)
 	strscpy(line->tty_name, tty_name(tty), sizeof(line->tty_name));
 
 	line->tx_fifo_buf = kzalloc(SEALINE_TX_FIFO_SIZE, GFP_KERNEL);
-	line->tx_raw = sealine_frame_buf_alloc();
 	line->tx_wire = sealine_frame_buf_alloc();
 	line->decoder = sealine_frame_buf_alloc();
-	if (!line->tx_fifo_buf || !line->tx_raw || !line->tx_wire ||
+	if (!line->tx_fifo_buf || !line->tx_wire ||
 	    !line->decoder) {
 		ret = -ENOMEM;
 		goto err_put_line;

@@ -41,8 +41,19 @@ static_assert(SEALINE_TX_FIFO_SIZE == SEALINE_ARQ_TX_RING);
  */
 #define SEALINE_RX_BUFFER_LIMIT	(32 * SEALINE_MAX_PAYLOAD)
 
-/* Size of each of a line's frame buffers (tx_raw, tx_wire, the decoder). */
+/* Size of each of a line's frame buffers (tx_wire, the decoder). */
 #define SEALINE_FRAME_BUF_SIZE	sizeof(struct sealine_decoder)
+
+/*
+ * tx_work builds each frame in tx_wire this far in (after room for the
+ * first delimiter and sealine_cobs_lead() of the largest frame), seals it
+ * there and COBS-encodes it in place: no second frame buffer per line.
+ */
+#define SEALINE_TX_RAW_OFF	(1 + SEALINE_FRAME_MAX_RAW / 254 + 1)
+static_assert(SEALINE_TX_RAW_OFF + SEALINE_FRAME_MAX_RAW <=
+	      SEALINE_FRAME_BUF_SIZE);
+static_assert(1 + SEALINE_FRAME_MAX_RAW + SEALINE_FRAME_MAX_RAW / 254 + 1 + 1 <=
+	      SEALINE_FRAME_BUF_SIZE);
 
 /* Counters, each updated and read on its own (no lock, no torn values). */
 struct sealine_stats {
@@ -95,7 +106,7 @@ struct sealine_line {
 	struct sealine_key *next;	/* receive only until promoted */
 	u64 key_serial;			/* names keys to the ARQ's nonce guard */
 
-	/* Transmit. tx_raw/tx_wire belong to tx_work alone. */
+	/* Transmit. tx_wire's bytes belong to tx_work alone. */
 	struct work_struct tx_work;
 	struct delayed_work limit_work;	/* age limits of the current key */
 	struct kfifo tx_fifo;
@@ -103,7 +114,6 @@ struct sealine_line {
 	struct sk_buff_head control_queue;
 	bool keepalive_pending;
 	bool sent_first_delimiter;
-	u8 *tx_raw;
 	u8 *tx_wire;
 	size_t tx_wire_len;
 	size_t tx_wire_off;

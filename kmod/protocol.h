@@ -57,6 +57,16 @@ static inline size_t sealine_cobs_max(size_t len)
 	return len + len / 254 + 1;
 }
 
+/*
+ * How far ahead of sealine_cobs_encode()'s output its input of len bytes
+ * must start to be encoded in place: one code byte more than a run of 254
+ * bytes can add.
+ */
+static inline size_t sealine_cobs_lead(size_t len)
+{
+	return len / 254 + 1;
+}
+
 /* Largest encoded frame including its delimiter. */
 #define SEALINE_FRAME_MAX_WIRE \
 	(SEALINE_FRAME_MAX_RAW + SEALINE_FRAME_MAX_RAW / 254 + 1 + 1)

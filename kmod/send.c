@@ -27,6 +27,7 @@ void sealine_line_kick(struct sealine_line *line)
  */
 static bool sealine_tx_build(struct sealine_line *line)
 {
+	u8 *raw = line->tx_wire + SEALINE_TX_RAW_OFF;
 	enum sealine_limit which = SEALINE_LIMIT_NONE;
 	bool rekey = false;
 	enum sealine_frame_type type;
@@ -40,8 +41,7 @@ static bool sealine_tx_build(struct sealine_line *line)
 
 	skb = skb_dequeue(&line->control_queue);
 	if (skb) {
-		raw_len = sealine_control_build(line->tx_raw, skb->data,
-						skb->len);
+		raw_len = sealine_control_build(raw, skb->data, skb->len);
 		consume_skb(skb);
 		sealine_stat_add(line, SEALINE_STAT_CONTROL_TX, 1);
 		goto encode;
@@ -72,15 +72,14 @@ static bool sealine_tx_build(struct sealine_line *line)
 		 * peer that sends reliably.
 		 */
 		ret = sealine_reliable_build_locked(line, key,
-						    line->tx_raw +
-						    SEALINE_AAD_LEN, &fresh);
+						    raw + SEALINE_AAD_LEN,
+						    &fresh);
 		events = sealine_arq_take_events(&line->arq);
 		if (ret > 0) {
 			len = ret;
 			type = SEALINE_FRAME_RELIABLE;
 		} else if (!ret && line->mode == SEALINE_MODE_DATAGRAM) {
-			len = kfifo_out(&line->tx_fifo,
-					line->tx_raw + SEALINE_AAD_LEN,
+			len = kfifo_out(&line->tx_fifo, raw + SEALINE_AAD_LEN,
 					SEALINE_MAX_PAYLOAD);
 			type = SEALINE_FRAME_DATA;
 		}
@@ -111,15 +110,15 @@ static bool sealine_tx_build(struct sealine_line *line)
 		tty_port_tty_wakeup(&line->port);	/* room for writers */
 	sealine_reliable_events(line, events);
 
-	line->tx_raw[0] = sealine_frame_header(type, epoch);
-	sealine_put_counter32(line->tx_raw + SEALINE_HDR_LEN, counter);
-	ret = sealine_key_seal(key, line->tx_raw, len, counter);
+	raw[0] = sealine_frame_header(type, epoch);
+	sealine_put_counter32(raw + SEALINE_HDR_LEN, counter);
+	ret = sealine_key_seal(key, raw, len, counter);
 	sealine_key_put(key);
 	if (ret) {
 		/* Cannot happen with a synchronous software AEAD; if it does,
 		 * drop the frame rather than send anything unsealed.
 		 */
-		memzero_explicit(line->tx_raw, SEALINE_AAD_LEN + len);
+		memzero_explicit(raw, SEALINE_AAD_LEN + len);
 		pr_err_ratelimited("sealine: %s: seal failed (%d), frame dropped\n",
 				   line->tty_name, ret);
 		return false;
@@ -145,10 +144,9 @@ encode:
 		line->tx_wire[wire_len++] = 0;
 		line->sent_first_delimiter = true;
 	}
-	wire_len += sealine_cobs_encode(line->tx_raw, raw_len,
-					line->tx_wire + wire_len);
+	/* In place: raw is sealine_cobs_lead() or more ahead. */
+	wire_len += sealine_cobs_encode(raw, raw_len, line->tx_wire + wire_len);
 	line->tx_wire[wire_len++] = 0;
-	memzero_explicit(line->tx_raw, raw_len);
 	/* chars_in_buffer() reads these two: set them together. */
 	spin_lock_irqsave(&line->lock, flags);
 	line->tx_wire_len = wire_len;

@@ -168,6 +168,48 @@ TEST(cobs_roundtrip_every_length)
 	}
 }
 
+/*
+ * The transmit path encodes in place (kmod/send.c): the frame sits
+ * sealine_cobs_lead(len) bytes into the buffer the encoding starts at.
+ * At that lead, and no more, the result must equal an encoding into a
+ * separate buffer, for every pattern and length, and stay within
+ * sealine_cobs_max(len) (the buffer is exactly that big, for ASan).
+ */
+TEST(cobs_encode_in_place)
+{
+	size_t pat, len, lead, n, m;
+
+	for (pat = 0; pat < sizeof(patterns) / sizeof(patterns[0]); pat++) {
+		for (len = 0; len <= MAX_LEN; len++) {
+			uint8_t *in = malloc(len ? len : 1);
+			uint8_t *apart = malloc(sealine_cobs_max(len));
+			uint8_t *buf;
+
+			lead = sealine_cobs_lead(len);
+			buf = malloc(lead + len);
+			if (!in || !apart || !buf)
+				abort();
+			CHECK_EQ(lead + len, sealine_cobs_max(len));
+			patterns[pat].fill(in, len);
+			n = sealine_cobs_encode(in, len, apart);
+			memcpy(buf + lead, in, len);
+			m = sealine_cobs_encode(buf + lead, len, buf);
+			if (!CHECKF(m == n && !memcmp(buf, apart, n),
+				    "%s len %zu: in place gave %zu bytes, apart %zu%s",
+				    patterns[pat].name, len, m, n,
+				    m == n ? " (different bytes)" : "")) {
+				free(in);
+				free(apart);
+				free(buf);
+				return;
+			}
+			free(in);
+			free(apart);
+			free(buf);
+		}
+	}
+}
+
 /* A nonzero run of exactly 253, 254 or 255 bytes, alone or with a zero
  * before and/or after it, and two adjacent maximal blocks.
  */
@@ -387,6 +429,7 @@ int main(int argc, char **argv)
 	check_init(argc, argv);
 	RUN(cobs_known_vectors);
 	RUN(cobs_roundtrip_every_length);
+	RUN(cobs_encode_in_place);
 	RUN(cobs_run_boundaries);
 	RUN(cobs_max_bound);
 	RUN(cobs_decode_rejects_invalid);
