@@ -16,6 +16,7 @@
 #                    connection from PN_NS_A to ADDR (in PN_NS_B) on a
 #                    port not used before, as tests/bench/bulk and rtt
 #                    take them (tcp:NETNS:ADDR:PORT)
+#   pn_tcp_resent    print how many TCP segments PN_NS_A has resent so far
 #   pn_down          stop pppd, delete both namespaces (and wg0 with them)
 #
 # pppd runs with Debian's /etc/ppp/options (asyncmap 0: only the flag and
@@ -114,6 +115,13 @@ pn_tcp_ends() {
 	PN_PORT=$((PN_PORT + 1))
 	PN_END_A=tcp:$PN_NS_A:$1:$PN_PORT
 	PN_END_B=tcp:$PN_NS_B:$1:$PN_PORT
+}
+
+pn_tcp_resent() {
+	# shellcheck disable=SC2016 # awk's own $ fields
+	ip netns exec "$PN_NS_A" awk '$1 == "Tcp:" {
+		if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1; next }
+		print $(col["RetransSegs"]) }' /proc/net/snmp
 }
 
 pn_down() {

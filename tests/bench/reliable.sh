@@ -47,8 +47,10 @@ OUT=${SL_OUT:-/out}
 RATES=(clean 1e5 1e4)
 declare -A FLIP=([clean]=0 [1e5]=100000 [1e4]=10000)
 # G[NAME]: goodput (B/s); E[NAME.med], E[NAME.p90]: echo round trip (ms);
-# NAME is the transfer, with _1e5 or _1e4 for the noisy line
-declare -A G E
+# NAME is the transfer, with _1e5 or _1e4 for the noisy line;
+# FLIPPED[NAME]: bits sealine-wire flipped A -> B during the transfer;
+# RESENT[NAME]: TCP segments A resent during it (pppd, WireGuard)
+declare -A G E FLIPPED RESENT
 # why a transfer has no figure: NOTE[ppp], NOTE[wg]
 declare -A NOTE
 
@@ -70,7 +72,8 @@ run() {
 	if out=$("$BENCH/bulk" -n "$BYTES" -t "$timeout" -s "$((RANDOM + 1))" "$2" "$3"); then
 		[[ $out =~ goodput_Bps=([0-9.]+) ]] || sl_die "bulk printed no goodput: $out"
 		G[$1]=${BASH_REMATCH[1]}
-		sl_pass "$1: $BYTES bytes byte-exact at ${G[$1]} B/s"
+		FLIPPED[$1]=$(sl_wire_stat a2b flipped)
+		sl_pass "$1: $BYTES bytes byte-exact at ${G[$1]} B/s (${FLIPPED[$1]} bits flipped A -> B)"
 	else
 		G[$1]=0
 		sl_fail "$1: $BYTES bytes did not arrive byte-exact"
@@ -123,15 +126,18 @@ if pn_ppp_up; then
 	fi
 	for rate in "${RATES[@]}"; do
 		noise "$rate"
-		pn_tcp_ends "$PN_PPP_B"
-		run "ppp$(suffix "$rate")" "$PN_END_A" "$PN_END_B"
-		pn_tcp_ends "$PN_PPP_B"
-		echo_rtt "ppp$(suffix "$rate")" "$PN_END_A" "$PN_END_B"
-		((wg)) || continue
-		pn_tcp_ends "$PN_WG_B"
-		run "wg$(suffix "$rate")" "$PN_END_A" "$PN_END_B"
-		pn_tcp_ends "$PN_WG_B"
-		echo_rtt "wg$(suffix "$rate")" "$PN_END_A" "$PN_END_B"
+		for t in ppp wg; do
+			[[ $t == ppp ]] || ((wg)) || continue
+			name=$t$(suffix "$rate")
+			addr=$PN_PPP_B
+			[[ $t == ppp ]] || addr=$PN_WG_B
+			resent=$(pn_tcp_resent)
+			pn_tcp_ends "$addr"
+			run "$name" "$PN_END_A" "$PN_END_B"
+			RESENT[$name]=$(($(pn_tcp_resent) - resent))
+			pn_tcp_ends "$addr"
+			echo_rtt "$name" "$PN_END_A" "$PN_END_B"
+		done
 	done
 	noise clean
 	sl_log "PPP A: $(ip -n "$PN_NS_A" -s -o link show ppp0 | tr -s ' ')"
@@ -160,11 +166,9 @@ for t in "$SL_TTY_A" "$SL_TTY_B"; do
 	"$SEALCTL" set-line "$t" --mode reliable
 done
 sl_assert "reliable key" sl_pair_key 2
-declare -A FLIPPED
 for rate in "${RATES[@]}"; do
 	noise "$rate"
 	run "reliable$(suffix "$rate")" "$VA" "$VB"
-	FLIPPED[$rate]=$(sl_wire_stat a2b flipped)
 	echo_rtt "reliable$(suffix "$rate")" "$VA" "$VB"
 done
 frame4=$(sl_stat "$SL_TTY_A" frame_size)
@@ -217,26 +221,28 @@ table() {
 	done
 }
 
-# notes PREFIX: why a row says n/a, and what "-" means.
+# notes PREFIX: the faults and resends behind the goodput, why a row
+# says n/a, and what "-" means.
 notes() {
 	local t
-	echo "${1}-: a bare or datagram line at that error rate delivers damaged bytes or holes: no goodput."
+	echo "${1}Bits flipped A -> B during the transfers at 1e-5 and 1e-4: reliable ${FLIPPED[reliable_1e5]:-?} and ${FLIPPED[reliable_1e4]:-?}, pppd + TCP ${FLIPPED[ppp_1e5]:-?} and ${FLIPPED[ppp_1e4]:-?}, pppd + WireGuard + TCP ${FLIPPED[wg_1e5]:-?} and ${FLIPPED[wg_1e4]:-?}."
+	echo "${1}Resent by A, clean / 1e-5 / 1e-4: sealine reliable $rexmit frames in all (frame size at 1e-4: $frame4 bytes); TCP segments over pppd ${RESENT[ppp]:-?} / ${RESENT[ppp_1e5]:-?} / ${RESENT[ppp_1e4]:-?}, over WireGuard ${RESENT[wg]:-?} / ${RESENT[wg_1e5]:-?} / ${RESENT[wg_1e4]:-?}."
+	echo "${1}\"-\": a bare or datagram line at that error rate delivers damaged bytes or holes, so it has no goodput to compare."
 	for t in ppp wg; do
 		[[ -z ${NOTE[$t]:-} ]] || echo "${1}${LABEL[$t]}: ${NOTE[$t]}"
 	done
 }
 
-RULE="========================  ====================  ====================  ===================="
+RULE="========================  ==========================  ==========================  =========================="
 {
 	echo "Reliable mode and what a user would run instead, at $BAUD baud, $BYTES bytes A -> B per transfer"
 	echo "  goodput, bytes/s (x raw clean)"
-	printf '  %-24s %-21s %-21s %s\n' "transfer" "clean" "1e-5 flips/byte" "1e-4 flips/byte"
-	table '  %-24s %-21s %-21s %s\n' gcell
+	printf '  %-24s %-27s %-27s %s\n' "transfer" "clean" "1e-5 flips/byte" "1e-4 flips/byte"
+	table '  %-24s %-27s %-27s %s\n' gcell
 	echo "  targets: reliable clean $r_rel x raw (>= 0.98: $(meets "$r_rel" 0.98)); 1e-5 $r_5 x clean reliable (>= 0.90: $(meets "$r_5" 0.90)); 1e-4 $r_4 x clean reliable (>= 0.60: $(meets "$r_4" 0.60))"
 	echo "  $ECHO_BYTES-byte echo round trip, ms: median / p90 (median x raw clean), $ECHOES echoes each"
-	printf '  %-24s %-21s %-21s %s\n' "transfer" "clean" "1e-5 flips/byte" "1e-4 flips/byte"
-	table '  %-24s %-21s %-21s %s\n' ecell
-	echo "  bits flipped A->B during reliable's transfers: ${FLIPPED[1e5]} at 1e-5, ${FLIPPED[1e4]} at 1e-4; frame size at 1e-4: $frame4; A's retransmits in all: $rexmit"
+	printf '  %-24s %-27s %-27s %s\n' "transfer" "clean" "1e-5 flips/byte" "1e-4 flips/byte"
+	table '  %-24s %-27s %-27s %s\n' ecell
 	notes "  "
 } >"$OUT/reliable.txt"
 {
@@ -244,9 +250,9 @@ RULE="========================  ====================  ====================  ====
 	echo "as a ratio to the bare line, clean, of the same boot):"
 	echo
 	echo "$RULE"
-	printf '%-24s  %-20s  %-20s  %s\n' "transfer" "clean" "1e-5 flips per byte" "1e-4 flips per byte"
+	printf '%-24s  %-26s  %-26s  %s\n' "transfer" "clean" "1e-5 flips per byte" "1e-4 flips per byte"
 	echo "$RULE"
-	table '%-24s  %-20s  %-20s  %s\n' gcell
+	table '%-24s  %-26s  %-26s  %s\n' gcell
 	echo "$RULE"
 	echo
 	echo "Reliable mode against the targets: clean $r_rel x raw (>= 0.98), at 1e-5"
@@ -256,12 +262,16 @@ RULE="========================  ====================  ====================  ====
 	echo "90th percentile of $ECHOES (and the median as a ratio to the bare line's):"
 	echo
 	echo "$RULE"
-	printf '%-24s  %-20s  %-20s  %s\n' "transfer" "clean" "1e-5 flips per byte" "1e-4 flips per byte"
+	printf '%-24s  %-26s  %-26s  %s\n' "transfer" "clean" "1e-5 flips per byte" "1e-4 flips per byte"
 	echo "$RULE"
-	table '%-24s  %-20s  %-20s  %s\n' ecell
+	table '%-24s  %-26s  %-26s  %s\n' ecell
 	echo "$RULE"
 	echo
-	notes ""
+	# one paragraph a note
+	notes "" | while IFS= read -r note; do
+		fmt -w 76 <<<"$note"
+		echo
+	done
 } >"$OUT/reliable.rst"
 {
 	for k in "${!G[@]}"; do
@@ -271,6 +281,14 @@ RULE="========================  ====================  ====================  ====
 	for k in "${!E[@]}"; do
 		echo "reliable_echo_${k/./_} ${E[$k]}"
 	done
+	for k in "${!FLIPPED[@]}"; do
+		echo "reliable_flipped_$k ${FLIPPED[$k]}"
+	done
+	for k in "${!RESENT[@]}"; do
+		echo "reliable_tcp_resent_$k ${RESENT[$k]}"
+	done
+	echo "reliable_retransmits $rexmit"
+	echo "reliable_frame_size_1e4 $frame4"
 	for k in "${!E[@]}"; do
 		[[ $k == *.med ]] || continue
 		echo "reliable_echo_ratio_${k%.med}_raw $(ratio "${E[$k]}" "${E[raw.med]:-0}")"
