@@ -225,8 +225,8 @@ table() {
 # says n/a, and what "-" means.
 notes() {
 	local t
-	echo "${1}Bits flipped A -> B during the transfers at 1e-5 and 1e-4: reliable ${FLIPPED[reliable_1e5]:-?} and ${FLIPPED[reliable_1e4]:-?}, pppd + TCP ${FLIPPED[ppp_1e5]:-?} and ${FLIPPED[ppp_1e4]:-?}, pppd + WireGuard + TCP ${FLIPPED[wg_1e5]:-?} and ${FLIPPED[wg_1e4]:-?}."
-	echo "${1}Resent by A, clean / 1e-5 / 1e-4: sealine reliable $rexmit frames in all (frame size at 1e-4: $frame4 bytes); TCP segments over pppd ${RESENT[ppp]:-?} / ${RESENT[ppp_1e5]:-?} / ${RESENT[ppp_1e4]:-?}, over WireGuard ${RESENT[wg]:-?} / ${RESENT[wg_1e5]:-?} / ${RESENT[wg_1e4]:-?}."
+	echo "${1}Bits flipped A -> B during the transfers at 1e-5 and 1e-4: reliable ${FLIPPED[reliable_1e5]:-n/a} and ${FLIPPED[reliable_1e4]:-n/a}, pppd + TCP ${FLIPPED[ppp_1e5]:-n/a} and ${FLIPPED[ppp_1e4]:-n/a}, pppd + WireGuard + TCP ${FLIPPED[wg_1e5]:-n/a} and ${FLIPPED[wg_1e4]:-n/a}."
+	echo "${1}Resent by A, clean / 1e-5 / 1e-4: sealine reliable $rexmit frames in all (frame size at 1e-4: $frame4 bytes); TCP segments over pppd ${RESENT[ppp]:-n/a} / ${RESENT[ppp_1e5]:-n/a} / ${RESENT[ppp_1e4]:-n/a}, over WireGuard ${RESENT[wg]:-n/a} / ${RESENT[wg_1e5]:-n/a} / ${RESENT[wg_1e4]:-n/a}."
 	echo "${1}\"-\": a bare or datagram line at that error rate delivers damaged bytes or holes, so it has no goodput to compare."
 	for t in ppp wg; do
 		[[ -z ${NOTE[$t]:-} ]] || echo "${1}${LABEL[$t]}: ${NOTE[$t]}"
