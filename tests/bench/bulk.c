@@ -6,7 +6,10 @@
  * Usage: bulk [-n BYTES] [-s SEED] [-c CHUNK] [-i MS] [-t SECONDS] [-x MS]
  *             SRC DST
  *
- * Opens SRC and DST raw (see benchtty.h; baud rates are left alone), then
+ * Opens SRC and DST raw (see benchtty.h; baud rates are left alone), or
+ * connects them over TCP when both are "tcp:NETNS:ADDR:PORT" (see
+ * benchnet.h: DST listens on ADDR:PORT in its namespace, SRC connects
+ * from its own; the connection is made before the clock starts), then
  * a writer thread writes BYTES bytes of a seeded pseudo-random stream to
  * SRC in CHUNK-byte write()s (blocking, as cat would) while the main
  * thread reads DST and compares every byte with the same stream as it
@@ -31,7 +34,7 @@
  * Exits 1 if a byte differs, a byte is missing after SECONDS (default 120)
  * or an extra byte arrives; 2 on usage or I/O errors.
  */
-#include "benchtty.h"
+#include "benchnet.h"
 
 #include <getopt.h>
 #include <poll.h>
@@ -89,7 +92,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bulk [-n BYTES] [-s SEED] [-c CHUNK] [-i MS] [-t SECONDS] [-x MS] SRC DST\n"
 		"  BYTES and CHUNK take K and M suffixes (x1024); defaults:\n"
-		"  -n 256K -s 1 -c 4096 -i 0 -t 120 -x 200\n");
+		"  -n 256K -s 1 -c 4096 -i 0 -t 120 -x 200\n"
+		"  SRC and DST: two ttys, or two ends tcp:NETNS:ADDR:PORT (DST listens)\n");
 	exit(2);
 }
 
@@ -133,8 +137,7 @@ int main(int argc, char **argv)
 	    interval_ms > 10000)
 		usage();
 
-	dst = bt_open_raw(argv[optind + 1]);
-	src = bt_open_raw(argv[optind]);
+	bt_open_pair(argv[optind], argv[optind + 1], &src, &dst);
 	w.fd = src;
 	w.bytes = bytes;
 	bt_stream_init(&st, w.seed);
@@ -238,7 +241,8 @@ int main(int argc, char **argv)
 out:
 	if (rc) {
 		/* Unblock a writer stuck on a dead line, then leave. */
-		tcflush(src, TCOFLUSH);
+		if (!bt_is_tcp(argv[optind]))
+			tcflush(src, TCOFLUSH);
 		pthread_cancel(thread);
 	}
 	pthread_join(thread, NULL);

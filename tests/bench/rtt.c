@@ -1,39 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rtt - round-trip time of single keystrokes across a line and back.
+ * rtt - round-trip time of single keystrokes (or short messages) across a
+ * line and back.
  *
- * Usage: rtt [-n COUNT] [-w WARMUP] [-g GAP_MS] [-t TIMEOUT_MS] [-o FILE] A B
+ * Usage: rtt [-n COUNT] [-w WARMUP] [-g GAP_MS] [-b BYTES] [-t TIMEOUT_MS]
+ *            [-o FILE] A B
  *
- * Opens the ttys A and B raw (see benchtty.h; baud rates are left alone)
- * and, WARMUP + COUNT times: waits GAP_MS (an idle typist), writes one
- * byte to A, waits for it on B, writes it back to B at once (the echo),
- * and waits for it on A. One process plays both ends, so the echo costs
- * no extra scheduling and both one-way times come from the same
- * CLOCK_MONOTONIC:
- *   a2b  write() on A returns ... byte read on B
- *   b2a  write() on B returns ... byte read on A
- *   rtt  write() on A called ... byte read on A
- * The first WARMUP keystrokes are not counted.
+ * Opens the ttys A and B raw (see benchtty.h; baud rates are left alone),
+ * or connects them over TCP when both are "tcp:NETNS:ADDR:PORT" (see
+ * benchnet.h: B listens, A connects, TCP_NODELAY on both), and,
+ * WARMUP + COUNT times: waits GAP_MS (an idle typist), writes a message
+ * of BYTES bytes (default 1: a keystroke) to A in one write(), waits for
+ * all of it on B, writes it back to B at once (the echo), and waits for
+ * all of it on A. One process plays both ends, so the echo costs no extra
+ * scheduling and both one-way times come from the same CLOCK_MONOTONIC:
+ *   a2b  write() on A returns ... last byte read on B
+ *   b2a  write() on B returns ... last byte read on A
+ *   rtt  write() on A called ... last byte read on A
+ * The first WARMUP messages are not counted.
  *
  * Prints one line of key=value pairs (times in microseconds): count, and
  * for each of rtt, a2b and b2a: _med (median), _p90 (nearest rank),
- * _min, _max, _mean. With -o, also writes every counted keystroke to FILE,
+ * _min, _max, _mean. With -o, also writes every counted message to FILE,
  * one line "RTT A2B B2A" in microseconds (for pooling several runs).
- * Exits 0 on success, 1 if a byte did not come back
- * within TIMEOUT_MS (default 2000), came back changed, or an extra byte
+ * Exits 0 on success, 1 if a message did not come back whole within
+ * TIMEOUT_MS (default 2000), came back changed, or an extra byte
  * arrived; 2 on usage or I/O errors.
  */
-#include "benchtty.h"
+#include "benchnet.h"
 
 #include <getopt.h>
 #include <poll.h>
 
-/* Wait up to timeout_ms for one byte on fd; 0 ok, -1 timeout, -2 error. */
-static int read_one(int fd, unsigned char *c, int timeout_ms)
+/* The largest message: what a terminal line might carry at once. */
+#define RTT_MAX_BYTES 4096
+
+/*
+ * Wait up to timeout_ms for len bytes on fd; 0 ok, -1 timeout, -2 error
+ * (or end of file).
+ */
+static int read_n(int fd, unsigned char *buf, size_t len, int timeout_ms)
 {
 	int64_t deadline = bt_now_ns() + (int64_t)timeout_ms * 1000000;
+	size_t got = 0;
 
-	for (;;) {
+	while (got < len) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline - bt_now_ns();
 		ssize_t n;
@@ -46,26 +57,28 @@ static int read_one(int fd, unsigned char *c, int timeout_ms)
 			return -2;
 		if (pr <= 0)
 			continue;
-		n = read(fd, c, 1);
-		if (n == 1)
-			return 0;
-		if (n < 0 && errno != EINTR && errno != EAGAIN)
-			return -2;
-		if (n == 0)
+		n = read(fd, buf + got, len - got);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 			return -2;
 	}
+	return 0;
 }
 
-static int write_one(int fd, unsigned char c)
+static int write_n(int fd, const unsigned char *buf, size_t len)
 {
-	for (;;) {
-		ssize_t n = write(fd, &c, 1);
+	size_t off = 0;
 
-		if (n == 1)
-			return 0;
-		if (n < 0 && errno != EINTR && errno != EAGAIN)
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EINTR && errno != EAGAIN)
 			return -1;
 	}
+	return 0;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -94,19 +107,23 @@ static void stats(const char *name, int64_t *v, unsigned long n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: rtt [-n COUNT] [-w WARMUP] [-g GAP_MS] [-t TIMEOUT_MS] [-o FILE] A B\n"
-		"  defaults: -n 100 -w 5 -g 20 -t 2000\n");
+		"usage: rtt [-n COUNT] [-w WARMUP] [-g GAP_MS] [-b BYTES] [-t TIMEOUT_MS] [-o FILE] A B\n"
+		"  defaults: -n 100 -w 5 -g 20 -b 1 -t 2000; BYTES at most %d\n"
+		"  A and B: two ttys, or two ends tcp:NETNS:ADDR:PORT (B listens)\n",
+		RTT_MAX_BYTES);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long count = 100, warmup = 5, gap_ms = 20, timeout_ms = 2000, i;
+	static unsigned char msg[RTT_MAX_BYTES], got[RTT_MAX_BYTES];
+	unsigned long size = 1;
 	int64_t *rtt, *a2b, *b2a;
 	const char *samples = NULL;
 	int a, b, opt, r;
 
-	while ((opt = getopt(argc, argv, "n:w:g:t:o:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:w:g:b:t:o:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			count = bt_parse_size("count", optarg);
@@ -116,6 +133,9 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			gap_ms = bt_parse_size("gap", optarg);
+			break;
+		case 'b':
+			size = bt_parse_size("message size", optarg);
 			break;
 		case 't':
 			timeout_ms = bt_parse_size("timeout", optarg);
@@ -128,11 +148,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2 || !count || !timeout_ms || timeout_ms > 600000 ||
-	    gap_ms > 60000)
+	    gap_ms > 60000 || !size || size > RTT_MAX_BYTES)
 		usage();
 
-	a = bt_open_raw(argv[optind]);
-	b = bt_open_raw(argv[optind + 1]);
+	bt_open_pair(argv[optind], argv[optind + 1], &a, &b);
 	rtt = calloc(count, sizeof(*rtt));
 	a2b = calloc(count, sizeof(*a2b));
 	b2a = calloc(count, sizeof(*b2a));
@@ -142,47 +161,50 @@ int main(int argc, char **argv)
 	}
 
 	for (i = 0; i < warmup + count; i++) {
-		unsigned char key = (unsigned char)('a' + i % 26), c = 0;
 		int64_t t0, t1, t2, t3, t4;
 		struct timespec gap = {
 			.tv_sec = (time_t)(gap_ms / 1000),
 			.tv_nsec = (long)(gap_ms % 1000) * 1000000,
 		};
+		unsigned long j;
 
+		/* printable, and different in every message */
+		for (j = 0; j < size; j++)
+			msg[j] = (unsigned char)('a' + (i + j) % 26);
 		while (nanosleep(&gap, &gap) && errno == EINTR)
 			;
 		t0 = bt_now_ns();
-		if (write_one(a, key)) {
+		if (write_n(a, msg, size)) {
 			perror("write A");
 			return 2;
 		}
 		t1 = bt_now_ns();
-		r = read_one(b, &c, (int)timeout_ms);
+		r = read_n(b, got, size, (int)timeout_ms);
 		t2 = bt_now_ns();
-		if (r == 0 && c != key) {
-			fprintf(stderr, "rtt: keystroke %lu: sent 0x%02x, B got 0x%02x\n", i, key, c);
-			return 1;
-		}
 		if (r) {
-			fprintf(stderr, "rtt: keystroke %lu: %s on B\n", i,
-				r == -1 ? "no byte within the timeout" : strerror(errno));
+			fprintf(stderr, "rtt: message %lu: %s on B\n", i,
+				r == -1 ? "not all of it within the timeout" : strerror(errno));
 			return r == -1 ? 1 : 2;
 		}
-		if (write_one(b, c)) {
+		if (memcmp(got, msg, size)) {
+			fprintf(stderr, "rtt: message %lu: B got other bytes than A sent\n", i);
+			return 1;
+		}
+		if (write_n(b, got, size)) {
 			perror("write B");
 			return 2;
 		}
 		t3 = bt_now_ns();
-		r = read_one(a, &c, (int)timeout_ms);
+		r = read_n(a, got, size, (int)timeout_ms);
 		t4 = bt_now_ns();
-		if (r == 0 && c != key) {
-			fprintf(stderr, "rtt: keystroke %lu: echoed 0x%02x, A got 0x%02x\n", i, key, c);
-			return 1;
-		}
 		if (r) {
-			fprintf(stderr, "rtt: keystroke %lu: %s on A\n", i,
-				r == -1 ? "no echo within the timeout" : strerror(errno));
+			fprintf(stderr, "rtt: message %lu: %s on A\n", i,
+				r == -1 ? "no whole echo within the timeout" : strerror(errno));
 			return r == -1 ? 1 : 2;
+		}
+		if (memcmp(got, msg, size)) {
+			fprintf(stderr, "rtt: message %lu: A got another echo than it sent\n", i);
+			return 1;
 		}
 		if (i >= warmup) {
 			rtt[i - warmup] = t4 - t0;
