@@ -130,6 +130,9 @@ static void taken(struct sl_safleg *leg, const struct sl_call_action *a,
 		gcry_create_nonce(&xc.id, sizeof(xc.id));
 		xc.id |= 1;
 	}
+	/* Through T: padded to the bucket (store-and-forward.rst). */
+	if (!xc.pad_to)
+		xc.pad_to = sl_xfer_bucket(xc.size);
 	ret = sl_xsend_new(&leg->xs, &xc, now);
 	if (ret) {
 		leg_fail(leg, SL_NAK_NONE, 0, false,
