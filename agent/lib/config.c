@@ -834,6 +834,12 @@ static int courier_keep_days(struct parser *p, const char *key, char *val)
 	return parse_u32(p, key, val, 1, 36500, &p->cfg->courier.keep_days);
 }
 
+static int courier_tsp_after(struct parser *p, const char *key, char *val)
+{
+	return parse_u32(p, key, val, 0, SL_CONF_COURIER_TSP_AFTER_MAX,
+			 &p->cfg->courier.tsp_after);
+}
+
 static int courier_retry(struct parser *p, const char *key, char *val)
 {
 	uint32_t *dst = !strcmp(key, "retry") ? &p->cfg->courier.retry :
@@ -863,6 +869,7 @@ static const struct key_def courier_keys[] = {
 	{ "retry", courier_retry },
 	{ "retry_max", courier_retry },
 	{ "keep_days", courier_keep_days },
+	{ "tsp_after", courier_tsp_after },
 };
 
 _Static_assert(ARRAY_SIZE(agent_keys) <= 24 && ARRAY_SIZE(line_keys) <= 24 &&

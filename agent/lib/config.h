@@ -40,6 +40,8 @@
  *	max_envelope = 1G, max_unpacked = 4G, max_files = 10000,
  *	max_ratio = 1000, min_free = 64M	limits of incoming envelopes
  *	attempts = 30, retry = 30, retry_max = 1h	sending
+ *	tsp_after = 0			hand to the TSP after so many failed
+ *					direct attempts; 0: never
  *	keep_days = 30			final outbox records kept
  *
  *	[tsp]				sealtspd's, a TSP (tsp.h); sealined
@@ -247,6 +249,7 @@ struct sl_tsp_conf {
 #define SL_CONF_COURIER_RETRY		30	/* s, then doubling ... */
 #define SL_CONF_COURIER_RETRY_MAX	3600	/* ... up to this */
 #define SL_CONF_COURIER_KEEP_DAYS	30
+#define SL_CONF_COURIER_TSP_AFTER_MAX	1000
 
 struct sl_courier_conf {
 	bool receive;			/* take envelopes at all */
@@ -266,6 +269,9 @@ struct sl_courier_conf {
 	uint32_t retry;			/* seconds before the 2nd attempt */
 	uint32_t retry_max;
 	uint32_t keep_days;		/* final outbox records kept */
+	/* Store and forward's fallback: an envelope sent "auto" goes to
+	 * the TSP after this many failed direct attempts; 0: never. */
+	uint32_t tsp_after;
 	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* of [courier], 0: absent */
 };

@@ -57,6 +57,15 @@ simc_collect() {
 		--out-dir "$out" --timeout 60 "$@" >"$out/result" 2>"$out/err" ||
 		{ cat "$out/result"; tail -n 20 "$out/err"; return 1; }
 }
+# no_sanitizer_report NAME WHO LOG...: ok if no log holds an ASan, UBSan
+# or LeakSanitizer report
+no_sanitizer_report() {
+	local name=$1 who=$2; shift 2
+	if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$@"; then
+		bad "$name: sanitizers: a report from $who"
+		grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$@" | head -30
+	else ok "$name: sanitizers: no report from $who"; fi
+}
 # tsp_sql SQL: on the TSP's store while sealtspd runs (waiting for its
 # write lock rather than failing with "database is locked")
 tsp_sql() { sqlite3 -cmd '.timeout 10000' "$S/tsp.db" "$@"; }
@@ -386,7 +395,4 @@ saf_cdrs() { # every leg has its record, completed, with both accounts
 check "saf: the hand-over legs have call records (completed, both accounts)" saf_cdrs
 check "saf: TSP stops cleanly on SIGTERM" stop_tsp
 stop_exchange
-if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$S/tsp.log" "$S"/[dcr]*/err; then
-	bad "saf: sanitizers: a report from sealtspd or sim-courier"
-	grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$S/tsp.log" "$S"/[dcr]*/err | head -30
-else ok "saf: sanitizers: no report from sealtspd or sim-courier"; fi
+no_sanitizer_report saf "sealtspd or sim-courier" "$S/tsp.log" "$S"/[dcr]*/err

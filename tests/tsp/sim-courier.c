@@ -535,10 +535,14 @@ static void on_other(void *ctx, const uint8_t *p, size_t n)
 	}
 }
 
+/* The leg's: a full queue is the engine's to wait for (-ENOBUFS). */
 static int leg_send(void *ctx, const uint8_t *msg, size_t len)
 {
 	(void)ctx;
-	send_frame(msg, len);
+	if (sl_rawline_send(&sim.out, msg, len))
+		return -ENOBUFS;
+	if (sl_byteq_flush(&sim.out, sim.fd) < 0)
+		fail("write: %s", strerror(errno));
 	return 0;
 }
 

@@ -166,7 +166,7 @@ sealined_peer() {
 # sealined_start DIR I: sealined (no sealine module needed) with endpoint
 # I's identity, its dial-up line the exchange's pty of endpoint I in $S,
 # the TSP start_tsp started; state, control socket, inbox and log in DIR;
-# its pid in SEALINED_PID
+# its pid in SEALINED_PID. SEALINED_COURIER: more [courier] lines.
 sealined_start() {
 	local d=$1 i=$2
 	mkdir -p "$d/state"
@@ -185,6 +185,7 @@ sealined_start() {
 	baud = 115200
 	[courier]
 	inbox = $d/in
+	${SEALINED_COURIER:-}
 	EOF
 	"$SEALINED" -f -c "$d/sealined.conf" 2>>"$d/log" &
 	SEALINED_PID=$!

@@ -473,6 +473,8 @@ TEST(config_courier)
 		{ "[courier]\nretry = 0\n", "cannot be 0" },
 		{ "[courier]\nretry_max = 0\n", "cannot be 0" },
 		{ "[courier]\nattempts = 0\n", "a number from 1" },
+		{ "[courier]\ntsp_after = 1001\n", "tsp_after must be a number from 0 to 1000" },
+		{ "[courier]\ntsp_after = two\n", "tsp_after must be a number" },
 		{ "[courier]\ninbox = relative/in\n", "absolute" },
 		{ "[courier]\nreceive = perhaps\n", "yes or no" },
 		{ "[courier]\nfrob = 1\n", "unknown setting 'frob' in [courier]" },
@@ -489,12 +491,13 @@ TEST(config_courier)
 		CHECK_EQ(cfg->courier.max_files, (uint64_t)SL_CONF_COURIER_MAX_FILES);
 		CHECK_EQ(cfg->courier.attempts, (uint32_t)SL_CONF_COURIER_ATTEMPTS);
 		CHECK_EQ(cfg->courier.retry, (uint32_t)SL_CONF_COURIER_RETRY);
+		CHECK_EQ(cfg->courier.tsp_after, 0u);	/* never */
 	}
 	if (CHECKF(!parse(cfg, "[courier]\nreceive = no\ninbox = /srv/in\n"
 			  "staging = /srv/staging\nmax_envelope = 64M\n"
 			  "max_unpacked = 2GiB\nmax_files = 12\nmax_ratio = 0\n"
 			  "min_free = 0\nattempts = 5\nretry = 1m\n"
-			  "retry_max = 2h\nkeep_days = 7\n",
+			  "retry_max = 2h\nkeep_days = 7\ntsp_after = 3\n",
 			  err, sizeof(err)), "%s", err)) {
 		CHECK(!cfg->courier.receive);
 		CHECK(!strcmp(cfg->courier.inbox, "/srv/in"));
@@ -508,6 +511,7 @@ TEST(config_courier)
 		CHECK_EQ(cfg->courier.retry, 60u);
 		CHECK_EQ(cfg->courier.retry_max, 7200u);
 		CHECK_EQ(cfg->courier.keep_days, 7u);
+		CHECK_EQ(cfg->courier.tsp_after, 3u);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int ret = parse(cfg, bad[i][0], err, sizeof(err));
