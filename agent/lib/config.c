@@ -3,7 +3,7 @@
  * sealined's configuration file. See config.h for the format and
  * sealined.conf.example for every setting.
  *
- * Why one file of about 1,070 lines: it is one strict parser whose four
+ * Why one file of about 1,270 lines: it is one strict parser whose four
  * sections ([agent], [line], [courier], [tsp]) are tables of setters over
  * the same value parsers (paths, yes/no, durations, sizes, accounts),
  * which every section shares; split, those would be an API of their own
@@ -85,6 +85,14 @@ void sl_config_defaults(struct sl_config *cfg)
 	cfg->tsp.baud = SL_CONF_TSP_BAUD_DEFAULT;
 	cfg->tsp.answer_timeout = SL_CONF_TSP_ANSWER_DEFAULT;
 	cfg->tsp.random_delay = SL_CONF_TSP_RANDOM_DELAY_DEFAULT;
+	cfg->tsp.batch_interval = SL_CONF_TSP_BATCH_DEFAULT;
+	cfg->tsp.max_envelope = SL_CONF_TSP_MAX_ENVELOPE;
+	cfg->tsp.quota_bytes = SL_CONF_TSP_QUOTA_BYTES;
+	cfg->tsp.quota_envelopes = SL_CONF_TSP_QUOTA_ENVELOPES;
+	cfg->tsp.min_free = SL_CONF_TSP_MIN_FREE;
+	cfg->tsp.max_hold = SL_CONF_TSP_MAX_HOLD;
+	cfg->tsp.max_attempts = SL_CONF_TSP_MAX_ATTEMPTS;
+	cfg->tsp.receive_timeout = SL_CONF_TSP_RECEIVE_TIMEOUT;
 	cfg->courier.receive = true;
 	cfg->courier.max_envelope = SL_CONF_COURIER_MAX_ENVELOPE;
 	cfg->courier.max_unpacked = SL_CONF_COURIER_MAX_UNPACKED;
@@ -131,12 +139,28 @@ static int parse_bool(struct parser *p, const char *key, const char *val,
 	return fail(p, "%s must be yes or no, not '%s'", key, val);
 }
 
-/* "1200", "1200s", "20m", "1h": seconds. */
-static int parse_duration(struct parser *p, const char *key, const char *val,
-			  uint32_t *out)
+/* A duration for messages: "90 s", "20 min", "1 h", "7 days". */
+static void human_seconds(char *out, size_t len, uint64_t v)
+{
+	if (v && v % 86400 == 0)
+		snprintf(out, len, "%llu day%s", (unsigned long long)(v / 86400),
+			 v == 86400 ? "" : "s");
+	else if (v && v % 3600 == 0)
+		snprintf(out, len, "%llu h", (unsigned long long)(v / 3600));
+	else if (v && v % 60 == 0)
+		snprintf(out, len, "%llu min", (unsigned long long)(v / 60));
+	else
+		snprintf(out, len, "%llu s", (unsigned long long)v);
+}
+
+/* "1200", "1200s", "20m", "1h", "7d": seconds, in [lo, hi] (or 0 when
+ * zero means off). */
+static int parse_seconds(struct parser *p, const char *key, const char *val,
+			 uint32_t lo, uint32_t hi, bool zero_off, uint32_t *out)
 {
 	unsigned long long v = 0, mult = 1;
 	const char *s = val;
+	char a[24], b[24];
 
 	if (!isdigit((unsigned char)*s))
 		goto bad;
@@ -152,20 +176,31 @@ static int parse_duration(struct parser *p, const char *key, const char *val,
 		case 's': mult = 1; break;
 		case 'm': mult = 60; break;
 		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
 		default: goto bad;
 		}
 	}
 	v *= mult;
-	if (v && (v < SL_CONF_REKEY_MIN || v > SL_CONF_REKEY_MAX))
+	if (v ? v < lo || v > hi : !zero_off)
 		goto range;
 	*out = (uint32_t)v;
 	return 0;
 bad:
-	return fail(p, "%s must be a number of seconds (or with m or h), not '%s'",
+	return fail(p, "%s must be a number of seconds (or with m, h or d), not '%s'",
 		    key, val);
 range:
-	return fail(p, "%s '%s' is out of range: 0 (off) or %u to %u seconds",
-		    key, val, SL_CONF_REKEY_MIN, SL_CONF_REKEY_MAX);
+	human_seconds(a, sizeof(a), lo);
+	human_seconds(b, sizeof(b), hi);
+	return fail(p, "%s '%s' is out of range: %s%s to %s", key, val,
+		    zero_off ? "0 (off) or " : "", a, b);
+}
+
+/* The usual durations: 0 (off), or 10 s to a day. */
+static int parse_duration(struct parser *p, const char *key, const char *val,
+			  uint32_t *out)
+{
+	return parse_seconds(p, key, val, SL_CONF_REKEY_MIN, SL_CONF_REKEY_MAX,
+			     true, out);
 }
 
 /* "1048576", "64K", "512M", "1G", "2T" (powers of 1024): bytes, in
@@ -222,6 +257,17 @@ static int parse_count(struct parser *p, const char *key, const char *val,
 			    (unsigned long long)hi, val);
 	*out = v;
 	return 0;
+}
+
+static int parse_u32(struct parser *p, const char *key, const char *val,
+		     uint64_t lo, uint64_t hi, uint32_t *out)
+{
+	uint64_t v = 0;
+	int ret = parse_count(p, key, val, lo, hi, &v);
+
+	if (!ret)
+		*out = (uint32_t)v;
+	return ret;
 }
 
 static int parse_account(struct parser *p, const char *key, const char *val,
@@ -655,6 +701,56 @@ static int tsp_random_delay(struct parser *p, const char *key, char *val)
 	return parse_duration(p, key, val, &p->cfg->tsp.random_delay);
 }
 
+static int tsp_batch_interval(struct parser *p, const char *key, char *val)
+{
+	return parse_seconds(p, key, val, 1, SL_CONF_TSP_BATCH_MAX, true,
+			     &p->cfg->tsp.batch_interval);
+}
+
+static int tsp_max_envelope(struct parser *p, const char *key, char *val)
+{
+	return parse_size(p, key, val, SL_CONF_SIZE_MIN, SL_CONF_SIZE_MAX,
+			  &p->cfg->tsp.max_envelope);
+}
+
+static int tsp_quota_bytes(struct parser *p, const char *key, char *val)
+{
+	return parse_size(p, key, val, SL_CONF_SIZE_MIN, SL_CONF_SIZE_MAX,
+			  &p->cfg->tsp.quota_bytes);
+}
+
+static int tsp_min_free(struct parser *p, const char *key, char *val)
+{
+	return parse_size(p, key, val, 0, SL_CONF_SIZE_MAX,
+			  &p->cfg->tsp.min_free);
+}
+
+static int tsp_quota_envelopes(struct parser *p, const char *key, char *val)
+{
+	return parse_u32(p, key, val, 1, SL_CONF_TSP_QUOTA_ENVELOPES_MAX,
+			 &p->cfg->tsp.quota_envelopes);
+}
+
+static int tsp_max_attempts(struct parser *p, const char *key, char *val)
+{
+	return parse_u32(p, key, val, 1, SL_CONF_TSP_MAX_ATTEMPTS_MAX,
+			 &p->cfg->tsp.max_attempts);
+}
+
+static int tsp_max_hold(struct parser *p, const char *key, char *val)
+{
+	return parse_seconds(p, key, val, SL_CONF_TSP_MAX_HOLD_MIN,
+			     SL_CONF_TSP_MAX_HOLD_MAX, false,
+			     &p->cfg->tsp.max_hold);
+}
+
+static int tsp_receive_timeout(struct parser *p, const char *key, char *val)
+{
+	return parse_seconds(p, key, val, SL_CONF_TSP_RECEIVE_TIMEOUT_MIN,
+			     SL_CONF_TSP_RECEIVE_TIMEOUT_MAX, false,
+			     &p->cfg->tsp.receive_timeout);
+}
+
 static const struct key_def tsp_keys[] = {
 	{ "store", tsp_store },
 	{ "database", tsp_database },
@@ -667,6 +763,14 @@ static const struct key_def tsp_keys[] = {
 	{ "answer_timeout", tsp_answer_timeout },
 	{ "spool", tsp_spool },
 	{ "random_delay", tsp_random_delay },
+	{ "batch_interval", tsp_batch_interval },
+	{ "max_envelope", tsp_max_envelope },
+	{ "quota_bytes", tsp_quota_bytes },
+	{ "quota_envelopes", tsp_quota_envelopes },
+	{ "min_free", tsp_min_free },
+	{ "max_hold", tsp_max_hold },
+	{ "max_attempts", tsp_max_attempts },
+	{ "receive_timeout", tsp_receive_timeout },
 };
 
 /* [courier] */
@@ -693,19 +797,19 @@ static int courier_receive(struct parser *p, const char *key, char *val)
 
 static int courier_max_envelope(struct parser *p, const char *key, char *val)
 {
-	return parse_size(p, key, val, 1 << 10, 1ULL << 50,
+	return parse_size(p, key, val, SL_CONF_SIZE_MIN, SL_CONF_SIZE_MAX,
 			  &p->cfg->courier.max_envelope);
 }
 
 static int courier_max_unpacked(struct parser *p, const char *key, char *val)
 {
-	return parse_size(p, key, val, 1 << 10, 1ULL << 50,
+	return parse_size(p, key, val, SL_CONF_SIZE_MIN, SL_CONF_SIZE_MAX,
 			  &p->cfg->courier.max_unpacked);
 }
 
 static int courier_min_free(struct parser *p, const char *key, char *val)
 {
-	return parse_size(p, key, val, 0, 1ULL << 50,
+	return parse_size(p, key, val, 0, SL_CONF_SIZE_MAX,
 			  &p->cfg->courier.min_free);
 }
 
@@ -715,30 +819,25 @@ static int courier_max_files(struct parser *p, const char *key, char *val)
 			   &p->cfg->courier.max_files);
 }
 
-static int courier_u32(struct parser *p, const char *key, const char *val,
-		       uint64_t lo, uint64_t hi, uint32_t *out)
-{
-	uint64_t v = 0;
-	int ret = parse_count(p, key, val, lo, hi, &v);
-
-	if (!ret)
-		*out = (uint32_t)v;
-	return ret;
-}
-
 static int courier_max_ratio(struct parser *p, const char *key, char *val)
 {
-	return courier_u32(p, key, val, 0, 1000000, &p->cfg->courier.max_ratio);
+	return parse_u32(p, key, val, 0, 1000000, &p->cfg->courier.max_ratio);
 }
 
 static int courier_attempts(struct parser *p, const char *key, char *val)
 {
-	return courier_u32(p, key, val, 1, 100000, &p->cfg->courier.attempts);
+	return parse_u32(p, key, val, 1, 100000, &p->cfg->courier.attempts);
 }
 
 static int courier_keep_days(struct parser *p, const char *key, char *val)
 {
-	return courier_u32(p, key, val, 1, 36500, &p->cfg->courier.keep_days);
+	return parse_u32(p, key, val, 1, 36500, &p->cfg->courier.keep_days);
+}
+
+static int courier_tsp_after(struct parser *p, const char *key, char *val)
+{
+	return parse_u32(p, key, val, 0, SL_CONF_COURIER_TSP_AFTER_MAX,
+			 &p->cfg->courier.tsp_after);
 }
 
 static int courier_retry(struct parser *p, const char *key, char *val)
@@ -770,6 +869,7 @@ static const struct key_def courier_keys[] = {
 	{ "retry", courier_retry },
 	{ "retry_max", courier_retry },
 	{ "keep_days", courier_keep_days },
+	{ "tsp_after", courier_tsp_after },
 };
 
 _Static_assert(ARRAY_SIZE(agent_keys) <= 24 && ARRAY_SIZE(line_keys) <= 24 &&

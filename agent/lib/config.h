@@ -40,6 +40,8 @@
  *	max_envelope = 1G, max_unpacked = 4G, max_files = 10000,
  *	max_ratio = 1000, min_free = 64M	limits of incoming envelopes
  *	attempts = 30, retry = 30, retry_max = 1h	sending
+ *	tsp_after = 0			hand to the TSP after so many failed
+ *					direct attempts; 0: never
  *	keep_days = 30			final outbox records kept
  *
  *	[tsp]				sealtspd's, a TSP (tsp.h); sealined
@@ -58,6 +60,11 @@
  *	baud = 115200			serial port speed
  *	init = ATE0V1Q0&D2S0=0		modem init string
  *	answer_timeout = 60		seconds for the recipient to answer
+ *	spool = <state_dir>/tsp-spool	store and forward: envelopes held
+ *	random_delay = 1h, batch_interval = 15m	when deliveries start
+ *	max_envelope = 1G, quota_bytes = 512M, quota_envelopes = 1000,
+ *	min_free = 1G, max_hold = 7d, max_attempts = 20,
+ *	receive_timeout = 1d		the spool's limits
  *
  * The parser is strict: an unknown section or key, a duplicate, or a value
  * out of range is an error "FILE:LINE: message", and the daemon does not
@@ -135,8 +142,31 @@ enum sl_role {
 #define SL_CONF_TSP_LEASE_DEFAULT	30
 #define SL_CONF_TSP_LEASE_MIN		10
 #define SL_CONF_TSP_LEASE_MAX		3600
-/* [tsp] random_delay: seconds, default (store-and-forward.rst). */
+/*
+ * Store and forward (store-and-forward.rst, "Delivery" and "Limits"):
+ * the defaults of [tsp] random_delay, batch_interval and the spool's
+ * limits, and the ranges accepted. The spool (tspspool.h) takes its
+ * defaults from here. Durations in seconds.
+ */
 #define SL_CONF_TSP_RANDOM_DELAY_DEFAULT	3600
+#define SL_CONF_TSP_BATCH_DEFAULT		(15 * 60)
+#define SL_CONF_TSP_BATCH_MAX			86400
+#define SL_CONF_TSP_MAX_ENVELOPE		(1ULL << 30)
+#define SL_CONF_TSP_QUOTA_BYTES			(512ULL << 20)
+#define SL_CONF_TSP_QUOTA_ENVELOPES		1000
+#define SL_CONF_TSP_QUOTA_ENVELOPES_MAX		10000000
+#define SL_CONF_TSP_MIN_FREE			(1ULL << 30)
+#define SL_CONF_TSP_MAX_HOLD			(7 * 86400)
+#define SL_CONF_TSP_MAX_HOLD_MIN		10
+#define SL_CONF_TSP_MAX_HOLD_MAX		(365 * 86400)
+#define SL_CONF_TSP_MAX_ATTEMPTS		20
+#define SL_CONF_TSP_MAX_ATTEMPTS_MAX		1000
+#define SL_CONF_TSP_RECEIVE_TIMEOUT		86400
+#define SL_CONF_TSP_RECEIVE_TIMEOUT_MIN		60
+#define SL_CONF_TSP_RECEIVE_TIMEOUT_MAX		(30 * 86400)
+/* Sizes: from 1 KiB (quota_bytes, max_envelope) or 0 (min_free) to 1 PiB. */
+#define SL_CONF_SIZE_MIN			(1ULL << 10)
+#define SL_CONF_SIZE_MAX			(1ULL << 50)
 
 #define SL_CONF_NUMBER_MAX	40	/* modem.h: SL_MODEM_NUMBER_MAX */
 #define SL_CONF_KEY_LEN		32
@@ -187,10 +217,19 @@ struct sl_tsp_conf {
 	char init[SL_CONF_TSP_INIT_MAX + 1];	/* "" : the driver's default */
 	uint32_t answer_timeout;	/* seconds */
 	/* Store and forward (store-and-forward.rst): the spool directory
-	 * ("" : state_dir/spool) and the largest random delay before an
-	 * accepted envelope's first delivery attempt. */
+	 * ("" : state_dir/tsp-spool), the largest random delay before an
+	 * accepted envelope's first delivery attempt, the period whose
+	 * ticks deliveries start on, and the spool's limits. */
 	char spool[PATH_MAX];
 	uint32_t random_delay;		/* seconds; 0: at once */
+	uint32_t batch_interval;	/* seconds; 0: no batches */
+	uint64_t max_envelope;		/* bytes */
+	uint64_t quota_bytes;		/* per sender */
+	uint32_t quota_envelopes;	/* per sender */
+	uint64_t min_free;		/* bytes kept free on the spool's fs */
+	uint32_t max_hold;		/* seconds, then expired */
+	uint32_t max_attempts;		/* then bounced */
+	uint32_t receive_timeout;	/* seconds: a stalled hand-over */
 	unsigned int lineno;
 };
 
@@ -210,6 +249,7 @@ struct sl_tsp_conf {
 #define SL_CONF_COURIER_RETRY		30	/* s, then doubling ... */
 #define SL_CONF_COURIER_RETRY_MAX	3600	/* ... up to this */
 #define SL_CONF_COURIER_KEEP_DAYS	30
+#define SL_CONF_COURIER_TSP_AFTER_MAX	1000
 
 struct sl_courier_conf {
 	bool receive;			/* take envelopes at all */
@@ -229,6 +269,9 @@ struct sl_courier_conf {
 	uint32_t retry;			/* seconds before the 2nd attempt */
 	uint32_t retry_max;
 	uint32_t keep_days;		/* final outbox records kept */
+	/* Store and forward's fallback: an envelope sent "auto" goes to
+	 * the TSP after this many failed direct attempts; 0: never. */
+	uint32_t tsp_after;
 	/* Last: sealined's reload compares what comes before it. */
 	unsigned int lineno;		/* of [courier], 0: absent */
 };

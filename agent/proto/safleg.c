@@ -51,22 +51,24 @@ static void leg_fail(struct sl_safleg *leg, uint8_t nak, uint8_t detail,
 	leg->ch = NULL;
 }
 
-static void courier_out(struct sl_safleg *leg, const uint8_t *plain,
-			size_t len)
+/* 0, or the line's -ENOBUFS (its queue is full: the caller holds back). */
+static int courier_out(struct sl_safleg *leg, const uint8_t *plain,
+		       size_t len)
 {
 	uint8_t msg[SL_CCHAN_MAX_MSG];
 	size_t n;
 	int ret;
 
 	if (!leg->ch)
-		return;
+		return 0;
 	ret = sl_cchan_seal(leg->ch, msg, &n, plain, len);
 	if (ret) {
 		leg_fail(leg, SL_NAK_NONE, 0, false,
 			 "a courier message cannot be sealed: %s", strerror(-ret));
-		return;
+		return 0;
 	}
-	leg->cfg.send(leg->cfg.ctx, msg, n);
+	ret = leg->cfg.send(leg->cfg.ctx, msg, n);
+	return ret == -ENOBUFS ? ret : 0;
 }
 
 int sl_safleg_courier_send(struct sl_safleg *leg, const uint8_t *plain,
@@ -92,8 +94,15 @@ static void xfer_pump(struct sl_safleg *leg, uint64_t now)
 
 	if (!leg->xs || leg->xs_done)
 		return;
-	while (leg->ch && (n = sl_xsend_output(leg->xs, now, buf)))
-		courier_out(leg, buf, n);
+	/* A full line queue takes the message back: it goes again shortly
+	 * (a PAD as well; a burst of padding must not be lost, or the
+	 * line would show the envelope's size). */
+	while (leg->ch && (n = sl_xsend_output(leg->xs, now, buf))) {
+		if (courier_out(leg, buf, n) == -ENOBUFS) {
+			sl_xsend_unsent(leg->xs, now);
+			break;
+		}
+	}
 	sl_xsend_get_status(leg->xs, &leg->st.xfer);
 	if (sl_xsend_finished(leg->xs, now))
 		leg->xs_done = true;
@@ -130,6 +139,9 @@ static void taken(struct sl_safleg *leg, const struct sl_call_action *a,
 		gcry_create_nonce(&xc.id, sizeof(xc.id));
 		xc.id |= 1;
 	}
+	/* Through T: padded to the bucket (store-and-forward.rst). */
+	if (!xc.pad_to)
+		xc.pad_to = sl_xfer_bucket(xc.size);
 	ret = sl_xsend_new(&leg->xs, &xc, now);
 	if (ret) {
 		leg_fail(leg, SL_NAK_NONE, 0, false,

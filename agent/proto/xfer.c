@@ -4,9 +4,9 @@
  * window, resends and deadlines, the recipient's reassembly of chunks
  * and its acknowledgements.
  *
- * Why one file of about 1,100 lines: the two sides are one protocol; they
- * share the message codecs, the sequence numbering of pieces and the
- * map arithmetic of ACKs, which must agree bit for bit, and test_xfer
+ * Why one file of about 1,250 lines: the two sides are one protocol; they
+ * share the message codecs, the sequence numbering of pieces, the
+ * padding's budget and the map arithmetic of ACKs, which must agree bit for bit, and test_xfer
  * and fuzz_xfer drive both against each other. Split, those helpers
  * would become an interface with these two files as its only users.
  */
@@ -138,6 +138,13 @@ struct sl_xsend {
 	uint8_t last_kind;
 	int64_t last_seq_out;
 
+	/* PAD: bytes to send in all, sent; the envelope's bytes this
+	 * attempt sends (from the resume point on), sent for the first
+	 * time so far. */
+	uint64_t pad_total, pad_sent;
+	uint64_t fresh_total, fresh_sent;
+	size_t last_pad;		/* the last PAD's bytes, for unsent() */
+
 	struct sl_xsend_status s;
 };
 
@@ -214,6 +221,8 @@ int sl_xsend_new(struct sl_xsend **out, const struct sl_xsend_cfg *cfg,
 	x->last_seq = (x->chunks - 1) * x->ppc +
 		      (sl_xfer_chunk_len(cfg->size, x->chunks - 1) + piece - 1) /
 		      piece;
+	if (cfg->pad_to > cfg->size)
+		x->pad_total = cfg->pad_to - cfg->size;
 	x->st = SL_XSEND_OFFERING;
 	x->offer_at = now;
 	x->offer_rto = SL_XFER_RTO_INIT_MS;
@@ -425,6 +434,7 @@ static void on_answer(struct sl_xsend *x, const uint8_t *m, size_t len,
 	mark_none(x);
 	x->s.durable = from;
 	x->st = from == x->chunks ? SL_XSEND_WAIT_RESULT : SL_XSEND_SENDING;
+	x->fresh_total = x->cfg.size - chunk_offset(from);
 	x->rate_t0 = now;
 	x->rate_b0 = x->s.bytes_acked;
 }
@@ -512,6 +522,37 @@ static void check_rto(struct sl_xsend *x, uint64_t now)
 		x->backoff++;
 }
 
+/*
+ * Whether PAD goes before the next new piece (plen bytes): the padding
+ * sent keeps pace with the new DATA, and is all out before the last new
+ * piece. Repeats of lost pieces neither add nor wait for any.
+ */
+static bool pad_due(const struct sl_xsend *x, size_t plen)
+{
+	unsigned __int128 want;
+
+	if (x->pad_sent >= x->pad_total || !x->fresh_total)
+		return false;
+	want = (unsigned __int128)x->pad_total * (x->fresh_sent + plen) /
+	       x->fresh_total;
+	return x->pad_sent < want;
+}
+
+/* One PAD, as long as a full DATA (or what is left to pad). */
+static size_t out_pad(struct sl_xsend *x, uint8_t *buf)
+{
+	size_t n = MIN((uint64_t)x->cfg.piece + SL_XFER_DATA_HDR -
+		       SL_XFER_PAD_HDR, x->pad_total - x->pad_sent);
+
+	buf[0] = SL_XFER_PAD;
+	put(buf + 1, x->cfg.id, 4);
+	memset(buf + SL_XFER_PAD_HDR, 0, n);
+	x->pad_sent += n;
+	x->last_pad = n;
+	x->s.pad_bytes = x->pad_sent;
+	return SL_XFER_PAD_HDR + n;
+}
+
 static size_t out_data(struct sl_xsend *x, uint64_t now, uint8_t *buf)
 {
 	unsigned int n = SL_XFER_RX_CHUNKS * x->ppc;
@@ -538,6 +579,10 @@ static size_t out_data(struct sl_xsend *x, uint64_t now, uint8_t *buf)
 	if (!plen)
 		return 0;
 	p = &x->p[pick];
+	if (!p->sends && pad_due(x, plen))
+		return out_pad(x, buf);
+	if (!p->sends)
+		x->fresh_sent += plen;
 	buf[0] = SL_XFER_DATA;
 	put(buf + 1, x->cfg.id, 4);
 	put(buf + 5, chunk, 4);
@@ -608,7 +653,7 @@ size_t sl_xsend_output(struct sl_xsend *x, uint64_t now, uint8_t *buf)
 		check_rto(x, now);
 		n = out_data(x, now, buf);
 		if (n)
-			x->last_kind = SL_XFER_DATA;
+			x->last_kind = buf[0];
 		break;
 	default:
 		break;
@@ -632,6 +677,12 @@ void sl_xsend_unsent(struct sl_xsend *x, uint64_t now)
 		}
 		break;
 	}
+	case SL_XFER_PAD:
+		/* Not sent: it goes again (its bytes are all alike). */
+		x->pad_sent -= x->last_pad;
+		x->last_pad = 0;
+		x->s.pad_bytes = x->pad_sent;
+		break;
 	case SL_XFER_OFFER:
 		x->offer_at = now + SL_XFER_BLOCKED_MS;
 		break;
@@ -945,6 +996,34 @@ static void on_data(struct sl_xrecv *x, const uint8_t *m, size_t len,
 		x->ack_at = now + SL_XFER_ACK_DELAY_MS;
 }
 
+/*
+ * Padding: counted and discarded while receiving; anywhere else (before
+ * the ANSWER, once every chunk is here, after the RESULT) it is dropped.
+ * One longer than a full DATA, or more in all than the bucket less the
+ * envelope, is a sender that lies about its padding: refused.
+ */
+static int on_pad(struct sl_xrecv *x, size_t n, uint64_t now)
+{
+	uint64_t budget = sl_xfer_bucket(x->offer.size);
+
+	if (x->st != SL_XRECV_RECEIVING) {
+		x->s.pad_dropped++;
+		return -EINVAL;
+	}
+	budget = budget > x->offer.size ? budget - x->offer.size : 0;
+	if (n > (size_t)x->offer.piece + SL_XFER_DATA_HDR - SL_XFER_PAD_HDR ||
+	    n > budget - x->s.pad_bytes) {
+		static const char why[] = "padding past the envelope's size bucket";
+
+		x->s.pad_refused = true;
+		sl_xrecv_result(x, SL_XFER_BAD_FORMAT, why, sizeof(why) - 1, now);
+		return -EMSGSIZE;
+	}
+	x->last_heard = now;
+	x->s.pad_bytes += n;
+	return 0;
+}
+
 int sl_xrecv_input(struct sl_xrecv *x, const uint8_t *msg, size_t len,
 		   uint64_t now)
 {
@@ -976,6 +1055,8 @@ int sl_xrecv_input(struct sl_xrecv *x, const uint8_t *msg, size_t len,
 		x->last_heard = now;
 		on_data(x, msg, len, now);
 		return 0;
+	case SL_XFER_PAD:
+		return on_pad(x, len - SL_XFER_PAD_HDR, now);
 	case SL_XFER_END:
 		if (x->st == SL_XRECV_RESULT) {
 			x->st = SL_XRECV_DONE;

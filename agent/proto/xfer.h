@@ -47,13 +47,26 @@
  *	RESULT  5 | xfer | code (1) | receipt or detail
  *	END     6 | xfer
  *	ABORT   7 | xfer | reason (1)
+ *	PAD     8 | xfer | bytes (at most piece + 8: no longer than DATA)
  *
  * code: 0 accepted / delivered, else a refusal (enum sl_env_reason, the
  * courier's numbers). OFFER's optional schedule is for a TSP that holds
  * the envelope (store-and-forward.rst): not_before, ms since the epoch
  * (0: none), and window, start * 1440 + end minutes of the UTC day (-1:
- * none); a recipient that is no TSP ignores it. Not thread-safe; one
- * engine per transfer.
+ * none); a recipient that is no TSP ignores it.
+ *
+ * PAD (store-and-forward.rst, "Padding to size buckets"): a sender whose
+ * transfer goes through a TSP (pad_to: the envelope's bucket) sends, in
+ * between its first sends of DATA, PAD messages of the same length whose
+ * bytes make up the difference, so that what crosses the line is the
+ * bucket whatever the envelope's size; all of them before the last new
+ * piece, so they arrive before the recipient can be complete. They take
+ * no window and are never resent or answered. The recipient counts and
+ * discards them: only while receiving (anywhere else a PAD is dropped),
+ * none longer than a full DATA, and never more in all than the bucket
+ * less the envelope; a sender that pads past that is refused
+ * (BAD_FORMAT) by the engine itself. Not thread-safe; one engine per
+ * transfer.
  */
 #ifndef SEALINE_AGENT_XFER_H
 #define SEALINE_AGENT_XFER_H
@@ -105,6 +118,12 @@
 #define SL_XFER_SCHEDULE_LEN	12	/* OFFER's optional schedule */
 #define SL_XFER_WINDOW_NONE	(-1)
 #define SL_XFER_TEXT_MAX	(SL_CCHAN_MAX_PLAIN - 6)
+#define SL_XFER_PAD_HDR		5
+/* The smallest size bucket (store-and-forward.rst). */
+#define SL_XFER_BUCKET_MIN	65536ULL
+/* The refusal the engine makes itself, of a sender that pads past the
+ * bucket: the courier's BAD_FORMAT (envelope.h; asserted in deposit.c). */
+#define SL_XFER_BAD_FORMAT	1
 
 enum sl_xfer_kind {
 	SL_XFER_OFFER = 1,
@@ -114,6 +133,7 @@ enum sl_xfer_kind {
 	SL_XFER_RESULT,
 	SL_XFER_END,
 	SL_XFER_ABORT,
+	SL_XFER_PAD,		/* a sender's padding: counted, discarded */
 	/* Store and forward (store-and-forward.rst, "Receipts and notices
 	 * back to the sender"): not part of a transfer. T sends
 	 * NOTE 9 | id | kind (1) | text for each receipt or notice it
@@ -155,6 +175,20 @@ static inline bool sl_xfer_for_sender(uint8_t kind)
 	       kind == SL_XFER_RESULT;
 }
 
+/* An envelope's size class on a line through a TSP: max(64 KiB, the
+ * next power of two); 0 for a size over 2^62. */
+static inline uint64_t sl_xfer_bucket(uint64_t size)
+{
+	uint64_t b = SL_XFER_BUCKET_MIN;
+
+	while (b < size) {
+		if (b >> 62)
+			return 0;
+		b <<= 1;
+	}
+	return b;
+}
+
 /* An envelope of size bytes: its chunks, and chunk i's length on the
  * wire; 0 chunks for a size no envelope has. */
 uint64_t sl_xfer_chunks(uint64_t size);
@@ -183,6 +217,9 @@ struct sl_xsend_cfg {
 	bool has_schedule;
 	int64_t not_before_ms;		/* 0: none */
 	int32_t window;			/* SL_XFER_WINDOW_NONE: none */
+	/* Through a TSP: DATA and PAD bytes make up this many
+	 * (sl_xfer_bucket(size)); 0: no padding. */
+	uint64_t pad_to;
 };
 
 struct sl_xsend_status {
@@ -193,6 +230,7 @@ struct sl_xsend_status {
 	uint64_t bytes_acked;		/* envelope bytes acknowledged */
 	uint64_t pieces_sent, resends;	/* DATA messages, and of them resent */
 	uint64_t data_bytes;		/* envelope bytes sent in DATA */
+	uint64_t pad_bytes;		/* padding bytes sent in PAD */
 	uint64_t messages;		/* every message handed out */
 	uint32_t srtt_ms, rto_ms, window;
 	/* DONE: code 0 and the receipt, or the refusal (enum
@@ -265,6 +303,9 @@ struct sl_xrecv_status {
 	uint64_t bytes;			/* new envelope bytes received */
 	uint64_t messages;
 	uint8_t abort_reason;
+	uint64_t pad_bytes;		/* padding counted and discarded */
+	uint64_t pad_dropped;		/* PADs outside the receiving */
+	bool pad_refused;		/* padded past the bucket: refused */
 };
 
 struct sl_xrecv;
@@ -301,8 +342,10 @@ void sl_xrecv_refuse(struct sl_xrecv *x, uint8_t code, const char *detail,
 void sl_xrecv_result(struct sl_xrecv *x, uint8_t code, const char *text,
 		     size_t len, uint64_t now);
 
-/* A message of the sender's kinds (OFFER copies, DATA, END, ABORT) for
- * this transfer. 0 or -EINVAL (malformed, dropped). */
+/* A message of the sender's kinds (OFFER copies, DATA, PAD, END, ABORT)
+ * for this transfer. 0 or -EINVAL (malformed or out of place, dropped).
+ * A PAD past the bucket makes the engine refuse the transfer itself
+ * (RESULT BAD_FORMAT; status pad_refused) and returns -EMSGSIZE. */
 int sl_xrecv_input(struct sl_xrecv *x, const uint8_t *msg, size_t len,
 		   uint64_t now);
 /*

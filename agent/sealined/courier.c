@@ -140,12 +140,41 @@ void sl_courier_client_gone(struct sl_courier *c, struct sl_ipc_client *client)
 
 /* ---- Attempts and their back-off ------------------------------------------ */
 
+/*
+ * [courier] tsp_after: an envelope sent "auto" (no route asked for) whose
+ * direct attempts failed that often goes to the TSP instead, as if sent
+ * --via-tsp (store-and-forward.rst): its attempts count again from 0.
+ */
+static bool fall_back_to_tsp(struct sl_courier *c, struct sl_ob_item *it,
+			     const char *why)
+{
+	uint32_t failed = it->attempts;
+
+	if (!c->conf.tsp_after || failed < c->conf.tsp_after ||
+	    strcmp(it->via, "auto") || !sl_ctsp_reachable(c))
+		return false;
+	snprintf(it->via, sizeof(it->via), SL_OB_VIA_TSP);
+	it->attempts = 0;
+	it->state = SL_OB_QUEUED;
+	it->next_try = wall();
+	snprintf(it->detail, sizeof(it->detail),
+		 "%" PRIu32 " direct attempts failed (the last: %s): handed to the TSP",
+		 failed, why);
+	sl_outbox_save(&c->ob, it);
+	sl_log(LOG_NOTICE, "envelope %s to %s: %s (tsp_after = %" PRIu32 ")",
+	       it->hex, it->to, it->detail, c->conf.tsp_after);
+	sl_courier_notify(c, it, "queued", it->detail);
+	return true;
+}
+
 void sl_courier_fail_attempt(struct sl_courier *c, struct sl_ob_item *it,
 			     const char *why, int64_t now)
 {
 	uint64_t delay = c->conf.retry;
 
 	(void)now;
+	if (fall_back_to_tsp(c, it, why))
+		return;
 	for (uint32_t i = 1; i < it->attempts && delay < c->conf.retry_max; i++)
 		delay *= 2;
 	if (delay > c->conf.retry_max)

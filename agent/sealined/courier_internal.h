@@ -174,6 +174,9 @@ void sl_ctsp_fini(struct sl_courier *c);
 void sl_ctsp_status(struct sl_courier *c, struct sl_ipc_builder *b);
 /* An envelope that travels by the TSP (via "tsp"). */
 bool sl_ctsp_via(const struct sl_ob_item *it);
+/* Whether a line of this sealined can call the TSP (modem = yes with
+ * tsp_number and tsp_key). */
+bool sl_ctsp_reachable(struct sl_courier *c);
 
 /* courier_line.c */
 struct sl_cline *sl_cline_get(struct sl_courier *c, struct sl_line *line);

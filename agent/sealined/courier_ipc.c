@@ -36,13 +36,9 @@ static const char *unreachable(struct sl_courier *c, const char *via)
 
 	if (!strncmp(via, "line:", 5) || !strncmp(via, "call:", 5))
 		return NULL;		/* checked when parsed */
-	if (!strcmp(via, SL_OB_VIA_TSP)) {
-		for (unsigned int i = 0; i < L->n; i++)
-			if (L->lines[i].dial && L->lines[i].conf->has_tsp_key &&
-			    L->lines[i].conf->tsp_number[0])
-				return NULL;
-		return "no line of this sealined can call the TSP (modem = yes with tsp_number and tsp_key): it cannot hand an envelope to the TSP";
-	}
+	if (!strcmp(via, SL_OB_VIA_TSP))
+		return sl_ctsp_reachable(c) ? NULL :
+		       "no line of this sealined can call the TSP (modem = yes with tsp_number and tsp_key): it cannot hand an envelope to the TSP";
 	for (unsigned int i = 0; i < L->n; i++) {
 		if (!strcmp(via, "call") && !L->lines[i].dial)
 			continue;

@@ -546,8 +546,20 @@ static void on_message(struct sl_courier *c, struct sl_cline *cl,
 		on_offer(c, cl, plain, n, now);
 		return;
 	}
-	if (cl->xr && sl_xrecv_offer(cl->xr)->id == id)
-		sl_xrecv_input(cl->xr, plain, n, (uint64_t)now);
+	if (cl->xr && sl_xrecv_offer(cl->xr)->id == id &&
+	    sl_xrecv_input(cl->xr, plain, n, (uint64_t)now) == -EMSGSIZE &&
+	    cl->rx_item.hex[0]) {
+		/* The engine refused it (BAD_FORMAT): padding past the
+		 * bucket. What arrived stays for another attempt. */
+		struct sl_env_refusal why = { .reason = SL_ENV_BAD_FORMAT };
+
+		snprintf(why.detail, sizeof(why.detail),
+			 "padding past the envelope's size bucket");
+		sl_log(LOG_WARNING, "%s: envelope %s from %s refused: %s",
+		       tty_of(cl), cl->rx_item.hex, cl->rx_item.sender,
+		       why.detail);
+		sl_spool_refused(&c->sp, &cl->rx_item, &why, false, wall());
+	}
 }
 
 void sl_cline_input(struct sl_courier *c, struct sl_cline *cl,

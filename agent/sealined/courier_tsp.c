@@ -62,6 +62,11 @@ static struct sl_line *tsp_line(struct sl_courier *c, bool idle)
 	return NULL;
 }
 
+bool sl_ctsp_reachable(struct sl_courier *c)
+{
+	return tsp_line(c, false) != NULL;
+}
+
 static bool any_held(const struct sl_courier *c)
 {
 	for (size_t i = 0; i < c->ob.n; i++)

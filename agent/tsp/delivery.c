@@ -66,6 +66,7 @@ int sl_tsp_delivery_new(struct sl_tsp_delivery **dp,
 	ret = read_spool(d, 0, d->header, sizeof(d->header));
 	if (!ret) {
 		xc.size = d->row.size;
+		xc.pad_to = sl_xfer_bucket(d->row.size);
 		xc.header = d->header;
 		xc.ctx = d;
 		ret = sl_xsend_new(&d->xs, &xc, now);

@@ -31,6 +31,8 @@ _Static_assert(SL_TSP_SPOOL_HEADER_LEN == SL_XFER_HEADER_LEN &&
 	       SL_TSP_SPOOL_HEADER_LEN == SL_ENV_HEADER_LEN &&
 	       CHUNK_WIRE == SL_XFER_CHUNK_WIRE,
 	       "the spool, the transfer and the envelope agree on the format");
+_Static_assert(SL_XFER_BAD_FORMAT == SL_ENV_BAD_FORMAT,
+	       "the transfer engine's own refusal is the courier's BAD_FORMAT");
 _Static_assert(SL_TSP_ENVELOPE_ID_LEN == SL_ENV_ID_LEN &&
 	       ID_OFFSET + SL_ENV_ID_LEN == SL_ENV_CLEAR_LEN,
 	       "the envelope id is bytes 8..23 of the header");
@@ -259,8 +261,8 @@ static void decide(struct sl_tsp_deposit *d, uint64_t now, int64_t wall_ms)
 		}
 		if (o->not_before_ms > wall_ms + d->cfg.sp->lim.max_hold_ms) {
 			refuse(d, SL_ENV_BAD_FORMAT, now,
-			       "the TSP holds an envelope %" PRId64 " days at most",
-			       d->cfg.sp->lim.max_hold_ms / 86400000);
+			       "the TSP holds an envelope %" PRId64 " s at most (max_hold)",
+			       d->cfg.sp->lim.max_hold_ms / 1000);
 			return;
 		}
 		so.not_before_ms = o->not_before_ms;
@@ -305,6 +307,10 @@ static void decide(struct sl_tsp_deposit *d, uint64_t now, int64_t wall_ms)
 	case -EINVAL:
 		refuse(d, SL_ENV_BAD_FORMAT, now, "no envelope has %" PRIu64 " bytes",
 		       o->size);
+		return;
+	case -ENOSPC:
+		refuse(d, SL_ENV_NO_SPACE, now,
+		       "the TSP has no room for this envelope now; try again later");
 		return;
 	case -EDQUOT:
 		refuse(d, SL_ENV_QUOTA, now,
@@ -374,6 +380,14 @@ int sl_tsp_deposit_input(struct sl_tsp_deposit *d, const uint8_t *msg,
 	size_t n;
 	int ret = sl_xrecv_input(d->xr, msg, len, now);
 
+	if (ret == -EMSGSIZE && !d->decided) {
+		/* The engine refused a sender that pads past the bucket:
+		 * nothing is accepted; the row stays receiving. */
+		d->decided = true;
+		d->code = SL_ENV_BAD_FORMAT;
+		snprintf(d->detail, sizeof(d->detail),
+			 "padding past the envelope's size bucket");
+	}
 	if (ret)
 		return ret;
 	while (!d->decided && sl_xrecv_take_chunk(d->xr, &index, &buf, &n)) {

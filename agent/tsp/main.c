@@ -44,12 +44,14 @@ static void usage(FILE *f)
 		"sealctl status.\n"
 		"\n"
 		"The configuration has sealined's format with a [tsp] section (store,\n"
-		"instance, lease, backlog, lines, baud, init, answer_timeout, spool,\n"
-		"random_delay) and no [line]\n"
-		"sections; a file without [tsp] is an endpoint's, for sealined. The store\n"
-		"is an SQLite file (one TSP) or a PostgreSQL database that several TSPs\n"
-		"share (postgresql://... or a libpq connection string); lines are serial\n"
-		"ports or ports of terminal servers (rfc2217://HOST:PORT, tcp://HOST:PORT).\n"
+		"instance, lease, backlog, lines, baud, init, answer_timeout; for store\n"
+		"and forward spool, random_delay, batch_interval, max_envelope,\n"
+		"quota_bytes, quota_envelopes, min_free, max_hold, max_attempts,\n"
+		"receive_timeout) and no [line] sections; a file without [tsp] is an\n"
+		"endpoint's, for sealined. The store is an SQLite file (one TSP) or a\n"
+		"PostgreSQL database that several TSPs share (postgresql://... or a libpq\n"
+		"connection string); lines are serial ports or ports of terminal servers\n"
+		"(rfc2217://HOST:PORT, tcp://HOST:PORT).\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE     configuration (default %2$s)\n"
@@ -119,6 +121,14 @@ static void print_config(const struct sl_config *cfg)
 	printf("  spool           %s\n", t->spool[0] ? t->spool :
 	       "(state_dir/tsp-spool)");
 	printf("  random_delay    %" PRIu32 " s\n", t->random_delay);
+	printf("  batch_interval  %" PRIu32 " s\n", t->batch_interval);
+	printf("  max_envelope    %" PRIu64 " bytes\n", t->max_envelope);
+	printf("  quota_bytes     %" PRIu64 " bytes per sender\n", t->quota_bytes);
+	printf("  quota_envelopes %" PRIu32 " per sender\n", t->quota_envelopes);
+	printf("  min_free        %" PRIu64 " bytes\n", t->min_free);
+	printf("  max_hold        %" PRIu32 " s\n", t->max_hold);
+	printf("  max_attempts    %" PRIu32 "\n", t->max_attempts);
+	printf("  receive_timeout %" PRIu32 " s\n", t->receive_timeout);
 }
 
 static void version(void)

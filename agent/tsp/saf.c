@@ -128,6 +128,14 @@ int sl_tspd_saf_open(struct tsp *t, char *err, size_t err_len)
 	if (ret)
 		goto fail_key;
 	sl_tsp_spool_limits_default(&lim);
+	lim.max_envelope = tc->max_envelope;
+	lim.quota_bytes = tc->quota_bytes;
+	lim.quota_envelopes = tc->quota_envelopes;
+	lim.min_free = tc->min_free;
+	lim.max_hold_ms = tc->max_hold * 1000LL;
+	lim.max_attempts = tc->max_attempts;
+	lim.receive_timeout_ms = tc->receive_timeout * 1000LL;
+	lim.batch_ms = tc->batch_interval * 1000LL;
 	ret = sl_tsp_spool_open(&t->sp, dir, &t->spool_st, &lim, sl_wall_ms(),
 				&rec, err, err_len);
 	if (ret && ret != -EUCLEAN)

@@ -25,11 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <gcrypt.h>
 
 #include "fdio.h"
 #include "tspspool.h"
+#include "xfer.h"		/* sl_xfer_bucket(): no code of it */
 
 #define SID_HEX_LEN	16
 #define CHUNK_WIRE	(SL_TSP_SPOOL_CHUNK_LEN + SL_TSP_SPOOL_TAG_LEN)
@@ -39,15 +41,36 @@
 void sl_tsp_spool_limits_default(struct sl_tsp_spool_limits *l)
 {
 	*l = (struct sl_tsp_spool_limits){
-		.max_envelope = SL_TSP_SPOOL_MAX_ENVELOPE,
-		.quota_bytes = SL_TSP_SPOOL_QUOTA_BYTES,
-		.quota_envelopes = SL_TSP_SPOOL_QUOTA_ENVELOPES,
+		.max_envelope = SL_CONF_TSP_MAX_ENVELOPE,
+		.quota_bytes = SL_CONF_TSP_QUOTA_BYTES,
+		.quota_envelopes = SL_CONF_TSP_QUOTA_ENVELOPES,
+		.min_free = SL_CONF_TSP_MIN_FREE,
 		.max_hold_ms = SL_TSP_SPOOL_MAX_HOLD_MS,
-		.max_attempts = SL_TSP_SPOOL_MAX_ATTEMPTS,
-		.receive_timeout_ms = SL_TSP_SPOOL_RECEIVE_TIMEOUT_MS,
+		.max_attempts = SL_CONF_TSP_MAX_ATTEMPTS,
+		.receive_timeout_ms = SL_CONF_TSP_RECEIVE_TIMEOUT * 1000LL,
 		.retry_ms = SL_TSP_SPOOL_RETRY_MS,
 		.retry_max_ms = SL_TSP_SPOOL_RETRY_MAX_MS,
+		/* No batches: sealtspd sets [tsp] batch_interval's. */
+		.batch_ms = 0,
 	};
+}
+
+int64_t sl_tsp_spool_tick_up(const struct sl_tsp_spool *sp, int64_t ms)
+{
+	int64_t b = sp->lim.batch_ms;
+
+	if (b <= 0 || ms <= 0)
+		return ms;
+	return (ms + b - 1) / b * b;
+}
+
+int64_t sl_tsp_spool_tick(const struct sl_tsp_spool *sp, int64_t ms)
+{
+	int64_t b = sp->lim.batch_ms;
+
+	if (b <= 0 || ms <= 0)
+		return ms;
+	return ms / b * b;
 }
 
 /* ------------------------------------------------------------ rules */
@@ -66,18 +89,6 @@ static bool spool_next(enum sl_tsp_spool_state from, enum sl_tsp_spool_state to)
 	default:
 		return false;	/* closed rows only get collected */
 	}
-}
-
-uint64_t sl_tsp_spool_bucket(uint64_t size)
-{
-	uint64_t b = SL_TSP_SPOOL_BUCKET_MIN;
-
-	while (b < size) {
-		if (b >> 62)
-			return 0;
-		b <<= 1;
-	}
-	return b;
 }
 
 bool sl_tsp_spool_size_valid(uint64_t size)
@@ -452,6 +463,25 @@ out:
 	return ret;
 }
 
+/* The spool's file system keeps min_free with size more bytes on it. */
+static int room_for(struct sl_tsp_spool *sp, uint64_t size)
+{
+	struct statvfs v;
+	uint64_t avail;
+
+	if (fstatvfs(sp->dirfd, &v)) {
+		int err = errno;
+
+		return sl_tsp_fail(sp->st, -err, "spool %s: %s", sp->dir,
+				   strerror(err));
+	}
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	if (avail < sp->lim.min_free || avail - sp->lim.min_free < size)
+		return sl_tsp_fail(sp->st, -ENOSPC, "spool %s: %" PRIu64 " bytes free, %" PRIu64 " kept free (min_free): no room for %" PRIu64 " more",
+				   sp->dir, avail, sp->lim.min_free, size);
+	return 0;
+}
+
 int sl_tsp_spool_receive_begin(struct sl_tsp_spool *sp,
 			       const struct sl_tsp_spool_offer *o,
 			       int64_t now_ms, struct sl_tsp_spool_row *row,
@@ -468,6 +498,9 @@ int sl_tsp_spool_receive_begin(struct sl_tsp_spool *sp,
 	if (!sl_tsp_spool_size_valid(o->size))
 		return sl_tsp_fail(sp->st, -EINVAL, "no envelope has %" PRIu64 " bytes",
 				   o->size);
+	ret = room_for(sp, o->size);
+	if (ret)
+		return ret;
 	row->sid = 0;
 	ret = sl_tsp_tracking_new(&row->sid);
 	if (ret)
@@ -476,7 +509,7 @@ int sl_tsp_spool_receive_begin(struct sl_tsp_spool *sp,
 	snprintf(row->sender, sizeof(row->sender), "%s", o->sender);
 	snprintf(row->recipient, sizeof(row->recipient), "%s", o->recipient);
 	row->size = o->size;
-	row->bucket = sl_tsp_spool_bucket(o->size);
+	row->bucket = sl_xfer_bucket(o->size);
 	row->state = SL_TSP_SPOOL_RECEIVING;
 	snprintf(row->instance, sizeof(row->instance), "%s", sp->st->instance);
 	row->received_ms = now_ms;
@@ -624,6 +657,7 @@ int sl_tsp_spool_receive_done(struct sl_tsp_spool *sp, uint64_t sid,
 	row->next_ms = now_ms + (delay_ms > 0 ? delay_ms : 0);
 	if (row->next_ms < row->not_before_ms)
 		row->next_ms = row->not_before_ms;
+	row->next_ms = sl_tsp_spool_tick_up(sp, row->next_ms);
 	return step(sp, SL_TSP_SPOOL_RECEIVING, row, SL_TSP_SPOOL_AFTER_HELD);
 }
 
@@ -631,7 +665,7 @@ int sl_tsp_spool_receive_done(struct sl_tsp_spool *sp, uint64_t sid,
 
 struct due_ctx {
 	struct sl_tsp_spool *sp;
-	int64_t now_ms;
+	int64_t now_ms, tick_ms;
 	sl_tsp_spool_fn fn;
 	void *arg;
 };
@@ -640,10 +674,10 @@ static int due_row(const struct sl_tsp_spool_row *r, void *arg)
 {
 	struct due_ctx *c = arg;
 
-	if (r->state != SL_TSP_SPOOL_HELD || r->next_ms > c->now_ms ||
+	if (r->state != SL_TSP_SPOOL_HELD || r->next_ms > c->tick_ms ||
 	    r->expires_ms <= c->now_ms ||
 	    strcmp(r->instance, c->sp->st->instance) ||
-	    !sl_tsp_spool_in_window(r->window, c->now_ms))
+	    !sl_tsp_spool_in_window(r->window, c->tick_ms))
 		return 0;
 	return c->fn(r, c->arg);
 }
@@ -651,7 +685,12 @@ static int due_row(const struct sl_tsp_spool_row *r, void *arg)
 int sl_tsp_spool_due(struct sl_tsp_spool *sp, int64_t now_ms,
 		     sl_tsp_spool_fn fn, void *arg)
 {
-	struct due_ctx c = { .sp = sp, .now_ms = now_ms, .fn = fn, .arg = arg };
+	/* Due at the last tick: a row whose time (or window) comes between
+	 * two ticks waits for the next one. */
+	struct due_ctx c = {
+		.sp = sp, .now_ms = now_ms,
+		.tick_ms = sl_tsp_spool_tick(sp, now_ms), .fn = fn, .arg = arg,
+	};
 
 	return sl_tsp_spool_list(sp->st, true, due_row, &c);
 }
@@ -737,7 +776,7 @@ int sl_tsp_spool_retry(struct sl_tsp_spool *sp, uint64_t sid,
 	}
 	*state = SL_TSP_SPOOL_HELD;
 	r.state = SL_TSP_SPOOL_HELD;
-	r.next_ms = now_ms + wait;
+	r.next_ms = sl_tsp_spool_tick_up(sp, now_ms + wait);
 	snprintf(r.reason, sizeof(r.reason), "%s", reason ? reason : "");
 	return step(sp, SL_TSP_SPOOL_DELIVERING, &r, SL_TSP_SPOOL_AFTER_RETRY);
 }

@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "tspstore.h"
 
 /* The envelope format's sizes (courier/envelope.h; sealtspd does not
@@ -40,16 +41,10 @@
 #define SL_TSP_SPOOL_HEADER_LEN		153
 #define SL_TSP_SPOOL_CHUNK_LEN		65536
 #define SL_TSP_SPOOL_TAG_LEN		16
-/* The smallest size bucket (store-and-forward.rst, "Padding"). */
-#define SL_TSP_SPOOL_BUCKET_MIN		65536ULL
 
-/* Defaults of the limits (store-and-forward.rst, "Limits"). */
-#define SL_TSP_SPOOL_MAX_ENVELOPE	(1ULL << 30)
-#define SL_TSP_SPOOL_QUOTA_BYTES	(512ULL << 20)
-#define SL_TSP_SPOOL_QUOTA_ENVELOPES	1000
-#define SL_TSP_SPOOL_MAX_HOLD_MS	(7LL * 24 * 3600 * 1000)
-#define SL_TSP_SPOOL_MAX_ATTEMPTS	20
-#define SL_TSP_SPOOL_RECEIVE_TIMEOUT_MS	(24LL * 3600 * 1000)
+/* Defaults of the limits (store-and-forward.rst, "Limits"): the [tsp]
+ * settings' (config.h), and the back-off, which is not a setting. */
+#define SL_TSP_SPOOL_MAX_HOLD_MS	(SL_CONF_TSP_MAX_HOLD * 1000LL)
 #define SL_TSP_SPOOL_RETRY_MS		(5LL * 60 * 1000)
 #define SL_TSP_SPOOL_RETRY_MAX_MS	(4LL * 3600 * 1000)
 
@@ -57,10 +52,15 @@ struct sl_tsp_spool_limits {
 	uint64_t max_envelope;		/* bytes */
 	uint64_t quota_bytes;		/* per sender, open rows */
 	unsigned int quota_envelopes;	/* per sender, open rows */
+	uint64_t min_free;		/* bytes the spool's fs keeps free */
 	int64_t max_hold_ms;		/* then expired */
 	unsigned int max_attempts;	/* then bounced */
 	int64_t receive_timeout_ms;	/* a stalled hand-over: abandoned */
 	int64_t retry_ms, retry_max_ms;	/* back-off, doubling */
+	/* Deliveries start on ticks of this period (ms since the epoch a
+	 * multiple of it): every next_ms the spool sets is rounded up to
+	 * one. 0: no batches. */
+	int64_t batch_ms;
 };
 
 void sl_tsp_spool_limits_default(struct sl_tsp_spool_limits *l);
@@ -114,9 +114,11 @@ void sl_tsp_spool_close(struct sl_tsp_spool *sp);
  * step of every spool (recovery's too); NULL: none. */
 void sl_tsp_spool_set_crash_hook(sl_tsp_spool_crash_fn fn, void *arg);
 
-/* An envelope's size class on the line: max(64 KiB, the next power of
- * two); 0 for a size over 2^62. */
-uint64_t sl_tsp_spool_bucket(uint64_t size);
+/* The first tick of lim.batch_ms at or after ms, and the last at or
+ * before it (ms itself without batches). */
+int64_t sl_tsp_spool_tick_up(const struct sl_tsp_spool *sp, int64_t ms);
+int64_t sl_tsp_spool_tick(const struct sl_tsp_spool *sp, int64_t ms);
+
 /* true if some payload makes an envelope of exactly size bytes. */
 bool sl_tsp_spool_size_valid(uint64_t size);
 /* true if a row with this window may be delivered at now_ms (UTC). */
@@ -140,7 +142,9 @@ struct sl_tsp_spool_offer {
  * with its acceptance again. -EALREADY: the sender has an envelope of
  * this id with another size (REPLAY). -EFBIG: over max_envelope
  * (TOO_BIG). -EINVAL: not a size an envelope can have (BAD_FORMAT).
- * -EDQUOT: over the sender's quota (QUOTA).
+ * -EDQUOT: over the sender's quota (QUOTA). -ENOSPC: the spool's file
+ * system would keep less than min_free with the whole envelope on it
+ * (NO_SPACE).
  */
 int sl_tsp_spool_receive_begin(struct sl_tsp_spool *sp,
 			       const struct sl_tsp_spool_offer *o,
@@ -155,16 +159,18 @@ int sl_tsp_spool_receive_write(struct sl_tsp_spool *sp, uint64_t sid,
 			       uint64_t offset, const void *buf, size_t len);
 /*
  * The whole envelope is there: synced, hashed, the row held, due at
- * now + delay_ms (not before its not-before time). row: the held row,
+ * now + delay_ms (not before its not-before time), rounded up to a tick
+ * of lim.batch_ms. row: the held row,
  * for the acceptance. -EPROTO if the file is not size bytes long.
  */
 int sl_tsp_spool_receive_done(struct sl_tsp_spool *sp, uint64_t sid,
 			      int64_t now_ms, int64_t delay_ms,
 			      struct sl_tsp_spool_row *row);
 
-/* The held rows of this instance due at now_ms (time and window), in
- * received order; fn's non-zero value stops the list. fn must not write
- * to the store (collect the ids, then deliver). */
+/* The held rows of this instance due at the last tick at or before
+ * now_ms (time and window; batch_ms), not expired at now_ms, in received
+ * order; fn's non-zero value stops the list. fn must not write to the
+ * store (collect the ids, then deliver). */
 int sl_tsp_spool_due(struct sl_tsp_spool *sp, int64_t now_ms,
 		     sl_tsp_spool_fn fn, void *arg);
 /* A delivery call begins: the row delivering, attempts + 1, and *fd the

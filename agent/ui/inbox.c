@@ -19,6 +19,17 @@
 
 #include "ui.h"
 
+/* How an envelope came (sealctl inbox's VIA): straight from the sender
+ * on a line, or held and delivered by the TSP (store and forward). */
+static const char *route(const char *via)
+{
+	if (!strcmp(via, "line"))
+		return "line";
+	if (!strcmp(via, "tsp"))
+		return "TSP";
+	return via;
+}
+
 void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 {
 	struct sl_ui_reply in;
@@ -33,7 +44,8 @@ void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 		return;
 	}
 	sl_page_table(pg, "inbox", (const char *const[]){
-		"Envelope", "From", "Name", "Delivered", "Files", "Bytes", NULL });
+		"Envelope", "From", "Via", "Name", "Delivered", "Files", "Bytes",
+		NULL });
 	for (size_t i = 0; i < in.n; i++) {
 		const struct sl_ipc_record *r = &in.recs[i].r;
 		const char *id = sl_ui_get(r, "id", "");
@@ -44,6 +56,7 @@ void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 		sl_buf_printf(b, "<tr><td class=\"mono\"><a href=\"/inbox/%s\">%.8s</a></td>",
 			      id, id);
 		sl_buf_td(b, sl_ui_get(r, "from", "?"));
+		sl_buf_td(b, route(sl_ui_get(r, "via", "?")));
 		sl_buf_td(b, sl_ui_get(r, "name", "-"));
 		sl_buf_td(b, sl_ui_get(r, "delivered", "?"));
 		sl_buf_td(b, sl_ui_get(r, "files", "?"));
@@ -52,7 +65,7 @@ void sl_page_inbox(const struct sl_ui *ui, struct sl_page *pg)
 					 NULL, 10));
 		sl_buf_puts(b, "</td></tr>\n");
 	}
-	sl_page_table_end(pg, shown, 6, "The inbox is empty.");
+	sl_page_table_end(pg, shown, 7, "The inbox is empty.");
 	sl_ui_reply_free(&in);
 }
 

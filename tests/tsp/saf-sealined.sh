@@ -25,7 +25,9 @@
 #   a lying TSP (its store changed under it: a receipt that is not the
 #   recipient's, a notice about another hash): refused, not acknowledged,
 #   the outbox unchanged, the TSP keeps the row uncollected; a leg the
-#   TSP refuses (NAK): the reason in words, a retry queued.
+#   TSP refuses (NAK): the reason in words, a retry queued; [courier]
+#   tsp_after: after two direct attempts that find the recipient busy,
+#   the envelope goes to the TSP and is delivered.
 
 S=$W/safd
 SD=$S/sealined
@@ -195,6 +197,45 @@ sd_stop() {
 	kill -TERM "$SD_PID" 2>/dev/null
 	wait "$SD_PID"
 }
+
+# [courier] tsp_after: an envelope sent without a route whose direct
+# attempts fail (the recipient's line busy: the TSP answers the call
+# BUSY) goes to the TSP after the second, is handed over and delivered.
+fallback() {
+	local i state
+	sd_idle && sd_stop || return 1
+	SEALINED_COURIER=$'tsp_after = 2\nretry = 10' sealined_start "$SD" 0 || return 1
+	SD_PID=$SEALINED_PID
+	sd_idle || return 1
+	exchange_ctl "$S" "busy 5550001 on" >/dev/null
+	sc send --to "$(acct 1)" --quiet "$S/file-b" >"$S/send7" 2>&1 || { cat "$S/send7"; return 1; }
+	ID7=$(head -n 1 "$S/send7")
+	for ((i = 0; i < 900; i++)); do
+		state=$(ob_field "$ID7" state)
+		[ "$state" = held ] && break
+		sleep 0.1
+	done
+	[ "$state" = held ] && [ "$(ob_field "$ID7" via)" = tsp ] || { sc outbox --json; return 1; }
+	grep -q "envelope $ID7 to $(acct 1): 2 direct attempts failed (the last: .*): handed to the TSP (tsp_after = 2)" "$SD/log" ||
+		{ grep "$ID7" "$SD/log"; return 1; }
+	[ "$(grep -c "calling $(acct 1) to deliver envelope $ID7" "$SD/log")" = 2 ] || { grep "$ID7" "$SD/log"; return 1; }
+	sc outbox acceptance "$ID7" | grep -qx "envelope $ID7" || return 1
+	held "$ID7" || { spool_json; return 1; }
+	# the TSP's first attempt finds the line busy too; it delivers once
+	# the line is free
+	for ((i = 0; i < 300; i++)); do
+		[ "$(spool_field "$ID7" reason)" = BUSY ] && [ "$(spool_field "$ID7" state)" = held ] && break
+		sleep 0.1
+	done
+	sd_idle || return 1
+	exchange_ctl "$S" "busy 5550001 off" >/dev/null
+	receiver 1 "$S/r1f" OK
+	due "$ID7"
+	receiver_done "$S/r1f" || return 1
+	wait_state "$ID7" delivered || return 1
+	cmp "$S/file-b" "$S/r1f/inbox/$ID7/file-b"
+}
+check "saf-sealined: tsp_after = 2: an envelope without a route, two direct attempts busy, handed to the TSP and delivered" fallback
 check "saf-sealined: sealined stops on SIGTERM with status 0" sd_stop
 check "saf-sealined: TSP stops cleanly on SIGTERM" stop_tsp
 stop_exchange

@@ -11,7 +11,8 @@
 #   the spool holds it byte for byte, the row is held; the same envelope
 #   again: the same acceptance, byte for byte, one row; a sender that lies
 #   about the size (none an envelope has) or names a recipient that does
-#   not authorise it, or no account at all: refused, nothing held; a cut
+#   not authorise it, or no account at all: refused, nothing held; one
+#   that pads past the bucket: refused, or PADs out of place: dropped; a cut
 #   hand-over resumes where it stopped; kill -9 of the TSP with a
 #   hand-over half done and one held: after the restart both are there,
 #   the half one resumes; expiry: the signed non-delivery notice reaches
@@ -56,6 +57,15 @@ simc_collect() {
 		--out-dir "$out" --timeout 60 "$@" >"$out/result" 2>"$out/err" ||
 		{ cat "$out/result"; tail -n 20 "$out/err"; return 1; }
 }
+# no_sanitizer_report NAME WHO LOG...: ok if no log holds an ASan, UBSan
+# or LeakSanitizer report
+no_sanitizer_report() {
+	local name=$1 who=$2; shift 2
+	if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$@"; then
+		bad "$name: sanitizers: a report from $who"
+		grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$@" | head -30
+	else ok "$name: sanitizers: no report from $who"; fi
+}
 # tsp_sql SQL: on the TSP's store while sealtspd runs (waiting for its
 # write lock rather than failing with "database is locked")
 tsp_sql() { sqlite3 -cmd '.timeout 10000' "$S/tsp.db" "$@"; }
@@ -70,10 +80,11 @@ env_id() { od -An -tx1 -j8 -N16 "$1" | tr -d ' \n'; }
 held() { case $(spool_field "$1" state) in held | delivering) return 0 ;; esac; return 1; }
 # due ENVELOPE-ID: its next attempt now (no test waits out a back-off)
 due() { tsp_sql "UPDATE spool SET next_ms = 0 WHERE envelope = x'$1' AND state = 'held'"; }
-# wait_state ENVELOPE-ID STATE: until the row is in it (10 s at most)
+# wait_state ENVELOPE-ID STATE [SECONDS]: until the row is in it (10 s at
+# most, or SECONDS)
 wait_state() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${3:-10} * 10; i++)); do
 		[ "$(spool_field "$1" state)" = "$2" ] && return 0
 		sleep 0.1
 	done
@@ -143,6 +154,23 @@ lie_rcpt() {
 	[ "$(spool_json | jq length)" = 1 ] || { spool_json; return 1; }
 }
 check "saf: a recipient that does not authorise the sender, an unknown recipient, an unknown sender: NAKs, nothing held" lie_rcpt
+
+# Padding that lies: past the bucket (T refuses BAD_FORMAT, accepts
+# nothing, and the honest hand-over resumes), or PADs after the RESULT
+# and of another transfer (dropped: the envelope is accepted as it is).
+"$SIMC" seal --index 0 --to-index 1 --ltk "$LTK" --out "$S/env-p" "$S/file-b" >/dev/null || exit 1
+ENV_P=$(env_id "$S/env-p")
+lie_pad() {
+	tsp_idle || return 1
+	simc_deposit 0 "$S/dp1" "$S/env-p" "$(acct 1)" --pad-to 200000 --expect BAD_FORMAT || return 1
+	grep -q "padding past the envelope's size bucket" "$S/dp1/refusal" || { cat "$S/dp1/refusal"; return 1; }
+	[ "$(spool_field "$ENV_P" state)" = receiving ] || { spool_json; return 1; }
+	tsp_idle || return 1
+	simc_deposit 0 "$S/dp2" "$S/env-p" "$(acct 1)" --pad-late --expect accepted || return 1
+	held "$ENV_P" || { spool_json; return 1; }
+	cmp "$S/env-p" "$S/state/tsp-spool/$(spool_field "$ENV_P" spool_id)"
+}
+check "saf: padding past the bucket: BAD_FORMAT, nothing accepted; PADs out of place dropped" lie_pad
 
 # A cut hand-over resumes at the first chunk not on disk.
 head -c 300000 /dev/urandom >"$S/file-c"
@@ -367,7 +395,4 @@ saf_cdrs() { # every leg has its record, completed, with both accounts
 check "saf: the hand-over legs have call records (completed, both accounts)" saf_cdrs
 check "saf: TSP stops cleanly on SIGTERM" stop_tsp
 stop_exchange
-if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$S/tsp.log" "$S"/[dcr]*/err; then
-	bad "saf: sanitizers: a report from sealtspd or sim-courier"
-	grep -h -m3 -A5 -e 'Sanitizer' -e 'runtime error' "$S/tsp.log" "$S"/[dcr]*/err | head -30
-else ok "saf: sanitizers: no report from sealtspd or sim-courier"; fi
+no_sanitizer_report saf "sealtspd or sim-courier" "$S/tsp.log" "$S"/[dcr]*/err

@@ -17,7 +17,9 @@
  *   deposit  call the TSP, hand an envelope over, store the acceptance,
  *            store every NOTE that follows (receipts, notices), hang up
  *            once the TSP says "ended"; --claim-size lies about the size,
- *            --cut-after hangs up once that many chunks are durable
+ *            --cut-after hangs up once that many chunks are durable,
+ *            --pad-to pads the transfer to another size than its bucket,
+ *            --pad-late sends PADs after the RESULT
  *   collect  call the TSP, store every NOTE, hang up at "ended"
  *   receive  answer the TSP's call and take a held delivery with the
  *            courier's recipient engine: verify and unpack into --out-dir's
@@ -103,6 +105,9 @@ static struct {
 	const char *envelope, *out_dir, *expect;
 	uint64_t claim_size;		/* 0: the truth */
 	uint64_t cut_after;		/* 0: never */
+	uint64_t pad_to;		/* 0: the bucket (safleg.c) */
+	bool pad_late;			/* PADs after the RESULT */
+	uint32_t xfer_id;
 	bool has_schedule;		/* --deliver-after, --window */
 	int64_t not_before_ms;
 	int32_t window;
@@ -530,10 +535,14 @@ static void on_other(void *ctx, const uint8_t *p, size_t n)
 	}
 }
 
+/* The leg's: a full queue is the engine's to wait for (-ENOBUFS). */
 static int leg_send(void *ctx, const uint8_t *msg, size_t len)
 {
 	(void)ctx;
-	send_frame(msg, len);
+	if (sl_rawline_send(&sim.out, msg, len))
+		return -ENOBUFS;
+	if (sl_byteq_flush(&sim.out, sim.fd) < 0)
+		fail("write: %s", strerror(errno));
 	return 0;
 }
 
@@ -552,6 +561,23 @@ static void raw_offer(void)
 	sim.raw = true;
 	if (sl_safleg_courier_send(sim.leg, m, sizeof(m)))
 		fail("the lie was not sent");
+}
+
+/* Lies about padding the engine would not tell: once the hand-over has
+ * its RESULT, a PAD of it and one of another transfer. T drops them. */
+static void late_pads(void)
+{
+	uint8_t m[SL_XFER_PAD_HDR + 100] = { SL_XFER_PAD };
+
+	for (uint32_t id = sim.xfer_id; id <= sim.xfer_id + 1; ++id) {
+		m[1] = (uint8_t)(id >> 24);
+		m[2] = (uint8_t)(id >> 16);
+		m[3] = (uint8_t)(id >> 8);
+		m[4] = (uint8_t)id;
+		if (sl_safleg_courier_send(sim.leg, m, sizeof(m)))
+			fail("a late PAD was not sent");
+	}
+	vlog("two PADs after the RESULT");
 }
 
 /* Where the leg is: the transfer's outcome, a cut, its end. */
@@ -582,6 +608,8 @@ static void leg_check(int64_t now)
 			sim.code = st.xfer.code;
 			vlog("RESULT %u (%s)", st.xfer.code,
 			     sl_env_reason_name(st.xfer.code));
+			if (sim.pad_late)
+				late_pads();
 			if (!st.xfer.code) {
 				sim.acceptance = true;
 				if (!acceptance_ok(st.xfer.text, st.xfer.text_len))
@@ -747,11 +775,15 @@ static void leg_start(int64_t now)
 
 	memcpy(lc.account, sim.account, sizeof(lc.account));
 	memcpy(lc.recipient, sim.to, sizeof(lc.recipient));
+	do
+		gcry_create_nonce(&sim.xfer_id, sizeof(sim.xfer_id));
+	while (!sim.xfer_id || sim.xfer_id == UINT32_MAX);
 	/* A size no envelope has goes out by hand (raw_offer()). */
 	if (sim.mode == M_DEPOSIT &&
 	    !(sim.claim_size && !sl_xfer_chunks(sim.claim_size)))
 		lc.xfer = (struct sl_xsend_cfg){
 			.size = sim.claim_size ? sim.claim_size : sim.env_size,
+			.id = sim.xfer_id, .pad_to = sim.pad_to,
 			.header = sim.header, .read = read_env,
 			.has_schedule = sim.has_schedule,
 			.not_before_ms = sim.not_before_ms,
@@ -1017,6 +1049,7 @@ static void usage(FILE *f)
 "                           --to ACCOUNT --envelope FILE [--out-dir DIR]\n"
 "                           [--claim-size N] [--cut-after CHUNKS] [--expect E]\n"
 "                           [--deliver-after-ms EPOCH-MS] [--window START*1440+END]\n"
+"                           [--pad-to BYTES] [--pad-late]\n"
 "       sim-courier collect --index I --line PTY --tsp-number N --tsp-key HEX\n"
 "                           [--out-dir DIR] [--expect E]\n"
 "       sim-courier receive --index I --line PTY --tsp-key HEX --ltk HEX\n"
@@ -1065,6 +1098,7 @@ int main(int argc, char **argv)
 		{ "timeout", 1, NULL, 'T' }, { "verbose", 0, NULL, 'v' },
 		{ "refuse", 0, NULL, 'r' },
 		{ "deliver-after-ms", 1, NULL, 'A' }, { "window", 1, NULL, 'W' },
+		{ "pad-to", 1, NULL, 'P' }, { "pad-late", 0, NULL, 'L' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd, *ltk = NULL, *out = NULL, *tsp_key = NULL;
@@ -1097,6 +1131,8 @@ int main(int argc, char **argv)
 		case 'T': sim.timeout_s = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'v': sim.verbose = true; break;
 		case 'r': sim.refuse = true; break;
+		case 'P': sim.pad_to = strtoull(optarg, NULL, 10); break;
+		case 'L': sim.pad_late = true; break;
 		case 'A':
 			sim.has_schedule = true;
 			sim.not_before_ms = strtoll(optarg, NULL, 10);

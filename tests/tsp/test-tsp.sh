@@ -14,7 +14,9 @@
 #   record; SIGKILL mid-call: the open record becomes "interrupted";
 #   load: 200 concurrent calls over 400 + 400 lines;
 #   store and forward (saf.sh): hand-overs, their refusals, resume,
-#   duplicates, expiry and its notice collected, a kill -9; and with a
+#   duplicates, expiry and its notice collected, a kill -9; its limits
+#   as [tsp] settings (saf-settings.sh): quotas, max_envelope, max_hold,
+#   min_free; and with a
 #   real sender (saf-sealined.sh): sealined and sealctl send --via-tsp,
 #   the acceptance, delivery, the receipt collected, a bounce, a lying
 #   TSP's receipt and notice refused; and with a real recipient too
@@ -107,7 +109,9 @@ start_exchange() {
 exchange_ctl() { echo "$2" | socat -t 2 - "UNIX-CONNECT:$1/ctl"; }
 
 # start_tsp DIR NTSP: sealtspd on DIR/tsp-*; waits until every
-# line is idle. Log appended to DIR/tsp.log.
+# line is idle. Log appended to DIR/tsp.log. Store and forward delivers
+# at once (random_delay and batch_interval 0) unless TSP_RANDOM_DELAY or
+# TSP_BATCH_INTERVAL say otherwise; TSP_SETTINGS: more [tsp] lines.
 start_tsp() {
 	local d=$1 ntsp=$2 n
 	cat >"$d/sealtspd.conf" <<-EOF
@@ -119,7 +123,9 @@ start_tsp() {
 	lines = $d/tsp-*
 	baud = 115200
 	answer_timeout = 10
-	random_delay = 0
+	random_delay = ${TSP_RANDOM_DELAY:-0}
+	batch_interval = ${TSP_BATCH_INTERVAL:-0}
+	${TSP_SETTINGS:-}
 	EOF
 	local start_lines
 	start_lines=$(cat "$d/tsp.log" 2>/dev/null | wc -l)
@@ -160,7 +166,7 @@ sealined_peer() {
 # sealined_start DIR I: sealined (no sealine module needed) with endpoint
 # I's identity, its dial-up line the exchange's pty of endpoint I in $S,
 # the TSP start_tsp started; state, control socket, inbox and log in DIR;
-# its pid in SEALINED_PID
+# its pid in SEALINED_PID. SEALINED_COURIER: more [courier] lines.
 sealined_start() {
 	local d=$1 i=$2
 	mkdir -p "$d/state"
@@ -179,6 +185,7 @@ sealined_start() {
 	baud = 115200
 	[courier]
 	inbox = $d/in
+	${SEALINED_COURIER:-}
 	EOF
 	"$SEALINED" -f -c "$d/sealined.conf" 2>>"$d/log" &
 	SEALINED_PID=$!
@@ -471,6 +478,8 @@ else ok "sanitizers: no report from sealtspd"; fi
 # ---------------------------------------------------------------- store and forward
 # shellcheck source=tests/tsp/saf.sh
 . "$HERE/saf.sh"
+# shellcheck source=tests/tsp/saf-settings.sh
+. "$HERE/saf-settings.sh"
 # shellcheck source=tests/tsp/saf-sealined.sh
 . "$HERE/saf-sealined.sh"
 # shellcheck source=tests/tsp/saf-recipient.sh

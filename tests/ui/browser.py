@@ -306,6 +306,21 @@ try:
     check("the inbox lists the envelope with its sender and file count",
           any(in_id[:8] in r.text and PEER in r.text and "Müller GmbH" in r.text
               and " 3 " in " " + r.text + " " for r in rows), [r.text for r in rows])
+    # The route, as sealctl inbox's VIA column: a direct line, or held and
+    # delivered by the TSP; each row's own cell, under the "Via" heading.
+    tsp_in_id = open(os.path.join(DIR, "inbox-tsp-id")).read().strip()
+    heads = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#inbox thead th")]
+    via = {}
+    for r in rows:
+        cells = [td.text for td in r.find_elements(By.TAG_NAME, "td")]
+        if "Via" in heads and len(cells) == len(heads):
+            via[cells[0]] = cells[heads.index("Via")]
+    rc, out, _ = sealctl("inbox", "--json")
+    listed = json.loads(out) if rc == 0 else []
+    check("the inbox shows each envelope's route: line, or TSP (as sealctl inbox's via)",
+          via.get(in_id[:8]) == "line" and via.get(tsp_in_id[:8]) == "TSP" and
+          {e["id"]: e["via"] for e in listed} == {in_id: "line", tsp_in_id: "tsp"},
+          (heads, via, listed))
     shot(driver, "inbox")
     click_and_wait(driver, driver.find_element(By.LINK_TEXT, in_id[:8]))
     names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#files tbody a")]

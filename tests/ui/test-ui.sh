@@ -89,6 +89,14 @@ head -c 4000 /dev/urandom >"$d/in/$in_id/data.bin"
 printf 'Sehr geehrte Damen und Herren,\n' >"$d/in/$in_id/Bericht März.txt"
 printf 'nested\n' >"$d/in/$in_id/docs/nested.txt"
 ln -s ../../state/peers/$PEER "$d/in/$in_id/link-out"
+# and one the TSP held and delivered (store and forward): sealined keeps
+# its route next to the receipt (RECEIPTS/ID.via).
+tsp_in_id=$(hex 16)
+echo "$tsp_in_id" >"$d/inbox-tsp-id"
+"$ROOT/tests/ui/build/inbox-put" "$d/state" $ACCOUNT $PEER "$tsp_in_id" 1 20 || exit 1
+printf tsp >"$d/state/receipts/$tsp_in_id.via"
+mkdir -p "$d/in/$tsp_in_id"
+printf 'held by the TSP\n' >"$d/in/$tsp_in_id/note.txt"
 chmod 700 "$d/in"
 
 # Files to send from the browser.

@@ -162,10 +162,13 @@ $(BUILD)/test_tspspool: test_tspspool.c $(TEST_TSPSTORE_SRCS) \
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(AGENT)/tsp/tspspool.c \
 		$(TEST_TSPSTORE_SRCS) $(STORE_LIBS) $(NL_LIBS) $(GCRYPT_LIBS)
 
+# With the line's framing (lib/rawline.c, kmod/frame.c): padwire.h
+# counts the bytes of a leg's wire.
 TEST_DEPOSIT_SRCS := $(TEST_TSPSTORE_SRCS) $(TEST_XFER_SRCS) \
-	$(call agent_srcs,$(TSP_SPOOL_SRCS) courier/tsptext.c)
+	$(call agent_srcs,$(TSP_SPOOL_SRCS) courier/tsptext.c lib/rawline.c \
+	lib/byteq.c) $(KFRAME_SRC)
 $(BUILD)/test_tspdeposit $(BUILD)/test_tspdelivery: $(BUILD)/%: %.c \
-		$(TEST_DEPOSIT_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
+		padwire.h $(TEST_DEPOSIT_SRCS) $(AGENT_TEST_DEPS) | $(BUILD)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(TEST_DEPOSIT_SRCS) $(STORE_LIBS) \
 		$(NL_LIBS) $(GCRYPT_LIBS)
 

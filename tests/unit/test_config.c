@@ -117,7 +117,8 @@ TEST(config_errors)
 		{ "[agent]\naccount = 1234567890123\n", 2, "exactly 12 digits" },
 		{ "[line ttyS1]\nrole = boss\n", 2, "auto, initiator or responder" },
 		{ "[line ttyS1]\nrekey_interval = 5\n", 2, "out of range" },
-		{ "[line ttyS1]\nrekey_interval = 2d\n", 2, "number of seconds" },
+		{ "[line ttyS1]\nrekey_interval = 2w\n", 2, "number of seconds (or with m, h or d)" },
+		{ "[line ttyS1]\nrekey_interval = 2d\n", 2, "out of range: 0 (off) or 10 s to 1 day" },
 		{ "[line ttyS1]\nrekey_interval = 99999999999\n", 2, "out of range" },
 		{ "[line ttyS1]\nrekey_interval = -1\n", 2, "number of seconds" },
 		{ "[line ttyS1]\npairing = maybe\n", 2, "yes or no" },
@@ -143,6 +144,32 @@ TEST(config_errors)
 		{ "[agent]\n= 1\n", 2, "needs a name" },
 		{ "[agent]\nlog = syslog\x01\n", 2, "control character" },
 		{ "# fine\n# fine\n[linex ttyS1]\n", 3, "unknown section" },
+		/* [tsp]: store and forward's limits and timing. */
+		{ "[tsp]\nlines = /dev/ttyS1\nquota_bytes = lots\n", 3,
+		  "quota_bytes must be a size in bytes (or with K, M, G, T), not 'lots'" },
+		{ "[tsp]\nlines = /dev/ttyS1\nquota_bytes = 512\n", 3,
+		  "quota_bytes '512' is out of range (1024 to 1125899906842624 bytes)" },
+		{ "[tsp]\nlines = /dev/ttyS1\nquota_envelopes = 0\n", 3,
+		  "quota_envelopes must be a number from 1 to 10000000, not '0'" },
+		{ "[tsp]\nlines = /dev/ttyS1\nquota_envelopes = 1e3\n", 3,
+		  "quota_envelopes must be a number" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmax_hold = 5\n", 3,
+		  "max_hold '5' is out of range: 10 s to 365 days" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmax_hold = 0\n", 3,
+		  "max_hold '0' is out of range: 10 s to 365 days" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmax_hold = 1w\n", 3,
+		  "max_hold must be a number of seconds (or with m, h or d), not '1w'" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmax_hold = 366d\n", 3, "out of range" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmax_attempts = 1001\n", 3,
+		  "max_attempts must be a number from 1 to 1000" },
+		{ "[tsp]\nlines = /dev/ttyS1\nreceive_timeout = 30\n", 3,
+		  "receive_timeout '30' is out of range: 1 min to 30 days" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmin_free = -1\n", 3, "size in bytes" },
+		{ "[tsp]\nlines = /dev/ttyS1\nmax_envelope = 2P\n", 3, "size in bytes" },
+		{ "[tsp]\nlines = /dev/ttyS1\nbatch_interval = 2d\n", 3,
+		  "batch_interval '2d' is out of range: 0 (off) or 1 s to 1 day" },
+		{ "[tsp]\nlines = /dev/ttyS1\nquota_bytes = 1M\n\nquota_bytes = 2M\n", 5,
+		  "'quota_bytes' is set twice in this section (first at line 3)" },
 	};
 	struct sl_config *cfg = new_cfg();
 
@@ -212,7 +239,11 @@ TEST(config_tsp_and_modem)
 			  " tcp://[2001:db8::1]:4001\nbaud = 9600\n"
 			  "init = ATE0V1S2=128\nanswer_timeout = 1m\nlease = 2m\n"
 			  "backlog = /var/spool/t/backlog\n"
-			  "spool = /var/spool/t/held\nrandom_delay = 30m\n",
+			  "spool = /var/spool/t/held\nrandom_delay = 30m\n"
+			  "batch_interval = 5m\nmax_envelope = 64M\n"
+			  "quota_bytes = 10MiB\nquota_envelopes = 3\n"
+			  "min_free = 0\nmax_hold = 2d\nmax_attempts = 5\n"
+			  "receive_timeout = 6h\n",
 			  err, sizeof(err)), "%s", err)) {
 		CHECK(cfg->tsp.enabled);
 		CHECK(!strcmp(cfg->tsp.store, "/var/lib/t/a.db"));
@@ -228,6 +259,27 @@ TEST(config_tsp_and_modem)
 		CHECK_EQ(cfg->tsp.answer_timeout, 60u);
 		CHECK(!strcmp(cfg->tsp.spool, "/var/spool/t/held"));
 		CHECK_EQ(cfg->tsp.random_delay, 1800u);
+		CHECK_EQ(cfg->tsp.batch_interval, 300u);
+		CHECK_EQ(cfg->tsp.max_envelope, 64ULL << 20);
+		CHECK_EQ(cfg->tsp.quota_bytes, 10ULL << 20);
+		CHECK_EQ(cfg->tsp.quota_envelopes, 3u);
+		CHECK_EQ(cfg->tsp.min_free, 0u);
+		CHECK_EQ(cfg->tsp.max_hold, 2u * 86400);
+		CHECK_EQ(cfg->tsp.max_attempts, 5u);
+		CHECK_EQ(cfg->tsp.receive_timeout, 6u * 3600);
+	}
+	/* The defaults are store-and-forward.rst's "Limits" and "Scheduling". */
+	if (CHECKF(!parse(cfg, "[tsp]\nlines = /dev/ttyS1\n", err, sizeof(err)),
+		   "%s", err)) {
+		CHECK_EQ(cfg->tsp.random_delay, 3600u);
+		CHECK_EQ(cfg->tsp.batch_interval, 900u);
+		CHECK_EQ(cfg->tsp.max_envelope, 1ULL << 30);
+		CHECK_EQ(cfg->tsp.quota_bytes, 512ULL << 20);
+		CHECK_EQ(cfg->tsp.quota_envelopes, 1000u);
+		CHECK_EQ(cfg->tsp.min_free, 1ULL << 30);
+		CHECK_EQ(cfg->tsp.max_hold, 7u * 86400);
+		CHECK_EQ(cfg->tsp.max_attempts, 20u);
+		CHECK_EQ(cfg->tsp.receive_timeout, 86400u);
 	}
 	if (CHECKF(!parse(cfg, "[line ttyS4]\nmodem = yes\ntsp_number = 5550100\n"
 			  "tsp_key = 0102030405060708090a0b0c0d0e0f10"
@@ -421,6 +473,8 @@ TEST(config_courier)
 		{ "[courier]\nretry = 0\n", "cannot be 0" },
 		{ "[courier]\nretry_max = 0\n", "cannot be 0" },
 		{ "[courier]\nattempts = 0\n", "a number from 1" },
+		{ "[courier]\ntsp_after = 1001\n", "tsp_after must be a number from 0 to 1000" },
+		{ "[courier]\ntsp_after = two\n", "tsp_after must be a number" },
 		{ "[courier]\ninbox = relative/in\n", "absolute" },
 		{ "[courier]\nreceive = perhaps\n", "yes or no" },
 		{ "[courier]\nfrob = 1\n", "unknown setting 'frob' in [courier]" },
@@ -437,12 +491,13 @@ TEST(config_courier)
 		CHECK_EQ(cfg->courier.max_files, (uint64_t)SL_CONF_COURIER_MAX_FILES);
 		CHECK_EQ(cfg->courier.attempts, (uint32_t)SL_CONF_COURIER_ATTEMPTS);
 		CHECK_EQ(cfg->courier.retry, (uint32_t)SL_CONF_COURIER_RETRY);
+		CHECK_EQ(cfg->courier.tsp_after, 0u);	/* never */
 	}
 	if (CHECKF(!parse(cfg, "[courier]\nreceive = no\ninbox = /srv/in\n"
 			  "staging = /srv/staging\nmax_envelope = 64M\n"
 			  "max_unpacked = 2GiB\nmax_files = 12\nmax_ratio = 0\n"
 			  "min_free = 0\nattempts = 5\nretry = 1m\n"
-			  "retry_max = 2h\nkeep_days = 7\n",
+			  "retry_max = 2h\nkeep_days = 7\ntsp_after = 3\n",
 			  err, sizeof(err)), "%s", err)) {
 		CHECK(!cfg->courier.receive);
 		CHECK(!strcmp(cfg->courier.inbox, "/srv/in"));
@@ -456,6 +511,7 @@ TEST(config_courier)
 		CHECK_EQ(cfg->courier.retry, 60u);
 		CHECK_EQ(cfg->courier.retry_max, 7200u);
 		CHECK_EQ(cfg->courier.keep_days, 7u);
+		CHECK_EQ(cfg->courier.tsp_after, 3u);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int ret = parse(cfg, bad[i][0], err, sizeof(err));

@@ -26,6 +26,7 @@
 #include "crypto.h"
 #include "delivery.h"
 #include "envelope.h"
+#include "padwire.h"
 #include "receipt.h"
 
 #define SENDER		"100000000001"
@@ -121,12 +122,14 @@ enum behaviour {
 };
 
 struct recipient {
+	struct padwire *wire;	/* T's messages cross it (padwire.h) */
 	enum behaviour b;
 	uint8_t code;
 	uint64_t cut_at;	/* drop the line at this many durable chunks */
 	uint8_t *got;		/* what arrived, where it belongs */
 	uint64_t have;		/* chunks durable from earlier attempts */
 	struct sl_xrecv *xr;
+	struct sl_xrecv_status st;	/* its engine's, at the end */
 	bool checked;		/* the whole envelope arrived intact */
 };
 
@@ -206,7 +209,7 @@ static int deliver(struct world *w, struct recipient *rc,
 	struct sl_tsp_delivery_cfg cfg = {
 		.sp = &w->sp, .sid = w->sid, .xfer_id = (uint32_t)(now + seq),
 	};
-	uint8_t buf[SL_CCHAN_MAX_PLAIN];
+	uint8_t buf[SL_CCHAN_MAX_PLAIN], carried[SL_CCHAN_MAX_MSG];
 	struct sl_tsp_delivery *d;
 	int ret;
 
@@ -220,11 +223,18 @@ static int deliver(struct world *w, struct recipient *rc,
 		size_t n;
 
 		while ((n = sl_tsp_delivery_output(d, now, buf))) {
+			const uint8_t *m = buf;
+
 			moved = true;
+			if (rc->wire) {
+				n = padwire_carry(rc->wire, buf, n, carried);
+				m = carried;
+				CHECK(n);
+			}
 			if (!rc->xr)
-				recipient_offer(w, rc, buf, n, now);
+				recipient_offer(w, rc, m, n, now);
 			else
-				recipient_input(w, rc, buf, n, now);
+				recipient_input(w, rc, m, n, now);
 		}
 		while (rc->xr && (n = sl_xrecv_output(rc->xr, now, buf))) {
 			moved = true;
@@ -245,6 +255,8 @@ static int deliver(struct world *w, struct recipient *rc,
 		}
 	}
 	sl_tsp_delivery_get_status(d, xs);
+	if (rc->xr)
+		sl_xrecv_get_status(rc->xr, &rc->st);
 	ret = sl_tsp_delivery_finish(d, WALL + (int64_t)now, state);
 	sl_tsp_delivery_free(d);
 	sl_xrecv_free(rc->xr);
@@ -296,6 +308,56 @@ TEST(delivered_with_receipt)
 	free(rc.got);
 out:
 	world_close(&w);
+}
+
+/*
+ * T pads a delivery to the envelope's bucket (store-and-forward.rst),
+ * counted on the wire T -> R (padwire.h): the same bytes for envelopes
+ * of any size in one bucket, within one message; R counts and discards
+ * the padding and takes the envelope byte for byte.
+ */
+TEST(padded_to_the_bucket_on_the_wire)
+{
+	static const uint64_t payloads[] = { 20, 40000, 65000, 70000, 129000 };
+	uint64_t bytes[5];
+
+	for (int i = 0; i < 5; ++i) {
+		struct world w;
+		struct padwire pw;
+		struct recipient rc = { .b = TAKES, .wire = &pw };
+		enum sl_tsp_spool_state state;
+		struct sl_xsend_status xs;
+		uint64_t bucket;
+
+		bytes[i] = 0;
+		if (!CHECK(world_open(&w, payloads[i])) || !CHECK(padwire_open(&pw)))
+			goto next;
+		bucket = sl_xfer_bucket(w.size);
+		rc.got = calloc(1, w.size);
+		CHECK(!deliver(&w, &rc, &state, &xs));
+		CHECK(rc.checked);
+		CHECK_EQ(state, SL_TSP_SPOOL_DELIVERED);
+		CHECK_EQ(xs.pad_bytes, bucket - w.size);
+		CHECK_EQ(rc.st.pad_bytes, bucket - w.size);
+		CHECK_EQ(rc.st.pad_dropped, 0);
+		CHECK(pw.bytes >= bucket && pw.bytes < bucket / 100 * 105);
+		bytes[i] = pw.bytes;
+		printf("  envelope of %6llu bytes: %6llu bytes on the wire to R (bucket %llu)\n",
+		       (unsigned long long)w.size, (unsigned long long)pw.bytes,
+		       (unsigned long long)bucket);
+		free(rc.got);
+next:
+		padwire_close(&pw);
+		world_close(&w);
+	}
+	for (int i = 1; i < 5; ++i) {
+		uint64_t a = bytes[i - 1], b = bytes[i];
+		bool same = i != 3;	/* 0-2: 64 KiB, 3-4: 128 KiB */
+
+		CHECKF(same ? (a > b ? a - b : b - a) < SL_XFER_PIECE_DEFAULT + 200 :
+		       b > 2 * a - 4000, "%llu then %llu bytes",
+		       (unsigned long long)a, (unsigned long long)b);
+	}
 }
 
 TEST(cut_then_resumed)
@@ -463,6 +525,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	RUN(delivered_with_receipt);
+	RUN(padded_to_the_bucket_on_the_wire);
 	RUN(cut_then_resumed);
 	RUN(replay_with_first_receipt);
 	RUN(bad_receipts_are_failed_attempts);

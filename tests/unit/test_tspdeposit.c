@@ -27,6 +27,7 @@
 #include "tsptext.h"
 #include "envelope.h"
 #include "hex.h"
+#include "padwire.h"
 
 #define SENDER		"100000000001"
 #define RECIPIENT	"100000000002"
@@ -113,6 +114,11 @@ static int read_env(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* The padding test's: the sender pads to pad_to, and what it sends
+ * crosses a counted wire (padwire.h). */
+static uint64_t pad_to;
+static struct padwire *wire;
+
 struct run {
 	struct sl_xsend_status sender;
 	struct sl_tsp_deposit_status tsp;
@@ -138,11 +144,12 @@ static void hand_over(struct world *w, const uint8_t *env, uint64_t size,
 		.window = SL_TSP_WINDOW_NONE, .delay_ms = 60000,
 		.key = &tsp_key,
 	};
-	uint8_t buf[SL_CCHAN_MAX_PLAIN];
+	uint8_t buf[SL_CCHAN_MAX_PLAIN], carried[SL_CCHAN_MAX_MSG];
 	struct sl_tsp_deposit *d = NULL;
 	struct sl_xsend *xs;
 
 	memset(r, 0, sizeof(*r));
+	xc.pad_to = pad_to;
 	if (!CHECK(!sl_xsend_new(&xs, &xc, now)))
 		return;
 	for (int step = 0; step < MAX_STEPS; ++step) {
@@ -150,13 +157,25 @@ static void hand_over(struct world *w, const uint8_t *env, uint64_t size,
 		size_t n;
 
 		while ((n = sl_xsend_output(xs, now, buf))) {
+			const uint8_t *m = buf;
+
 			moved = true;
+			if (wire) {
+				n = padwire_carry(wire, buf, n, carried);
+				m = carried;
+				if (!CHECK(n))
+					goto out;
+			}
 			if (!d) {
-				if (!CHECK(!sl_tsp_deposit_new(&d, &dc, buf, n, now, WALL)))
+				if (!CHECK(!sl_tsp_deposit_new(&d, &dc, m, n, now, WALL)))
 					goto out;
 				r->offered = true;
 			} else {
-				CHECK(!sl_tsp_deposit_input(d, buf, n, now, WALL));
+				/* A sender padding past the bucket is refused
+				 * (-EMSGSIZE), its PADs after that dropped. */
+				int ret = sl_tsp_deposit_input(d, m, n, now, WALL);
+
+				CHECK(!ret || pad_to > sl_xfer_bucket(size));
 			}
 		}
 		while (d && (n = sl_tsp_deposit_output(d, now, buf))) {
@@ -347,6 +366,132 @@ out_free:
 	free(big);
 }
 
+/*
+ * Padding to size buckets (store-and-forward.rst), counted on the wire:
+ * the bytes of the hand-over's control frames, sealed and framed as the
+ * line carries them (padwire.h), are the same for envelopes of any size
+ * in one bucket (within one message), at least the bucket, and twice as
+ * many in the next bucket; without padding they follow the size. T
+ * counts and discards the padding; a sender that pads past the bucket is
+ * refused (BAD_FORMAT), nothing accepted, and resumes honestly.
+ */
+TEST(padded_to_the_bucket_on_the_wire)
+{
+	static const uint64_t payloads[][3] = {
+		{ 10, 30000, 65000 },			/* 64 KiB */
+		{ 70000, 100000, 130000 },		/* 128 KiB */
+		{ 140000, 200000, 250000 },		/* 256 KiB */
+	};
+	/* One full DATA on the wire, with room: sealing and framing. */
+	const uint64_t one_message = SL_XFER_PIECE_DEFAULT + 200;
+	uint64_t lo[3], hi[3], bare[2] = { 0 };
+	struct padwire pw;
+	struct world w;
+	struct run r;
+	struct sl_tsp_spool_row row;
+	uint8_t tag = 0x70;
+
+	if (!CHECK(world_open(&w, NULL)))
+		return;
+	for (int b = 0; b < 3; ++b) {
+		lo[b] = UINT64_MAX;
+		hi[b] = 0;
+		for (int i = 0; i < 3; ++i) {
+			uint64_t size, bucket;
+			uint8_t *env = make_envelope(tag++, payloads[b][i], &size);
+
+			bucket = sl_xfer_bucket(size);
+			if (!CHECK(env) || !CHECK(padwire_open(&pw)))
+				goto out;
+			pad_to = bucket;
+			wire = &pw;
+			hand_over(&w, env, size, 0, &r);
+			wire = NULL;
+			pad_to = 0;
+			CHECK_EQ(bucket, 65536ULL << b);
+			CHECKF(r.sender.state == SL_XSEND_DONE && r.sender.code == 0,
+			       "%llu bytes: state %d code %u",
+			       (unsigned long long)size, r.sender.state,
+			       r.sender.code);
+			CHECK_EQ(r.sender.pad_bytes, bucket - size);
+			CHECK_EQ(r.tsp.xfer.pad_bytes, bucket - size);
+			CHECK(!sl_tsp_spool_get(&w.st, r.tsp.sid, &row));
+			CHECK(spool_holds(&w, row.sid, env, size));
+			CHECKF(pw.bytes >= bucket, "%llu on the wire, bucket %llu",
+			       (unsigned long long)pw.bytes,
+			       (unsigned long long)bucket);
+			printf("  envelope of %7llu bytes: %7llu bytes in %llu frames on the wire (bucket %llu)\n",
+			       (unsigned long long)size,
+			       (unsigned long long)pw.bytes,
+			       (unsigned long long)pw.messages,
+			       (unsigned long long)bucket);
+			lo[b] = pw.bytes < lo[b] ? pw.bytes : lo[b];
+			hi[b] = pw.bytes > hi[b] ? pw.bytes : hi[b];
+			padwire_close(&pw);
+			free(env);
+		}
+		CHECKF(hi[b] - lo[b] < one_message,
+		       "bucket %d: %llu to %llu bytes on the wire", b,
+		       (unsigned long long)lo[b], (unsigned long long)hi[b]);
+		CHECKF(hi[b] < (65536ULL << b) / 100 * 105,
+		       "bucket %d: %llu bytes: more than 5 %% over", b,
+		       (unsigned long long)hi[b]);
+		if (b)
+			CHECKF(lo[b] > 2 * hi[b - 1] - 2 * one_message,
+			       "bucket %d: %llu bytes, the one below %llu", b,
+			       (unsigned long long)lo[b],
+			       (unsigned long long)hi[b - 1]);
+	}
+	/* Without padding the wire tells the sizes apart (the check above
+	 * can fail). */
+	for (int i = 0; i < 2; ++i) {
+		uint64_t size;
+		uint8_t *env = make_envelope(tag++, payloads[0][2 * i], &size);
+
+		if (!CHECK(env) || !CHECK(padwire_open(&pw)))
+			goto out;
+		wire = &pw;
+		hand_over(&w, env, size, 0, &r);
+		wire = NULL;
+		CHECK_EQ(r.sender.pad_bytes, 0);
+		bare[i] = pw.bytes;
+		padwire_close(&pw);
+		free(env);
+	}
+	CHECKF(bare[1] > bare[0] + 60000, "unpadded: %llu and %llu bytes",
+	       (unsigned long long)bare[0], (unsigned long long)bare[1]);
+
+	/* A sender that pads to twice the bucket: refused once past it,
+	 * nothing accepted; its honest hand-over resumes and is held. */
+	{
+		uint64_t size;
+		uint8_t *env = make_envelope(tag++, 100000, &size);
+
+		if (!CHECK(env))
+			goto out;
+		pad_to = 2 * sl_xfer_bucket(size);
+		hand_over(&w, env, size, 0, &r);
+		pad_to = 0;
+		CHECK_EQ(r.sender.state, SL_XSEND_DONE);
+		CHECK_EQ(r.sender.code, SL_ENV_BAD_FORMAT);
+		CHECK(strstr(r.sender.text, "padding past") != NULL);
+		CHECK(r.tsp.decided && r.tsp.code == SL_ENV_BAD_FORMAT);
+		CHECK(r.tsp.xfer.pad_refused);
+		CHECK(!sl_tsp_spool_get(&w.st, r.tsp.sid, &row));
+		CHECK_EQ(row.state, SL_TSP_SPOOL_RECEIVING);
+		pad_to = sl_xfer_bucket(size);
+		hand_over(&w, env, size, 0, &r);
+		pad_to = 0;
+		CHECK_EQ(r.sender.code, 0);
+		CHECK(!sl_tsp_spool_get(&w.st, r.tsp.sid, &row));
+		CHECK_EQ(row.state, SL_TSP_SPOOL_HELD);
+		CHECK(spool_holds(&w, row.sid, env, size));
+		free(env);
+	}
+out:
+	world_close(&w);
+}
+
 /* A sender that half-sends an envelope, then offers another seal under
  * the same id and size: none of the old chunks would open under the new
  * header, so the hand-over starts over and the file is the new one. */
@@ -512,6 +657,7 @@ int main(int argc, char **argv)
 	RUN(lying_sender);
 	RUN(new_header_starts_over);
 	RUN(texts_verify_at_the_sender);
+	RUN(padded_to_the_bucket_on_the_wire);
 	sl_sign_key_wipe(&tsp_key);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -13,6 +13,12 @@
  *
  * SEALINE_TEST_SEED reproduces a run; SEALINE_XFER_SOAK=n runs n times
  * as many random cases.
+ *
+ * Why one file of about 1,100 lines: every case runs in the one
+ * simulated world above (the line and the kernel's queue, both agents'
+ * channels and engines, the recipient's spool) or takes its messages
+ * apart by hand; split, that world would become an interface with these
+ * cases as its only users.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -98,6 +104,8 @@ static struct {
 	bool unpack_delay;
 	uint64_t msgs_lost, msgs_sent;
 	uint64_t enobufs;
+	uint64_t pad_bytes;		/* the recipients' counts, summed */
+	bool pad_refused;
 } S;
 
 static unsigned int wire_cost(size_t m)
@@ -262,6 +270,8 @@ static void recipient_work(void)
 		}
 	}
 	if (sl_xrecv_finished(r->xr, S.now)) {
+		S.pad_bytes += st.pad_bytes;
+		S.pad_refused |= st.pad_refused;
 		sl_xrecv_free(r->xr);
 		r->xr = NULL;
 	}
@@ -359,6 +369,7 @@ static void world_reset(const struct faults *f)
 }
 
 static uint8_t header_of_env[SL_XFER_HEADER_LEN];
+static bool padded;		/* the sender pads to the bucket */
 
 static void start_sender(uint16_t piece)
 {
@@ -368,6 +379,7 @@ static void start_sender(uint16_t piece)
 		.header = env,
 		.piece = piece,
 		.read = env_read,
+		.pad_to = padded ? sl_xfer_bucket(env_size) : 0,
 	};
 
 	memcpy(header_of_env, env, SL_XFER_HEADER_LEN);
@@ -699,6 +711,120 @@ TEST(malformed_offer_refused)
 
 /* A clean line: the whole envelope, each chunk once, in order; the
  * acknowledgements cost little. */
+/* PAD, message by message: counted while receiving, up to the bucket
+ * less the envelope; dropped elsewhere; a lie about it refused. */
+static size_t pad_msg(uint8_t *m, uint32_t id, size_t n)
+{
+	m[0] = SL_XFER_PAD;
+	m[1] = (uint8_t)(id >> 24);
+	m[2] = (uint8_t)(id >> 16);
+	m[3] = (uint8_t)(id >> 8);
+	m[4] = (uint8_t)id;
+	memset(m + SL_XFER_PAD_HDR, 0xee, n);
+	return SL_XFER_PAD_HDR + n;
+}
+
+TEST(pad_counted_and_lies_refused)
+{
+	const size_t full = SL_XFER_PIECE_DEFAULT + SL_XFER_DATA_HDR -
+			    SL_XFER_PAD_HDR;
+	struct sl_xsend_cfg cfg = { .id = 0x5ad, .read = env_read, .piece = 0 };
+	uint8_t offer[SL_CCHAN_MAX_PLAIN], m[SL_CCHAN_MAX_PLAIN];
+	struct sl_xrecv_status st;
+	struct sl_xrecv *xr;
+	struct sl_xsend *xs;
+	uint64_t budget, left;
+	size_t n;
+
+	make_envelope(SL_XFER_HEADER_LEN + 2 * SL_XFER_CHUNK_WIRE + 777);
+	cfg.size = env_size;
+	cfg.header = env;
+	budget = sl_xfer_bucket(env_size) - env_size;
+	CHECK_EQ(sl_xfer_bucket(env_size), 262144);
+	if (!CHECK(!sl_xsend_new(&xs, &cfg, 1000)))
+		return;
+	n = sl_xsend_output(xs, 1000, offer);
+	sl_xsend_free(xs);
+	if (!CHECK(n) || !CHECK(!sl_xrecv_new(&xr, offer, n, 1000)))
+		return;
+	/* Before the ANSWER: dropped, nothing counted. */
+	CHECK_EQ(sl_xrecv_input(xr, m, pad_msg(m, 0x5ad, 100), 1000), -EINVAL);
+	sl_xrecv_accept(xr, 0, 1000);
+	/* Another transfer's: not this one's. */
+	CHECK_EQ(sl_xrecv_input(xr, m, pad_msg(m, 0x5ae, 100), 1000), -EINVAL);
+	/* As long as a full DATA: counted; up to the budget exactly. */
+	for (left = budget; left; left -= n - SL_XFER_PAD_HDR) {
+		n = pad_msg(m, 0x5ad, left < full ? (size_t)left : full);
+		if (!CHECK_EQ(sl_xrecv_input(xr, m, n, 1001), 0))
+			break;
+	}
+	sl_xrecv_get_status(xr, &st);
+	CHECK_EQ(st.pad_bytes, budget);
+	CHECK_EQ(st.pad_dropped, 1);
+	CHECK(!st.pad_refused);
+	CHECK_EQ(st.state, SL_XRECV_RECEIVING);
+	/* One byte past it: refused, BAD_FORMAT, by the engine. */
+	CHECK_EQ(sl_xrecv_input(xr, m, pad_msg(m, 0x5ad, 1), 1002), -EMSGSIZE);
+	sl_xrecv_get_status(xr, &st);
+	CHECK(st.pad_refused);
+	CHECK_EQ(st.state, SL_XRECV_RESULT);
+	n = sl_xrecv_output(xr, 1002, m);
+	CHECK(n > 6 && m[0] == SL_XFER_RESULT && m[5] == SL_XFER_BAD_FORMAT);
+	CHECK(n > 6 && memmem(m + 6, n - 6, "padding past", 12) != NULL);
+	/* After the RESULT: dropped. */
+	CHECK_EQ(sl_xrecv_input(xr, m, pad_msg(m, 0x5ad, 1), 1003), -EINVAL);
+	sl_xrecv_free(xr);
+
+	/* One PAD longer than a full DATA: refused at once. */
+	if (!CHECK(!sl_xrecv_new(&xr, offer, SL_XFER_OFFER_LEN, 2000)))
+		return;
+	sl_xrecv_accept(xr, 0, 2000);
+	CHECK_EQ(sl_xrecv_input(xr, m, pad_msg(m, 0x5ad, full + 1), 2000),
+		 -EMSGSIZE);
+	sl_xrecv_free(xr);
+
+	/* Once every chunk is there (unpacking): dropped, not refused. */
+	if (!CHECK(!sl_xrecv_new(&xr, offer, SL_XFER_OFFER_LEN, 3000)))
+		return;
+	sl_xrecv_accept(xr, 3, 3000);
+	sl_xrecv_get_status(xr, &st);
+	CHECK_EQ(st.state, SL_XRECV_COMPLETE);
+	CHECK_EQ(sl_xrecv_input(xr, m, pad_msg(m, 0x5ad, 10), 3000), -EINVAL);
+	sl_xrecv_get_status(xr, &st);
+	CHECK(!st.pad_refused && !st.pad_bytes && st.pad_dropped == 1);
+	sl_xrecv_free(xr);
+}
+
+/* A padded transfer on a clean line: every PAD before the last new
+ * piece, as long as a full DATA but the last; DATA and PAD make up the
+ * bucket. */
+TEST(padded_clean_line)
+{
+	struct faults f = { 0 };
+	struct sl_xsend_status st;
+
+	world_reset(&f);
+	make_envelope(SL_XFER_HEADER_LEN + 2 * SL_XFER_CHUNK_WIRE + 4000);
+	padded = true;
+	start_sender(0);
+	padded = false;
+	CHECK_EQ(run_until(S.now + 3600000, 0), SL_XSEND_DONE);
+	status(&st);
+	CHECK_EQ(st.code, 0);
+	CHECK_EQ(st.pad_bytes, sl_xfer_bucket(env_size) - env_size);
+	if (S.s[1].xr) {		/* still answering late copies */
+		struct sl_xrecv_status rs;
+
+		sl_xrecv_get_status(S.s[1].xr, &rs);
+		S.pad_bytes += rs.pad_bytes;
+		S.pad_refused |= rs.pad_refused;
+	}
+	CHECK_EQ(S.pad_bytes, st.pad_bytes);
+	CHECK(!S.pad_refused);
+	CHECK_EQ(st.data_bytes + st.pad_bytes + SL_XFER_HEADER_LEN,
+		 sl_xfer_bucket(env_size));
+}
+
 TEST(clean_line)
 {
 	struct faults f = { 0 };
@@ -916,6 +1042,7 @@ TEST(random_lossy_lines)
 		bool outage = false;
 
 		world_reset(&f);
+		padded = check_below(2);
 		make_envelope(SL_XFER_HEADER_LEN +
 			      (chunks - 1) * SL_XFER_CHUNK_WIRE + 16 +
 			      check_below(SL_XFER_CHUNK_WIRE - 16));
@@ -954,7 +1081,11 @@ TEST(random_lossy_lines)
 		       !S.order_broken, "run %u: %llu chunks handed out of %llu",
 		       r, (unsigned long long)S.chunk_calls,
 		       (unsigned long long)chunks);
+		/* Padding that is lost or overtaken is never a lie. */
+		CHECKF(!S.pad_refused, "run %u: honest padding refused", r);
+		CHECKF(padded || !S.pad_bytes, "run %u: padding unasked", r);
 	}
+	padded = false;
 	printf("  %u runs, %u failed attempts resumed, %u resends\n", runs,
 	       failed_attempts, total_resends);
 }
@@ -968,6 +1099,8 @@ int main(int argc, char **argv)
 	RUN(cchan_vector);
 	RUN(message_layouts);
 	RUN(malformed_offer_refused);
+	RUN(pad_counted_and_lies_refused);
+	RUN(padded_clean_line);
 	RUN(clean_line);
 	RUN(one_loss_one_resend);
 	RUN(slow_line_small_window);
