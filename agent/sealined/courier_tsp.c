@@ -665,11 +665,13 @@ void sl_ctsp_fini(struct sl_courier *c)
 {
 	struct sl_ctsp *t = &c->tsp;
 
-	/* The dialer goes with the lines; the leg's keys go now. */
+	/* The leg's keys go now. Its line and dialer are not ours: main()
+	 * has freed the lines already (their dialers hang up there), so
+	 * t->line may point at freed memory and must not be read.
+	 */
 	sl_safleg_free(t->leg);
 	t->leg = NULL;
-	if (t->line && t->line->dial)
-		sl_dialer_hangup(t->line->dial, "sealined stops", sl_now_ms());
+	t->line = NULL;
 	if (t->env_fd >= 0)
 		close(t->env_fd);
 	t->env_fd = -1;
