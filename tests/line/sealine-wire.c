@@ -976,47 +976,23 @@ static bool run_command(char *line)
 				dirs[i].replay_all = on;
 		format_settings(buf, sizeof(buf), mask);
 		ctl_reply("ok %s", buf);
-	} else if (!strcmp(cmd, "outage") || !strcmp(cmd, "garbage")) {
-		bool outage = !strcmp(cmd, "outage");
-		unsigned long max = outage ? OUTAGE_MAX_MS : GARBAGE_MAX;
-		uint64_t now = now_ns();
-
-		if (argc != 2) {
-			ctl_reply("err usage: %s [DIR] %s", cmd, outage ? "MS" : "N");
-			return false;
-		}
-		if (!parse_ulong(argv[1], max, &v)) {
-			ctl_reply("err %s: bad number '%s' (0..%lu)", cmd, argv[1], max);
-			return false;
-		}
-		for (int i = 0; i < NDIR; i++) {
-			struct dir *d = &dirs[i];
-
-			if (!(mask & (1 << i)))
-				continue;
-			if (outage) {
-				d->outage_until = v ? now + v * NSEC_PER_MSEC : 0;
-				continue;
-			}
-			/* After what is queued, as a burst of noise would
-			 * arrive; not itself faulted, and not part of a frame.
-			 */
-			for (unsigned long n = 0; n < v; n++)
-				q_push(d, (uint8_t)rnd(d), now + d->delay_ms * NSEC_PER_MSEC);
-			d->inserted += v;
-		}
-		ctl_reply("ok %s %lu%s", cmd, v, outage ? " ms" : " bytes");
 	} else if (!strcmp(cmd, "pace") || !strcmp(cmd, "buffer") ||
 		   !strcmp(cmd, "flip") || !strcmp(cmd, "drop") ||
-		   !strcmp(cmd, "insert") || !strcmp(cmd, "delay") || !strcmp(cmd, "replay")) {
+		   !strcmp(cmd, "insert") || !strcmp(cmd, "delay") || !strcmp(cmd, "replay") ||
+		   !strcmp(cmd, "outage") || !strcmp(cmd, "garbage")) {
+		bool once = !strcmp(cmd, "outage") || !strcmp(cmd, "garbage");
 		unsigned long max = !strcmp(cmd, "pace") ? MAX_BAUD :
 				    !strcmp(cmd, "buffer") ? QUEUE_SOFT_MAX :
 				    !strcmp(cmd, "delay") ? 600000 :
+				    !strcmp(cmd, "outage") ? OUTAGE_MAX_MS :
+				    !strcmp(cmd, "garbage") ? GARBAGE_MAX :
 				    !strcmp(cmd, "replay") ? RING_FRAMES : ULONG_MAX;
+		uint64_t now = now_ns();
 
 		if (argc != 2) {
 			ctl_reply("err usage: %s [DIR] %s", cmd,
-				  !strcmp(cmd, "pace") ? "BAUD" : !strcmp(cmd, "delay") ? "MS" :
+				  !strcmp(cmd, "pace") ? "BAUD" :
+				  !strcmp(cmd, "delay") || !strcmp(cmd, "outage") ? "MS" :
 				  !strcmp(cmd, "buffer") ? "BYTES" :
 				  !strcmp(cmd, "replay") ? "K" : "N");
 			return false;
@@ -1046,12 +1022,25 @@ static bool run_command(char *line)
 				d->insert_cnt = 0;
 			} else if (!strcmp(cmd, "delay")) {
 				d->delay_ms = v;
+			} else if (!strcmp(cmd, "outage")) {
+				d->outage_until = v ? now + v * NSEC_PER_MSEC : 0;
+			} else if (!strcmp(cmd, "garbage")) {
+				/* After what is queued, as a burst of noise would
+				 * arrive; not itself faulted, and not part of a frame.
+				 */
+				for (unsigned long n = 0; n < v; n++)
+					q_push(d, (uint8_t)rnd(d), now + d->delay_ms * NSEC_PER_MSEC);
+				d->inserted += v;
 			} else {
 				d->replay_k = (unsigned int)v;
 			}
 		}
-		format_settings(buf, sizeof(buf), mask);
-		ctl_reply("ok %s", buf);
+		if (once) {
+			ctl_reply("ok %s %lu%s", cmd, v, !strcmp(cmd, "outage") ? " ms" : " bytes");
+		} else {
+			format_settings(buf, sizeof(buf), mask);
+			ctl_reply("ok %s", buf);
+		}
 	} else {
 		ctl_reply("err unknown command '%s' (try help)", cmd);
 		return false;
